@@ -1,0 +1,40 @@
+# sctpgw build and test entry points. `make test` is what CI runs.
+GO        ?= go
+FUZZTIME  ?= 30s
+PKGS      ?= ./...
+
+.PHONY: build test race fuzz bench e2e lint ci
+
+build:
+	$(GO) build -o bin/sctpgw ./cmd/sctpgw
+
+# Unit, simulator, vnet and (as root) namespace tests, with the race detector.
+test: lint
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+race:
+	$(GO) test -race -count=1 $(PKGS)
+
+# Every fuzz target, each for FUZZTIME. Targets are discovered, not listed, so
+# a new one is fuzzed without touching this file.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# End-to-end lab in network namespaces; needs root (CI runs it).
+e2e:
+	$(GO) test -count=1 -timeout 10m -run 'E2E' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+ci: test

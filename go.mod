@@ -1,0 +1,3 @@
+module github.com/sctpgw/sctpgw
+
+go 1.26.8
