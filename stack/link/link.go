@@ -1,0 +1,121 @@
+// Package link defines what carries SCTP packets: a native link (raw IP,
+// stack/rawip) or an RFC 6951 UDP link (udpencap). A link is the only thing
+// that differs between the two; the association engine sees packets with the
+// path they came on and hands back packets with the path to send them on.
+//
+// Links move bytes. They parse nothing beyond what they need to deliver (the
+// IP and UDP headers) and decide nothing about SCTP.
+package link
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Kind tells the two kinds of link apart; ACLs and MTU arithmetic care.
+type Kind uint8
+
+const (
+	// Native carries SCTP directly over IP (protocol 132).
+	Native Kind = iota + 1
+	// UDP carries SCTP in UDP (RFC 6951).
+	UDP
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Native:
+		return "native"
+	case UDP:
+		return "udp"
+	}
+	return fmt.Sprintf("link kind %d", uint8(k))
+}
+
+// Path names one direction-independent way between two SCTP endpoints.
+//
+// For a UDP link, RemotePort is the peer's UDP encapsulation port: on receive
+// the UDP source port of the packet, on send the UDP destination port. RFC
+// 6951 5.4 has the association adopt a received packet's source port only
+// after the verification tag check, so links report it and never remember it.
+// For a native link RemotePort is zero.
+type Path struct {
+	Local      netip.Addr
+	Remote     netip.Addr
+	RemotePort uint16
+}
+
+func (p Path) String() string {
+	if p.RemotePort != 0 {
+		return fmt.Sprintf("%s -> %s udp/%d", p.Local, p.Remote, p.RemotePort)
+	}
+	return fmt.Sprintf("%s -> %s", p.Local, p.Remote)
+}
+
+// Notice qualifies a received Packet that is not an SCTP packet from a peer
+// but a report about one we sent.
+type Notice uint8
+
+const (
+	// NoticeNone: Buf is an SCTP packet received on Path.
+	NoticeNone Notice = iota
+	// NoticeFragNeeded: ICMP "fragmentation needed" / ICMPv6 "packet too
+	// big" for a packet we sent on Path; MTU holds the reported next-hop MTU
+	// and Buf the start of our SCTP packet as quoted by the ICMP message.
+	NoticeFragNeeded
+	// NoticeUnreachable: ICMP destination or port unreachable for a packet we
+	// sent on Path; Buf is the quoted start of our SCTP packet. RFC 9260
+	// appendix C lets the association treat it like an ABORT or a path
+	// failure after checking the quoted verification tag.
+	NoticeUnreachable
+)
+
+// Packet is one SCTP packet (common header onwards) with the path it came on
+// or goes on. Buf is owned by whoever supplied the batch.
+type Packet struct {
+	Path   Path
+	Buf    []byte
+	Notice Notice
+	// MTU is the path MTU reported with NoticeFragNeeded, as the IP-level MTU.
+	MTU int
+}
+
+// Link is a packet transport for SCTP. ReadBatch and WriteBatch may be called
+// from different goroutines, but each from one goroutine at a time.
+type Link interface {
+	// Kind reports whether this link is native or UDP-encapsulated.
+	Kind() Kind
+	// ReadBatch blocks until at least one packet has arrived, then fills
+	// pkts[i].Buf[:cap] (reslicing Buf to the packet's length) and Path for
+	// as many packets as are ready, and returns how many it filled. Callers
+	// supply Buf with enough capacity for the largest packet (MaxPacket).
+	ReadBatch(pkts []Packet) (int, error)
+	// WriteBatch sends pkts and returns how many were sent. A short count
+	// comes with an error.
+	WriteBatch(pkts []Packet) (int, error)
+	// Overhead is the number of bytes below the SCTP common header that the
+	// link adds to every packet toward remote: the IP header, plus 8 for the
+	// UDP header on a UDP link (RFC 6951 5.6).
+	Overhead(remote netip.Addr) int
+	// LocalAddrs lists the addresses the link receives on.
+	LocalAddrs() []netip.Addr
+	// Close unblocks ReadBatch with ErrClosed and releases the link.
+	Close() error
+}
+
+// MaxPacket is the largest SCTP packet a link delivers: an IPv4 datagram's
+// limit less the minimal headers. Buffers of this size never truncate.
+const MaxPacket = 65535
+
+// ErrClosed is returned by ReadBatch and WriteBatch after Close.
+var ErrClosed = errors.New("link: closed")
+
+// IPOverhead is the IP header size for remote's family (no options or
+// extension headers).
+func IPOverhead(remote netip.Addr) int {
+	if remote.Is4() || remote.Is4In6() {
+		return 20
+	}
+	return 40
+}
