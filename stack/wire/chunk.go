@@ -177,8 +177,32 @@ func newChunk(t ChunkType) decodableChunk {
 		return new(Sack)
 	case TypeAbort:
 		return new(Abort)
+	case TypeHeartbeat:
+		return new(Heartbeat)
+	case TypeHeartbeatAck:
+		return new(HeartbeatAck)
 	case TypeShutdown:
 		return new(Shutdown)
+	case TypeShutdownAck:
+		return new(ShutdownAck)
+	case TypeError:
+		return new(ErrorChunk)
+	case TypeCookieEcho:
+		return new(CookieEcho)
+	case TypeCookieAck:
+		return new(CookieAck)
+	case TypeECNE:
+		return new(ECNE)
+	case TypeCWR:
+		return new(CWR)
+	case TypeShutdownComplete:
+		return new(ShutdownComplete)
+	case TypeIData:
+		return new(IData)
+	case TypeForwardTSN:
+		return new(ForwardTSN)
+	case TypeIForwardTSN:
+		return new(IForwardTSN)
 	}
 	return nil
 }

@@ -44,6 +44,9 @@ func (d *Data) Unmarshal(c RawChunk) error {
 	d.PPID = binary.BigEndian.Uint32(v[8:12])
 	d.setFlags(c.Flags)
 	d.Payload = v[dataHeaderLen:]
+	if len(d.Payload) == 0 {
+		d.Payload = nil // canonical empty value, so decoded chunks compare equal
+	}
 	return nil
 }
 
