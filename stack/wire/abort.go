@@ -41,11 +41,7 @@ func tbit(t bool) uint8 {
 func appendCauseChunk(b []byte, t ChunkType, flags uint8, cs []Cause) []byte {
 	start := len(b)
 	b = appendChunkHeader(b, t, flags, 0)
-	last := len(b)
-	for _, c := range cs {
-		last = len(b)
-		b = c.AppendTo(b)
-	}
+	b, last := appendCauseList(b, cs)
 	setTLVChunkLength(b, start, last)
 	return b
 }

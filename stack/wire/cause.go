@@ -171,3 +171,29 @@ func newCause(code CauseCode) decodableCause {
 	}
 	return nil
 }
+
+// appendCauseList appends cs in order and returns the offset where the last
+// one begins (len(b) on entry when there is none), for setTLVChunkLength.
+func appendCauseList(b []byte, cs []Cause) ([]byte, int) {
+	last := len(b)
+	for _, c := range cs {
+		last = len(b)
+		b = c.AppendTo(b)
+	}
+	return b, last
+}
+
+// parseNestedCauses decodes the error causes filling v[off:], v being the
+// value of the structure named where, and points any error at the right
+// place.
+func parseNestedCauses(where string, v []byte, off int) ([]Cause, error) {
+	cs, err := ParseCauses(v[off:])
+	if err != nil {
+		if pe, ok := err.(*ParseError); ok {
+			pe.Where = where + " " + pe.Where
+			pe.Offset += off
+		}
+		return nil, err
+	}
+	return cs, nil
+}

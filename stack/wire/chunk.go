@@ -123,6 +123,8 @@ func putChunkLength(b []byte, start int) {
 // setTLVChunkLength sets the length of the chunk at b[start:] whose last
 // item (parameter or cause, possibly padded) begins at b[last:]. RFC 9260 3.2:
 // the chunk length counts the padding of every parameter but the last.
+// Parameters and causes keep their length at the same offset, so those that
+// nest TLVs use it too, under the same rule.
 func setTLVChunkLength(b []byte, start, last int) {
 	end := len(b)
 	if last < end {
@@ -197,10 +199,20 @@ func newChunk(t ChunkType) decodableChunk {
 		return new(CWR)
 	case TypeShutdownComplete:
 		return new(ShutdownComplete)
+	case TypeAuth:
+		return new(Auth)
 	case TypeIData:
 		return new(IData)
+	case TypeAsconfAck:
+		return new(AsconfAck)
+	case TypeReconfig:
+		return new(Reconfig)
+	case TypePad:
+		return new(Pad)
 	case TypeForwardTSN:
 		return new(ForwardTSN)
+	case TypeAsconf:
+		return new(Asconf)
 	case TypeIForwardTSN:
 		return new(IForwardTSN)
 	}

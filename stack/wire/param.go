@@ -24,7 +24,7 @@ const (
 	ParamReconfigResponse     ParamType = 16
 	ParamAddOutgoingStreams   ParamType = 17
 	ParamAddIncomingStreams   ParamType = 18
-	ParamECNCapable           ParamType = 0x8000 // RFC 9260 appendix A
+	ParamECNCapable           ParamType = 0x8000 // RFC 4960 appendix A
 	ParamZeroChecksum         ParamType = 0x8001 // RFC 9653
 	ParamRandom               ParamType = 0x8002 // RFC 4895
 	ParamChunkList            ParamType = 0x8003
@@ -170,12 +170,62 @@ type decodableParam interface {
 // newParam returns an empty typed parameter for t, or nil for an unknown type.
 func newParam(t ParamType) decodableParam {
 	switch t {
+	case ParamHeartbeatInfo:
+		return new(HeartbeatInfoParam)
 	case ParamIPv4Address:
 		return new(IPv4AddressParam)
 	case ParamIPv6Address:
 		return new(IPv6AddressParam)
 	case ParamStateCookie:
 		return new(StateCookieParam)
+	case ParamUnrecognized:
+		return new(UnrecognizedParam)
+	case ParamCookiePreservative:
+		return new(CookiePreservativeParam)
+	case ParamHostNameAddress:
+		return new(HostNameAddressParam)
+	case ParamSupportedAddrTypes:
+		return new(SupportedAddrTypesParam)
+	case ParamOutgoingSSNReset:
+		return new(OutgoingSSNResetParam)
+	case ParamIncomingSSNReset:
+		return new(IncomingSSNResetParam)
+	case ParamSSNTSNReset:
+		return new(SSNTSNResetParam)
+	case ParamReconfigResponse:
+		return new(ReconfigResponseParam)
+	case ParamAddOutgoingStreams:
+		return new(AddOutgoingStreamsParam)
+	case ParamAddIncomingStreams:
+		return new(AddIncomingStreamsParam)
+	case ParamECNCapable:
+		return new(ECNCapableParam)
+	case ParamZeroChecksum:
+		return new(ZeroChecksumParam)
+	case ParamRandom:
+		return new(RandomParam)
+	case ParamChunkList:
+		return new(ChunkListParam)
+	case ParamRequestedHMACAlgo:
+		return new(RequestedHMACAlgoParam)
+	case ParamPadding:
+		return new(PaddingParam)
+	case ParamSupportedExtensions:
+		return new(SupportedExtensionsParam)
+	case ParamForwardTSNSupported:
+		return new(ForwardTSNSupportedParam)
+	case ParamAddIPAddress:
+		return new(AddIPAddressParam)
+	case ParamDeleteIPAddress:
+		return new(DeleteIPAddressParam)
+	case ParamErrorCauseIndication:
+		return new(ErrorCauseIndicationParam)
+	case ParamSetPrimaryAddress:
+		return new(SetPrimaryAddressParam)
+	case ParamSuccessIndication:
+		return new(SuccessIndicationParam)
+	case ParamAdaptationLayer:
+		return new(AdaptationLayerParam)
 	}
 	return nil
 }
@@ -185,4 +235,80 @@ func cloneBytes(b []byte) []byte {
 		return nil
 	}
 	return append([]byte(nil), b...)
+}
+
+// appendParamList appends ps in order and returns the offset where the last
+// one begins (len(b) on entry when there is none), for setTLVChunkLength.
+func appendParamList(b []byte, ps []Param) ([]byte, int) {
+	last := len(b)
+	for _, p := range ps {
+		last = len(b)
+		b = p.AppendTo(b)
+	}
+	return b, last
+}
+
+// parseNestedParams decodes the parameters filling v[off:], v being the value
+// of the structure named where, and points any error at the right place.
+func parseNestedParams(where string, v []byte, off int) ([]Param, error) {
+	ps, err := ParseParams(v[off:])
+	if err != nil {
+		if pe, ok := err.(*ParseError); ok {
+			pe.Where = where + " " + pe.Where
+			pe.Offset += off
+		}
+		return nil, err
+	}
+	return ps, nil
+}
+
+// Helpers for fixed-layout values, shared by parameters and error causes
+// (their TLV headers are alike).
+
+// checkValueLen reports a value whose length differs from the only one its
+// type allows, pointing at the TLV's length field.
+func checkValueLen(where string, v []byte, want int) error {
+	if len(v) != want {
+		return perr(where, 2, ErrBadLength, "value is %d bytes, want %d", len(v), want)
+	}
+	return nil
+}
+
+// appendU16s appends each value big-endian; the caller pads.
+func appendU16s[T ~uint16](b []byte, vs []T) []byte {
+	for _, x := range vs {
+		b = binary.BigEndian.AppendUint16(b, uint16(x))
+	}
+	return b
+}
+
+// parseU16s decodes v as a list of 16-bit values, nil when empty. An odd
+// length cannot be a list of them: it is a length field that counted part of
+// the padding or lost a byte.
+func parseU16s[T ~uint16](where string, v []byte) ([]T, error) {
+	if len(v)%2 != 0 {
+		return nil, perr(where, 2, ErrBadLength, "value is %d bytes, not a whole number of 16-bit entries", len(v))
+	}
+	var out []T
+	for off := 0; off < len(v); off += 2 {
+		out = append(out, T(binary.BigEndian.Uint16(v[off:])))
+	}
+	return out, nil
+}
+
+// chunkTypeList converts a list of chunk type bytes, nil when empty.
+func chunkTypeList(v []byte) []ChunkType {
+	var out []ChunkType
+	for _, t := range v {
+		out = append(out, ChunkType(t))
+	}
+	return out
+}
+
+// appendChunkTypes appends one byte per chunk type; the caller pads.
+func appendChunkTypes(b []byte, ts []ChunkType) []byte {
+	for _, t := range ts {
+		b = append(b, byte(t))
+	}
+	return b
 }

@@ -41,3 +41,49 @@ func (p *IPv6AddressParam) unmarshalValue(v []byte) error {
 	p.Addr = netip.AddrFrom16([16]byte(v))
 	return nil
 }
+
+// appendAddressParam writes a as an IPv4 or IPv6 Address parameter. An
+// IPv4-mapped IPv6 address stays IPv6, so it re-encodes as it was received.
+func appendAddressParam(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		return (&IPv4AddressParam{Addr: a}).AppendTo(b)
+	}
+	return (&IPv6AddressParam{Addr: a}).AppendTo(b)
+}
+
+// addressParamLen is what appendAddressParam writes for a; both sizes are
+// multiples of four, so there is never padding.
+func addressParamLen(a netip.Addr) int {
+	if a.Is4() {
+		return ParamHeaderLen + 4
+	}
+	return ParamHeaderLen + 16
+}
+
+// parseAddressParam reads the IPv4 or IPv6 Address parameter at the front of
+// v (for the RFC 5061 structures that embed one) and returns the address and
+// the bytes it occupies with its padding.
+func parseAddressParam(where string, v []byte) (netip.Addr, int, error) {
+	t, av, n, err := nextTLV(where+" address parameter", v)
+	if err != nil {
+		return netip.Addr{}, 0, err
+	}
+	var a netip.Addr
+	switch ParamType(t) {
+	case ParamIPv4Address:
+		var p IPv4AddressParam
+		err, a = p.unmarshalValue(av), p.Addr
+	case ParamIPv6Address:
+		var p IPv6AddressParam
+		err, a = p.unmarshalValue(av), p.Addr
+	default:
+		return netip.Addr{}, 0, perr(where, 0, ErrBadValue, "%v where an IPv4 or IPv6 Address parameter belongs", ParamType(t))
+	}
+	if err != nil {
+		if pe, ok := err.(*ParseError); ok {
+			pe.Where = where + " " + pe.Where
+		}
+		return netip.Addr{}, 0, err
+	}
+	return a, n, nil
+}
