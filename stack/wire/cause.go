@@ -24,7 +24,7 @@ const (
 	CauseRestartWithNewAddresses CauseCode = 11
 	CauseUserInitiatedAbort      CauseCode = 12
 	CauseProtocolViolation       CauseCode = 13
-	CauseRestartWithNewEncapPort CauseCode = 14     // RFC 6951 5.5
+	CauseRestartWithNewEncapPort CauseCode = 14     // draft-tuexen-tsvwg-sctp-udp-encaps-cons 4
 	CauseDeleteLastAddress       CauseCode = 0x00A0 // RFC 5061
 	CauseResourceShortage        CauseCode = 0x00A1
 	CauseDeleteSourceAddress     CauseCode = 0x00A2
@@ -166,8 +166,44 @@ func newCause(code CauseCode) decodableCause {
 	switch code {
 	case CauseInvalidStream:
 		return new(InvalidStreamCause)
+	case CauseMissingMandatoryParam:
+		return new(MissingMandatoryParamCause)
+	case CauseStaleCookie:
+		return new(StaleCookieCause)
+	case CauseOutOfResource:
+		return new(OutOfResourceCause)
+	case CauseUnresolvableAddress:
+		return new(UnresolvableAddressCause)
+	case CauseUnrecognizedChunk:
+		return new(UnrecognizedChunkCause)
+	case CauseInvalidMandatoryParam:
+		return new(InvalidMandatoryParamCause)
+	case CauseUnrecognizedParams:
+		return new(UnrecognizedParamsCause)
+	case CauseNoUserData:
+		return new(NoUserDataCause)
+	case CauseCookieWhileShuttingDown:
+		return new(CookieWhileShuttingDownCause)
+	case CauseRestartWithNewAddresses:
+		return new(RestartWithNewAddressesCause)
 	case CauseUserInitiatedAbort:
 		return new(UserInitiatedAbortCause)
+	case CauseProtocolViolation:
+		return new(ProtocolViolationCause)
+	case CauseRestartWithNewEncapPort:
+		return new(RestartWithNewEncapPortCause)
+	case CauseDeleteLastAddress:
+		return new(DeleteLastAddressCause)
+	case CauseResourceShortage:
+		return new(ResourceShortageCause)
+	case CauseDeleteSourceAddress:
+		return new(DeleteSourceAddressCause)
+	case CauseIllegalAsconfAck:
+		return new(IllegalAsconfAckCause)
+	case CauseNoAuthorization:
+		return new(NoAuthorizationCause)
+	case CauseUnsupportedHMAC:
+		return new(UnsupportedHMACCause)
 	}
 	return nil
 }
