@@ -8,9 +8,10 @@ import (
 	"sync/atomic"
 )
 
-// bucket is a token bucket. Time is in nanoseconds of the injected clock.
-// A clock that steps backwards resynchronises the bucket without refilling
-// it, so a wall-clock step neither freezes nor floods the budget.
+// bucket is a token bucket. Time is in nanoseconds since the policy's
+// epoch (see Policy.clock). A clock that steps backwards resynchronises the
+// bucket at its next use without refilling it, so the step neither freezes
+// nor floods the budget.
 type bucket struct {
 	tokens float64
 	last   int64
@@ -74,14 +75,18 @@ type srcKey struct {
 }
 
 func (k srcKey) prefix() netip.Prefix {
+	if !k.v6 {
+		if k.bits == 0 {
+			return netip.Prefix{} // no valid source
+		}
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(k.lo))
+		return netip.PrefixFrom(netip.AddrFrom4(b), int(k.bits))
+	}
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], k.hi)
 	binary.BigEndian.PutUint64(b[8:], k.lo)
-	a := netip.AddrFrom16(b)
-	if !k.v6 {
-		a = a.Unmap()
-	}
-	return netip.PrefixFrom(a, int(k.bits))
+	return netip.PrefixFrom(netip.AddrFrom16(b), int(k.bits))
 }
 
 // hash mixes the key with a per-policy seed, so that which sources share a

@@ -225,6 +225,11 @@ type Policy struct {
 	total          *totalBucket // nil: no total rate
 	pairs          pairCounter
 
+	// epoch is the first time the policy was asked; bucket times are
+	// durations since it, which keeps the monotonic reading of time.Now
+	// (UnixNano would drop it and follow wall-clock steps).
+	epoch atomic.Pointer[time.Time]
+
 	hits     []atomic.Uint64
 	defHits  atomic.Uint64
 	limited  [len(limitNames)]atomic.Uint64
@@ -345,7 +350,7 @@ func (p *Policy) Evaluate(req Request) Decision {
 // bucket. now is the caller's clock. Pair caps are not checked; use Acquire
 // for an attempt that will hold a pair.
 func (p *Policy) Decide(req Request, now time.Time) Decision {
-	d, _ := p.decide(&req, now.UnixNano(), false)
+	d, _ := p.decide(&req, now, false)
 	return d
 }
 
@@ -354,11 +359,23 @@ func (p *Policy) Decide(req Request, now time.Time) Decision {
 // empty and Release is a no-op. The gateway calls it on a valid COOKIE
 // ECHO, before dialling egress, and releases when the pair ends.
 func (p *Policy) Acquire(req Request, now time.Time) (Slot, Decision) {
-	d, s := p.decide(&req, now.UnixNano(), true)
+	d, s := p.decide(&req, now, true)
 	return s, d
 }
 
-func (p *Policy) decide(req *Request, now int64, pairs bool) (Decision, Slot) {
+// clock turns the caller's time into nanoseconds since the epoch.
+func (p *Policy) clock(now time.Time) int64 {
+	e := p.epoch.Load()
+	if e == nil {
+		first := new(time.Time) // only here, so now itself stays on the stack
+		*first = now
+		p.epoch.CompareAndSwap(nil, first)
+		e = p.epoch.Load()
+	}
+	return int64(now.Sub(*e))
+}
+
+func (p *Policy) decide(req *Request, now time.Time, pairs bool) (Decision, Slot) {
 	if p == nil {
 		return noPolicy, Slot{}
 	}
@@ -379,10 +396,14 @@ func (p *Policy) decide(req *Request, now int64, pairs bool) (Decision, Slot) {
 	if p.src != nil || perSource {
 		key = p.sourceKey(req.Src.Addr())
 	}
-	if p.src != nil && !p.src.take(key, now) {
+	var ns int64
+	if p.src != nil || p.total != nil {
+		ns = p.clock(now)
+	}
+	if p.src != nil && !p.src.take(key, ns) {
 		return p.refuse(i, LimitPerSourceRate, key), Slot{}
 	}
-	if p.total != nil && !p.total.take(now) {
+	if p.total != nil && !p.total.take(ns) {
 		return p.refuse(i, LimitTotalRate, key), Slot{}
 	}
 	var s Slot
