@@ -2,4 +2,11 @@ module github.com/sctpgw/sctpgw
 
 go 1.26.8
 
-require go.yaml.in/yaml/v3 v3.0.6
+require (
+	github.com/pion/transport/v3 v3.1.1
+	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.49.0
+)
+
+require github.com/wlynxg/anet v0.0.5 // indirect

@@ -1,0 +1,55 @@
+// Package rawip is the native SCTP link: SCTP packets carried directly in IP
+// (protocol 132, RFC 9260) through raw IPv4 and IPv6 sockets.
+//
+// One job: move SCTP packets between the association engine and the IP
+// layer. The link delivers only packets addressed to the ports the endpoint
+// serves (filtered in the kernel with a classic BPF program, and again in
+// user space), verifies their CRC32c, learns the local address each packet
+// was sent to, and turns the ICMP errors the kernel reports for packets we
+// sent into notices. It parses nothing of SCTP beyond the common header and
+// decides nothing about associations.
+//
+// # Sockets
+//
+// There is one raw socket per address family, bound to no address: a raw
+// socket sees every SCTP packet of its network namespace, so binding would
+// only narrow the destination address, and one unbound socket per family
+// leaves room for multi-homing (RFC 9260 6.4) without one socket per
+// address. Config.Addrs narrows the served addresses in user space.
+//
+// The kernel builds the IP header on send (IP_HDRINCL is off); the source
+// address comes from Path.Local through IP_PKTINFO / IPV6_PKTINFO, so a reply
+// leaves from the address the peer used. Path MTU discovery is strict
+// (IP_PMTUDISC_DO, IPV6_PMTUDISC_DO): the kernel never fragments our
+// packets (RFC 9260 8.4 and 7.3: SCTP sizes its packets to the path MTU), a
+// packet above the known path MTU fails with EMSGSIZE, and the engine learns
+// the MTU from a NoticeFragNeeded.
+//
+// # Checksums
+//
+// The engine sets the CRC32c of every packet it sends (wire.AppendPacket or
+// wire.FinishPacket). The link sends the bytes unchanged: the kernel neither
+// computes nor offloads an SCTP checksum for raw sockets. On receive the
+// link verifies the CRC32c (RFC 9260 6.8) and drops and counts packets
+// whose checksum is wrong.
+//
+// # ICMP
+//
+// IP_RECVERR / IPV6_RECVERR queue the ICMP errors for packets of this socket
+// (raw_icmp_error matches them on protocol and addresses) on the socket's
+// error queue, with the ICMP type, code, the reported MTU and the start of
+// our packet as quoted. That is exact and needs no second socket, so the link
+// uses it instead of an ICMP listener. Only errors quoting a packet from a
+// served port become notices.
+//
+// # I/O
+//
+// Reads and writes use recvmmsg/sendmmsg on non-blocking sockets, with
+// ppoll to wait. The sockets deliberately stay out of Go's network poller
+// (and so out of golang.org/x/net's ipv4/ipv6 PacketConn): the poller is
+// edge-triggered and, once a raw socket reports EPOLLERR alone (an ICMP
+// error), every later wait returns "not pollable" until the next packet
+// arrives, so a reader either spins or misses the error queue. A level-
+// triggered poll over both families and an eventfd for Close is simpler and
+// waits on both sockets at once. No allocation happens per packet.
+package rawip

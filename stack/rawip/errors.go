@@ -1,0 +1,63 @@
+package rawip
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+)
+
+// PermissionError reports that a raw socket could not be opened for lack of
+// privilege. It unwraps to the system error, so errors.Is(err,
+// fs.ErrPermission) holds.
+type PermissionError struct {
+	// Family is "IPv4" or "IPv6".
+	Family string
+	Err    error
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("rawip: opening a raw %s socket for SCTP (IP protocol 132): %v: "+
+		"native SCTP needs the CAP_NET_RAW capability; grant it with "+
+		"`setcap cap_net_raw+ep /path/to/sctpgw`, run the container with "+
+		"`--cap-add NET_RAW` (docker/podman), or run as root", e.Family, e.Err)
+}
+
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// socketError gives a failed socket(2) for family its context, and names the
+// missing capability when the kernel refused for lack of privilege.
+func socketError(family string, err error) error {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return &PermissionError{Family: family, Err: err}
+	}
+	return fmt.Errorf("rawip: opening a raw %s socket for SCTP (IP protocol 132): %w", family, err)
+}
+
+// KernelSCTPWarning reports whether the kernel whose /proc and /sys are
+// mounted in fsys (os.DirFS("/") for the host) has SCTP loaded, and if so
+// returns a warning for the daemon to log; it returns "" otherwise.
+//
+// The kernel's SCTP sees the same packets as our raw socket. For a port it
+// has no socket on, it treats an INIT as out of the blue and answers with an
+// ABORT (RFC 9260 8.4), racing our INIT ACK; the peer may take either. The
+// checks are /proc/net/sctp (present while the module is loaded, per network
+// namespace) and /sys/module/sctp (the module, host-wide).
+func KernelSCTPWarning(fsys fs.FS) string {
+	var found string
+	for _, p := range []string{"proc/net/sctp", "sys/module/sctp"} {
+		if _, err := fs.Stat(fsys, p); err == nil {
+			found = "/" + p
+			break
+		}
+	}
+	if found == "" {
+		return ""
+	}
+	return fmt.Sprintf("rawip: the kernel has SCTP loaded (%s exists): it sees the "+
+		"packets for our ports too and answers INITs to ports it does not serve "+
+		"with an ABORT, racing ours; drop the kernel's own replies for the served "+
+		"ports (nftables output rule), run sctpgw in a network namespace of its own, "+
+		"or unload and blacklist the sctp module; see stack/rawip/README.md "+
+		"\"Running beside kernel SCTP\"", found)
+}
