@@ -15,9 +15,9 @@ import (
 // worst case grows with the square of the rule count, in tens of megabytes.
 const (
 	MaxRules      = 10000
-	MaxSourcesCap = 1 << 22
+	MaxSourcesCap = 1 << 20 // ~48 MiB of buckets
 	// DefaultMaxSources is how many per-source buckets a route tracks when
-	// the config does not say: ~40 bytes each, so well under a megabyte.
+	// the config does not say: ~48 bytes each, so under a megabyte.
 	DefaultMaxSources = 16384
 	// DefaultPrefixV4 and DefaultPrefixV6 group sources: one IPv4 host, and
 	// one IPv6 /64 (a single host commonly owns a whole /64, so a smaller
