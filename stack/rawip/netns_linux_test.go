@@ -1,0 +1,170 @@
+//go:build linux
+
+package rawip
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Lab addresses: 198.18.0.0/15 (RFC 2544) and its IPv6 counterpart
+// 2001:2::/48 (RFC 5180), both set aside for benchmarking, inside network
+// namespaces this test creates and deletes.
+var (
+	addrA  = netip.MustParseAddr("198.18.0.1")
+	addrB  = netip.MustParseAddr("198.18.0.2")
+	addrA6 = netip.MustParseAddr("2001:2::1")
+	addrB6 = netip.MustParseAddr("2001:2::2")
+)
+
+var nsSeq atomic.Uint32
+
+// needRoot skips tests that need network namespaces and raw sockets.
+func needRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root: the test creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN) and opens raw SCTP sockets (CAP_NET_RAW)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		tb.Skip("needs iproute2's ip command to create network namespaces")
+	}
+}
+
+func run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// lab is two network namespaces joined by a veth pair: A (va) and B (vb).
+type lab struct {
+	a, b string // namespace names
+}
+
+// newLab creates the namespaces; they are deleted when the test ends, even
+// on failure. Names carry the pid so concurrent test runs do not collide.
+func newLab(tb testing.TB) *lab {
+	tb.Helper()
+	needRoot(tb)
+	n := nsSeq.Add(1)
+	l := &lab{
+		a: fmt.Sprintf("sgwr-%d-%d-a", os.Getpid(), n),
+		b: fmt.Sprintf("sgwr-%d-%d-b", os.Getpid(), n),
+	}
+	for _, ns := range []string{l.a, l.b} {
+		run(tb, "ip", "netns", "add", ns)
+		tb.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	run(tb, "ip", "-n", l.a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", l.b)
+	for _, c := range []struct{ ns, dev, v4, v6 string }{
+		{l.a, "va", "198.18.0.1/24", "2001:2::1/64"},
+		{l.b, "vb", "198.18.0.2/24", "2001:2::2/64"},
+	} {
+		run(tb, "ip", "-n", c.ns, "addr", "add", c.v4, "dev", c.dev)
+		run(tb, "ip", "-n", c.ns, "-6", "addr", "add", c.v6, "dev", c.dev, "nodad")
+		run(tb, "ip", "-n", c.ns, "link", "set", "lo", "up")
+		run(tb, "ip", "-n", c.ns, "link", "set", c.dev, "up")
+	}
+	return l
+}
+
+// inNS runs f on a thread that has entered network namespace ns. The thread
+// stays locked and dies with its goroutine, so it never carries the
+// namespace back into the scheduler's pool. Sockets opened by f stay in ns.
+func inNS(ns string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// listenIn opens a link inside namespace ns, closed when the test ends.
+func listenIn(tb testing.TB, ns string, cfg Config) *Link {
+	tb.Helper()
+	var l *Link
+	err := inNS(ns, func() (err error) {
+		l, err = Listen(cfg)
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("Listen in %s: %v", ns, err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l
+}
+
+// watchdog closes l if the test is still running after d, so a ReadBatch
+// waiting for a packet that never comes fails instead of hanging.
+func watchdog(tb testing.TB, l *Link, d time.Duration) {
+	t := time.AfterFunc(d, func() { l.Close() })
+	tb.Cleanup(func() { t.Stop() })
+}
+
+func newBufs(n int) []link.Packet {
+	pkts := make([]link.Packet, n)
+	for i := range pkts {
+		pkts[i].Buf = make([]byte, link.MaxPacket)
+	}
+	return pkts
+}
+
+// dataPacket builds an SCTP packet with one DATA chunk whose payload tells
+// packets apart.
+func dataPacket(src, dst uint16, tag uint32, tsn uint32, payload []byte) []byte {
+	return wire.AppendPacket(nil, wire.CommonHeader{SrcPort: src, DstPort: dst, VerificationTag: tag},
+		&wire.Data{TSN: tsn, StreamID: 1, PPID: 46, Beginning: true, Ending: true, Payload: payload})
+}
+
+func send(tb testing.TB, l *Link, path link.Path, bufs ...[]byte) {
+	tb.Helper()
+	pkts := make([]link.Packet, len(bufs))
+	for i, b := range bufs {
+		pkts[i] = link.Packet{Path: path, Buf: b}
+	}
+	n, err := l.WriteBatch(pkts)
+	if err != nil || n != len(pkts) {
+		tb.Fatalf("WriteBatch on %v: sent %d of %d: %v", path, n, len(pkts), err)
+	}
+}
+
+// readOne reads until one packet is delivered and returns it, copied.
+func readOne(tb testing.TB, l *Link) link.Packet {
+	tb.Helper()
+	pkts := newBufs(1)
+	n, err := l.ReadBatch(pkts)
+	if err != nil || n != 1 {
+		tb.Fatalf("ReadBatch: %d, %v", n, err)
+	}
+	p := pkts[0]
+	p.Buf = bytes.Clone(p.Buf)
+	return p
+}
