@@ -41,10 +41,7 @@ func (a *Asconf) Unmarshal(c RawChunk) error {
 	}
 	addr, n, err := parseAddressParam("ASCONF", v[4:])
 	if err != nil {
-		if pe, ok := err.(*ParseError); ok {
-			pe.Offset += 4
-		}
-		return err
+		return shiftErr(err, "", 4)
 	}
 	ps, err := parseNestedParams("ASCONF", v, 4+n)
 	if err != nil {

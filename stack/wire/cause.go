@@ -220,16 +220,11 @@ func appendCauseList(b []byte, cs []Cause) ([]byte, int) {
 }
 
 // parseNestedCauses decodes the error causes filling v[off:], v being the
-// value of the structure named where, and points any error at the right
-// place.
+// value of the structure named where, as parseNestedParams does parameters.
 func parseNestedCauses(where string, v []byte, off int) ([]Cause, error) {
 	cs, err := ParseCauses(v[off:])
 	if err != nil {
-		if pe, ok := err.(*ParseError); ok {
-			pe.Where = where + " " + pe.Where
-			pe.Offset += off
-		}
-		return nil, err
+		return nil, shiftErr(err, where, off)
 	}
 	return cs, nil
 }

@@ -250,16 +250,28 @@ func appendParamList(b []byte, ps []Param) ([]byte, int) {
 
 // parseNestedParams decodes the parameters filling v[off:], v being the value
 // of the structure named where, and points any error at the right place.
+// Offsets come back counted from v; a TLV decoder adds its header with
+// shiftErr, since offsets inside a parameter or cause count from its type
+// field (2 is its length).
 func parseNestedParams(where string, v []byte, off int) ([]Param, error) {
 	ps, err := ParseParams(v[off:])
 	if err != nil {
-		if pe, ok := err.(*ParseError); ok {
-			pe.Where = where + " " + pe.Where
-			pe.Offset += off
-		}
-		return nil, err
+		return nil, shiftErr(err, where, off)
 	}
 	return ps, nil
+}
+
+// shiftErr re-bases a *ParseError from a nested structure: it prefixes the
+// enclosing structure's name (unless where is empty) and adds the nested
+// structure's offset.
+func shiftErr(err error, where string, off int) error {
+	if pe, ok := err.(*ParseError); ok {
+		if where != "" {
+			pe.Where = where + " " + pe.Where
+		}
+		pe.Offset += off
+	}
+	return err
 }
 
 // Helpers for fixed-layout values, shared by parameters and error causes

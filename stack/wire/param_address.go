@@ -80,10 +80,7 @@ func parseAddressParam(where string, v []byte) (netip.Addr, int, error) {
 		return netip.Addr{}, 0, perr(where, 0, ErrBadValue, "%v where an IPv4 or IPv6 Address parameter belongs", ParamType(t))
 	}
 	if err != nil {
-		if pe, ok := err.(*ParseError); ok {
-			pe.Where = where + " " + pe.Where
-		}
-		return netip.Addr{}, 0, err
+		return netip.Addr{}, 0, shiftErr(err, where, 0)
 	}
 	return a, n, nil
 }

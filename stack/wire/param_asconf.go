@@ -77,10 +77,7 @@ func parseAsconfAddr(where string, v []byte) (uint32, netip.Addr, error) {
 	}
 	addr, n, err := parseAddressParam(where, v[4:])
 	if err != nil {
-		if pe, ok := err.(*ParseError); ok {
-			pe.Offset += 4
-		}
-		return 0, netip.Addr{}, err
+		return 0, netip.Addr{}, shiftErr(err, "", ParamHeaderLen+4)
 	}
 	if 4+n != len(v) {
 		return 0, netip.Addr{}, perr(where, 2, ErrBadLength, "%d bytes follow the address parameter", len(v)-4-n)
@@ -115,7 +112,7 @@ func (p *ErrorCauseIndicationParam) unmarshalValue(v []byte) error {
 	}
 	cs, err := parseNestedCauses(where, v, 4)
 	if err != nil {
-		return err
+		return shiftErr(err, "", ParamHeaderLen)
 	}
 	p.CorrelationID = binary.BigEndian.Uint32(v)
 	p.Causes = cs
