@@ -168,3 +168,13 @@ func readOne(tb testing.TB, l *Link) link.Packet {
 	p.Buf = bytes.Clone(p.Buf)
 	return p
 }
+
+type netipAddr = netip.Addr
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// initPacket is an INIT such as a client would send to port dst.
+func initPacket(src, dst uint16, itag uint32) []byte {
+	return wire.AppendPacket(nil, wire.CommonHeader{SrcPort: src, DstPort: dst},
+		&wire.Init{InitFields: wire.InitFields{InitiateTag: itag, ARwnd: 106496, OutStreams: 10, InStreams: 10, InitialTSN: itag}})
+}
