@@ -132,7 +132,7 @@
 // whatever rule matches. A policy has at most MaxRules rules.
 //
 // Per-source buckets live in a fixed-size set-associative table of
-// max_sources entries (~48 bytes each): an INIT flood from any number of
+// max_sources entries (40 bytes each): an INIT flood from any number of
 // sources cannot grow it. A newcomer takes a free entry, else one whose
 // bucket has refilled (forgetting it loses nothing), else the least
 // recently used, which Stats counts as SourceEvictions: a sign that

@@ -67,11 +67,13 @@ func (t *totalBucket) take(now int64) bool {
 }
 
 // srcKey is a source address masked to its group prefix. Family is part of
-// the key so 0.0.0.0/32 and ::/128 stay apart.
+// the key so 0.0.0.0/32 and ::/128 stay apart. ok is set in every key made
+// by Policy.sourceKey, so the zero srcKey marks a free table entry at no
+// extra size.
 type srcKey struct {
 	hi, lo uint64
 	bits   uint8
-	v6     bool
+	v6, ok bool
 }
 
 func (k srcKey) prefix() netip.Prefix {
@@ -128,9 +130,8 @@ type sourceSet struct {
 }
 
 type sourceEntry struct {
-	key  srcKey
-	used bool
-	b    bucket
+	key srcKey // zero: free
+	b   bucket
 }
 
 func newSourceTable(size int, perNs, burst float64, seed uint64) *sourceTable {
@@ -146,12 +147,12 @@ func (t *sourceTable) take(k srcKey, now int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.e {
-		if e := &s.e[i]; e.used && e.key == k {
+		if e := &s.e[i]; e.key == k {
 			return e.b.take(now, t.perNs, t.burst)
 		}
 	}
 	e := &s.e[t.victim(s, now)]
-	*e = sourceEntry{key: k, used: true, b: fullBucket(t.burst, now)}
+	*e = sourceEntry{key: k, b: fullBucket(t.burst, now)}
 	return e.b.take(now, t.perNs, t.burst)
 }
 
@@ -161,7 +162,7 @@ func (t *sourceTable) victim(s *sourceSet, now int64) int {
 	lru := 0
 	for i := range s.e {
 		e := &s.e[i]
-		if !e.used || e.b.isFull(now, t.perNs, t.burst) {
+		if !e.key.ok || e.b.isFull(now, t.perNs, t.burst) {
 			return i
 		}
 		if e.b.last < s.e[lru].b.last {
@@ -179,7 +180,7 @@ func (t *sourceTable) tracked() int {
 		s := &t.sets[i]
 		s.mu.Lock()
 		for j := range s.e {
-			if s.e[j].used {
+			if s.e[j].key.ok {
 				n++
 			}
 		}

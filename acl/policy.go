@@ -15,9 +15,9 @@ import (
 // worst case grows with the square of the rule count, in tens of megabytes.
 const (
 	MaxRules      = 10000
-	MaxSourcesCap = 1 << 20 // ~48 MiB of buckets
+	MaxSourcesCap = 1 << 20 // 40 MiB of buckets
 	// DefaultMaxSources is how many per-source buckets a route tracks when
-	// the config does not say: ~48 bytes each, so under a megabyte.
+	// the config does not say: 40 bytes each, so under a megabyte.
 	DefaultMaxSources = 16384
 	// DefaultPrefixV4 and DefaultPrefixV6 group sources: one IPv4 host, and
 	// one IPv6 /64 (a single host commonly owns a whole /64, so a smaller
@@ -444,8 +444,8 @@ func (p *Policy) refuse(rule int, l Limit, key srcKey) Decision {
 	return d
 }
 
-// sourceKey masks a source to its group. An invalid source gets the zero
-// key, which no valid source has (IPv4 groups are at least /1).
+// sourceKey masks a source to its group. Invalid sources share one key,
+// which no valid source has (IPv4 groups are at least /1).
 func (p *Policy) sourceKey(a netip.Addr) srcKey {
 	a = a.Unmap()
 	switch {
@@ -453,7 +453,7 @@ func (p *Policy) sourceKey(a netip.Addr) srcKey {
 		b := a.As4()
 		v := binary.BigEndian.Uint32(b[:])
 		v &^= uint32(uint64(1)<<(32-p.v4Bits) - 1)
-		return srcKey{lo: uint64(v), bits: uint8(p.v4Bits)}
+		return srcKey{lo: uint64(v), bits: uint8(p.v4Bits), ok: true}
 	case a.Is6():
 		x := u128From(a)
 		n := 128 - p.v6Bits
@@ -465,9 +465,9 @@ func (p *Policy) sourceKey(a netip.Addr) srcKey {
 		} else if n > 0 {
 			x.lo &^= ^uint64(0) >> (64 - n)
 		}
-		return srcKey{hi: x.hi, lo: x.lo, bits: uint8(p.v6Bits), v6: true}
+		return srcKey{hi: x.hi, lo: x.lo, bits: uint8(p.v6Bits), v6: true, ok: true}
 	}
-	return srcKey{}
+	return srcKey{ok: true}
 }
 
 // Slot is a pair place taken by Acquire. Release it exactly once, when the
