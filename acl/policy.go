@@ -215,7 +215,7 @@ type Policy struct {
 	m       *matcher
 
 	// Preformatted decisions, so deciding never formats or allocates.
-	allowDec, limitDec []Decision // per rule: as matched, and as refused by a limit
+	ruleDec, limitDec []Decision // per rule: as matched, and as refused by a limit
 	defDec             Decision
 	totalRateReason    string
 	maxPairsReason     string
@@ -305,13 +305,13 @@ func Compile(c Config) (*Policy, error) {
 
 	p.m = compileMatcher(p.rules)
 	p.hits = make([]atomic.Uint64, len(p.rules))
-	p.allowDec = make([]Decision, len(p.rules))
+	p.ruleDec = make([]Decision, len(p.rules))
 	p.limitDec = make([]Decision, len(p.rules))
 	for i, r := range p.rules {
 		text := r.String()
 		what := " (rule " + strconv.Itoa(i+1) + ": " + text + ")"
 		d := Decision{Verdict: r.Action, Rule: i, RuleText: text, reason: "sctpgw: " + verb(r.Action) + " by policy" + what}
-		p.allowDec[i] = d
+		p.ruleDec[i] = d
 		d.Verdict, d.reason = p.onLimit, ""
 		p.limitDec[i] = d
 	}
@@ -340,7 +340,7 @@ func (p *Policy) Evaluate(req Request) Decision {
 		return noPolicy
 	}
 	if i := p.m.first(&req); i >= 0 {
-		return p.allowDec[i]
+		return p.ruleDec[i]
 	}
 	return p.defDec
 }
@@ -388,7 +388,7 @@ func (p *Policy) decide(req *Request, now time.Time, pairs bool) (Decision, Slot
 	} else {
 		p.hits[i].Add(1)
 		if p.rules[i].Action != Allow {
-			return p.allowDec[i], Slot{}
+			return p.ruleDec[i], Slot{}
 		}
 	}
 	perSource := pairs && p.pairs.perSource > 0
@@ -420,7 +420,7 @@ func (p *Policy) decide(req *Request, now time.Time, pairs bool) (Decision, Slot
 	if i < 0 {
 		return p.defDec, s
 	}
-	return p.allowDec[i], s
+	return p.ruleDec[i], s
 }
 
 func (p *Policy) refuse(rule int, l Limit, key srcKey) Decision {

@@ -205,6 +205,7 @@ func (c *Config) decodeRules(n *yaml.Node) error {
 // link: ...}, the same rule as the one-line form.
 func decodeRuleMapping(n *yaml.Node, i int) (Rule, error) {
 	var r Rule
+	portSeen := false // port and dport are one field
 	where := "rule " + strconv.Itoa(i+1)
 	// A one-line rule with ": " in it (fe80:: port 1) is read by YAML as a
 	// one-key mapping; say so rather than report an unknown key.
@@ -224,9 +225,10 @@ func decodeRuleMapping(n *yaml.Node, i int) (Rule, error) {
 		case "sport":
 			r.SPort, err = ParsePortRange(s)
 		case "port", "dport":
-			if r.Port != AnyPort {
+			if portSeen {
 				return errAt(v, "%s: port given twice", where)
 			}
+			portSeen = true
 			r.Port, err = ParsePortRange(s)
 		case "link":
 			r.Link, err = ParseLinkKind(s)
