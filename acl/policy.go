@@ -216,9 +216,9 @@ type Policy struct {
 
 	// Preformatted decisions, so deciding never formats or allocates.
 	ruleDec, limitDec []Decision // per rule: as matched, and as refused by a limit
-	defDec             Decision
-	totalRateReason    string
-	maxPairsReason     string
+	defDec            Decision
+	totalRateReason   string
+	maxPairsReason    string
 
 	v4Bits, v6Bits int
 	src            *sourceTable // nil: no per-source rate
