@@ -1,0 +1,625 @@
+//go:build linux
+
+package udpencap
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+const (
+	// rxOOBSize holds the control messages of one received datagram: an
+	// IPV6_PKTINFO and, for IPv4 peers of a dual-stack socket, an
+	// IP_PKTINFO (40 + 32 bytes on 64-bit systems), with room to spare.
+	// A multiple of 8 keeps every slot aligned for a cmsghdr.
+	rxOOBSize = 128
+	// txOOBSize holds one IP_PKTINFO or IPV6_PKTINFO.
+	txOOBSize = 64
+	// errOOBSize holds an error queue entry's control messages: the
+	// extended error with the offender's address, and a pktinfo.
+	errOOBSize = 256
+)
+
+// batchIO moves datagrams with recvmmsg and sendmmsg on a real Linux socket,
+// reads local addresses from pktinfo control messages and ICMP reports from
+// the socket error queue. The rx half belongs to the ReadBatch goroutine, the
+// tx half to the WriteBatch goroutine.
+type batchIO struct {
+	rc    syscall.RawConn
+	v6    bool       // an AF_INET6 socket: IPv4 peers come and go v4-mapped
+	bound netip.Addr // bind address when specific: Path.Local without pktinfo
+	stats *counters
+
+	// errPending says an ICMP error may wait in the error queue: set when
+	// a system call returned an error the kernel derives from ICMP, which
+	// it reports once on whichever call comes next, send or receive.
+	errPending atomic.Bool
+
+	rx rxState
+	tx txState
+}
+
+type rxState struct {
+	hs    []unix.Mmsghdr
+	iov   []unix.Iovec
+	names []unix.RawSockaddrInet6
+	oob   []byte
+	fn    func(fd uintptr) bool // b.readFD, bound once so Read does not allocate
+
+	// The call in progress.
+	pkts []link.Packet
+	n    int
+	err  error
+
+	// One error queue message at a time: ICMP reports are rare.
+	eh    unix.Msghdr
+	eiov  unix.Iovec
+	ename unix.RawSockaddrInet6
+	eoob  []byte
+
+	zones map[uint32]string // interface index -> zone, for link-local peers
+}
+
+type txState struct {
+	hs    []unix.Mmsghdr
+	iov   []unix.Iovec
+	names []unix.RawSockaddrInet6
+	oob   []byte
+	fn    func(fd uintptr) bool
+
+	// The batch in progress: hs[off:k] remain to be sent; retried is the
+	// index already retried after an error (-1: none).
+	k, off, retried int
+	err             error
+
+	scopes map[string]uint32 // zone -> interface index
+}
+
+// newBatchIO prepares uc for batched I/O. It fails only when the socket
+// cannot report destination addresses, which replies depend on.
+func newBatchIO(uc *net.UDPConn, bound netip.Addr, stats *counters, log *slog.Logger) (packetIO, error) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("udpencap: raw socket: %w", err)
+	}
+	b := &batchIO{rc: rc, bound: bound, stats: stats}
+	var serr error
+	err = rc.Control(func(fd uintptr) { serr = b.setup(int(fd), log) })
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("udpencap: socket options: %w", err)
+	}
+	b.rx.init()
+	b.tx.init()
+	b.rx.fn = b.readFD
+	b.tx.fn = b.writeFD
+	return b, nil
+}
+
+// setup sets the socket options the link relies on. Pktinfo is required;
+// extended errors and DF are best effort (documented in the package doc).
+func (b *batchIO) setup(fd int, log *slog.Logger) error {
+	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return fmt.Errorf("SO_DOMAIN: %w", err)
+	}
+	b.v6 = domain == unix.AF_INET6
+	v4 := !b.v6
+	if b.v6 {
+		only, err := unix.GetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+		v4 = err == nil && only == 0
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+			return fmt.Errorf("IPV6_RECVPKTINFO: %w", err)
+		}
+		bestEffort(log, "IPV6_RECVERR", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1))
+		// DF always, never fragment locally, ignore the kernel's
+		// cached path MTU: SCTP does its own PMTU discovery.
+		bestEffort(log, "IPV6_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE))
+	}
+	if v4 {
+		// On a dual-stack socket the IPv4 options govern IPv4 traffic:
+		// errors about IPv4 peers are queued only with IP_RECVERR.
+		err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+		if err != nil && !b.v6 {
+			return fmt.Errorf("IP_PKTINFO: %w", err)
+		}
+		bestEffort(log, "IP_RECVERR", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1))
+		bestEffort(log, "IP_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE))
+	}
+	return nil
+}
+
+func bestEffort(log *slog.Logger, opt string, err error) {
+	if err != nil {
+		log.Debug("udpencap: socket option not set", "option", opt, "err", err)
+	}
+}
+
+func (r *rxState) init() {
+	r.hs = make([]unix.Mmsghdr, maxBatch)
+	r.iov = make([]unix.Iovec, maxBatch)
+	r.names = make([]unix.RawSockaddrInet6, maxBatch)
+	r.oob = make([]byte, maxBatch*rxOOBSize)
+	for i := range r.hs {
+		h := &r.hs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.iov[i]
+		h.SetIovlen(1)
+		h.Control = &r.oob[i*rxOOBSize]
+	}
+	r.eoob = make([]byte, errOOBSize)
+	r.eh.Name = (*byte)(unsafe.Pointer(&r.ename))
+	r.eh.Iov = &r.eiov
+	r.eh.SetIovlen(1)
+	r.eh.Control = &r.eoob[0]
+	r.zones = make(map[uint32]string)
+}
+
+func (t *txState) init() {
+	t.hs = make([]unix.Mmsghdr, maxBatch)
+	t.iov = make([]unix.Iovec, maxBatch)
+	t.names = make([]unix.RawSockaddrInet6, maxBatch)
+	t.oob = make([]byte, maxBatch*txOOBSize)
+	for i := range t.hs {
+		h := &t.hs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&t.names[i]))
+		h.Iov = &t.iov[i]
+		h.SetIovlen(1)
+	}
+	t.scopes = make(map[string]uint32)
+}
+
+func (b *batchIO) readBatch(pkts []link.Packet) (int, error) {
+	r := &b.rx
+	if len(pkts) > maxBatch {
+		pkts = pkts[:maxBatch]
+	}
+	r.pkts, r.n, r.err = pkts, 0, nil
+	err := b.rc.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.pkts, r.err = nil, nil
+	if err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	return n, nil
+}
+
+// readFD is the body of one RawConn.Read: it returns false to wait until
+// the socket is readable.
+func (b *batchIO) readFD(fd uintptr) bool {
+	r := &b.rx
+	for {
+		if b.errPending.Load() {
+			b.errPending.Store(false)
+			if n := b.readErrQueue(fd, r.pkts); n > 0 {
+				r.n = n
+				return true
+			}
+		}
+		k := len(r.pkts)
+		for i := 0; i < k; i++ {
+			buf := r.pkts[i].Buf[:cap(r.pkts[i].Buf)]
+			r.iov[i].Base = &buf[0]
+			r.iov[i].SetLen(len(buf))
+			h := &r.hs[i].Hdr
+			h.Namelen = unix.SizeofSockaddrInet6
+			h.SetControllen(rxOOBSize)
+			h.Flags = 0
+		}
+		n, errno := mmsg(fd, unix.SYS_RECVMMSG, r.hs[:k])
+		switch {
+		case errno == 0:
+			if m := b.unpack(r.pkts, n); m > 0 {
+				r.n = m
+				return true
+			}
+		case errno == unix.EINTR:
+		case errno == unix.EAGAIN:
+			// Drained. An ICMP report raises only an edge on the
+			// socket, so look at the error queue before sleeping.
+			if m := b.readErrQueue(fd, r.pkts); m > 0 {
+				r.n = m
+				return true
+			}
+			return false
+		case icmpErrno(errno):
+			// A pending ICMP error, reported (and cleared) here
+			// instead of the datagrams behind it.
+			b.errPending.Store(true)
+		default:
+			r.err = errno
+			return true
+		}
+	}
+}
+
+// unpack turns the first n received messages into packets, dropping
+// truncated ones, and returns how many packets it filled. Buffers move to
+// keep the filled packets at the front.
+func (b *batchIO) unpack(pkts []link.Packet, n int) int {
+	r := &b.rx
+	m := 0
+	for i := 0; i < n; i++ {
+		h := &r.hs[i]
+		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+			b.stats.rxTruncated.Add(1)
+			continue
+		}
+		remote, port := r.sockaddr(&r.names[i])
+		if !remote.IsValid() {
+			continue
+		}
+		local := r.pktinfo(r.oob[i*rxOOBSize : i*rxOOBSize+int(h.Hdr.Controllen)])
+		if !local.IsValid() {
+			local = b.bound
+		}
+		if m != i {
+			pkts[m].Buf, pkts[i].Buf = pkts[i].Buf, pkts[m].Buf
+		}
+		p := &pkts[m]
+		p.Buf = p.Buf[:h.Len]
+		p.Path = link.Path{Local: local, Remote: remote, RemotePort: port}
+		p.Notice, p.MTU = link.NoticeNone, 0
+		m++
+	}
+	return m
+}
+
+// readErrQueue turns queued ICMP reports into notices, up to len(pkts).
+func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
+	r := &b.rx
+	m := 0
+	for m < len(pkts) {
+		buf := pkts[m].Buf[:cap(pkts[m].Buf)]
+		r.eiov.Base = &buf[0]
+		r.eiov.SetLen(len(buf))
+		r.eh.Namelen = unix.SizeofSockaddrInet6
+		r.eh.SetControllen(len(r.eoob))
+		r.eh.Flags = 0
+		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.eh)), unix.MSG_ERRQUEUE)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return m // EAGAIN: the queue is empty
+		}
+		oob := r.eoob[:r.eh.Controllen]
+		notice, mtu := extendedError(oob)
+		if notice == link.NoticeNone {
+			continue
+		}
+		remote, port := r.sockaddr(&r.ename)
+		if !remote.IsValid() {
+			continue
+		}
+		local := r.pktinfo(oob)
+		if !local.IsValid() {
+			local = b.bound
+		}
+		pkts[m].Buf = buf[:n]
+		pkts[m].Path = link.Path{Local: local, Remote: remote, RemotePort: port}
+		pkts[m].Notice, pkts[m].MTU = notice, mtu
+		m++
+	}
+	return m
+}
+
+func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
+	t := &b.tx
+	sent := 0
+	for sent < len(pkts) {
+		end := min(len(pkts), sent+maxBatch)
+		k, perr := b.prepare(pkts[sent:end])
+		if k > 0 {
+			t.k, t.off, t.retried, t.err = k, 0, -1, nil
+			err := b.rc.Write(t.fn)
+			sent += t.off
+			if err != nil {
+				return sent, err
+			}
+			if t.err != nil {
+				return sent, t.err
+			}
+		}
+		if perr != nil {
+			return sent, perr
+		}
+	}
+	return sent, nil
+}
+
+// prepare fills the send headers for pkts and returns how many are ready;
+// an error is about pkts[k].
+func (b *batchIO) prepare(pkts []link.Packet) (int, error) {
+	t := &b.tx
+	for i := range pkts {
+		p := &pkts[i]
+		if err := checkPath(p.Path); err != nil {
+			return i, err
+		}
+		h := &t.hs[i].Hdr
+		remote := p.Path.Remote.Unmap()
+		if b.v6 {
+			sa := &t.names[i]
+			*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: remote.As16()}
+			if z := remote.Zone(); z != "" {
+				sa.Scope_id = t.scope(z)
+			}
+			putPort(&sa.Port, p.Path.RemotePort)
+			h.Namelen = unix.SizeofSockaddrInet6
+		} else {
+			if !remote.Is4() {
+				return i, fmt.Errorf("%w: IPv6 peer on an IPv4 socket", errBadPath)
+			}
+			sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.names[i]))
+			*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: remote.As4()}
+			putPort(&sa.Port, p.Path.RemotePort)
+			h.Namelen = unix.SizeofSockaddrInet4
+		}
+		if len(p.Buf) == 0 {
+			t.iov[i].Base = nil
+		} else {
+			t.iov[i].Base = &p.Buf[0]
+		}
+		t.iov[i].SetLen(len(p.Buf))
+		n, err := b.sourceControl(t.oob[i*txOOBSize:(i+1)*txOOBSize], p.Path.Local)
+		if err != nil {
+			return i, err
+		}
+		if n == 0 {
+			h.Control = nil
+		} else {
+			h.Control = &t.oob[i*txOOBSize]
+		}
+		h.SetControllen(n)
+	}
+	return len(pkts), nil
+}
+
+// sourceControl writes the pktinfo control message that makes the kernel
+// send from local, and returns its length; 0 when the kernel chooses.
+func (b *batchIO) sourceControl(oob []byte, local netip.Addr) (int, error) {
+	if !local.IsValid() || local.IsUnspecified() {
+		return 0, nil
+	}
+	local = local.Unmap()
+	ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	data := unsafe.Pointer(&oob[unix.CmsgLen(0)])
+	if b.v6 {
+		ch.Level, ch.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+		ch.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+		pi := (*unix.Inet6Pktinfo)(data)
+		*pi = unix.Inet6Pktinfo{Addr: local.As16()}
+		if z := local.Zone(); z != "" {
+			pi.Ifindex = b.tx.scope(z)
+		}
+		return unix.CmsgSpace(unix.SizeofInet6Pktinfo), nil
+	}
+	if !local.Is4() {
+		return 0, fmt.Errorf("%w: IPv6 source on an IPv4 socket", errBadPath)
+	}
+	ch.Level, ch.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+	ch.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+	*(*unix.Inet4Pktinfo)(data) = unix.Inet4Pktinfo{Spec_dst: local.As4()}
+	return unix.CmsgSpace(unix.SizeofInet4Pktinfo), nil
+}
+
+// writeFD is the body of one RawConn.Write: it returns false to wait until
+// the socket is writable.
+func (b *batchIO) writeFD(fd uintptr) bool {
+	t := &b.tx
+	for t.off < t.k {
+		n, errno := mmsg(fd, unix.SYS_SENDMMSG, t.hs[t.off:t.k])
+		switch {
+		case errno == 0:
+			t.off += n
+		case errno == unix.EINTR:
+		case errno == unix.EAGAIN:
+			return false
+		default:
+			if icmpErrno(errno) {
+				b.errPending.Store(true)
+				// The error may be an earlier ICMP report about
+				// another peer, which the kernel hands to the next
+				// call whatever it is; the retry tells.
+				if t.retried != t.off {
+					t.retried = t.off
+					continue
+				}
+			}
+			t.err = errno
+			return true
+		}
+	}
+	return true
+}
+
+// mmsg runs recvmmsg or sendmmsg on hs.
+func mmsg(fd, trap uintptr, hs []unix.Mmsghdr) (int, unix.Errno) {
+	r, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+// icmpErrno reports whether the kernel makes e out of an ICMP or ICMPv6
+// error (icmp_err_convert, icmpv6_err_convert) and so may report it on an
+// unrelated call of an IP_RECVERR socket.
+func icmpErrno(e unix.Errno) bool {
+	switch e {
+	case unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EHOSTDOWN,
+		unix.ENONET, unix.ENOPROTOOPT, unix.EMSGSIZE, unix.EOPNOTSUPP, unix.EACCES,
+		unix.EPROTO:
+		return true
+	}
+	return false
+}
+
+// ICMP types and codes the link turns into notices (RFC 792, RFC 4443).
+const (
+	icmpDestUnreach    = 3
+	icmpFragNeeded     = 4
+	icmp6DestUnreach   = 1
+	icmp6PacketTooBig  = 2
+	sizeofExtendedErr  = int(unsafe.Sizeof(unix.SockExtendedErr{}))
+	cmsgHeaderLenBytes = unix.SizeofCmsghdr
+)
+
+// extendedError finds the IP_RECVERR / IPV6_RECVERR control message and
+// classifies it; NoticeNone means the report is not delivered.
+func extendedError(oob []byte) (link.Notice, int) {
+	for len(oob) >= cmsgHeaderLenBytes {
+		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(ch.Len)
+		if l < cmsgHeaderLenBytes || l > len(oob) {
+			break
+		}
+		data := oob[unix.CmsgLen(0):l]
+		if ((ch.Level == unix.IPPROTO_IP && ch.Type == unix.IP_RECVERR) ||
+			(ch.Level == unix.IPPROTO_IPV6 && ch.Type == unix.IPV6_RECVERR)) &&
+			len(data) >= sizeofExtendedErr {
+			ee := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
+			switch {
+			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach && ee.Code == icmpFragNeeded,
+				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6PacketTooBig:
+				return link.NoticeFragNeeded, int(ee.Info)
+			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach,
+				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6DestUnreach:
+				return link.NoticeUnreachable, 0
+			}
+			// Local errors (WriteBatch reported them), time exceeded,
+			// parameter problems.
+			return link.NoticeNone, 0
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return link.NoticeNone, 0
+}
+
+// pktinfo returns the destination address from an IP_PKTINFO or
+// IPV6_PKTINFO control message, or the zero Addr.
+func (r *rxState) pktinfo(oob []byte) netip.Addr {
+	for len(oob) >= cmsgHeaderLenBytes {
+		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(ch.Len)
+		if l < cmsgHeaderLenBytes || l > len(oob) {
+			break
+		}
+		data := oob[unix.CmsgLen(0):l]
+		switch {
+		case ch.Level == unix.IPPROTO_IP && ch.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			// ipi_addr is the header's destination: the address the
+			// peer sent to (ipi_spec_dst is the routing's choice).
+			return netip.AddrFrom4(pi.Addr)
+		case ch.Level == unix.IPPROTO_IPV6 && ch.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			a := netip.AddrFrom16(pi.Addr).Unmap()
+			if a.Is6() && a.IsLinkLocalUnicast() && pi.Ifindex != 0 {
+				a = a.WithZone(r.zone(pi.Ifindex))
+			}
+			return a
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return netip.Addr{}
+}
+
+// sockaddr decodes a peer address; IPv4-mapped addresses come back as IPv4.
+func (r *rxState) sockaddr(sa *unix.RawSockaddrInet6) (netip.Addr, uint16) {
+	switch sa.Family {
+	case unix.AF_INET:
+		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrFrom4(s4.Addr), getPort(&s4.Port)
+	case unix.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr).Unmap()
+		if a.Is6() && sa.Scope_id != 0 {
+			a = a.WithZone(r.zone(sa.Scope_id))
+		}
+		return a, getPort(&sa.Port)
+	}
+	return netip.Addr{}, 0
+}
+
+// zone names interface index i, cached: link-local peers are rare but each
+// of their packets needs it.
+func (r *rxState) zone(i uint32) string {
+	if z, ok := r.zones[i]; ok {
+		return z
+	}
+	z := strconv.FormatUint(uint64(i), 10)
+	if ifc, err := net.InterfaceByIndex(int(i)); err == nil {
+		z = ifc.Name
+	}
+	r.zones[i] = z
+	return z
+}
+
+// scope is zone's interface index, cached.
+func (t *txState) scope(zone string) uint32 {
+	if i, ok := t.scopes[zone]; ok {
+		return i
+	}
+	var i uint32
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		i = uint32(n)
+	} else if ifc, err := net.InterfaceByName(zone); err == nil {
+		i = uint32(ifc.Index)
+	}
+	t.scopes[zone] = i
+	return i
+}
+
+// Ports in sockaddrs are in network byte order whatever the host's.
+func getPort(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func putPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// setBuffersForced sets the socket buffers and, where the kernel capped a
+// size at its rmem_max / wmem_max, forces it when the process may.
+func setBuffersForced(uc *net.UDPConn, rd, wr int) error {
+	set := func(size int, set func(int) error, opt, force int, name string) error {
+		if size <= 0 {
+			return nil
+		}
+		if err := set(size); err != nil {
+			return fmt.Errorf("udpencap: %s %d: %w", name, size, err)
+		}
+		rc, err := uc.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		return rc.Control(func(fd uintptr) {
+			// Linux reports double the size asked for (bookkeeping).
+			if got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, opt); err == nil && got < 2*size {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, force, size)
+			}
+		})
+	}
+	if err := set(rd, uc.SetReadBuffer, unix.SO_RCVBUF, unix.SO_RCVBUFFORCE, "read buffer"); err != nil {
+		return err
+	}
+	return set(wr, uc.SetWriteBuffer, unix.SO_SNDBUF, unix.SO_SNDBUFFORCE, "write buffer")
+}

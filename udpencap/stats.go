@@ -1,0 +1,74 @@
+package udpencap
+
+import (
+	"sync/atomic"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// Stats counts what a link moved since it was opened.
+type Stats struct {
+	RxPackets uint64 // datagrams delivered by ReadBatch (notices excluded)
+	RxBytes   uint64 // their SCTP bytes (UDP payload)
+	RxBatches uint64 // ReadBatch calls that delivered something
+	// RxTruncated counts datagrams dropped because they did not fit the
+	// buffer they were read into.
+	RxTruncated uint64
+	Notices     uint64 // ICMP reports delivered as link.Notice packets
+	TxPackets   uint64 // datagrams sent by WriteBatch
+	TxBytes     uint64
+	TxBatches   uint64 // WriteBatch calls that sent something
+}
+
+// Stats returns a snapshot of the link's counters.
+func (l *Link) Stats() Stats {
+	c := &l.stats
+	return Stats{
+		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxBatches: c.rxBatches.Load(),
+		RxTruncated: c.rxTruncated.Load(), Notices: c.notices.Load(),
+		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
+	}
+}
+
+// counters are updated once per batch, not per packet, so the hot path pays
+// a handful of atomic adds per system call.
+type counters struct {
+	rxPackets, rxBytes, rxBatches, rxTruncated, notices atomic.Uint64
+	txPackets, txBytes, txBatches                       atomic.Uint64
+}
+
+func (c *counters) rx(pkts []link.Packet) {
+	if len(pkts) == 0 {
+		return
+	}
+	var n, b, notices uint64
+	for i := range pkts {
+		if pkts[i].Notice != link.NoticeNone {
+			notices++
+			continue
+		}
+		n++
+		b += uint64(len(pkts[i].Buf))
+	}
+	c.rxBatches.Add(1)
+	if n > 0 {
+		c.rxPackets.Add(n)
+		c.rxBytes.Add(b)
+	}
+	if notices > 0 {
+		c.notices.Add(notices)
+	}
+}
+
+func (c *counters) tx(pkts []link.Packet) {
+	if len(pkts) == 0 {
+		return
+	}
+	var b uint64
+	for i := range pkts {
+		b += uint64(len(pkts[i].Buf))
+	}
+	c.txBatches.Add(1)
+	c.txPackets.Add(uint64(len(pkts)))
+	c.txBytes.Add(b)
+}
