@@ -1,0 +1,158 @@
+package rawip
+
+import (
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/fstest"
+
+	"golang.org/x/net/bpf"
+)
+
+func runFilter(t *testing.T, ipv4 bool, ports []uint16, pkt []byte) bool {
+	t.Helper()
+	raw, _, err := filterProgram(ipv4, ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatalf("program does not disassemble: %v", ins)
+	}
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatalf("program rejected by the VM: %v", err)
+	}
+	n, err := vm.Run(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+// sctpHeader is a common header to dst from 1234.
+func sctpHeader(dst uint16) []byte {
+	h := make([]byte, 12)
+	binary.BigEndian.PutUint16(h[0:], 1234)
+	binary.BigEndian.PutUint16(h[2:], dst)
+	return h
+}
+
+func ipv4Header(optWords int) []byte {
+	h := make([]byte, 20+4*optWords)
+	h[0] = 0x40 | byte(5+optWords)
+	h[9] = protoSCTP
+	for i := 20; i < len(h); i++ {
+		h[i] = 1 // NOP
+	}
+	return h
+}
+
+// TestFilterProgram runs the kernel filter in x/net/bpf's VM: IPv4 input
+// starts at the IP header of variable length, IPv6 input at the SCTP header.
+func TestFilterProgram(t *testing.T) {
+	ports := []uint16{38412, 5000, 5001, 5002, 5003, 36412, 9}
+	for _, c := range []struct {
+		port uint16
+		want bool
+	}{{38412, true}, {36412, true}, {9, true}, {5000, true}, {5002, true}, {5003, true},
+		{4999, false}, {5004, false}, {0, false}, {10, false}, {65535, false}} {
+		for opt := range 3 {
+			pkt := append(ipv4Header(opt), sctpHeader(c.port)...)
+			if got := runFilter(t, true, ports, pkt); got != c.want {
+				t.Errorf("IPv4 (IHL %d) port %d: accepted %v, want %v", 5+opt, c.port, got, c.want)
+			}
+		}
+		if got := runFilter(t, false, ports, sctpHeader(c.port)); got != c.want {
+			t.Errorf("IPv6 port %d: accepted %v, want %v", c.port, got, c.want)
+		}
+	}
+	// Too short to hold a port: the load fails and the packet is dropped.
+	if runFilter(t, true, ports, ipv4Header(0)[:20]) || runFilter(t, false, ports, []byte{0, 1, 0x96}) {
+		t.Error("a runt packet passed the filter")
+	}
+	// No ports: nothing passes.
+	if runFilter(t, false, nil, sctpHeader(5000)) {
+		t.Error("the empty filter passed a packet")
+	}
+}
+
+func TestFilterProgramTooManyPorts(t *testing.T) {
+	var ports []uint16
+	for p := 2; p < 20000; p += 2 { // 9999 ranges of one port: too many
+		ports = append(ports, uint16(p))
+	}
+	raw, complete, err := filterProgram(false, ports)
+	if err != nil || complete || len(raw) != 1 {
+		t.Fatalf("got %d instructions, complete %v, %v; want the accept-all fallback", len(raw), complete, err)
+	}
+	if !runFilter(t, false, ports, sctpHeader(3)) {
+		t.Error("the fallback program must accept everything")
+	}
+	// A run of consecutive ports costs three instructions, whatever its length.
+	var run []uint16
+	for p := 1000; p < 60000; p++ {
+		run = append(run, uint16(p))
+	}
+	raw, complete, err = filterProgram(true, run)
+	if err != nil || !complete || len(raw) != 6 {
+		t.Fatalf("one range: %d instructions, complete %v, %v", len(raw), complete, err)
+	}
+}
+
+func TestPortSet(t *testing.T) {
+	s := newPortSet([]uint16{0, 63, 64, 65535, 5000})
+	for _, p := range []uint16{0, 63, 64, 65535, 5000} {
+		if !s.has(p) {
+			t.Errorf("missing %d", p)
+		}
+	}
+	if s.has(1) || s.has(65534) {
+		t.Error("extra port")
+	}
+	s2 := s.with(5000, false).with(7, true)
+	if s2.has(5000) || !s2.has(7) || !s.has(5000) || s.has(7) {
+		t.Error("with must copy")
+	}
+	if got := s2.list(); !slices.Equal(got, []uint16{0, 7, 63, 64, 65535}) {
+		t.Errorf("list %v", got)
+	}
+}
+
+func TestPermissionError(t *testing.T) {
+	err := socketError("IPv4", syscall.EPERM)
+	var pe *PermissionError
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrPermission) || !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("%v: not a PermissionError wrapping EPERM", err)
+	}
+	for _, want := range []string{"CAP_NET_RAW", "setcap cap_net_raw+ep", "--cap-add NET_RAW", "root", "IPv4"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if err := socketError("IPv6", syscall.EACCES); !errors.As(err, &pe) {
+		t.Errorf("EACCES: %v", err)
+	}
+	if err := socketError("IPv6", syscall.EAFNOSUPPORT); errors.As(err, &pe) || !errors.Is(err, syscall.EAFNOSUPPORT) ||
+		!strings.Contains(err.Error(), "rawip: ") {
+		t.Errorf("EAFNOSUPPORT: %v", err)
+	}
+}
+
+func TestKernelSCTPWarning(t *testing.T) {
+	if w := KernelSCTPWarning(fstest.MapFS{"proc/net/tcp": {}}); w != "" {
+		t.Errorf("no SCTP: warning %q", w)
+	}
+	for _, path := range []string{"proc/net/sctp/assocs", "sys/module/sctp/refcnt"} {
+		w := KernelSCTPWarning(fstest.MapFS{path: {Data: []byte("x")}})
+		for _, want := range []string{"/" + strings.Join(strings.Split(path, "/")[:3], "/"), "ABORT", "nftables", "namespace", "blacklist", "README"} {
+			if !strings.Contains(w, want) {
+				t.Errorf("%s: warning %q lacks %q", path, w, want)
+			}
+		}
+	}
+}
