@@ -40,7 +40,28 @@ const (
 	ParamAdaptationLayer      ParamType = 0xC006
 )
 
-func (t ParamType) String() string { return fmt.Sprintf("parameter type %#04x", uint16(t)) }
+var paramNames = map[ParamType]string{
+	ParamHeartbeatInfo: "Heartbeat Info", ParamIPv4Address: "IPv4 Address", ParamIPv6Address: "IPv6 Address",
+	ParamStateCookie: "State Cookie", ParamUnrecognized: "Unrecognized Parameter",
+	ParamCookiePreservative: "Cookie Preservative", ParamHostNameAddress: "Host Name Address",
+	ParamSupportedAddrTypes: "Supported Address Types", ParamOutgoingSSNReset: "Outgoing SSN Reset Request",
+	ParamIncomingSSNReset: "Incoming SSN Reset Request", ParamSSNTSNReset: "SSN/TSN Reset Request",
+	ParamReconfigResponse: "Re-configuration Response", ParamAddOutgoingStreams: "Add Outgoing Streams Request",
+	ParamAddIncomingStreams: "Add Incoming Streams Request", ParamECNCapable: "ECN Capable",
+	ParamZeroChecksum: "Zero Checksum Acceptable", ParamRandom: "Random", ParamChunkList: "Chunk List",
+	ParamRequestedHMACAlgo: "Requested HMAC Algorithm", ParamPadding: "Padding",
+	ParamSupportedExtensions: "Supported Extensions", ParamForwardTSNSupported: "Forward-TSN-Supported",
+	ParamAddIPAddress: "Add IP Address", ParamDeleteIPAddress: "Delete IP Address",
+	ParamErrorCauseIndication: "Error Cause Indication", ParamSetPrimaryAddress: "Set Primary Address",
+	ParamSuccessIndication: "Success Indication", ParamAdaptationLayer: "Adaptation Layer Indication",
+}
+
+func (t ParamType) String() string {
+	if s, ok := paramNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("parameter type %#04x", uint16(t))
+}
 
 // Action is what to do with this parameter type when it is not understood
 // (RFC 9260 3.2.1).

@@ -540,6 +540,12 @@ func TestHelpers(t *testing.T) {
 	if s := ChunkType(0x99).String(); s != "chunk type 153" {
 		t.Errorf("String = %q", s)
 	}
+	if s := ParamZeroChecksum.String(); s != "Zero Checksum Acceptable" {
+		t.Errorf("String = %q", s)
+	}
+	if s := ParamType(0x8123).String(); s != "parameter type 0x8123" {
+		t.Errorf("String = %q", s)
+	}
 	// Embedded TLVs kept as bytes decode with ParseParams on demand.
 	ps, err := ParseParams((&UnrecognizedParamsCause{Params: rtHex("80 0f 00 04 c0 0f 00 05 01")}).Params)
 	want := []Param{RawParam{Type: 0x800f}, RawParam{Type: 0xc00f, Value: []byte{1}}}

@@ -451,15 +451,7 @@ func TestEveryTypeCovered(t *testing.T) {
 	for _, tc := range rtParamCases() {
 		paramSeen[tc.val.ParamType()] = true
 	}
-	for _, pt := range []ParamType{
-		ParamHeartbeatInfo, ParamIPv4Address, ParamIPv6Address, ParamStateCookie, ParamUnrecognized,
-		ParamCookiePreservative, ParamHostNameAddress, ParamSupportedAddrTypes, ParamOutgoingSSNReset,
-		ParamIncomingSSNReset, ParamSSNTSNReset, ParamReconfigResponse, ParamAddOutgoingStreams,
-		ParamAddIncomingStreams, ParamECNCapable, ParamZeroChecksum, ParamRandom, ParamChunkList,
-		ParamRequestedHMACAlgo, ParamPadding, ParamSupportedExtensions, ParamForwardTSNSupported,
-		ParamAddIPAddress, ParamDeleteIPAddress, ParamErrorCauseIndication, ParamSetPrimaryAddress,
-		ParamSuccessIndication, ParamAdaptationLayer,
-	} {
+	for pt := range paramNames {
 		p := newParam(pt)
 		if p == nil {
 			t.Errorf("%v has no decoder", pt)
