@@ -352,7 +352,7 @@ func TestAbandon(t *testing.T) {
 	t.Run("drops incomplete messages missing TSNs at or below the new cum", func(t *testing.T) {
 		r := New(Config{InStreams: 2})
 		mustAdd(t, r,
-			frag(11, 0, 0, "", "lost head"), // TSN 10 never comes
+			frag(11, 0, 0, "", "lost head"),  // TSN 10 never comes
 			frag(13, 1, 0, "B", "lost tail"), // TSN 14 never comes
 			frag(16, 1, 1, "E", "keep tail"), // TSN 15 may still come
 			frag(17, 0, 1, "B", "keep head"),
