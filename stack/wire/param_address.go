@@ -72,10 +72,12 @@ func parseAddressParam(where string, v []byte) (netip.Addr, int, error) {
 	switch ParamType(t) {
 	case ParamIPv4Address:
 		var p IPv4AddressParam
-		err, a = p.unmarshalValue(av), p.Addr
+		err = p.unmarshalValue(av)
+		a = p.Addr
 	case ParamIPv6Address:
 		var p IPv6AddressParam
-		err, a = p.unmarshalValue(av), p.Addr
+		err = p.unmarshalValue(av)
+		a = p.Addr
 	default:
 		return netip.Addr{}, 0, perr(where, 0, ErrBadValue, "%v where an IPv4 or IPv6 Address parameter belongs", ParamType(t))
 	}

@@ -35,7 +35,7 @@ func (*ForwardTSNSupportedParam) unmarshalValue(v []byte) error {
 // Error Detection Method Identifiers of RFC 9653 (IANA registry).
 const (
 	EDMIDNone uint32 = 0 // reserved: no alternate method
-	EDMIDDTLS uint32 = 1 // SCTP over DTLS (RFC 9653 5, 7)
+	EDMIDDTLS uint32 = 1 // SCTP over DTLS (RFC 9653)
 )
 
 // ZeroChecksumParam is the Zero Checksum Acceptable parameter (RFC 9653 4):
