@@ -142,9 +142,10 @@ func checkType(c RawChunk, want ChunkType) error {
 }
 
 // DecodeChunk decodes a raw chunk into its typed form, allocating a new value.
-// Types this package does not know come back as a copy of the RawChunk. For
-// the hot path, decode DATA and SACK into reused values with their Unmarshal
-// methods instead.
+// Types this package does not know come back as a copy of the RawChunk. The
+// result owns its bytes, except the payload of DATA and I-DATA, which stays a
+// view of c.Value. For the hot path, decode DATA, I-DATA, SACK and the FORWARD
+// TSNs into reused values with their Unmarshal methods instead.
 func DecodeChunk(c RawChunk) (Chunk, error) {
 	d := newChunk(c.Type)
 	if d == nil {
