@@ -65,7 +65,18 @@ func (r *Reassembler) AddIData(f IFragment) error {
 	}
 	st := r.stream(f.Stream)
 	list := &st.unordered
-	if !f.Unordered {
+	if f.Unordered {
+		if st.abandonedUnordered {
+			if !after(f.MID, st.unorderedFloor) {
+				return ErrStale
+			}
+			// Keep the floor within serial range of the MIDs in use; a
+			// fragment 2^30 messages late is not worth recognizing.
+			if f.MID-st.unorderedFloor > 1<<30 {
+				st.unorderedFloor = f.MID - 1<<30
+			}
+		}
+	} else {
 		if f.MID-st.next >= 1<<31 {
 			return ErrStale
 		}
@@ -235,9 +246,15 @@ func (r *Reassembler) AbandonIData(entries []SkippedMessage) {
 		st := r.stream(e.Stream)
 		if e.Unordered {
 			// Unordered partials are sorted by MID; drop the prefix up to
-			// the skipped one.
+			// the skipped one. Fragments of those messages may still be
+			// in flight with TSNs above the new cumulative TSN: the floor
+			// turns them away instead of starting messages that can
+			// never complete.
 			for len(st.unordered) > 0 && !after(st.unordered[0].mid, e.MID) {
 				r.dropPartial(&st.unordered, 0)
+			}
+			if !st.abandonedUnordered || after(e.MID, st.unorderedFloor) {
+				st.abandonedUnordered, st.unorderedFloor = true, e.MID
 			}
 			continue
 		}

@@ -111,9 +111,11 @@ var (
 	// tracker filters duplicates before reassembly, so this means the caller
 	// skipped it; the fragment is ignored.
 	ErrDuplicateTSN = errors.New("reassembly: duplicate TSN")
-	// ErrStale: an I-DATA fragment of an ordered message whose MID was
-	// already delivered or abandoned. It is discarded; a correct peer never
-	// sends one, but nothing is lost by ignoring it.
+	// ErrStale: an I-DATA fragment of a message already delivered or
+	// abandoned by an I-FORWARD-TSN. A sender can legitimately have sent it
+	// before giving up on its message (the new cumulative TSN need not cover
+	// every fragment when messages interleave), so discard it: it is not a
+	// violation.
 	ErrStale = errors.New("reassembly: fragment of a delivered or abandoned message")
 )
 
@@ -161,6 +163,10 @@ type inStream struct {
 	waiting []Message
 	// I-DATA messages under assembly, sorted by MID in serial order.
 	ordered, unordered []*ipartial
+	// unorderedFloor is the largest unordered MID an I-FORWARD-TSN
+	// abandoned, valid once abandonedUnordered is set.
+	unorderedFloor     uint32
+	abandonedUnordered bool
 }
 
 // Reassembler collects the fragments of one association. The zero value is
