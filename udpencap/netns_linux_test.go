@@ -1,0 +1,323 @@
+//go:build linux
+
+package udpencap
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// The namespace lab: client (C) -- router (R, nftables masquerade) --
+// server (S), joined by veth pairs, with addresses from 198.18.0.0/15
+// (RFC 2544) and 2001:2::/48 (RFC 5180), both set aside for benchmarking.
+var (
+	nsClient4  = netip.MustParseAddr("198.18.1.2")
+	nsRouterC4 = netip.MustParseAddr("198.18.1.1")
+	nsRouterS4 = netip.MustParseAddr("198.19.1.1")
+	nsServer4  = netip.MustParseAddr("198.19.1.2")
+	nsClient6  = netip.MustParseAddr("2001:2:1::2")
+	nsRouterS6 = netip.MustParseAddr("2001:2:2::1")
+	nsServer6  = netip.MustParseAddr("2001:2:2::2")
+)
+
+type nsLab struct{ c, r, s string }
+
+// newNSLab builds the lab, or skips the test when it cannot. The namespaces
+// carry the pid, since other packages' tests build labs concurrently, and go
+// away when the test ends, failed or not.
+func newNSLab(t *testing.T) *nsLab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("root is needed to create network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+	}
+	for _, tool := range []string{"ip", "nft", "conntrack"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the namespace lab needs %s (iproute2, nftables, conntrack)", tool)
+		}
+	}
+	pid := os.Getpid()
+	l := &nsLab{c: fmt.Sprintf("sgwu-%d-c", pid), r: fmt.Sprintf("sgwu-%d-r", pid), s: fmt.Sprintf("sgwu-%d-s", pid)}
+	for _, ns := range []string{l.c, l.r, l.s} {
+		t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", ns) })
+		cmd(t, true, "ip", "netns", "add", ns)
+		cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	cmd(t, true, "ip", "-n", l.c, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", l.r)
+	cmd(t, true, "ip", "-n", l.r, "link", "add", "r1", "type", "veth", "peer", "name", "s0", "netns", l.s)
+	for _, a := range []struct{ ns, dev, v4, v6 string }{
+		{l.c, "c0", "198.18.1.2/24", "2001:2:1::2/64"},
+		{l.r, "r0", "198.18.1.1/24", "2001:2:1::1/64"},
+		{l.r, "r1", "198.19.1.1/24", "2001:2:2::1/64"},
+		{l.s, "s0", "198.19.1.2/24", "2001:2:2::2/64"},
+	} {
+		cmd(t, true, "ip", "-n", a.ns, "addr", "add", a.v4, "dev", a.dev)
+		cmd(t, true, "ip", "-n", a.ns, "-6", "addr", "add", a.v6, "dev", a.dev, "nodad")
+		cmd(t, true, "ip", "-n", a.ns, "link", "set", a.dev, "up")
+	}
+	// Only the client needs routes: masquerading makes the router's
+	// server-side address the source the server answers.
+	cmd(t, true, "ip", "-n", l.c, "route", "add", "default", "via", "198.18.1.1")
+	cmd(t, true, "ip", "-n", l.c, "-6", "route", "add", "default", "via", "2001:2:1::1")
+	cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	l.masquerade(t, "40000-40999")
+	return l
+}
+
+// masquerade (re)writes the router's one NAT rule: UDP leaving toward the
+// server gets the router's address and a source port from ports.
+func (l *nsLab) masquerade(t *testing.T, ports string) {
+	t.Helper()
+	rules := "table inet sgwu {\n" +
+		"  chain post {\n" +
+		"    type nat hook postrouting priority 100; policy accept;\n" +
+		"    oifname \"r1\" meta l4proto udp masquerade to :" + ports + "\n" +
+		"  }\n" +
+		"}\n"
+	// Deleting a table that does not exist yet fails; that is fine.
+	cmd(t, false, "ip", "netns", "exec", l.r, "nft", "delete", "table", "inet", "sgwu")
+	c := exec.Command("ip", "netns", "exec", l.r, "nft", "-f", "-")
+	c.Stdin = strings.NewReader(rules)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v\n%s\n%s", err, out, rules)
+	}
+}
+
+// cmd runs a command for at most 10 s; when must is set a failure fails
+// the test.
+func cmd(t *testing.T, must bool, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil && must {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// listenIn opens a link whose socket lives in namespace ns. A socket belongs
+// to the namespace of the thread that created it, for good, so only the
+// creation runs on a thread moved into ns; the link is then used from any
+// goroutine.
+func listenIn(t *testing.T, ns string, cfg Config) *Link {
+	t.Helper()
+	type result struct {
+		l   *Link
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
+			return
+		}
+		l, err := Listen(cfg)
+		// Only a thread back in its own namespace may serve other
+		// goroutines; otherwise it stays locked and dies with this one.
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{l, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("listen in %s: %v", ns, r.err)
+	}
+	t.Cleanup(func() { r.l.Close() })
+	return r.l
+}
+
+func inRange(p uint16, lo, hi uint16) bool { return p >= lo && p <= hi }
+
+// TestNetnsMasquerade runs links in real namespaces across an nftables
+// masquerading router, IPv4 and IPv6 on dual-stack wildcard sockets:
+// packets cross both ways with the right paths; a new masquerade port range
+// plus a conntrack flush shows up as a new RemotePort and traffic goes on
+// there; ICMP port unreachable (through the NAT) and fragmentation needed /
+// packet too big (from the router) become notices.
+func TestNetnsMasquerade(t *testing.T) {
+	lab := newNSLab(t)
+	// Bursts of 200 datagrams overflow a default receive buffer.
+	srv := listenIn(t, lab.s, Config{ReadBuffer: 4 << 20})
+	cli := listenIn(t, lab.c, Config{ReadBuffer: 4 << 20})
+	if srv.LocalPort() != DefaultPort || cli.LocalPort() != DefaultPort {
+		t.Fatalf("ports %d, %d; want %d", srv.LocalPort(), cli.LocalPort(), DefaultPort)
+	}
+	ps, pc := startPump(t, srv), startPump(t, cli)
+	const wait = 5 * time.Second
+
+	type family struct {
+		name                   string
+		client, router, server netip.Addr
+	}
+	fams := []family{{"IPv4", nsClient4, nsRouterS4, nsServer4}, {"IPv6", nsClient6, nsRouterS6, nsServer6}}
+	data := func(p *link.Packet) bool { return p.Notice == link.NoticeNone }
+	notice := func(p *link.Packet) bool { return p.Notice != link.NoticeNone }
+
+	// exchange sends count packets from the client and count back on the
+	// path the server saw, checks every one, and returns that path.
+	exchange := func(t *testing.T, f family, count int) link.Path {
+		t.Helper()
+		toSrv := link.Path{Remote: f.server, RemotePort: DefaultPort}
+		writeAll(t, cli, []link.Packet{{Path: toSrv, Buf: initPacket(5000, 36412, 0xabc)}})
+		got, ok := ps.next(wait, data)
+		if !ok {
+			t.Fatal("INIT did not reach the server")
+		}
+		parseInit(t, got.Buf)
+		if got.Path.Remote != f.router || got.Path.Local != f.server {
+			t.Fatalf("server saw %v; want the router's %v toward %v", got.Path, f.router, f.server)
+		}
+		out := make([]link.Packet, count)
+		for i := range out {
+			out[i] = link.Packet{Path: toSrv, Buf: dataPacket(nil, 5000, 36412, uint32(i), 300)}
+		}
+		writeAll(t, cli, out)
+		for i := range out {
+			p, ok := ps.next(wait, data)
+			if !ok {
+				t.Fatalf("%d of %d packets reached the server", i, count)
+			}
+			if p.Path != got.Path {
+				t.Fatalf("packet on %v, the INIT came on %v", p.Path, got.Path)
+			}
+			if _, err := checkData(p.Buf, 5000, 36412, 300); err != nil {
+				t.Fatal(err)
+			}
+			out[i] = link.Packet{Path: p.Path, Buf: dataPacket(out[i].Buf, 36412, 5000, uint32(i), 300)}
+		}
+		writeAll(t, srv, out)
+		for i := range out {
+			p, ok := pc.next(wait, data)
+			if !ok {
+				t.Fatalf("%d of %d replies reached the client", i, count)
+			}
+			if want := (link.Path{Local: f.client, Remote: f.server, RemotePort: DefaultPort}); p.Path != want {
+				t.Fatalf("client got %v, want %v", p.Path, want)
+			}
+			if _, err := checkData(p.Buf, 36412, 5000, 300); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got.Path
+	}
+
+	old := map[string]link.Path{}
+	t.Run("through-nat", func(t *testing.T) {
+		for _, f := range fams {
+			p := exchange(t, f, 200)
+			if !inRange(p.RemotePort, 40000, 40999) {
+				t.Fatalf("%s: masqueraded port %d outside 40000-40999", f.name, p.RemotePort)
+			}
+			t.Logf("%s: client appears as %v:%d", f.name, p.Remote, p.RemotePort)
+			old[f.name] = p
+		}
+	})
+
+	t.Run("new-mapping", func(t *testing.T) {
+		if len(old) != len(fams) {
+			t.Skip("through-nat failed")
+		}
+		lab.masquerade(t, "50000-50999")
+		cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
+		for _, f := range fams {
+			p := exchange(t, f, 50)
+			if !inRange(p.RemotePort, 50000, 50999) {
+				t.Fatalf("%s: after the change the port is %d, want 50000-50999", f.name, p.RemotePort)
+			}
+			t.Logf("%s: client now appears as %v:%d (was %d)", f.name, p.Remote, p.RemotePort, old[f.name].RemotePort)
+			// The old mapping is gone: the router itself answers it
+			// with a port unreachable, and the client hears nothing.
+			writeAll(t, srv, []link.Packet{{Path: old[f.name], Buf: dataPacket(nil, 36412, 5000, 1, 100)}})
+			n, ok := ps.next(wait, notice)
+			if !ok {
+				t.Fatalf("%s: no ICMP for the stale mapping", f.name)
+			}
+			if n.Notice != link.NoticeUnreachable || n.Path != old[f.name] {
+				t.Fatalf("%s: notice %d on %v, want unreachable on %v", f.name, n.Notice, n.Path, old[f.name])
+			}
+			if !pc.quiet(200*time.Millisecond, data) {
+				t.Fatalf("%s: a packet to the stale mapping reached the client", f.name)
+			}
+		}
+	})
+
+	t.Run("port-unreachable-through-nat", func(t *testing.T) {
+		for _, f := range fams {
+			pkt := initPacket(5000, 36412, 0x77)
+			to := link.Path{Remote: f.server, RemotePort: 9}
+			writeAll(t, cli, []link.Packet{{Path: to, Buf: pkt}})
+			n, ok := pc.next(wait, notice)
+			if !ok {
+				t.Fatalf("%s: no notice for the server's port unreachable", f.name)
+			}
+			to.Local = f.client
+			if n.Notice != link.NoticeUnreachable || n.Path != to {
+				t.Fatalf("%s: notice %d on %v, want unreachable on %v", f.name, n.Notice, n.Path, to)
+			}
+			if len(n.Buf) < wire.CommonHeaderLen || !bytes.HasPrefix(pkt, n.Buf) {
+				t.Fatalf("%s: quoted %x, want a prefix of our packet", f.name, n.Buf)
+			}
+		}
+	})
+
+	t.Run("frag-needed", func(t *testing.T) {
+		const mtu = 1280
+		cmd(t, true, "ip", "-n", lab.r, "link", "set", "r1", "mtu", fmt.Sprint(mtu))
+		for _, f := range fams {
+			to := link.Path{Remote: f.server, RemotePort: DefaultPort}
+			fits := mtu - cli.Overhead(f.server)
+			writeAll(t, cli, []link.Packet{{Path: to, Buf: dataPacket(nil, 5000, 36412, 1, fits-wire.CommonHeaderLen-wire.DataHeaderSize)}})
+			p, ok := ps.next(wait, data)
+			if !ok || len(p.Buf) != fits {
+				t.Fatalf("%s: a %d-byte SCTP packet (MTU %d less Overhead) did not arrive whole", f.name, fits, mtu)
+			}
+			big := dataPacket(nil, 5000, 36412, 2, fits-wire.CommonHeaderLen-wire.DataHeaderSize+4)
+			writeAll(t, cli, []link.Packet{{Path: to, Buf: big}})
+			n, ok := pc.next(wait, notice)
+			if !ok {
+				t.Fatalf("%s: no notice for a %d-byte packet over a %d MTU", f.name, len(big), mtu)
+			}
+			to.Local = f.client
+			if n.Notice != link.NoticeFragNeeded || n.MTU != mtu || n.Path != to {
+				t.Fatalf("%s: notice %d MTU %d on %v; want frag needed, %d, on %v", f.name, n.Notice, n.MTU, n.Path, mtu, to)
+			}
+			if len(n.Buf) < wire.CommonHeaderLen || !bytes.HasPrefix(big, n.Buf) {
+				t.Fatalf("%s: quoted %d bytes, want a prefix of our packet", f.name, len(n.Buf))
+			}
+			t.Logf("%s: frag needed, MTU %d, %d bytes of our packet quoted", f.name, n.MTU, len(n.Buf))
+			if !ps.quiet(200*time.Millisecond, data) {
+				t.Fatalf("%s: the too-big packet arrived (fragmented?)", f.name)
+			}
+		}
+	})
+}
