@@ -23,6 +23,11 @@ type Config struct {
 	// RecvBuffer and SendBuffer set SO_RCVBUF and SO_SNDBUF in bytes (the
 	// kernel caps them at net.core.rmem_max/wmem_max); 0 keeps the default.
 	RecvBuffer, SendBuffer int
+	// Mark, when not zero, is set as SO_MARK on every packet sent (it needs
+	// CAP_NET_ADMIN). It lets an nftables rule tell our packets from the
+	// kernel SCTP's own replies on a host where that module is loaded; see
+	// README.md, "Running beside kernel SCTP".
+	Mark uint32
 }
 
 const defaultBatch = 64

@@ -139,3 +139,30 @@ func TestAddressFilter(t *testing.T) {
 		t.Errorf("B stats %+v, want 1 filtered", st)
 	}
 }
+
+// TestMark: Config.Mark is on every packet we send, which is what lets an
+// nftables rule tell our packets from kernel SCTP's (README).
+func TestMark(t *testing.T) {
+	lab := newLab(t)
+	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}, Mark: 0x5c7})
+	rules := `table inet sgwmark {
+	counter marked { }
+	counter unmarked { }
+	chain out {
+		type filter hook output priority 0; policy accept;
+		meta l4proto sctp meta mark 0x5c7 counter name "marked"
+		meta l4proto sctp meta mark != 0x5c7 counter name "unmarked"
+	}
+}`
+	cmd := exec.Command("ip", "netns", "exec", lab.a, "nft", "-f", "-")
+	cmd.Stdin = bytes.NewBufferString(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("nft: %v\n%s", err, out)
+	}
+	send(t, la, link.Path{Local: addrA, Remote: addrB}, dataPacket(5001, 5002, 1, 1, []byte("v4")))
+	send(t, la, link.Path{Local: addrA6, Remote: addrB6}, dataPacket(5001, 5002, 1, 1, []byte("v6")))
+	out := run(t, "ip", "netns", "exec", lab.a, "nft", "list", "table", "inet", "sgwmark")
+	if !regexp.MustCompile(`counter marked \{\s*packets 2 `).MatchString(out) || !regexp.MustCompile(`counter unmarked \{\s*packets 0 `).MatchString(out) {
+		t.Fatalf("want 2 marked, 0 unmarked packets:\n%s", out)
+	}
+}

@@ -189,6 +189,9 @@ func (l *Link) openSock(v6 bool, cfg Config) (*sock, error) {
 	if cfg.RecvBuffer > 0 {
 		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer, "SO_RCVBUF"})
 	}
+	if cfg.Mark != 0 {
+		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_MARK, int(cfg.Mark), "SO_MARK"})
+	}
 	if cfg.SendBuffer > 0 {
 		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.SendBuffer, "SO_SNDBUF"})
 	}
