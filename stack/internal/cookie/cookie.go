@@ -42,11 +42,11 @@ type State struct {
 type Features uint16
 
 const (
-	FeatForwardTSN Features = 1 << iota // RFC 3758
-	FeatIData                           // RFC 8260
-	FeatReconfig                        // RFC 6525
-	FeatAdaptation                      // RFC 5061 adaptation layer indication present
-	FeatZeroChecksum                    // RFC 9653
+	FeatForwardTSN   Features = 1 << iota // RFC 3758
+	FeatIData                             // RFC 8260
+	FeatReconfig                          // RFC 6525
+	FeatAdaptation                        // RFC 5061 adaptation layer indication present
+	FeatZeroChecksum                      // RFC 9653
 	FeatECN
 )
 

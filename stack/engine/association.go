@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Association is one SCTP association (a TCB). Its methods, like the Host's,
+// must be called from the goroutine that drives the Host.
+type Association struct {
+	host    *Host
+	key     assocKey
+	cfg     Config
+	handler Handler
+	state   State
+	// accepted is false while the accept hook has not answered; listener
+	// names the listener it came through (nil when dialled).
+	listener *listener
+	passive  bool
+
+	localTag, peerTag uint32
+	// localTSN is our Initial TSN; peerTSN the peer's.
+	localTSN, peerTSN     uint32
+	outStreams, inStreams uint16
+	features              cookie.Features
+	peerAdaptation        uint32
+
+	path *path // primary (and, until multi-homing, only) path
+
+	// Handshake state: our INIT for retransmission and for answering a
+	// colliding INIT (5.2.1), the cookie to echo, T1 and its attempt count.
+	initChunk    []byte
+	cookieEcho   []byte
+	t1           timer
+	t1Attempts   int
+	t1Sent       time.Time // when INIT / COOKIE ECHO was last sent, for an RTT sample
+	t1Retransmit bool      // Karn: no sample if T1 fired
+	preserve     time.Duration
+	staleRetries int
+	// shutdownAfterUp remembers a Shutdown requested before COMM_UP.
+	shutdownAfterUp bool
+
+	t2, t5     timer
+	errorCount int // overall error count of 8.1
+
+	ctl       ctlSet
+	hbAcks    [][]byte
+	errCauses []wire.Cause
+
+	data dataState
+
+	heapIdx  int
+	deadline time.Time
+	inDirty  bool
+}
+
+// ctlSet is the control chunks an association has queued for its next flush.
+type ctlSet uint16
+
+const (
+	ctlInit ctlSet = 1 << iota
+	ctlCookieEcho
+	ctlCookieAck
+	ctlShutdown
+	ctlShutdownAck
+	ctlHeartbeat
+)
+
+func (h *Host) newAssociation(key assocKey, linkIdx int, p link.Path, cfg Config, hd Handler) *Association {
+	a := &Association{host: h, key: key, cfg: cfg, handler: hd, heapIdx: -1}
+	a.path = newPath(a, linkIdx, p)
+	return a
+}
+
+// State is the association's current state.
+func (a *Association) State() State { return a.state }
+
+// LocalPort and RemotePort are the association's SCTP ports.
+func (a *Association) LocalPort() uint16  { return a.key.localPort }
+func (a *Association) RemotePort() uint16 { return a.key.remotePort }
+
+// Path is the primary path with its link index.
+func (a *Association) Path() (linkIdx int, p link.Path) { return a.path.linkIdx, a.path.p }
+
+// Streams returns the negotiated outbound and inbound stream counts.
+func (a *Association) Streams() (out, in uint16) { return a.outStreams, a.inStreams }
+
+// Tags returns the local and peer verification tags.
+func (a *Association) Tags() (local, peer uint32) { return a.localTag, a.peerTag }
+
+// SetHandler replaces the handler; events already queued go to the new one.
+func (a *Association) SetHandler(h Handler) { a.handler = h }
+
+// Config is the association's configuration.
+func (a *Association) Config() Config { return a.cfg }
+
+func (a *Association) notify(ev Event) { a.host.notify(a, ev) }
+
+func (a *Association) markDirty() { a.host.markDirty(a) }
+
+// nextDeadline is the earliest of the association's timers.
+func (a *Association) nextDeadline() time.Time {
+	var m time.Time
+	m = earliest(m, a.t1)
+	m = earliest(m, a.t2)
+	m = earliest(m, a.t5)
+	m = a.path.earliest(m)
+	m = a.data.earliest(m)
+	return m
+}
+
+// onTimeout runs every timer of a that is due at now.
+func (a *Association) onTimeout(now time.Time) {
+	if a.t1.due(now) {
+		a.onT1(now)
+	}
+	if a.state == stateClosed {
+		return
+	}
+	if a.t2.due(now) {
+		a.onT2(now)
+	}
+	if a.state == stateClosed {
+		return
+	}
+	if a.t5.due(now) {
+		a.host.stats.T5ShutdownGuardExpireds++
+		a.t5.stop()
+		a.abortWith(now, nil, ErrShutdownGuard)
+		return
+	}
+	a.path.onTimeout(now)
+	if a.state == stateClosed {
+		return
+	}
+	a.data.onTimeout(a, now)
+	a.markDirty()
+}
+
+// established moves to ESTABLISHED and announces COMM_UP.
+func (a *Association) established(now time.Time) {
+	a.state = stateEstablished
+	a.t1.stop()
+	a.errorCount = 0
+	a.host.stats.CurrEstab++
+	if a.passive {
+		a.host.stats.PassiveEstabs++
+	} else {
+		a.host.stats.ActiveEstabs++
+	}
+	a.path.startHeartbeat(now)
+	a.notify(Event{Type: CommUp})
+	if a.shutdownAfterUp {
+		a.shutdownAfterUp = false
+		a.Shutdown(now)
+	}
+	a.markDirty()
+}
+
+// close ends the association: no more packets, timers or events after ev.
+func (a *Association) close(ev Event) {
+	if a.state == stateClosed {
+		return
+	}
+	if a.state >= stateEstablished {
+		a.host.stats.CurrEstab--
+	}
+	a.state = stateClosed
+	a.t1.stop()
+	a.t2.stop()
+	a.t5.stop()
+	a.path.stop()
+	if failed := a.data.failAll(); len(failed) > 0 && ev.Type != ShutdownComp {
+		a.notify(Event{Type: SendFailed, Failed: failed})
+	}
+	a.data.stop()
+	a.host.removeAssoc(a)
+	if ev.Type != 0 {
+		a.notify(ev)
+	}
+}
+
+// Abort sends ABORT with causes and closes the association (9.1). The
+// handler gets CommLost with ErrAborted.
+func (a *Association) Abort(now time.Time, causes ...wire.Cause) {
+	a.abortWith(now, causes, ErrAborted)
+	a.host.finishCall(now)
+}
+
+// AbortRaw is Abort with the error causes given as encoded bytes, relayed
+// verbatim (DESIGN 2.6).
+func (a *Association) AbortRaw(now time.Time, causeBytes []byte) {
+	if a.state == stateClosed {
+		return
+	}
+	a.sendAbortBytes(causeBytes)
+	a.close(a.lostEvent(ErrAborted))
+	a.host.finishCall(now)
+}
+
+// lostEvent is CantStartAssoc before COMM_UP and CommLost after.
+func (a *Association) lostEvent(err error) Event {
+	t := CommLost
+	if a.state < stateEstablished {
+		t = CantStartAssoc
+	}
+	return Event{Type: t, Err: err}
+}
+
+func (a *Association) abortWith(now time.Time, causes []wire.Cause, err error) {
+	if a.state == stateClosed {
+		return
+	}
+	a.host.stats.Aborteds++
+	var b []byte
+	if len(causes) > 0 {
+		b = wire.AppendCauses(nil, causes)
+	}
+	a.sendAbortBytes(b)
+	a.close(a.lostEvent(err))
+}
+
+// sendAbortBytes emits an ABORT at once, outside the bundling of flush: no
+// DATA may ride with it (9.1). In COOKIE-WAIT the peer holds no state for us
+// and we know no tag of its, so nothing is sent.
+func (a *Association) sendAbortBytes(causes []byte) {
+	if a.state == stateCookieWait || a.peerTag == 0 {
+		return
+	}
+	b := a.host.getBuf(wire.CommonHeaderLen + wire.ChunkHeaderLen + len(causes) + 4)
+	start := len(b)
+	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
+	b = wire.RawChunk{Type: wire.TypeAbort, Value: causes}.AppendTo(b)
+	wire.FinishPacket(b, start)
+	a.host.stats.OutCtrlChunks++
+	a.host.emit(a.path.linkIdx, a.path.p, b)
+}

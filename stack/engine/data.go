@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/congestion"
+	"github.com/sctpgw/sctpgw/stack/internal/reassembly"
+	"github.com/sctpgw/sctpgw/stack/internal/rxtsn"
+	"github.com/sctpgw/sctpgw/stack/internal/sendqueue"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// SndInfo says how to send a message (RFC 6458 sctp_sndinfo).
+type SndInfo struct {
+	Stream    uint16
+	PPID      uint32
+	Unordered bool
+	// Context is returned with the message if it fails (SEND_FAILED).
+	Context uint32
+	// Lifetime, if nonzero, abandons the message if it is not sent in time
+	// (RFC 3758 timed reliability; needs the peer's FORWARD TSN support to
+	// abandon data already sent).
+	Lifetime time.Duration
+}
+
+// Message is a received user message with RFC 6458 sctp_rcvinfo fields.
+type Message struct {
+	Stream    uint16
+	SSN       uint16
+	PPID      uint32
+	TSN       uint32
+	Unordered bool
+	Data      []byte
+}
+
+// dataState is an association's data transfer: the receive side (TSN
+// tracking, reassembly, SACK timing) and the send side (queue, outstanding
+// chunks, congestion control, retransmission). RFC 9260 sections 6 and 7.
+type dataState struct {
+	// receive side
+	rx       *rxtsn.Tracker
+	rq       *reassembly.Reassembler
+	sackNow  bool  // a SACK must go in the next flush
+	sackDue  timer // delayed SACK
+	unacked  int   // packets with DATA since the last SACK
+	readable bool  // a Readable event is queued
+	lastRwnd uint32
+	dscratch wire.Data
+	sack     wire.Sack
+
+	// send side
+	sq         *sendqueue.Queue
+	cc         *congestion.Controller
+	nextTSN    uint32
+	cumAckPt   uint32     // highest TSN acked cumulatively by the peer
+	out        []outChunk // outstanding, in TSN order
+	outBytes   int
+	peerRwnd   uint32
+	t3         timer
+	rtxPending int // chunks marked for retransmission
+	// forceOne lets one packet of marked retransmissions go regardless of
+	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
+	forceOne   bool
+	fastRecov  bool // in fast recovery (7.2.4)
+	recoverTSN uint32
+	rttTSN     uint32 // the chunk timed for an RTT sample, 0 if none
+	rttSent    time.Time
+	rttActive  bool
+	dry        bool // SENDER_DRY announced for the current idle spell
+	wantWrite  bool // Send returned ErrFull: announce Writable
+	inited     bool
+}
+
+// outChunk is a DATA chunk sent and not yet cumulatively acknowledged.
+type outChunk struct {
+	tsn      uint32
+	chunk    sendqueue.Chunk
+	sentAt   time.Time
+	acked    bool // covered by a gap block of the latest SACK
+	rtx      bool // marked for retransmission
+	fastDone bool // already fast-retransmitted once (7.2.4)
+	resent   bool // ever retransmitted (Karn)
+	misses   int
+}
+
+// size is the chunk's length on the wire, header and padding included: the
+// unit of cwnd and flight size (RFC 9260 7.2).
+func (o *outChunk) size() int { return (wire.DataHeaderSize + len(o.chunk.Payload) + 3) &^ 3 }
+
+// userBytes is the payload the send buffer accounts for.
+func (o *outChunk) userBytes() int { return len(o.chunk.Payload) }
+
+// init sets the data state up once the peer's INIT or INIT ACK is known.
+func (d *dataState) init(a *Association, peerRwnd uint32) {
+	d.stop()
+	d.rx = rxtsn.New(a.peerTSN)
+	d.rq = reassembly.New(reassembly.Config{InStreams: int(a.inStreams), MaxMessage: a.cfg.MaxMessage})
+	old := d.sq
+	d.sq = sendqueue.New(sendqueue.Config{OutStreams: int(a.outStreams), MaxBuffered: a.cfg.SendBuffer, MaxMessage: a.cfg.MaxMessage})
+	if old != nil {
+		// Messages queued before the handshake finished move over; those on
+		// streams the peer did not grant fail.
+		var failed []FailedMessage
+		for _, m := range old.Drain() {
+			if err := d.sq.Push(m.Message); err != nil {
+				failed = append(failed, failedFrom(m))
+			}
+		}
+		if len(failed) > 0 {
+			a.notify(Event{Type: SendFailed, Failed: failed})
+		}
+	}
+	d.cc = congestion.New(congestion.Config{MTU: a.path.mtu - a.host.cfg.Links[a.path.linkIdx].overhead(a.path.p.Remote) + link.IPOverhead(a.path.p.Remote)})
+	d.cc.SetInitialSsthresh(int(peerRwnd))
+	d.nextTSN = a.localTSN
+	d.cumAckPt = a.localTSN - 1
+	d.peerRwnd = peerRwnd
+	d.lastRwnd = uint32(a.cfg.RecvBuffer)
+	d.inited = true
+}
+
+// ensureQueue gives an association a send queue before the handshake, so
+// messages can wait for COMM_UP.
+func (d *dataState) ensureQueue(a *Association) {
+	if d.sq == nil {
+		d.sq = sendqueue.New(sendqueue.Config{OutStreams: int(a.cfg.InitMsg.OutStreams), MaxBuffered: a.cfg.SendBuffer, MaxMessage: a.cfg.MaxMessage})
+	}
+}
+
+func failedFrom(m sendqueue.Pending) FailedMessage {
+	return FailedMessage{
+		Info: SndInfo{Stream: m.Message.Stream, PPID: m.Message.PPID, Unordered: m.Message.Unordered, Context: m.Message.Context},
+		Data: m.Message.Data, Sent: m.Partial,
+	}
+}
+
+func (d *dataState) stop() {
+	d.sackDue.stop()
+	d.t3.stop()
+}
+
+func (d *dataState) earliest(m time.Time) time.Time {
+	m = earliest(m, d.sackDue)
+	return earliest(m, d.t3)
+}
+
+func (d *dataState) cumAck() uint32 {
+	if d.rx == nil {
+		return 0
+	}
+	return d.rx.CumAck()
+}
+
+// idle reports that nothing is queued or outstanding (9.2's precondition).
+func (d *dataState) idle() bool {
+	return len(d.out) == 0 && (d.sq == nil || d.sq.Buffered() == 0)
+}
+
+// rwnd is the receive window we advertise: the buffer less what the user
+// has not read yet (6.2). A user who stops reading closes it.
+func (d *dataState) rwnd(a *Association) uint32 {
+	free := a.cfg.RecvBuffer - d.rq.Buffered()
+	if free < 0 {
+		return 0
+	}
+	return uint32(free)
+}
+
+// failAll empties the send side for SEND_FAILED when the association ends.
+func (d *dataState) failAll() []FailedMessage {
+	var failed []FailedMessage
+	// Outstanding chunks: report each message once, from its first fragment
+	// still held.
+	for i := range d.out {
+		c := &d.out[i].chunk
+		if c.Beginning || i == 0 {
+			failed = append(failed, FailedMessage{
+				Info: SndInfo{Stream: c.Stream, PPID: c.PPID, Unordered: c.Unordered, Context: c.Context},
+				Data: c.Message, Sent: true,
+			})
+		}
+	}
+	d.out = d.out[:0]
+	d.outBytes = 0
+	if d.sq != nil {
+		for _, m := range d.sq.Drain() {
+			if m.Partial && len(failed) > 0 && failed[len(failed)-1].Data != nil && sameData(failed[len(failed)-1].Data, m.Message.Data) {
+				continue
+			}
+			failed = append(failed, failedFrom(m))
+		}
+	}
+	return failed
+}
+
+func sameData(a, b []byte) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+}

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/reassembly"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// maxGapBlocks bounds a SACK's gap blocks so it fits any path (6.2 lets a
+// receiver report fewer than it has).
+const maxGapBlocks = 128
+
+// handleData receives one DATA chunk (6.2, 6.5, 6.9). It reports whether to
+// go on with the packet.
+func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) bool {
+	if !d.inited || a.state < stateAcceptPending {
+		return false
+	}
+	h := a.host
+	dc := &d.dscratch
+	if dc.Unmarshal(c) != nil {
+		return true
+	}
+	if len(dc.Payload) == 0 {
+		// 6.2: a DATA chunk without user data ends the association.
+		a.abortWith(now, []wire.Cause{&wire.NoUserDataCause{TSN: dc.TSN}}, ErrProtocolViolation)
+		return false
+	}
+	if dc.Unordered {
+		h.stats.InUnorderChunks++
+	} else {
+		h.stats.InOrderChunks++
+	}
+	if dc.Immediate {
+		d.sackNow = true // RFC 7053
+	}
+	// With the window closed, new data above everything received is
+	// dropped unacknowledged (6.2); the sender will retransmit it.
+	if d.rwnd(a) < uint32(len(dc.Payload)) && serialAfter(dc.TSN, d.rx.Highest()) {
+		d.sackNow = true
+		return true
+	}
+	if !d.rx.InWindow(dc.TSN, 1<<20) {
+		return true
+	}
+	if !d.rx.Observe(dc.TSN) {
+		d.sackNow = true // duplicates are reported at once (6.2)
+		return true
+	}
+	if dc.StreamID >= a.inStreams {
+		// 6.5: acknowledge, discard, and tell the sender.
+		a.errCauses = append(a.errCauses, &wire.InvalidStreamCause{StreamID: dc.StreamID})
+		d.sackNow = true
+		return true
+	}
+	err := d.rq.Add(reassembly.Fragment{
+		TSN: dc.TSN, Stream: dc.StreamID, SSN: dc.SSN, PPID: dc.PPID,
+		Unordered: dc.Unordered, Beginning: dc.Beginning, Ending: dc.Ending, Payload: dc.Payload,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, reassembly.ErrInvalidStream):
+		a.errCauses = append(a.errCauses, &wire.InvalidStreamCause{StreamID: dc.StreamID})
+	case errors.Is(err, reassembly.ErrDuplicateTSN):
+	case errors.Is(err, reassembly.ErrMessageTooLarge):
+		a.abortWith(now, []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte("sctpgw: message exceeds the receive limit")}}, ErrTooLarge)
+		return false
+	default:
+		a.abortWith(now, []wire.Cause{&wire.ProtocolViolationCause{Info: []byte(err.Error())}}, ErrProtocolViolation)
+		return false
+	}
+	if d.rq.Ready() > 0 && !d.readable && a.state != stateAcceptPending {
+		d.readable = true
+		a.notify(Event{Type: Readable})
+	}
+	return true
+}
+
+func serialAfter(a, b uint32) bool { return a != b && a-b < 1<<31 }
+
+// afterPacket decides when to SACK (6.2): at once for gaps, duplicates, the
+// first DATA, every Freq-th packet; otherwise within the delayed-ack time.
+func (d *dataState) afterPacket(a *Association, hadData bool, now time.Time) {
+	if !hadData || !d.inited {
+		return
+	}
+	d.unacked++
+	if d.rx.HasGaps() || d.unacked >= a.cfg.DelayedAck.Freq || d.rx.Dups() > 0 {
+		d.sackNow = true
+	}
+	if !d.sackNow && !d.sackDue.running() {
+		d.sackDue.start(now, a.cfg.DelayedAck.Delay)
+	}
+	if a.state == stateShutdownSent {
+		// 9.2: every packet with DATA gets a SHUTDOWN back, and a SACK too
+		// when the SHUTDOWN alone cannot say everything.
+		a.ctl |= ctlShutdown
+		if d.rx.HasGaps() || d.rx.Dups() > 0 {
+			d.sackNow = true
+		} else {
+			d.sackNow = false
+			d.sackDue.stop()
+			d.unacked = 0
+		}
+		a.errorCount = 0
+		a.t2.start(now, a.path.rto.RTO())
+	}
+}
+
+// acceptedNow runs when the acceptor accepts: data that came with the COOKIE
+// ECHO is acknowledged and announced.
+func (d *dataState) acceptedNow(a *Association) {
+	if d.rx != nil && d.rx.CumAck() != a.peerTSN-1 || d.rx != nil && d.rx.HasGaps() {
+		d.sackNow = true
+	}
+	if d.rq != nil && d.rq.Ready() > 0 && !d.readable {
+		d.readable = true
+		a.notify(Event{Type: Readable})
+	}
+}
+
+// flushSack appends a SACK if one is due.
+func (d *dataState) flushSack(a *Association, pb *packetBuilder, now time.Time) {
+	if !d.inited || !d.sackNow {
+		return
+	}
+	d.sackNow = false
+	d.sackDue.stop()
+	d.unacked = 0
+	s := &d.sack
+	s.CumTSNAck = d.rx.CumAck()
+	d.lastRwnd = d.rwnd(a)
+	s.ARwnd = d.lastRwnd
+	s.GapBlocks = d.rx.AppendGapBlocks(s.GapBlocks[:0], maxGapBlocks)
+	s.DupTSNs = d.rx.AppendDupTSNs(s.DupTSNs[:0], 32)
+	d.rx.ResetDups()
+	pb.add(s)
+}
+
+// Read returns the next received message, if any. Reading opens the receive
+// window; a window that opened enough is announced with a SACK at once, so a
+// sender stopped by a full window resumes (6.2, SWS avoidance of 6.2.1).
+func (a *Association) Read(now time.Time) (Message, bool) {
+	d := &a.data
+	if d.rq == nil || a.state == stateAcceptPending {
+		return Message{}, false
+	}
+	m, ok := d.rq.Pop()
+	if !ok {
+		d.readable = false
+		return Message{}, false
+	}
+	a.host.stats.ReasmUsrMsgs++
+	if d.rq.Ready() == 0 {
+		d.readable = false
+	}
+	if a.state != stateClosed {
+		w := d.rwnd(a)
+		mtu := uint32(a.path.maxPacket())
+		if w > d.lastRwnd && (d.lastRwnd < mtu || w-d.lastRwnd >= uint32(a.cfg.RecvBuffer)/2) {
+			d.sackNow = true
+			a.markDirty()
+			a.host.finishCall(now)
+		}
+	}
+	return Message{Stream: m.Stream, SSN: m.SSN, PPID: m.PPID, TSN: m.TSN, Unordered: m.Unordered, Data: m.Data}, true
+}
+
+// Readable reports how many messages Read would return now.
+func (a *Association) Readable() int {
+	if a.data.rq == nil || a.state == stateAcceptPending {
+		return 0
+	}
+	return a.data.rq.Ready()
+}

@@ -1,0 +1,385 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/congestion"
+	"github.com/sctpgw/sctpgw/stack/internal/sendqueue"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Send queues a message (RFC 6458 sendmsg with sctp_sndinfo). It takes
+// ownership of data: the caller must not change it afterwards. Before COMM_UP
+// the message waits for the handshake. ErrFull means the send buffer is full:
+// wait for a Writable event and try again; nothing is dropped.
+func (a *Association) Send(now time.Time, data []byte, info SndInfo) error {
+	if !a.state.acceptsUserData() {
+		return ErrClosed
+	}
+	if len(data) == 0 {
+		return errors.New("engine: empty message")
+	}
+	if len(data) > a.cfg.MaxMessage {
+		return ErrTooLarge
+	}
+	d := &a.data
+	d.ensureQueue(a)
+	if a.outStreams != 0 && info.Stream >= a.outStreams {
+		return ErrInvalidStream
+	}
+	m := sendqueue.Message{Stream: info.Stream, PPID: info.PPID, Unordered: info.Unordered, Data: data, Context: info.Context}
+	if info.Lifetime > 0 {
+		m.Expiry = now.Add(info.Lifetime)
+	}
+	if err := d.sq.Push(m); err != nil {
+		switch {
+		case errors.Is(err, sendqueue.ErrFull):
+			d.wantWrite = true
+			return ErrFull
+		case errors.Is(err, sendqueue.ErrInvalidStream):
+			return ErrInvalidStream
+		case errors.Is(err, sendqueue.ErrTooLarge):
+			return ErrTooLarge
+		}
+		return err
+	}
+	d.dry = false
+	a.markDirty()
+	a.host.finishCall(now)
+	return nil
+}
+
+// Buffered is the number of user bytes queued or unacknowledged.
+func (a *Association) Buffered() int {
+	if a.data.sq == nil {
+		return 0
+	}
+	return a.data.sq.Buffered() + a.data.outBytes
+}
+
+// flush sends DATA: marked retransmissions first, then new data, within
+// cwnd, the peer's window and Max.Burst (6.1, 7.2).
+func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
+	if !d.inited || d.sq == nil {
+		return
+	}
+	if a.state != stateEstablished && a.state != stateShutdownPending && a.state != stateShutdownReceived &&
+		a.state != stateCookieEchoed {
+		return
+	}
+	h := a.host
+	maxPayload := a.path.maxPacket() - wire.CommonHeaderLen - wire.DataHeaderSize
+	if a.cfg.MaxSeg > 0 && a.cfg.MaxSeg < maxPayload {
+		maxPayload = a.cfg.MaxSeg
+	}
+	// Retransmissions.
+	if d.rtxPending > 0 {
+		budget := d.cc.Cwnd() - d.flightSize()
+		forced := d.forceOne
+		d.forceOne = false
+		for i := range d.out {
+			o := &d.out[i]
+			if !o.rtx {
+				continue
+			}
+			if !forced && budget < o.size() {
+				break
+			}
+			if forced && pb.chunks > 0 && pb.room() < wire.DataHeaderSize+o.size() {
+				// Only what fits one packet bypasses cwnd.
+				break
+			}
+			o.rtx = false
+			d.rtxPending--
+			o.resent = true
+			o.sentAt = now
+			budget -= o.size()
+			pb.add(d.dataChunk(o))
+			if d.rttActive && !serialAfter(d.rttTSN, o.tsn) {
+				d.rttActive = false // Karn: the timed chunk is now ambiguous
+			}
+		}
+		if d.rtxPending > 0 {
+			d.armT3(a, now)
+			return
+		}
+	}
+	if a.state == stateCookieEchoed {
+		return // new DATA may follow the COOKIE ECHO only once it is acked
+	}
+	// New data.
+	bursts := 0
+	startPackets := h.stats.OutSCTPPacks
+	for {
+		if int(h.stats.OutSCTPPacks-startPackets) >= a.cfg.MaxBurst {
+			break
+		}
+		flight := d.flightSize()
+		if flight > 0 && flight >= d.cc.Cwnd() {
+			break
+		}
+		// 6.1 rule A, with rule B's zero-window probe: one chunk may go when
+		// nothing is outstanding.
+		if d.peerRwnd == 0 && len(d.out) > 0 {
+			break
+		}
+		if !a.cfg.NoDelay && len(d.out) > 0 && pb.chunks == 0 && d.sq.Buffered() < maxPayload {
+			// Nagle-like: hold a small tail while data is in flight.
+			break
+		}
+		// Rule B (6.1), and one packet in flight after a timeout (7.2.3),
+		// judged on the largest chunk Next could return.
+		if !d.cc.CanSend(flight, wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())) {
+			break
+		}
+		ch, ok := d.sq.Next(min(maxPayload, int(max(d.peerRwnd, 1))), now)
+		if !ok {
+			break
+		}
+		o := outChunk{tsn: d.nextTSN, chunk: ch, sentAt: now}
+		d.nextTSN++
+		d.out = append(d.out, o)
+		d.outBytes += len(ch.Payload)
+		if uint32(len(ch.Payload)) >= d.peerRwnd {
+			d.peerRwnd = 0
+		} else {
+			d.peerRwnd -= uint32(len(ch.Payload))
+		}
+		if !d.rttActive {
+			d.rttActive, d.rttTSN, d.rttSent = true, o.tsn, now
+		}
+		if ch.Beginning && !ch.Ending {
+			h.stats.FragUsrMsgs++
+		}
+		pb.add(d.dataChunk(&d.out[len(d.out)-1]))
+		a.path.lastRTTSend = now
+		bursts++
+	}
+	if len(d.out) > 0 && !d.t3.running() {
+		d.armT3(a, now)
+	}
+	if d.wantWrite && d.sq.Available() > 0 {
+		d.wantWrite = false
+		a.notify(Event{Type: Writable})
+	}
+}
+
+func (d *dataState) dataChunk(o *outChunk) *wire.Data {
+	c := &o.chunk
+	return &wire.Data{
+		TSN: o.tsn, StreamID: c.Stream, SSN: c.SSN, PPID: c.PPID,
+		Unordered: c.Unordered, Beginning: c.Beginning, Ending: c.Ending,
+		Payload: c.Payload,
+	}
+}
+
+// flightSize is the outstanding bytes not yet acknowledged in any way.
+func (d *dataState) flightSize() int {
+	n := 0
+	for i := range d.out {
+		if !d.out[i].acked && !d.out[i].rtx {
+			n += d.out[i].size()
+		}
+	}
+	return n
+}
+
+func (d *dataState) armT3(a *Association, now time.Time) {
+	d.t3.start(now, a.path.rto.RTO())
+}
+
+// handleSack processes a SACK (6.2.1, 7.2).
+func (d *dataState) handleSack(a *Association, c wire.RawChunk, now time.Time) {
+	if !d.inited {
+		return
+	}
+	s := &d.sack
+	if s.Unmarshal(c) != nil {
+		return
+	}
+	d.processAck(a, s.CumTSNAck, s.ARwnd, s.GapBlocks, true, now)
+}
+
+// handleCumAck applies the Cumulative TSN Ack of a SHUTDOWN (9.2).
+func (d *dataState) handleCumAck(a *Association, cum uint32, now time.Time) {
+	if !d.inited {
+		return
+	}
+	d.processAck(a, cum, d.peerRwnd+uint32(d.outBytes), nil, false, now)
+}
+
+func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.GapBlock, isSack bool, now time.Time) {
+	// 6.2.1 D i: a SACK below the ack point is old news.
+	if serialAfter(d.cumAckPt, cum) {
+		return
+	}
+	// A cumulative ack beyond anything we sent is a protocol violation.
+	if serialAfter(cum, d.nextTSN-1) {
+		a.abortWith(now, []wire.Cause{&wire.ProtocolViolationCause{Info: []byte("cumulative TSN ack beyond TSNs sent")}}, ErrProtocolViolation)
+		return
+	}
+	flightBefore := d.flightSize()
+	advanced := serialAfter(cum, d.cumAckPt)
+	acked := 0
+	// Cumulatively acknowledged chunks leave the queue.
+	n := 0
+	for n < len(d.out) && !serialAfter(d.out[n].tsn, cum) {
+		o := &d.out[n]
+		if !o.acked {
+			acked += o.size()
+		}
+		if o.rtx {
+			d.rtxPending--
+		}
+		if d.rttActive && o.tsn == d.rttTSN {
+			d.rttActive = false
+			if !o.resent {
+				a.path.rto.Observe(now.Sub(d.rttSent))
+			}
+		}
+		d.outBytes -= o.userBytes()
+		d.sq.Release(o.userBytes())
+		n++
+	}
+	if n > 0 {
+		d.out = append(d.out[:0], d.out[n:]...)
+	}
+	if advanced {
+		d.cumAckPt = cum
+	}
+	// Gap blocks: mark what they cover, unmark what they no longer cover
+	// (the peer may renege, 6.2.1 D), and count miss indications (7.2.4).
+	var htna uint32 // highest TSN newly acknowledged
+	haveHTNA := false
+	if isSack {
+		gi := 0
+		for i := range d.out {
+			o := &d.out[i]
+			off := o.tsn - cum
+			for gi < len(gaps) && uint32(gaps[gi].End) < off {
+				gi++
+			}
+			in := gi < len(gaps) && uint32(gaps[gi].Start) <= off && off <= uint32(gaps[gi].End)
+			if in && !o.acked {
+				o.acked = true
+				acked += o.size()
+				if o.rtx {
+					o.rtx = false
+					d.rtxPending--
+				}
+				htna, haveHTNA = o.tsn, true
+			} else if !in && o.acked {
+				o.acked = false
+			}
+		}
+		if len(gaps) > 0 && !haveHTNA {
+			// Miss indications also come from SACKs that ack nothing new
+			// when a chunk above is already acknowledged.
+			for i := len(d.out) - 1; i >= 0; i-- {
+				if d.out[i].acked {
+					htna, haveHTNA = d.out[i].tsn, true
+					break
+				}
+			}
+		}
+		if haveHTNA {
+			d.countMisses(a, htna, flightBefore)
+		}
+	}
+	// 7.2.4: leave fast recovery once the ack point passes the recovery TSN.
+	if d.fastRecov && !serialAfter(d.recoverTSN, d.cumAckPt) {
+		d.fastRecov = false
+	}
+	if acked > 0 || advanced {
+		a.errorCount = 0
+		a.path.clearErrors()
+	}
+	if acked > 0 {
+		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: len(d.out) == 0, InFastRecovery: d.fastRecov})
+	}
+	// 6.2.1 D iv: the peer's window less what is still in flight.
+	fl := uint32(d.flightSize())
+	if arwnd > fl {
+		d.peerRwnd = arwnd - fl
+	} else {
+		d.peerRwnd = 0
+	}
+	// 6.3.2 R2/R3: timer off when all is acked, restarted when the
+	// earliest outstanding TSN was acked.
+	if len(d.out) == 0 {
+		d.t3.stop()
+	} else if advanced {
+		d.armT3(a, now)
+	}
+	if len(d.out) == 0 && d.sq != nil && d.sq.Buffered() == 0 && !d.dry {
+		d.dry = true
+		a.notify(Event{Type: SenderDry})
+	}
+	a.markDirty()
+}
+
+// countMisses strokes every unacknowledged chunk below htna and marks those
+// with three strikes for fast retransmission, entering fast recovery once
+// (7.2.4).
+func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
+	marked := false
+	for i := range d.out {
+		o := &d.out[i]
+		if !serialAfter(htna, o.tsn) {
+			break
+		}
+		if o.acked || o.rtx || o.fastDone {
+			continue
+		}
+		o.misses++
+		if o.misses >= 3 {
+			o.rtx, o.fastDone = true, true
+			d.rtxPending++
+			marked = true
+		}
+	}
+	if marked && !d.fastRecov {
+		d.fastRecov = true
+		d.recoverTSN = d.nextTSN - 1
+		d.cc.OnFastRetransmit()
+	}
+	if marked {
+		d.forceOne = true
+	}
+}
+
+// onTimeout runs the data timers: delayed SACK and T3-rtx (6.3.3).
+func (d *dataState) onTimeout(a *Association, now time.Time) {
+	if d.sackDue.due(now) {
+		d.sackDue.stop()
+		a.host.stats.DelaySackExpireds++
+		d.sackNow = true
+	}
+	if !d.t3.due(now) {
+		return
+	}
+	d.t3.stop()
+	a.host.stats.T3RtxExpireds++
+	if len(d.out) == 0 {
+		return
+	}
+	// E1, E2: congestion collapse and RTO backoff; the error counters.
+	d.cc.OnRetransmitTimeout()
+	a.path.rto.Backoff()
+	if a.countError(a.path, now) {
+		return
+	}
+	d.fastRecov = false
+	// E3: everything not acknowledged is retransmitted; one packet now.
+	for i := range d.out {
+		o := &d.out[i]
+		if !o.acked && !o.rtx {
+			o.rtx = true
+			d.rtxPending++
+		}
+	}
+	d.rttActive = false
+	d.forceOne = true
+	d.armT3(a, now)
+}

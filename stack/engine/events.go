@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// EventType names a notification in the vocabulary of RFC 6458 section 6.
+type EventType uint8
+
+const (
+	// CommUp: the association is ESTABLISHED (SCTP_COMM_UP).
+	CommUp EventType = iota + 1
+	// CommLost: the association ended abnormally (SCTP_COMM_LOST): the peer
+	// aborted (Causes holds its ABORT), or a local failure (Err says which).
+	CommLost
+	// Restart: the peer restarted and the association was re-established
+	// with new tags (SCTP_RESTART, RFC 9260 5.2.4 action A).
+	Restart
+	// ShutdownComp: the graceful shutdown completed (SCTP_SHUTDOWN_COMP).
+	ShutdownComp
+	// CantStartAssoc: the handshake failed (SCTP_CANT_STR_ASSOC).
+	CantStartAssoc
+	// PeerAddrChange: a path changed reachability (SCTP_PEER_ADDR_CHANGE).
+	PeerAddrChange
+	// RemoteError: the peer sent an ERROR chunk (SCTP_REMOTE_ERROR).
+	RemoteError
+	// SendFailed: messages that will never be delivered (SCTP_SEND_FAILED_EVENT).
+	SendFailed
+	// ShutdownEvent: the peer sent SHUTDOWN; no more data will arrive
+	// (SCTP_SHUTDOWN_EVENT).
+	ShutdownEvent
+	// SenderDry: everything sent has been acknowledged (SCTP_SENDER_DRY_EVENT).
+	SenderDry
+	// Readable: at least one message is ready for Association.Read.
+	Readable
+	// Writable: the send buffer has room again after Send returned ErrFull.
+	Writable
+)
+
+var eventNames = [...]string{
+	CommUp: "COMM_UP", CommLost: "COMM_LOST", Restart: "RESTART",
+	ShutdownComp: "SHUTDOWN_COMP", CantStartAssoc: "CANT_STR_ASSOC",
+	PeerAddrChange: "PEER_ADDR_CHANGE", RemoteError: "REMOTE_ERROR",
+	SendFailed: "SEND_FAILED", ShutdownEvent: "SHUTDOWN_EVENT",
+	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE",
+}
+
+func (t EventType) String() string {
+	if int(t) < len(eventNames) && eventNames[t] != "" {
+		return eventNames[t]
+	}
+	return fmt.Sprintf("event %d", uint8(t))
+}
+
+// PathState is a destination's reachability (RFC 6458 SCTP_ADDR_*).
+type PathState uint8
+
+const (
+	PathActive PathState = iota + 1
+	PathInactive
+)
+
+// Event is one notification. Which fields are set depends on Type.
+type Event struct {
+	Type EventType
+	// Err says why for CommLost and CantStartAssoc caused locally; it wraps
+	// one of the Err* sentinels.
+	Err error
+	// Causes holds the error causes of the peer's ABORT (CommLost,
+	// CantStartAssoc) or ERROR (RemoteError), decoded; CauseBytes holds the
+	// same causes exactly as received, for relaying them verbatim.
+	Causes     []wire.Cause
+	CauseBytes []byte
+	// Path and PathState for PeerAddrChange.
+	Path      link.Path
+	PathState PathState
+	// Failed lists the messages of a SendFailed event.
+	Failed []FailedMessage
+}
+
+// FailedMessage is a message that was not, or not surely, delivered.
+type FailedMessage struct {
+	Info SndInfo
+	Data []byte
+	// Sent is true when some of it had been transmitted (unacknowledged).
+	Sent bool
+}
+
+// Handler receives an association's events. It runs on the goroutine that
+// drives the Host, after the input that caused the event has been processed.
+type Handler interface {
+	HandleEvent(a *Association, ev Event)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(a *Association, ev Event)
+
+func (f HandlerFunc) HandleEvent(a *Association, ev Event) { f(a, ev) }
+
+// Sentinel errors that events and calls carry; callers branch on them.
+var (
+	// ErrPeerUnreachable: Association.Max.Retrans (or Max.Init.Retransmits)
+	// was exceeded (RFC 9260 8.1, 5.1).
+	ErrPeerUnreachable = errors.New("peer unreachable")
+	// ErrPeerAborted: the peer sent ABORT; the event's Causes say why.
+	ErrPeerAborted = errors.New("aborted by peer")
+	// ErrAborted: the local user aborted the association.
+	ErrAborted = errors.New("aborted locally")
+	// ErrShutdownGuard: T5-shutdown-guard expired (RFC 9260 9.2).
+	ErrShutdownGuard = errors.New("shutdown guard timer expired")
+	// ErrRestarted: the peer restarted the association; this TCB was replaced.
+	ErrRestarted = errors.New("peer restarted")
+	// ErrRejected: the accept hook rejected the association.
+	ErrRejected = errors.New("rejected")
+	// ErrProtocolViolation: the peer broke the protocol; we aborted.
+	ErrProtocolViolation = errors.New("protocol violation")
+	// ErrClosed: the association is closed (or closing) and takes no data.
+	ErrClosed = errors.New("association closed")
+	// ErrFull: the send buffer is full; wait for a Writable event.
+	ErrFull = errors.New("send buffer full")
+	// ErrInvalidStream: the stream is not one the peer granted.
+	ErrInvalidStream = errors.New("invalid stream identifier")
+	// ErrTooLarge: the message exceeds MaxMessage.
+	ErrTooLarge = errors.New("message too large")
+	// ErrHostClosed: the Host was closed.
+	ErrHostClosed = errors.New("host closed")
+)

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// packetBuilder bundles chunks into packets no larger than the path allows
+// and hands finished packets to the Host.
+type packetBuilder struct {
+	a      *Association
+	buf    []byte
+	max    int
+	chunks int
+	data   bool // the current packet holds DATA
+}
+
+func (pb *packetBuilder) begin() {
+	a := pb.a
+	pb.max = a.path.maxPacket()
+	pb.buf = a.host.getBuf(pb.max)
+	pb.buf = wire.AppendHeader(pb.buf, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
+	pb.chunks = 0
+	pb.data = false
+}
+
+// room is how many more bytes fit in the current packet.
+func (pb *packetBuilder) room() int {
+	if pb.buf == nil {
+		return pb.a.path.maxPacket() - wire.CommonHeaderLen
+	}
+	return pb.max - len(pb.buf)
+}
+
+// add appends c, starting a new packet when it does not fit the current
+// one. A chunk larger than an empty packet still goes out alone (the IP layer
+// fragments it) rather than being lost.
+func (pb *packetBuilder) add(c wire.Chunk) {
+	if pb.buf == nil {
+		pb.begin()
+	}
+	n := len(pb.buf)
+	pb.buf = c.AppendTo(pb.buf)
+	if len(pb.buf) > pb.max && pb.chunks > 0 {
+		pb.buf = pb.buf[:n]
+		pb.send()
+		pb.begin()
+		pb.buf = c.AppendTo(pb.buf)
+	}
+	pb.chunks++
+	if c.ChunkType() == wire.TypeData || c.ChunkType() == wire.TypeIData {
+		pb.data = true
+		pb.a.host.stats.OutOrderChunks++
+	} else {
+		pb.a.host.stats.OutCtrlChunks++
+	}
+}
+
+// send finishes the current packet, if it has chunks, and emits it.
+func (pb *packetBuilder) send() {
+	if pb.buf == nil {
+		return
+	}
+	if pb.chunks == 0 {
+		pb.a.host.bufFree = append(pb.a.host.bufFree, pb.buf[:0])
+		pb.buf = nil
+		return
+	}
+	wire.FinishPacket(pb.buf, 0)
+	pb.a.host.emit(pb.a.path.linkIdx, pb.a.path.p, pb.buf)
+	pb.buf = nil
+	pb.chunks = 0
+}
+
+// flush sends what the association has queued, bundled in the order RFC
+// 9260 requires: COOKIE ECHO or COOKIE ACK first (5.1), INIT alone, then
+// control chunks, the SACK, and DATA last.
+func (a *Association) flush(now time.Time) {
+	if a.state == stateClosed {
+		return
+	}
+	a.maybeShutdown(now)
+	pb := packetBuilder{a: a}
+	if a.ctl&ctlInit != 0 {
+		a.ctl &^= ctlInit
+		pb.begin()
+		pb.buf = append(pb.buf, a.initChunk...)
+		pb.chunks = 1
+		a.host.stats.OutCtrlChunks++
+		pb.send()
+		a.t1Sent = now
+		a.t1.start(now, a.t1Timeout())
+		a.path.lastRTTSend = now
+		return // nothing else may go before the INIT ACK
+	}
+	if a.ctl&ctlCookieEcho != 0 {
+		a.ctl &^= ctlCookieEcho
+		pb.add(&wire.CookieEcho{Cookie: a.cookieEcho})
+		a.flushErrors(&pb)
+		a.t1Sent = now
+		a.t1.start(now, a.t1Timeout())
+		a.path.lastRTTSend = now
+		// Until the COOKIE ACK only this packet may go (5.1 step 3); DATA
+		// may ride along.
+		a.data.flush(a, &pb, now)
+		pb.send()
+		return
+	}
+	if a.state == stateCookieWait || a.state == stateCookieEchoed {
+		return
+	}
+	if a.ctl&ctlCookieAck != 0 {
+		a.ctl &^= ctlCookieAck
+		pb.add(&wire.CookieAck{})
+	}
+	if a.state == stateAcceptPending {
+		// Nothing goes out before the COOKIE ACK; what is queued waits.
+		return
+	}
+	if a.ctl&ctlShutdownAck != 0 {
+		a.ctl &^= ctlShutdownAck
+		pb.add(&wire.ShutdownAck{})
+	}
+	if a.ctl&ctlShutdown != 0 {
+		a.ctl &^= ctlShutdown
+		pb.add(&wire.Shutdown{CumTSNAck: a.data.cumAck()})
+	}
+	a.data.flushSack(a, &pb, now)
+	for _, info := range a.hbAcks {
+		pb.add(&wire.HeartbeatAck{Info: info})
+	}
+	a.hbAcks = a.hbAcks[:0]
+	if a.ctl&ctlHeartbeat != 0 {
+		a.ctl &^= ctlHeartbeat
+		var info [16]byte
+		pb.add(&wire.Heartbeat{Info: a.path.heartbeatInfo(info[:0])})
+	}
+	a.flushErrors(&pb)
+	a.data.flush(a, &pb, now)
+	pb.send()
+}
+
+func (a *Association) flushErrors(pb *packetBuilder) {
+	if len(a.errCauses) > 0 {
+		pb.add(&wire.ErrorChunk{Causes: a.errCauses})
+		a.errCauses = nil
+	}
+}

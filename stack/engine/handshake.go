@@ -1,0 +1,347 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// ephemeral port range (RFC 6335 dynamic ports).
+const ephemeralLo, ephemeralHi = 49152, 65535
+
+// Dial starts an association from localPort (0: an ephemeral port) to
+// remotePort over path p of link linkIdx (5.1 step 1). The handler gets
+// COMM_UP or CANT_STR_ASSOC. Messages sent before COMM_UP wait for it.
+func (h *Host) Dial(linkIdx int, p link.Path, localPort, remotePort uint16, cfg Config, hd Handler, now time.Time) (*Association, error) {
+	if h.closed {
+		return nil, ErrHostClosed
+	}
+	if linkIdx < 0 || linkIdx >= len(h.cfg.Links) {
+		return nil, ErrBadLink
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key := assocKey{localPort: localPort, remotePort: remotePort, remote: p.Remote}
+	if localPort == 0 {
+		// Random probing keeps ports unpredictable; give up after a bounded
+		// number of tries rather than scanning.
+		for i := 0; i < 64 && key.localPort == 0; i++ {
+			c := uint16(ephemeralLo + h.random32()%(ephemeralHi-ephemeralLo+1))
+			k := key
+			k.localPort = c
+			if h.assocs[k] == nil && h.listeners[c] == nil {
+				key = k
+			}
+		}
+		if key.localPort == 0 {
+			return nil, ErrPortInUse
+		}
+	} else if h.assocs[key] != nil {
+		return nil, ErrPortInUse
+	}
+	a := h.newAssociation(key, linkIdx, p, cfg, hd)
+	a.localTag, a.localTSN = h.random32(), h.random32()
+	a.buildInit(now)
+	a.state = stateCookieWait
+	h.addAssoc(a)
+	a.ctl |= ctlInit
+	a.t1Attempts = 0
+	a.markDirty()
+	h.finishCall(now)
+	return a, nil
+}
+
+// buildInit encodes our INIT once; retransmissions and 5.2.1 reuse it.
+func (a *Association) buildInit(now time.Time) {
+	ini := &wire.Init{InitFields: wire.InitFields{
+		InitiateTag: a.localTag, ARwnd: uint32(a.cfg.RecvBuffer),
+		OutStreams: a.cfg.InitMsg.OutStreams, InStreams: a.cfg.InitMsg.MaxInStreams,
+		InitialTSN: a.localTSN,
+	}}
+	if a.preserve > 0 {
+		ini.Params = append(ini.Params, &wire.CookiePreservativeParam{LifeSpanIncrement: uint32(a.preserve / time.Millisecond)})
+	}
+	ini.Params = appendOurParams(ini.Params, &a.cfg)
+	a.initChunk = ini.AppendTo(a.initChunk[:0])
+}
+
+// t1Timeout is the RTO for T1, capped by MaxInitTimeout (RFC 6458
+// sinit_max_init_timeo).
+func (a *Association) t1Timeout() time.Duration {
+	return min(a.path.rto.RTO(), a.cfg.InitMsg.MaxInitTimeout)
+}
+
+func (a *Association) onT1(now time.Time) {
+	a.t1.stop()
+	switch a.state {
+	case stateCookieWait:
+		a.host.stats.T1InitExpireds++
+	case stateCookieEchoed:
+		a.host.stats.T1CookieExpireds++
+	default:
+		return
+	}
+	a.t1Attempts++
+	if a.t1Attempts > a.cfg.InitMsg.MaxAttempts {
+		a.close(Event{Type: CantStartAssoc, Err: ErrPeerUnreachable})
+		return
+	}
+	a.path.rto.Backoff()
+	a.t1Retransmit = true
+	if a.state == stateCookieWait {
+		a.ctl |= ctlInit
+	} else {
+		a.ctl |= ctlCookieEcho
+	}
+	a.markDirty()
+}
+
+// handleInitAck processes an INIT ACK (5.1 step 3); outside COOKIE-WAIT it
+// is discarded (5.2.3).
+func (a *Association) handleInitAck(c wire.RawChunk, now time.Time) {
+	if a.state != stateCookieWait {
+		return
+	}
+	var ia wire.InitAck
+	if err := ia.Unmarshal(c); err != nil {
+		return
+	}
+	if ia.InitiateTag == 0 || ia.OutStreams == 0 || ia.InStreams == 0 {
+		// 5.1: an INIT ACK we will not build on gets an ABORT tagged with
+		// its Initiate Tag (when it has one).
+		if ia.InitiateTag != 0 {
+			a.peerTag = ia.InitiateTag
+			a.abortWith(now, []wire.Cause{&wire.InvalidMandatoryParamCause{}}, ErrProtocolViolation)
+		}
+		return
+	}
+	info := scanInitParams(ia.Params)
+	if info.hostName {
+		a.peerTag = ia.InitiateTag
+		a.abortWith(now, []wire.Cause{&wire.UnresolvableAddressCause{}}, ErrProtocolViolation)
+		return
+	}
+	if !info.hasCookie {
+		a.peerTag = ia.InitiateTag
+		a.abortWith(now, []wire.Cause{&wire.MissingMandatoryParamCause{Types: []wire.ParamType{wire.ParamStateCookie}}}, ErrProtocolViolation)
+		return
+	}
+	if !a.t1Retransmit && !a.t1Sent.IsZero() {
+		a.path.rto.Observe(now.Sub(a.t1Sent)) // Karn: only an unretransmitted INIT
+	}
+	a.peerTag = ia.InitiateTag
+	a.peerTSN = ia.InitialTSN
+	a.outStreams = min(a.cfg.InitMsg.OutStreams, ia.InStreams)
+	a.inStreams = min(ia.OutStreams, a.cfg.InitMsg.MaxInStreams)
+	a.features = info.features & supportedFeatures
+	a.peerAdaptation = info.adaptation
+	a.cookieEcho = append(a.cookieEcho[:0], info.cookie...)
+	a.data.init(a, ia.ARwnd)
+	if len(info.unrecognized) > 0 {
+		// 3.2.2: report them with the COOKIE ECHO.
+		var causes []wire.Cause
+		for _, p := range info.unrecognized {
+			causes = append(causes, &wire.UnrecognizedParamsCause{Params: p.AppendTo(nil)})
+		}
+		a.errCauses = append(a.errCauses, causes...)
+	}
+	a.state = stateCookieEchoed
+	a.t1.stop()
+	a.t1Attempts = 0
+	a.t1Retransmit = false
+	a.ctl &^= ctlInit
+	a.ctl |= ctlCookieEcho
+	a.markDirty()
+}
+
+// handleCookieAck completes an active open (5.1 step 5); elsewhere it is a
+// duplicate and discarded (5.2.5).
+func (a *Association) handleCookieAck(now time.Time) {
+	if a.state != stateCookieEchoed {
+		return
+	}
+	if !a.t1Retransmit && !a.t1Sent.IsZero() {
+		a.path.rto.Observe(now.Sub(a.t1Sent))
+	}
+	a.ctl &^= ctlCookieEcho
+	a.established(now)
+}
+
+// handleInitExisting answers an INIT for an association we have (5.2.1,
+// 5.2.2, 9.2), after the encapsulation checks of
+// draft-tuexen-tsvwg-sctp-udp-encaps-cons section 4.
+func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
+	h := a.host
+	if len(pkt.Chunks) != 1 || pkt.VerificationTag != 0 {
+		return
+	}
+	var ini wire.Init
+	if ini.Unmarshal(pkt.Chunks[0]) != nil || ini.InitiateTag == 0 {
+		return
+	}
+	// Rules 4, 6 and 7: an INIT that would change the path's encapsulation
+	// is refused with cause 14; rules 1-3: it never changes it either way.
+	curEncap := h.cfg.Links[a.path.linkIdx].Kind == link.UDP
+	newEncap := h.cfg.Links[linkIdx].Kind == link.UDP
+	curPort := uint16(0)
+	if curEncap {
+		curPort = a.path.p.RemotePort
+	}
+	newPort := uint16(0)
+	if newEncap {
+		newPort = p.RemotePort
+	}
+	if curEncap != newEncap || curPort != newPort {
+		h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{Causes: []wire.Cause{
+			&wire.RestartWithNewEncapPortCause{CurrentPort: curPort, NewPort: newPort},
+		}})
+		return
+	}
+	l := a.listener
+	if l == nil {
+		// A dialled association answers from its own configuration.
+		l = &listener{h: h, port: a.key.localPort, cfg: a.cfg}
+	}
+	cfg := a.cfg
+	switch a.state {
+	case stateCookieWait:
+		// 5.2.1: same tag and TSN as our INIT, no tie-tags.
+		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, 0, 0, &cfg)
+	case stateCookieEchoed:
+		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, a.localTag, a.peerTag, &cfg)
+	case stateShutdownAckSent:
+		// 9.2: the SHUTDOWN COMPLETE was probably lost.
+		a.ctl |= ctlShutdownAck
+		a.markDirty()
+	default:
+		// 5.2.2: a new tag, tie-tags naming the current association.
+		l.answerInit(linkIdx, p, pkt, &ini, now, h.random32(), h.random32(), a.localTag, a.peerTag, &cfg)
+	}
+}
+
+// handleCookieEchoExisting applies 5.2.4 to a COOKIE ECHO for an existing
+// association. It reports whether the rest of the packet may be processed.
+func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) bool {
+	h := a.host
+	var ce wire.CookieEcho
+	if ce.Unmarshal(pkt.Chunks[0]) != nil {
+		return false
+	}
+	st, err := h.jar.Open(ce.Cookie, now)
+	if err != nil && !isStale(err) {
+		return false
+	}
+	if st.LocalPort != a.key.localPort || st.PeerPort != a.key.remotePort || st.LocalTag != pkt.VerificationTag {
+		return false
+	}
+	lt, pt := st.LocalTag == a.localTag, st.PeerTag == a.peerTag
+	if err != nil && !(lt && pt) {
+		// Step 3: stale, and not this association's own cookie.
+		h.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
+		return false
+	}
+	switch {
+	case !lt && !pt && st.LocalTieTag == a.localTag && st.PeerTieTag == a.peerTag && st.LocalTieTag != 0: // A
+		if a.state == stateShutdownAckSent {
+			a.ctl |= ctlShutdownAck
+			a.errCauses = append(a.errCauses, &wire.CookieWhileShuttingDownCause{})
+			a.markDirty()
+			return false
+		}
+		a.restart(linkIdx, p, pkt, &st, now)
+		return false
+	case lt && !pt: // B (peer tag X or 0)
+		a.peerTag = st.PeerTag
+		a.adoptPeerFromCookie(&st)
+		a.collisionEstablish(now)
+		return true
+	case !lt && pt && st.LocalTieTag == 0 && st.PeerTieTag == 0: // C
+		return false
+	case lt && pt: // D
+		switch a.state {
+		case stateCookieEchoed, stateCookieWait:
+			a.adoptPeerFromCookie(&st)
+			a.collisionEstablish(now)
+		case stateAcceptPending:
+			// The COOKIE ACK stays withheld until the acceptor answers.
+		default:
+			a.ctl |= ctlCookieAck // our COOKIE ACK was lost
+			a.markDirty()
+		}
+		return true
+	}
+	return false
+}
+
+// adoptPeerFromCookie takes the peer's side of the handshake from our own
+// cookie, which carries what the peer's INIT said.
+func (a *Association) adoptPeerFromCookie(st *cookie.State) {
+	if a.state != stateCookieWait && a.state != stateCookieEchoed {
+		return
+	}
+	a.peerTSN = st.PeerTSN
+	a.outStreams, a.inStreams = st.OutStreams, st.InStreams
+	a.features, a.peerAdaptation = st.Features, st.PeerAdaptation
+	a.data.init(a, st.PeerRwnd)
+}
+
+func (a *Association) collisionEstablish(now time.Time) {
+	a.t1.stop()
+	a.ctl &^= ctlInit | ctlCookieEcho
+	a.ctl |= ctlCookieAck
+	if a.state == stateCookieWait || a.state == stateCookieEchoed {
+		a.established(now)
+	}
+	a.markDirty()
+}
+
+// restart handles action A of 5.2.4: the peer restarted. Where a listener
+// owns the port, the old association ends (ErrRestarted) and the new one
+// goes through the acceptor like any other, so a gateway pairs it afresh
+// (DESIGN 2.7). A dialled association restarts in place with RESTART.
+func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *cookie.State, now time.Time) {
+	h := a.host
+	if l := h.listeners[a.key.localPort]; l != nil {
+		a.close(Event{Type: CommLost, Err: ErrRestarted})
+		na := h.newAssociation(a.key, linkIdx, p, l.cfg, nil)
+		na.listener, na.passive = l, true
+		na.adoptCookie(st)
+		na.state = stateAcceptPending
+		h.addAssoc(na)
+		h.accepts = append(h.accepts, &AcceptRequest{l: l, a: na, Restart: true})
+		na.processChunks(linkIdx, p, pkt, 1, now)
+		return
+	}
+	failed := a.data.failAll()
+	if len(failed) > 0 {
+		a.notify(Event{Type: SendFailed, Failed: failed})
+	}
+	a.data.stop()
+	a.adoptCookieRestart(st)
+	a.path.reset(now)
+	a.t1.stop()
+	a.t2.stop()
+	a.t5.stop()
+	a.errorCount = 0
+	if a.state < stateEstablished {
+		a.host.stats.CurrEstab++
+	}
+	a.state = stateEstablished
+	a.ctl = ctlCookieAck
+	a.path.startHeartbeat(now)
+	a.notify(Event{Type: Restart})
+	a.processChunks(linkIdx, p, pkt, 1, now)
+	a.markDirty()
+}
+
+func (a *Association) adoptCookieRestart(st *cookie.State) {
+	a.localTag, a.peerTag = st.LocalTag, st.PeerTag
+	a.localTSN, a.peerTSN = st.LocalTSN, st.PeerTSN
+	a.outStreams, a.inStreams = st.OutStreams, st.InStreams
+	a.features, a.peerAdaptation = st.Features, st.PeerAdaptation
+	a.data.init(a, st.PeerRwnd)
+}

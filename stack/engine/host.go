@@ -1,0 +1,346 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// LinkInfo describes one link a Host sends and receives on.
+type LinkInfo struct {
+	Kind link.Kind
+	// Overhead is the number of bytes the link adds under the SCTP packet
+	// toward remote (IP, plus UDP on an encapsulating link: RFC 6951 5.6).
+	// Nil means link.IPOverhead, plus 8 on a UDP link.
+	Overhead func(remote netip.Addr) int
+	// AnswerUnserved makes the Host answer packets for ports nobody on it
+	// serves as RFC 9260 8.4 says (ABORT with the T bit). Set it on a UDP
+	// link, whose every SCTP port is ours. Leave it off on a native link:
+	// another SCTP stack may own those ports (DESIGN 4).
+	AnswerUnserved bool
+}
+
+func (l LinkInfo) overhead(remote netip.Addr) int {
+	if l.Overhead != nil {
+		return l.Overhead(remote)
+	}
+	n := link.IPOverhead(remote)
+	if l.Kind == link.UDP {
+		n += 8
+	}
+	return n
+}
+
+// HostConfig configures a Host.
+type HostConfig struct {
+	Links []LinkInfo
+	// Rand supplies verification tags, initial TSNs, nonces and cookie
+	// secrets; nil means crypto/rand. Simulations pass a seeded source.
+	Rand io.Reader
+	// CookieKeyRotation is how often the cookie secret changes (default 1 h).
+	CookieKeyRotation time.Duration
+}
+
+// Outgoing is a packet the Host wants sent on link Link.
+type Outgoing struct {
+	Link int
+	link.Packet
+}
+
+type assocKey struct {
+	localPort, remotePort uint16
+	remote                netip.Addr
+}
+
+// Host is every SCTP endpoint reachable through a set of links: listeners,
+// associations, and the out-of-the-blue handling for their ports. It is not
+// safe for concurrent use; one goroutine (or a simulator) drives it.
+type Host struct {
+	cfg       HostConfig
+	rand      io.Reader
+	jar       *cookie.Jar
+	listeners map[uint16]*listener
+	assocs    map[assocKey]*Association
+	portRefs  map[uint16]int // local ports of associations: served ports
+	// recent holds ports whose last association ended lately, until when
+	// they still count as ours: a lost SHUTDOWN COMPLETE or ABORT is then
+	// answered by 8.4 (the peer retransmits SHUTDOWN ACK) even on a native
+	// link, where ports nobody serves are otherwise left to other stacks.
+	recent map[uint16]time.Time
+
+	out     []Outgoing
+	bufFree [][]byte
+
+	timers      timerHeap
+	events      []pendingEvent
+	eventsSpare []pendingEvent
+	accepts     []*AcceptRequest
+	dirty       []*Association
+	closed      bool
+	// inFinish is set while an input is processed, so that calls made by
+	// handlers only queue work for the loop already running.
+	inFinish bool
+
+	stats Stats
+
+	// lastNow is the time of the input being processed.
+	lastNow time.Time
+
+	// scratch for parsing, reused across packets
+	pkt  wire.Packet
+	rbuf [8]byte
+}
+
+// Stats counts what /proc/net/sctp/snmp counts, named alike.
+type Stats struct {
+	CurrEstab               int
+	ActiveEstabs            uint64
+	PassiveEstabs           uint64
+	Aborteds                uint64
+	Shutdowns               uint64
+	OutOfBlues              uint64
+	ChecksumErrors          uint64
+	OutCtrlChunks           uint64
+	OutOrderChunks          uint64
+	OutUnorderChunks        uint64
+	InCtrlChunks            uint64
+	InOrderChunks           uint64
+	InUnorderChunks         uint64
+	FragUsrMsgs             uint64
+	ReasmUsrMsgs            uint64
+	OutSCTPPacks            uint64
+	InSCTPPacks             uint64
+	T1InitExpireds          uint64
+	T1CookieExpireds        uint64
+	T2ShutdownExpireds      uint64
+	T3RtxExpireds           uint64
+	T5ShutdownGuardExpireds uint64
+	DelaySackExpireds       uint64
+	HBExpireds              uint64 // heartbeat timer expiries that sent a HEARTBEAT
+	MalformedPackets        uint64
+	DiscardedBadTag         uint64
+}
+
+type pendingEvent struct {
+	a  *Association
+	ev Event
+}
+
+// NewHost makes a Host for the given links.
+func NewHost(cfg HostConfig) *Host {
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.CookieKeyRotation == 0 {
+		cfg.CookieKeyRotation = defaultCookieKeyRotation
+	}
+	return &Host{
+		cfg:       cfg,
+		rand:      cfg.Rand,
+		jar:       cookie.NewJar(cfg.Rand, cfg.CookieKeyRotation),
+		listeners: make(map[uint16]*listener),
+		assocs:    make(map[assocKey]*Association),
+		portRefs:  make(map[uint16]int),
+		recent:    make(map[uint16]time.Time),
+	}
+}
+
+// Stats returns a copy of the counters.
+func (h *Host) Stats() Stats {
+	s := h.stats
+	return s
+}
+
+// Associations calls f for every association the host holds.
+func (h *Host) Associations(f func(*Association)) {
+	for _, a := range h.assocs {
+		f(a)
+	}
+}
+
+// Errors for Host calls.
+var (
+	ErrPortInUse = errors.New("engine: port already in use toward that peer")
+	ErrListening = errors.New("engine: port already has a listener")
+	ErrBadLink   = errors.New("engine: no such link")
+)
+
+// random32 draws a nonzero 32-bit value (RFC 9260 5.3.1: tags are never 0).
+func (h *Host) random32() uint32 {
+	for {
+		if _, err := io.ReadFull(h.rand, h.rbuf[:4]); err != nil {
+			panic(fmt.Sprintf("engine: random source failed: %v", err))
+		}
+		if v := binary.BigEndian.Uint32(h.rbuf[:4]); v != 0 {
+			return v
+		}
+	}
+}
+
+func (h *Host) random64() uint64 {
+	if _, err := io.ReadFull(h.rand, h.rbuf[:8]); err != nil {
+		panic(fmt.Sprintf("engine: random source failed: %v", err))
+	}
+	return binary.BigEndian.Uint64(h.rbuf[:8])
+}
+
+// portLinger is how long a port stays ours after its last association:
+// long enough for the peer's T2 retransmissions to find an answer.
+const portLinger = 5 * time.Minute
+
+// served reports whether some listener or association uses local port p, or
+// did until lately.
+func (h *Host) served(p uint16, now time.Time) bool {
+	if h.listeners[p] != nil || h.portRefs[p] > 0 {
+		return true
+	}
+	until, ok := h.recent[p]
+	return ok && now.Before(until)
+}
+
+func (h *Host) addAssoc(a *Association) {
+	h.assocs[a.key] = a
+	h.portRefs[a.key.localPort]++
+}
+
+func (h *Host) removeAssoc(a *Association) {
+	if h.assocs[a.key] == a {
+		delete(h.assocs, a.key)
+		if h.portRefs[a.key.localPort]--; h.portRefs[a.key.localPort] <= 0 {
+			delete(h.portRefs, a.key.localPort)
+			h.lingerPort(a.key.localPort)
+		}
+	}
+	h.timers.remove(a)
+}
+
+func (h *Host) lingerPort(p uint16) {
+	if len(h.recent) >= 4096 {
+		for q, until := range h.recent {
+			if !h.lastNow.Before(until) {
+				delete(h.recent, q)
+			}
+		}
+		if len(h.recent) >= 4096 {
+			return
+		}
+	}
+	h.recent[p] = h.lastNow.Add(portLinger)
+}
+
+// --- output ---------------------------------------------------------------
+
+// getBuf returns an empty buffer with room for a packet of up to size bytes.
+func (h *Host) getBuf(size int) []byte {
+	if n := len(h.bufFree); n > 0 {
+		b := h.bufFree[n-1]
+		h.bufFree = h.bufFree[:n-1]
+		if cap(b) >= size {
+			return b[:0]
+		}
+	}
+	if size < 2048 {
+		size = 2048
+	}
+	return make([]byte, 0, size)
+}
+
+func (h *Host) emit(linkIdx int, p link.Path, b []byte) {
+	h.stats.OutSCTPPacks++
+	h.out = append(h.out, Outgoing{Link: linkIdx, Packet: link.Packet{Path: p, Buf: b}})
+}
+
+// Outgoing returns the packets produced since the last ReleaseOutgoing. Their
+// buffers stay valid until ReleaseOutgoing.
+func (h *Host) Outgoing() []Outgoing { return h.out }
+
+// ReleaseOutgoing recycles the buffers of the packets Outgoing returned.
+func (h *Host) ReleaseOutgoing() {
+	for i := range h.out {
+		h.bufFree = append(h.bufFree, h.out[i].Buf[:0])
+		h.out[i] = Outgoing{}
+	}
+	h.out = h.out[:0]
+}
+
+// sendOOTB answers a packet that belongs to no association with one chunk,
+// on the path it came from (draft-tuexen-tsvwg-sctp-udp-encaps-cons 3: same
+// encapsulation, ports swapped).
+func (h *Host) sendOOTB(linkIdx int, p link.Path, srcPort, dstPort uint16, vtag uint32, c wire.Chunk) {
+	b := h.getBuf(256)
+	b = wire.AppendPacket(b, wire.CommonHeader{SrcPort: srcPort, DstPort: dstPort, VerificationTag: vtag}, c)
+	h.stats.OutCtrlChunks++
+	h.emit(linkIdx, p, b)
+}
+
+// --- events -----------------------------------------------------------------
+
+func (h *Host) notify(a *Association, ev Event) {
+	h.events = append(h.events, pendingEvent{a: a, ev: ev})
+}
+
+// finishLocked runs after every input: it sends what associations queued,
+// then delivers events, whose handlers may queue more, until both are
+// drained. The caller has set inFinish.
+func (h *Host) finishLocked(now time.Time) {
+	for round := 0; ; round++ {
+		h.flushAll(now)
+		if len(h.events) == 0 && len(h.accepts) == 0 {
+			return
+		}
+		if round > 1000 {
+			// Handlers that keep causing events forever are a bug; stop
+			// rather than spin.
+			panic("engine: event handlers do not settle")
+		}
+		h.dispatch()
+	}
+}
+
+// dispatch delivers queued accept requests and events once each.
+func (h *Host) dispatch() {
+	reqs := h.accepts
+	h.accepts = nil
+	for _, r := range reqs {
+		r.l.acceptor.Accept(r)
+	}
+	evs := h.events
+	h.events = h.eventsSpare[:0]
+	for i := range evs {
+		pe := evs[i]
+		evs[i] = pendingEvent{}
+		if pe.a.handler != nil {
+			pe.a.handler.HandleEvent(pe.a, pe.ev)
+		}
+	}
+	h.eventsSpare = evs[:0]
+}
+
+// markDirty queues a for flushing at the end of the current input.
+func (h *Host) markDirty(a *Association) {
+	if !a.inDirty {
+		a.inDirty = true
+		h.dirty = append(h.dirty, a)
+	}
+}
+
+// flushAll lets every dirty association send what it queued.
+func (h *Host) flushAll(now time.Time) {
+	for len(h.dirty) > 0 {
+		a := h.dirty[len(h.dirty)-1]
+		h.dirty = h.dirty[:len(h.dirty)-1]
+		a.inDirty = false
+		a.flush(now)
+		if a.state != stateClosed {
+			h.timers.update(a)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// HandlePacket processes one received SCTP packet (common header onwards)
+// that arrived on link linkIdx over path p. buf is not retained.
+func (h *Host) HandlePacket(linkIdx int, p link.Path, buf []byte, now time.Time) {
+	if h.closed || linkIdx < 0 || linkIdx >= len(h.cfg.Links) {
+		return
+	}
+	h.inFinish = true
+	h.handlePacket(linkIdx, p, buf, now)
+	h.finishLocked(now)
+	h.inFinish = false
+}
+
+// HandleNotice processes an ICMP report about a packet we sent (link.Notice).
+func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
+	if h.closed || len(pk.Buf) < wire.CommonHeaderLen {
+		return
+	}
+	var hdr wire.Packet
+	// The quoted packet is usually cut short: only the common header counts.
+	if err := hdr.UnmarshalUnverified(pk.Buf[:wire.CommonHeaderLen]); err != nil {
+		return
+	}
+	a := h.assocs[assocKey{localPort: hdr.SrcPort, remotePort: hdr.DstPort, remote: pk.Path.Remote}]
+	// RFC 9260 appendix C: the quoted verification tag must be the peer's.
+	if a == nil || hdr.VerificationTag != a.peerTag {
+		return
+	}
+	h.inFinish = true
+	switch pk.Notice {
+	case link.NoticeFragNeeded:
+		a.path.setMTU(pk.MTU)
+	case link.NoticeUnreachable:
+		a.path.onUnreachable(now)
+	}
+	h.finishLocked(now)
+	h.inFinish = false
+}
+
+func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time) {
+	h.lastNow = now
+	pkt := &h.pkt
+	if err := pkt.Unmarshal(buf); err != nil {
+		if isChecksumErr(err) {
+			h.stats.ChecksumErrors++
+		} else {
+			h.stats.MalformedPackets++
+		}
+		return
+	}
+	h.stats.InSCTPPacks++
+	if len(pkt.Chunks) == 0 || pkt.SrcPort == 0 || pkt.DstPort == 0 {
+		h.stats.MalformedPackets++
+		return
+	}
+	// 8.4 rule 1: nothing from or to a non-unicast address is answered.
+	if !p.Remote.IsValid() || p.Remote.IsMulticast() || p.Remote.IsUnspecified() {
+		return
+	}
+	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}
+	if a := h.assocs[key]; a != nil {
+		a.handlePacket(linkIdx, p, pkt, now)
+		return
+	}
+	h.handleOOTB(linkIdx, p, pkt, now)
+}
+
+// handleOOTB applies RFC 9260 8.4 to a packet that matches no association.
+func (h *Host) handleOOTB(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
+	l := h.listeners[pkt.DstPort]
+	if l == nil && !h.served(pkt.DstPort, now) && !h.cfg.Links[linkIdx].AnswerUnserved {
+		// Another stack may own this port (DESIGN 4): say nothing.
+		return
+	}
+	h.stats.OutOfBlues++
+	first := pkt.Chunks[0]
+	for _, c := range pkt.Chunks {
+		if c.Type == wire.TypeAbort { // rule 2
+			return
+		}
+	}
+	switch first.Type {
+	case wire.TypeInit: // rule 3
+		if len(pkt.Chunks) != 1 || pkt.VerificationTag != 0 {
+			return // 8.5.1 A: INIT travels alone with tag 0
+		}
+		if l != nil {
+			l.handleInit(linkIdx, p, pkt, now)
+			return
+		}
+		var ini wire.Init
+		if ini.Unmarshal(first) != nil || ini.InitiateTag == 0 {
+			return
+		}
+		h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{})
+		return
+	case wire.TypeCookieEcho: // rule 4
+		if l != nil {
+			l.handleCookieEcho(linkIdx, p, pkt, now)
+			return
+		}
+	}
+	for _, c := range pkt.Chunks {
+		switch c.Type {
+		case wire.TypeShutdownAck: // rule 5
+			h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, pkt.VerificationTag, &wire.ShutdownComplete{TagReflected: true})
+			return
+		case wire.TypeShutdownComplete: // rule 6
+			return
+		case wire.TypeCookieAck: // rule 7
+			return
+		case wire.TypeError:
+			if hasStaleCookieCause(c) {
+				return
+			}
+		}
+	}
+	// rule 8
+	h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, pkt.VerificationTag, &wire.Abort{TagReflected: true})
+}
+
+func hasStaleCookieCause(c wire.RawChunk) bool {
+	found := false
+	_ = wire.ForEachCause(c.Value, func(rc wire.RawCause) error {
+		if rc.Code == wire.CauseStaleCookie {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
+
+// HandleTimeout runs every timer due at now.
+func (h *Host) HandleTimeout(now time.Time) {
+	if h.closed {
+		return
+	}
+	h.inFinish = true
+	h.lastNow = now
+	for i := 0; i < 1<<20; i++ {
+		a := h.timers.peek()
+		if a == nil || a.deadline.After(now) {
+			break
+		}
+		a.onTimeout(now)
+		if a.state != stateClosed {
+			h.timers.update(a)
+		}
+		// An association whose timers did not move forward would spin.
+		if a.state != stateClosed && a.heapIdx >= 0 && !a.deadline.After(now) {
+			h.timers.remove(a)
+			a.deadline = now.Add(time.Millisecond)
+			h.timers.Push(a)
+		}
+	}
+	h.finishLocked(now)
+	h.inFinish = false
+}
+
+// NextDeadline reports when HandleTimeout next has work, if ever.
+func (h *Host) NextDeadline() (time.Time, bool) {
+	a := h.timers.peek()
+	if a == nil {
+		return time.Time{}, false
+	}
+	return a.deadline, true
+}
+
+// finishCall completes a user call made outside packet or timer processing.
+func (h *Host) finishCall(now time.Time) {
+	h.lastNow = now
+	if h.inFinish {
+		return
+	}
+	h.inFinish = true
+	h.finishLocked(now)
+	h.inFinish = false
+}
+
+func isChecksumErr(err error) bool { return errors.Is(err, wire.ErrChecksum) }

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Acceptor decides on associations arriving at a listener. Accept runs when a
+// valid COOKIE ECHO arrives (never for a bare INIT: those cost no state). It
+// must eventually call r.Accept or r.Reject, during the call or later; until
+// then the COOKIE ACK is withheld (DESIGN 2.1).
+type Acceptor interface {
+	Accept(r *AcceptRequest)
+}
+
+// AcceptFunc adapts a function to Acceptor.
+type AcceptFunc func(r *AcceptRequest)
+
+func (f AcceptFunc) Accept(r *AcceptRequest) { f(r) }
+
+type listener struct {
+	h        *Host
+	port     uint16
+	cfg      Config
+	acceptor Acceptor
+}
+
+// AcceptRequest is an association waiting for its listener's decision.
+type AcceptRequest struct {
+	l       *listener
+	a       *Association
+	decided bool
+	// Restart is set when the association replaces one the peer restarted
+	// (RFC 9260 5.2.4 action A); the old one ended with ErrRestarted.
+	Restart bool
+}
+
+// Association is the pending association (state ACCEPT-PENDING).
+func (r *AcceptRequest) Association() *Association { return r.a }
+
+// LinkKind is the kind of link the association arrived on.
+func (r *AcceptRequest) LinkKind() link.Kind { return r.l.h.cfg.Links[r.a.path.linkIdx].Kind }
+
+// Accept sends the COOKIE ACK: the association is ESTABLISHED and h gets
+// COMM_UP. Data that came before is delivered after it.
+func (r *AcceptRequest) Accept(now time.Time, h Handler) error {
+	if r.decided {
+		return errors.New("engine: accept request already decided")
+	}
+	r.decided = true
+	a := r.a
+	if a.state != stateAcceptPending {
+		return ErrClosed
+	}
+	a.handler = h
+	a.ctl |= ctlCookieAck
+	a.established(now)
+	a.data.acceptedNow(a)
+	a.host.finishCall(now)
+	return nil
+}
+
+// Reject sends an ABORT carrying causes and forgets the association.
+func (r *AcceptRequest) Reject(now time.Time, causes ...wire.Cause) {
+	if r.decided {
+		return
+	}
+	r.decided = true
+	a := r.a
+	a.handler = nil
+	a.abortWith(now, causes, ErrRejected)
+	a.host.finishCall(now)
+}
+
+// Listen makes port accept associations with cfg.
+func (h *Host) Listen(port uint16, cfg Config, acc Acceptor) error {
+	if h.listeners[port] != nil {
+		return ErrListening
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	h.listeners[port] = &listener{h: h, port: port, cfg: cfg, acceptor: acc}
+	return nil
+}
+
+// Unlisten stops accepting on port; existing associations carry on.
+func (h *Host) Unlisten(port uint16) { delete(h.listeners, port) }
+
+// initInfo is what a received INIT or INIT ACK says beyond its fixed fields.
+type initInfo struct {
+	features       cookie.Features
+	adaptation     uint32
+	preserve       time.Duration
+	hostName       bool
+	unrecognized   []wire.Param // to report (3.2.1 action bits x1)
+	stop           bool         // an unknown parameter said stop (x0 / x1)
+	hasCookie      bool
+	cookie         []byte
+	missingMandate bool
+}
+
+// scanInitParams applies 3.2.1 to the parameters of an INIT or INIT ACK.
+func scanInitParams(ps []wire.Param) initInfo {
+	var in initInfo
+	for _, p := range ps {
+		switch v := p.(type) {
+		case *wire.StateCookieParam:
+			in.hasCookie, in.cookie = true, v.Cookie
+		case *wire.ForwardTSNSupportedParam:
+			in.features |= cookie.FeatForwardTSN
+		case *wire.SupportedExtensionsParam:
+			for _, t := range v.Types {
+				switch t {
+				case wire.TypeForwardTSN:
+					in.features |= cookie.FeatForwardTSN
+				case wire.TypeIData:
+					in.features |= cookie.FeatIData
+				case wire.TypeReconfig:
+					in.features |= cookie.FeatReconfig
+				}
+			}
+		case *wire.AdaptationLayerParam:
+			in.features |= cookie.FeatAdaptation
+			in.adaptation = v.CodePoint
+		case *wire.CookiePreservativeParam:
+			in.preserve = time.Duration(v.LifeSpanIncrement) * time.Millisecond
+		case *wire.HostNameAddressParam:
+			in.hostName = true
+		case wire.RawParam:
+			act := v.Type.Action()
+			if act.Report() {
+				in.unrecognized = append(in.unrecognized, &wire.UnrecognizedParam{Param: v.AppendTo(nil)})
+			}
+			if !act.Skip() {
+				in.stop = true
+				return in
+			}
+		}
+	}
+	return in
+}
+
+// handleInit answers an INIT that matches no association (5.1 step 2):
+// statelessly, with everything the TCB will need sealed in the cookie.
+func (l *listener) handleInit(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
+	var ini wire.Init
+	if err := ini.Unmarshal(pkt.Chunks[0]); err != nil || ini.InitiateTag == 0 {
+		return // 3.3.2: tag 0 is silently discarded
+	}
+	l.answerInit(linkIdx, p, pkt, &ini, now, 0, 0, 0, 0, nil)
+}
+
+// answerInit sends the INIT ACK for ini. With a TCB present, localTag and
+// localTSN come from it (5.2.1) or are fresh (5.2.2), and the tie-tags are set.
+func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *wire.Init, now time.Time,
+	localTag, localTSN, localTie, peerTie uint32, cfgOverride *Config) {
+	h := l.h
+	cfg := l.cfg
+	if cfgOverride != nil {
+		cfg = *cfgOverride
+	}
+	abort := func(causes ...wire.Cause) {
+		h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{Causes: causes})
+	}
+	if ini.OutStreams == 0 || ini.InStreams == 0 {
+		abort(&wire.InvalidMandatoryParamCause{})
+		return
+	}
+	info := scanInitParams(ini.Params)
+	if info.hostName {
+		abort(&wire.UnresolvableAddressCause{})
+		return
+	}
+	if localTag == 0 {
+		localTag, localTSN = h.random32(), h.random32()
+	}
+	life := cfg.Assoc.CookieLife
+	if info.preserve > 0 {
+		// 5.2.6 lets the receiver honour a Cookie Preservative; cap the
+		// extension so replayed cookies stay short-lived.
+		life += min(info.preserve, max(cfg.Assoc.CookieLife, DefaultCookieLife))
+	}
+	st := cookie.State{
+		Created: now, Lifetime: life,
+		LocalPort: pkt.DstPort, PeerPort: pkt.SrcPort,
+		LocalTag: localTag, PeerTag: ini.InitiateTag,
+		LocalTieTag: localTie, PeerTieTag: peerTie,
+		LocalTSN: localTSN, PeerTSN: ini.InitialTSN, PeerRwnd: ini.ARwnd,
+		OutStreams: min(cfg.InitMsg.OutStreams, ini.InStreams),
+		InStreams:  min(ini.OutStreams, cfg.InitMsg.MaxInStreams),
+		Features:   info.features & supportedFeatures, PeerAdaptation: info.adaptation,
+	}
+	ck, err := h.jar.Seal(make([]byte, 0, cookie.Len), &st, now)
+	if err != nil {
+		return
+	}
+	ack := &wire.InitAck{InitFields: wire.InitFields{
+		InitiateTag: localTag, ARwnd: uint32(cfg.RecvBuffer),
+		OutStreams: st.OutStreams, InStreams: cfg.InitMsg.MaxInStreams,
+		InitialTSN: localTSN,
+	}}
+	ack.Params = append(ack.Params, &wire.StateCookieParam{Cookie: ck})
+	ack.Params = append(ack.Params, info.unrecognized...)
+	ack.Params = appendOurParams(ack.Params, &cfg)
+	// RFC 6951 5.7 / 3.2: no address parameters; the peer uses the source.
+	b := h.getBuf(512)
+	b = wire.AppendPacket(b, wire.CommonHeader{SrcPort: pkt.DstPort, DstPort: pkt.SrcPort, VerificationTag: ini.InitiateTag}, ack)
+	h.stats.OutCtrlChunks++
+	h.emit(linkIdx, p, b)
+}
+
+// supportedFeatures are the extensions this engine implements and so
+// negotiates; others the peer offers are ignored.
+const supportedFeatures = cookie.FeatAdaptation
+
+// appendOurParams adds the optional parameters our INIT and INIT ACK carry.
+func appendOurParams(ps []wire.Param, cfg *Config) []wire.Param {
+	if cfg.HasAdaptation {
+		ps = append(ps, &wire.AdaptationLayerParam{CodePoint: cfg.Adaptation})
+	}
+	return ps
+}
+
+// handleCookieEcho builds a TCB from a COOKIE ECHO that matches no
+// association (5.1.5), then asks the acceptor.
+func (l *listener) handleCookieEcho(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
+	h := l.h
+	var ce wire.CookieEcho
+	if ce.Unmarshal(pkt.Chunks[0]) != nil {
+		return
+	}
+	st, err := h.jar.Open(ce.Cookie, now)
+	if err != nil && !isStale(err) {
+		return // steps 1-2: forged or unknown secret, silently discarded
+	}
+	// Step 3: ports and tag must be those the cookie was made for.
+	if st.LocalPort != pkt.DstPort || st.PeerPort != pkt.SrcPort || st.LocalTag != pkt.VerificationTag {
+		return
+	}
+	if err != nil { // step 4
+		h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
+		return
+	}
+	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}
+	a := h.newAssociation(key, linkIdx, p, l.cfg, nil)
+	a.listener, a.passive = l, true
+	a.adoptCookie(&st)
+	a.state = stateAcceptPending
+	h.addAssoc(a)
+	h.accepts = append(h.accepts, &AcceptRequest{l: l, a: a})
+	// Step 7: DATA bundled after the COOKIE ECHO is processed; its SACK
+	// waits for the COOKIE ACK, which must lead the packet (5.1 step 4).
+	a.processChunks(linkIdx, p, pkt, 1, now)
+}
+
+// adoptCookie fills the TCB from an authenticated cookie.
+func (a *Association) adoptCookie(st *cookie.State) {
+	a.localTag, a.peerTag = st.LocalTag, st.PeerTag
+	a.localTSN, a.peerTSN = st.LocalTSN, st.PeerTSN
+	a.outStreams, a.inStreams = st.OutStreams, st.InStreams
+	a.features, a.peerAdaptation = st.Features, st.PeerAdaptation
+	a.data.init(a, st.PeerRwnd)
+}
+
+func isStale(err error) bool {
+	_, ok := err.(*cookie.StaleError)
+	return ok
+}
+
+func staleCause(err error) wire.Cause {
+	se := err.(*cookie.StaleError)
+	return &wire.StaleCookieCause{Staleness: uint32(min(se.Staleness/time.Microsecond, 1<<32-1))}
+}

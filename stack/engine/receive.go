@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// handlePacket applies the verification tag rules (8.5, 8.5.1) and then
+// processes the packet's chunks in order.
+func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
+	first := pkt.Chunks[0]
+	switch first.Type {
+	case wire.TypeInit:
+		a.handleInitExisting(linkIdx, p, pkt, now)
+		return
+	case wire.TypeCookieEcho:
+		if !a.handleCookieEchoExisting(linkIdx, p, pkt, now) || a.state == stateClosed {
+			return
+		}
+		a.adoptPath(linkIdx, p)
+		a.processChunks(linkIdx, p, pkt, 1, now)
+		return
+	}
+	if pkt.VerificationTag != a.localTag {
+		// Only ABORT and SHUTDOWN COMPLETE may carry the peer's tag (T bit
+		// set), and a SHUTDOWN ACK in COOKIE-WAIT/ECHOED is out of the blue.
+		for _, c := range pkt.Chunks {
+			switch c.Type {
+			case wire.TypeAbort, wire.TypeShutdownComplete:
+				if c.Flags&1 != 0 && a.peerTag != 0 && pkt.VerificationTag == a.peerTag {
+					a.processChunk(linkIdx, p, pkt, c, now)
+					return
+				}
+			}
+		}
+		if a.state == stateCookieWait || a.state == stateCookieEchoed {
+			for _, c := range pkt.Chunks {
+				if c.Type == wire.TypeShutdownAck {
+					a.host.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, pkt.VerificationTag, &wire.ShutdownComplete{TagReflected: true})
+					return
+				}
+			}
+		}
+		a.host.stats.DiscardedBadTag++
+		return
+	}
+	a.adoptPath(linkIdx, p)
+	a.processChunks(linkIdx, p, pkt, 0, now)
+}
+
+// adoptPath is RFC 6951 5.4: after the tag check, the packet's UDP source
+// port becomes the path's remote encapsulation port, and its link (native or
+// UDP) the path's link. This is what keeps an association alive across NAT
+// rebinding.
+func (a *Association) adoptPath(linkIdx int, p link.Path) {
+	a.path.linkIdx = linkIdx
+	a.path.p.RemotePort = p.RemotePort
+	if p.Local.IsValid() {
+		a.path.p.Local = p.Local
+	}
+}
+
+// processChunks handles the chunks of a packet that passed the tag check,
+// from index from on.
+func (a *Association) processChunks(linkIdx int, p link.Path, pkt *wire.Packet, from int, now time.Time) {
+	hadData := false
+	for i := from; i < len(pkt.Chunks); i++ {
+		c := pkt.Chunks[i]
+		if c.Type == wire.TypeData {
+			hadData = true
+		}
+		if !a.processChunk(linkIdx, p, pkt, c, now) || a.state == stateClosed {
+			break
+		}
+	}
+	if a.state == stateClosed {
+		return
+	}
+	a.data.afterPacket(a, hadData, now)
+	a.markDirty()
+}
+
+// processChunk handles one chunk and reports whether to go on with the rest.
+func (a *Association) processChunk(linkIdx int, p link.Path, pkt *wire.Packet, c wire.RawChunk, now time.Time) bool {
+	h := a.host
+	if c.Type != wire.TypeData && c.Type != wire.TypeIData {
+		h.stats.InCtrlChunks++
+	}
+	switch c.Type {
+	case wire.TypeData:
+		return a.data.handleData(a, c, now)
+	case wire.TypeSack:
+		a.data.handleSack(a, c, now)
+	case wire.TypeHeartbeat:
+		a.handleHeartbeat(c)
+	case wire.TypeHeartbeatAck:
+		a.path.handleHeartbeatAck(c, now)
+	case wire.TypeAbort:
+		a.handleAbort(c)
+		return false
+	case wire.TypeShutdown:
+		a.handleShutdown(c, now)
+	case wire.TypeShutdownAck:
+		a.handleShutdownAck(now)
+		return false
+	case wire.TypeShutdownComplete:
+		a.handleShutdownComplete(c)
+		return false
+	case wire.TypeError:
+		a.handleError(c, now)
+	case wire.TypeCookieAck:
+		a.handleCookieAck(now)
+	case wire.TypeInitAck:
+		a.handleInitAck(c, now)
+		return false
+	case wire.TypeInit, wire.TypeCookieEcho:
+		// Only valid first in a packet, where handlePacket took them.
+		return false
+	default:
+		return a.handleUnknown(c)
+	}
+	return true
+}
+
+// handleUnknown applies the action bits of 3.2 to a chunk type we do not
+// process.
+func (a *Association) handleUnknown(c wire.RawChunk) bool {
+	act := c.Type.Action()
+	if act.Report() {
+		a.errCauses = append(a.errCauses, &wire.UnrecognizedChunkCause{Chunk: c.AppendTo(nil)})
+		a.markDirty()
+	}
+	return act.Skip()
+}
+
+// handleAbort ends the association on the peer's ABORT (9.1), keeping its
+// causes both decoded and verbatim.
+func (a *Association) handleAbort(c wire.RawChunk) {
+	a.host.stats.Aborteds++
+	ev := a.lostEvent(ErrPeerAborted)
+	if len(c.Value) > 0 {
+		ev.CauseBytes = append([]byte(nil), c.Value...)
+		ev.Causes, _ = wire.ParseCauses(c.Value)
+	}
+	a.close(ev)
+}
+
+// handleError surfaces the peer's ERROR chunk (REMOTE_ERROR) and applies
+// 5.2.6 to a Stale Cookie error in COOKIE-ECHOED.
+func (a *Association) handleError(c wire.RawChunk, now time.Time) {
+	causes, _ := wire.ParseCauses(c.Value)
+	for _, cs := range causes {
+		if sc, ok := cs.(*wire.StaleCookieCause); ok && a.state == stateCookieEchoed {
+			a.staleCookie(sc, now)
+			return
+		}
+	}
+	a.notify(Event{Type: RemoteError, Causes: causes, CauseBytes: append([]byte(nil), c.Value...)})
+}
+
+// staleCookie takes alternative 3 of 5.2.6: a new INIT asking for a longer
+// cookie life, counted against Max.Init.Retransmits.
+func (a *Association) staleCookie(sc *wire.StaleCookieCause, now time.Time) {
+	// Counted apart from T1 (which an INIT ACK resets), so a peer that
+	// keeps finding our cookies stale cannot keep us trying forever.
+	a.staleRetries++
+	if a.staleRetries > a.cfg.InitMsg.MaxAttempts {
+		a.close(Event{Type: CantStartAssoc, Err: ErrPeerUnreachable})
+		return
+	}
+	stale := time.Duration(sc.Staleness) * time.Microsecond
+	// Ask for the staleness plus the RTT measured, at most a second more.
+	a.preserve = stale + min(a.path.rto.SRTT(), time.Second) + time.Millisecond
+	a.buildInit(now)
+	a.state = stateCookieWait
+	a.peerTag = 0
+	a.cookieEcho = a.cookieEcho[:0]
+	a.t1.stop()
+	a.ctl &^= ctlCookieEcho
+	a.ctl |= ctlInit
+	a.markDirty()
+}
+
+// handleHeartbeat answers with the info copied unchanged (8.3), in the
+// states 8.3 allows.
+func (a *Association) handleHeartbeat(c wire.RawChunk) {
+	if a.state < stateCookieEchoed || a.state == stateShutdownSent || a.state == stateShutdownAckSent {
+		return
+	}
+	var hb wire.Heartbeat
+	if hb.Unmarshal(c) != nil {
+		return
+	}
+	a.hbAcks = append(a.hbAcks, append([]byte(nil), hb.Info...))
+	a.markDirty()
+}

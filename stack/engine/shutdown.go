@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Shutdown starts a graceful close (9.2), like gen_sctp:eof/2: data already
+// queued is still delivered, then SHUTDOWN / SHUTDOWN ACK / SHUTDOWN COMPLETE.
+// Before COMM_UP it takes effect once the association is up.
+func (a *Association) Shutdown(now time.Time) {
+	switch a.state {
+	case stateCookieWait, stateCookieEchoed, stateAcceptPending:
+		a.shutdownAfterUp = true
+	case stateEstablished:
+		a.state = stateShutdownPending
+		a.markDirty()
+	}
+	a.host.finishCall(now)
+}
+
+// maybeShutdown sends SHUTDOWN or SHUTDOWN ACK once all our data is
+// acknowledged (9.2); flush calls it before building packets.
+func (a *Association) maybeShutdown(now time.Time) {
+	if !a.data.idle() {
+		return
+	}
+	switch a.state {
+	case stateShutdownPending:
+		a.state = stateShutdownSent
+		a.ctl |= ctlShutdown
+		a.errorCount = 0
+		a.t2.start(now, a.path.rto.RTO())
+		// T5-shutdown-guard: 5 x RTO.Max bounds the whole sequence.
+		a.t5.start(now, 5*a.cfg.RTO.Max)
+		a.path.stopHeartbeat() // 8.3: heartbeats end with SHUTDOWN
+	case stateShutdownReceived:
+		a.state = stateShutdownAckSent
+		a.ctl |= ctlShutdownAck
+		a.errorCount = 0
+		a.t2.start(now, a.path.rto.RTO())
+		a.path.stopHeartbeat()
+	}
+}
+
+// handleShutdown processes the peer's SHUTDOWN (9.2).
+func (a *Association) handleShutdown(c wire.RawChunk, now time.Time) {
+	var s wire.Shutdown
+	if s.Unmarshal(c) != nil {
+		return
+	}
+	switch a.state {
+	case stateEstablished, stateShutdownPending:
+		a.state = stateShutdownReceived
+		a.data.handleCumAck(a, s.CumTSNAck, now)
+		a.notify(Event{Type: ShutdownEvent})
+	case stateShutdownReceived:
+		a.data.handleCumAck(a, s.CumTSNAck, now)
+	case stateShutdownSent:
+		// Both sides shut down at once: answer with SHUTDOWN ACK at once.
+		a.data.handleCumAck(a, s.CumTSNAck, now)
+		a.state = stateShutdownAckSent
+		a.ctl &^= ctlShutdown
+		a.ctl |= ctlShutdownAck
+		a.t2.start(now, a.path.rto.RTO())
+		a.notify(Event{Type: ShutdownEvent})
+	case stateShutdownAckSent:
+		a.ctl |= ctlShutdownAck
+	}
+	a.markDirty()
+}
+
+// handleShutdownAck completes our side (9.2): SHUTDOWN COMPLETE, then gone.
+func (a *Association) handleShutdownAck(now time.Time) {
+	if a.state != stateShutdownSent && a.state != stateShutdownAckSent {
+		return
+	}
+	b := a.host.getBuf(64)
+	b = wire.AppendPacket(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag}, &wire.ShutdownComplete{})
+	a.host.stats.OutCtrlChunks++
+	a.host.emit(a.path.linkIdx, a.path.p, b)
+	a.host.stats.Shutdowns++
+	a.close(Event{Type: ShutdownComp})
+}
+
+// handleShutdownComplete ends the association if we sent SHUTDOWN ACK
+// (8.5.1 C: ignored in any other state).
+func (a *Association) handleShutdownComplete(c wire.RawChunk) {
+	if a.state != stateShutdownAckSent {
+		return
+	}
+	a.host.stats.Shutdowns++
+	a.close(Event{Type: ShutdownComp})
+}
+
+// onT2 retransmits SHUTDOWN or SHUTDOWN ACK, giving up after
+// Association.Max.Retrans (9.2).
+func (a *Association) onT2(now time.Time) {
+	a.t2.stop()
+	a.host.stats.T2ShutdownExpireds++
+	a.errorCount++
+	a.path.rto.Backoff()
+	if a.errorCount > a.cfg.Assoc.MaxRetrans {
+		a.abortWith(now, nil, ErrPeerUnreachable)
+		return
+	}
+	switch a.state {
+	case stateShutdownSent:
+		a.ctl |= ctlShutdown
+	case stateShutdownAckSent:
+		a.ctl |= ctlShutdownAck
+	default:
+		return
+	}
+	a.t2.start(now, a.path.rto.RTO())
+	a.markDirty()
+}

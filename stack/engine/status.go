@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Status mirrors SCTP_STATUS (RFC 6458 8.2.1) plus the figures of
+// /proc/net/sctp/assocs.
+type Status struct {
+	State       State
+	LocalTag    uint32
+	PeerTag     uint32
+	LocalPort   uint16
+	RemotePort  uint16
+	PeerRwnd    uint32 // the peer's current receive window as we track it
+	Rwnd        uint32 // the window we advertise
+	Unacked     int    // DATA chunks sent and not acknowledged
+	Pending     int    // user bytes queued, not yet sent
+	InStreams   uint16
+	OutStreams  uint16
+	FragPoint   int // largest DATA payload per packet
+	Primary     PathStatus
+	Outstanding int // user bytes sent and not acknowledged
+	Delivered   int // messages waiting in the receive queue
+}
+
+// PathStatus mirrors sctp_paddrinfo.
+type PathStatus struct {
+	Link  int
+	Path  link.Path
+	State PathState
+	Cwnd  int
+	SRTT  time.Duration
+	RTO   time.Duration
+	MTU   int
+}
+
+// Status reports the association's current figures.
+func (a *Association) Status() Status {
+	d := &a.data
+	s := Status{
+		State: a.state, LocalTag: a.localTag, PeerTag: a.peerTag,
+		LocalPort: a.key.localPort, RemotePort: a.key.remotePort,
+		InStreams: a.inStreams, OutStreams: a.outStreams,
+		FragPoint: a.path.maxPacket() - wire.CommonHeaderLen - wire.DataHeaderSize,
+		Primary: PathStatus{
+			Link: a.path.linkIdx, Path: a.path.p, State: a.path.state,
+			SRTT: a.path.rto.SRTT(), RTO: a.path.rto.RTO(), MTU: a.path.mtu,
+		},
+	}
+	if a.cfg.MaxSeg > 0 && a.cfg.MaxSeg < s.FragPoint {
+		s.FragPoint = a.cfg.MaxSeg
+	}
+	if d.inited {
+		s.PeerRwnd = d.peerRwnd
+		s.Rwnd = d.rwnd(a)
+		s.Unacked = len(d.out)
+		s.Outstanding = d.outBytes
+		s.Primary.Cwnd = d.cc.Cwnd()
+		s.Delivered = d.rq.Ready()
+	}
+	if d.sq != nil {
+		s.Pending = d.sq.Buffered()
+	}
+	return s
+}
+
+// Close aborts every association (with a User-Initiated Abort carrying
+// reason, when given) and stops the Host.
+func (h *Host) Close(now time.Time, reason string) {
+	if h.closed {
+		return
+	}
+	h.inFinish = true
+	var causes []wire.Cause
+	if reason != "" {
+		causes = []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte(reason)}}
+	}
+	for _, a := range h.assocs {
+		a.abortWith(now, causes, ErrHostClosed)
+	}
+	h.listeners = map[uint16]*listener{}
+	h.finishLocked(now)
+	h.inFinish = false
+	h.closed = true
+}

@@ -1,0 +1,277 @@
+// Package sim is a deterministic network simulator for the sans-IO engine:
+// a virtual clock, in-memory links with seeded loss, duplication,
+// reordering, delay and bandwidth limits, and engine Hosts attached to it.
+// Everything runs on the caller's goroutine; a run replays exactly from its
+// seed, so a failing seed is a reproducible bug report.
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// Impairments apply to every packet a node sends.
+type Impairments struct {
+	Loss      float64       // probability a packet is dropped
+	Duplicate float64       // probability a packet is delivered twice
+	Reorder   float64       // probability a packet is held back by up to ReorderDelay
+	Delay     time.Duration // one-way propagation delay
+	Jitter    time.Duration // uniform extra delay in [0, Jitter)
+	// ReorderDelay is the extra delay of a reordered packet (default 3*Delay+1ms).
+	ReorderDelay time.Duration
+	// Bandwidth in bytes per second; 0 is unlimited. Packets queue behind
+	// each other at the sender.
+	Bandwidth int
+	// Drop, when set, decides before the random impairments; returning true
+	// drops the packet. Tests script losses with it.
+	Drop func(from *Node, pkt []byte) bool
+}
+
+// Epoch is the virtual clock's start: a fixed date, so runs are identical.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Network is the simulated world.
+type Network struct {
+	rng     *rand.Rand
+	now     time.Time
+	nodes   []*Node
+	inbox   pktHeap
+	seq     uint64
+	Sent    int // packets offered to the network
+	Dropped int
+	// Trace, when set, sees every delivered packet.
+	Trace func(now time.Time, from, to *Node, pkt []byte)
+}
+
+// New makes a network whose randomness comes from seed.
+func New(seed uint64) *Network {
+	return &Network{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: Epoch}
+}
+
+// Now is the virtual time.
+func (n *Network) Now() time.Time { return n.now }
+
+// Rand is the network's seeded source, for tests that draw workloads.
+func (n *Network) Rand() *rand.Rand { return n.rng }
+
+// Node is a simulated host with one link.
+type Node struct {
+	Net  *Network
+	Host *engine.Host
+	Addr netip.Addr
+	Kind link.Kind
+	// UDPPort is the node's source UDP port on a UDP link: what a peer sees
+	// as RemotePort. Change it to simulate a NAT rebinding.
+	UDPPort uint16
+	Imp     Impairments
+	// Down drops everything to and from the node (a silent peer).
+	Down bool
+
+	busyUntil time.Time // bandwidth queue
+}
+
+// seededReader adapts the network's generator to io.Reader for a Host.
+type seededReader struct{ r *rand.Rand }
+
+func (s seededReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(s.r.Uint32())
+	}
+	return len(p), nil
+}
+
+// AddNode attaches a new Host at addr with a link of the given kind.
+func (n *Network) AddNode(addr string, kind link.Kind) *Node {
+	nd := &Node{Net: n, Addr: netip.MustParseAddr(addr), Kind: kind}
+	if kind == link.UDP {
+		nd.UDPPort = 9899
+	}
+	// Each host draws from its own stream, derived from the seed, so adding
+	// traffic on one host does not change the other's tags.
+	r := rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64()))
+	nd.Host = engine.NewHost(engine.HostConfig{
+		Links: []engine.LinkInfo{{Kind: kind, AnswerUnserved: kind == link.UDP}},
+		Rand:  seededReader{r},
+	})
+	n.nodes = append(n.nodes, nd)
+	return nd
+}
+
+// PathTo is the path from nd to peer, as nd would dial it.
+func (nd *Node) PathTo(peer *Node) link.Path {
+	p := link.Path{Local: nd.Addr, Remote: peer.Addr}
+	if nd.Kind == link.UDP {
+		p.RemotePort = peer.UDPPort
+	}
+	return p
+}
+
+type inflight struct {
+	at   time.Time
+	seq  uint64
+	from *Node
+	to   *Node
+	path link.Path // as the receiver sees it
+	buf  []byte
+}
+
+type pktHeap []*inflight
+
+func (h pktHeap) Len() int { return len(h) }
+func (h pktHeap) Less(i, j int) bool {
+	if h[i].at.Equal(h[j].at) {
+		return h[i].seq < h[j].seq
+	}
+	return h[i].at.Before(h[j].at)
+}
+func (h pktHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pktHeap) Push(x any)   { *h = append(*h, x.(*inflight)) }
+func (h *pktHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (n *Network) nodeAt(a netip.Addr) *Node {
+	for _, nd := range n.nodes {
+		if nd.Addr == a {
+			return nd
+		}
+	}
+	return nil
+}
+
+// collect moves every packet the hosts produced into the network.
+func (n *Network) collect() {
+	for _, nd := range n.nodes {
+		out := nd.Host.Outgoing()
+		for _, o := range out {
+			n.offer(nd, o.Packet)
+		}
+		nd.Host.ReleaseOutgoing()
+	}
+}
+
+func (n *Network) offer(from *Node, p link.Packet) {
+	n.Sent++
+	to := n.nodeAt(p.Path.Remote)
+	imp := &from.Imp
+	if to == nil || from.Down || to.Down || (imp.Drop != nil && imp.Drop(from, p.Buf)) || n.chance(imp.Loss) {
+		n.Dropped++
+		return
+	}
+	at := n.now
+	if imp.Bandwidth > 0 {
+		if from.busyUntil.After(at) {
+			at = from.busyUntil
+		}
+		at = at.Add(time.Duration(int64(len(p.Buf)) * int64(time.Second) / int64(imp.Bandwidth)))
+		from.busyUntil = at
+	}
+	at = at.Add(imp.Delay)
+	if imp.Jitter > 0 {
+		at = at.Add(time.Duration(n.rng.Int64N(int64(imp.Jitter))))
+	}
+	if n.chance(imp.Reorder) {
+		rd := imp.ReorderDelay
+		if rd == 0 {
+			rd = 3*imp.Delay + time.Millisecond
+		}
+		at = at.Add(time.Duration(n.rng.Int64N(int64(rd)) + 1))
+	}
+	rp := link.Path{Local: to.Addr, Remote: from.Addr}
+	if from.Kind == link.UDP {
+		rp.RemotePort = from.UDPPort
+	}
+	copies := 1
+	if n.chance(imp.Duplicate) {
+		copies = 2
+	}
+	for i := 0; i < copies; i++ {
+		n.seq++
+		heap.Push(&n.inbox, &inflight{at: at.Add(time.Duration(i) * time.Microsecond), seq: n.seq, from: from, to: to, path: rp, buf: append([]byte(nil), p.Buf...)})
+	}
+}
+
+func (n *Network) chance(p float64) bool { return p > 0 && n.rng.Float64() < p }
+
+// Step runs the next event (a delivery or a timer) and reports whether there
+// was one no later than limit.
+func (n *Network) Step(limit time.Time) bool {
+	n.collect()
+	var next time.Time
+	var timerNode *Node
+	if len(n.inbox) > 0 {
+		next = n.inbox[0].at
+	}
+	for _, nd := range n.nodes {
+		if d, ok := nd.Host.NextDeadline(); ok && (next.IsZero() || d.Before(next)) {
+			next, timerNode = d, nd
+		}
+	}
+	if next.IsZero() || next.After(limit) {
+		return false
+	}
+	if next.After(n.now) {
+		n.now = next
+	}
+	if timerNode != nil {
+		timerNode.Host.HandleTimeout(n.now)
+	} else {
+		p := heap.Pop(&n.inbox).(*inflight)
+		if !p.to.Down {
+			if n.Trace != nil {
+				n.Trace(n.now, p.from, p.to, p.buf)
+			}
+			p.to.Host.HandlePacket(0, p.path, p.buf, n.now)
+		}
+	}
+	n.collect()
+	return true
+}
+
+// RunFor advances the clock by d, processing everything due.
+func (n *Network) RunFor(d time.Duration) {
+	end := n.now.Add(d)
+	for i := 0; i < maxSteps && n.Step(end); i++ {
+	}
+	if n.now.Before(end) {
+		n.now = end
+	}
+}
+
+// maxSteps bounds any single run so a livelock fails instead of hanging.
+const maxSteps = 50_000_000
+
+// RunUntil runs until cond holds or the virtual time limit passes; it
+// reports whether cond held.
+func (n *Network) RunUntil(cond func() bool, limit time.Duration) bool {
+	end := n.now.Add(limit)
+	for i := 0; i < maxSteps; i++ {
+		if cond() {
+			return true
+		}
+		if !n.Step(end) {
+			return cond()
+		}
+	}
+	panic(fmt.Sprintf("sim: more than %d steps without reaching the limit", maxSteps))
+}
+
+// Restart replaces the node's Host with a fresh one, as if the machine had
+// crashed and come back: every association it had is forgotten.
+func (nd *Node) Restart() {
+	n := nd.Net
+	r := rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64()))
+	nd.Host = engine.NewHost(engine.HostConfig{
+		Links: []engine.LinkInfo{{Kind: nd.Kind, AnswerUnserved: nd.Kind == link.UDP}},
+		Rand:  seededReader{r},
+	})
+}
