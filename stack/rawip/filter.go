@@ -8,6 +8,9 @@ import (
 	"golang.org/x/net/bpf"
 )
 
+// protoSCTP is SCTP's IP protocol number (RFC 9260 1.6).
+const protoSCTP = 132
+
 // portSet is an immutable set of SCTP ports: a bitmap, so the per-packet
 // check is one load and a mask. AddPort and RemovePort replace it whole.
 type portSet [65536 / 64]uint64

@@ -11,9 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// protoSCTP is SCTP's IP protocol number (RFC 9260 1.6).
-const protoSCTP = 132
-
 // Control-message sizes. sock_extended_err (16 bytes) is followed by the
 // offender's sockaddr (at most a sockaddr_in6, 28 bytes).
 var (
