@@ -44,6 +44,8 @@ type batchIO struct {
 	// a system call returned an error the kernel derives from ICMP, which
 	// it reports once on whichever call comes next, send or receive.
 	errPending atomic.Bool
+	// tooBig carries packets refused with EMSGSIZE from writer to reader.
+	tooBig tooBigQueue
 
 	rx rxState
 	tx txState
@@ -67,7 +69,8 @@ type rxState struct {
 	ename unix.RawSockaddrInet6
 	eoob  []byte
 
-	zones map[uint32]string // interface index -> zone, for link-local peers
+	zones   map[uint32]string // interface index -> zone, for link-local peers
+	orphans orphans           // local errors awaiting their packet
 }
 
 type txState struct {
@@ -77,8 +80,9 @@ type txState struct {
 	oob   []byte
 	fn    func(fd uintptr) bool
 
-	// The batch in progress: hs[off:k] remain to be sent; retried is the
-	// index already retried after an error (-1: none).
+	// The batch in progress: hs[off:k] (for pkts[off:k]) remain to be
+	// sent; retried is the index already retried after an error (-1: none).
+	pkts            []link.Packet
 	k, off, retried int
 	err             error
 
@@ -283,7 +287,7 @@ func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 // readErrQueue turns queued ICMP reports into notices, up to len(pkts).
 func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
 	r := &b.rx
-	m := 0
+	m := b.pairOrphans(pkts)
 	for m < len(pkts) {
 		buf := pkts[m].Buf[:cap(pkts[m].Buf)]
 		r.eiov.Base = &buf[0]
@@ -299,7 +303,7 @@ func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
 			return m // EAGAIN: the queue is empty
 		}
 		oob := r.eoob[:r.eh.Controllen]
-		notice, mtu := extendedError(oob)
+		notice, mtu, local := extendedError(oob)
 		if notice == link.NoticeNone {
 			continue
 		}
@@ -307,12 +311,21 @@ func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
 		if !remote.IsValid() {
 			continue
 		}
-		local := r.pktinfo(oob)
-		if !local.IsValid() {
-			local = b.bound
+		if local {
+			if e, ok := b.tooBig.take(remote); ok {
+				e.notice(&pkts[m], mtu)
+				m++
+			} else {
+				r.orphans.add(remote, mtu)
+			}
+			continue
+		}
+		src := r.pktinfo(oob)
+		if !src.IsValid() {
+			src = b.bound
 		}
 		pkts[m].Buf = buf[:n]
-		pkts[m].Path = link.Path{Local: local, Remote: remote, RemotePort: port}
+		pkts[m].Path = link.Path{Local: src, Remote: remote, RemotePort: port}
 		pkts[m].Notice, pkts[m].MTU = notice, mtu
 		m++
 	}
@@ -326,8 +339,9 @@ func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
 		end := min(len(pkts), sent+maxBatch)
 		k, perr := b.prepare(pkts[sent:end])
 		if k > 0 {
-			t.k, t.off, t.retried, t.err = k, 0, -1, nil
+			t.pkts, t.k, t.off, t.retried, t.err = pkts[sent:end], k, 0, -1, nil
 			err := b.rc.Write(t.fn)
+			t.pkts = nil
 			sent += t.off
 			if err != nil {
 				return sent, err
@@ -442,6 +456,13 @@ func (b *batchIO) writeFD(fd uintptr) bool {
 					continue
 				}
 			}
+			if errno == unix.EMSGSIZE {
+				// Larger than the interface MTU: let the reader
+				// pair it with the kernel's MTU report.
+				p := &t.pkts[t.off]
+				b.tooBig.push(p.Path, p.Buf)
+				b.errPending.Store(true)
+			}
 			t.err = errno
 			return true
 		}
@@ -482,8 +503,9 @@ const (
 )
 
 // extendedError finds the IP_RECVERR / IPV6_RECVERR control message and
-// classifies it; NoticeNone means the report is not delivered.
-func extendedError(oob []byte) (link.Notice, int) {
+// classifies it; NoticeNone means the report is not delivered, local that
+// the kernel refused one of our packets as larger than the interface MTU.
+func extendedError(oob []byte) (notice link.Notice, mtu int, local bool) {
 	for len(oob) >= cmsgHeaderLenBytes {
 		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(ch.Len)
@@ -496,20 +518,21 @@ func extendedError(oob []byte) (link.Notice, int) {
 			len(data) >= sizeofExtendedErr {
 			ee := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
 			switch {
+			case ee.Origin == unix.SO_EE_ORIGIN_LOCAL && ee.Errno == uint32(unix.EMSGSIZE):
+				return link.NoticeFragNeeded, int(ee.Info), true
 			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach && ee.Code == icmpFragNeeded,
 				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6PacketTooBig:
-				return link.NoticeFragNeeded, int(ee.Info)
+				return link.NoticeFragNeeded, int(ee.Info), false
 			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach,
 				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6DestUnreach:
-				return link.NoticeUnreachable, 0
+				return link.NoticeUnreachable, 0, false
 			}
-			// Local errors (WriteBatch reported them), time exceeded,
-			// parameter problems.
-			return link.NoticeNone, 0
+			// Time exceeded, parameter problems, other local errors.
+			return link.NoticeNone, 0, false
 		}
 		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
 	}
-	return link.NoticeNone, 0
+	return link.NoticeNone, 0, false
 }
 
 // pktinfo returns the destination address from an IP_PKTINFO or

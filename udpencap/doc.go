@@ -60,12 +60,14 @@
 // much as the router quoted (enough for the verification tag when the router
 // follows RFC 1812; possibly nothing). RFC 6951 5.5 has the engine discard a
 // notice whose verification tag it cannot verify and treat a port
-// unreachable like a protocol unreachable. Errors the local stack raises
-// about itself (a datagram larger than the interface MTU) are not delivered
-// as notices: WriteBatch already returned them. Time exceeded and parameter
-// problem reports are dropped. Nothing must rely on ICMP arriving at all: it
-// is filtered often, and elsewhere than Linux, or over a transport.Net that
-// is not the real network, no notices are produced.
+// unreachable like a protocol unreachable. A datagram larger than the
+// outgoing interface's MTU never leaves: WriteBatch fails with EMSGSIZE and
+// a NoticeFragNeeded with the interface MTU, quoting the packet, follows on
+// ReadBatch, as if the interface were a router (see toobig_linux.go). Time
+// exceeded and parameter problem reports are dropped. Nothing must rely on
+// ICMP arriving at all: it is filtered often, and elsewhere than Linux, or
+// over a transport.Net that is not the real network, no notices are
+// produced.
 //
 // # NAT keepalive
 //
@@ -73,12 +75,12 @@
 // for at least 2 minutes, but common home and carrier NATs time UDP out after
 // 30 s or even less. The link sends nothing by itself; the engine's default
 // heartbeat interval on encapsulated paths is therefore 15 s
-// (DefaultHBIntervalUDP in stack/engine), as draft-tuexen-tsvwg-sctp-udp-encaps-cons
-// section 5 asks instead of RFC 9260's 30 s, so that an idle association
-// refreshes its binding about twice per 30 s timeout. When a binding is lost
-// anyway, the NAT picks a new external port; the next packet that passes the
-// verification tag check carries it in Path.RemotePort, and the engine adopts
-// it (RFC 6951 5.4).
+// (DefaultHBIntervalUDP in stack/engine), as
+// draft-tuexen-tsvwg-sctp-udp-encaps-cons section 5 asks instead of RFC
+// 9260's 30 s, so that an idle association refreshes its binding about twice
+// per 30 s timeout. When a binding is lost anyway, the NAT picks a new
+// external port; the next packet that passes the verification tag check
+// carries it in Path.RemotePort, and the engine adopts it (RFC 6951 5.4).
 //
 // # Speed
 //

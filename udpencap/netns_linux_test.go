@@ -5,6 +5,7 @@ package udpencap
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -164,7 +165,7 @@ func inRange(p uint16, lo, hi uint16) bool { return p >= lo && p <= hi }
 // plus a conntrack flush shows up as a new RemotePort and traffic goes on
 // there; ICMP port unreachable (through the NAT) and fragmentation needed /
 // packet too big (from the router) become notices.
-func TestNetnsMasquerade(t *testing.T) {
+func TestE2ENetnsMasquerade(t *testing.T) {
 	lab := newNSLab(t)
 	// Bursts of 200 datagrams overflow a default receive buffer.
 	srv := listenIn(t, lab.s, Config{ReadBuffer: 4 << 20})
@@ -317,6 +318,34 @@ func TestNetnsMasquerade(t *testing.T) {
 			t.Logf("%s: frag needed, MTU %d, %d bytes of our packet quoted", f.name, n.MTU, len(n.Buf))
 			if !ps.quiet(200*time.Millisecond, data) {
 				t.Fatalf("%s: the too-big packet arrived (fragmented?)", f.name)
+			}
+		}
+	})
+
+	// A packet above the client's own interface MTU (1500) never leaves:
+	// WriteBatch fails with EMSGSIZE and a notice with that MTU, quoting
+	// the packet, follows on ReadBatch.
+	t.Run("local-too-big", func(t *testing.T) {
+		for _, f := range fams {
+			to := link.Path{Remote: f.server, RemotePort: DefaultPort}
+			huge := dataPacket(nil, 5000, 36412, 3, 1600)
+			n, err := cli.WriteBatch([]link.Packet{{Path: to, Buf: huge}})
+			if n != 0 || !errors.Is(err, unix.EMSGSIZE) {
+				t.Fatalf("%s: WriteBatch of %d bytes: %d, %v; want EMSGSIZE", f.name, len(huge), n, err)
+			}
+			nt, ok := pc.next(wait, notice)
+			if !ok {
+				t.Fatalf("%s: no notice for the refused packet", f.name)
+			}
+			if nt.Notice != link.NoticeFragNeeded || nt.MTU != 1500 || nt.Path != to {
+				t.Fatalf("%s: notice %d MTU %d on %v; want frag needed, 1500, on %v", f.name, nt.Notice, nt.MTU, nt.Path, to)
+			}
+			if len(nt.Buf) < wire.CommonHeaderLen || !bytes.HasPrefix(huge, nt.Buf) {
+				t.Fatalf("%s: quoted %x, want a prefix of our packet", f.name, nt.Buf)
+			}
+			writeAll(t, cli, []link.Packet{{Path: to, Buf: dataPacket(nil, 5000, 36412, 4, 100)}})
+			if _, ok := ps.next(wait, data); !ok {
+				t.Fatalf("%s: traffic stopped after EMSGSIZE", f.name)
 			}
 		}
 	})
