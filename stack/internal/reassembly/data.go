@@ -67,6 +67,7 @@ func (r *Reassembler) addWhole(f *Fragment) error {
 		return &MessageTooLargeError{Stream: f.Stream, Size: len(f.Payload), Max: r.maxMessage}
 	}
 	r.buffered += len(f.Payload)
+	r.held++
 	m := Message{
 		Stream:    f.Stream,
 		SSN:       f.SSN,
@@ -161,6 +162,7 @@ func (r *Reassembler) addFragment(f *Fragment) error {
 	buf := r.pool.get(len(f.Payload))
 	copy(buf, f.Payload)
 	r.buffered += len(f.Payload)
+	r.held++
 
 	var cur *run
 	var at int
@@ -196,6 +198,7 @@ func (r *Reassembler) addFragment(f *Fragment) error {
 		return nil
 	}
 	r.removeRun(at)
+	r.held -= len(cur.frags) - 1 // the fragments become one message
 	m := Message{
 		Stream:    cur.stream,
 		SSN:       cur.ssn,
@@ -262,6 +265,7 @@ func (r *Reassembler) dropRun(i int) {
 		r.pool.put(b)
 	}
 	r.buffered -= c.bytes
+	r.held -= len(c.frags)
 	r.removeRun(i)
 	r.recycleRun(c)
 }
@@ -298,6 +302,7 @@ func (r *Reassembler) Abandon(newCumTSN uint32, streams []SkippedStream) {
 				r.pool.put(b)
 			}
 			r.buffered -= c.bytes
+			r.held -= len(c.frags)
 			r.recycleRun(c)
 			continue
 		}

@@ -106,6 +106,7 @@ func (r *Reassembler) AddIData(f IFragment) error {
 			return &MessageTooLargeError{Stream: f.Stream, Size: len(f.Payload), Max: r.maxMessage}
 		}
 		r.buffered += len(f.Payload)
+		r.held++
 		m := Message{Stream: f.Stream, MID: f.MID, PPID: f.PPID, TSN: f.TSN, Unordered: f.Unordered, Data: copyPayload(f.Payload)}
 		if !f.Unordered && f.MID == st.next && len(st.waiting) == 0 {
 			r.ready.push(m)
@@ -130,6 +131,7 @@ func (r *Reassembler) AddIData(f IFragment) error {
 	buf := r.pool.get(len(f.Payload))
 	copy(buf, f.Payload)
 	r.buffered += len(f.Payload)
+	r.held++
 	if p == nil {
 		p = r.newPartial(f.MID)
 		*list = append(*list, nil)
@@ -141,6 +143,7 @@ func (r *Reassembler) AddIData(f IFragment) error {
 		return nil
 	}
 
+	r.held -= len(p.frags) - 1 // the fragments become one message
 	m := Message{Stream: f.Stream, MID: p.mid, PPID: p.ppid, TSN: p.tsn, Unordered: f.Unordered, Data: make([]byte, 0, p.bytes)}
 	for _, fr := range p.frags {
 		m.Data = append(m.Data, fr.data...)
@@ -223,6 +226,7 @@ func (r *Reassembler) dropPartial(list *[]*ipartial, i int) {
 		r.pool.put(fr.data)
 	}
 	r.buffered -= p.bytes
+	r.held -= len(p.frags)
 	r.removePartial(list, i)
 }
 

@@ -129,7 +129,7 @@ func TestIDataErrors(t *testing.T) {
 			for r.Ready() > 0 {
 				r.Pop()
 			}
-			before := r.Buffered()
+			before, beforeHeld := r.Buffered(), r.Held()
 			var err error
 			if tc.name == "DATA chunk" {
 				err = r.Add(whole(1, 0, 0, "x"))
@@ -140,10 +140,10 @@ func TestIDataErrors(t *testing.T) {
 				t.Fatalf("error %v, want %v", err, tc.want)
 			}
 			if tc.want == ErrMessageTooLarge {
-				before = 0 // what was held of the message is dropped
+				before, beforeHeld = 0, 0 // what was held of the message is dropped
 			}
-			if r.Buffered() != before {
-				t.Fatalf("Buffered %d -> %d", before, r.Buffered())
+			if r.Buffered() != before || r.Held() != beforeHeld {
+				t.Fatalf("Buffered %d -> %d, Held %d -> %d", before, r.Buffered(), beforeHeld, r.Held())
 			}
 		})
 	}
@@ -161,8 +161,8 @@ func TestAbandonIData(t *testing.T) {
 	)
 	r.AbandonIData([]SkippedMessage{{Stream: 0, MID: 0}, {Stream: 0, Unordered: true, MID: 5}, {Stream: 7, MID: 3}})
 	expectI(t, r, "0/1:one")
-	if got, want := r.Buffered(), len("two-")+len("u6")+len("other"); got != want {
-		t.Fatalf("Buffered %d, want %d", got, want)
+	if got, want := r.Buffered(), len("two-")+len("u6")+len("other"); got != want || r.Held() != 3 {
+		t.Fatalf("Buffered %d Held %d, want %d 3", got, r.Held(), want)
 	}
 	mustAddI(t, r, ifr(7, 0, 2, 1, "E", "done"), ifr(8, 0, 6, 1, "EU", "!"))
 	expectI(t, r, "0/2:two-done", "0/u6:u6!")

@@ -209,6 +209,7 @@ func runModel(t *testing.T, seed int64, interleaving bool) {
 	nextOrdered := make([]int, s.streams)
 	var ready []int // the model's ready queue
 	held := 0       // payload bytes added and not popped
+	items := 0      // fragments of incomplete messages plus messages not popped
 
 	pop := func(step int) {
 		for n := rng.Intn(4); n > 0 || rng.Intn(3) == 0; n-- {
@@ -223,6 +224,7 @@ func runModel(t *testing.T, seed int64, interleaving bool) {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
 			}
 			held -= len(got.Data)
+			items--
 			ready = ready[1:]
 		}
 	}
@@ -233,9 +235,11 @@ func runModel(t *testing.T, seed int64, interleaving bool) {
 		}
 		f := s.frags[fi]
 		held += len(f.payload)
+		items++
 		m := &s.msgs[f.msg]
 		m.received++
 		if m.received == len(m.frags) {
+			items -= len(m.frags) - 1
 			if m.unordered {
 				ready = append(ready, f.msg)
 			}
@@ -252,15 +256,15 @@ func runModel(t *testing.T, seed int64, interleaving bool) {
 		if r.Ready() != len(ready) {
 			t.Fatalf("seed %d step %d: Ready %d, model %d", seed, step, r.Ready(), len(ready))
 		}
-		if r.Buffered() != held {
-			t.Fatalf("seed %d step %d: Buffered %d, model %d", seed, step, r.Buffered(), held)
+		if r.Buffered() != held || r.Held() != items {
+			t.Fatalf("seed %d step %d: Buffered %d Held %d, model %d %d", seed, step, r.Buffered(), r.Held(), held, items)
 		}
 		pop(step)
 	}
 	for len(ready) > 0 {
 		pop(len(s.arrival))
 	}
-	if r.Buffered() != 0 || r.Ready() != 0 || len(r.runs) != 0 {
+	if r.Buffered() != 0 || r.Held() != 0 || r.Ready() != 0 || len(r.runs) != 0 {
 		t.Fatalf("seed %d: at the end Buffered %d Ready %d runs %d", seed, r.Buffered(), r.Ready(), len(r.runs))
 	}
 	for id, st := range r.streams {
@@ -432,8 +436,8 @@ func runAbandon(t *testing.T, seed int64, interleaving bool) {
 	if len(want) > 0 {
 		t.Fatalf("seed %d: %d messages never delivered", seed, len(want))
 	}
-	if r.Buffered() != 0 || len(r.runs) != 0 {
-		t.Fatalf("seed %d: Buffered %d runs %d at the end", seed, r.Buffered(), len(r.runs))
+	if r.Buffered() != 0 || r.Held() != 0 || len(r.runs) != 0 {
+		t.Fatalf("seed %d: Buffered %d Held %d runs %d at the end", seed, r.Buffered(), r.Held(), len(r.runs))
 	}
 	for id, st := range r.streams {
 		if st != nil && (len(st.waiting)+len(st.ordered)+len(st.unordered) > 0) {

@@ -188,7 +188,8 @@ type Reassembler struct {
 	freePartials []*ipartial
 
 	ready    msgQueue
-	buffered int
+	buffered int // payload bytes held
+	held     int // fragments of incomplete messages plus complete messages
 	pool     bufPool
 }
 
@@ -294,6 +295,15 @@ func (r *Reassembler) Trim() {
 // but not yet popped. It excludes the unused capacity of pooled buffers.
 func (r *Reassembler) Buffered() int { return r.buffered }
 
+// Held is the number of items Buffered counts the payload of: fragments of
+// incomplete messages plus complete messages. Each costs bookkeeping and
+// allocator rounding beyond its payload (on the order of 100 bytes), which
+// Buffered leaves out; a peer sending tiny chunks can make memory exceed
+// Buffered many times over. An engine that wants its receive buffer to bound
+// memory can advertise a_rwnd = buffer - Buffered() - k*Held(), as
+// usrsctp charges a fixed overhead per chunk.
+func (r *Reassembler) Held() int { return r.held }
+
 // Ready is the number of messages Pop would return.
 func (r *Reassembler) Ready() int { return r.ready.n }
 
@@ -309,6 +319,7 @@ func (r *Reassembler) Pop() (Message, bool) {
 	m, ok := r.ready.pop()
 	if ok {
 		r.buffered -= len(m.Data)
+		r.held--
 	}
 	return m, ok
 }
@@ -336,6 +347,7 @@ func (r *Reassembler) deliver(m Message) error {
 		// Two different messages with one sequence number: the data is
 		// already counted, so uncount it before giving up on it.
 		r.buffered -= len(m.Data)
+		r.held--
 		return violation(m.TSN, m.Stream, "two messages with the same stream sequence number")
 	}
 	st.waiting = append(st.waiting, Message{})

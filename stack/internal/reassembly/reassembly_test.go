@@ -79,8 +79,8 @@ func TestSingleFragmentInOrder(t *testing.T) {
 		t.Fatalf("Buffered %d after one pop, want 5", r.Buffered())
 	}
 	expect(t, r, "0/1:bb", "3/0:ccc")
-	if r.Buffered() != 0 || r.Ready() != 0 {
-		t.Fatalf("Buffered %d Ready %d after popping all", r.Buffered(), r.Ready())
+	if r.Buffered() != 0 || r.Held() != 0 || r.Ready() != 0 {
+		t.Fatalf("Buffered %d Held %d Ready %d after popping all", r.Buffered(), r.Held(), r.Ready())
 	}
 	if _, ok := r.Pop(); ok {
 		t.Fatal("Pop on empty queue")
@@ -289,16 +289,16 @@ func TestMaxMessage(t *testing.T) {
 	if err := r.Add(frag(13, 0, 1, "", "ab")); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("oversized message: %v", err)
 	}
-	if r.Buffered() != 0 || len(r.runs) != 0 {
-		t.Fatalf("Buffered %d runs %d after dropping the message", r.Buffered(), len(r.runs))
+	if r.Buffered() != 0 || r.Held() != 0 || len(r.runs) != 0 {
+		t.Fatalf("Buffered %d Held %d runs %d after dropping the message", r.Buffered(), r.Held(), len(r.runs))
 	}
 	// Filling the hole between two runs can exceed it too.
 	mustAdd(t, r, frag(20, 0, 2, "B", "01234"), frag(22, 0, 2, "E", "5678"))
 	if err := r.Add(frag(21, 0, 2, "", "xx")); !errors.Is(err, ErrMessageTooLarge) {
 		t.Fatalf("oversized on merge: %v", err)
 	}
-	if r.Buffered() != 0 || len(r.runs) != 0 {
-		t.Fatalf("Buffered %d runs %d after dropping the message", r.Buffered(), len(r.runs))
+	if r.Buffered() != 0 || r.Held() != 0 || len(r.runs) != 0 {
+		t.Fatalf("Buffered %d Held %d runs %d after dropping the message", r.Buffered(), r.Held(), len(r.runs))
 	}
 	if got := New(Config{}).maxMessage; got != DefaultMaxMessage {
 		t.Fatalf("default MaxMessage %d", got)
@@ -325,14 +325,14 @@ func TestViolations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := New(Config{InStreams: 2})
 			mustAdd(t, r, tc.held...)
-			before := r.Buffered()
+			before, beforeHeld := r.Buffered(), r.Held()
 			err := r.Add(tc.bad)
 			var v *ViolationError
 			if !errors.Is(err, ErrProtocolViolation) || !errors.As(err, &v) {
 				t.Fatalf("Add = %v, want a protocol violation", err)
 			}
-			if r.Buffered() != before {
-				t.Fatalf("Buffered %d -> %d: the bad fragment was kept", before, r.Buffered())
+			if r.Buffered() != before || r.Held() != beforeHeld {
+				t.Fatalf("Buffered %d -> %d, Held %d -> %d: the bad fragment was kept", before, r.Buffered(), beforeHeld, r.Held())
 			}
 		})
 	}
@@ -364,7 +364,7 @@ func TestAbandon(t *testing.T) {
 		mustAdd(t, r, frag(15, 1, 1, "B", "x-"), frag(18, 0, 1, "E", "!"))
 		r.Abandon(14, []SkippedStream{{Stream: 0, SSN: 0}, {Stream: 1, SSN: 0}})
 		expect(t, r, "0/1:keep head!", "1/1:x-keep tail") // entry order
-		if r.Buffered() != 0 {
+		if r.Buffered() != 0 || r.Held() != 0 {
 			t.Fatalf("Buffered %d", r.Buffered())
 		}
 	})
@@ -455,7 +455,7 @@ func TestBufferedAccountingUnderReading(t *testing.T) {
 		mustAdd(t, r, Fragment{TSN: tsn + 1, SSN: uint16(i), Ending: true, Payload: payload[:400]})
 		tsn += 2
 	}
-	if r.Buffered() != 50*1000 || r.Ready() != 50 {
+	if r.Buffered() != 50*1000 || r.Ready() != 50 || r.Held() != 50 {
 		t.Fatalf("Buffered %d Ready %d", r.Buffered(), r.Ready())
 	}
 	for i := 0; i < 50; i++ {
