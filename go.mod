@@ -3,6 +3,7 @@ module github.com/sctpgw/sctpgw
 go 1.26.8
 
 require (
+	github.com/gopacket/gopacket v1.7.7
 	github.com/pion/logging v0.2.4
 	github.com/pion/transport/v3 v3.1.1
 	go.yaml.in/yaml/v3 v3.0.6
