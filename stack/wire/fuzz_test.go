@@ -506,7 +506,7 @@ var (
 		"01 23 45 67",
 	)
 	seedAsconf = vecHex(
-		"c1 00 00 30", // Type = 0xC1 (ASCONF), Flags = 0 | Length = 48 (RFC 5061 3.1.1)
+		"c1 00 00 30", // Type = 0xC1 (ASCONF), Flags = 0 | Length = 48 (RFC 5061)
 		"00 00 00 01", // Sequence Number = 1
 		"00 05 00 08", // Address Parameter: IPv4 Address | Length = 8
 		"c0 00 02 01", // 192.0.2.1
@@ -520,7 +520,7 @@ var (
 		"c0 00 02 09", // 192.0.2.9
 	)
 	seedAsconfAck = vecHex(
-		"80 00 00 2c", // Type = 0x80 (ASCONF-ACK), Flags = 0 | Length = 44 (RFC 5061 3.1.2)
+		"80 00 00 2c", // Type = 0x80 (ASCONF-ACK), Flags = 0 | Length = 44 (RFC 5061)
 		"00 00 00 01", // Sequence Number = 1
 		"c0 05 00 08", // Success Indication (RFC 5061) | Length = 8
 		"00 00 00 01", // ASCONF-Request Correlation ID = 1
