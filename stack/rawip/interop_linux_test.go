@@ -24,7 +24,7 @@ const usrsctpEcho = "/usr/lib/usrsctp/echo_server" // Debian's libusrsctp-exampl
 // startBounded starts a command that is killed by the test if still running
 // at the end; it is also wrapped in timeout(1), so it dies even if the test
 // binary does. Only this process is ever signalled, by its pid.
-func startBounded(tb testing.TB, limit time.Duration, name string, args ...string) (*exec.Cmd, *syncBuffer) {
+func startBounded(tb testing.TB, limit time.Duration, name string, args ...string) (*proc, *syncBuffer) {
 	tb.Helper()
 	argv := append([]string{"--signal=TERM", strconv.Itoa(int(limit.Seconds())), name}, args...)
 	cmd := exec.Command("timeout", argv...)
@@ -49,7 +49,13 @@ func startBounded(tb testing.TB, limit time.Duration, name string, args ...strin
 			<-done
 		}
 	})
-	return cmd, out
+	return &proc{cmd: cmd, done: done}, out
+}
+
+// proc is a started child and a channel closed when it has exited.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // syncBuffer collects a child's output while the test reads it.
@@ -168,7 +174,7 @@ func interop(t *testing.T, path link.Path) {
 		}
 	}
 	capture := ""
-	var tshark *exec.Cmd
+	var tshark *proc
 	var tsharkOut *syncBuffer
 	if _, err := exec.LookPath("tshark"); err == nil {
 		capture = filepath.Join(t.TempDir(), "usrsctp.pcapng")
@@ -310,10 +316,14 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 // verification on: every SCTP packet but the wantBad deliberately broken
 // ones must have a good checksum, none may be malformed, and the handshake,
 // data and abort must all be there.
-func checkCapture(t *testing.T, tshark *exec.Cmd, out *syncBuffer, file string, wantBad int) {
+func checkCapture(t *testing.T, tshark *proc, out *syncBuffer, file string, wantBad int) {
 	time.Sleep(time.Second) // let the last packets reach the capture file
-	tshark.Process.Signal(syscall.SIGTERM)
-	waitFor(t, 10*time.Second, "tshark to stop", func() bool { return tshark.ProcessState != nil })
+	tshark.cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to tshark
+	select {
+	case <-tshark.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tshark did not stop")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
