@@ -317,7 +317,7 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 // ones must have a good checksum, none may be malformed, and the handshake,
 // data and abort must all be there.
 func checkCapture(t *testing.T, tshark *proc, out *syncBuffer, file string, wantBad int) {
-	time.Sleep(time.Second) // let the last packets reach the capture file
+	time.Sleep(time.Second)                    // let the last packets reach the capture file
 	tshark.cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to tshark
 	select {
 	case <-tshark.done:
