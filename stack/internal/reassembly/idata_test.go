@@ -197,6 +197,25 @@ func TestAbandonIData(t *testing.T) {
 	}
 }
 
+func TestIDataResetStreams(t *testing.T) {
+	r := New(Config{InStreams: 1, Interleaving: true})
+	mustAddI(t, r, ifr(1, 0, 0, 0, "BE", "a"), ifr(2, 0, 3, 0, "BEU", "u"))
+	r.AbandonIData([]SkippedMessage{{Stream: 0, Unordered: true, MID: 3}})
+	expectI(t, r, "0/0:a", "0/u3:u")
+	mustAddI(t, r, ifr(3, 0, 4, 0, "BU", "partial"))
+	if err := r.ResetStreams(nil); !errors.Is(err, ErrProtocolViolation) {
+		t.Fatalf("reset with an unordered message incomplete: %v", err)
+	}
+	mustAddI(t, r, ifr(4, 0, 4, 1, "EU", "!"))
+	expectI(t, r, "0/u4:partial!")
+	if err := r.ResetStreams([]uint16{0}); err != nil {
+		t.Fatal(err)
+	}
+	// Both MID sequences restart at 0; the old abandonment floor is gone.
+	mustAddI(t, r, ifr(5, 0, 0, 0, "BEU", "u0"), ifr(6, 0, 0, 0, "BE", "o0"))
+	expectI(t, r, "0/u0:u0", "0/0:o0")
+}
+
 // TestUnorderedFloorFollows: the floor that turns away late fragments of
 // abandoned unordered messages moves along with the MIDs in use.
 func TestUnorderedFloorFollows(t *testing.T) {

@@ -228,36 +228,50 @@ func (r *Reassembler) AddInStreams(n int) error {
 }
 
 // ResetStreams restarts the listed inbound streams at SSN (or MID) 0, all of
-// them when ids is empty (RFC 6525 5.2.2, RFC 8260 2.3.2). The engine calls
-// it once every TSN up to the sender's last assigned TSN has arrived, when no
-// ordered message of the old sequence can still be waiting; if one is, the
-// reset is refused with a *ViolationError and nothing changes. Identifiers
-// beyond InStreams are ignored (the engine answers the request as denied).
+// them when ids is empty (RFC 6525 5.2.2; with I-DATA both the ordered and
+// the unordered MIDs restart, RFC 8260 2.3.2). The engine calls it once every
+// TSN up to the sender's last assigned TSN has arrived, when no message of
+// the old sequence can still be incomplete or waiting; if one is, the reset
+// is refused with a *ViolationError and nothing changes. Identifiers beyond
+// InStreams are ignored (the engine answers the request as denied).
 func (r *Reassembler) ResetStreams(ids []uint16) error {
-	busy := func(st *inStream) bool {
-		return st != nil && (len(st.waiting) > 0 || len(st.ordered) > 0)
+	busy := func(id int) bool {
+		st := r.streams[id]
+		if st != nil && (len(st.waiting) > 0 || len(st.ordered) > 0 || len(st.unordered) > 0) {
+			return true
+		}
+		for _, c := range r.runs {
+			if int(c.stream) == id {
+				return true
+			}
+		}
+		return false
+	}
+	reset := func(st *inStream) {
+		if st != nil {
+			st.next = 0
+			st.abandonedUnordered = false // the old MIDs no longer exist
+		}
 	}
 	if len(ids) == 0 {
-		for id, st := range r.streams {
-			if busy(st) {
-				return violation(0, uint16(id), "stream reset with ordered messages pending")
+		for id := range r.streams {
+			if busy(id) {
+				return violation(0, uint16(id), "stream reset with messages pending")
 			}
 		}
 		for _, st := range r.streams {
-			if st != nil {
-				st.next = 0
-			}
+			reset(st)
 		}
 		return nil
 	}
 	for _, id := range ids {
-		if int(id) < len(r.streams) && busy(r.streams[id]) {
-			return violation(0, id, "stream reset with ordered messages pending")
+		if int(id) < len(r.streams) && busy(int(id)) {
+			return violation(0, id, "stream reset with messages pending")
 		}
 	}
 	for _, id := range ids {
-		if int(id) < len(r.streams) && r.streams[id] != nil {
-			r.streams[id].next = 0
+		if int(id) < len(r.streams) {
+			reset(r.streams[id])
 		}
 	}
 	return nil

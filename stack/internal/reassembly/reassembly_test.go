@@ -439,6 +439,16 @@ func TestResetStreams(t *testing.T) {
 	if err := r.ResetStreams(nil); !errors.Is(err, ErrProtocolViolation) {
 		t.Fatalf("reset all with pending data: %v", err)
 	}
+	mustAdd(t, r, whole(8, 2, 0, "w0"), whole(9, 2, 1, "w1"), whole(10, 2, 2, "w2"), whole(11, 2, 3, "w3"), whole(12, 2, 4, "w4"))
+	popAll(r)
+	// An incomplete message refuses it too.
+	mustAdd(t, r, frag(13, 1, 1, "B", "half"))
+	if err := r.ResetStreams([]uint16{1}); !errors.Is(err, ErrProtocolViolation) {
+		t.Fatalf("reset with an incomplete message: %v", err)
+	}
+	if err := r.ResetStreams([]uint16{2}); err != nil {
+		t.Fatalf("reset of an idle stream next to a busy one: %v", err)
+	}
 	if r.stream(0).next != 1 {
 		t.Fatal("refused reset changed another stream")
 	}
