@@ -38,7 +38,9 @@ func (r *run) sameMessage(f *Fragment) bool {
 //   - ErrInvalidStream, ErrNoUserData: f was rejected; nothing else changed.
 //   - *MessageTooLargeError: f and the fragments held of its message are
 //     dropped.
-//   - *ViolationError: f contradicts the fragments around it; it is dropped.
+//   - *ViolationError: f contradicts the fragments around it and is dropped
+//     (with the rest of its message when it completed one whose SSN is
+//     already taken). The engine aborts with "Protocol Violation".
 //   - ErrDuplicateTSN: f was already held.
 //
 // A fragment of an ordered message is accepted whatever its SSN: a sender may
