@@ -3,13 +3,16 @@
 package udpencap
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +38,7 @@ const (
 // the socket error queue. The rx half belongs to the ReadBatch goroutine, the
 // tx half to the WriteBatch goroutine.
 type batchIO struct {
+	conn  *net.UDPConn
 	rc    syscall.RawConn
 	v6    bool       // an AF_INET6 socket: IPv4 peers come and go v4-mapped
 	bound netip.Addr // bind address when specific: Path.Local without pktinfo
@@ -96,7 +100,7 @@ func newBatchIO(uc *net.UDPConn, bound netip.Addr, stats *counters, log *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("udpencap: raw socket: %w", err)
 	}
-	b := &batchIO{rc: rc, bound: bound, stats: stats}
+	b := &batchIO{conn: uc, rc: rc, bound: bound, stats: stats}
 	var serr error
 	err = rc.Control(func(fd uintptr) { serr = b.setup(int(fd), log) })
 	if err == nil {
@@ -192,6 +196,13 @@ func (b *batchIO) readBatch(pkts []link.Packet) (int, error) {
 	}
 	r.pkts, r.n, r.err = pkts, 0, nil
 	err := b.rc.Read(r.fn)
+	for errors.Is(err, os.ErrDeadlineExceeded) {
+		// The writer's wake-up (wakeReader); errPending is already set.
+		if err := b.conn.SetReadDeadline(time.Time{}); err != nil {
+			return 0, err
+		}
+		err = b.rc.Read(r.fn)
+	}
 	n, rerr := r.n, r.err
 	r.pkts, r.err = nil, nil
 	if err != nil {
@@ -347,6 +358,9 @@ func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
 				return sent, err
 			}
 			if t.err != nil {
+				if t.err == unix.EMSGSIZE {
+					b.wakeReader()
+				}
 				return sent, t.err
 			}
 		}
@@ -468,6 +482,15 @@ func (b *batchIO) writeFD(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// wakeReader makes a ReadBatch blocked in the poller look at errPending
+// again: the kernel's local error may have been read, unpaired, before the
+// writer handed over the packet, and nothing else would wake the reader on
+// an idle socket. A read deadline in the past is Go's one way to wake a
+// blocked reader without closing the socket.
+func (b *batchIO) wakeReader() {
+	b.conn.SetReadDeadline(time.Unix(1, 0))
 }
 
 // mmsg runs recvmmsg or sendmmsg on hs.
@@ -621,28 +644,41 @@ func putPort(p *uint16, port uint16) {
 }
 
 // setBuffersForced sets the socket buffers and, where the kernel capped a
-// size at its rmem_max / wmem_max, forces it when the process may.
-func setBuffersForced(uc *net.UDPConn, rd, wr int) error {
-	set := func(size int, set func(int) error, opt, force int, name string) error {
-		if size <= 0 {
-			return nil
+// size at its rmem_max / wmem_max, forces it when the process may
+// (CAP_NET_ADMIN); a size still capped is logged, since it costs drops
+// under bursts.
+func setBuffersForced(uc *net.UDPConn, rd, wr int, log *slog.Logger) error {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("udpencap: raw socket: %w", err)
+	}
+	for _, b := range []struct {
+		size       int
+		set        func(int) error
+		opt, force int
+		name       string
+	}{
+		{rd, uc.SetReadBuffer, unix.SO_RCVBUF, unix.SO_RCVBUFFORCE, "read buffer"},
+		{wr, uc.SetWriteBuffer, unix.SO_SNDBUF, unix.SO_SNDBUFFORCE, "write buffer"},
+	} {
+		if b.size <= 0 {
+			continue
 		}
-		if err := set(size); err != nil {
-			return fmt.Errorf("udpencap: %s %d: %w", name, size, err)
+		if err := b.set(b.size); err != nil {
+			return fmt.Errorf("udpencap: %s %d: %w", b.name, b.size, err)
 		}
-		rc, err := uc.SyscallConn()
-		if err != nil {
-			return nil
-		}
-		return rc.Control(func(fd uintptr) {
+		var got int
+		rc.Control(func(fd uintptr) {
 			// Linux reports double the size asked for (bookkeeping).
-			if got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, opt); err == nil && got < 2*size {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, force, size)
+			got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, b.opt)
+			if got < 2*b.size && unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, b.force, b.size) == nil {
+				got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, b.opt)
 			}
 		})
+		if got < 2*b.size {
+			log.Warn("udpencap: socket buffer capped by the system (raise net.core.rmem_max / wmem_max)",
+				"buffer", b.name, "asked", b.size, "got", got/2)
+		}
 	}
-	if err := set(rd, uc.SetReadBuffer, unix.SO_RCVBUF, unix.SO_RCVBUFFORCE, "read buffer"); err != nil {
-		return err
-	}
-	return set(wr, uc.SetWriteBuffer, unix.SO_SNDBUF, unix.SO_SNDBUFFORCE, "write buffer")
+	return nil
 }

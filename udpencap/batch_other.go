@@ -14,7 +14,7 @@ func newBatchIO(*net.UDPConn, netip.Addr, *counters, *slog.Logger) (packetIO, er
 	return nil, nil
 }
 
-func setBuffersForced(uc *net.UDPConn, rd, wr int) error {
+func setBuffersForced(uc *net.UDPConn, rd, wr int, _ *slog.Logger) error {
 	if rd > 0 {
 		if err := uc.SetReadBuffer(rd); err != nil {
 			return fmt.Errorf("udpencap: read buffer %d: %w", rd, err)

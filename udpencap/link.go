@@ -82,7 +82,7 @@ func Listen(cfg Config) (*Link, error) {
 	// an IPv6 socket; vnet and IPv4-only hosts give an IPv4 one.
 	l.dual = spec.network == "udp" && l.bound.Is6() && l.bound.IsUnspecified()
 
-	if err := setBuffers(conn, cfg.ReadBuffer, cfg.WriteBuffer); err != nil {
+	if err := setBuffers(conn, cfg.ReadBuffer, cfg.WriteBuffer, l.log); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -106,9 +106,9 @@ func Listen(cfg Config) (*Link, error) {
 
 // setBuffers applies the configured socket buffer sizes. A network that has
 // no socket buffers (vnet) is not an error.
-func setBuffers(conn transport.UDPConn, rd, wr int) error {
+func setBuffers(conn transport.UDPConn, rd, wr int, log *slog.Logger) error {
 	if uc, ok := conn.(*net.UDPConn); ok {
-		return setBuffersForced(uc, rd, wr)
+		return setBuffersForced(uc, rd, wr, log)
 	}
 	if rd > 0 {
 		if err := conn.SetReadBuffer(rd); err != nil && !errors.Is(err, transport.ErrNotSupported) {

@@ -46,8 +46,9 @@ func TestLoopbackBulk(t *testing.T) {
 		wantRemote    netip.Addr
 		wantLocal     netip.Addr
 		received      atomic.Int64
+		failed        atomic.Bool // err is set (the sender polls this)
 		multi, maxBat int
-		err           error
+		err, sendErr  error // the receiver's, the sender's
 	}
 	ab := &side{name: "a->b", from: a, to: b, path: link.Path{Remote: lo4, RemotePort: b.LocalPort()}, wantRemote: lo4, wantLocal: lo4}
 	ba := &side{name: "b->a", from: b, to: a, path: link.Path{Local: lo4, Remote: lo4, RemotePort: a.LocalPort()}, wantRemote: lo4, wantLocal: lo4}
@@ -63,6 +64,7 @@ func TestLoopbackBulk(t *testing.T) {
 				k, err := s.to.ReadBatch(pkts)
 				if err != nil {
 					s.err = fmt.Errorf("%s: ReadBatch after %d packets: %w", s.name, s.received.Load(), err)
+					s.failed.Store(true)
 					return
 				}
 				if k > 1 {
@@ -74,15 +76,18 @@ func TestLoopbackBulk(t *testing.T) {
 					want := link.Path{Local: s.wantLocal, Remote: s.wantRemote, RemotePort: s.from.LocalPort()}
 					if p.Path != want || p.Notice != link.NoticeNone {
 						s.err = fmt.Errorf("%s: path %v notice %d, want %v", s.name, p.Path, p.Notice, want)
+						s.failed.Store(true)
 						return
 					}
 					seq, err := checkData(p.Buf, 5000, 6000, size)
 					if err != nil {
 						s.err = fmt.Errorf("%s: %w", s.name, err)
+						s.failed.Store(true)
 						return
 					}
 					if seq >= n || seen[seq] {
 						s.err = fmt.Errorf("%s: packet %d unexpected or duplicated", s.name, seq)
+						s.failed.Store(true)
 						return
 					}
 					seen[seq] = true
@@ -95,7 +100,7 @@ func TestLoopbackBulk(t *testing.T) {
 			out := make([]link.Packet, burst)
 			for seq := 0; seq < n; {
 				for int64(seq)-s.received.Load() > window {
-					if s.err != nil || s.to.closed.Load() {
+					if s.failed.Load() || s.to.closed.Load() {
 						return
 					}
 					time.Sleep(50 * time.Microsecond)
@@ -105,7 +110,7 @@ func TestLoopbackBulk(t *testing.T) {
 					out[i] = link.Packet{Path: s.path, Buf: dataPacket(out[i].Buf, 5000, 6000, uint32(seq+i), size)}
 				}
 				if m, err := s.from.WriteBatch(out[:k]); err != nil || m != k {
-					s.err = fmt.Errorf("%s: WriteBatch %d of %d: %w", s.name, m, k, err)
+					s.sendErr = fmt.Errorf("%s: WriteBatch %d of %d: %w", s.name, m, k, err)
 					return
 				}
 				seq += k
@@ -114,6 +119,9 @@ func TestLoopbackBulk(t *testing.T) {
 	}
 	wg.Wait()
 	for _, s := range []*side{ab, ba} {
+		if s.sendErr != nil {
+			t.Error(s.sendErr)
+		}
 		if s.err != nil {
 			t.Fatal(s.err)
 		}
