@@ -1,0 +1,245 @@
+// Package stack is sctpgw's SCTP stack as a Go API: a runtime that drives
+// the sans-IO engine (stack/engine) with goroutines, timers and links, and
+// associations with blocking calls in the vocabulary of RFC 6458 and
+// gen_sctp: Listen/Accept, Dial, SendMsg, RecvMsg, Shutdown, Abort, Status
+// and events.
+//
+// One Stack owns one engine Host and its links. One reader goroutine per
+// link receives packets in batches and one timer goroutine fires timers; no
+// goroutine is started per association or per packet. The engine runs under
+// the Stack's mutex, taken once per received batch.
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pion/logging"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// Config configures a Stack.
+type Config struct {
+	// Links the stack sends and receives on; at least one.
+	Links []link.Link
+	// AnswerUnserved per link: see engine.LinkInfo. Nil means true for UDP
+	// links and false for native ones.
+	AnswerUnserved []bool
+	Clock          Clock
+	Rand           io.Reader
+	LoggerFactory  logging.LoggerFactory
+	// BatchSize is how many packets one ReadBatch may return (default 64).
+	BatchSize int
+}
+
+// Stack is a running SCTP stack.
+type Stack struct {
+	cfg   Config
+	clock Clock
+	log   logging.LeveledLogger
+
+	mu     sync.Mutex // guards host and everything the engine touches
+	host   *engine.Host
+	links  []link.Link
+	out    [][]link.Packet // per-link write batches, reused
+	closed bool
+
+	kick chan struct{} // the timer goroutine re-reads the deadline
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// ErrClosed is returned by calls on a closed Stack or association.
+var ErrClosed = errors.New("stack: closed")
+
+// New starts a Stack on its links.
+func New(cfg Config) (*Stack, error) {
+	if len(cfg.Links) == 0 {
+		return nil, errors.New("stack: no links")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 64
+	}
+	lf := cfg.LoggerFactory
+	if lf == nil {
+		lf = logging.NewDefaultLoggerFactory()
+	}
+	infos := make([]engine.LinkInfo, len(cfg.Links))
+	for i, l := range cfg.Links {
+		ans := l.Kind() == link.UDP
+		if i < len(cfg.AnswerUnserved) {
+			ans = cfg.AnswerUnserved[i]
+		}
+		infos[i] = engine.LinkInfo{Kind: l.Kind(), Overhead: l.Overhead, AnswerUnserved: ans}
+	}
+	s := &Stack{
+		cfg: cfg, clock: cfg.Clock, log: lf.NewLogger("sctp"),
+		host:  engine.NewHost(engine.HostConfig{Links: infos, Rand: cfg.Rand}),
+		links: cfg.Links, out: make([][]link.Packet, len(cfg.Links)),
+		kick: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	for i := range cfg.Links {
+		s.wg.Add(1)
+		go s.readLoop(i)
+	}
+	s.wg.Add(1)
+	go s.timerLoop()
+	return s, nil
+}
+
+// Do runs f with the engine Host under the Stack's lock and then sends what
+// it produced. Code that drives associations through engine handlers (the
+// gateway) uses it to enter the engine from outside.
+func (s *Stack) Do(f func(h *engine.Host, now time.Time)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	f(s.host, s.clock.Now())
+	s.flushLocked()
+	return nil
+}
+
+// Stats returns the engine's counters.
+func (s *Stack) Stats() engine.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.host.Stats()
+}
+
+func (s *Stack) readLoop(i int) {
+	defer s.wg.Done()
+	l := s.links[i]
+	pkts := make([]link.Packet, s.cfg.BatchSize)
+	for j := range pkts {
+		pkts[j].Buf = make([]byte, 0, link.MaxPacket)
+	}
+	for {
+		for j := range pkts {
+			pkts[j].Buf = pkts[j].Buf[:cap(pkts[j].Buf)]
+		}
+		n, err := l.ReadBatch(pkts)
+		if err != nil {
+			if errors.Is(err, link.ErrClosed) || s.isClosed() {
+				return
+			}
+			s.log.Warnf("link %d: read: %v", i, err)
+			select {
+			case <-s.done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		now := s.clock.Now()
+		for j := 0; j < n; j++ {
+			if pkts[j].Notice != link.NoticeNone {
+				s.host.HandleNotice(i, pkts[j], now)
+				continue
+			}
+			s.host.HandlePacket(i, pkts[j].Path, pkts[j].Buf, now)
+		}
+		s.flushLocked()
+		s.mu.Unlock()
+	}
+}
+
+func (s *Stack) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// flushLocked writes what the engine produced, one batch per link, and
+// makes the timer goroutine look at the (maybe earlier) next deadline.
+func (s *Stack) flushLocked() {
+	out := s.host.Outgoing()
+	if len(out) > 0 {
+		for i := range s.out {
+			s.out[i] = s.out[i][:0]
+		}
+		for _, o := range out {
+			s.out[o.Link] = append(s.out[o.Link], o.Packet)
+		}
+		for i, b := range s.out {
+			if len(b) == 0 {
+				continue
+			}
+			if _, err := s.links[i].WriteBatch(b); err != nil && !errors.Is(err, link.ErrClosed) {
+				s.log.Debugf("link %d: write: %v", i, err)
+			}
+		}
+		s.host.ReleaseOutgoing()
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Stack) timerLoop() {
+	defer s.wg.Done()
+	t := s.clock.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		d, ok := s.host.NextDeadline()
+		now := s.clock.Now()
+		s.mu.Unlock()
+		wait := time.Hour
+		if ok {
+			wait = max(d.Sub(now), 0)
+		}
+		t.Stop()
+		t.Reset(wait)
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+		case <-t.C():
+			s.mu.Lock()
+			if !s.closed {
+				s.host.HandleTimeout(s.clock.Now())
+				s.flushLocked()
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Close aborts every association with reason (a User-Initiated Abort cause,
+// if not empty), closes the links and waits for the goroutines to end.
+func (s *Stack) Close(reason string) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.host.Close(s.clock.Now(), reason)
+	s.flushLocked()
+	s.closed = true
+	close(s.done)
+	s.mu.Unlock()
+	var errs []error
+	for i, l := range s.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stack: close link %d: %w", i, err))
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
