@@ -145,10 +145,10 @@ func transferOne(t *testing.T, seed uint64, loss float64) {
 	cfg := engine.Config{
 		InitMsg:    engine.InitMsg{OutStreams: 8, MaxInStreams: 8},
 		RecvBuffer: 256 << 10, SendBuffer: 256 << 10,
-		RTO:        engine.RTOInfo{Initial: time.Second, Min: 200 * time.Millisecond, Max: 10 * time.Second},
-		Assoc:      engine.AssocParams{MaxRetrans: 30},
-		PeerAddr:   engine.PeerAddrParams{PathMaxRetrans: 30},
-		NoDelay:    seed%3 == 0,
+		RTO:      engine.RTOInfo{Initial: time.Second, Min: 200 * time.Millisecond, Max: 10 * time.Second},
+		Assoc:    engine.AssocParams{MaxRetrans: 30},
+		PeerAddr: engine.PeerAddrParams{PathMaxRetrans: 30},
+		NoDelay:  seed%3 == 0,
 	}
 	l := newLab(t, seed, kind, cfg)
 	r := l.net.Rand()
