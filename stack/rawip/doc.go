@@ -45,11 +45,12 @@
 // # I/O
 //
 // Reads and writes use recvmmsg/sendmmsg on non-blocking sockets, with
-// ppoll to wait. The sockets deliberately stay out of Go's network poller
-// (and so out of golang.org/x/net's ipv4/ipv6 PacketConn): the poller is
-// edge-triggered and, once a raw socket reports EPOLLERR alone (an ICMP
-// error), every later wait returns "not pollable" until the next packet
-// arrives, so a reader either spins or misses the error queue. A level-
-// triggered poll over both families and an eventfd for Close is simpler and
-// waits on both sockets at once. No allocation happens per packet.
+// ppoll to wait. The sockets stay out of Go's network poller (and so out of
+// golang.org/x/net's ipv4/ipv6 PacketConn) because the link must wait on
+// several things at once: the IPv4 socket, the IPv6 socket and Close, in
+// one ReadBatch, without a goroutine and a copy per socket. A level-
+// triggered poll does that, and reports POLLERR for as long as the error
+// queue holds an entry, so an ICMP error is never lost between two reads.
+// The message headers, the IPv4 header scatter buffers and the control
+// buffers are allocated once, so no allocation happens per packet.
 package rawip
