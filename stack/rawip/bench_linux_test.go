@@ -81,17 +81,19 @@ func benchThroughput(b *testing.B, size int) {
 }
 
 // pump sends n packets in batches through send, keeping at most
-// benchWindow unacknowledged by the receiver's count, and waits for the
-// last ones. A packet not counted within a second is taken as lost; it
-// returns how many were.
+// benchWindow in flight by the receiver's count, and waits for the last
+// ones. Packets not counted within a second of the receiver's last progress
+// are taken as lost, and the window moves on without them; it returns how
+// many were lost.
 func pump(n int, send func(k int) int, received *atomic.Int64) int {
-	sent := 0
-	wait := func(limit int64) {
+	sent, lost := 0, 0
+	wait := func(limit int) {
 		last, since := received.Load(), time.Now()
-		for int64(sent)-received.Load() > limit {
+		for sent-lost-int(received.Load()) > limit {
 			if r := received.Load(); r != last {
 				last, since = r, time.Now()
 			} else if time.Since(since) > time.Second {
+				lost = sent - int(r)
 				return
 			}
 			runtime.Gosched()
