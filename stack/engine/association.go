@@ -42,6 +42,8 @@ type Association struct {
 	staleRetries int
 	// shutdownAfterUp remembers a Shutdown requested before COMM_UP.
 	shutdownAfterUp bool
+	// holdShutdownAck: see HoldShutdownAck.
+	holdShutdownAck bool
 
 	t2, t5     timer
 	errorCount int // overall error count of 8.1
@@ -182,6 +184,20 @@ func (a *Association) close(ev Event) {
 		a.notify(ev)
 	}
 }
+
+// ReportError sends the peer an ERROR chunk with causes (RFC 9260 3.3.10),
+// bundled with whatever goes next.
+func (a *Association) ReportError(now time.Time, causes ...Cause) {
+	if a.state == stateClosed || a.state < stateEstablished {
+		return
+	}
+	a.errCauses = append(a.errCauses, causes...)
+	a.markDirty()
+	a.host.finishCall(now)
+}
+
+// Cause is an error cause, as package wire defines them.
+type Cause = wire.Cause
 
 // Abort sends ABORT with causes and closes the association (9.1). The
 // handler gets CommLost with ErrAborted.

@@ -14,7 +14,7 @@ import (
 // the message waits for the handshake. ErrFull means the send buffer is full:
 // wait for a Writable event and try again; nothing is dropped.
 func (a *Association) Send(now time.Time, data []byte, info SndInfo) error {
-	if !a.state.acceptsUserData() {
+	if !a.state.acceptsUserData() && !(a.holdShutdownAck && a.state == stateShutdownReceived) {
 		return ErrClosed
 	}
 	if len(data) == 0 {

@@ -18,6 +18,7 @@ func (h *Host) Dial(linkIdx int, p link.Path, localPort, remotePort uint16, cfg 
 	if h.closed {
 		return nil, ErrHostClosed
 	}
+	h.lastNow = now
 	if linkIdx < 0 || linkIdx >= len(h.cfg.Links) {
 		return nil, ErrBadLink
 	}
@@ -305,7 +306,7 @@ func (a *Association) collisionEstablish(now time.Time) {
 // (DESIGN 2.7). A dialled association restarts in place with RESTART.
 func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *cookie.State, now time.Time) {
 	h := a.host
-	if l := h.listeners[a.key.localPort]; l != nil {
+	if l := h.listeners[a.key.localPort]; l != nil && l.onLink(linkIdx) {
 		a.close(Event{Type: CommLost, Err: ErrRestarted})
 		na := h.newAssociation(a.key, linkIdx, p, l.cfg, nil)
 		na.listener, na.passive = l, true

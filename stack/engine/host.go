@@ -153,6 +153,10 @@ func NewHost(cfg HostConfig) *Host {
 	}
 }
 
+// Now is the time of the input being processed (or of the last one): what
+// handlers, which receive no time, pass back into the engine.
+func (h *Host) Now() time.Time { return h.lastNow }
+
 // Stats returns a copy of the counters.
 func (h *Host) Stats() Stats {
 	s := h.stats
@@ -343,4 +347,12 @@ func (h *Host) flushAll(now time.Time) {
 			h.timers.update(a)
 		}
 	}
+}
+
+// LinkKind is the kind of link i.
+func (h *Host) LinkKind(i int) link.Kind {
+	if i < 0 || i >= len(h.cfg.Links) {
+		return 0
+	}
+	return h.cfg.Links[i].Kind
 }

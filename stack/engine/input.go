@@ -77,6 +77,9 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 // handleOOTB applies RFC 9260 8.4 to a packet that matches no association.
 func (h *Host) handleOOTB(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
 	l := h.listeners[pkt.DstPort]
+	if l != nil && !l.onLink(linkIdx) {
+		l = nil
+	}
 	if l == nil && !h.served(pkt.DstPort, now) && !h.cfg.Links[linkIdx].AnswerUnserved {
 		// Another stack may own this port (DESIGN 4): say nothing.
 		return

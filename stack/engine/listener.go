@@ -27,7 +27,38 @@ type listener struct {
 	port     uint16
 	cfg      Config
 	acceptor Acceptor
+	links    uint64 // bit i set: accepts on link i; 0 means every link
+	filter   InitFilter
 }
+
+// Verdict is an InitFilter's answer.
+type Verdict uint8
+
+const (
+	// Admit answers the INIT as usual.
+	Admit Verdict = iota
+	// Refuse answers with an ABORT carrying the filter's causes.
+	Refuse
+	// Ignore sends nothing at all.
+	Ignore
+)
+
+// InitFilter looks at an INIT before anything is answered, so refused
+// sources get no INIT ACK (an ACL's rules; it must be cheap and stateless:
+// the INIT's source is not yet proven).
+type InitFilter func(linkIdx int, p link.Path, srcPort, dstPort uint16) (Verdict, []wire.Cause)
+
+// SetInitFilter installs f on the listener of port.
+func (h *Host) SetInitFilter(port uint16, f InitFilter) error {
+	l := h.listeners[port]
+	if l == nil {
+		return errors.New("engine: no listener on that port")
+	}
+	l.filter = f
+	return nil
+}
+
+func (l *listener) onLink(i int) bool { return l.links == 0 || l.links&(1<<uint(i)) != 0 }
 
 // AcceptRequest is an association waiting for its listener's decision.
 type AcceptRequest struct {
@@ -64,6 +95,35 @@ func (r *AcceptRequest) Accept(now time.Time, h Handler) error {
 	return nil
 }
 
+// Drop forgets the association without a word to the peer (an ACL's
+// "action: drop"): its COOKIE ECHO retransmissions then find nothing to
+// match and are dropped too, as stale cookies time out.
+func (r *AcceptRequest) Drop(now time.Time) {
+	if r.decided {
+		return
+	}
+	r.decided = true
+	a := r.a
+	a.handler = nil
+	a.close(Event{})
+	a.host.finishCall(now)
+}
+
+// RejectRaw is Reject with the causes as encoded bytes, relayed verbatim
+// (a gateway passing on its egress peer's ABORT, DESIGN 2.1).
+func (r *AcceptRequest) RejectRaw(now time.Time, causeBytes []byte) {
+	if r.decided {
+		return
+	}
+	r.decided = true
+	a := r.a
+	a.handler = nil
+	a.host.stats.Aborteds++
+	a.sendAbortBytes(causeBytes)
+	a.close(Event{})
+	a.host.finishCall(now)
+}
+
 // Reject sends an ABORT carrying causes and forgets the association.
 func (r *AcceptRequest) Reject(now time.Time, causes ...wire.Cause) {
 	if r.decided {
@@ -76,8 +136,15 @@ func (r *AcceptRequest) Reject(now time.Time, causes ...wire.Cause) {
 	a.host.finishCall(now)
 }
 
-// Listen makes port accept associations with cfg.
+// Listen makes port accept associations with cfg on every link.
 func (h *Host) Listen(port uint16, cfg Config, acc Acceptor) error {
+	return h.ListenOn(nil, port, cfg, acc)
+}
+
+// ListenOn makes port accept associations arriving on the given links only
+// (all links when links is empty). Packets for port on other links are
+// treated as if nobody listened.
+func (h *Host) ListenOn(links []int, port uint16, cfg Config, acc Acceptor) error {
 	if h.listeners[port] != nil {
 		return ErrListening
 	}
@@ -85,7 +152,14 @@ func (h *Host) Listen(port uint16, cfg Config, acc Acceptor) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	h.listeners[port] = &listener{h: h, port: port, cfg: cfg, acceptor: acc}
+	l := &listener{h: h, port: port, cfg: cfg, acceptor: acc}
+	for _, i := range links {
+		if i < 0 || i >= len(h.cfg.Links) || i >= 64 {
+			return ErrBadLink
+		}
+		l.links |= 1 << uint(i)
+	}
+	h.listeners[port] = l
 	return nil
 }
 
@@ -152,6 +226,15 @@ func (l *listener) handleInit(linkIdx int, p link.Path, pkt *wire.Packet, now ti
 	var ini wire.Init
 	if err := ini.Unmarshal(pkt.Chunks[0]); err != nil || ini.InitiateTag == 0 {
 		return // 3.3.2: tag 0 is silently discarded
+	}
+	if l.filter != nil {
+		switch v, causes := l.filter(linkIdx, p, pkt.SrcPort, pkt.DstPort); v {
+		case Ignore:
+			return
+		case Refuse:
+			l.h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{Causes: causes})
+			return
+		}
 	}
 	l.answerInit(linkIdx, p, pkt, &ini, now, 0, 0, 0, 0, nil)
 }

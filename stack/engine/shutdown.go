@@ -20,6 +20,26 @@ func (a *Association) Shutdown(now time.Time) {
 	a.host.finishCall(now)
 }
 
+// HoldShutdownAck arranges that when the peer's SHUTDOWN arrives (now or
+// later), the association does not answer with SHUTDOWN ACK, and lets its
+// user keep sending, until ReleaseShutdownAck. Call it before the SHUTDOWN
+// can arrive: the ACK would otherwise go out with the input that brought
+// the SHUTDOWN, before any handler runs. On the wire this is a peer in
+// SHUTDOWN-SENT receiving DATA, which it must accept (9.2); a gateway uses
+// it to deliver what the other side of a pair still sends before this
+// side's shutdown completes (DESIGN 2.5).
+func (a *Association) HoldShutdownAck() { a.holdShutdownAck = true }
+
+// ReleaseShutdownAck lets a held SHUTDOWN ACK go once all data is acked.
+func (a *Association) ReleaseShutdownAck(now time.Time) {
+	if !a.holdShutdownAck {
+		return
+	}
+	a.holdShutdownAck = false
+	a.markDirty()
+	a.host.finishCall(now)
+}
+
 // maybeShutdown sends SHUTDOWN or SHUTDOWN ACK once all our data is
 // acknowledged (9.2); flush calls it before building packets.
 func (a *Association) maybeShutdown(now time.Time) {
@@ -36,6 +56,9 @@ func (a *Association) maybeShutdown(now time.Time) {
 		a.t5.start(now, 5*a.cfg.RTO.Max)
 		a.path.stopHeartbeat() // 8.3: heartbeats end with SHUTDOWN
 	case stateShutdownReceived:
+		if a.holdShutdownAck {
+			return
+		}
 		a.state = stateShutdownAckSent
 		a.ctl |= ctlShutdownAck
 		a.errorCount = 0

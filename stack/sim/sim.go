@@ -60,14 +60,23 @@ func (n *Network) Now() time.Time { return n.now }
 // Rand is the network's seeded source, for tests that draw workloads.
 func (n *Network) Rand() *rand.Rand { return n.rng }
 
-// Node is a simulated host with one link.
-type Node struct {
-	Net  *Network
-	Host *engine.Host
+// Iface is one of a node's links: an address on a native or UDP link.
+type Iface struct {
 	Addr netip.Addr
 	Kind link.Kind
 	// UDPPort is the node's source UDP port on a UDP link: what a peer sees
 	// as RemotePort. Change it to simulate a NAT rebinding.
+	UDPPort uint16
+}
+
+// Node is a simulated host with one or more links (link i is Ifaces[i]).
+type Node struct {
+	Net    *Network
+	Host   *engine.Host
+	Ifaces []*Iface
+	// Addr, Kind and UDPPort mirror Ifaces[0] for single-link nodes.
+	Addr    netip.Addr
+	Kind    link.Kind
 	UDPPort uint16
 	Imp     Impairments
 	// Down drops everything to and from the node (a silent peer).
@@ -88,37 +97,71 @@ func (s seededReader) Read(p []byte) (int, error) {
 
 // AddNode attaches a new Host at addr with a link of the given kind.
 func (n *Network) AddNode(addr string, kind link.Kind) *Node {
-	nd := &Node{Net: n, Addr: netip.MustParseAddr(addr), Kind: kind}
-	if kind == link.UDP {
-		nd.UDPPort = 9899
+	return n.AddMultiNode(Iface{Addr: netip.MustParseAddr(addr), Kind: kind})
+}
+
+// AddMultiNode attaches a Host with one link per Iface (a gateway with a
+// native and a UDP side). UDP ifaces without a port get 9899.
+func (n *Network) AddMultiNode(ifaces ...Iface) *Node {
+	nd := &Node{Net: n}
+	for i := range ifaces {
+		f := ifaces[i]
+		if f.Kind == link.UDP && f.UDPPort == 0 {
+			f.UDPPort = 9899
+		}
+		nd.Ifaces = append(nd.Ifaces, &f)
 	}
-	// Each host draws from its own stream, derived from the seed, so adding
-	// traffic on one host does not change the other's tags.
-	r := rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64()))
-	nd.Host = engine.NewHost(engine.HostConfig{
-		Links: []engine.LinkInfo{{Kind: kind, AnswerUnserved: kind == link.UDP}},
-		Rand:  seededReader{r},
-	})
+	nd.Addr, nd.Kind, nd.UDPPort = nd.Ifaces[0].Addr, nd.Ifaces[0].Kind, nd.Ifaces[0].UDPPort
+	nd.newHost()
 	n.nodes = append(n.nodes, nd)
 	return nd
 }
 
-// PathTo is the path from nd to peer, as nd would dial it.
+// newHost gives the node a fresh Host drawing from its own stream derived
+// from the seed, so traffic on one host does not change another's tags.
+func (nd *Node) newHost() {
+	n := nd.Net
+	r := rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64()))
+	infos := make([]engine.LinkInfo, len(nd.Ifaces))
+	for i, f := range nd.Ifaces {
+		infos[i] = engine.LinkInfo{Kind: f.Kind, AnswerUnserved: f.Kind == link.UDP}
+	}
+	nd.Host = engine.NewHost(engine.HostConfig{Links: infos, Rand: seededReader{r}})
+}
+
+// iface returns Ifaces[0] with the mirrored fields applied (tests change
+// nd.UDPPort to simulate rebinding on single-link nodes).
+func (nd *Node) iface(i int) Iface {
+	f := *nd.Ifaces[i]
+	if i == 0 {
+		f.Addr, f.Kind, f.UDPPort = nd.Addr, nd.Kind, nd.UDPPort
+	}
+	return f
+}
+
+// PathTo is the path from nd to peer over their first links.
 func (nd *Node) PathTo(peer *Node) link.Path {
-	p := link.Path{Local: nd.Addr, Remote: peer.Addr}
-	if nd.Kind == link.UDP {
-		p.RemotePort = peer.UDPPort
+	return nd.PathVia(0, peer, 0)
+}
+
+// PathVia is the path from nd's link i to peer's link j.
+func (nd *Node) PathVia(i int, peer *Node, j int) link.Path {
+	f, g := nd.iface(i), peer.iface(j)
+	p := link.Path{Local: f.Addr, Remote: g.Addr}
+	if f.Kind == link.UDP {
+		p.RemotePort = g.UDPPort
 	}
 	return p
 }
 
 type inflight struct {
-	at   time.Time
-	seq  uint64
-	from *Node
-	to   *Node
-	path link.Path // as the receiver sees it
-	buf  []byte
+	at     time.Time
+	seq    uint64
+	from   *Node
+	to     *Node
+	toLink int
+	path   link.Path // as the receiver sees it
+	buf    []byte
 }
 
 type pktHeap []*inflight
@@ -139,13 +182,15 @@ func (h *pktHeap) Pop() any {
 	return x
 }
 
-func (n *Network) nodeAt(a netip.Addr) *Node {
+func (n *Network) nodeAt(a netip.Addr) (*Node, int) {
 	for _, nd := range n.nodes {
-		if nd.Addr == a {
-			return nd
+		for i := range nd.Ifaces {
+			if nd.iface(i).Addr == a {
+				return nd, i
+			}
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // collect moves every packet the hosts produced into the network.
@@ -153,15 +198,15 @@ func (n *Network) collect() {
 	for _, nd := range n.nodes {
 		out := nd.Host.Outgoing()
 		for _, o := range out {
-			n.offer(nd, o.Packet)
+			n.offer(nd, o.Link, o.Packet)
 		}
 		nd.Host.ReleaseOutgoing()
 	}
 }
 
-func (n *Network) offer(from *Node, p link.Packet) {
+func (n *Network) offer(from *Node, fromLink int, p link.Packet) {
 	n.Sent++
-	to := n.nodeAt(p.Path.Remote)
+	to, toLink := n.nodeAt(p.Path.Remote)
 	imp := &from.Imp
 	if to == nil || from.Down || to.Down || (imp.Drop != nil && imp.Drop(from, p.Buf)) || n.chance(imp.Loss) {
 		n.Dropped++
@@ -186,9 +231,10 @@ func (n *Network) offer(from *Node, p link.Packet) {
 		}
 		at = at.Add(time.Duration(n.rng.Int64N(int64(rd)) + 1))
 	}
-	rp := link.Path{Local: to.Addr, Remote: from.Addr}
-	if from.Kind == link.UDP {
-		rp.RemotePort = from.UDPPort
+	src := from.iface(fromLink)
+	rp := link.Path{Local: to.iface(toLink).Addr, Remote: src.Addr}
+	if src.Kind == link.UDP {
+		rp.RemotePort = src.UDPPort
 	}
 	copies := 1
 	if n.chance(imp.Duplicate) {
@@ -196,7 +242,7 @@ func (n *Network) offer(from *Node, p link.Packet) {
 	}
 	for i := 0; i < copies; i++ {
 		n.seq++
-		heap.Push(&n.inbox, &inflight{at: at.Add(time.Duration(i) * time.Microsecond), seq: n.seq, from: from, to: to, path: rp, buf: append([]byte(nil), p.Buf...)})
+		heap.Push(&n.inbox, &inflight{at: at.Add(time.Duration(i) * time.Microsecond), seq: n.seq, from: from, to: to, toLink: toLink, path: rp, buf: append([]byte(nil), p.Buf...)})
 	}
 }
 
@@ -230,7 +276,7 @@ func (n *Network) Step(limit time.Time) bool {
 			if n.Trace != nil {
 				n.Trace(n.now, p.from, p.to, p.buf)
 			}
-			p.to.Host.HandlePacket(0, p.path, p.buf, n.now)
+			p.to.Host.HandlePacket(p.toLink, p.path, p.buf, n.now)
 		}
 	}
 	n.collect()
@@ -267,11 +313,4 @@ func (n *Network) RunUntil(cond func() bool, limit time.Duration) bool {
 
 // Restart replaces the node's Host with a fresh one, as if the machine had
 // crashed and come back: every association it had is forgotten.
-func (nd *Node) Restart() {
-	n := nd.Net
-	r := rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64()))
-	nd.Host = engine.NewHost(engine.HostConfig{
-		Links: []engine.LinkInfo{{Kind: nd.Kind, AnswerUnserved: nd.Kind == link.UDP}},
-		Rand:  seededReader{r},
-	})
-}
+func (nd *Node) Restart() { nd.newHost() }

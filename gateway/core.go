@@ -1,0 +1,212 @@
+// Package gateway pairs SCTP associations across links and keeps the
+// end-to-end contract of DESIGN section 2: handshake coupling, messages
+// forwarded whole with their stream, PPID and flags, stream mismatch
+// answered like a native receiver would, backpressure instead of loss,
+// graceful shutdown and abort (with causes) carried across, restarts and
+// draining.
+//
+// Core is sans-IO: it runs inside an engine Host's handlers, so it is
+// driven by a stack runtime in production and by the simulator in tests.
+// Gateway (gateway.go) is the runtime around it.
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/pion/logging"
+
+	"github.com/sctpgw/sctpgw/acl"
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Route is one listen side bound to one forward side, with host link
+// indexes resolved.
+type Route struct {
+	Name string
+	// ListenLink and ListenPort: where ingress associations arrive.
+	ListenLink int
+	ListenPort uint16
+	// ForwardLink, ForwardPath and ForwardPort: where egress goes. For a UDP
+	// forward link, ForwardPath.RemotePort is the peer's UDP port.
+	ForwardLink int
+	ForwardPath link.Path
+	ForwardPort uint16
+	// Ingress and Egress are the SCTP settings of each side. Egress stream
+	// counts are taken from the ingress peer, as DESIGN 2.1 says.
+	Ingress, Egress engine.Config
+	// Policy decides who may open a pair; nil admits everyone.
+	Policy *acl.Policy
+}
+
+// Counters are the gateway's own figures, beside the engine's.
+type Counters struct {
+	PairsOpened       uint64
+	PairsRefused      uint64 // by policy
+	PairsFailed       uint64 // egress could not be reached
+	PairsClosed       uint64
+	MsgsForwarded     [2]uint64 // [ingress->egress, egress->ingress]
+	BytesForwarded    [2]uint64
+	InvalidStreamMsgs uint64 // discarded with an ERROR cause 1 (DESIGN 2.3)
+	OversizeMsgs      uint64
+	DrainDrops        uint64 // messages lost because their side was drained
+	Restarts          uint64
+}
+
+// Core is the pairing logic over one engine Host.
+type Core struct {
+	h      *engine.Host
+	routes []*Route
+	pairs  map[*pair]struct{}
+	log    logging.LeveledLogger
+	cnt    Counters
+	// draining: no new pairs; existing ones are being shut down.
+	draining bool
+}
+
+// NewCore installs a listener per route on h. It must be called by the
+// goroutine that drives h.
+func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core, error) {
+	c := &Core{h: h, routes: routes, pairs: map[*pair]struct{}{}, log: log}
+	for _, r := range routes {
+		r := r
+		if err := h.ListenOn([]int{r.ListenLink}, r.ListenPort, r.Ingress, engine.AcceptFunc(func(req *engine.AcceptRequest) {
+			c.accept(r, req)
+		})); err != nil {
+			return nil, fmt.Errorf("gateway: route %s: listen on port %d: %w", r.Name, r.ListenPort, err)
+		}
+		if r.Policy != nil {
+			kind := linkKind(h, r.ListenLink)
+			if err := h.SetInitFilter(r.ListenPort, func(_ int, p link.Path, src, dst uint16) (engine.Verdict, []wire.Cause) {
+				d := r.Policy.Evaluate(acl.Request{Src: netip.AddrPortFrom(p.Remote, src), DstPort: dst, Link: kind})
+				return verdict(d), refusal(d)
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+func linkKind(h *engine.Host, i int) acl.LinkKind {
+	if h.LinkKind(i) == link.UDP {
+		return acl.LinkUDP
+	}
+	return acl.LinkNative
+}
+
+func verdict(d acl.Decision) engine.Verdict {
+	switch d.Verdict {
+	case acl.Allow:
+		return engine.Admit
+	case acl.Drop:
+		return engine.Ignore
+	}
+	return engine.Refuse
+}
+
+func refusal(d acl.Decision) []wire.Cause {
+	if d.Verdict != acl.Deny {
+		return nil
+	}
+	return []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte(d.Reason())}}
+}
+
+// Counters returns the gateway's figures.
+func (c *Core) Counters() Counters { return c.cnt }
+
+// accept handles a valid COOKIE ECHO on a route: policy, then the egress
+// dial; the COOKIE ACK waits for egress (DESIGN 2.1).
+func (c *Core) accept(r *Route, req *engine.AcceptRequest) {
+	now := c.h.Now()
+	in := req.Association()
+	linkIdx, path := in.Path()
+	if c.draining {
+		req.Reject(now, userAbort("sctpgw: gateway is shutting down"))
+		return
+	}
+	if req.Restart {
+		c.cnt.Restarts++
+	}
+	var slot acl.Slot
+	if r.Policy != nil {
+		var d acl.Decision
+		slot, d = r.Policy.Acquire(acl.Request{Src: netip.AddrPortFrom(path.Remote, in.RemotePort()), DstPort: in.LocalPort(), Link: linkKind(c.h, linkIdx)}, now)
+		if !d.Allowed() {
+			c.cnt.PairsRefused++
+			c.log.Infof("route %s: %s:%d refused: %s", r.Name, path.Remote, in.RemotePort(), d.Reason())
+			if d.Verdict == acl.Drop {
+				req.Drop(now)
+			} else {
+				req.Reject(now, userAbort(d.Reason()))
+			}
+			return
+		}
+	}
+	p := &pair{c: c, r: r, req: req, slot: slot}
+	p.side[dirIn].a = in
+	// Both sides hold their SHUTDOWN ACK until the pair's other side is done
+	// (DESIGN 2.5); set before any SHUTDOWN can arrive.
+	in.HoldShutdownAck()
+	p.side[dirIn].p, p.side[dirOut].p = p, p
+	p.side[dirIn].d, p.side[dirOut].d = dirIn, dirOut
+	// The egress side asks for what the ingress peer asked for (DESIGN 2.1).
+	ecfg := r.Egress
+	inOut, inIn := in.Streams()
+	ecfg.InitMsg.OutStreams, ecfg.InitMsg.MaxInStreams = inIn, inOut
+	// Keep the peer's port toward the target when free: traces stay readable.
+	out, err := c.h.Dial(r.ForwardLink, r.ForwardPath, in.RemotePort(), r.ForwardPort, ecfg, &p.side[dirOut], now)
+	if err == engine.ErrPortInUse {
+		out, err = c.h.Dial(r.ForwardLink, r.ForwardPath, 0, r.ForwardPort, ecfg, &p.side[dirOut], now)
+	}
+	if err != nil {
+		slot.Release()
+		c.cnt.PairsFailed++
+		req.Reject(now, userAbort("sctpgw: egress dial failed: "+err.Error()))
+		return
+	}
+	p.side[dirOut].a = out
+	out.HoldShutdownAck()
+	c.pairs[p] = struct{}{}
+	c.log.Debugf("route %s: %s:%d -> dialling %s port %d", r.Name, path.Remote, in.RemotePort(), r.ForwardPath.Remote, r.ForwardPort)
+}
+
+func userAbort(reason string) wire.Cause {
+	return &wire.UserInitiatedAbortCause{Reason: []byte(reason)}
+}
+
+// Drain shuts every pair down gracefully and refuses new ones (DESIGN 2.8).
+// Call AbortAll once the drain deadline passes.
+func (c *Core) Drain(now time.Time) {
+	c.draining = true
+	for p := range c.pairs {
+		p.drain(now)
+	}
+}
+
+// AbortAll aborts what is left with reason.
+func (c *Core) AbortAll(now time.Time, reason string) {
+	for p := range c.pairs {
+		for d := range p.side {
+			if s := &p.side[d]; s.a != nil && !s.closed {
+				s.a.Abort(now, userAbort(reason))
+			}
+		}
+		if p.req != nil && !p.accepted {
+			p.req.Reject(now, userAbort(reason))
+		}
+	}
+}
+
+// Pairs reports how many pairs are alive.
+func (c *Core) Pairs() int { return len(c.pairs) }
+
+// EachPair calls f for every pair.
+func (c *Core) EachPair(f func(PairStatus)) {
+	for p := range c.pairs {
+		f(p.status())
+	}
+}

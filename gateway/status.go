@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+)
+
+// SideStatus is one association of a pair, as /proc/net/sctp/assocs shows
+// associations.
+type SideStatus struct {
+	State      string        `json:"state"`
+	Link       string        `json:"link"`
+	LocalAddr  string        `json:"local_addr"`
+	LocalPort  uint16        `json:"local_port"`
+	RemoteAddr string        `json:"remote_addr"`
+	RemotePort uint16        `json:"remote_port"`
+	EncapPort  uint16        `json:"encap_port,omitempty"`
+	LocalTag   uint32        `json:"local_tag"`
+	PeerTag    uint32        `json:"peer_tag"`
+	InStreams  uint16        `json:"in_streams"`
+	OutStreams uint16        `json:"out_streams"`
+	Rwnd       uint32        `json:"rwnd"`
+	PeerRwnd   uint32        `json:"peer_rwnd"`
+	Cwnd       int           `json:"cwnd"`
+	SRTT       time.Duration `json:"srtt_ns"`
+	RTO        time.Duration `json:"rto_ns"`
+	Queued     int           `json:"queued"`
+	Unacked    int           `json:"unacked"`
+}
+
+// PairStatus is one pair with traffic figures each way.
+type PairStatus struct {
+	Route    string     `json:"route"`
+	Ingress  SideStatus `json:"ingress"`
+	Egress   SideStatus `json:"egress"`
+	MsgsIn   uint64     `json:"msgs_in_to_out"`
+	MsgsOut  uint64     `json:"msgs_out_to_in"`
+	BytesIn  uint64     `json:"bytes_in_to_out"`
+	BytesOut uint64     `json:"bytes_out_to_in"`
+	Since    time.Time  `json:"since"`
+}
+
+func (p *pair) status() PairStatus {
+	ps := PairStatus{Route: p.r.Name, MsgsIn: p.msgs[dirIn], MsgsOut: p.msgs[dirOut],
+		BytesIn: p.bytes[dirIn], BytesOut: p.bytes[dirOut], Since: p.opened}
+	ps.Ingress = sideStatus(p.c.h, p.side[dirIn].a)
+	ps.Egress = sideStatus(p.c.h, p.side[dirOut].a)
+	return ps
+}
+
+func sideStatus(h *engine.Host, a *engine.Association) SideStatus {
+	if a == nil {
+		return SideStatus{State: "NONE"}
+	}
+	st := a.Status()
+	pp := st.Primary.Path
+	return SideStatus{
+		State: st.State.String(), Link: h.LinkKind(st.Primary.Link).String(),
+		LocalAddr: addrString(pp.Local), LocalPort: st.LocalPort,
+		RemoteAddr: addrString(pp.Remote), RemotePort: st.RemotePort, EncapPort: pp.RemotePort,
+		LocalTag: st.LocalTag, PeerTag: st.PeerTag,
+		InStreams: st.InStreams, OutStreams: st.OutStreams,
+		Rwnd: st.Rwnd, PeerRwnd: st.PeerRwnd, Cwnd: st.Primary.Cwnd,
+		SRTT: st.Primary.SRTT, RTO: st.Primary.RTO,
+		Queued: st.Pending, Unacked: st.Unacked,
+	}
+}
+
+func addrString(a interface {
+	IsValid() bool
+	String() string
+}) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
