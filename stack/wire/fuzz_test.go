@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sctpgw/sctpgw/stack/wire"
@@ -95,6 +96,7 @@ func fuzzCheckChunk(t *testing.T, rc wire.RawChunk) {
 	if !bytes.Equal(rc.Value, orig) {
 		t.Fatalf("DecodeChunk modified its input")
 	}
+	fuzzCheckReuse(t, rc, c, err)
 	if err != nil {
 		fuzzCheckError(t, err, wire.ChunkHeaderLen+len(rc.Value))
 		return
@@ -128,6 +130,88 @@ func fuzzCheckChunk(t *testing.T, rc wire.RawChunk) {
 	if enc2 := c2.AppendTo(nil); !bytes.Equal(enc, enc2) {
 		t.Fatalf("%v encoding is not canonical:\nfirst  % x\nsecond % x", rc.Type, enc, enc2)
 	}
+}
+
+// fuzzDirtySeeds is, per chunk type, the longest chunk seed of that type.
+var fuzzDirtySeeds = sync.OnceValue(func() map[wire.ChunkType][]byte {
+	m := map[wire.ChunkType][]byte{}
+	for _, seeds := range seedChunks() {
+		for _, s := range seeds {
+			t := wire.ChunkType(s.chunk[0])
+			if len(s.chunk) > len(m[t]) {
+				m[t] = s.chunk
+			}
+		}
+	}
+	return m
+})
+
+// fuzzCheckReuse decodes rc once more, into a value that already holds the
+// longest seed of its type, and expects what the fresh decode gave (fresh,
+// or the failure ferr). Hot-path values are kept across packets (doc.go), so
+// nothing of what they held before may survive an Unmarshal. Empty and nil
+// slices count as equal here: reused slices are cut to length zero.
+func fuzzCheckReuse(t *testing.T, rc wire.RawChunk, fresh wire.Chunk, ferr error) {
+	t.Helper()
+	seed, ok := fuzzDirtySeeds()[rc.Type]
+	if !ok {
+		return
+	}
+	typ, flags, value := seedSplitChunk(seed)
+	d, err := wire.DecodeChunk(wire.RawChunk{Type: wire.ChunkType(typ), Flags: flags, Value: value})
+	if err != nil {
+		return // TestFuzzSeedsDecode reports it
+	}
+	u, ok := d.(interface{ Unmarshal(wire.RawChunk) error })
+	if !ok {
+		return // a type the codec does not decode
+	}
+	err = u.Unmarshal(rc)
+	switch {
+	case (err == nil) != (ferr == nil):
+		t.Fatalf("%v: Unmarshal into a used value: %v; into a fresh one: %v", rc.Type, err, ferr)
+	case err == nil && !fuzzSameValue(reflect.ValueOf(d), reflect.ValueOf(fresh)):
+		t.Fatalf("%v: a used value decodes differently:\nused  %#v\nfresh %#v", rc.Type, d, fresh)
+	}
+}
+
+// fuzzSameValue is reflect.DeepEqual except that a nil slice equals an
+// empty one.
+func fuzzSameValue(a, b reflect.Value) bool {
+	if a.Kind() != b.Kind() || a.Type() != b.Type() {
+		return false
+	}
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return fuzzSameValue(a.Elem(), b.Elem())
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !fuzzSameValue(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !a.Type().Field(i).IsExported() {
+				// A type with hidden state (netip.Addr): compare whole.
+				return a.CanInterface() && reflect.DeepEqual(a.Interface(), b.Interface())
+			}
+		}
+		for i := range a.NumField() {
+			if !fuzzSameValue(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.CanInterface() && reflect.DeepEqual(a.Interface(), b.Interface())
 }
 
 // fuzzCheckFraming checks an encoded chunk against RFC 9260 3.2: whole
