@@ -28,6 +28,37 @@ const natLifetime = 1500 * time.Millisecond
 
 func newVNetLab(t *testing.T) *vnetLab {
 	t.Helper()
+	lab := &vnetLab{nat1: netip.MustParseAddr("203.0.113.1"), nat2: netip.MustParseAddr("203.0.113.2")}
+	var lans [][]*vnet.Net
+	lab.server, lans = buildVNet(t, "203.0.113.10",
+		vnetLAN{CIDR: "10.1.0.0/24", NAT: lab.nat1.String(), Hosts: []string{"10.1.0.2"}, NATType: vnet.NATType{
+			MappingBehavior:   vnet.EndpointIndependent,
+			FilteringBehavior: vnet.EndpointAddrPortDependent,
+			MappingLifeTime:   natLifetime,
+		}},
+		vnetLAN{CIDR: "10.2.0.0/24", NAT: lab.nat2.String(), Hosts: []string{"10.2.0.2"}, NATType: vnet.NATType{
+			MappingBehavior:   vnet.EndpointAddrPortDependent,
+			FilteringBehavior: vnet.EndpointAddrPortDependent,
+		}},
+	)
+	lab.client1, lab.client2 = lans[0][0], lans[1][0]
+	return lab
+}
+
+// vnetLAN is a private network behind a NAT router on the public network
+// 203.0.113.0/24 (RFC 5737 TEST-NET-3).
+type vnetLAN struct {
+	CIDR    string   // the private network
+	NAT     string   // the NAT's public address
+	Hosts   []string // host addresses in CIDR
+	NATType vnet.NATType
+}
+
+// buildVNet starts the public network with one host at server and the
+// LANs, and returns the server's Net and, per LAN, its hosts' Nets. The
+// network stops with the test.
+func buildVNet(t *testing.T, server string, lans ...vnetLAN) (*vnet.Net, [][]*vnet.Net) {
+	t.Helper()
 	lf := logging.NewDefaultLoggerFactory()
 	must := func(err error) {
 		t.Helper()
@@ -37,41 +68,25 @@ func newVNetLab(t *testing.T) *vnetLab {
 	}
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "203.0.113.0/24", LoggerFactory: lf})
 	must(err)
-	lab := &vnetLab{nat1: netip.MustParseAddr("203.0.113.1"), nat2: netip.MustParseAddr("203.0.113.2")}
-	lab.server, err = vnet.NewNet(&vnet.NetConfig{StaticIP: "203.0.113.10"})
+	srv, err := vnet.NewNet(&vnet.NetConfig{StaticIP: server})
 	must(err)
-	must(wan.AddNet(lab.server))
-
-	lan1, err := vnet.NewRouter(&vnet.RouterConfig{
-		CIDR: "10.1.0.0/24", StaticIPs: []string{lab.nat1.String()}, LoggerFactory: lf,
-		NATType: &vnet.NATType{
-			MappingBehavior:   vnet.EndpointIndependent,
-			FilteringBehavior: vnet.EndpointAddrPortDependent,
-			MappingLifeTime:   natLifetime,
-		},
-	})
-	must(err)
-	must(wan.AddRouter(lan1))
-	lab.client1, err = vnet.NewNet(&vnet.NetConfig{StaticIP: "10.1.0.2"})
-	must(err)
-	must(lan1.AddNet(lab.client1))
-
-	lan2, err := vnet.NewRouter(&vnet.RouterConfig{
-		CIDR: "10.2.0.0/24", StaticIPs: []string{lab.nat2.String()}, LoggerFactory: lf,
-		NATType: &vnet.NATType{
-			MappingBehavior:   vnet.EndpointAddrPortDependent,
-			FilteringBehavior: vnet.EndpointAddrPortDependent,
-		},
-	})
-	must(err)
-	must(wan.AddRouter(lan2))
-	lab.client2, err = vnet.NewNet(&vnet.NetConfig{StaticIP: "10.2.0.2"})
-	must(err)
-	must(lan2.AddNet(lab.client2))
-
+	must(wan.AddNet(srv))
+	hosts := make([][]*vnet.Net, len(lans))
+	for i, lan := range lans {
+		nt := lan.NATType
+		r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: lan.CIDR, StaticIPs: []string{lan.NAT}, LoggerFactory: lf, NATType: &nt})
+		must(err)
+		must(wan.AddRouter(r))
+		for _, h := range lan.Hosts {
+			n, err := vnet.NewNet(&vnet.NetConfig{StaticIP: h})
+			must(err)
+			must(r.AddNet(n))
+			hosts[i] = append(hosts[i], n)
+		}
+	}
 	must(wan.Start())
 	t.Cleanup(func() { wan.Stop() })
-	return lab
+	return srv, hosts
 }
 
 // initPacket is a well-formed INIT from SCTP port src to dst, as an

@@ -1,0 +1,318 @@
+package udpencap
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// Association-level helpers: the udpencap link under the full stack
+// (stack.New over one or more links), for the tests in *_assoc_test.go.
+
+// SCTP ports the association tests use: S1AP's and NGAP's, as a lab would.
+const (
+	portS1AP = 36412
+	portNGAP = 38412
+)
+
+// newStackT starts a stack on links; the test's cleanup closes it (and with
+// it the links) before the links' own cleanups run.
+func newStackT(t testing.TB, links ...link.Link) *stack.Stack {
+	t.Helper()
+	s, err := stack.New(stack.Config{Links: links})
+	if err != nil {
+		t.Fatalf("stack.New: %v", err)
+	}
+	t.Cleanup(func() { s.Close("test over") })
+	return s
+}
+
+// ctxT is a context that ends after d or with the test.
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// listenS listens on port with opts or fails the test.
+func listenS(t testing.TB, s *stack.Stack, port uint16, opts stack.Options) *stack.Listener {
+	t.Helper()
+	ln, err := s.Listen(port, opts)
+	if err != nil {
+		t.Fatalf("Listen(%d): %v", port, err)
+	}
+	return ln
+}
+
+// dialAccept dials from client over path p to port and accepts the
+// association at ln: the two ends of one association.
+func dialAccept(t testing.TB, ctx context.Context, client *stack.Stack, p link.Path, localPort, port uint16, opts stack.Options, ln *stack.Listener) (c, s *stack.Assoc) {
+	t.Helper()
+	type res struct {
+		x   *stack.Assoc
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		x, err := ln.Accept(ctx)
+		ch <- res{x, err}
+	}()
+	c, err := client.Dial(ctx, 0, p, localPort, port, opts)
+	if err != nil {
+		t.Fatalf("Dial %v port %d: %v", p, port, err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("Accept on port %d: %v", port, r.err)
+	}
+	return c, r.x
+}
+
+// testPPIDs are the payload protocol identifiers of the signalling that
+// crosses a gateway: S1AP, NGAP, Diameter, M3UA.
+var testPPIDs = [...]uint32{18, 60, 46, 3}
+
+// testMsg is message i of flow: its stream (below streams), PPID, unordered
+// flag, size and bytes all derive from (flow, i), so a receiver regenerates
+// exactly what it should have got. Every 16th message is large enough to be
+// fragmented (up to 20 KB); the others are signalling-sized.
+func testMsg(flow uint32, i int, streams uint16) ([]byte, stack.SndInfo) {
+	r := rand.New(rand.NewPCG(uint64(flow), uint64(i)))
+	size := 8 + r.IntN(400)
+	if i%16 == 15 {
+		size = 2000 + r.IntN(18000)
+	}
+	b := make([]byte, size)
+	binary.BigEndian.PutUint32(b, flow)
+	binary.BigEndian.PutUint32(b[4:], uint32(i))
+	for j := 8; j < size; j++ {
+		b[j] = byte(r.Uint32())
+	}
+	info := stack.SndInfo{
+		Stream:    uint16((i*7 + int(flow)) % int(streams)),
+		PPID:      testPPIDs[(i+int(flow))%len(testPPIDs)],
+		Unordered: i%5 == 2,
+	}
+	return b, info
+}
+
+// msgChecker verifies the messages of one flow as they arrive: each intact
+// (bytes, stream, PPID, unordered flag), none twice, and the ordered ones in
+// order within their stream.
+type msgChecker struct {
+	flow    uint32
+	n       int
+	streams uint16
+	seen    []bool
+	got     int
+	last    map[uint16]int // highest ordered index per stream
+}
+
+func newMsgChecker(flow uint32, n int, streams uint16) *msgChecker {
+	return &msgChecker{flow: flow, n: n, streams: streams, seen: make([]bool, n), last: map[uint16]int{}}
+}
+
+func (c *msgChecker) done() bool { return c.got == c.n }
+
+func (c *msgChecker) check(m stack.Message) error {
+	if len(m.Data) < 8 {
+		return fmt.Errorf("flow %d: a %d-byte message is not one of ours", c.flow, len(m.Data))
+	}
+	flow, i := binary.BigEndian.Uint32(m.Data), int(binary.BigEndian.Uint32(m.Data[4:]))
+	if flow != c.flow || i >= c.n {
+		return fmt.Errorf("flow %d: got message %d of flow %d", c.flow, i, flow)
+	}
+	if c.seen[i] {
+		return fmt.Errorf("flow %d: message %d delivered twice", c.flow, i)
+	}
+	want, info := testMsg(flow, i, c.streams)
+	if !bytes.Equal(m.Data, want) {
+		return fmt.Errorf("flow %d: message %d corrupted: %d bytes, want %d", c.flow, i, len(m.Data), len(want))
+	}
+	if m.Stream != info.Stream || m.PPID != info.PPID || m.Unordered != info.Unordered {
+		return fmt.Errorf("flow %d: message %d on stream %d PPID %d unordered %v; sent on stream %d PPID %d unordered %v",
+			c.flow, i, m.Stream, m.PPID, m.Unordered, info.Stream, info.PPID, info.Unordered)
+	}
+	if !m.Unordered {
+		if last, ok := c.last[m.Stream]; ok && last > i {
+			return fmt.Errorf("flow %d: ordered message %d on stream %d after message %d", c.flow, i, m.Stream, last)
+		}
+		c.last[m.Stream] = i
+	}
+	c.seen[i] = true
+	c.got++
+	return nil
+}
+
+// transfer sends n messages of flow from one end and checks them at the
+// other; it returns the first error of either side.
+func transfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) error {
+	out, _ := from.Streams()
+	_, in := to.Streams()
+	if out != in || out == 0 {
+		return fmt.Errorf("flow %d: sender has %d outbound streams, receiver %d inbound", flow, out, in)
+	}
+	sendErr := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			b, info := testMsg(flow, i, out)
+			if err := from.SendMsg(ctx, b, info); err != nil {
+				sendErr <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	c := newMsgChecker(flow, n, in)
+	for !c.done() {
+		m, err := to.RecvMsg(ctx)
+		if err != nil {
+			return errors.Join(fmt.Errorf("flow %d: RecvMsg after %d of %d: %w", flow, c.got, n, err), <-sendErr)
+		}
+		if err := c.check(m); err != nil {
+			return err
+		}
+	}
+	return <-sendErr
+}
+
+// exchange moves n messages each way at once between the two ends of an
+// association, on flows flow (a to b) and flow+1 (b to a).
+func exchange(ctx context.Context, a, b *stack.Assoc, flow uint32, n int) error {
+	back := make(chan error, 1)
+	go func() { back <- transfer(ctx, b, a, flow+1, n) }()
+	return errors.Join(transfer(ctx, a, b, flow, n), <-back)
+}
+
+// exchangeT is exchange failing the test.
+func exchangeT(t testing.TB, ctx context.Context, a, b *stack.Assoc, flow uint32, n int) {
+	t.Helper()
+	if err := exchange(ctx, a, b, flow, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// isShutdownComp reports whether err is how calls on an association end
+// after a graceful shutdown.
+func isShutdownComp(err error) bool {
+	var ae *stack.AssocError
+	return errors.As(err, &ae) && ae.Event.Type == engine.ShutdownComp
+}
+
+// shutdown closes an association gracefully from end x: x.Shutdown must
+// return nil (SHUTDOWN COMPLETE), and y, whose every message was read, must
+// see the end as SHUTDOWN_COMP from RecvMsg and nothing else.
+func shutdown(ctx context.Context, x, y *stack.Assoc) error {
+	peer := make(chan error, 1)
+	go func() {
+		m, err := y.RecvMsg(ctx)
+		switch {
+		case err == nil:
+			peer <- fmt.Errorf("peer received an unexpected %d-byte message during shutdown", len(m.Data))
+		case !isShutdownComp(err):
+			peer <- fmt.Errorf("peer's RecvMsg ended with %v, want SHUTDOWN_COMP", err)
+		default:
+			peer <- nil
+		}
+	}()
+	var errs []error
+	if err := x.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("Shutdown: %w", err))
+	}
+	errs = append(errs, <-peer)
+	for _, e := range []*stack.Assoc{x, y} {
+		if st := e.Status().State; st != engine.StateClosed {
+			errs = append(errs, fmt.Errorf("after the shutdown an end is %v", st))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func shutdownT(t testing.TB, ctx context.Context, x, y *stack.Assoc) {
+	t.Helper()
+	if err := shutdown(ctx, x, y); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantEstablished fails the test unless every association is ESTABLISHED.
+func wantEstablished(t testing.TB, what string, xs ...*stack.Assoc) {
+	t.Helper()
+	for i, x := range xs {
+		if st := x.Status().State; st != engine.StateEstablished {
+			t.Fatalf("%s: association %d is %v, want ESTABLISHED", what, i, st)
+		}
+	}
+}
+
+// primary is an association's primary path.
+func primary(x *stack.Assoc) link.Path { return x.Status().Primary.Path }
+
+// acceptKey names an accepted association by the peer's address and SCTP
+// port, which its dialler knows too.
+type acceptKey struct {
+	remote netip.Addr
+	port   uint16
+}
+
+// acceptor accepts on a listener in the background and hands each
+// association to the goroutine that asks for it by acceptKey, so that many
+// dialers can meet their peers in any order.
+type acceptor struct {
+	mu    sync.Mutex
+	slots map[acceptKey]chan *stack.Assoc
+	done  chan struct{}
+}
+
+func startAcceptor(t testing.TB, ctx context.Context, ln *stack.Listener) *acceptor {
+	a := &acceptor{slots: map[acceptKey]chan *stack.Assoc{}, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer close(a.done)
+		for {
+			x, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			st := x.Status()
+			a.slot(acceptKey{st.Primary.Path.Remote, st.RemotePort}) <- x
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-a.done
+	})
+	return a
+}
+
+func (a *acceptor) slot(k acceptKey) chan *stack.Assoc {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch := a.slots[k]
+	if ch == nil {
+		ch = make(chan *stack.Assoc, 1)
+		a.slots[k] = ch
+	}
+	return ch
+}
+
+// get waits for the association accepted from remote's SCTP port.
+func (a *acceptor) get(ctx context.Context, remote netip.Addr, port uint16) (*stack.Assoc, error) {
+	select {
+	case x := <-a.slot(acceptKey{remote, port}):
+		return x, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no association accepted from %v port %d: %w", remote, port, ctx.Err())
+	}
+}
