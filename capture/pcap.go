@@ -5,9 +5,9 @@
 // Each record is an IP packet built around the SCTP packet given: native SCTP
 // is IP protocol 132 (RFC 9260), encapsulated SCTP sits in UDP right after
 // the UDP header (RFC 6951 5). IPv4 and IPv6 headers carry correct lengths
-// and checksums (the IPv4 header checksum and the UDP checksum, which RFC
-// 6951 5.3 has senders compute), so a capture shows only the errors that the
-// SCTP packets themselves carry. The pcap format and the IP and UDP headers
+// and checksums (the IPv4 header checksum, and the UDP checksum that RFC 6951
+// 5.3 says senders SHOULD compute), so a capture shows only the errors that
+// the SCTP packets themselves carry. The pcap format and the IP and UDP headers
 // come from gopacket (pcapgo and layers), pure Go with no libpcap.
 package capture
 

@@ -132,7 +132,7 @@ func udpDatagram(t *testing.T, src, dst netip.Addr, b []byte) (sport, dport uint
 		t.Errorf("UDP Length %d, datagram %d bytes", got, len(b))
 	}
 	if binary.BigEndian.Uint16(b[6:8]) == 0 {
-		t.Errorf("UDP checksum absent; RFC 6951 5.3 has it computed")
+		t.Errorf("UDP checksum absent; RFC 6951 5.3: it SHOULD be computed")
 	}
 	var pseudo []byte
 	pseudo = append(pseudo, src.AsSlice()...)
