@@ -35,6 +35,9 @@ type Config struct {
 	LoggerFactory  logging.LoggerFactory
 	// BatchSize is how many packets one ReadBatch may return (default 64).
 	BatchSize int
+	// PortUse hears when a local port starts or stops being used on a link
+	// (engine.HostConfig.PortUse); it runs under the Stack's lock.
+	PortUse func(linkIdx int, port uint16, inUse bool)
 }
 
 // Stack is a running SCTP stack.
@@ -82,7 +85,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	s := &Stack{
 		cfg: cfg, clock: cfg.Clock, log: lf.NewLogger("sctp"),
-		host:  engine.NewHost(engine.HostConfig{Links: infos, Rand: cfg.Rand}),
+		host:  engine.NewHost(engine.HostConfig{Links: infos, Rand: cfg.Rand, PortUse: cfg.PortUse}),
 		links: cfg.Links, out: make([][]link.Packet, len(cfg.Links)),
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}

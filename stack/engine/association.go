@@ -54,6 +54,8 @@ type Association struct {
 
 	data dataState
 
+	portLink int // the link whose port count this association holds
+
 	heapIdx  int
 	deadline time.Time
 	inDirty  bool

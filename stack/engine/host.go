@@ -47,6 +47,15 @@ type HostConfig struct {
 	Rand io.Reader
 	// CookieKeyRotation is how often the cookie secret changes (default 1 h).
 	CookieKeyRotation time.Duration
+	// PortUse, when set, hears when a local port starts or stops being used
+	// on a link (by a listener or an association), so a native link can
+	// filter everything else in the kernel.
+	PortUse func(linkIdx int, port uint16, inUse bool)
+}
+
+type linkPort struct {
+	link int
+	port uint16
 }
 
 // Outgoing is a packet the Host wants sent on link Link.
@@ -75,6 +84,8 @@ type Host struct {
 	// answered by 8.4 (the peer retransmits SHUTDOWN ACK) even on a native
 	// link, where ports nobody serves are otherwise left to other stacks.
 	recent map[uint16]time.Time
+	// linkPorts counts users of each (link, port) for HostConfig.PortUse.
+	linkPorts map[linkPort]int
 
 	out     []Outgoing
 	bufFree [][]byte
@@ -150,6 +161,7 @@ func NewHost(cfg HostConfig) *Host {
 		assocs:    make(map[assocKey]*Association),
 		portRefs:  make(map[uint16]int),
 		recent:    make(map[uint16]time.Time),
+		linkPorts: make(map[linkPort]int),
 	}
 }
 
@@ -213,11 +225,33 @@ func (h *Host) served(p uint16, now time.Time) bool {
 func (h *Host) addAssoc(a *Association) {
 	h.assocs[a.key] = a
 	h.portRefs[a.key.localPort]++
+	a.portLink = a.path.linkIdx
+	h.usePort(a.portLink, a.key.localPort, true)
+}
+
+// usePort counts users of a port on a link and tells PortUse of the first
+// and the last.
+func (h *Host) usePort(linkIdx int, port uint16, on bool) {
+	k := linkPort{linkIdx, port}
+	if on {
+		h.linkPorts[k]++
+		if h.linkPorts[k] == 1 && h.cfg.PortUse != nil {
+			h.cfg.PortUse(linkIdx, port, true)
+		}
+		return
+	}
+	if h.linkPorts[k]--; h.linkPorts[k] <= 0 {
+		delete(h.linkPorts, k)
+		if h.cfg.PortUse != nil {
+			h.cfg.PortUse(linkIdx, port, false)
+		}
+	}
 }
 
 func (h *Host) removeAssoc(a *Association) {
 	if h.assocs[a.key] == a {
 		delete(h.assocs, a.key)
+		h.usePort(a.portLink, a.key.localPort, false)
 		if h.portRefs[a.key.localPort]--; h.portRefs[a.key.localPort] <= 0 {
 			delete(h.portRefs, a.key.localPort)
 			h.lingerPort(a.key.localPort)

@@ -22,7 +22,19 @@ func (h *Host) HandlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 
 // HandleNotice processes an ICMP report about a packet we sent (link.Notice).
 func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
-	if h.closed || len(pk.Buf) < wire.CommonHeaderLen {
+	if h.closed {
+		return
+	}
+	if len(pk.Buf) < wire.CommonHeaderLen {
+		// A local EMSGSIZE quotes nothing: the MTU applies to every
+		// association toward that peer on that link.
+		if pk.Notice == link.NoticeFragNeeded && pk.Path.Remote.IsValid() {
+			for _, a := range h.assocs {
+				if a.path.linkIdx == linkIdx && a.key.remote == pk.Path.Remote {
+					a.path.setMTU(pk.MTU)
+				}
+			}
+		}
 		return
 	}
 	var hdr wire.Packet

@@ -160,11 +160,27 @@ func (h *Host) ListenOn(links []int, port uint16, cfg Config, acc Acceptor) erro
 		l.links |= 1 << uint(i)
 	}
 	h.listeners[port] = l
+	for i := range h.cfg.Links {
+		if l.onLink(i) {
+			h.usePort(i, port, true)
+		}
+	}
 	return nil
 }
 
 // Unlisten stops accepting on port; existing associations carry on.
-func (h *Host) Unlisten(port uint16) { delete(h.listeners, port) }
+func (h *Host) Unlisten(port uint16) {
+	l := h.listeners[port]
+	if l == nil {
+		return
+	}
+	delete(h.listeners, port)
+	for i := range h.cfg.Links {
+		if l.onLink(i) {
+			h.usePort(i, port, false)
+		}
+	}
+}
 
 // initInfo is what a received INIT or INIT ACK says beyond its fixed fields.
 type initInfo struct {

@@ -82,7 +82,9 @@ func (h *Host) Close(now time.Time, reason string) {
 	for _, a := range h.assocs {
 		a.abortWith(now, causes, ErrHostClosed)
 	}
-	h.listeners = map[uint16]*listener{}
+	for port := range h.listeners {
+		h.Unlisten(port)
+	}
 	h.finishLocked(now)
 	h.inFinish = false
 	h.closed = true

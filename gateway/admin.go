@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// ServeAdmin serves the status endpoint on addr until ctx ends:
+//
+//	GET /status   the Snapshot as JSON (what `sctpgw status` prints)
+//	GET /routes   the routes, one per line
+//
+// It is meant for loopback: it carries no authentication.
+func (g *Gateway) ServeAdmin(ctx context.Context, addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(g.Snapshot())
+	})
+	mux.HandleFunc("/routes", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, g.Routes())
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: %w", err)
+	}
+	return nil
+}
+
+// FormatSnapshot renders a Snapshot for people, like `sctpgw status`.
+func FormatSnapshot(s Snapshot) string {
+	var b []byte
+	p := func(f string, a ...any) { b = fmt.Appendf(b, f, a...) }
+	if s.Draining {
+		p("draining\n")
+	}
+	p("%d pairs\n", len(s.Pairs))
+	for _, x := range s.Pairs {
+		p("\nroute %s, up since %s\n", x.Route, x.Since.Format(time.RFC3339))
+		for _, sd := range []struct {
+			name string
+			s    SideStatus
+		}{{"ingress", x.Ingress}, {"egress", x.Egress}} {
+			encap := ""
+			if sd.s.EncapPort != 0 {
+				encap = fmt.Sprintf(" udp/%d", sd.s.EncapPort)
+			}
+			p("  %-7s %-17s %s %s:%d -> %s:%d%s streams %d/%d rwnd %d cwnd %d srtt %v rto %v queued %d unacked %d tags %08x/%08x\n",
+				sd.name, sd.s.State, sd.s.Link, sd.s.LocalAddr, sd.s.LocalPort, sd.s.RemoteAddr, sd.s.RemotePort, encap,
+				sd.s.InStreams, sd.s.OutStreams, sd.s.Rwnd, sd.s.Cwnd, sd.s.SRTT.Round(time.Microsecond), sd.s.RTO,
+				sd.s.Queued, sd.s.Unacked, sd.s.LocalTag, sd.s.PeerTag)
+		}
+		p("  traffic: in->out %d msgs %d bytes, out->in %d msgs %d bytes\n", x.MsgsIn, x.BytesIn, x.MsgsOut, x.BytesOut)
+	}
+	c := s.Gateway
+	p("\ngateway: pairs opened %d closed %d refused %d failed %d, restarts %d, invalid-stream %d, oversize %d, drain drops %d\n",
+		c.PairsOpened, c.PairsClosed, c.PairsRefused, c.PairsFailed, c.Restarts, c.InvalidStreamMsgs, c.OversizeMsgs, c.DrainDrops)
+	keys := make([]string, 0, len(s.SNMP))
+	for k := range s.SNMP {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	p("\n")
+	for _, k := range keys {
+		p("%-28s %d\n", k, s.SNMP[k])
+	}
+	return string(b)
+}

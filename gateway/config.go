@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sctpgw/sctpgw/acl"
+	"github.com/sctpgw/sctpgw/stack/engine"
+)
+
+// Config is the daemon's configuration file.
+//
+//	udp: {listen: "0.0.0.0:9899"}     # the one UDP socket for RFC 6951
+//	admin: "127.0.0.1:9900"           # status endpoint; "" disables it
+//	drain_timeout: 10s
+//	log: {level: info, scopes: {sctp: warn}}
+//	routes:
+//	  - name: s1ap
+//	    listen: sctp://0.0.0.0:36412
+//	    forward: udp://core.example:9899/36412
+//	    sctp: {out_streams: 10, rto_min: 200ms, ...}
+//	    acl: {default: allow, rules: [...]}
+type Config struct {
+	UDP struct {
+		// Listen is the UDP address for encapsulated traffic. Routes that
+		// listen on udp:// must use this address and port.
+		Listen string `yaml:"listen"`
+	} `yaml:"udp"`
+	Admin        string   `yaml:"admin"`
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	Log          struct {
+		Level  string            `yaml:"level"`
+		Scopes map[string]string `yaml:"scopes"`
+	} `yaml:"log"`
+	Routes []RouteConfig `yaml:"routes"`
+}
+
+// RouteConfig is one route of the file.
+type RouteConfig struct {
+	Name    string      `yaml:"name"`
+	Listen  string      `yaml:"listen"`
+	Forward string      `yaml:"forward"`
+	SCTP    SCTPConfig  `yaml:"sctp"`
+	ACL     *acl.Config `yaml:"acl"`
+}
+
+// SCTPConfig holds a route's SCTP settings, named after the RFC 6458 socket
+// options they mirror. Zero values take the defaults of RFC 9260 section 16.
+type SCTPConfig struct {
+	OutStreams     int      `yaml:"out_streams"`      // SCTP_INITMSG sinit_num_ostreams (the most granted)
+	MaxInStreams   int      `yaml:"max_in_streams"`   // SCTP_INITMSG sinit_max_instreams
+	MaxInitRetrans int      `yaml:"max_init_retrans"` // SCTP_INITMSG sinit_max_attempts
+	MaxInitTimeout Duration `yaml:"max_init_timeout"` // SCTP_INITMSG sinit_max_init_timeo
+	RTOInitial     Duration `yaml:"rto_initial"`      // SCTP_RTOINFO
+	RTOMin         Duration `yaml:"rto_min"`
+	RTOMax         Duration `yaml:"rto_max"`
+	MaxRetrans     int      `yaml:"max_retrans"` // SCTP_ASSOCINFO sasoc_asocmaxrxt
+	CookieLife     Duration `yaml:"cookie_life"` // SCTP_ASSOCINFO sasoc_cookie_life
+	HBInterval     Duration `yaml:"hb_interval"` // SCTP_PEER_ADDR_PARAMS spp_hbinterval
+	Heartbeat      *bool    `yaml:"heartbeat"`   // SPP_HB_ENABLE / SPP_HB_DISABLE
+	PathMaxRetrans int      `yaml:"path_max_retrans"`
+	PathMTU        int      `yaml:"path_mtu"`
+	SackDelay      Duration `yaml:"sack_delay"` // SCTP_DELAYED_SACK sack_delay
+	SackFreq       int      `yaml:"sack_freq"`  // SCTP_DELAYED_SACK sack_freq
+	NoDelay        *bool    `yaml:"nodelay"`    // SCTP_NODELAY; the gateway defaults to true
+	MaxSeg         int      `yaml:"maxseg"`     // SCTP_MAXSEG
+	RecvBuffer     int      `yaml:"recv_buffer"`
+	SendBuffer     int      `yaml:"send_buffer"`
+	MaxMessage     int      `yaml:"max_message"`
+	MaxBurst       int      `yaml:"max_burst"`
+}
+
+// Duration reads "1s", "200ms".
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q: expected a duration like 1s or 200ms", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// LoadConfig reads and validates a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig decodes YAML strictly: unknown keys are errors.
+func ParseConfig(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	return &c, c.Validate()
+}
+
+// Validate checks the configuration and names the field, the value and what
+// is expected for the first problem it finds.
+func (c *Config) Validate() error {
+	if len(c.Routes) == 0 {
+		return errors.New("routes: at least one route is needed")
+	}
+	names := map[string]bool{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		f := func(field string) string { return fmt.Sprintf("routes[%d].%s", i, field) }
+		if r.Name == "" {
+			r.Name = fmt.Sprintf("route%d", i)
+		}
+		if names[r.Name] {
+			return fmt.Errorf("%s: %q: names must be unique", f("name"), r.Name)
+		}
+		names[r.Name] = true
+		l, err := ParseEndpoint(r.Listen, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %v", f("listen"), err)
+		}
+		if _, err := ParseEndpoint(r.Forward, func(string) (netip.Addr, error) { return netip.IPv4Unspecified(), nil }); err != nil {
+			return fmt.Errorf("%s: %v", f("forward"), err)
+		}
+		if l.Encap && c.UDP.Listen != "" {
+			u, err := netip.ParseAddrPort(c.UDP.Listen)
+			if err == nil && (u.Port() != l.UDPPort || u.Addr().Unmap() != l.Addr) {
+				return fmt.Errorf("%s: %q: one UDP socket serves every route, and udp.listen is %s", f("listen"), r.Listen, c.UDP.Listen)
+			}
+		}
+		if _, err := r.SCTP.Engine(); err != nil {
+			return fmt.Errorf("%s: %v", f("sctp"), err)
+		}
+		if r.ACL != nil {
+			if _, err := acl.Compile(*r.ACL); err != nil {
+				return fmt.Errorf("%s: %v", f("acl"), err)
+			}
+		}
+	}
+	if c.UDP.Listen != "" {
+		if _, err := netip.ParseAddrPort(c.UDP.Listen); err != nil {
+			return fmt.Errorf("udp.listen: %q: expected ADDRESS:PORT such as 0.0.0.0:9899", c.UDP.Listen)
+		}
+	}
+	if c.Admin != "" {
+		if _, err := netip.ParseAddrPort(c.Admin); err != nil {
+			return fmt.Errorf("admin: %q: expected ADDRESS:PORT such as 127.0.0.1:9900", c.Admin)
+		}
+	}
+	return nil
+}
+
+// Engine turns the settings into an engine configuration, with defaults,
+// and checks them.
+func (s SCTPConfig) Engine() (engine.Config, error) {
+	var e engine.Config
+	for _, v := range []struct {
+		name string
+		val  int
+		max  int
+	}{{"out_streams", s.OutStreams, 65535}, {"max_in_streams", s.MaxInStreams, 65535}} {
+		if v.val < 0 || v.val > v.max {
+			return e, fmt.Errorf("%s: %d: expected 1 to %d", v.name, v.val, v.max)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		val  int
+	}{{"max_init_retrans", s.MaxInitRetrans}, {"max_retrans", s.MaxRetrans}, {"path_max_retrans", s.PathMaxRetrans},
+		{"sack_freq", s.SackFreq}, {"maxseg", s.MaxSeg}, {"recv_buffer", s.RecvBuffer}, {"send_buffer", s.SendBuffer},
+		{"max_message", s.MaxMessage}, {"max_burst", s.MaxBurst}, {"path_mtu", s.PathMTU}} {
+		if v.val < 0 {
+			return e, fmt.Errorf("%s: %d: expected a positive number", v.name, v.val)
+		}
+	}
+	// A gateway grants what its peers ask for (DESIGN 2.1): the stream
+	// maxima default to the protocol's.
+	e.InitMsg.OutStreams = uint16(or(s.OutStreams, 65535))
+	e.InitMsg.MaxInStreams = uint16(or(s.MaxInStreams, 65535))
+	e.InitMsg.MaxAttempts = s.MaxInitRetrans
+	e.InitMsg.MaxInitTimeout = time.Duration(s.MaxInitTimeout)
+	e.RTO = engine.RTOInfo{Initial: time.Duration(s.RTOInitial), Min: time.Duration(s.RTOMin), Max: time.Duration(s.RTOMax)}
+	e.Assoc = engine.AssocParams{MaxRetrans: s.MaxRetrans, CookieLife: time.Duration(s.CookieLife)}
+	e.PeerAddr = engine.PeerAddrParams{HBInterval: time.Duration(s.HBInterval), PathMaxRetrans: s.PathMaxRetrans, PathMTU: s.PathMTU}
+	if s.Heartbeat != nil && !*s.Heartbeat {
+		e.PeerAddr.Heartbeat = engine.HeartbeatOff
+	}
+	e.DelayedAck = engine.DelayedAck{Delay: time.Duration(s.SackDelay), Freq: s.SackFreq}
+	// Signalling wants latency, not Nagle: on unless the route says no.
+	e.NoDelay = s.NoDelay == nil || *s.NoDelay
+	e.MaxSeg = s.MaxSeg
+	e.RecvBuffer, e.SendBuffer, e.MaxMessage, e.MaxBurst = s.RecvBuffer, s.SendBuffer, s.MaxMessage, s.MaxBurst
+	e = e.WithDefaults()
+	if err := e.Validate(); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func or(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
+}
