@@ -26,6 +26,20 @@ const (
 	portNGAP = 38412
 )
 
+// fastOpts are the association settings of tests that provoke losses (NAT
+// rebinding): a short retransmission timer, so that recovery takes tenths
+// of seconds rather than seconds, and a SACK delay below RTO.Min, so that a
+// lone DATA chunk's delayed SACK does not trigger a spurious
+// retransmission. Heartbeats are kept out of the way (one would refresh a
+// NAT mapping a test wants to expire); tests that want them set
+// PeerAddr.HBInterval.
+var fastOpts = stack.Options{
+	NoDelay:    true,
+	RTO:        stack.RTOInfo{Initial: 300 * time.Millisecond, Min: 200 * time.Millisecond, Max: 2 * time.Second},
+	DelayedAck: engine.DelayedAck{Delay: 50 * time.Millisecond},
+	PeerAddr:   engine.PeerAddrParams{HBInterval: time.Hour},
+}
+
 // newStackT starts a stack on links; the test's cleanup closes it (and with
 // it the links) before the links' own cleanups run.
 func newStackT(t testing.TB, links ...link.Link) *stack.Stack {
@@ -158,6 +172,12 @@ func (c *msgChecker) check(m stack.Message) error {
 // transfer sends n messages of flow from one end and checks them at the
 // other; it returns the first error of either side.
 func transfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) error {
+	return transferPaced(ctx, from, to, flow, n, 0)
+}
+
+// transferPaced is transfer with a pause of gap after each message sent,
+// so that the flow lasts long enough for something to happen meanwhile.
+func transferPaced(ctx context.Context, from, to *stack.Assoc, flow uint32, n int, gap time.Duration) error {
 	out, _ := from.Streams()
 	_, in := to.Streams()
 	if out != in || out == 0 {
@@ -170,6 +190,12 @@ func transfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) er
 			if err := from.SendMsg(ctx, b, info); err != nil {
 				sendErr <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
 				return
+			}
+			if gap > 0 {
+				select {
+				case <-time.After(gap):
+				case <-ctx.Done():
+				}
 			}
 		}
 		sendErr <- nil
@@ -190,9 +216,15 @@ func transfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) er
 // exchange moves n messages each way at once between the two ends of an
 // association, on flows flow (a to b) and flow+1 (b to a).
 func exchange(ctx context.Context, a, b *stack.Assoc, flow uint32, n int) error {
+	return exchangePaced(ctx, a, b, flow, n, 0)
+}
+
+// exchangePaced is exchange with both senders pausing gap after each
+// message.
+func exchangePaced(ctx context.Context, a, b *stack.Assoc, flow uint32, n int, gap time.Duration) error {
 	back := make(chan error, 1)
-	go func() { back <- transfer(ctx, b, a, flow+1, n) }()
-	return errors.Join(transfer(ctx, a, b, flow, n), <-back)
+	go func() { back <- transferPaced(ctx, b, a, flow+1, n, gap) }()
+	return errors.Join(transferPaced(ctx, a, b, flow, n, gap), <-back)
 }
 
 // exchangeT is exchange failing the test.

@@ -34,12 +34,13 @@ var (
 	nsServer6  = netip.MustParseAddr("2001:2:2::2")
 )
 
-type nsLab struct{ c, r, s string }
+type nsLab struct{ prefix, c, r, s string }
 
 // newNSLab builds the lab, or skips the test when it cannot. The namespaces
-// carry the pid, since other packages' tests build labs concurrently, and go
-// away when the test ends, failed or not.
-func newNSLab(t *testing.T) *nsLab {
+// are named prefix-<pid>-{c,r,s}: the pid because other packages' tests
+// build labs concurrently, the prefix to tell this package's labs apart.
+// They go away when the test ends, failed or not.
+func newNSLab(t *testing.T, prefix string) *nsLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("root is needed to create network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
@@ -50,7 +51,7 @@ func newNSLab(t *testing.T) *nsLab {
 		}
 	}
 	pid := os.Getpid()
-	l := &nsLab{c: fmt.Sprintf("sgwu-%d-c", pid), r: fmt.Sprintf("sgwu-%d-r", pid), s: fmt.Sprintf("sgwu-%d-s", pid)}
+	l := &nsLab{prefix: prefix, c: fmt.Sprintf("%s-%d-c", prefix, pid), r: fmt.Sprintf("%s-%d-r", prefix, pid), s: fmt.Sprintf("%s-%d-s", prefix, pid)}
 	for _, ns := range []string{l.c, l.r, l.s} {
 		t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", ns) })
 		cmd(t, true, "ip", "netns", "add", ns)
@@ -81,14 +82,14 @@ func newNSLab(t *testing.T) *nsLab {
 // server gets the router's address and a source port from ports.
 func (l *nsLab) masquerade(t *testing.T, ports string) {
 	t.Helper()
-	rules := "table inet sgwu {\n" +
+	rules := "table inet " + l.prefix + " {\n" +
 		"  chain post {\n" +
 		"    type nat hook postrouting priority 100; policy accept;\n" +
 		"    oifname \"r1\" meta l4proto udp masquerade to :" + ports + "\n" +
 		"  }\n" +
 		"}\n"
 	// Deleting a table that does not exist yet fails; that is fine.
-	cmd(t, false, "ip", "netns", "exec", l.r, "nft", "delete", "table", "inet", "sgwu")
+	cmd(t, false, "ip", "netns", "exec", l.r, "nft", "delete", "table", "inet", l.prefix)
 	c := exec.Command("ip", "netns", "exec", l.r, "nft", "-f", "-")
 	c.Stdin = strings.NewReader(rules)
 	if out, err := c.CombinedOutput(); err != nil {
@@ -166,7 +167,7 @@ func inRange(p uint16, lo, hi uint16) bool { return p >= lo && p <= hi }
 // there; ICMP port unreachable (through the NAT) and fragmentation needed /
 // packet too big (from the router) become notices.
 func TestE2ENetnsMasquerade(t *testing.T) {
-	lab := newNSLab(t)
+	lab := newNSLab(t, "sgwu")
 	// Bursts of 200 datagrams overflow a default receive buffer.
 	srv := listenIn(t, lab.s, Config{ReadBuffer: 4 << 20})
 	cli := listenIn(t, lab.c, Config{ReadBuffer: 4 << 20})

@@ -59,18 +59,6 @@ func newAssocVNet(t *testing.T) (*vnet.Net, []assocNAT) {
 	return srv, nats
 }
 
-// assocVNetOpts keeps heartbeats out of the way (a HEARTBEAT would refresh
-// the mapping the test wants to expire) and the retransmission timer short,
-// so that a test does not wait seconds for T3-rtx after a rebinding; the
-// SACK delay stays below RTO.Min, so that a lone DATA chunk's delayed SACK
-// does not trigger a spurious retransmission.
-var assocVNetOpts = stack.Options{
-	NoDelay:    true,
-	RTO:        stack.RTOInfo{Initial: 300 * time.Millisecond, Min: 200 * time.Millisecond, Max: 2 * time.Second},
-	DelayedAck: engine.DelayedAck{Delay: 50 * time.Millisecond},
-	PeerAddr:   engine.PeerAddrParams{HBInterval: time.Hour},
-}
-
 // TestAssocVNetNAT runs whole associations over the UDP link through each
 // kind of NAT, client in the LAN, server public, one UDP port per side:
 //
@@ -87,7 +75,7 @@ func TestAssocVNetNAT(t *testing.T) {
 	srvNet, nats := newAssocVNet(t)
 	srvLink := listenT(t, Config{Net: srvNet, Addr: netip.AddrPortFrom(assocServer, 0)})
 	srv := newStackT(t, srvLink)
-	srvLn := listenS(t, srv, portS1AP, assocVNetOpts)
+	srvLn := listenS(t, srv, portS1AP, fastOpts)
 
 	for i, n := range nats {
 		t.Run(n.name, func(t *testing.T) {
@@ -95,10 +83,10 @@ func TestAssocVNetNAT(t *testing.T) {
 			flow := uint32(100 * (i + 1))
 			cliLink := listenT(t, Config{Net: n.hosts[0], Addr: netip.AddrPortFrom(n.addrs[0], 0)})
 			cli := newStackT(t, cliLink)
-			cliLn := listenS(t, cli, portNGAP, assocVNetOpts)
+			cliLn := listenS(t, cli, portNGAP, fastOpts)
 
 			// 1. Out through the NAT.
-			c1, s1 := dialAccept(t, ctx, cli, toAssocSrv, 0, portS1AP, assocVNetOpts, srvLn)
+			c1, s1 := dialAccept(t, ctx, cli, toAssocSrv, 0, portS1AP, fastOpts, srvLn)
 			p := primary(s1)
 			if p.Remote != n.nat || p.RemotePort == 0 || p.Local != assocServer {
 				t.Fatalf("server's path %v; want from the NAT %v to %v", p, n.nat, assocServer)
@@ -110,7 +98,7 @@ func TestAssocVNetNAT(t *testing.T) {
 			exchangeT(t, ctx, c1, s1, flow, 40)
 
 			// 2. Back in through the same mapping, from the same socket.
-			s2, c2 := dialAccept(t, ctx, srv, primary(s1), 0, portNGAP, assocVNetOpts, cliLn)
+			s2, c2 := dialAccept(t, ctx, srv, primary(s1), 0, portNGAP, fastOpts, cliLn)
 			if cp := primary(c2); cp.Remote != assocServer || cp.RemotePort != DefaultPort {
 				t.Fatalf("the client's accepted association has path %v; want %v", cp, toAssocSrv)
 			}
@@ -183,7 +171,7 @@ func TestAssocVNetNAT(t *testing.T) {
 func TestAssocVNetHeartbeatKeepsMapping(t *testing.T) {
 	srvNet, nats := newAssocVNet(t)
 	n := nats[1] // port-restricted
-	opts := assocVNetOpts
+	opts := fastOpts
 	opts.PeerAddr.HBInterval = 200 * time.Millisecond
 	srv := newStackT(t, listenT(t, Config{Net: srvNet, Addr: netip.AddrPortFrom(assocServer, 0)}))
 	ln := listenS(t, srv, portS1AP, opts)
@@ -226,17 +214,17 @@ func TestAssocVNetSamePortsBehindOneNAT(t *testing.T) {
 	srvNet, nats := newAssocVNet(t)
 	n := nats[1] // port-restricted, two hosts
 	srv := newStackT(t, listenT(t, Config{Net: srvNet, Addr: netip.AddrPortFrom(assocServer, 0)}))
-	ln := listenS(t, srv, portS1AP, assocVNetOpts)
+	ln := listenS(t, srv, portS1AP, fastOpts)
 	cliA := newStackT(t, listenT(t, Config{Net: n.hosts[0], Addr: netip.AddrPortFrom(n.addrs[0], 0)}))
 	cliB := newStackT(t, listenT(t, Config{Net: n.hosts[1], Addr: netip.AddrPortFrom(n.addrs[1], 0)}))
 	ctx := ctxT(t, 30*time.Second)
 	const sctpPort = 5000
 
-	a, sa := dialAccept(t, ctx, cliA, toAssocSrv, sctpPort, portS1AP, assocVNetOpts, ln)
+	a, sa := dialAccept(t, ctx, cliA, toAssocSrv, sctpPort, portS1AP, fastOpts, ln)
 	exchangeT(t, ctx, a, sa, 1, 10)
 	portA := primary(sa).RemotePort
 
-	_, err := cliB.Dial(ctx, 0, toAssocSrv, sctpPort, portS1AP, assocVNetOpts)
+	_, err := cliB.Dial(ctx, 0, toAssocSrv, sctpPort, portS1AP, fastOpts)
 	var ae *stack.AssocError
 	if !errors.As(err, &ae) || ae.Event.Type != engine.CantStartAssoc || !errors.Is(err, engine.ErrPeerAborted) {
 		t.Fatalf("second host dialling from the same SCTP port: %v; want CANT_STR_ASSOC, aborted by the peer", err)
@@ -258,7 +246,7 @@ func TestAssocVNetSamePortsBehindOneNAT(t *testing.T) {
 	}
 	exchangeT(t, ctx, a, sa, 3, 10)
 
-	b, sb := dialAccept(t, ctx, cliB, toAssocSrv, 0, portS1AP, assocVNetOpts, ln)
+	b, sb := dialAccept(t, ctx, cliB, toAssocSrv, 0, portS1AP, fastOpts, ln)
 	if p := primary(sb); p.Remote != n.nat || p.RemotePort != c14.NewPort {
 		t.Fatalf("second host's association on %v; want %v port %d", p, n.nat, c14.NewPort)
 	}
