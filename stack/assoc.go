@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -30,6 +31,7 @@ type Assoc struct {
 	// blocking) whenever something a waiter may want changed.
 	events []Event
 	ended  *Event // the final event (CommLost, ShutdownComp, CantStartAssoc)
+	rtt    time.Duration // the last on-demand heartbeat's RTT; -1 while waiting
 	up     bool
 	wake   chan struct{}
 }
@@ -46,7 +48,10 @@ func (x *Assoc) HandleEvent(a *engine.Association, ev engine.Event) {
 		e := ev
 		x.ended = &e
 	}
-	if ev.Type != engine.Readable && ev.Type != engine.Writable {
+	if ev.Type == engine.HeartbeatRTT {
+		x.rtt = ev.RTT
+	}
+	if ev.Type != engine.Readable && ev.Type != engine.Writable && ev.Type != engine.HeartbeatRTT {
 		x.events = append(x.events, ev)
 	}
 	select {
@@ -308,4 +313,33 @@ func (l *Listener) Close() error {
 	defer l.s.mu.Unlock()
 	l.s.host.Unlisten(l.port)
 	return nil
+}
+
+// Heartbeat sends an on-demand HEARTBEAT and waits for its answer,
+// returning the round trip.
+func (x *Assoc) Heartbeat(ctx context.Context) (time.Duration, error) {
+	x.s.mu.Lock()
+	if x.ended != nil {
+		err := x.endErr()
+		x.s.mu.Unlock()
+		return 0, err
+	}
+	x.rtt = -1
+	x.a.Heartbeat(x.s.clock.Now())
+	x.s.flushLocked()
+	x.s.mu.Unlock()
+	for {
+		x.s.mu.Lock()
+		rtt, ended := x.rtt, x.ended
+		x.s.mu.Unlock()
+		if rtt >= 0 {
+			return rtt, nil
+		}
+		if ended != nil {
+			return 0, &AssocError{Event: *ended}
+		}
+		if err := x.wait(ctx); err != nil {
+			return 0, err
+		}
+	}
 }

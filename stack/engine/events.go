@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
@@ -39,6 +40,9 @@ const (
 	Readable
 	// Writable: the send buffer has room again after Send returned ErrFull.
 	Writable
+	// HeartbeatRTT: an on-demand heartbeat (Association.Heartbeat) was
+	// answered after RTT. Not an RFC 6458 notification; ping uses it.
+	HeartbeatRTT
 )
 
 var eventNames = [...]string{
@@ -46,7 +50,7 @@ var eventNames = [...]string{
 	ShutdownComp: "SHUTDOWN_COMP", CantStartAssoc: "CANT_STR_ASSOC",
 	PeerAddrChange: "PEER_ADDR_CHANGE", RemoteError: "REMOTE_ERROR",
 	SendFailed: "SEND_FAILED", ShutdownEvent: "SHUTDOWN_EVENT",
-	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE",
+	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE", HeartbeatRTT: "HEARTBEAT_RTT",
 }
 
 func (t EventType) String() string {
@@ -80,6 +84,8 @@ type Event struct {
 	PathState PathState
 	// Failed lists the messages of a SendFailed event.
 	Failed []FailedMessage
+	// RTT of a HeartbeatRTT event.
+	RTT time.Duration
 }
 
 // FailedMessage is a message that was not, or not surely, delivered.

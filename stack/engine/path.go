@@ -26,8 +26,9 @@ type path struct {
 	hbOn       bool
 	// The outstanding HEARTBEAT: its nonce and send time. hbPending means
 	// one was sent and not yet acknowledged.
-	hbPending bool
-	hbNonce   uint64
+	hbPending  bool
+	hbOnDemand bool // the outstanding one was asked for by the user
+	hbNonce    uint64
 	hbSentAt  time.Time
 	// lastRTTSend is when a chunk usable for an RTT measurement was last
 	// sent here: a path that sent one during the heartbeat period is not
@@ -150,7 +151,12 @@ func (pa *path) handleHeartbeatAck(c wire.RawChunk, now time.Time) {
 	}
 	sent := time.Unix(0, int64(binary.BigEndian.Uint64(ack.Info[8:])))
 	pa.hbPending = false
-	pa.rto.Observe(now.Sub(sent))
+	rtt := now.Sub(sent)
+	pa.rto.Observe(rtt)
+	if pa.hbOnDemand {
+		pa.hbOnDemand = false
+		pa.a.notify(Event{Type: HeartbeatRTT, RTT: rtt})
+	}
 	pa.a.errorCount = 0
 	pa.clearErrors()
 }
@@ -186,4 +192,19 @@ func (a *Association) countError(pa *path, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// Heartbeat sends an on-demand HEARTBEAT now (RFC 9260 8.3, function 4);
+// its round trip comes back as a HeartbeatRTT event.
+func (a *Association) Heartbeat(now time.Time) {
+	if a.state != stateEstablished {
+		return
+	}
+	pa := a.path
+	pa.hbPending, pa.hbOnDemand = true, true
+	pa.hbNonce = a.host.random64()
+	pa.hbSentAt = now
+	a.ctl |= ctlHeartbeat
+	a.markDirty()
+	a.host.finishCall(now)
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/udpencap"
+)
+
+// buildBinary compiles sctpgw once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sctpgw")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeUDPPort(t *testing.T) uint16 {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+func freeTCPAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestBadConfigIsRejectedWithFieldValueAndExpectation(t *testing.T) {
+	bin := buildBinary(t)
+	cfg := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(cfg, []byte("routes:\n  - listen: sctp://0.0.0.0:36412\n    forward: udp://198.18.0.1:9899/36412\n    sctp: {rto_min: 5x}\n"), 0o644)
+	out, err := exec.Command(bin, "run", "--config", cfg).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "5x") || !strings.Contains(string(out), "expected a duration") {
+		t.Fatalf("err %v, output %s", err, out)
+	}
+	out, err = exec.Command(bin, "run", "--listen", "sctp://0.0.0.0:99999", "--forward", "udp://198.18.0.1/36412").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "99999") || !strings.Contains(string(out), "1-65535") {
+		t.Fatalf("err %v, output %s", err, out)
+	}
+}
+
+func TestDemoCommand(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "demo").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("SHUTDOWN COMPLETE on both ends")) || !bytes.Contains(out, []byte("12/12 messages delivered")) {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+}
+
+// TestRunStatusPingDrain runs the daemon on loopback in front of an echo
+// server, pings through it, reads its status, and drains it with SIGTERM.
+func TestRunStatusPingDrain(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lo := netip.MustParseAddr("127.0.0.1")
+
+	// The target: our stack on a UDP port, echoing.
+	srvPort := freeUDPPort(t)
+	sl, err := udpencap.Listen(udpencap.Config{Addr: netip.AddrPortFrom(lo, srvPort)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := stack.New(stack.Config{Links: []link.Link{sl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close("")
+	ln, _ := srv.Listen(5000, stack.Options{})
+	go func() {
+		for {
+			x, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				for {
+					m, err := x.RecvMsg(ctx)
+					if err != nil {
+						return
+					}
+					x.SendMsg(ctx, m.Data, stack.SndInfo{Stream: m.Stream, PPID: m.PPID})
+				}
+			}()
+		}
+	}()
+
+	gwPort := freeUDPPort(t)
+	admin := freeTCPAddr(t)
+	daemon := exec.Command(bin, "run",
+		"--listen", fmt.Sprintf("udp://127.0.0.1:%d/36412", gwPort),
+		"--forward", fmt.Sprintf("udp://127.0.0.1:%d/5000", srvPort),
+		"--admin", admin, "--log", "warn")
+	var dlog bytes.Buffer
+	daemon.Stdout, daemon.Stderr = &dlog, &dlog
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	defer func() {
+		if daemon.ProcessState == nil {
+			daemon.Process.Kill()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+
+	// ping through the gateway.
+	out, err := exec.CommandContext(ctx, bin, "ping", "-n", "3", "-i", "10ms", fmt.Sprintf("udp://127.0.0.1:%d/36412", gwPort)).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("connected to")) || !bytes.Contains(out, []byte("3/3 answered")) || !bytes.Contains(out, []byte("shut down gracefully")) {
+		t.Fatalf("ping: %v\n%s\ndaemon: %s", err, out, dlog.String())
+	}
+
+	// A client of ours through the gateway, kept open for status and drain.
+	cl, _ := udpencap.Listen(udpencap.Config{Addr: netip.AddrPortFrom(lo, 0), EphemeralPort: true})
+	cs, _ := stack.New(stack.Config{Links: []link.Link{cl}})
+	defer cs.Close("")
+	a, err := cs.Dial(ctx, 0, link.Path{Remote: lo, RemotePort: gwPort}, 0, 36412, stack.Options{NoDelay: true})
+	if err != nil {
+		t.Fatalf("dial through the gateway: %v\n%s", err, dlog.String())
+	}
+	a.SendMsg(ctx, []byte("hello"), stack.SndInfo{Stream: 1, PPID: 46})
+	if m, err := a.RecvMsg(ctx); err != nil || string(m.Data) != "hello" || m.Stream != 1 || m.PPID != 46 {
+		t.Fatalf("echo through the gateway: %v %+v", err, m)
+	}
+	out, err = exec.CommandContext(ctx, bin, "status", "--admin", admin).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("1 pairs")) || !bytes.Contains(out, []byte("ESTABLISHED")) || !bytes.Contains(out, []byte("SctpCurrEstab")) {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+
+	// SIGTERM drains: our association ends with SHUTDOWN COMPLETE.
+	daemon.Process.Signal(syscall.SIGTERM)
+	_, err = a.RecvMsg(ctx)
+	var ae *stack.AssocError
+	if !errors.As(err, &ae) || ae.Event.Type != engine.ShutdownComp {
+		t.Fatalf("after SIGTERM the client saw %v\n%s", err, dlog.String())
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("daemon exit: %v\n%s", err, dlog.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("daemon did not exit after draining")
+	}
+}
