@@ -30,7 +30,7 @@ type Assoc struct {
 	// The fields below are guarded by s.mu; wake is signalled (without
 	// blocking) whenever something a waiter may want changed.
 	events []Event
-	ended  *Event // the final event (CommLost, ShutdownComp, CantStartAssoc)
+	ended  *Event        // the final event (CommLost, ShutdownComp, CantStartAssoc)
 	rtt    time.Duration // the last on-demand heartbeat's RTT; -1 while waiting
 	up     bool
 	wake   chan struct{}

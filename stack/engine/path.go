@@ -29,7 +29,7 @@ type path struct {
 	hbPending  bool
 	hbOnDemand bool // the outstanding one was asked for by the user
 	hbNonce    uint64
-	hbSentAt  time.Time
+	hbSentAt   time.Time
 	// lastRTTSend is when a chunk usable for an RTT measurement was last
 	// sent here: a path that sent one during the heartbeat period is not
 	// idle (8.3).
