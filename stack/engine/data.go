@@ -7,7 +7,6 @@ import (
 	"github.com/sctpgw/sctpgw/stack/internal/reassembly"
 	"github.com/sctpgw/sctpgw/stack/internal/rxtsn"
 	"github.com/sctpgw/sctpgw/stack/internal/sendqueue"
-	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
@@ -111,7 +110,9 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 			a.notify(Event{Type: SendFailed, Failed: failed})
 		}
 	}
-	d.cc = congestion.New(congestion.Config{MTU: a.path.mtu - a.host.cfg.Links[a.path.linkIdx].overhead(a.path.p.Remote) + link.IPOverhead(a.path.p.Remote)})
+	// The controller's MTU is the largest SCTP packet: its PMDCS (RFC 9260
+	// 1.3) is that less the common header.
+	d.cc = congestion.New(congestion.Config{MTU: a.path.maxPacket(), IPv6: !a.path.p.Remote.Is4() && !a.path.p.Remote.Is4In6()})
 	d.cc.SetInitialSsthresh(int(peerRwnd))
 	d.nextTSN = a.localTSN
 	d.cumAckPt = a.localTSN - 1

@@ -68,6 +68,9 @@ func (pa *path) maxPacket() int {
 func (pa *path) setMTU(mtu int) {
 	if mtu >= 576 && mtu < pa.mtu {
 		pa.mtu = mtu
+		if d := &pa.a.data; d.cc != nil {
+			d.cc.OnMTUChange(pa.maxPacket())
+		}
 	}
 }
 

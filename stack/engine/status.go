@@ -29,13 +29,14 @@ type Status struct {
 
 // PathStatus mirrors sctp_paddrinfo.
 type PathStatus struct {
-	Link  int
-	Path  link.Path
-	State PathState
-	Cwnd  int
-	SRTT  time.Duration
-	RTO   time.Duration
-	MTU   int
+	Link     int
+	Path     link.Path
+	State    PathState
+	Cwnd     int
+	Ssthresh int
+	SRTT     time.Duration
+	RTO      time.Duration
+	MTU      int
 }
 
 // Status reports the association's current figures.
@@ -60,6 +61,7 @@ func (a *Association) Status() Status {
 		s.Unacked = len(d.out)
 		s.Outstanding = d.outBytes
 		s.Primary.Cwnd = d.cc.Cwnd()
+		s.Primary.Ssthresh = d.cc.Ssthresh()
 		s.Delivered = d.rq.Ready()
 	}
 	if d.sq != nil {
