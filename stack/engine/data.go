@@ -53,7 +53,11 @@ type dataState struct {
 	cc         *congestion.Controller
 	nextTSN    uint32
 	cumAckPt   uint32     // highest TSN acked cumulatively by the peer
-	out        []outChunk // outstanding, in TSN order
+	out        []outChunk // outstanding from out[head], in TSN order
+	head       int
+	flight     int // bytes outstanding, neither gap-acked nor marked for rtx
+	gapAcked   int // outstanding chunks covered by a gap block
+	dout       wire.Data
 	outBytes   int
 	peerRwnd   uint32
 	t3         timer
@@ -155,7 +159,7 @@ func (d *dataState) cumAck() uint32 {
 
 // idle reports that nothing is queued or outstanding (9.2's precondition).
 func (d *dataState) idle() bool {
-	return len(d.out) == 0 && (d.sq == nil || d.sq.Buffered() == 0)
+	return d.outstanding() == 0 && (d.sq == nil || d.sq.Buffered() == 0)
 }
 
 // rwnd is the receive window we advertise: the buffer less what the user
@@ -173,8 +177,9 @@ func (d *dataState) failAll() []FailedMessage {
 	var failed []FailedMessage
 	// Outstanding chunks: report each message once, from its first fragment
 	// still held.
-	for i := range d.out {
-		c := &d.out[i].chunk
+	live := d.live()
+	for i := range live {
+		c := &live[i].chunk
 		if c.Beginning || i == 0 {
 			failed = append(failed, FailedMessage{
 				Info: SndInfo{Stream: c.Stream, PPID: c.PPID, Unordered: c.Unordered, Context: c.Context},
@@ -182,8 +187,9 @@ func (d *dataState) failAll() []FailedMessage {
 			})
 		}
 	}
-	d.out = d.out[:0]
-	d.outBytes = 0
+	clear(d.out)
+	d.out, d.head = d.out[:0], 0
+	d.outBytes, d.flight, d.gapAcked = 0, 0, 0
 	if d.sq != nil {
 		for _, m := range d.sq.Drain() {
 			if m.Partial && len(failed) > 0 && failed[len(failed)-1].Data != nil && sameData(failed[len(failed)-1].Data, m.Message.Data) {

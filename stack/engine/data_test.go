@@ -10,6 +10,7 @@ import (
 
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/sim"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
@@ -164,6 +165,11 @@ func transferOne(t *testing.T, seed uint64, loss float64) {
 	c2s := &pump{a: a, msgs: randomMessages(r, n, 8, 200<<10)}
 	s2c := &pump{a: l.srv.assoc, msgs: randomMessages(r, n, 8, 200<<10)}
 	done := func() bool {
+		for _, x := range []*engine.Association{a, l.srv.assoc} {
+			if err := x.CheckInvariants(); err != nil {
+				t.Fatalf("at %v: %v", l.net.Now().Sub(sim.Epoch), err)
+			}
+		}
 		c2s.run(l.net.Now())
 		s2c.run(l.net.Now())
 		return len(l.srv.msgs) == len(c2s.msgs) && len(crec.msgs) == len(s2c.msgs)

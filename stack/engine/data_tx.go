@@ -75,11 +75,12 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	}
 	// Retransmissions.
 	if d.rtxPending > 0 {
-		budget := d.cc.Cwnd() - d.flightSize()
+		budget := d.cc.Cwnd() - d.flight
 		forced := d.forceOne
 		d.forceOne = false
-		for i := range d.out {
-			o := &d.out[i]
+		live := d.live()
+		for i := range live {
+			o := &live[i]
 			if !o.rtx {
 				continue
 			}
@@ -92,6 +93,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			}
 			o.rtx = false
 			d.rtxPending--
+			d.flight += o.size()
 			o.resent = true
 			o.sentAt = now
 			budget -= o.size()
@@ -115,16 +117,16 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		if int(h.stats.OutSCTPPacks-startPackets) >= a.cfg.MaxBurst {
 			break
 		}
-		flight := d.flightSize()
+		flight := d.flight
 		if flight > 0 && flight >= d.cc.Cwnd() {
 			break
 		}
 		// 6.1 rule A, with rule B's zero-window probe: one chunk may go when
 		// nothing is outstanding.
-		if d.peerRwnd == 0 && len(d.out) > 0 {
+		if d.peerRwnd == 0 && d.outstanding() > 0 {
 			break
 		}
-		if !a.cfg.NoDelay && len(d.out) > 0 && pb.chunks == 0 && d.sq.Buffered() < maxPayload {
+		if !a.cfg.NoDelay && d.outstanding() > 0 && pb.chunks == 0 && d.sq.Buffered() < maxPayload {
 			// Nagle-like: hold a small tail while data is in flight.
 			break
 		}
@@ -141,6 +143,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		d.nextTSN++
 		d.out = append(d.out, o)
 		d.outBytes += len(ch.Payload)
+		d.flight += o.size()
 		if uint32(len(ch.Payload)) >= d.peerRwnd {
 			d.peerRwnd = 0
 		} else {
@@ -156,7 +159,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		a.path.lastRTTSend = now
 		bursts++
 	}
-	if len(d.out) > 0 && !d.t3.running() {
+	if d.outstanding() > 0 && !d.t3.running() {
 		d.armT3(a, now)
 	}
 	if d.wantWrite && d.sq.Available() > 0 {
@@ -165,24 +168,37 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	}
 }
 
+// dataChunk fills the reused encoder value for o; the packet builder encodes
+// it at once, so one value serves every chunk without allocating.
 func (d *dataState) dataChunk(o *outChunk) *wire.Data {
 	c := &o.chunk
-	return &wire.Data{
+	d.dout = wire.Data{
 		TSN: o.tsn, StreamID: c.Stream, SSN: c.SSN, PPID: c.PPID,
 		Unordered: c.Unordered, Beginning: c.Beginning, Ending: c.Ending,
 		Payload: c.Payload,
 	}
+	return &d.dout
 }
 
-// flightSize is the outstanding bytes not yet acknowledged in any way.
-func (d *dataState) flightSize() int {
-	n := 0
-	for i := range d.out {
-		if !d.out[i].acked && !d.out[i].rtx {
-			n += d.out[i].size()
-		}
+// live is the outstanding chunks, oldest first.
+func (d *dataState) live() []outChunk { return d.out[d.head:] }
+
+func (d *dataState) outstanding() int { return len(d.out) - d.head }
+
+// dropAcked forgets the n oldest outstanding chunks; the slice is compacted
+// only once the dead prefix dominates, so a SACK costs O(acked), not O(all).
+func (d *dataState) dropAcked(n int) {
+	for i := d.head; i < d.head+n; i++ {
+		d.out[i] = outChunk{}
 	}
-	return n
+	d.head += n
+	if d.head == len(d.out) {
+		d.out, d.head = d.out[:0], 0
+	} else if d.head > 256 && d.head > len(d.out)/2 {
+		k := copy(d.out, d.out[d.head:])
+		clear(d.out[k:])
+		d.out, d.head = d.out[:k], 0
+	}
 }
 
 func (d *dataState) armT3(a *Association, now time.Time) {
@@ -219,18 +235,23 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		a.abortWith(now, []wire.Cause{&wire.ProtocolViolationCause{Info: []byte("cumulative TSN ack beyond TSNs sent")}}, ErrProtocolViolation)
 		return
 	}
-	flightBefore := d.flightSize()
+	flightBefore := d.flight
 	advanced := serialAfter(cum, d.cumAckPt)
 	acked := 0
 	// Cumulatively acknowledged chunks leave the queue.
+	live := d.live()
 	n := 0
-	for n < len(d.out) && !serialAfter(d.out[n].tsn, cum) {
-		o := &d.out[n]
+	for n < len(live) && !serialAfter(live[n].tsn, cum) {
+		o := &live[n]
 		if !o.acked {
 			acked += o.size()
+		} else {
+			d.gapAcked--
 		}
 		if o.rtx {
 			d.rtxPending--
+		} else if !o.acked {
+			d.flight -= o.size()
 		}
 		if d.rttActive && o.tsn == d.rttTSN {
 			d.rttActive = false
@@ -243,7 +264,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		n++
 	}
 	if n > 0 {
-		d.out = append(d.out[:0], d.out[n:]...)
+		d.dropAcked(n)
 	}
 	if advanced {
 		d.cumAckPt = cum
@@ -252,10 +273,11 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 	// (the peer may renege, 6.2.1 D), and count miss indications (7.2.4).
 	var htna uint32 // highest TSN newly acknowledged
 	haveHTNA := false
-	if isSack {
+	if isSack && (len(gaps) > 0 || d.gapAcked > 0) {
 		gi := 0
-		for i := range d.out {
-			o := &d.out[i]
+		live := d.live()
+		for i := range live {
+			o := &live[i]
 			off := o.tsn - cum
 			for gi < len(gaps) && uint32(gaps[gi].End) < off {
 				gi++
@@ -263,22 +285,28 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 			in := gi < len(gaps) && uint32(gaps[gi].Start) <= off && off <= uint32(gaps[gi].End)
 			if in && !o.acked {
 				o.acked = true
+				d.gapAcked++
 				acked += o.size()
 				if o.rtx {
 					o.rtx = false
 					d.rtxPending--
+				} else {
+					d.flight -= o.size()
 				}
 				htna, haveHTNA = o.tsn, true
 			} else if !in && o.acked {
+				// Reneged (6.2.1 D): outstanding again.
 				o.acked = false
+				d.gapAcked--
+				d.flight += o.size()
 			}
 		}
 		if len(gaps) > 0 && !haveHTNA {
 			// Miss indications also come from SACKs that ack nothing new
 			// when a chunk above is already acknowledged.
-			for i := len(d.out) - 1; i >= 0; i-- {
-				if d.out[i].acked {
-					htna, haveHTNA = d.out[i].tsn, true
+			for i := len(live) - 1; i >= 0; i-- {
+				if live[i].acked {
+					htna, haveHTNA = live[i].tsn, true
 					break
 				}
 			}
@@ -296,10 +324,10 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		a.path.clearErrors()
 	}
 	if acked > 0 {
-		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: len(d.out) == 0, InFastRecovery: d.fastRecov})
+		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
 	}
 	// 6.2.1 D iv: the peer's window less what is still in flight.
-	fl := uint32(d.flightSize())
+	fl := uint32(d.flight)
 	if arwnd > fl {
 		d.peerRwnd = arwnd - fl
 	} else {
@@ -307,12 +335,12 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 	}
 	// 6.3.2 R2/R3: timer off when all is acked, restarted when the
 	// earliest outstanding TSN was acked.
-	if len(d.out) == 0 {
+	if d.outstanding() == 0 {
 		d.t3.stop()
 	} else if advanced {
 		d.armT3(a, now)
 	}
-	if len(d.out) == 0 && d.sq != nil && d.sq.Buffered() == 0 && !d.dry {
+	if d.outstanding() == 0 && d.sq != nil && d.sq.Buffered() == 0 && !d.dry {
 		d.dry = true
 		a.notify(Event{Type: SenderDry})
 	}
@@ -324,8 +352,9 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 // (7.2.4).
 func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
 	marked := false
-	for i := range d.out {
-		o := &d.out[i]
+	live := d.live()
+	for i := range live {
+		o := &live[i]
 		if !serialAfter(htna, o.tsn) {
 			break
 		}
@@ -336,6 +365,7 @@ func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
 		if o.misses >= 3 {
 			o.rtx, o.fastDone = true, true
 			d.rtxPending++
+			d.flight -= o.size()
 			marked = true
 		}
 	}
@@ -361,7 +391,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 	}
 	d.t3.stop()
 	a.host.stats.T3RtxExpireds++
-	if len(d.out) == 0 {
+	if d.outstanding() == 0 {
 		return
 	}
 	// E1, E2: congestion collapse and RTO backoff; the error counters.
@@ -372,11 +402,13 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 	}
 	d.fastRecov = false
 	// E3: everything not acknowledged is retransmitted; one packet now.
-	for i := range d.out {
-		o := &d.out[i]
+	live := d.live()
+	for i := range live {
+		o := &live[i]
 		if !o.acked && !o.rtx {
 			o.rtx = true
 			d.rtxPending++
+			d.flight -= o.size()
 		}
 	}
 	d.rttActive = false

@@ -58,7 +58,7 @@ func (a *Association) Status() Status {
 	if d.inited {
 		s.PeerRwnd = d.peerRwnd
 		s.Rwnd = d.rwnd(a)
-		s.Unacked = len(d.out)
+		s.Unacked = d.outstanding()
 		s.Outstanding = d.outBytes
 		s.Primary.Cwnd = d.cc.Cwnd()
 		s.Primary.Ssthresh = d.cc.Ssthresh()
