@@ -47,10 +47,14 @@ type Path struct {
 }
 
 func (p Path) String() string {
-	if p.RemotePort != 0 {
-		return fmt.Sprintf("%s -> %s udp/%d", p.Local, p.Remote, p.RemotePort)
+	local := "*"
+	if p.Local.IsValid() {
+		local = p.Local.String()
 	}
-	return fmt.Sprintf("%s -> %s", p.Local, p.Remote)
+	if p.RemotePort != 0 {
+		return fmt.Sprintf("%s -> %s udp/%d", local, p.Remote, p.RemotePort)
+	}
+	return fmt.Sprintf("%s -> %s", local, p.Remote)
 }
 
 // Notice qualifies a received Packet that is not an SCTP packet from a peer
@@ -90,9 +94,12 @@ type Link interface {
 	// pkts[i].Buf[:cap] (reslicing Buf to the packet's length) and Path for
 	// as many packets as are ready, and returns how many it filled. Callers
 	// supply Buf with enough capacity for the largest packet (MaxPacket).
+	// A link may swap whole Packet values within pkts (to skip a slot it
+	// dropped), so which buffer ends in which slot is not fixed. A notice
+	// about a local error (EMSGSIZE) may come with an empty Buf.
 	ReadBatch(pkts []Packet) (int, error)
 	// WriteBatch sends pkts and returns how many were sent. A short count
-	// comes with an error.
+	// n comes with an error about pkts[n].
 	WriteBatch(pkts []Packet) (int, error)
 	// Overhead is the number of bytes below the SCTP common header that the
 	// link adds to every packet toward remote: the IP header, plus 8 for the
