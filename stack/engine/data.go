@@ -100,7 +100,7 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 	d.rx = rxtsn.New(a.peerTSN)
 	d.rq = reassembly.New(reassembly.Config{InStreams: int(a.inStreams), MaxMessage: a.cfg.MaxMessage})
 	old := d.sq
-	d.sq = sendqueue.New(sendqueue.Config{OutStreams: int(a.outStreams), MaxBuffered: a.cfg.SendBuffer, MaxMessage: a.cfg.MaxMessage})
+	d.sq = d.newQueue(a, int(a.outStreams))
 	if old != nil {
 		// Messages queued before the handshake finished move over; those on
 		// streams the peer did not grant fail.
@@ -129,8 +129,20 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 // messages can wait for COMM_UP.
 func (d *dataState) ensureQueue(a *Association) {
 	if d.sq == nil {
-		d.sq = sendqueue.New(sendqueue.Config{OutStreams: int(a.cfg.InitMsg.OutStreams), MaxBuffered: a.cfg.SendBuffer, MaxMessage: a.cfg.MaxMessage})
+		d.sq = d.newQueue(a, int(a.cfg.InitMsg.OutStreams))
 	}
+}
+
+// newQueue makes the send queue; messages whose lifetime (SndInfo.Lifetime,
+// RFC 3758 timed reliability) ends before they are sent fail with
+// SEND_FAILED.
+func (d *dataState) newQueue(a *Association, streams int) *sendqueue.Queue {
+	return sendqueue.New(sendqueue.Config{
+		OutStreams: streams, MaxBuffered: a.cfg.SendBuffer, MaxMessage: a.cfg.MaxMessage,
+		OnExpired: func(p sendqueue.Pending) {
+			a.notify(Event{Type: SendFailed, Failed: []FailedMessage{failedFrom(p)}})
+		},
+	})
 }
 
 func failedFrom(m sendqueue.Pending) FailedMessage {

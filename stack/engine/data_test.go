@@ -313,3 +313,36 @@ func TestShutdownDeliversDataInFlight(t *testing.T) {
 		checkDelivery(t, "server->client", s2c, crec.msgs)
 	}
 }
+
+// TestExpiredMessageFails: a message whose lifetime runs out before it can be
+// sent (the window is closed) is dropped unsent and reported (RFC 3758 timed
+// reliability, SEND_FAILED).
+func TestExpiredMessageFails(t *testing.T) {
+	cfg := engine.Config{NoDelay: true, RecvBuffer: 4096}
+	l := newLab(t, 70, link.Native, cfg)
+	l.cn.Imp.Delay, l.sn.Imp.Delay = 10*time.Millisecond, 10*time.Millisecond
+	a, rec := l.up(cfg)
+	l.srv.noRead = true
+	big := make([]byte, 4000)
+	a.Send(l.net.Now(), big, engine.SndInfo{}) // fills the peer's window
+	a.Send(l.net.Now(), big, engine.SndInfo{})
+	a.Send(l.net.Now(), []byte("stale soon"), engine.SndInfo{Stream: 1, Lifetime: 100 * time.Millisecond, Context: 42})
+	l.net.RunFor(2 * time.Second)
+	// The queue judges a message's lifetime when its turn comes: here, once
+	// the receiver reads again and the window opens.
+	l.srv.noRead = false
+	l.srv.drain(l.srv.assoc)
+	l.net.RunFor(10 * time.Second)
+	ev := rec.find(engine.SendFailed)
+	if ev == nil || len(ev.Failed) != 1 || ev.Failed[0].Info.Context != 42 || ev.Failed[0].Sent {
+		t.Fatalf("events %s, failed %+v", rec.types(), ev)
+	}
+	if len(l.srv.msgs) != 2 {
+		t.Fatalf("delivered %d messages, want the two that did not expire", len(l.srv.msgs))
+	}
+	for _, m := range l.srv.msgs {
+		if string(m.Data) == "stale soon" {
+			t.Fatal("the expired message was delivered")
+		}
+	}
+}
