@@ -31,6 +31,10 @@ type Options struct {
 	Clock         stack.Clock
 	Rand          io.Reader
 	LoggerFactory logging.LoggerFactory
+	// Pcap, when set, receives a pcap of every SCTP packet the gateway
+	// sends and receives, native ones as raw IP, encapsulated ones in
+	// IP/UDP, as Wireshark decodes them.
+	Pcap io.Writer
 }
 
 // Gateway is a running gateway: its links, stack and pairing core.
@@ -159,6 +163,7 @@ func New(cfg *Config, o Options) (*Gateway, error) {
 		}
 		g.routes = append(g.routes, r)
 	}
+	var err error
 	var portUse func(int, uint16, bool)
 	if rl, ok := g.native.(*rawip.Link); ok && needNative {
 		portUse = func(i int, port uint16, on bool) {
@@ -176,7 +181,14 @@ func New(cfg *Config, o Options) (*Gateway, error) {
 			}
 		}
 	}
-	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: lf, PortUse: portUse})
+	var tap func(bool, int, link.Path, []byte)
+	if o.Pcap != nil {
+		if tap, err = pcapTap(o.Pcap, links, o.Clock, g.log); err != nil {
+			g.closeLinks()
+			return nil, err
+		}
+	}
+	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: lf, PortUse: portUse, Tap: tap})
 	if err != nil {
 		g.closeLinks()
 		return nil, err

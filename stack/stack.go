@@ -38,6 +38,9 @@ type Config struct {
 	// PortUse hears when a local port starts or stops being used on a link
 	// (engine.HostConfig.PortUse); it runs under the Stack's lock.
 	PortUse func(linkIdx int, port uint16, inUse bool)
+	// Tap, when set, sees every SCTP packet received (in) and sent, with its
+	// link and path, e.g. to write a pcap. It runs under the Stack's lock.
+	Tap func(in bool, linkIdx int, p link.Path, pkt []byte)
 }
 
 // Stack is a running SCTP stack.
@@ -154,6 +157,9 @@ func (s *Stack) readLoop(i int) {
 				s.host.HandleNotice(i, pkts[j], now)
 				continue
 			}
+			if s.cfg.Tap != nil {
+				s.cfg.Tap(true, i, pkts[j].Path, pkts[j].Buf)
+			}
 			s.host.HandlePacket(i, pkts[j].Path, pkts[j].Buf, now)
 		}
 		s.flushLocked()
@@ -177,6 +183,9 @@ func (s *Stack) flushLocked() {
 		}
 		for _, o := range out {
 			s.out[o.Link] = append(s.out[o.Link], o.Packet)
+			if s.cfg.Tap != nil {
+				s.cfg.Tap(false, o.Link, o.Path, o.Buf)
+			}
 		}
 		for i, b := range s.out {
 			if len(b) == 0 {

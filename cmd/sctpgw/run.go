@@ -35,6 +35,7 @@ them; existing pairs would otherwise have to be re-homed).`,
 			&cli.StringFlag{Name: "udp", EnvVars: []string{"SCTPGW_UDP"}, Usage: "UDP address for encapsulation (default 0.0.0.0:9899)"},
 			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:9900", EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "status endpoint address (empty: off)"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_DRAIN_TIMEOUT"}, Usage: "how long SIGTERM waits for graceful shutdowns"},
+			&cli.StringFlag{Name: "pcap", EnvVars: []string{"SCTPGW_PCAP"}, Usage: "write every SCTP packet sent and received to this pcap file"},
 			&cli.StringFlag{Name: "log", Value: "info", EnvVars: []string{"SCTPGW_LOG"}, Usage: "log levels: LEVEL[,scope=LEVEL...] (scopes: gateway, pair, sctp)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -46,7 +47,16 @@ them; existing pairs would otherwise have to be re-homed).`,
 			if err != nil {
 				return err
 			}
-			g, err := gateway.New(cfg, gateway.Options{LoggerFactory: lf})
+			opts := gateway.Options{LoggerFactory: lf}
+			if f := c.String("pcap"); f != "" {
+				pf, err := os.Create(f)
+				if err != nil {
+					return fmt.Errorf("--pcap: %w", err)
+				}
+				defer pf.Close()
+				opts.Pcap = pf
+			}
+			g, err := gateway.New(cfg, opts)
 			if err != nil {
 				return err
 			}
