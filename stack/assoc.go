@@ -103,8 +103,7 @@ func (x *Assoc) SendMsg(ctx context.Context, data []byte, info SndInfo) error {
 			x.s.mu.Unlock()
 			return err
 		}
-		err := x.a.Send(x.s.clock.Now(), data, info)
-		x.s.flushLocked()
+		err := x.s.sendLocked(x.a, data, info)
 		x.s.mu.Unlock()
 		if !errors.Is(err, engine.ErrFull) {
 			return err

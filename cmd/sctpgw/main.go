@@ -19,6 +19,7 @@ func main() {
 			demoCommand(),
 			statusCommand(),
 			pingCommand(),
+			benchCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -99,6 +99,7 @@ type Host struct {
 	// inFinish is set while an input is processed, so that calls made by
 	// handlers only queue work for the loop already running.
 	inFinish bool
+	deferred bool // see Defer
 
 	stats Stats
 

@@ -193,7 +193,7 @@ func (h *Host) NextDeadline() (time.Time, bool) {
 // finishCall completes a user call made outside packet or timer processing.
 func (h *Host) finishCall(now time.Time) {
 	h.lastNow = now
-	if h.inFinish {
+	if h.inFinish || h.deferred {
 		return
 	}
 	h.inFinish = true
@@ -202,3 +202,20 @@ func (h *Host) finishCall(now time.Time) {
 }
 
 func isChecksumErr(err error) bool { return errors.Is(err, wire.ErrChecksum) }
+
+// Defer makes user calls only queue their work (marking associations dirty)
+// until Flush. A runtime wraps bursts of calls from user goroutines in it,
+// so that many messages sent back to back leave bundled in few packets
+// instead of one packet each, without any timer delay.
+func (h *Host) Defer(on bool) { h.deferred = on }
+
+// Flush sends what deferred calls queued and delivers their events.
+func (h *Host) Flush(now time.Time) {
+	h.lastNow = now
+	if h.inFinish {
+		return
+	}
+	h.inFinish = true
+	h.finishLocked(now)
+	h.inFinish = false
+}
