@@ -5,11 +5,17 @@ go 1.26.8
 replace github.com/sctpgw/sctpgw => ../
 
 require (
-	github.com/pion/logging v0.2.4 // indirect
+	github.com/pion/logging v0.2.4
+	github.com/pion/sctp v1.12.1
+	github.com/sctpgw/sctpgw v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.49.0
+)
+
+require (
 	github.com/pion/randutil v0.1.0 // indirect
-	github.com/pion/sctp v1.12.1 // indirect
+	github.com/pion/transport/v3 v3.1.1 // indirect
 	github.com/pion/transport/v5 v5.1.4 // indirect
-	github.com/sctpgw/sctpgw v0.0.0-00010101000000-000000000000 // indirect
+	github.com/wlynxg/anet v0.0.5 // indirect
 )
 
 // pion/sctp v1.12.1 asks for pion/transport/v5 v5.1.4, which the module

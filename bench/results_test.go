@@ -32,9 +32,10 @@ var lowerIsBetter = map[string]bool{figAllocs: true, figCPUPerKiB: true, figByte
 
 // result is what one call of a benchmark function measured.
 type result struct {
-	n    int
-	figs map[string]float64
-	note string
+	n     int
+	figs  map[string]float64
+	note  string
+	final bool // surely the last call of its run
 }
 
 type resultKey struct{ group, workload, impl string }
@@ -52,6 +53,15 @@ func record(group, workload, impl string, n int, figs map[string]float64, note s
 	calls[k] = append(calls[k], result{n: n, figs: figs, note: note})
 }
 
+// recordFinal is record for a benchmark whose every call is a run of its
+// own (a fixed-duration run of an external program).
+func recordFinal(group, workload, impl string, n int, figs map[string]float64, note string) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	k := resultKey{group, workload, impl}
+	calls[k] = append(calls[k], result{n: n, figs: figs, note: note, final: true})
+}
+
 // summarize picks, of a benchmark's calls, the final one of each run (the
 // framework calls it with a growing b.N, and starts again from a small one
 // for each -count repetition) and takes the median of each figure over the
@@ -60,7 +70,7 @@ func record(group, workload, impl string, n int, figs map[string]float64, note s
 func summarize(cs []result) (result, int) {
 	var finals []result
 	for i, c := range cs {
-		if i+1 == len(cs) || cs[i+1].n < c.n {
+		if c.final || i+1 == len(cs) || cs[i+1].n < c.n {
 			finals = append(finals, c)
 		}
 	}
@@ -167,6 +177,7 @@ func benchTime(def time.Duration) time.Duration {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	platformCleanup()
 	printSummary(os.Stdout)
 	os.Exit(code)
 }
