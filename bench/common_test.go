@@ -96,6 +96,7 @@ func quietPion() pionlog.LoggerFactory {
 type oursPair struct {
 	sa, sb *stack.Stack
 	c, s   *stack.Assoc
+	msgs   int // messages transferred, warm-up included
 }
 
 func newOurs(ctx context.Context, la, lb link.Link, toB link.Path, opts stack.Options) (*oursPair, error) {
@@ -139,6 +140,7 @@ func (p *oursPair) close() {
 
 // transfer sends n messages from c to s and reads them all.
 func (p *oursPair) transfer(ctx context.Context, n int, msg []byte) error {
+	p.msgs += n
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sendErr := make(chan error, 1)
@@ -175,10 +177,11 @@ func (p *oursPair) transfer(ctx context.Context, n int, msg []byte) error {
 	return <-sendErr
 }
 
-// lossNote summarises the engine counters that reveal losses or stalls.
-func lossNote(st engine.Stats) string {
-	return fmt.Sprintf("client: %d packets out, T3 expiries %d, delayed-SACK expiries %d",
-		st.OutSCTPPacks, st.T3RtxExpireds, st.DelaySackExpireds)
+// lossNote summarises the client's engine counters that reveal losses,
+// stalls and how messages were cut into chunks and packets.
+func lossNote(st engine.Stats, msgs int) string {
+	return fmt.Sprintf("client: %.2f DATA chunks and %.2f packets per message, %d fragmented messages, T3 expiries %d, delayed-SACK expiries %d",
+		float64(st.OutOrderChunks)/float64(msgs), float64(st.OutSCTPPacks)/float64(msgs), st.FragUsrMsgs, st.T3RtxExpireds, st.DelaySackExpireds)
 }
 
 // --- pion/sctp over any pair of packet conns ------------------------------

@@ -59,7 +59,7 @@ func benchMemOurs(b *testing.B, w workload) {
 		}
 		transfer := func(ctx context.Context, n int) error { return p.transfer(ctx, n, msg) }
 		teardown := func() string {
-			note := lossNote(p.sa.Stats())
+			note := lossNote(p.sa.Stats(), p.msgs)
 			p.close()
 			return note
 		}
@@ -94,7 +94,7 @@ func benchMemEngine(b *testing.B, w workload) {
 		}
 		transfer := func(ctx context.Context, n int) error { return e.transfer(ctx, n, msg) }
 		teardown := func() string {
-			return fmt.Sprintf("%s, %d rounds, %d stalls (virtual clock jumped to a timer)", lossNote(e.ha.Stats()), e.rounds, e.stalls)
+			return fmt.Sprintf("%s, %d rounds, %d stalls (virtual clock jumped to a timer)", lossNote(e.ha.Stats(), e.msgs), e.rounds, e.stalls)
 		}
 		return transfer, teardown, nil
 	})
@@ -108,6 +108,7 @@ type enginePair struct {
 	now            time.Time
 	atA, atB       link.Path // the path a packet arrives on at A, at B
 	rounds, stalls int
+	msgs           int // messages transferred, warm-up included
 }
 
 func newEnginePair() (*enginePair, error) {
@@ -175,6 +176,7 @@ func (e *enginePair) fireTimers(jump bool) {
 }
 
 func (e *enginePair) transfer(ctx context.Context, n int, msg []byte) error {
+	e.msgs += n
 	info := engine.SndInfo{PPID: ppid}
 	sent, recvd := 0, 0
 	maxRounds := 1000 + 100*n

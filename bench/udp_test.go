@@ -87,7 +87,7 @@ func benchUDPOurs(b *testing.B, w workload) {
 		teardown := func() string {
 			sa, sb := la.Stats(), lb.Stats()
 			note := fmt.Sprintf("%s; %.1f pkts/write at the client, %.1f pkts/read at the server",
-				lossNote(p.sa.Stats()), ratio(sa.TxPackets, sa.TxBatches), ratio(sb.RxPackets, sb.RxBatches))
+				lossNote(p.sa.Stats(), p.msgs), ratio(sa.TxPackets, sa.TxBatches), ratio(sb.RxPackets, sb.RxBatches))
 			p.close()
 			return note
 		}
