@@ -191,9 +191,12 @@ type pionPair struct {
 	cs, ss *sctp.Stream
 	low    chan struct{}
 	buf    []byte
+	limit  uint64 // the most the sender keeps in bufferedAmount
 }
 
-func newPion(ctx context.Context, ca, cb net.Conn, recvBuf uint32) (*pionPair, error) {
+// newPion connects two pion associations over ca and cb with receive
+// window recvBuf; the sender keeps at most sendBuf bytes buffered.
+func newPion(ctx context.Context, ca, cb net.Conn, recvBuf uint32, sendBuf int) (*pionPair, error) {
 	cfg := func(c net.Conn) sctp.Config {
 		return sctp.Config{
 			NetConn:              c,
@@ -229,12 +232,12 @@ func newPion(ctx context.Context, ca, cb net.Conn, recvBuf uint32) (*pionPair, e
 		c.Close()
 		return nil, fmt.Errorf("pion server: %w", r.err)
 	}
-	p := &pionPair{c: c, s: r.a, low: make(chan struct{}, 1), buf: make([]byte, 64<<10+1)}
+	p := &pionPair{c: c, s: r.a, low: make(chan struct{}, 1), buf: make([]byte, 64<<10+1), limit: uint64(sendBuf)}
 	if p.cs, err = c.OpenStream(0, sctp.PayloadTypeWebRTCBinary); err != nil {
 		p.close()
 		return nil, err
 	}
-	p.cs.SetBufferedAmountLowThreshold(sendBuffer / 2)
+	p.cs.SetBufferedAmountLowThreshold(p.limit / 2)
 	p.cs.OnBufferedAmountLow(func() {
 		select {
 		case p.low <- struct{}{}:
@@ -278,8 +281,8 @@ func (p *pionPair) close() {
 }
 
 // transfer sends n messages on the client's stream and reads them all at
-// the server. The sender keeps at most sendBuffer bytes buffered, as
-// WebRTC applications do with bufferedAmount.
+// the server. The sender keeps at most p.limit bytes buffered (queued or
+// unacknowledged), as WebRTC applications do with bufferedAmount.
 func (p *pionPair) transfer(ctx context.Context, n int, msg []byte) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -288,7 +291,7 @@ func (p *pionPair) transfer(ctx context.Context, n int, msg []byte) error {
 		t := time.NewTimer(time.Hour)
 		defer t.Stop()
 		for i := 0; i < n; i++ {
-			for p.cs.BufferedAmount() >= sendBuffer {
+			for p.cs.BufferedAmount() >= p.limit {
 				t.Reset(50 * time.Millisecond) // a missed signal costs 50 ms, never a hang
 				select {
 				case <-p.low:

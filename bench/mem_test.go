@@ -71,7 +71,7 @@ func benchMemPion(b *testing.B, w workload) {
 	msg := payload(w.size)
 	runCall(b, "Mem", w, "pion", func(ctx context.Context) (func(context.Context, int) error, func() string, error) {
 		la, lb := memPair()
-		p, err := newPion(ctx, newMemConn(la), newMemConn(lb), 1<<20)
+		p, err := newPion(ctx, newMemConn(la), newMemConn(lb), 1<<20, sendBuffer)
 		if err != nil {
 			return nil, nil, err
 		}

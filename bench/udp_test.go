@@ -21,8 +21,10 @@ const (
 	// more than any window in flight, so the kernel drops nothing.
 	udpReadBuffer  = 16 << 20
 	udpWriteBuffer = 4 << 20
-	// pionWindow is pion's MaxReceiveBufferSize in the UDP benchmark: the
-	// tuned setting (its default is 1 MiB; ours stays at its 1 MiB default).
+	// pionWindow is pion's MaxReceiveBufferSize in the UDP benchmark, the
+	// tuned setting (its default is 1 MiB), and what its sender may keep
+	// buffered, so the window can fill. Ours stays at its defaults: 1 MiB
+	// receive window, 1 MiB send buffer.
 	pionWindow = 8 << 20
 	// usrsctpBuffer is tsctp's socket receive (server) and send (client)
 	// buffer: the same 1 MiB window and send buffer our stack runs with.
@@ -38,7 +40,8 @@ var lo4 = netip.MustParseAddr("127.0.0.1")
 //   - ours: two stack.Stacks, each on its own udpencap link (RFC 6951,
 //     batched system calls);
 //   - pion: github.com/pion/sctp on a connected UDP socket pair, tuned:
-//     8 MiB receive window, MTU 1472, same socket buffers as ours;
+//     8 MiB receive window and send buffer, MTU 1472, same socket buffers
+//     as ours;
 //   - usrsctp: Debian's tsctp (libusrsctp-examples) with UDP encapsulation,
 //     server and client processes, for -benchtime whole seconds; its figures
 //     are what the server measured, and its CPU time is both processes'.
@@ -152,7 +155,7 @@ func benchUDPPion(b *testing.B, w workload) {
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := newPion(ctx, ca, cb, pionWindow)
+		p, err := newPion(ctx, ca, cb, pionWindow, pionWindow)
 		if err != nil {
 			ca.Close()
 			cb.Close()
