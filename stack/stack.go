@@ -59,8 +59,8 @@ type Stack struct {
 	// flushDue: user sends are queued in the engine and the timer goroutine
 	// owes them a flush (see sendLocked).
 	flushDue bool
-	done chan struct{}
-	wg   sync.WaitGroup
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // ErrClosed is returned by calls on a closed Stack or association.
