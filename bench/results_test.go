@@ -189,7 +189,7 @@ var comparisons = map[string]struct {
 	peers []string
 }{
 	"Mem": {ours: []string{"ours", "engine"}, peers: []string{"pion"}},
-	"UDP": {ours: []string{"ours"}, peers: []string{"usrsctp", "pion"}},
+	"UDP": {ours: []string{"ours", "ours-8MiB"}, peers: []string{"usrsctp", "pion"}},
 }
 
 // printSummary writes the figures of the run with our/their ratios.

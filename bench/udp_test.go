@@ -38,7 +38,10 @@ var lo4 = netip.MustParseAddr("127.0.0.1")
 // benchmark's own when run as root):
 //
 //   - ours: two stack.Stacks, each on its own udpencap link (RFC 6951,
-//     batched system calls);
+//     batched system calls), default settings (1 MiB window and send
+//     buffer);
+//   - ours-8MiB: the same with pion's tuning, an 8 MiB window and send
+//     buffer;
 //   - pion: github.com/pion/sctp on a connected UDP socket pair, tuned:
 //     8 MiB receive window and send buffer, MTU 1472, same socket buffers
 //     as ours;
@@ -50,16 +53,19 @@ var lo4 = netip.MustParseAddr("127.0.0.1")
 func BenchmarkUDP(b *testing.B) {
 	for _, w := range udpWorkloads {
 		b.Run(w.name, func(b *testing.B) {
-			b.Run("ours", func(b *testing.B) { benchUDPOurs(b, w) })
+			b.Run("ours", func(b *testing.B) { benchUDPOurs(b, w, "ours", stack.Options{}) })
+			b.Run("ours-8MiB", func(b *testing.B) {
+				benchUDPOurs(b, w, "ours-8MiB", stack.Options{RecvBuffer: pionWindow, SendBuffer: pionWindow})
+			})
 			b.Run("pion", func(b *testing.B) { benchUDPPion(b, w) })
 			b.Run("usrsctp", func(b *testing.B) { benchUDPUsrsctp(b, w) })
 		})
 	}
 }
 
-func benchUDPOurs(b *testing.B, w workload) {
+func benchUDPOurs(b *testing.B, w workload, impl string, opts stack.Options) {
 	msg := payload(w.size)
-	runCall(b, "UDP", w, "ours", func(ctx context.Context) (func(context.Context, int) error, func() string, error) {
+	runCall(b, "UDP", w, impl, func(ctx context.Context) (func(context.Context, int) error, func() string, error) {
 		var la, lb *udpencap.Link
 		err := inNS(func() error {
 			cfg := udpencap.Config{
@@ -80,7 +86,7 @@ func benchUDPOurs(b *testing.B, w workload) {
 			return nil, nil, err
 		}
 		toB := link.Path{Local: lo4, Remote: lo4, RemotePort: lb.LocalPort()}
-		p, err := newOurs(ctx, la, lb, toB, stack.Options{})
+		p, err := newOurs(ctx, la, lb, toB, opts)
 		if err != nil {
 			la.Close()
 			lb.Close()
