@@ -79,35 +79,9 @@ func (s *syncBuffer) String() string {
 func TestUsrsctpHandshake(t *testing.T) {
 	bin := usrsctpBin(t, "echo_server")
 	port := freeUDPPort(t)
-
-	var l *Link
-	argv := []string{bin, strconv.Itoa(int(port))}
-	if _, err := exec.LookPath("ip"); err == nil && os.Geteuid() == 0 {
-		ns := fmt.Sprintf("sgwu-%d-u", os.Getpid())
-		t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", ns) })
-		cmd(t, true, "ip", "netns", "add", ns)
-		cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
-		l = listenIn(t, ns, ephemeral("127.0.0.1"))
-		// ip netns exec switches namespace and execs the program: the
-		// pid we get is echo_server's.
-		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
-	} else {
-		l = listenT(t, ephemeral("127.0.0.1"))
-	}
-
-	var out syncBuffer
-	c := exec.Command(argv[0], argv[1:]...)
-	c.Stdout, c.Stderr = &out, &out
-	if err := c.Start(); err != nil {
-		t.Fatalf("start %v: %v", argv, err)
-	}
-	t.Cleanup(func() {
-		c.Process.Kill()
-		c.Wait()
-		if t.Failed() {
-			t.Logf("echo_server output:\n%s", out.String())
-		}
-	})
+	ns := usrsctpNS(t, fmt.Sprintf("sgwu-%d-u", os.Getpid()))
+	l := listenAt(t, ns, ephemeral("127.0.0.1"))
+	startUsrsctp(t, ns, time.Minute, false, bin, strconv.Itoa(int(port)))
 	pl := startPump(t, l)
 
 	const sctpPort = 7 // echo_server's SCTP port
