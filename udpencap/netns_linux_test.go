@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func newNSLab(t *testing.T, prefix string) *nsLab {
 			t.Skipf("the namespace lab needs %s (iproute2, nftables, conntrack)", tool)
 		}
 	}
+	sweepStaleNS(t, prefix)
 	pid := os.Getpid()
 	l := &nsLab{prefix: prefix, c: fmt.Sprintf("%s-%d-c", prefix, pid), r: fmt.Sprintf("%s-%d-r", prefix, pid), s: fmt.Sprintf("%s-%d-s", prefix, pid)}
 	for _, ns := range []string{l.c, l.r, l.s} {
@@ -76,6 +78,28 @@ func newNSLab(t *testing.T, prefix string) *nsLab {
 	cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 	l.masquerade(t, "40000-40999")
 	return l
+}
+
+// sweepStaleNS deletes the namespaces prefix-<pid>-* of test processes
+// that are gone: a test binary killed by -timeout runs no cleanups.
+// Namespaces of live processes, ours included, are left alone.
+func sweepStaleNS(t *testing.T, prefix string) {
+	t.Helper()
+	for _, f := range strings.Fields(cmd(t, false, "ip", "netns", "list")) {
+		rest, ok := strings.CutPrefix(f, prefix+"-")
+		if !ok {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			t.Logf("deleting namespace %s left behind by process %d", f, pid)
+			cmd(t, false, "ip", "netns", "del", f)
+		}
+	}
 }
 
 // masquerade (re)writes the router's one NAT rule: UDP leaving toward the

@@ -38,6 +38,9 @@ func usrsctpNS(t *testing.T, name string) string {
 	if _, err := exec.LookPath("ip"); err != nil || os.Geteuid() != 0 {
 		return ""
 	}
+	if prefix, _, ok := strings.Cut(name, "-"); ok {
+		sweepStaleNS(t, prefix)
+	}
 	t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", name) })
 	cmd(t, true, "ip", "netns", "add", name)
 	cmd(t, true, "ip", "-n", name, "link", "set", "lo", "up")
