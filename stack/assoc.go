@@ -27,16 +27,26 @@ type Assoc struct {
 	s *Stack
 	a *engine.Association
 
-	// The fields below are guarded by s.mu; wake is signalled (without
-	// blocking) whenever something a waiter may want changed.
-	events []Event
-	ended  *Event        // the final event (CommLost, ShutdownComp, CantStartAssoc)
-	rtt    time.Duration // the last on-demand heartbeat's RTT; -1 while waiting
-	up     bool
-	wake   chan struct{}
+	// The fields below are guarded by s.mu. notify is closed (and replaced)
+	// on every event while someone waits: a broadcast, so that several
+	// goroutines blocked on one association (a reader and a writer) all
+	// wake and look again.
+	events  []Event
+	ended   *Event        // the final event (CommLost, ShutdownComp, CantStartAssoc)
+	rtt     time.Duration // the last on-demand heartbeat's RTT; -1 while waiting
+	up      bool
+	notify  chan struct{}
+	waiting bool
 }
 
-func newAssoc(s *Stack) *Assoc { return &Assoc{s: s, wake: make(chan struct{}, 1)} }
+func newAssoc(s *Stack) *Assoc { return &Assoc{s: s, notify: make(chan struct{})} }
+
+// waitCh is the channel to wait on after the condition checked under s.mu
+// failed; take it before unlocking, or an event in between is missed.
+func (x *Assoc) waitCh() <-chan struct{} {
+	x.waiting = true
+	return x.notify
+}
 
 // HandleEvent runs under s.mu from the engine.
 func (x *Assoc) HandleEvent(a *engine.Association, ev engine.Event) {
@@ -54,16 +64,16 @@ func (x *Assoc) HandleEvent(a *engine.Association, ev engine.Event) {
 	if ev.Type != engine.Readable && ev.Type != engine.Writable && ev.Type != engine.HeartbeatRTT {
 		x.events = append(x.events, ev)
 	}
-	select {
-	case x.wake <- struct{}{}:
-	default:
+	if x.waiting {
+		close(x.notify)
+		x.notify, x.waiting = make(chan struct{}), false
 	}
 }
 
-// wait blocks until woken or ctx ends.
-func (x *Assoc) wait(ctx context.Context) error {
+// wait blocks until ch (from waitCh) is closed or ctx ends.
+func (x *Assoc) wait(ctx context.Context, ch <-chan struct{}) error {
 	select {
-	case <-x.wake:
+	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -104,11 +114,15 @@ func (x *Assoc) SendMsg(ctx context.Context, data []byte, info SndInfo) error {
 			return err
 		}
 		err := x.s.sendLocked(x.a, data, info)
+		var ch <-chan struct{}
+		if errors.Is(err, engine.ErrFull) {
+			ch = x.waitCh()
+		}
 		x.s.mu.Unlock()
 		if !errors.Is(err, engine.ErrFull) {
 			return err
 		}
-		if err := x.wait(ctx); err != nil {
+		if err := x.wait(ctx, ch); err != nil {
 			return err
 		}
 	}
@@ -131,8 +145,9 @@ func (x *Assoc) RecvMsg(ctx context.Context) (Message, error) {
 			x.s.mu.Unlock()
 			return Message{}, err
 		}
+		ch := x.waitCh()
 		x.s.mu.Unlock()
-		if err := x.wait(ctx); err != nil {
+		if err := x.wait(ctx, ch); err != nil {
 			return Message{}, err
 		}
 	}
@@ -150,6 +165,7 @@ func (x *Assoc) Shutdown(ctx context.Context) error {
 	for {
 		x.s.mu.Lock()
 		ended := x.ended
+		ch := x.waitCh()
 		x.s.mu.Unlock()
 		if ended != nil {
 			if ended.Type == engine.ShutdownComp {
@@ -157,7 +173,7 @@ func (x *Assoc) Shutdown(ctx context.Context) error {
 			}
 			return &AssocError{Event: *ended}
 		}
-		if err := x.wait(ctx); err != nil {
+		if err := x.wait(ctx, ch); err != nil {
 			return err
 		}
 	}
@@ -197,11 +213,12 @@ func (x *Assoc) NextEvent(ctx context.Context) (Event, error) {
 			return ev, nil
 		}
 		ended := x.ended != nil
+		ch := x.waitCh()
 		x.s.mu.Unlock()
 		if ended {
 			return Event{}, ErrClosed
 		}
-		if err := x.wait(ctx); err != nil {
+		if err := x.wait(ctx, ch); err != nil {
 			return Event{}, err
 		}
 	}
@@ -234,6 +251,7 @@ func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, r
 	for {
 		s.mu.Lock()
 		up, ended := x.up, x.ended
+		ch := x.waitCh()
 		s.mu.Unlock()
 		if up {
 			return x, nil
@@ -241,7 +259,7 @@ func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, r
 		if ended != nil {
 			return nil, &AssocError{Event: *ended}
 		}
-		if err := x.wait(ctx); err != nil {
+		if err := x.wait(ctx, ch); err != nil {
 			x.Abort()
 			return nil, err
 		}
@@ -253,12 +271,12 @@ type Listener struct {
 	s       *Stack
 	port    uint16
 	pending []*Assoc
-	wake    chan struct{}
+	notify  chan struct{} // closed and replaced when an association arrives
 }
 
 // Listen accepts associations on port with opts.
 func (s *Stack) Listen(port uint16, opts Options) (*Listener, error) {
-	l := &Listener{s: s, port: port, wake: make(chan struct{}, 1)}
+	l := &Listener{s: s, port: port, notify: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -269,10 +287,8 @@ func (s *Stack) Listen(port uint16, opts Options) (*Listener, error) {
 		x.a = r.Association()
 		if err := r.Accept(s.clock.Now(), x); err == nil {
 			l.pending = append(l.pending, x)
-			select {
-			case l.wake <- struct{}{}:
-			default:
-			}
+			close(l.notify)
+			l.notify = make(chan struct{})
 		}
 	}))
 	if err != nil {
@@ -292,12 +308,13 @@ func (l *Listener) Accept(ctx context.Context) (*Assoc, error) {
 			return x, nil
 		}
 		closed := l.s.closed
+		ch := l.notify
 		l.s.mu.Unlock()
 		if closed {
 			return nil, ErrClosed
 		}
 		select {
-		case <-l.wake:
+		case <-ch:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-l.s.done:
@@ -330,6 +347,7 @@ func (x *Assoc) Heartbeat(ctx context.Context) (time.Duration, error) {
 	for {
 		x.s.mu.Lock()
 		rtt, ended := x.rtt, x.ended
+		ch := x.waitCh()
 		x.s.mu.Unlock()
 		if rtt >= 0 {
 			return rtt, nil
@@ -337,7 +355,7 @@ func (x *Assoc) Heartbeat(ctx context.Context) (time.Duration, error) {
 		if ended != nil {
 			return 0, &AssocError{Event: *ended}
 		}
-		if err := x.wait(ctx); err != nil {
+		if err := x.wait(ctx, ch); err != nil {
 			return 0, err
 		}
 	}
