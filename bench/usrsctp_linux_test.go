@@ -5,6 +5,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -52,41 +53,55 @@ var (
 	shimOnce sync.Once
 	shimPath string
 	shimErr  error
-	shimDir  string
 )
 
-// noDebugShim compiles the library once per process with the system's C
-// compiler; an error means tsctp would run with its debug output on.
+// noDebugShim compiles the library with the system's C compiler, once: it
+// is kept in the temporary directory under a name derived from its source
+// and reused by later runs, so a killed run leaves nothing new behind. An
+// error means tsctp would run with its debug output on.
 func noDebugShim() (string, error) {
 	shimOnce.Do(func() {
+		sum := sha256.Sum256([]byte(noDebugC))
+		so := filepath.Join(os.TempDir(), fmt.Sprintf("sgwbench-nodebug-%x.so", sum[:6]))
+		if _, err := os.Stat(so); err == nil {
+			shimPath = so
+			return
+		}
 		cc, err := exec.LookPath("cc")
 		if err != nil {
 			shimErr = errors.New("no C compiler (cc) to build the preload that turns usrsctp's debug output off")
 			return
 		}
-		if shimDir, err = os.MkdirTemp("", "sgwbench-shim-"); err != nil {
+		dir, err := os.MkdirTemp("", "sgwbench-shim-")
+		if err != nil {
 			shimErr = err
 			return
 		}
-		src := filepath.Join(shimDir, "nodebug.c")
-		so := filepath.Join(shimDir, "nodebug.so")
+		defer os.RemoveAll(dir)
+		src, tmp := filepath.Join(dir, "nodebug.c"), filepath.Join(dir, "nodebug.so")
 		if err := os.WriteFile(src, []byte(noDebugC), 0o644); err != nil {
 			shimErr = err
 			return
 		}
-		if out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-o", so, src).CombinedOutput(); err != nil {
+		if out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-o", tmp, src).CombinedOutput(); err != nil {
 			shimErr = fmt.Errorf("cc: %v: %s", err, out)
+			return
+		}
+		b, err := os.ReadFile(tmp)
+		if err == nil {
+			// Written beside the final name and renamed: atomic.
+			part := so + fmt.Sprintf(".%d", os.Getpid())
+			if err = os.WriteFile(part, b, 0o755); err == nil {
+				err = os.Rename(part, so)
+			}
+		}
+		if err != nil {
+			shimErr = err
 			return
 		}
 		shimPath = so
 	})
 	return shimPath, shimErr
-}
-
-func removeShim() {
-	if shimDir != "" {
-		os.RemoveAll(shimDir)
-	}
 }
 
 // freeUDPPort asks the kernel for a UDP port free on every address of both
@@ -309,7 +324,4 @@ func tail(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-func platformCleanup() {
-	removeBenchNS()
-	removeShim()
-}
+func platformCleanup() { removeBenchNS() }
