@@ -72,6 +72,7 @@ type dataState struct {
 	rttActive  bool
 	dry        bool // SENDER_DRY announced for the current idle spell
 	wantWrite  bool // Send returned ErrFull: announce Writable
+	wantBytes  int  // ... once this much send buffer is free
 	inited     bool
 }
 

@@ -36,6 +36,9 @@ func (a *Association) Send(now time.Time, data []byte, info SndInfo) error {
 		switch {
 		case errors.Is(err, sendqueue.ErrFull):
 			d.wantWrite = true
+			// Wake the writer when this message would fit, or half the
+			// buffer is free: not on every byte freed.
+			d.wantBytes = min(len(data), a.cfg.SendBuffer/2)
 			return ErrFull
 		case errors.Is(err, sendqueue.ErrInvalidStream):
 			return ErrInvalidStream
@@ -162,7 +165,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	if d.outstanding() > 0 && !d.t3.running() {
 		d.armT3(a, now)
 	}
-	if d.wantWrite && d.sq.Available() > 0 {
+	if d.wantWrite && (d.sq.Available() >= d.wantBytes || d.sq.Used() == 0) {
 		d.wantWrite = false
 		a.notify(Event{Type: Writable})
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -43,15 +44,29 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		return
 	}
 	a := h.assocs[assocKey{localPort: hdr.SrcPort, remotePort: hdr.DstPort, remote: pk.Path.Remote}]
-	// RFC 9260 appendix C: the quoted verification tag must be the peer's.
+	// RFC 9260 appendix C: the quoted verification tag must be the peer's;
+	// before we know it (our INIT, tag 0), the quoted INIT's Initiate Tag
+	// must be ours.
 	if a == nil || hdr.VerificationTag != a.peerTag {
 		return
+	}
+	if a.peerTag == 0 {
+		q := pk.Buf
+		if len(q) < wire.CommonHeaderLen+wire.ChunkHeaderLen+4 || wire.ChunkType(q[wire.CommonHeaderLen]) != wire.TypeInit ||
+			binary.BigEndian.Uint32(q[wire.CommonHeaderLen+wire.ChunkHeaderLen:]) != a.localTag {
+			return
+		}
 	}
 	h.inFinish = true
 	switch pk.Notice {
 	case link.NoticeFragNeeded:
 		a.path.setMTU(pk.MTU)
 	case link.NoticeUnreachable:
+		// RFC 6951 5.5 and RFC 9260 10 item 8 would abort here. We count a
+		// path error instead: behind a NAT that lost its mapping, the
+		// router's port unreachable is transient, and the next packet from
+		// the peer (5.4) repairs the path. Repeated errors still end the
+		// association through Association.Max.Retrans.
 		a.path.onUnreachable(now)
 	}
 	h.finishLocked(now)
