@@ -55,7 +55,8 @@ type dataState struct {
 	cumAckPt   uint32     // highest TSN acked cumulatively by the peer
 	out        []outChunk // outstanding from out[head], in TSN order
 	head       int
-	flight     int // bytes outstanding, neither gap-acked nor marked for rtx
+	flight     int // chunk bytes outstanding, neither gap-acked nor marked for rtx
+	flightUser int // the same in user bytes
 	gapAcked   int // outstanding chunks covered by a gap block
 	dout       wire.Data
 	outBytes   int
@@ -202,7 +203,7 @@ func (d *dataState) failAll() []FailedMessage {
 	}
 	clear(d.out)
 	d.out, d.head = d.out[:0], 0
-	d.outBytes, d.flight, d.gapAcked = 0, 0, 0
+	d.outBytes, d.flight, d.flightUser, d.gapAcked = 0, 0, 0, 0
 	if d.sq != nil {
 		for _, m := range d.sq.Drain() {
 			if m.Partial && len(failed) > 0 && failed[len(failed)-1].Data != nil && sameData(failed[len(failed)-1].Data, m.Message.Data) {

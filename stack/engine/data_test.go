@@ -346,3 +346,37 @@ func TestExpiredMessageFails(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSillyWindowSplits: messages smaller than a packet always travel as
+// one chunk, however the peer's window moves (RFC 9260 6.1 SWS avoidance).
+func TestNoSillyWindowSplits(t *testing.T) {
+	cfg := engine.Config{NoDelay: true, RecvBuffer: 64 << 10, SendBuffer: 256 << 10}
+	l := newLab(t, 71, link.UDP, cfg)
+	l.cn.Imp.Delay, l.sn.Imp.Delay = 5*time.Millisecond, 5*time.Millisecond
+	a, _ := l.up(cfg)
+	chunks, split := 0, 0
+	l.net.Trace = func(_ time.Time, from, _ *simNode, pkt []byte) {
+		if from != l.cn {
+			return
+		}
+		var p wire.Packet
+		p.Unmarshal(pkt)
+		for _, c := range p.Chunks {
+			var d wire.Data
+			if c.Type == wire.TypeData && d.Unmarshal(c) == nil {
+				chunks++
+				if !d.Beginning || !d.Ending {
+					split++
+				}
+			}
+		}
+	}
+	msgs := randomMessages(l.net.Rand(), 3000, 4, 1024) // all below the 1444-byte fragmentation point
+	p := &pump{a: a, msgs: msgs}
+	if !l.net.RunUntil(func() bool { p.run(l.net.Now()); return len(l.srv.msgs) == len(msgs) }, 10*time.Minute) {
+		t.Fatalf("delivered %d of %d", len(l.srv.msgs), len(msgs))
+	}
+	if split != 0 {
+		t.Fatalf("%d of %d DATA chunks were fragments of sub-packet messages", split, chunks)
+	}
+}

@@ -96,7 +96,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			}
 			o.rtx = false
 			d.rtxPending--
-			d.flight += o.size()
+			d.toFlight(o, 1)
 			o.resent = true
 			o.sentAt = now
 			budget -= o.size()
@@ -124,9 +124,11 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		if flight > 0 && flight >= d.cc.Cwnd() {
 			break
 		}
-		// 6.1 rule A, with rule B's zero-window probe: one chunk may go when
-		// nothing is outstanding.
-		if d.peerRwnd == 0 && d.outstanding() > 0 {
+		// 6.1 rule A, with its zero-window probe: new data goes only if the
+		// peer's window holds it, or nothing is outstanding. Never cut a
+		// message down to a sliver of window: that is the silly window
+		// syndrome 6.1 forbids, and it costs packets, SACKs and copies.
+		if next := min(maxPayload, d.sq.Buffered()); d.outstanding() > 0 && int(d.peerRwnd) < next {
 			break
 		}
 		if !a.cfg.NoDelay && d.outstanding() > 0 && pb.chunks == 0 && d.sq.Buffered() < maxPayload {
@@ -138,7 +140,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		if !d.cc.CanSend(flight, wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())) {
 			break
 		}
-		ch, ok := d.sq.Next(min(maxPayload, int(max(d.peerRwnd, 1))), now)
+		ch, ok := d.sq.Next(maxPayload, now)
 		if !ok {
 			break
 		}
@@ -146,7 +148,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		d.nextTSN++
 		d.out = append(d.out, o)
 		d.outBytes += len(ch.Payload)
-		d.flight += o.size()
+		d.toFlight(&d.out[len(d.out)-1], 1)
 		if uint32(len(ch.Payload)) >= d.peerRwnd {
 			d.peerRwnd = 0
 		} else {
@@ -181,6 +183,14 @@ func (d *dataState) dataChunk(o *outChunk) *wire.Data {
 		Payload: c.Payload,
 	}
 	return &d.dout
+}
+
+// toFlight adds o to (sign 1) or takes it out of (-1) the flight: in chunk
+// bytes for cwnd (7.2), in user bytes for the peer's rwnd (6.2.1), which the
+// peer counts in user bytes too.
+func (d *dataState) toFlight(o *outChunk, sign int) {
+	d.flight += sign * o.size()
+	d.flightUser += sign * o.userBytes()
 }
 
 // live is the outstanding chunks, oldest first.
@@ -254,7 +264,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		if o.rtx {
 			d.rtxPending--
 		} else if !o.acked {
-			d.flight -= o.size()
+			d.toFlight(o, -1)
 		}
 		if d.rttActive && o.tsn == d.rttTSN {
 			d.rttActive = false
@@ -294,14 +304,14 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 					o.rtx = false
 					d.rtxPending--
 				} else {
-					d.flight -= o.size()
+					d.toFlight(o, -1)
 				}
 				htna, haveHTNA = o.tsn, true
 			} else if !in && o.acked {
 				// Reneged (6.2.1 D): outstanding again.
 				o.acked = false
 				d.gapAcked--
-				d.flight += o.size()
+				d.toFlight(o, 1)
 			}
 		}
 		if len(gaps) > 0 && !haveHTNA {
@@ -330,7 +340,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
 	}
 	// 6.2.1 D iv: the peer's window less what is still in flight.
-	fl := uint32(d.flight)
+	fl := uint32(d.flightUser)
 	if arwnd > fl {
 		d.peerRwnd = arwnd - fl
 	} else {
@@ -368,7 +378,7 @@ func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
 		if o.misses >= 3 {
 			o.rtx, o.fastDone = true, true
 			d.rtxPending++
-			d.flight -= o.size()
+			d.toFlight(o, -1)
 			marked = true
 		}
 	}
@@ -411,7 +421,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 		if !o.acked && !o.rtx {
 			o.rtx = true
 			d.rtxPending++
-			d.flight -= o.size()
+			d.toFlight(o, -1)
 		}
 	}
 	d.rttActive = false

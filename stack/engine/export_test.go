@@ -9,10 +9,11 @@ func (a *Association) CheckInvariants() error {
 	if !d.inited {
 		return nil
 	}
-	flight, gap, rtx, bytes := 0, 0, 0, 0
+	flight, flightUser, gap, rtx, bytes := 0, 0, 0, 0, 0
 	for _, o := range d.live() {
 		if !o.acked && !o.rtx {
 			flight += o.size()
+			flightUser += o.userBytes()
 		}
 		if o.acked {
 			gap++
@@ -25,6 +26,8 @@ func (a *Association) CheckInvariants() error {
 	switch {
 	case flight != d.flight:
 		return fmt.Errorf("flight %d, recomputed %d", d.flight, flight)
+	case flightUser != d.flightUser:
+		return fmt.Errorf("flight user bytes %d, recomputed %d", d.flightUser, flightUser)
 	case gap != d.gapAcked:
 		return fmt.Errorf("gap-acked %d, recomputed %d", d.gapAcked, gap)
 	case rtx != d.rtxPending:
