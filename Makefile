@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      ?= ./...
 
-.PHONY: build test race fuzz bench e2e lint ci
+.PHONY: build test race fuzz bench bench-compare e2e lint ci
 
 build:
 	$(GO) build -o bin/sctpgw ./cmd/sctpgw
@@ -22,12 +22,17 @@ fuzz:
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
 	    echo "== $$pkg $$t"; \
-	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
 	  done; \
 	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Comparisons with pion/sctp and usrsctp in the same run (bench/, its own
+# module so the product never depends on pion/sctp). About 6 minutes.
+bench-compare:
+	$(MAKE) -C bench
 
 # End-to-end lab in network namespaces; needs root (CI runs it).
 e2e:

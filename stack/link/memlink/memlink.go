@@ -18,7 +18,8 @@ type End struct {
 	peer   *End
 	mu     sync.Mutex
 	cond   *sync.Cond
-	queue  [][]byte
+	queue  [][]byte // queue[head:] waits to be read
+	head   int
 	free   [][]byte
 	closed bool
 	// QueueLimit bounds packets waiting to be read; beyond it writes drop,
@@ -53,17 +54,17 @@ func (e *End) Overhead(remote netip.Addr) int {
 func (e *End) ReadBatch(pkts []link.Packet) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for len(e.queue) == 0 && !e.closed {
+	for len(e.queue) == e.head && !e.closed {
 		e.cond.Wait()
 	}
 	if e.closed {
 		return 0, link.ErrClosed
 	}
 	n := 0
-	for n < len(pkts) && len(e.queue) > 0 {
-		b := e.queue[0]
-		e.queue[0] = nil
-		e.queue = e.queue[1:]
+	for n < len(pkts) && e.head < len(e.queue) {
+		b := e.queue[e.head]
+		e.queue[e.head] = nil
+		e.head++
 		pkts[n].Buf = append(pkts[n].Buf[:0], b...)
 		pkts[n].Path = link.Path{Local: e.local, Remote: e.peer.local}
 		if e.kind == link.UDP {
@@ -73,8 +74,9 @@ func (e *End) ReadBatch(pkts []link.Packet) (int, error) {
 		e.free = append(e.free, b[:0])
 		n++
 	}
-	if len(e.queue) == 0 {
-		e.queue = e.queue[:0:0]
+	if e.head == len(e.queue) {
+		// Empty: reuse the backing array from the start.
+		e.queue, e.head = e.queue[:0], 0
 	}
 	return n, nil
 }
@@ -95,8 +97,14 @@ func (e *End) WriteBatch(pkts []link.Packet) (int, error) {
 	if limit == 0 {
 		limit = 4096
 	}
+	if p.head > 0 && p.head >= len(p.queue)/2 {
+		// Drop the read prefix before growing past it.
+		k := copy(p.queue, p.queue[p.head:])
+		clear(p.queue[k:])
+		p.queue, p.head = p.queue[:k], 0
+	}
 	for _, pk := range pkts {
-		if len(p.queue) >= limit {
+		if len(p.queue)-p.head >= limit {
 			continue // a full receive buffer drops, like a socket's
 		}
 		var b []byte
