@@ -55,4 +55,3 @@ func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log logging.Leve
 		}
 	}, nil
 }
-
