@@ -1,0 +1,647 @@
+//go:build linux
+
+package rawip
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// Helpers of the full-stack tests (assoc_linux_test.go): sctpgw's stack
+// (stack.New) over this link, in network namespaces. They are
+// self-contained, prefixed fs ("full stack"), so that they depend on no
+// other test file of the package: netns_linux_test.go and
+// interop_linux_test.go keep their own, which may change independently.
+
+// The full-stack lab: two namespaces, A and B, joined by one veth pair
+// (fsDevA in A, fsDevB in B), with addresses from 198.18.0.0/15 (RFC 2544,
+// set aside for benchmarking) and IPv6 off.
+var (
+	fsAddrA = netip.MustParseAddr("198.18.6.1")
+	fsAddrB = netip.MustParseAddr("198.18.6.2")
+)
+
+const (
+	fsDevA = "fsa"
+	fsDevB = "fsb"
+	// fsPortS1AP is the port our server listens on, as an MME would.
+	fsPortS1AP = 36412
+	// fsNSPrefix starts the name of every namespace these tests make.
+	fsNSPrefix = "sgwn"
+)
+
+var fsNSSeq atomic.Uint32
+
+type fsLab struct{ a, b string }
+
+// fsNeedRoot skips a test that needs network namespaces and raw sockets.
+func fsNeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("root (CAP_SYS_ADMIN and CAP_NET_ADMIN for network namespaces, CAP_NET_RAW for raw SCTP sockets) is needed to create namespaces and raw sockets")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("iproute2's ip is needed to create network namespaces")
+	}
+}
+
+// fsCmd runs a short command, bounded to 10 s; with must, a failure fails
+// the test.
+func fsCmd(t testing.TB, must bool, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil && must {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// fsSweep deletes namespaces of this prefix left behind by test processes
+// that no longer exist (killed before their cleanup ran).
+func fsSweep(t testing.TB) {
+	t.Helper()
+	for _, f := range strings.Fields(fsCmd(t, false, "ip", "netns", "list")) {
+		rest, ok := strings.CutPrefix(f, fsNSPrefix+"-")
+		if !ok {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			t.Logf("deleting namespace %s left behind by process %d", f, pid)
+			fsCmd(t, false, "ip", "netns", "del", f)
+		}
+	}
+}
+
+// fsNewLab makes the two namespaces, sgwn-<pid>-<n>-a and -b; they are
+// deleted when the test ends, failed or not. IPv6 is disabled in both, so
+// that the only addresses are fsAddrA and fsAddrB (usrsctp would otherwise
+// list the veths' link-local addresses in its INIT).
+func fsNewLab(t testing.TB) *fsLab {
+	t.Helper()
+	fsNeedRoot(t)
+	fsSweep(t)
+	n := fsNSSeq.Add(1)
+	l := &fsLab{
+		a: fmt.Sprintf("%s-%d-%d-a", fsNSPrefix, os.Getpid(), n),
+		b: fmt.Sprintf("%s-%d-%d-b", fsNSPrefix, os.Getpid(), n),
+	}
+	for _, ns := range []string{l.a, l.b} {
+		t.Cleanup(func() { fsCmd(t, false, "ip", "netns", "del", ns) })
+		fsCmd(t, true, "ip", "netns", "add", ns)
+		fsCmd(t, false, "ip", "netns", "exec", ns, "sysctl", "-qw",
+			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+		fsCmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	fsCmd(t, true, "ip", "-n", l.a, "link", "add", fsDevA, "type", "veth", "peer", "name", fsDevB, "netns", l.b)
+	for _, c := range []struct{ ns, dev, addr string }{
+		{l.a, fsDevA, fsAddrA.String() + "/24"},
+		{l.b, fsDevB, fsAddrB.String() + "/24"},
+	} {
+		fsCmd(t, true, "ip", "-n", c.ns, "addr", "add", c.addr, "dev", c.dev)
+		fsCmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
+	}
+	return l
+}
+
+// fsInNS runs f on a thread moved into network namespace ns. Sockets f
+// opens belong to ns for good. The thread stays locked and exits with its
+// goroutine, so it never returns to the scheduler in the wrong namespace.
+func fsInNS(ns string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// fsNode is one SCTP stack over a native link in a namespace, as the
+// gateway builds it: the link's port filter follows the engine's ports
+// through stack.Config.PortUse.
+type fsNode struct {
+	ns    string
+	link  *Link
+	stack *stack.Stack
+
+	mu       sync.Mutex
+	portLog  []string // "+36412", "-50123", in order
+	portErrs []error
+}
+
+// fsNewNode opens a link serving addr and ports in namespace ns and starts
+// a stack on it. The test's cleanup closes the stack, and with it the link.
+func fsNewNode(t testing.TB, ns string, addr netip.Addr, ports ...uint16) *fsNode {
+	t.Helper()
+	n := &fsNode{ns: ns}
+	err := fsInNS(ns, func() (err error) {
+		n.link, err = Listen(Config{Addrs: []netip.Addr{addr}, Ports: ports, RecvBuffer: 4 << 20, SendBuffer: 4 << 20})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("rawip.Listen in %s: %v", ns, err)
+	}
+	t.Cleanup(func() { n.link.Close() })
+	n.stack, err = stack.New(stack.Config{Links: []link.Link{n.link}, PortUse: n.portUse})
+	if err != nil {
+		t.Fatalf("stack.New: %v", err)
+	}
+	t.Cleanup(func() { n.stack.Close("test over") })
+	return n
+}
+
+// portUse is the stack's PortUse hook. It runs under the stack's lock,
+// possibly in a cleanup, so it records errors instead of reporting them.
+func (n *fsNode) portUse(_ int, port uint16, on bool) {
+	var err error
+	sign := "+"
+	if on {
+		err = n.link.AddPort(port)
+	} else {
+		sign = "-"
+		err = n.link.RemovePort(port)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.portLog = append(n.portLog, sign+strconv.Itoa(int(port)))
+	if err != nil && !errors.Is(err, link.ErrClosed) {
+		n.portErrs = append(n.portErrs, fmt.Errorf("PortUse(%d, %v): %w", port, on, err))
+	}
+}
+
+// checkPorts fails the test if a PortUse call failed or the link does not
+// serve exactly want.
+func (n *fsNode) checkPorts(t testing.TB, what string, want ...uint16) {
+	t.Helper()
+	n.mu.Lock()
+	errs, log := slices.Clone(n.portErrs), slices.Clone(n.portLog)
+	n.mu.Unlock()
+	if len(errs) > 0 {
+		t.Fatalf("%s: %v", what, errors.Join(errs...))
+	}
+	slices.Sort(want)
+	if got := n.link.Ports(); !slices.Equal(got, want) {
+		t.Fatalf("%s: the link serves ports %v, want %v (PortUse calls: %v)", what, got, want, log)
+	}
+}
+
+// fsOpts: fast retransmission (a packet lost to a full socket buffer costs
+// tenths of a second, not seconds), a SACK delay below RTO.Min, no
+// heartbeats in the way of packet counts, and 64 streams each way.
+var fsOpts = stack.Options{
+	InitMsg:    stack.InitMsg{OutStreams: 64},
+	NoDelay:    true,
+	RTO:        stack.RTOInfo{Initial: 300 * time.Millisecond, Min: 200 * time.Millisecond, Max: 2 * time.Second},
+	DelayedAck: engine.DelayedAck{Delay: 50 * time.Millisecond},
+	PeerAddr:   engine.PeerAddrParams{HBInterval: time.Hour},
+}
+
+// fsCtx is a context that ends after d or with the test.
+func fsCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fsDialAccept dials from client over p to port and accepts at ln: the two
+// ends of one association.
+func fsDialAccept(t testing.TB, ctx context.Context, client *stack.Stack, p link.Path, port uint16, opts stack.Options, ln *stack.Listener) (c, s *stack.Assoc) {
+	t.Helper()
+	type res struct {
+		x   *stack.Assoc
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		x, err := ln.Accept(ctx)
+		ch <- res{x, err}
+	}()
+	c, err := client.Dial(ctx, 0, p, 0, port, opts)
+	if err != nil {
+		t.Fatalf("Dial %v port %d: %v", p, port, err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("Accept on port %d: %v", port, r.err)
+	}
+	return c, r.x
+}
+
+// fsSmall marks flows whose messages stay under 10 KB: usrsctp's
+// echo_server reads into a 10240-byte buffer and echoes only whole
+// messages.
+const fsSmall = 1 << 31
+
+// fsPPIDs: S1AP, NGAP, Diameter, M3UA.
+var fsPPIDs = [...]uint32{18, 60, 46, 3}
+
+// fsMaxMsg is the largest message the tests send: 100 KiB.
+const fsMaxMsg = 100 << 10
+
+// fsMsg is message i of flow: its bytes, stream (below streams), PPID,
+// unordered flag and size derive from (flow, i), so the receiver
+// regenerates what it should have got. Most are signalling-sized; every
+// 16th is 2 KB to 100 KiB (many packets), every 64th exactly 100 KiB.
+func fsMsg(flow uint32, i int, streams uint16) ([]byte, stack.SndInfo) {
+	r := rand.New(rand.NewPCG(uint64(flow), uint64(i)))
+	size := 8 + r.IntN(400)
+	switch {
+	case flow&fsSmall != 0:
+		if i%16 == 15 {
+			size = 2000 + r.IntN(8000)
+		}
+	case i%64 == 63:
+		size = fsMaxMsg
+	case i%16 == 15:
+		size = 2000 + r.IntN(fsMaxMsg-2000)
+	}
+	b := make([]byte, size)
+	binary.BigEndian.PutUint32(b, flow)
+	binary.BigEndian.PutUint32(b[4:], uint32(i))
+	for j := 8; j < size; j++ {
+		b[j] = byte(r.Uint32())
+	}
+	return b, stack.SndInfo{
+		Stream:    uint16((uint32(i)*7 + flow) % uint32(streams)),
+		PPID:      fsPPIDs[(uint32(i)+flow)%uint32(len(fsPPIDs))],
+		Unordered: i%5 == 2,
+	}
+}
+
+// fsChecker verifies one flow's messages as they arrive: each intact
+// (bytes, stream, PPID, unordered flag), none twice, ordered ones in order
+// within their stream.
+type fsChecker struct {
+	flow    uint32
+	n, got  int
+	streams uint16
+	seen    []bool
+	last    map[uint16]int
+	maxSize int
+}
+
+func newFSChecker(flow uint32, n int, streams uint16) *fsChecker {
+	return &fsChecker{flow: flow, n: n, streams: streams, seen: make([]bool, n), last: map[uint16]int{}}
+}
+
+func (c *fsChecker) done() bool { return c.got == c.n }
+
+func (c *fsChecker) check(m stack.Message) error {
+	if len(m.Data) < 8 {
+		return fmt.Errorf("flow %d: a %d-byte message is not one of ours", c.flow, len(m.Data))
+	}
+	flow, i := binary.BigEndian.Uint32(m.Data), int(binary.BigEndian.Uint32(m.Data[4:]))
+	if flow != c.flow || i >= c.n {
+		return fmt.Errorf("flow %d: got message %d of flow %d", c.flow, i, flow)
+	}
+	if c.seen[i] {
+		return fmt.Errorf("flow %d: message %d delivered twice", c.flow, i)
+	}
+	want, info := fsMsg(flow, i, c.streams)
+	if !bytes.Equal(m.Data, want) {
+		return fmt.Errorf("flow %d: message %d corrupted: %d bytes, want %d", c.flow, i, len(m.Data), len(want))
+	}
+	if m.Stream != info.Stream || m.PPID != info.PPID || m.Unordered != info.Unordered {
+		return fmt.Errorf("flow %d: message %d on stream %d PPID %d unordered %v; sent on stream %d PPID %d unordered %v",
+			c.flow, i, m.Stream, m.PPID, m.Unordered, info.Stream, info.PPID, info.Unordered)
+	}
+	if !m.Unordered {
+		if last, ok := c.last[m.Stream]; ok && last > i {
+			return fmt.Errorf("flow %d: ordered message %d on stream %d after message %d", c.flow, i, m.Stream, last)
+		}
+		c.last[m.Stream] = i
+	}
+	c.seen[i] = true
+	c.got++
+	c.maxSize = max(c.maxSize, len(m.Data))
+	return nil
+}
+
+// fsTransfer sends n messages of flow from one end and checks them at the
+// other. It returns the largest message received.
+func fsTransfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) (int, error) {
+	out, _ := from.Streams()
+	_, in := to.Streams()
+	if out != in || out == 0 {
+		return 0, fmt.Errorf("flow %d: sender has %d outbound streams, receiver %d inbound", flow, out, in)
+	}
+	sendErr := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			b, info := fsMsg(flow, i, out)
+			if err := from.SendMsg(ctx, b, info); err != nil {
+				sendErr <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	c := newFSChecker(flow, n, in)
+	for !c.done() {
+		m, err := to.RecvMsg(ctx)
+		if err != nil {
+			return c.maxSize, errors.Join(fmt.Errorf("flow %d: RecvMsg after %d of %d: %w", flow, c.got, n, err), <-sendErr)
+		}
+		if err := c.check(m); err != nil {
+			return c.maxSize, err
+		}
+	}
+	return c.maxSize, <-sendErr
+}
+
+// fsExchange moves n messages each way at once: flow a->b, flow+1 b->a.
+func fsExchange(t testing.TB, ctx context.Context, a, b *stack.Assoc, flow uint32, n int) {
+	t.Helper()
+	type res struct {
+		max int
+		err error
+	}
+	back := make(chan res, 1)
+	go func() {
+		m, err := fsTransfer(ctx, b, a, flow+1, n)
+		back <- res{m, err}
+	}()
+	m1, err1 := fsTransfer(ctx, a, b, flow, n)
+	r := <-back
+	if err := errors.Join(err1, r.err); err != nil {
+		t.Fatal(err)
+	}
+	if n >= 64 && flow&fsSmall == 0 && (m1 != fsMaxMsg || r.max != fsMaxMsg) {
+		t.Fatalf("largest messages received: %d and %d bytes, want %d", m1, r.max, fsMaxMsg)
+	}
+}
+
+// fsIsShutdownComp reports whether err is how calls end after a graceful
+// shutdown.
+func fsIsShutdownComp(err error) bool {
+	var ae *stack.AssocError
+	return errors.As(err, &ae) && ae.Event.Type == engine.ShutdownComp
+}
+
+// fsShutdown closes gracefully from x: Shutdown returns nil (SHUTDOWN
+// COMPLETE), and y, all of whose messages were read, sees SHUTDOWN_COMP
+// from RecvMsg and in its events. Both ends are CLOSED afterwards.
+func fsShutdown(t testing.TB, ctx context.Context, x, y *stack.Assoc) {
+	t.Helper()
+	peer := make(chan error, 1)
+	go func() {
+		m, err := y.RecvMsg(ctx)
+		switch {
+		case err == nil:
+			peer <- fmt.Errorf("peer received an unexpected %d-byte message during the shutdown", len(m.Data))
+		case !fsIsShutdownComp(err):
+			peer <- fmt.Errorf("peer's RecvMsg ended with %v, want SHUTDOWN_COMP", err)
+		default:
+			peer <- nil
+		}
+	}()
+	var errs []error
+	if err := x.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("Shutdown: %w", err))
+	}
+	errs = append(errs, <-peer)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range []*stack.Assoc{x, y} {
+		if st := e.Status().State; st != engine.StateClosed {
+			t.Fatalf("after the shutdown end %d is %v", i, st)
+		}
+	}
+	if !fsSawEvent(y, engine.ShutdownComp) {
+		t.Fatal("the peer's events lack SHUTDOWN_COMP")
+	}
+}
+
+// fsSawEvent drains the events queued on an ended association and reports
+// whether one of type typ was among them.
+func fsSawEvent(x *stack.Assoc, typ stack.EventTyp) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for {
+		ev, err := x.NextEvent(ctx)
+		if err != nil {
+			return false
+		}
+		if ev.Type == typ {
+			return true
+		}
+	}
+}
+
+// fsProc is a child process the test started (a usrsctp program, tshark),
+// always under timeout(1) so that it never outlives its limit even if the
+// test binary dies. Only this process is ever signalled, by its pid;
+// timeout passes SIGTERM on to the program.
+type fsProc struct {
+	name     string
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser // when asked for
+	out, err fsBuffer       // stdout; stderr
+	done     chan struct{}
+	waitErr  error // Wait's, once done is closed
+}
+
+// fsStart runs argv in namespace ns (when not "") under timeout(1) with
+// limit. With withStdin, p.stdin feeds its standard input.
+func fsStart(t testing.TB, ns string, limit time.Duration, withStdin bool, argv ...string) *fsProc {
+	t.Helper()
+	full := []string{"timeout", "-k", "3", strconv.Itoa(int(limit / time.Second))}
+	if ns != "" {
+		full = append(full, "ip", "netns", "exec", ns) // which execs the program
+	}
+	full = append(full, argv...)
+	p := &fsProc{cmd: exec.Command(full[0], full[1:]...), done: make(chan struct{})}
+	for _, a := range argv {
+		if a == "stdbuf" || strings.HasPrefix(a, "-") {
+			continue
+		}
+		p.name = a[strings.LastIndexByte(a, '/')+1:]
+		break
+	}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
+	if withStdin {
+		w, err := p.cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.stdin = w
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", full, err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop(5 * time.Second)
+		if t.Failed() {
+			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", p.name, p.out.String(), p.name, p.err.String())
+		}
+	})
+	return p
+}
+
+// stop ends the process if it still runs: SIGTERM, then SIGKILL after
+// grace. It returns once the process has exited.
+func (p *fsProc) stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// wait waits up to d for the process to exit.
+func (p *fsProc) wait(d time.Duration) (exited bool, err error) {
+	select {
+	case <-p.done:
+		return true, p.waitErr
+	case <-time.After(d):
+		return false, nil
+	}
+}
+
+// waitOutput waits up to d for the process's standard output to hold s.
+func (p *fsProc) waitOutput(t testing.TB, d time.Duration, s string) {
+	t.Helper()
+	if !fsPoll(d, func() bool { return strings.Contains(p.out.String(), s) }) {
+		t.Fatalf("%s's output lacks %q after %v", p.name, s, d)
+	}
+}
+
+// fsPoll checks cond every 20 ms for up to d.
+func fsPoll(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
+// fsBuffer collects a child's output while the test reads it.
+type fsBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *fsBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *fsBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fsUsrsctpBin is the path of one of Debian's libusrsctp-examples
+// programs, or skips the test.
+func fsUsrsctpBin(t testing.TB, name string) string {
+	t.Helper()
+	p := "/usr/lib/usrsctp/" + name
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples)", name)
+	}
+	for _, tool := range []string{"timeout", "stdbuf"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s (coreutils) is needed to bound and unbuffer usrsctp's programs", tool)
+		}
+	}
+	return p
+}
+
+// fsWaitRawSCTP waits until a raw socket of protocol 132 (usrsctp's, in
+// native mode) is open in namespace ns.
+func fsWaitRawSCTP(t testing.TB, ns string, p *fsProc) {
+	t.Helper()
+	ok := fsPoll(10*time.Second, func() bool {
+		for _, line := range strings.Split(fsCmd(t, false, "ip", "netns", "exec", ns, "cat", "/proc/net/raw"), "\n") {
+			// sl local_address rem_address ...: "00000000:0084" is protocol 132.
+			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1], ":0084") {
+				return true
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited: %v", p.name, p.waitErr)
+		default:
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("%s opened no raw SCTP socket in %s within 10 s", p.name, ns)
+	}
+}
+
+// fsClientAbort decodes the ABORT chunk usrsctp's client prints with
+// SCTP_COMM_LOST (", ABORT = 0x06 0x00 ...").
+func fsClientAbort(out string) []byte {
+	_, rest, ok := strings.Cut(out, ", ABORT =")
+	if !ok {
+		return nil
+	}
+	rest, _, _ = strings.Cut(rest, ".")
+	var b []byte
+	for _, f := range strings.Fields(rest) {
+		v, err := strconv.ParseUint(strings.TrimPrefix(f, "0x"), 16, 8)
+		if err != nil {
+			return nil
+		}
+		b = append(b, byte(v))
+	}
+	return b
+}
