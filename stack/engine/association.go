@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
@@ -235,10 +236,25 @@ func (a *Association) abortWith(now time.Time, causes []wire.Cause, err error) {
 	a.host.stats.Aborteds++
 	var b []byte
 	if len(causes) > 0 {
-		b = wire.AppendCauses(nil, causes)
+		b = trimLastPadding(wire.AppendCauses(nil, causes))
 	}
 	a.sendAbortBytes(b)
 	a.close(a.lostEvent(err))
+}
+
+// trimLastPadding drops the padding after the last TLV of b: RFC 9260 3.2
+// leaves it out of the chunk length (the chunk encoder pads again).
+func trimLastPadding(b []byte) []byte {
+	end, off := 0, 0
+	for off+4 <= len(b) {
+		l := int(binary.BigEndian.Uint16(b[off+2:]))
+		if l < 4 || off+l > len(b) {
+			return b
+		}
+		end = off + l
+		off += (l + 3) &^ 3
+	}
+	return b[:end]
 }
 
 // sendAbortBytes emits an ABORT at once, outside the bundling of flush: no

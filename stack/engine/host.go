@@ -58,6 +58,11 @@ type linkPort struct {
 	port uint16
 }
 
+type portRelease struct {
+	k  linkPort
+	at time.Time
+}
+
 // Outgoing is a packet the Host wants sent on link Link.
 type Outgoing struct {
 	Link int
@@ -86,6 +91,9 @@ type Host struct {
 	recent map[uint16]time.Time
 	// linkPorts counts users of each (link, port) for HostConfig.PortUse.
 	linkPorts map[linkPort]int
+	// portReleases are ports whose last user left, told to PortUse only
+	// once their linger time is over (oldest first: the linger is fixed).
+	portReleases []portRelease
 
 	out     []Outgoing
 	bufFree [][]byte
@@ -236,7 +244,7 @@ func (h *Host) usePort(linkIdx int, port uint16, on bool) {
 	k := linkPort{linkIdx, port}
 	if on {
 		h.linkPorts[k]++
-		if h.linkPorts[k] == 1 && h.cfg.PortUse != nil {
+		if h.linkPorts[k] == 1 && h.cfg.PortUse != nil && !h.lingering(k) {
 			h.cfg.PortUse(linkIdx, port, true)
 		}
 		return
@@ -244,8 +252,38 @@ func (h *Host) usePort(linkIdx int, port uint16, on bool) {
 	if h.linkPorts[k]--; h.linkPorts[k] <= 0 {
 		delete(h.linkPorts, k)
 		if h.cfg.PortUse != nil {
-			h.cfg.PortUse(linkIdx, port, false)
+			// Keep the port open on the link while it lingers, so a
+			// retransmitted SHUTDOWN ACK still reaches us and is answered
+			// (RFC 9260 8.4 rule 5) even on a filtering native link.
+			h.portReleases = append(h.portReleases, portRelease{k, h.lastNow.Add(portLinger)})
 		}
+	}
+}
+
+// lingering reports whether k is still open on its link from an earlier
+// user, so PortUse need not hear of it again.
+func (h *Host) lingering(k linkPort) bool {
+	for _, r := range h.portReleases {
+		if r.k == k {
+			return true
+		}
+	}
+	return false
+}
+
+// releasePorts tells PortUse of ports whose linger ended and that nobody
+// took again meanwhile.
+func (h *Host) releasePorts(now time.Time) {
+	n := 0
+	for n < len(h.portReleases) && !now.Before(h.portReleases[n].at) {
+		r := h.portReleases[n]
+		if h.linkPorts[r.k] == 0 {
+			h.cfg.PortUse(r.k.link, r.k.port, false)
+		}
+		n++
+	}
+	if n > 0 {
+		h.portReleases = append(h.portReleases[:0], h.portReleases[n:]...)
 	}
 }
 

@@ -111,12 +111,16 @@ func (h *Host) handleOOTB(linkIdx int, p link.Path, pkt *wire.Packet, now time.T
 		// Another stack may own this port (DESIGN 4): say nothing.
 		return
 	}
-	h.stats.OutOfBlues++
 	first := pkt.Chunks[0]
 	for _, c := range pkt.Chunks {
 		if c.Type == wire.TypeAbort { // rule 2
 			return
 		}
+	}
+	// What a listener takes (INIT, COOKIE ECHO) is not out of the blue in
+	// the sense of SctpOutOfBlues (RFC 3873); everything else here is.
+	if l == nil || (first.Type != wire.TypeInit && first.Type != wire.TypeCookieEcho) {
+		h.stats.OutOfBlues++
 	}
 	switch first.Type {
 	case wire.TypeInit: // rule 3
@@ -176,6 +180,7 @@ func (h *Host) HandleTimeout(now time.Time) {
 	}
 	h.inFinish = true
 	h.lastNow = now
+	h.releasePorts(now)
 	for i := 0; i < 1<<20; i++ {
 		a := h.timers.peek()
 		if a == nil || a.deadline.After(now) {
@@ -198,11 +203,14 @@ func (h *Host) HandleTimeout(now time.Time) {
 
 // NextDeadline reports when HandleTimeout next has work, if ever.
 func (h *Host) NextDeadline() (time.Time, bool) {
-	a := h.timers.peek()
-	if a == nil {
-		return time.Time{}, false
+	var d time.Time
+	if a := h.timers.peek(); a != nil {
+		d = a.deadline
 	}
-	return a.deadline, true
+	if len(h.portReleases) > 0 && (d.IsZero() || h.portReleases[0].at.Before(d)) {
+		d = h.portReleases[0].at
+	}
+	return d, !d.IsZero()
 }
 
 // finishCall completes a user call made outside packet or timer processing.

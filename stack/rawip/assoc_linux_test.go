@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -231,8 +230,8 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	cli.mu.Lock()
 	log := strings.Join(cli.portLog, " ")
 	cli.mu.Unlock()
-	if strings.Count(log, "+") != assocs || strings.Count(log, "-") != assocs {
-		t.Errorf("PortUse calls %s: want %d ports added and removed", log, assocs)
+	if strings.Count(log, "+") != assocs || strings.Count(log, "-") != 0 {
+		t.Errorf("PortUse calls %s: want %d ports added, none removed yet (they linger)", log, assocs)
 	}
 	if out := echo.out.String(); strings.Count(out, "Msg of length") != assocs*n {
 		t.Errorf("echo_server reports %d messages, want %d", strings.Count(out, "Msg of length"), assocs*n)
@@ -587,52 +586,29 @@ func fsChunkTypes(w *wire.Packet) []wire.ChunkType {
 	return ts
 }
 
-// fsKnownBugs runs the checks of known, reported bugs in the engine as
-// failures instead of logging them: SGW_KNOWN_BUGS=1 go test ...
-var fsKnownBugs = os.Getenv("SGW_KNOWN_BUGS") != ""
-
-// fsAbortLengthBug recognises a known engine bug: an ABORT whose last error
-// cause needs padding is sent with that padding counted in the chunk
-// length, where RFC 9260 3.2 says the chunk length counts the padding of
-// every parameter (here: cause) but the last. The engine's
-// Association.abortWith encodes the causes with wire.AppendCauses (each
-// padded) and sendAbortBytes wraps them in a RawChunk, so the padding of
-// the last cause lands inside the length; wire.Abort.AppendTo gets it
-// right (setTLVChunkLength). It reports whether got is want but for that
-// length; with SGW_KNOWN_BUGS set it fails the test instead.
+// fsAbortLengthBug checks an ABORT's chunk length against RFC 9260 3.2:
+// it counts the padding of every cause but the last. (The engine once
+// counted the last one's too.) It reports whether got is want but for that
+// length, failing the test if so.
 func fsAbortLengthBug(t testing.TB, got, want []byte) bool {
 	t.Helper()
 	padded := (int(want[3]) + 3) &^ 3
 	if got[0] != want[0] || got[1] != want[1] || got[2] != 0 || int(got[3]) != padded || !bytes.Equal(got[4:len(want)], want[4:]) {
 		return false
 	}
-	msg := fmt.Sprintf("known engine bug: the ABORT's chunk length is %d, counting the padding of its last cause; RFC 9260 3.2 wants %d", padded, want[3])
-	if fsKnownBugs {
-		t.Error(msg)
-	} else {
-		t.Log(msg)
-	}
+	t.Errorf("the ABORT's chunk length is %d, counting the padding of its last cause; RFC 9260 3.2 wants %d", padded, want[3])
 	return true
 }
 
-// TestAssocNativeLostShutdownComplete reproduces a known engine bug, so it
-// runs only with SGW_KNOWN_BUGS=1. The client shuts down; an nftables rule
+// TestAssocNativeLostShutdownComplete: the client shuts down; an nftables rule
 // in A drops its first SHUTDOWN COMPLETE. RFC 9260 9.2: the server's T2
 // timer resends SHUTDOWN ACK; 8.4 rule 5: the client, which no longer has
 // the association, answers that out-of-the-blue SHUTDOWN ACK with a
-// SHUTDOWN COMPLETE with the T bit, and the server completes. The engine
-// means to (Host.served keeps a closed association's port "ours" for
-// portLinger, 5 minutes, for exactly these retransmissions), but
-// Host.removeAssoc calls PortUse(false) at once, so the native link drops
-// the retransmitted SHUTDOWN ACKs in its kernel filter before the engine
-// sees them. The server ends with COMM_LOST (peer unreachable) after
-// Association.Max.Retrans instead of SHUTDOWN_COMP: on a gateway's native
-// egress side, one lost packet turns a graceful close into a failure
-// reported to the peer minutes later (RTO.Max 60 s).
+// SHUTDOWN COMPLETE with the T bit, and the server completes. This needs
+// the native link to keep the closed association's port open while the
+// engine lingers on it (it once closed it at once, and one lost packet
+// turned a graceful close into COMM_LOST minutes later).
 func TestAssocNativeLostShutdownComplete(t *testing.T) {
-	if !fsKnownBugs {
-		t.Skip("known engine bug (PortUse(false) before the port's linger ends): set SGW_KNOWN_BUGS=1 to run")
-	}
 	lab := fsNewLab(t)
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nftables' nft is needed to drop one SHUTDOWN COMPLETE")
