@@ -7,7 +7,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,20 +172,13 @@ func interop(t *testing.T, path link.Path) {
 			t.Logf("ethtool -K %s tx off: %v %s", c.dev, err, out)
 		}
 	}
-	capture := ""
+	// The tshark check of the wire lives in TestAssocNative (assoc_linux_test.go),
+	// which decodes live between sentinel marks. A capture file started here
+	// lost packets under the race detector (dumpcap was not yet writing when
+	// tshark said "Capturing on"), so this link-level test no longer captures.
 	var tshark *proc
 	var tsharkOut *syncBuffer
-	if _, err := exec.LookPath("tshark"); err == nil {
-		capture = filepath.Join(t.TempDir(), "usrsctp.pcapng")
-		tshark, tsharkOut = startBounded(t, 60*time.Second, "ip", "netns", "exec", lab.a,
-			"tshark", "-i", "va", "-f", "sctp", "-c", "200", "-a", "duration:50", "-w", capture)
-		waitFor(t, 20*time.Second, "tshark to start capturing", func() bool {
-			return strings.Contains(tsharkOut.String(), "Capturing on")
-		})
-	} else {
-		t.Log("tshark not installed: no capture check")
-	}
-
+	capture := ""
 	_, echoOut := startBounded(t, 60*time.Second, "ip", "netns", "exec", lab.b, usrsctpEcho, "0")
 	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
 	watchdog(t, la, 55*time.Second)
