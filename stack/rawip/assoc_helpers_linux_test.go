@@ -537,7 +537,7 @@ func fsStart(t testing.TB, ns string, limit time.Duration, withStdin bool, argv 
 	t.Cleanup(func() {
 		p.stop(5 * time.Second)
 		if t.Failed() {
-			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", p.name, p.out.String(), p.name, p.err.String())
+			t.Logf("%s stdout (tail):\n%s\n%s stderr (tail):\n%s", p.name, fsTail(p.out.String(), 30), p.name, fsTail(p.err.String(), 30))
 		}
 	})
 	return p
@@ -576,6 +576,16 @@ func (p *fsProc) waitOutput(t testing.TB, d time.Duration, s string) {
 	if !fsPoll(d, func() bool { return strings.Contains(p.out.String(), s) }) {
 		t.Fatalf("%s's output lacks %q after %v", p.name, s, d)
 	}
+}
+
+// fsTail is the last n lines of s: a failing test's own message must stay
+// on the screen above a chatty child's output.
+func fsTail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) <= n {
+		return strings.Join(lines, "\n")
+	}
+	return fmt.Sprintf("[%d lines before]\n%s", len(lines)-n, strings.Join(lines[len(lines)-n:], "\n"))
 }
 
 // fsPoll checks cond every 20 ms for up to d.

@@ -233,8 +233,11 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	if strings.Count(log, "+") != assocs || strings.Count(log, "-") != 0 {
 		t.Errorf("PortUse calls %s: want %d ports added, none removed yet (they linger)", log, assocs)
 	}
-	if out := echo.out.String(); strings.Count(out, "Msg of length") != assocs*n {
-		t.Errorf("echo_server reports %d messages, want %d", strings.Count(out, "Msg of length"), assocs*n)
+	// echo_server prints each message as it gets it, but the pipe from it
+	// to echo.out may lag behind the echoes themselves.
+	count := func() int { return strings.Count(echo.out.String(), "Msg of length") }
+	if !fsPoll(5*time.Second, func() bool { return count() >= assocs*n }) || count() != assocs*n {
+		t.Errorf("echo_server reports %d messages, want %d", count(), assocs*n)
 	}
 }
 
