@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
@@ -30,6 +31,10 @@ type Association struct {
 	peerAdaptation        uint32
 
 	path *path // primary (and, until multi-homing, only) path
+	// peerAlt are the peer's other addresses, learnt from its INIT ACK
+	// (RFC 9260 5.1.2): packets from them reach this association, though
+	// it sends only on its primary path. See Host.addPeerAddrs.
+	peerAlt []netip.Addr
 
 	// Handshake state: our INIT for retransmission and for answering a
 	// colliding INIT (5.2.1), the cookie to echo, T1 and its attempt count.

@@ -103,7 +103,7 @@ func (a *Association) onT1(now time.Time) {
 
 // handleInitAck processes an INIT ACK (5.1 step 3); outside COOKIE-WAIT it
 // is discarded (5.2.3).
-func (a *Association) handleInitAck(c wire.RawChunk, now time.Time) {
+func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time) {
 	if a.state != stateCookieWait {
 		return
 	}
@@ -150,6 +150,8 @@ func (a *Association) handleInitAck(c wire.RawChunk, now time.Time) {
 		}
 		a.errCauses = append(a.errCauses, causes...)
 	}
+	a.host.addPeerAddrs(a, p.Remote)
+	a.host.addPeerAddrs(a, info.addrs...)
 	a.state = stateCookieEchoed
 	a.t1.stop()
 	a.t1Attempts = 0

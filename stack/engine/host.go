@@ -186,8 +186,10 @@ func (h *Host) Stats() Stats {
 
 // Associations calls f for every association the host holds.
 func (h *Host) Associations(f func(*Association)) {
-	for _, a := range h.assocs {
-		f(a)
+	for k, a := range h.assocs {
+		if k == a.key { // not one of its peer's other addresses
+			f(a)
+		}
 	}
 }
 
@@ -287,7 +289,39 @@ func (h *Host) releasePorts(now time.Time) {
 	}
 }
 
+// maxPeerAddrs bounds the peer addresses an association is found by, and
+// the address parameters read from one INIT ACK.
+const maxPeerAddrs = 8
+
+// addPeerAddrs makes packets from the peer's other addresses reach a: the
+// INIT ACK's source address and those it lists (RFC 9260 5.1.2). An
+// address another association already holds for the same ports stays
+// that association's; ours keeps sending on its primary path only.
+func (h *Host) addPeerAddrs(a *Association, addrs ...netip.Addr) {
+	for _, addr := range addrs {
+		if len(a.peerAlt) >= maxPeerAddrs-1 {
+			return
+		}
+		if !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() || addr == a.key.remote {
+			continue
+		}
+		k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: addr}
+		if h.assocs[k] != nil {
+			continue
+		}
+		h.assocs[k] = a
+		a.peerAlt = append(a.peerAlt, addr)
+	}
+}
+
 func (h *Host) removeAssoc(a *Association) {
+	for _, addr := range a.peerAlt {
+		k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: addr}
+		if h.assocs[k] == a {
+			delete(h.assocs, k)
+		}
+	}
+	a.peerAlt = nil
 	if h.assocs[a.key] == a {
 		delete(h.assocs, a.key)
 		h.usePort(a.portLink, a.key.localPort, false)

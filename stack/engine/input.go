@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -30,8 +31,8 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		// A local EMSGSIZE quotes nothing: the MTU applies to every
 		// association toward that peer on that link.
 		if pk.Notice == link.NoticeFragNeeded && pk.Path.Remote.IsValid() {
-			for _, a := range h.assocs {
-				if a.path.linkIdx == linkIdx && a.key.remote == pk.Path.Remote {
+			for k, a := range h.assocs {
+				if k == a.key && a.path.linkIdx == linkIdx && a.key.remote == pk.Path.Remote {
 					a.path.setMTU(pk.MTU)
 				}
 			}
@@ -44,6 +45,9 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		return
 	}
 	a := h.assocs[assocKey{localPort: hdr.SrcPort, remotePort: hdr.DstPort, remote: pk.Path.Remote}]
+	if a != nil && a.key.remote != pk.Path.Remote {
+		a = nil // we send to the primary address only: not about our packet
+	}
 	// RFC 9260 appendix C: the quoted verification tag must be the peer's;
 	// before we know it (our INIT, tag 0), the quoted INIT's Initiate Tag
 	// must be ours.
@@ -94,11 +98,52 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 		return
 	}
 	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}
-	if a := h.assocs[key]; a != nil {
+	a := h.assocs[key]
+	if a == nil && pkt.Chunks[0].Type == wire.TypeInitAck {
+		a = h.initAckFromOtherAddr(pkt)
+	}
+	if a != nil {
 		a.handlePacket(linkIdx, p, pkt, now)
 		return
 	}
 	h.handleOOTB(linkIdx, p, pkt, now)
+}
+
+// initAckFromOtherAddr finds the association an INIT ACK answers when it
+// comes from an address we did not send the INIT to. A multi-homed peer
+// may answer from any of its addresses (usrsctp picks one by its own
+// rules): RFC 9260 5.1.2 makes the INIT ACK's source address and the
+// addresses it lists the peer's transport addresses. As Linux does, the
+// INIT ACK must list the address we dialled, and carry our tag, for an
+// association still in COOKIE-WAIT.
+func (h *Host) initAckFromOtherAddr(pkt *wire.Packet) *Association {
+	if len(pkt.Chunks) != 1 || pkt.VerificationTag == 0 {
+		return nil
+	}
+	var ia wire.InitAck
+	if ia.Unmarshal(pkt.Chunks[0]) != nil {
+		return nil
+	}
+	n := 0
+	for _, prm := range ia.Params {
+		var addr netip.Addr
+		switch v := prm.(type) {
+		case *wire.IPv4AddressParam:
+			addr = v.Addr
+		case *wire.IPv6AddressParam:
+			addr = v.Addr
+		default:
+			continue
+		}
+		if n++; n > maxPeerAddrs {
+			break
+		}
+		a := h.assocs[assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: addr}]
+		if a != nil && a.key.remote == addr && a.state == stateCookieWait && a.localTag == pkt.VerificationTag {
+			return a
+		}
+	}
+	return nil
 }
 
 // handleOOTB applies RFC 9260 8.4 to a packet that matches no association.

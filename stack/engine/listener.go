@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
@@ -192,6 +193,7 @@ type initInfo struct {
 	stop           bool         // an unknown parameter said stop (x0 / x1)
 	hasCookie      bool
 	cookie         []byte
+	addrs          []netip.Addr // IPv4/IPv6 Address parameters, at most maxPeerAddrs
 	missingMandate bool
 }
 
@@ -222,6 +224,14 @@ func scanInitParams(ps []wire.Param) initInfo {
 			in.preserve = time.Duration(v.LifeSpanIncrement) * time.Millisecond
 		case *wire.HostNameAddressParam:
 			in.hostName = true
+		case *wire.IPv4AddressParam:
+			if len(in.addrs) < maxPeerAddrs {
+				in.addrs = append(in.addrs, v.Addr)
+			}
+		case *wire.IPv6AddressParam:
+			if len(in.addrs) < maxPeerAddrs {
+				in.addrs = append(in.addrs, v.Addr)
+			}
 		case wire.RawParam:
 			act := v.Type.Action()
 			if act.Report() {

@@ -55,6 +55,11 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 // UDP) the path's link. This is what keeps an association alive across NAT
 // rebinding.
 func (a *Association) adoptPath(linkIdx int, p link.Path) {
+	if p.Remote != a.path.p.Remote {
+		// From another of the peer's addresses: we still send on the
+		// primary path, as it was.
+		return
+	}
 	a.path.linkIdx = linkIdx
 	a.path.p.RemotePort = p.RemotePort
 	if p.Local.IsValid() {
@@ -113,7 +118,7 @@ func (a *Association) processChunk(linkIdx int, p link.Path, pkt *wire.Packet, c
 	case wire.TypeCookieAck:
 		a.handleCookieAck(now)
 	case wire.TypeInitAck:
-		a.handleInitAck(c, now)
+		a.handleInitAck(p, c, now)
 		return false
 	case wire.TypeInit, wire.TypeCookieEcho:
 		// Only valid first in a packet, where handlePacket took them.

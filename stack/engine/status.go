@@ -81,8 +81,10 @@ func (h *Host) Close(now time.Time, reason string) {
 	if reason != "" {
 		causes = []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte(reason)}}
 	}
-	for _, a := range h.assocs {
-		a.abortWith(now, causes, ErrHostClosed)
+	for k, a := range h.assocs {
+		if k == a.key { // once each, not per peer address
+			a.abortWith(now, causes, ErrHostClosed)
+		}
 	}
 	for port := range h.listeners {
 		h.Unlisten(port)

@@ -1,0 +1,184 @@
+package engine_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/sim"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// mhPeer plays a multi-homed peer by hand: it owns two addresses and
+// answers from the one we did not dial, as usrsctp does when its socket is
+// bound to every address (seen in examples/lab: an INIT to 198.18.2.10 got
+// its INIT ACK from 198.18.2.20).
+type mhPeer struct {
+	t          *testing.T
+	net        *sim.Network
+	host       *engine.Host
+	us         netip.Addr
+	dialled    netip.Addr // the address we dial: the primary path
+	other      netip.Addr // the peer's other address, where it answers from
+	port, peer uint16     // our port, the peer's
+	now        time.Time  // the test's clock; the network never runs
+}
+
+// sent is one packet the host sent, decoded, with its path.
+type sent struct {
+	path link.Path
+	pkt  wire.Packet
+}
+
+func (m *mhPeer) out() []sent {
+	m.t.Helper()
+	var r []sent
+	for _, o := range m.host.Outgoing() {
+		var pk wire.Packet
+		if err := pk.Unmarshal(append([]byte(nil), o.Buf...)); err != nil {
+			m.t.Fatalf("host sent a bad packet: %v", err)
+		}
+		r = append(r, sent{o.Path, pk})
+	}
+	m.host.ReleaseOutgoing()
+	return r
+}
+
+// from delivers a packet from addr and returns what the host answers.
+func (m *mhPeer) from(addr netip.Addr, tag uint32, chunks ...wire.Chunk) []sent {
+	m.t.Helper()
+	m.out() // drop what was pending
+	buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: m.peer, DstPort: m.port, VerificationTag: tag}, chunks...)
+	m.host.HandlePacket(0, link.Path{Local: m.us, Remote: addr}, buf, m.now)
+	return m.out()
+}
+
+// dial opens an association to the dialled address and returns it, its
+// recorder and the Initiate Tag of its INIT.
+func (m *mhPeer) dial() (*engine.Association, *recorder, uint32) {
+	m.t.Helper()
+	rec := &recorder{net: m.net}
+	a, err := m.host.Dial(0, link.Path{Local: m.us, Remote: m.dialled}, 0, m.peer, engine.Config{}, rec, m.now)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	rec.assoc = a
+	m.port = a.LocalPort()
+	pk := m.out()
+	if len(pk) != 1 || pk[0].path.Remote != m.dialled || pk[0].pkt.Chunks[0].Type != wire.TypeInit {
+		m.t.Fatalf("dial sent %v, want one INIT to %v", pk, m.dialled)
+	}
+	var ini wire.Init
+	if err := ini.Unmarshal(pk[0].pkt.Chunks[0]); err != nil {
+		m.t.Fatal(err)
+	}
+	return a, rec, ini.InitiateTag
+}
+
+func (m *mhPeer) initAck(tag uint32, addrs ...netip.Addr) *wire.InitAck {
+	ps := []wire.Param{&wire.StateCookieParam{Cookie: []byte("a peer's cookie")}}
+	for _, a := range addrs {
+		ps = append(ps, &wire.IPv4AddressParam{Addr: a})
+	}
+	return &wire.InitAck{InitFields: wire.InitFields{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: 4, InStreams: 4, InitialTSN: 100, Params: ps}}
+}
+
+func newMHPeer(t *testing.T) *mhPeer {
+	n := sim.New(91)
+	nd := n.AddNode("198.18.0.1", link.Native)
+	return &mhPeer{t: t, net: n, host: nd.Host, us: nd.Addr, now: n.Now(),
+		dialled: netip.MustParseAddr("198.18.0.2"), other: netip.MustParseAddr("198.18.0.3"), peer: 36412}
+}
+
+// TestInitAckFromPeersOtherAddress: an INIT ACK from another address than
+// the one we dialled belongs to our association when it lists the dialled
+// address and carries our tag (RFC 9260 5.1.2: its source and the
+// addresses it lists are the peer's). The association then takes packets
+// from either address, answers on its primary path (the dialled address),
+// and forgets the other address when it ends. Without the dialled address
+// in the list, or with another tag, the INIT ACK stays out of the blue.
+func TestInitAckFromPeersOtherAddress(t *testing.T) {
+	t.Run("joins", func(t *testing.T) {
+		m := newMHPeer(t)
+		a, rec, tag := m.dial()
+		const peerTag = 0x7e57ab1e
+		got := m.from(m.other, tag, m.initAck(peerTag, m.dialled, m.other))
+		if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeCookieEcho || got[0].path.Remote != m.dialled || got[0].pkt.VerificationTag != peerTag {
+			t.Fatalf("after the INIT ACK from %v: %v; want a COOKIE ECHO to %v tagged %#x", m.other, got, m.dialled, peerTag)
+		}
+		if a.State() != engine.StateCookieEchoed {
+			t.Fatalf("state %v, want COOKIE-ECHOED", a.State())
+		}
+		m.from(m.other, tag, &wire.CookieAck{})
+		if a.State() != engine.StateEstablished || !rec.has(engine.CommUp) {
+			t.Fatalf("after the COOKIE ACK from %v: state %v, events %s", m.other, a.State(), rec.types())
+		}
+		// DATA from the other address is taken and SACKed on the primary
+		// path; the primary path stays the dialled one.
+		got = m.from(m.other, tag, &wire.Data{TSN: 100, Beginning: true, Ending: true, PPID: 18, Payload: []byte("from the other address")})
+		m.now = m.now.Add(time.Second) // past the delayed SACK
+		m.host.HandleTimeout(m.now)
+		got = append(got, m.out()...)
+		sacked := false
+		for _, s := range got {
+			for _, c := range s.pkt.Chunks {
+				if c.Type == wire.TypeSack {
+					sacked = true
+					if s.path.Remote != m.dialled {
+						t.Errorf("SACK sent to %v, want the primary %v", s.path.Remote, m.dialled)
+					}
+				}
+			}
+		}
+		if !sacked {
+			t.Errorf("no SACK for DATA from %v: %v", m.other, got)
+		}
+		if len(rec.msgs) != 1 || string(rec.msgs[0].Data) != "from the other address" {
+			t.Errorf("received %d messages, want the one from %v", len(rec.msgs), m.other)
+		}
+		if p := a.Status().Primary.Path.Remote; p != m.dialled {
+			t.Errorf("primary path %v, want %v", p, m.dialled)
+		}
+		n := 0
+		m.host.Associations(func(*engine.Association) { n++ })
+		if n != 1 {
+			t.Errorf("Associations visits %d, want 1", n)
+		}
+		// Ended, it no longer owns the other address: an ABORT from there
+		// is ignored and anything else is out of the blue.
+		a.Abort(m.now)
+		got = m.from(m.other, tag, &wire.Heartbeat{Info: []byte("hb")})
+		if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeAbort || got[0].path.Remote != m.other {
+			t.Errorf("a HEARTBEAT from %v after the end was answered %v, want an ABORT (8.4 rule 8)", m.other, got)
+		}
+	})
+	for _, c := range []struct {
+		name  string
+		tag   func(uint32) uint32
+		addrs []string
+	}{
+		{"dialled address not listed", func(t uint32) uint32 { return t }, []string{"198.18.0.3", "198.18.0.4"}},
+		{"no address listed", func(t uint32) uint32 { return t }, nil},
+		{"wrong tag", func(t uint32) uint32 { return t + 1 }, []string{"198.18.0.2", "198.18.0.3"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := newMHPeer(t)
+			a, _, tag := m.dial()
+			var addrs []netip.Addr
+			for _, s := range c.addrs {
+				addrs = append(addrs, netip.MustParseAddr(s))
+			}
+			got := m.from(m.other, c.tag(tag), m.initAck(0x1234, addrs...))
+			for _, s := range got {
+				if s.pkt.Chunks[0].Type != wire.TypeAbort || s.path.Remote != m.other {
+					t.Fatalf("answered %v; want nothing but an out-of-the-blue ABORT to %v", got, m.other)
+				}
+			}
+			if _, peer := a.Tags(); a.State() != engine.StateCookieWait || peer != 0 {
+				t.Fatalf("state %v, peer tag %#x: the INIT ACK was taken", a.State(), peer)
+			}
+		})
+	}
+}
