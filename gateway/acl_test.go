@@ -39,6 +39,9 @@ func TestACLDenyAbortsWithReason(t *testing.T) {
 	if g.mmeRec() != nil || g.coreGW.Pairs() != 0 {
 		t.Fatal("a denied association reached the core")
 	}
+	if n := g.edgeGW.Counters().PairsRefused; n != 1 {
+		t.Fatalf("the edge counts %d refusals, want 1", n)
+	}
 }
 
 // A dropped eNB hears nothing at all: its connect times out.
@@ -56,6 +59,10 @@ func TestACLDropIsSilent(t *testing.T) {
 	g.net.RunUntil(rec.ended, 10*time.Minute)
 	if ev := rec.find(engine.CantStartAssoc); ev == nil || ev.Err != engine.ErrPeerUnreachable || answers != 0 {
 		t.Fatalf("eNB events %s, %d answers from the edge", rec.types(), answers)
+	}
+	// MaxAttempts 2: the INIT and two retransmissions, each refused.
+	if n := g.edgeGW.Counters().PairsRefused; n != 3 {
+		t.Fatalf("the edge counts %d refusals, want 3 (each INIT dropped)", n)
 	}
 }
 

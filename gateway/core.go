@@ -44,8 +44,10 @@ type Route struct {
 
 // Counters are the gateway's own figures, beside the engine's.
 type Counters struct {
-	PairsOpened       uint64
-	PairsRefused      uint64 // by policy
+	PairsOpened uint64
+	// PairsRefused counts attempts refused by policy: each INIT a rule
+	// denies or drops, and each COOKIE ECHO beyond a rate or pair limit.
+	PairsRefused      uint64
 	PairsFailed       uint64 // egress could not be reached
 	PairsClosed       uint64
 	MsgsForwarded     [2]uint64 // [ingress->egress, egress->ingress]
@@ -82,6 +84,9 @@ func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core,
 			kind := linkKind(h, r.ListenLink)
 			if err := h.SetInitFilter(r.ListenPort, func(_ int, p link.Path, src, dst uint16) (engine.Verdict, []wire.Cause) {
 				d := r.Policy.Evaluate(acl.Request{Src: netip.AddrPortFrom(p.Remote, src), DstPort: dst, Link: kind})
+				if !d.Allowed() {
+					c.cnt.PairsRefused++
+				}
 				return verdict(d), refusal(d)
 			}); err != nil {
 				return nil, err
