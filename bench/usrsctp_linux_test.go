@@ -5,104 +5,21 @@ package bench
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 )
-
-// tsctpBin finds Debian's tsctp (package libusrsctp-examples).
-func tsctpBin() string {
-	const p = "/usr/lib/usrsctp/tsctp"
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	out, err := exec.Command("dpkg", "-L", "libusrsctp-examples").Output()
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasSuffix(line, "/tsctp") {
-			return line
-		}
-	}
-	return ""
-}
-
-// Debian builds libusrsctp-examples with SCTP_DEBUG, and tsctp then calls
-// usrsctp_sysctl_set_sctp_debug_on(SCTP_DEBUG_ALL) unconditionally: every
-// packet prints dozens of lines. tsctp has no flag against it (its -v and
-// -V, verbose, are off by default). A tiny preloaded library makes that
-// call a no-op, so usrsctp keeps its default, debugging off.
-const noDebugC = `#include <stdint.h>
-int usrsctp_sysctl_set_sctp_debug_on(uint32_t value) { (void)value; return 0; }
-`
-
-var (
-	shimOnce sync.Once
-	shimPath string
-	shimErr  error
-)
-
-// noDebugShim compiles the library with the system's C compiler, once: it
-// is kept in the temporary directory under a name derived from its source
-// and reused by later runs, so a killed run leaves nothing new behind. An
-// error means tsctp would run with its debug output on.
-func noDebugShim() (string, error) {
-	shimOnce.Do(func() {
-		sum := sha256.Sum256([]byte(noDebugC))
-		so := filepath.Join(os.TempDir(), fmt.Sprintf("sgwbench-nodebug-%x.so", sum[:6]))
-		if _, err := os.Stat(so); err == nil {
-			shimPath = so
-			return
-		}
-		cc, err := exec.LookPath("cc")
-		if err != nil {
-			shimErr = errors.New("no C compiler (cc) to build the preload that turns usrsctp's debug output off")
-			return
-		}
-		dir, err := os.MkdirTemp("", "sgwbench-shim-")
-		if err != nil {
-			shimErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		src, tmp := filepath.Join(dir, "nodebug.c"), filepath.Join(dir, "nodebug.so")
-		if err := os.WriteFile(src, []byte(noDebugC), 0o644); err != nil {
-			shimErr = err
-			return
-		}
-		if out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-o", tmp, src).CombinedOutput(); err != nil {
-			shimErr = fmt.Errorf("cc: %v: %s", err, out)
-			return
-		}
-		b, err := os.ReadFile(tmp)
-		if err == nil {
-			// Written beside the final name and renamed: atomic.
-			part := so + fmt.Sprintf(".%d", os.Getpid())
-			if err = os.WriteFile(part, b, 0o755); err == nil {
-				err = os.Rename(part, so)
-			}
-		}
-		if err != nil {
-			shimErr = err
-			return
-		}
-		shimPath = so
-	})
-	return shimPath, shimErr
-}
 
 // freeUDPPort asks the kernel for a UDP port free on every address of both
 // families, as usrsctp binds its encapsulation port.
@@ -132,11 +49,6 @@ func udpPortTaken(port int) bool {
 	})
 	return taken
 }
-
-// tsctp's server prints, when an association ends: first message length,
-// messages, recv calls, bytes, seconds (first message to end), bytes/s,
-// notifications.
-var tsctpResult = regexp.MustCompile(`(?m)^(\d+), (\d+), (\d+), (\d+), ([0-9.]+), ([0-9.]+), (\d+)$`)
 
 // lockedBuffer collects a child's output.
 type lockedBuffer struct {
@@ -206,14 +118,14 @@ func cpuOf(c *exec.Cmd) time.Duration {
 // one), whatever b.N is: a process pair is no loop to scale. That single
 // call takes longer than -benchtime, so the framework makes no other.
 func benchUDPUsrsctp(b *testing.B, w workload) {
-	bin := tsctpBin()
+	bin := usrsctptool.Bin("tsctp")
 	if bin == "" {
 		b.Skip("usrsctp's tsctp is not installed (Debian package libusrsctp-examples)")
 	}
 	secs := int(math.Ceil(benchTime(3 * time.Second).Seconds()))
 	env := os.Environ()
 	note := fmt.Sprintf("tsctp -T %d -l %d, Nagle on (as ours), -R/-S %d", secs, w.size, usrsctpBuffer)
-	if shim, err := noDebugShim(); err == nil {
+	if shim, err := usrsctptool.NoDebugShim(); err == nil {
 		env = append(env, "LD_PRELOAD="+shim)
 	} else {
 		note += "; DEBUG OUTPUT ON (" + err.Error() + "): figures understate usrsctp"
@@ -270,13 +182,14 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 		b.Fatalf("tsctp client still running %d s after its %d s run; output:\n%s", 30, secs, tail(cliOut.String()))
 	}
 	// The server prints its figures when the association has ended.
-	var m []string
+	var res usrsctptool.TsctpResult
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if m = tsctpResult.FindStringSubmatch(srvOut.String()); m != nil {
+		var ok bool
+		if res, ok = usrsctptool.ParseTsctp(srvOut.String()); ok {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("no result line from the tsctp server; server output:\n%s\nclient output:\n%s",
+			b.Fatalf("no result line from the tsctp server (or it measured nothing); server output:\n%s\nclient output:\n%s",
 				tail(srvOut.String()), tail(cliOut.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -284,14 +197,9 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 	b.StopTimer()
 	srvChild.stop()
 
-	msgs, _ := strconv.ParseFloat(m[2], 64)
-	total, _ := strconv.ParseFloat(m[4], 64)
-	sec, _ := strconv.ParseFloat(m[5], 64)
-	if msgs == 0 || sec == 0 {
-		b.Fatalf("tsctp server measured nothing: %q", m[0])
-	}
-	if first, _ := strconv.Atoi(m[1]); first != w.size {
-		b.Fatalf("tsctp server saw %d-byte messages, want %d: %q", first, w.size, m[0])
+	msgs, total, sec := float64(res.Messages), float64(res.Bytes), res.Seconds
+	if res.FirstLen != w.size {
+		b.Fatalf("tsctp server saw %d-byte messages, want %d: %q", res.FirstLen, w.size, res.Line)
 	}
 	cpu := cpuOf(srv) + cpuOf(cli)
 	figs := map[string]float64{
@@ -307,8 +215,8 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 	b.ReportMetric(figs[figMsgps], figMsgps)
 	b.ReportMetric(figs[figMbitps], figMbitps)
 	b.ReportMetric(figs[figCPUPerKiB], figCPUPerKiB)
-	note += fmt.Sprintf("; server: %s messages, %s recv calls in %s s; CPU of both processes %v",
-		m[2], m[3], m[5], cpu.Round(time.Millisecond))
+	note += fmt.Sprintf("; server: %d messages, %d recv calls in %.3f s; CPU of both processes %v",
+		res.Messages, res.RecvCalls, res.Seconds, cpu.Round(time.Millisecond))
 	recordFinal("UDP", w.name, "usrsctp", int(msgs), figs, note)
 }
 
