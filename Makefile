@@ -36,7 +36,7 @@ bench-compare:
 
 # End-to-end lab in network namespaces; needs root (CI runs it).
 e2e:
-	$(GO) test -count=1 -timeout 10m -run 'E2E' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
+	$(GO) test -count=1 -timeout 10m -run 'E2E|Usrsctp|Assoc|Interop|NAT|Netns' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

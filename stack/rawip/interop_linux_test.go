@@ -5,14 +5,25 @@ package rawip
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
@@ -172,21 +183,21 @@ func interop(t *testing.T, path link.Path) {
 			t.Logf("ethtool -K %s tx off: %v %s", c.dev, err, out)
 		}
 	}
-	// The tshark check of the wire lives in TestAssocNative (assoc_linux_test.go),
-	// which decodes live between sentinel marks. A capture file started here
-	// lost packets under the race detector (dumpcap was not yet writing when
-	// tshark said "Capturing on"), so this link-level test no longer captures.
-	var tshark *proc
-	var tsharkOut *syncBuffer
-	capture := ""
+	// The capture is running, its filter in place, once it holds a start
+	// mark; only then does the exchange begin.
+	capture := startCapture(t, lab.a, "va", path)
+
 	_, echoOut := startBounded(t, 60*time.Second, "ip", "netns", "exec", lab.b, usrsctpEcho, "0")
 	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
 	watchdog(t, la, 55*time.Second)
 	rx := collect(la)
 	const echoPort = 7 // echo_server's fixed port
 
-	// INIT, retried while echo_server starts up (it answers nothing before
-	// it listens: its blackhole setting drops out-of-the-blue packets).
+	// INIT, retried while echo_server starts up. Until it has its raw
+	// socket, B's kernel answers with an ICMP protocol unreachable. Then,
+	// until it listens, it drops out-of-the-blue packets (its blackhole
+	// setting), except in the instant between usrsctp_init and that
+	// setting, when it answers an INIT with an ABORT (RFC 9260 8.4 (3)).
 	const myTag, myTSN = 0x5c7a9001, 0x5c7a9001 // initPacket starts the TSNs at the tag
 	init := initPacket(5001, echoPort, myTag)
 	var ack *wire.Packet
@@ -202,14 +213,17 @@ func interop(t *testing.T, path link.Path) {
 				t.Fatal("link closed")
 			}
 			if p.Notice != link.NoticeNone {
-				// Until echo_server has its raw socket, B's kernel answers
-				// with an ICMP protocol unreachable.
 				t.Logf("INIT %d: notice %v on %v", try, p.Notice, p.Path)
 				continue
 			}
 			var w wire.Packet
 			if err := w.Unmarshal(p.Buf); err != nil {
 				t.Fatalf("reply to INIT: %v", err)
+			}
+			if w.SrcPort == echoPort && w.DstPort == 5001 && w.VerificationTag == myTag &&
+				len(w.Chunks) == 1 && w.Chunks[0].Type == wire.TypeAbort {
+				t.Logf("INIT %d: ABORT (echo_server is starting up)", try)
+				continue
 			}
 			ack, ackPath = &w, p.Path
 		case <-time.After(time.Second): // RTO.Initial (RFC 9260 16)
@@ -289,43 +303,164 @@ func interop(t *testing.T, path link.Path) {
 	bad := wire.AppendPacket(nil, hdr, &wire.Data{TSN: myTSN + 1, Beginning: true, Ending: true, Payload: []byte("bad CRC")})
 	bad[8] ^= 0x5a
 	send(t, la, path, bad)
-	if tshark != nil {
-		checkCapture(t, tshark, tsharkOut, capture, 1)
+	if capture != nil {
+		capture.check(t, 1)
 	}
 }
 
-func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
+// A capture of the exchange on A's veth, written by dumpcap to a pcap file
+// and decoded afterwards by tshark, that does not depend on timing. The
+// capture used to be "tshark -w" started and waited for until it printed
+// "Capturing on": but tshark prints that before it even starts dumpcap
+// (tshark.c, capture(): the message, then sync_pipe_start), and under the
+// race detector or on a loaded machine dumpcap took long enough to open
+// the interface that the exchange, or all of it but its last packet, went
+// by uncaptured. Nor does dumpcap write packets to the file at once (it
+// flushes about every half second). So the test sends UDP marks from A,
+// which the capture filter also takes in: before the exchange, until one
+// is in the file, so the capture is known to be running with its filter;
+// after it, an end mark, until that one is in the file, so every packet
+// the link sent or read before is in the file too (the packet socket sees
+// a veth's packets in the order they cross it). Only then is dumpcap
+// stopped, and the file decoded.
+
+// markPort is the UDP port the marks go to; nothing listens there (B's
+// kernel answers with ICMP port unreachable, which the filter leaves out).
+const markPort = 39998
+
+// Mark payload sizes, which tell the start mark from the end mark.
+const startMarkSize, endMarkSize = 17, 19
+
+type wireCapture struct {
+	p    *proc
+	out  *syncBuffer // dumpcap's output
+	file string
+	conn *net.UDPConn // in namespace A
+	to   *net.UDPAddr
+}
+
+// startCapture starts dumpcap on dev in namespace ns and returns once the
+// file holds a start mark sent along path, or returns nil when tshark or
+// dumpcap is not installed.
+func startCapture(t *testing.T, ns, dev string, path link.Path) *wireCapture {
+	t.Helper()
+	for _, tool := range []string{"dumpcap", "tshark"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Logf("%s not installed: no capture check", tool)
+			return nil
 		}
 	}
-	tb.Fatalf("timed out after %v waiting for %s", d, what)
+	c := &wireCapture{
+		file: filepath.Join(t.TempDir(), "usrsctp.pcap"),
+		to:   net.UDPAddrFromAddrPort(netip.AddrPortFrom(path.Remote, markPort)),
+	}
+	err := inNS(ns, func() (err error) {
+		c.conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(path.Local, 0)))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a UDP socket for the capture marks in %s: %v", ns, err)
+	}
+	t.Cleanup(func() { c.conn.Close() })
+	// -P: pcap, which the marks are looked for in while dumpcap writes it.
+	// dumpcap stops by itself after 50 s; the test stops it sooner.
+	c.p, c.out = startBounded(t, 60*time.Second, "ip", "netns", "exec", ns,
+		"dumpcap", "-i", dev, "-p", "-P", "-f", fmt.Sprintf("sctp or (udp dst port %d)", markPort),
+		"-a", "duration:50", "-w", c.file)
+	c.mark(t, startMarkSize, 20*time.Second)
+	return c
 }
 
-// checkCapture stops tshark and has it decode the capture with CRC32c
-// verification on: every SCTP packet but the wantBad deliberately broken
-// ones must have a good checksum, none may be malformed, and the handshake,
-// data and abort must all be there.
-func checkCapture(t *testing.T, tshark *proc, out *syncBuffer, file string, wantBad int) {
-	time.Sleep(time.Second)                    // let the last packets reach the capture file
-	tshark.cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to tshark
+// mark sends a UDP datagram of size bytes to markPort every 100 ms until
+// one is in the capture file, within d.
+func (c *wireCapture) mark(t *testing.T, size int, d time.Duration) {
+	t.Helper()
+	payload := make([]byte, size)
+	start := time.Now()
+	for sent, end := 0, start.Add(d); ; {
+		select {
+		case <-c.p.done:
+			t.Fatalf("dumpcap exited before the %d-byte mark was captured: %s", size, c.out)
+		default:
+		}
+		if _, err := c.conn.WriteToUDP(payload, c.to); err != nil {
+			t.Fatalf("sending a capture mark: %v", err)
+		}
+		sent++
+		time.Sleep(100 * time.Millisecond)
+		n, err := c.marks(size)
+		if err != nil {
+			t.Fatalf("reading the capture file: %v", err)
+		}
+		if n > 0 {
+			t.Logf("capture: a %d-byte mark is in the file after %v (%d sent)", size, time.Since(start).Round(time.Millisecond), sent)
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no %d-byte mark in the capture file within %v; dumpcap says: %s", size, d, c.out)
+		}
+	}
+}
+
+// marks counts the marks of size bytes in the records dumpcap has written
+// so far; a record cut short at the end (not yet flushed) is not one.
+func (c *wireCapture) marks(size int) (int, error) {
+	f, err := os.Open(c.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return 0, nil // the file header is not written yet
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			return n, nil // the end, or a record cut short
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Lazy)
+		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok &&
+			u.DstPort == markPort && len(u.Payload) == size {
+			n++
+		}
+	}
+}
+
+// check sends the end mark, waits until it is in the file, stops dumpcap
+// and has tshark decode the file with CRC32c verification on: every SCTP
+// packet but the wantBad deliberately broken ones must have a good
+// checksum, none may be malformed, and the handshake, data and abort must
+// all be there.
+func (c *wireCapture) check(t *testing.T, wantBad int) {
+	t.Helper()
+	c.mark(t, endMarkSize, 20*time.Second)
+	c.p.cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to dumpcap, which closes the file
 	select {
-	case <-tshark.done:
+	case <-c.p.done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("tshark did not stop")
+		t.Fatalf("dumpcap did not stop; it says: %s", c.out)
+	}
+	if !c.p.cmd.ProcessState.Success() {
+		t.Logf("dumpcap: %v: %s", c.p.cmd.ProcessState, c.out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "tshark", "-r", file, "-o", "sctp.checksum:crc-32c",
+	cmd := exec.CommandContext(ctx, "tshark", "-r", c.file, "-o", "sctp.checksum:crc-32c",
 		"-Y", "sctp", "-T", "fields", "-E", "separator=|",
 		"-e", "sctp.checksum.status", "-e", "sctp.chunk_type", "-e", "_ws.malformed", "-e", "_ws.expert.severity")
 	cmd.Stderr = &stderr
 	fields, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("tshark -r: %v\n%s\ncapture log: %s", err, stderr.Bytes(), out)
+		t.Fatalf("tshark -r: %v\n%s\ndumpcap says: %s", err, stderr.Bytes(), c.out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(fields)), "\n")
 	types := map[string]int{}
