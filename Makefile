@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      ?= ./...
 
-.PHONY: build test race fuzz bench bench-compare e2e lint ci
+.PHONY: build test race fuzz bench bench-compare bench-lab e2e lint ci
 
 build:
 	$(GO) build -o bin/sctpgw ./cmd/sctpgw
@@ -33,6 +33,12 @@ bench:
 # module so the product never depends on pion/sctp). About 6 minutes.
 bench-compare:
 	$(MAKE) -C bench
+
+# The gateway pair in the namespace lab against usrsctp with no gateway, in
+# one run (root; libusrsctp-examples). BENCHTIME is per tsctp run.
+BENCHTIME ?= 5s
+bench-lab:
+	$(GO) test -count=1 -timeout 20m -run XXX -bench Lab -benchtime $(BENCHTIME) ./examples/lab/
 
 # End-to-end lab in network namespaces; needs root (CI runs it).
 e2e:

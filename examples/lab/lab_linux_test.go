@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/rawip"
@@ -445,20 +446,12 @@ func (l *lab) nativeStack(role string, addrs ...string) *stack.Stack {
 // usrsctpBin finds a program of Debian's libusrsctp-examples or skips.
 func usrsctpBin(tb testing.TB, name string) string {
 	tb.Helper()
-	if p := "/usr/lib/usrsctp/" + name; fileExists(p) {
-		return p
+	p := usrsctptool.Bin(name)
+	if p == "" {
+		tb.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples; CI installs it)", name)
 	}
-	out, _ := exec.Command("dpkg", "-L", "libusrsctp-examples").Output()
-	for _, ln := range strings.Split(string(out), "\n") {
-		if strings.HasSuffix(ln, "/"+name) && fileExists(ln) {
-			return ln
-		}
-	}
-	tb.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples; CI installs it)", name)
-	return ""
+	return p
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // waitFor polls cond every 20 ms for at most d.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
