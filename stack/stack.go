@@ -59,7 +59,11 @@ type Stack struct {
 	// flushDue: user sends are queued in the engine and the timer goroutine
 	// owes them a flush (see sendLocked).
 	flushDue bool
-	done     chan struct{}
+	// armed is the deadline the timer goroutine sleeps toward (zero: none).
+	// A flush wakes it only for an earlier one: waking it after every
+	// batch cost a goroutine switch, often a thread wakeup, per batch.
+	armed time.Time
+	done  chan struct{}
 	wg       sync.WaitGroup
 }
 
@@ -218,9 +222,11 @@ func (s *Stack) flushLocked() {
 		}
 		s.host.ReleaseOutgoing()
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default:
+	if d, ok := s.host.NextDeadline(); ok && (s.armed.IsZero() || d.Before(s.armed)) {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -232,11 +238,13 @@ func (s *Stack) timerLoop() {
 		s.mu.Lock()
 		d, ok := s.host.NextDeadline()
 		now := s.clock.Now()
-		s.mu.Unlock()
 		wait := time.Hour
+		s.armed = time.Time{}
 		if ok {
 			wait = max(d.Sub(now), 0)
+			s.armed = d
 		}
+		s.mu.Unlock()
 		t.Stop()
 		t.Reset(wait)
 		select {

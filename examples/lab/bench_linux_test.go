@@ -75,10 +75,16 @@ func BenchmarkLab(b *testing.B) {
 			r.direct.Msgps(), r.gw.Msgps(), r.gw.Msgps()/r.direct.Msgps())
 	}
 	p := func(d []time.Duration, q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))] }
-	fmt.Fprintf(out, "  ping (our stack, 100 B echo, 1 every 2 ms, %d samples): direct p50 %v p99 %v; through the gateways p50 %v p99 %v\n",
-		len(direct), p(direct, .5), p(direct, .99), p(viaGW, .5), p(viaGW, .99))
+	fmt.Fprintf(out, "  ping (our stack, 100 B echo, 1 every 2 ms, %d samples each)\n", len(direct))
+	for _, c := range []struct {
+		name string
+		d    []time.Duration
+	}{{"direct", direct}, {"through the gateways", viaGW}} {
+		fmt.Fprintf(out, "    %-21s p50 %-10v p90 %-10v p99 %-10v max %v\n", c.name,
+			p(c.d, .5).Round(time.Microsecond), p(c.d, .9).Round(time.Microsecond), p(c.d, .99).Round(time.Microsecond), c.d[len(c.d)-1].Round(time.Microsecond))
+	}
 	fmt.Fprintf(out, "  added round trip per gateway: p50 %v, p99 %v\n",
-		(p(viaGW, .5)-p(direct, .5))/2, (p(viaGW, .99)-p(direct, .99))/2)
+		((p(viaGW, .5)-p(direct, .5))/2).Round(time.Microsecond), ((p(viaGW, .99)-p(direct, .99))/2).Round(time.Microsecond))
 	s := edge.snapshot()
 	fmt.Fprintf(out, "  edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
 		s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])

@@ -33,6 +33,12 @@ type reader struct {
 	oob   [][oobRead]byte
 	pfds  []unix.PollFd
 	next  int // socket to try first, rotated for fairness
+	// drained[i] says socket i's last read left it empty (EAGAIN, or fewer
+	// packets than asked for): it is read again only after poll reports
+	// it readable. Without it every batch cost a read of each socket that
+	// returned EAGAIN before the poll: in the lab, three syscalls per batch
+	// where one poll and one recvmmsg do.
+	drained []bool
 	// errRun counts consecutive failed reads.
 	errRun int
 
@@ -99,10 +105,19 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 		if l.closed.Load() {
 			return 0, link.ErrClosed
 		}
+		r := &l.r
+		if len(r.drained) != len(l.socks) {
+			r.drained = make([]bool, len(l.socks))
+		}
 		n := 0
 		for j := range l.socks {
-			s := l.socks[(l.r.next+j)%len(l.socks)]
-			m, err := l.readSock(s, pkts[n:])
+			k := (r.next + j) % len(l.socks)
+			s := l.socks[k]
+			if r.drained[k] && !s.errPending.Load() {
+				continue
+			}
+			m, drained, err := l.readSock(s, pkts[n:])
+			r.drained[k] = drained
 			n += m
 			if err != nil {
 				return n, err
@@ -111,7 +126,7 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 				break
 			}
 		}
-		l.r.next++
+		r.next++
 		if n > 0 {
 			return n, nil
 		}
@@ -134,23 +149,27 @@ func (l *Link) waitReadable() error {
 		return fmt.Errorf("rawip: waiting to read: %w", err)
 	}
 	for i, s := range l.socks {
-		if r.pfds[i+1].Revents&unix.POLLERR != 0 {
+		ev := r.pfds[i+1].Revents
+		if ev&unix.POLLERR != 0 {
 			s.errPending.Store(true)
+		}
+		if ev != 0 {
+			r.drained[i] = false
 		}
 	}
 	return nil
 }
 
 // readSock reads what socket s has ready without blocking: first its error
-// queue if it may hold entries, then one recvmmsg.
-func (l *Link) readSock(s *sock, pkts []link.Packet) (int, error) {
-	n := 0
+// queue if it may hold entries, then one recvmmsg. drained says the socket
+// had no more than it returned.
+func (l *Link) readSock(s *sock, pkts []link.Packet) (n int, drained bool, err error) {
 	if s.errPending.Swap(false) {
 		n = l.readErrQueue(s, pkts)
 	}
 	k := min(len(pkts)-n, l.batch)
 	if k == 0 {
-		return n, nil
+		return n, false, nil
 	}
 	r := &l.r
 	for i := range k {
@@ -160,17 +179,19 @@ func (l *Link) readSock(s *sock, pkts []link.Packet) (int, error) {
 	switch errno {
 	case 0:
 		r.errRun = 0
-	case unix.EAGAIN, unix.EINTR:
-		return n, nil
+	case unix.EAGAIN:
+		return n, true, nil
+	case unix.EINTR:
+		return n, false, nil
 	default:
 		// A pending socket error (sk_err) is returned by the next read:
 		// with IP_RECVERR it comes with an error-queue entry, which the
 		// next round drains.
 		s.errPending.Store(true)
 		if r.errRun++; r.errRun > maxErrRun {
-			return n, fmt.Errorf("rawip: %s socket: receiving: %w", s.family, errno)
+			return n, false, fmt.Errorf("rawip: %s socket: receiving: %w", s.family, errno)
 		}
-		return n, nil
+		return n, false, nil
 	}
 	ports := l.ports.Load()
 	var kept, filtered, bad uint64
@@ -203,7 +224,7 @@ func (l *Link) readSock(s *sock, pkts []link.Packet) (int, error) {
 	if bad > 0 {
 		l.nChecksum.Add(bad)
 	}
-	return w, nil
+	return w, got < k, nil
 }
 
 type verdict uint8
