@@ -64,7 +64,7 @@ type Stack struct {
 	// batch cost a goroutine switch, often a thread wakeup, per batch.
 	armed time.Time
 	done  chan struct{}
-	wg       sync.WaitGroup
+	wg    sync.WaitGroup
 }
 
 // ErrClosed is returned by calls on a closed Stack or association.

@@ -84,7 +84,7 @@ func BenchmarkLab(b *testing.B) {
 			p(c.d, .5).Round(time.Microsecond), p(c.d, .9).Round(time.Microsecond), p(c.d, .99).Round(time.Microsecond), c.d[len(c.d)-1].Round(time.Microsecond))
 	}
 	fmt.Fprintf(out, "  added round trip per gateway: p50 %v, p99 %v\n",
-		((p(viaGW, .5)-p(direct, .5))/2).Round(time.Microsecond), ((p(viaGW, .99)-p(direct, .99))/2).Round(time.Microsecond))
+		((p(viaGW, .5) - p(direct, .5)) / 2).Round(time.Microsecond), ((p(viaGW, .99) - p(direct, .99)) / 2).Round(time.Microsecond))
 	s := edge.snapshot()
 	fmt.Fprintf(out, "  edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
 		s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
