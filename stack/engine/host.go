@@ -298,6 +298,12 @@ const maxPeerAddrs = 8
 // address another association already holds for the same ports stays
 // that association's; ours keeps sending on its primary path only.
 func (h *Host) addPeerAddrs(a *Association, addrs ...netip.Addr) {
+	if h.LinkKind(a.path.linkIdx) != link.Native {
+		// Behind a NAT the addresses a peer lists are its private ones,
+		// which may be another peer's public address (RFC 6951 5.7: an
+		// encapsulating peer must not list addresses a NAT translates).
+		return
+	}
 	for _, addr := range addrs {
 		if len(a.peerAlt) >= maxPeerAddrs-1 {
 			return

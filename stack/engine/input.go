@@ -99,7 +99,7 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 	}
 	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}
 	a := h.assocs[key]
-	if a == nil && pkt.Chunks[0].Type == wire.TypeInitAck {
+	if a == nil && pkt.Chunks[0].Type == wire.TypeInitAck && h.LinkKind(linkIdx) == link.Native {
 		a = h.initAckFromOtherAddr(pkt)
 	}
 	if a != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
@@ -305,7 +306,18 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		InStreams:  min(ini.OutStreams, cfg.InitMsg.MaxInStreams),
 		Features:   info.features & supportedFeatures, PeerAdaptation: info.adaptation,
 	}
-	ck, err := h.jar.Seal(make([]byte, 0, cookie.Len), &st, now)
+	if h.LinkKind(linkIdx) == link.Native {
+		// The INIT's source and the addresses it lists are the peer's
+		// (5.1.2): the TCB will take packets from any of them.
+		n := 0
+		for _, addr := range append([]netip.Addr{p.Remote}, info.addrs...) {
+			if n < cookie.MaxPeerAddrs && addr.IsValid() && !slices.Contains(st.PeerAddrs[:n], addr) {
+				st.PeerAddrs[n] = addr
+				n++
+			}
+		}
+	}
+	ck, err := h.jar.Seal(make([]byte, 0, cookie.MaxLen), &st, now)
 	if err != nil {
 		return
 	}
@@ -362,6 +374,7 @@ func (l *listener) handleCookieEcho(linkIdx int, p link.Path, pkt *wire.Packet, 
 	a.adoptCookie(&st)
 	a.state = stateAcceptPending
 	h.addAssoc(a)
+	h.addPeerAddrs(a, st.PeerAddrs[:]...)
 	h.accepts = append(h.accepts, &AcceptRequest{l: l, a: a})
 	// Step 7: DATA bundled after the COOKIE ECHO is processed; its SACK
 	// waits for the COOKIE ACK, which must lead the packet (5.1 step 4).

@@ -182,3 +182,70 @@ func TestInitAckFromPeersOtherAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptedPeerOtherAddress: on the passive side the peer's INIT names
+// its addresses (RFC 9260 5.1.2); the cookie carries them, and the
+// association takes packets from any of them, answering on its primary
+// path, as a multi-homed eNB sends from its second address after a
+// failover. On a UDP link the listed addresses are not taken: behind a NAT
+// they are private ones (RFC 6951 5.7).
+func TestAcceptedPeerOtherAddress(t *testing.T) {
+	for _, kind := range []link.Kind{link.Native, link.UDP} {
+		t.Run(kind.String(), func(t *testing.T) {
+			n := sim.New(92)
+			nd := n.AddNode("198.18.0.1", kind)
+			m := &mhPeer{t: t, net: n, host: nd.Host, us: nd.Addr, now: n.Now(), port: serverPort, peer: 40000,
+				dialled: netip.MustParseAddr("198.18.0.2"), other: netip.MustParseAddr("198.18.0.3")}
+			rec := &recorder{net: n}
+			var acc *engine.Association
+			if err := m.host.Listen(serverPort, engine.Config{}, engine.AcceptFunc(func(r *engine.AcceptRequest) {
+				acc = r.Association()
+				if err := r.Accept(m.now, rec); err != nil {
+					t.Fatal(err)
+				}
+			})); err != nil {
+				t.Fatal(err)
+			}
+			const peerTag = 0x0e0b0001
+			init := &wire.Init{InitFields: wire.InitFields{InitiateTag: peerTag, ARwnd: 1 << 20, OutStreams: 4, InStreams: 4, InitialTSN: 500,
+				Params: []wire.Param{&wire.IPv4AddressParam{Addr: m.dialled}, &wire.IPv4AddressParam{Addr: m.other}}}}
+			got := m.from(m.dialled, 0, init)
+			if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeInitAck {
+				t.Fatalf("INIT answered %v", got)
+			}
+			var ia wire.InitAck
+			if err := ia.Unmarshal(got[0].pkt.Chunks[0]); err != nil {
+				t.Fatal(err)
+			}
+			var ck []byte
+			for _, p := range ia.Params {
+				if c, ok := p.(*wire.StateCookieParam); ok {
+					ck = c.Cookie
+				}
+			}
+			m.from(m.dialled, ia.InitiateTag, &wire.CookieEcho{Cookie: ck})
+			if acc == nil || acc.State() != engine.StateEstablished {
+				t.Fatalf("no association after the COOKIE ECHO")
+			}
+			got = m.from(m.other, ia.InitiateTag, &wire.Data{TSN: 500, Beginning: true, Ending: true, PPID: 18, Payload: []byte("after a failover")})
+			m.now = m.now.Add(time.Second)
+			m.host.HandleTimeout(m.now)
+			got = append(got, m.out()...)
+			taken := len(rec.msgs) == 1 && string(rec.msgs[0].Data) == "after a failover"
+			if kind == link.UDP {
+				if taken {
+					t.Fatal("on a UDP link, DATA from an address the INIT listed was taken")
+				}
+				return
+			}
+			if !taken {
+				t.Fatalf("DATA from the peer's other address was not delivered; the host sent %v", got)
+			}
+			for _, s := range got {
+				if s.path.Remote != m.dialled {
+					t.Errorf("answered to %v, want the primary %v", s.path.Remote, m.dialled)
+				}
+			}
+		})
+	}
+}

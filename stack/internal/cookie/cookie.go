@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/netip"
 	"time"
 )
 
@@ -36,7 +37,16 @@ type State struct {
 	// PeerAdaptation is the peer's Adaptation Layer Indication (RFC 5061)
 	// when Features has FeatAdaptation.
 	PeerAdaptation uint32
+	// PeerAddrs are the first addresses the peer's INIT listed (RFC 9260
+	// 5.1.2), so that the TCB takes packets from them too; unused entries
+	// are the zero Addr.
+	PeerAddrs [MaxPeerAddrs]netip.Addr
 }
+
+// MaxPeerAddrs bounds the peer addresses a cookie carries: enough for the
+// usual two or three of a multi-homed eNB or MME, small enough to keep the
+// cookie small (5.1.3).
+const MaxPeerAddrs = 4
 
 // Features is a bit set of negotiated extensions.
 type Features uint16
@@ -51,12 +61,15 @@ const (
 )
 
 const (
-	version = 1
-	// bodyLen is the encoded State without the MAC.
-	bodyLen = 2 + 8 + 4 + 2 + 2 + 4*4 + 4*2 + 4 + 2 + 2 + 2 + 4
-	macLen  = 16 // truncated HMAC-SHA256: 128 bits resist forgery for a cookie's lifetime
-	// Len is the size of every cookie this package makes (5.1.3: keep it small).
-	Len = bodyLen + macLen
+	version = 2
+	// fixedLen is the encoded State up to its address count.
+	fixedLen = 2 + 8 + 4 + 2 + 2 + 4*4 + 4*2 + 4 + 2 + 2 + 2 + 4
+	macLen   = 16 // truncated HMAC-SHA256: 128 bits resist forgery for a cookie's lifetime
+	// MinLen is the size of a cookie with no peer address; each address
+	// adds its length and a length byte (5.1.3: keep it small).
+	MinLen = fixedLen + 1 + macLen
+	// MaxLen is the size of a cookie with MaxPeerAddrs IPv6 addresses.
+	MaxLen = MinLen + MaxPeerAddrs*17
 )
 
 // Errors returned by Open. A forged or unknown-key cookie is discarded
@@ -148,6 +161,17 @@ func (j *Jar) Seal(b []byte, s *State, now time.Time) ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, s.InStreams)
 	b = binary.BigEndian.AppendUint16(b, uint16(s.Features))
 	b = binary.BigEndian.AppendUint32(b, s.PeerAdaptation)
+	n := len(b)
+	b = append(b, 0)
+	for _, a := range s.PeerAddrs {
+		if !a.IsValid() {
+			continue
+		}
+		raw := a.AsSlice()
+		b = append(b, byte(len(raw)))
+		b = append(b, raw...)
+		b[n]++
+	}
 	mac := j.mac(j.cur, b[start:])
 	return append(b, mac[:macLen]...), nil
 }
@@ -162,9 +186,10 @@ func (j *Jar) mac(h hash.Hash, body []byte) []byte {
 // the packet (5.1.5 step 3): the caller does, since it has the packet.
 func (j *Jar) Open(c []byte, now time.Time) (State, error) {
 	var s State
-	if len(c) != Len || c[0] != version {
+	if len(c) < MinLen || len(c) > MaxLen || c[0] != version {
 		return s, ErrMalformed
 	}
+	bodyLen := len(c) - macLen
 	var h hash.Hash
 	switch {
 	case j.started && c[1] == j.gen:
@@ -193,6 +218,23 @@ func (j *Jar) Open(c []byte, now time.Time) (State, error) {
 	s.InStreams = binary.BigEndian.Uint16(p[46:])
 	s.Features = Features(binary.BigEndian.Uint16(p[48:]))
 	s.PeerAdaptation = binary.BigEndian.Uint32(p[50:])
+	// The MAC held, so the list is ours; its bounds are checked all the
+	// same.
+	q := c[fixedLen+1 : bodyLen]
+	count := int(c[fixedLen])
+	if count > MaxPeerAddrs {
+		return State{}, ErrMalformed
+	}
+	for i := range count {
+		if len(q) < 1 || (q[0] != 4 && q[0] != 16) || len(q) < 1+int(q[0]) {
+			return State{}, ErrMalformed
+		}
+		s.PeerAddrs[i], _ = netip.AddrFromSlice(q[1 : 1+q[0]])
+		q = q[1+q[0]:]
+	}
+	if len(q) != 0 {
+		return State{}, ErrMalformed
+	}
 	if age := now.Sub(s.Created); age > s.Lifetime {
 		return s, &StaleError{Staleness: age - s.Lifetime}
 	}

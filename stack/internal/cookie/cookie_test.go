@@ -3,6 +3,7 @@ package cookie
 import (
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -34,8 +35,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c) != Len {
-		t.Fatalf("cookie is %d bytes, Len says %d", len(c), Len)
+	if len(c) != MinLen {
+		t.Fatalf("cookie is %d bytes, MinLen says %d", len(c), MinLen)
 	}
 	got, err := j.Open(c, t0.Add(time.Second))
 	if err != nil {
@@ -61,7 +62,7 @@ func TestForgedAndMalformed(t *testing.T) {
 			t.Fatalf("flipping byte %d went unnoticed", i)
 		}
 	}
-	if _, err := j.Open(c[:Len-1], t0); !errors.Is(err, ErrMalformed) {
+	if _, err := j.Open(c[:MinLen-1], t0); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("short cookie: %v", err)
 	}
 	other := NewJar(seeded{rand.NewChaCha8([32]byte{2})}, time.Hour)
@@ -97,5 +98,40 @@ func TestRotation(t *testing.T) {
 	j.Seal(nil, &s2, t0.Add(125*time.Second))
 	if _, err := j.Open(c, t0.Add(126*time.Second)); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("cookie two secrets old: %v, want ErrUnknownKey", err)
+	}
+}
+
+// A cookie carries the peer's addresses, IPv4 and IPv6 alike, and stays
+// within MaxLen with all of them.
+func TestPeerAddrs(t *testing.T) {
+	j := newJar(time.Hour)
+	s := sample(t0)
+	s.PeerAddrs = [MaxPeerAddrs]netip.Addr{
+		netip.MustParseAddr("198.18.1.10"), netip.MustParseAddr("2001:db8::1"),
+		netip.MustParseAddr("198.18.3.10"), netip.MustParseAddr("2001:db8::2"),
+	}
+	c, err := j.Seal(nil, &s, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := MinLen + 2*5 + 2*17; len(c) != want || len(c) > MaxLen {
+		t.Fatalf("cookie is %d bytes, want %d (at most %d)", len(c), want, MaxLen)
+	}
+	got, err := j.Open(c, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Created = s.Created
+	if got != s {
+		t.Fatalf("opened %+v, want %+v", got, s)
+	}
+	// Unused entries are left out, not encoded as zeros.
+	s.PeerAddrs = [MaxPeerAddrs]netip.Addr{{}, netip.MustParseAddr("198.18.1.10")}
+	c, _ = j.Seal(nil, &s, t0)
+	if got, err = j.Open(c, t0); err != nil || got.PeerAddrs[0] != s.PeerAddrs[1] || got.PeerAddrs[1].IsValid() || len(c) != MinLen+5 {
+		t.Fatalf("opened %v (%v) from %d bytes", got.PeerAddrs, err, len(c))
+	}
+	if _, err := j.Open(append(c, 0), t0); err == nil {
+		t.Fatal("a cookie with a byte appended opened")
 	}
 }
