@@ -50,18 +50,16 @@ func BenchmarkLab(b *testing.B) {
 	l := newLab(b)
 	l.routeDirect()
 	edge, core := l.gatewaysMulti(benchTsctpPort, benchPingPort)
-	_ = core
 
 	type row struct {
-		name         string
-		size         int
-		direct, gw   usrsctptool.TsctpResult
-		directOK, ok bool
+		name       string
+		size       int
+		direct, gw tsctpRun
 	}
 	rows := []*row{{name: "1 KiB", size: 1024}, {name: "8 KiB", size: 8192}, {name: "100 B", size: 100}}
 	for _, r := range rows {
 		r.direct = l.tsctpRun(b, tsctp, shim, mmeAddr, r.size, secs)
-		r.gw = l.tsctpRun(b, tsctp, shim, edgeRAN, r.size, secs)
+		r.gw = l.tsctpRun(b, tsctp, shim, edgeRAN, r.size, secs, edge, core)
 	}
 	direct, viaGW := l.pingRTTs(b, 1000)
 
@@ -73,6 +71,11 @@ func BenchmarkLab(b *testing.B) {
 		fmt.Fprintf(out, "  %-6s %14.1f %14.1f %7.2fx %14.0f %14.0f %7.2fx\n", r.name,
 			r.direct.Mbitps(), r.gw.Mbitps(), r.gw.Mbitps()/r.direct.Mbitps(),
 			r.direct.Msgps(), r.gw.Msgps(), r.gw.Msgps()/r.direct.Msgps())
+	}
+	fmt.Fprintf(out, "  CPU per message (µs): %-6s %17s %17s %17s\n", "size", "tsctp ends, direct", "tsctp ends, gw", "edge+core")
+	for _, r := range rows {
+		fmt.Fprintf(out, "                       %-6s %17.2f %17.2f %17.2f\n", r.name,
+			cpuPerMsg(r.direct.endpointsCPU, r.direct.TsctpResult), cpuPerMsg(r.gw.endpointsCPU, r.gw.TsctpResult), cpuPerMsg(r.gw.gatewaysCPU, r.gw.TsctpResult))
 	}
 	p := func(d []time.Duration, q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))] }
 	fmt.Fprintf(out, "  ping (our stack, 100 B echo, 1 every 2 ms, %d samples each)\n", len(direct))
@@ -140,8 +143,9 @@ func (l *lab) routeDirect() {
 // tsctpRun runs a tsctp server in mme and a client in enb sending
 // size-byte messages to dst for secs seconds, native SCTP (-E 0), and
 // returns what the server measured.
-func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int) usrsctptool.TsctpResult {
+func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, gws ...*gw) tsctpRun {
 	b.Helper()
+	gwBefore := gatewaysCPU(gws)
 	env := []string{"LD_PRELOAD=" + shim}
 	port := strconv.Itoa(benchTsctpPort)
 	srv := l.start("mme", time.Duration(secs+60)*time.Second, env, bin, "-E", "0", "-p", port, "-R", "1048576")
@@ -163,7 +167,68 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int) usrs
 		b.Fatalf("tsctp to %s, %d-byte messages: no result; server:\n%s\nclient:\n%s", dst, size,
 			tailLines(srv.out.String(), 20), tailLines(cli.out.String(), 20))
 	}
-	return res
+	gwCPU := gatewaysCPU(gws) - gwBefore
+	srv.kill()
+	return tsctpRun{res, procCPU(srv) + procCPU(cli), gwCPU}
+}
+
+// tsctpRun is one tsctp measurement and the CPU time it cost: both tsctp
+// processes, and the gateways' processes during it.
+type tsctpRun struct {
+	usrsctptool.TsctpResult
+	endpointsCPU, gatewaysCPU time.Duration
+}
+
+// cpuPerMsg is CPU microseconds per message received.
+func cpuPerMsg(d time.Duration, r usrsctptool.TsctpResult) float64 {
+	return float64(d.Microseconds()) / float64(r.Messages)
+}
+
+// procCPU is the user and system time of an ended process and the children
+// it waited for (timeout(1) waits for the program it runs).
+func procCPU(p *proc) time.Duration {
+	if p.cmd.ProcessState == nil {
+		return 0
+	}
+	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+}
+
+// gatewaysCPU is the CPU time the gateways' processes have used so far.
+func gatewaysCPU(gws []*gw) time.Duration {
+	var d time.Duration
+	for _, g := range gws {
+		d += treeCPU(g.p.cmd.Process.Pid, 4)
+	}
+	return d
+}
+
+// treeCPU sums utime and stime of pid and its descendants, depth levels
+// down, from /proc (in clock ticks of 10 ms: USER_HZ is 100 on Linux).
+func treeCPU(pid, depth int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	var d time.Duration
+	if len(f) > 12 {
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		d = time.Duration(u+st) * 10 * time.Millisecond
+	}
+	if depth == 0 {
+		return d
+	}
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, k := range strings.Fields(string(kids)) {
+		if c, err := strconv.Atoi(k); err == nil {
+			d += treeCPU(c, depth-1)
+		}
+	}
+	return d
 }
 
 // rawSCTPOpen reports whether some process in role's namespace has a raw
