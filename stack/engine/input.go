@@ -100,9 +100,17 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}
 	a := h.assocs[key]
 	if a == nil && pkt.Chunks[0].Type == wire.TypeInitAck && h.LinkKind(linkIdx) == link.Native {
-		a = h.initAckFromOtherAddr(pkt)
+		a = h.initAckFromOtherAddr(linkIdx, pkt)
 	}
 	if a != nil {
+		if t := pkt.Chunks[0].Type; a.key.remote != p.Remote && (t == wire.TypeInit || t == wire.TypeCookieEcho) {
+			// From one of the peer's other addresses: a restart or
+			// collision there would rebuild the TCB on the wrong key, and
+			// 5.2.2's new-address check is not done. Discarded; the peer
+			// retries and fails over to the primary.
+			h.stats.DiscardedBadTag++
+			return
+		}
 		a.handlePacket(linkIdx, p, pkt, now)
 		return
 	}
@@ -116,7 +124,7 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 // addresses it lists the peer's transport addresses. As Linux does, the
 // INIT ACK must list the address we dialled, and carry our tag, for an
 // association still in COOKIE-WAIT.
-func (h *Host) initAckFromOtherAddr(pkt *wire.Packet) *Association {
+func (h *Host) initAckFromOtherAddr(linkIdx int, pkt *wire.Packet) *Association {
 	if len(pkt.Chunks) != 1 || pkt.VerificationTag == 0 {
 		return nil
 	}
@@ -139,7 +147,7 @@ func (h *Host) initAckFromOtherAddr(pkt *wire.Packet) *Association {
 			break
 		}
 		a := h.assocs[assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: addr}]
-		if a != nil && a.key.remote == addr && a.state == stateCookieWait && a.localTag == pkt.VerificationTag {
+		if a != nil && a.key.remote == addr && a.path.linkIdx == linkIdx && a.state == stateCookieWait && a.localTag == pkt.VerificationTag {
 			return a
 		}
 	}

@@ -249,3 +249,26 @@ func TestAcceptedPeerOtherAddress(t *testing.T) {
 		})
 	}
 }
+
+// An INIT or COOKIE ECHO from one of the peer's other addresses is
+// discarded: a restart there would rebuild the TCB on the wrong key, and
+// the other address could be listed by a peer that does not own it.
+func TestInitFromPeersOtherAddressDiscarded(t *testing.T) {
+	m := newMHPeer(t)
+	a, _, tag := m.dial()
+	m.from(m.other, tag, m.initAck(0x7e57ab1e, m.dialled, m.other))
+	m.from(m.other, tag, &wire.CookieAck{})
+	if a.State() != engine.StateEstablished {
+		t.Fatalf("state %v", a.State())
+	}
+	init := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x0bad0bad, ARwnd: 1 << 16, OutStreams: 1, InStreams: 1, InitialTSN: 9}}
+	if got := m.from(m.other, 0, init); len(got) != 0 {
+		t.Fatalf("an INIT from the peer's other address was answered: %v", got)
+	}
+	if got := m.from(m.dialled, 0, init); len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeInitAck {
+		t.Fatalf("an INIT from the primary address was answered %v, want an INIT ACK (5.2.2)", got)
+	}
+	if a.State() != engine.StateEstablished {
+		t.Fatalf("state %v after the INITs", a.State())
+	}
+}
