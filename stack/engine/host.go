@@ -289,9 +289,10 @@ func (h *Host) releasePorts(now time.Time) {
 	}
 }
 
-// maxPeerAddrs bounds the peer addresses an association is found by, and
-// the address parameters read from one INIT ACK.
-const maxPeerAddrs = 8
+// maxPeerAddrs bounds the peer addresses an association is found by
+// (primary included) on either side, and the address parameters read from
+// one INIT or INIT ACK: the cookie's bound, so both sides agree.
+const maxPeerAddrs = cookie.MaxPeerAddrs
 
 // addPeerAddrs makes packets from the peer's other addresses reach a: the
 // INIT ACK's source address and those it lists (RFC 9260 5.1.2). An

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -134,13 +133,8 @@ func (h *Host) initAckFromOtherAddr(linkIdx int, pkt *wire.Packet) *Association 
 	}
 	n := 0
 	for _, prm := range ia.Params {
-		var addr netip.Addr
-		switch v := prm.(type) {
-		case *wire.IPv4AddressParam:
-			addr = v.Addr
-		case *wire.IPv6AddressParam:
-			addr = v.Addr
-		default:
+		addr, ok := addrParam(prm)
+		if !ok {
 			continue
 		}
 		if n++; n > maxPeerAddrs {

@@ -198,6 +198,17 @@ type initInfo struct {
 	missingMandate bool
 }
 
+// addrParam is the address of an IPv4 or IPv6 Address parameter.
+func addrParam(p wire.Param) (netip.Addr, bool) {
+	switch v := p.(type) {
+	case *wire.IPv4AddressParam:
+		return v.Addr, true
+	case *wire.IPv6AddressParam:
+		return v.Addr, true
+	}
+	return netip.Addr{}, false
+}
+
 // scanInitParams applies 3.2.1 to the parameters of an INIT or INIT ACK.
 func scanInitParams(ps []wire.Param) initInfo {
 	var in initInfo
@@ -225,13 +236,9 @@ func scanInitParams(ps []wire.Param) initInfo {
 			in.preserve = time.Duration(v.LifeSpanIncrement) * time.Millisecond
 		case *wire.HostNameAddressParam:
 			in.hostName = true
-		case *wire.IPv4AddressParam:
-			if len(in.addrs) < maxPeerAddrs {
-				in.addrs = append(in.addrs, v.Addr)
-			}
-		case *wire.IPv6AddressParam:
-			if len(in.addrs) < maxPeerAddrs {
-				in.addrs = append(in.addrs, v.Addr)
+		case *wire.IPv4AddressParam, *wire.IPv6AddressParam:
+			if addr, _ := addrParam(v); len(in.addrs) < maxPeerAddrs {
+				in.addrs = append(in.addrs, addr)
 			}
 		case wire.RawParam:
 			act := v.Type.Action()
@@ -311,7 +318,7 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		// (5.1.2): the TCB will take packets from any of them.
 		n := 0
 		for _, addr := range append([]netip.Addr{p.Remote}, info.addrs...) {
-			if n < cookie.MaxPeerAddrs && addr.IsValid() && !slices.Contains(st.PeerAddrs[:n], addr) {
+			if n < maxPeerAddrs && addr.IsValid() && !slices.Contains(st.PeerAddrs[:n], addr) {
 				st.PeerAddrs[n] = addr
 				n++
 			}

@@ -125,7 +125,7 @@ func Listen(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	l.warnForeignAddrs()
-	l.r.init(l.batch)
+	l.r.init(l.batch, len(l.socks))
 	l.w.init(l.batch)
 	ok = true
 	return l, nil

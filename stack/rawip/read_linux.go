@@ -49,7 +49,8 @@ type reader struct {
 	eoob  [oobErr]byte
 }
 
-func (r *reader) init(batch int) {
+func (r *reader) init(batch, socks int) {
+	r.drained = make([]bool, socks)
 	r.hdrs = make([]unix.Mmsghdr, batch)
 	r.iovs = make([]unix.Iovec, 2*batch)
 	r.ip4 = make([][ipv4HeaderLen]byte, batch)
@@ -106,9 +107,6 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 			return 0, link.ErrClosed
 		}
 		r := &l.r
-		if len(r.drained) != len(l.socks) {
-			r.drained = make([]bool, len(l.socks))
-		}
 		n := 0
 		for j := range l.socks {
 			k := (r.next + j) % len(l.socks)
