@@ -8,12 +8,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -21,20 +21,11 @@ import (
 // usrsctpBin finds one of Debian's libusrsctp-examples programs.
 func usrsctpBin(t *testing.T, name string) string {
 	t.Helper()
-	p := "/usr/lib/usrsctp/" + name
-	if _, err := os.Stat(p); err == nil {
-		return p
+	p := usrsctptool.Bin(name)
+	if p == "" {
+		t.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples)", name)
 	}
-	out, err := exec.Command("dpkg", "-L", "libusrsctp-examples").Output()
-	if err == nil {
-		for _, line := range bytes.Split(out, []byte("\n")) {
-			if bytes.HasSuffix(line, []byte("/"+name)) {
-				return string(line)
-			}
-		}
-	}
-	t.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples)", name)
-	return ""
+	return p
 }
 
 // freeUDPPort returns a port free for both IPv4 and IPv6 on every address,

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -622,8 +623,8 @@ func (s *fsBuffer) String() string {
 // programs, or skips the test.
 func fsUsrsctpBin(t testing.TB, name string) string {
 	t.Helper()
-	p := "/usr/lib/usrsctp/" + name
-	if _, err := os.Stat(p); err != nil {
+	p := usrsctptool.Bin(name)
+	if p == "" {
 		t.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples)", name)
 	}
 	for _, tool := range []string{"timeout", "stdbuf"} {
