@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,8 +65,8 @@ func BenchmarkLab(b *testing.B) {
 	direct, viaGW := l.pingRTTs(b, 1000)
 
 	out := &strings.Builder{}
-	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, Nagle on, 1 MiB socket buffers; GOMAXPROCS %s, %d cores\n",
-		secs, os.Getenv("GOMAXPROCS"), numCPU())
+	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, Nagle on, 1 MiB socket buffers; %d CPUs\n",
+		secs, runtime.NumCPU())
 	fmt.Fprintf(out, "  %-6s %14s %14s %8s %14s %14s %8s\n", "size", "direct Mbit/s", "gw Mbit/s", "ratio", "direct msgs/s", "gw msgs/s", "ratio")
 	for _, r := range rows {
 		fmt.Fprintf(out, "  %-6s %14.1f %14.1f %7.2fx %14.0f %14.0f %7.2fx\n", r.name,
@@ -114,14 +115,6 @@ func benchSeconds(def int) int {
 		}
 	}
 	return def
-}
-
-func numCPU() int {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	return strings.Count(string(b), "\nprocessor") + 1
 }
 
 // routeDirect makes the lab a routed path with no gateway for SCTP: the
