@@ -11,6 +11,9 @@ build:
 # Unit, simulator, vnet and (as root) namespace tests, with the race detector.
 test: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@# The seeded simulator soaks at their full seed counts: under -race they
+	@# run a tenth of them (stack/engine/seeds_test.go).
+	$(GO) test -count=1 -timeout 10m -run '^(TestTransferUnderImpairments|TestShutdownDeliversDataInFlight|TestSoakLifecycle)$$' ./stack/engine/
 
 race:
 	$(GO) test -race -count=1 $(PKGS)
