@@ -23,9 +23,19 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 		a.processChunks(linkIdx, p, pkt, 1, now)
 		return
 	}
+	if a.state == stateCookieWait || a.state == stateCookieEchoed {
+		// 8.5.1 E: before the handshake completes a SHUTDOWN ACK is out of
+		// the blue whatever its tag, and 8.4 rule 5 answers it (rule 2
+		// first: nothing answers a packet with an ABORT).
+		if hasChunk(pkt, wire.TypeShutdownAck) && !hasChunk(pkt, wire.TypeAbort) {
+			a.host.stats.OutOfBlues++
+			a.host.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, pkt.VerificationTag, &wire.ShutdownComplete{TagReflected: true})
+			return
+		}
+	}
 	if pkt.VerificationTag != a.localTag {
-		// Only ABORT and SHUTDOWN COMPLETE may carry the peer's tag (T bit
-		// set), and a SHUTDOWN ACK in COOKIE-WAIT/ECHOED is out of the blue.
+		// Only ABORT and SHUTDOWN COMPLETE may carry the peer's tag, and
+		// only with the T bit set (8.5.1 B, C).
 		for _, c := range pkt.Chunks {
 			switch c.Type {
 			case wire.TypeAbort, wire.TypeShutdownComplete:
@@ -35,19 +45,38 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 				}
 			}
 		}
-		if a.state == stateCookieWait || a.state == stateCookieEchoed {
-			for _, c := range pkt.Chunks {
-				if c.Type == wire.TypeShutdownAck {
-					a.host.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, pkt.VerificationTag, &wire.ShutdownComplete{TagReflected: true})
-					return
-				}
-			}
-		}
+		a.host.stats.DiscardedBadTag++
+		return
+	}
+	if !a.reflectedTagsValid(pkt) {
 		a.host.stats.DiscardedBadTag++
 		return
 	}
 	a.adoptPath(linkIdx, p)
 	a.processChunks(linkIdx, p, pkt, 0, now)
+}
+
+// reflectedTagsValid applies the other half of 8.5.1 B and C to a packet
+// carrying our own tag: an ABORT or SHUTDOWN COMPLETE with the T bit set
+// says the tag is the peer's, so with ours it is discarded with the whole
+// packet. (Tags that happen to be equal satisfy both readings.)
+func (a *Association) reflectedTagsValid(pkt *wire.Packet) bool {
+	for _, c := range pkt.Chunks {
+		if (c.Type == wire.TypeAbort || c.Type == wire.TypeShutdownComplete) && c.Flags&1 != 0 &&
+			(a.peerTag == 0 || pkt.VerificationTag != a.peerTag) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasChunk(pkt *wire.Packet, t wire.ChunkType) bool {
+	for _, c := range pkt.Chunks {
+		if c.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 // adoptPath is RFC 6951 5.4: after the tag check, the packet's UDP source
@@ -157,8 +186,12 @@ func (a *Association) handleAbort(c wire.RawChunk) {
 func (a *Association) handleError(c wire.RawChunk, now time.Time) {
 	causes, _ := wire.ParseCauses(c.Value)
 	for _, cs := range causes {
-		if sc, ok := cs.(*wire.StaleCookieCause); ok && a.state == stateCookieEchoed {
-			a.staleCookie(sc, now)
+		if sc, ok := cs.(*wire.StaleCookieCause); ok {
+			// 5.2.6: outside COOKIE-ECHOED the whole ERROR chunk is
+			// silently discarded (an old cookie of ours went stale).
+			if a.state == stateCookieEchoed {
+				a.staleCookie(sc, now)
+			}
 			return
 		}
 	}

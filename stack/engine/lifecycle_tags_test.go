@@ -1,0 +1,141 @@
+package engine_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// shutdownAckSentLab brings a server association to SHUTDOWN-ACK-SENT and
+// keeps it there: every SHUTDOWN COMPLETE of the client is lost.
+func shutdownAckSentLab(t *testing.T, seed uint64) (*lab, *engine.Association) {
+	t.Helper()
+	l := newLab(t, seed, link.Native, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	l.cn.Imp.Drop = func(_ *simNode, pkt []byte) bool { return firstChunk(pkt) == wire.TypeShutdownComplete }
+	a.Shutdown(l.net.Now())
+	if !l.net.RunUntil(func() bool { return l.srv.assoc.State() == engine.StateShutdownAckSent }, time.Minute) {
+		t.Fatalf("server reached %v", l.srv.assoc.State())
+	}
+	return l, a
+}
+
+// TestReflectedTagRules: RFC 9260 8.5.1 B and C. An ABORT or SHUTDOWN
+// COMPLETE is taken with our tag and the T bit clear, or with the peer's tag
+// and the T bit set; the other two combinations are discarded silently and
+// change nothing.
+func TestReflectedTagRules(t *testing.T) {
+	for _, typ := range []wire.ChunkType{wire.TypeAbort, wire.TypeShutdownComplete} {
+		for _, tbit := range []bool{false, true} {
+			for _, own := range []bool{true, false} {
+				name := fmt.Sprintf("%v/T=%v/own-tag=%v", typ, tbit, own)
+				t.Run(name, func(t *testing.T) {
+					var l *lab
+					var a *engine.Association
+					want := engine.StateEstablished
+					if typ == wire.TypeAbort {
+						l = newLab(t, 30, link.Native, engine.Config{})
+						a, _ = l.up(engine.Config{})
+					} else {
+						l, a = shutdownAckSentLab(t, 31)
+						want = engine.StateShutdownAckSent
+					}
+					srv := l.srv.assoc
+					sl, sp := srv.Tags()
+					vtag := sp
+					if own {
+						vtag = sl
+					}
+					var c wire.Chunk = &wire.Abort{TagReflected: tbit}
+					if typ == wire.TypeShutdownComplete {
+						c = &wire.ShutdownComplete{TagReflected: tbit}
+					}
+					p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr}}
+					before := l.sn.Host.Stats().DiscardedBadTag
+					out := p.send(t, l.net.Now(), wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: vtag}, c)
+					if len(out) != 0 {
+						t.Fatalf("answered %s", chunkTypes(out))
+					}
+					accept := own != tbit
+					if accept {
+						if srv.State() != engine.StateClosed {
+							t.Fatalf("not accepted: state %v", srv.State())
+						}
+						return
+					}
+					if srv.State() != want || l.srv.ended() {
+						t.Fatalf("accepted: state %v events %s", srv.State(), l.srv.types())
+					}
+					if n := l.sn.Host.Stats().DiscardedBadTag - before; n != 1 {
+						t.Fatalf("DiscardedBadTag grew by %d, want 1", n)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestShutdownAckBeforeEstablished: RFC 9260 8.5.1 E. In COOKIE-WAIT and
+// COOKIE-ECHOED a SHUTDOWN ACK is out of the blue even with our own tag:
+// 8.4 rule 5 answers it with SHUTDOWN COMPLETE, T bit set, reflecting the
+// packet's tag; the association is untouched.
+func TestShutdownAckBeforeEstablished(t *testing.T) {
+	for _, st := range []engine.State{engine.StateCookieWait, engine.StateCookieEchoed} {
+		for _, own := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%v/own-tag=%v", st, own), func(t *testing.T) {
+				l := newLab(t, 32, link.Native, engine.Config{})
+				if st == engine.StateCookieWait {
+					l.sn.Down = true
+				} else {
+					l.deferAccept = true
+				}
+				a, rec := l.dial(engine.Config{})
+				l.net.RunUntil(func() bool { return a.State() == st }, time.Minute)
+				l.net.RunFor(10 * time.Millisecond)
+				if a.State() != st {
+					t.Fatalf("setup reached %v", a.State())
+				}
+				cl, cp := a.Tags()
+				vtag := cl
+				if !own {
+					vtag = cl ^ 0x0f0f0f0f
+				}
+				p := probe{nd: l.cn, from: link.Path{Local: l.cn.Addr, Remote: l.sn.Addr}}
+				out := p.send(t, l.net.Now(), wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort(), VerificationTag: vtag}, &wire.ShutdownAck{})
+				if len(out) != 1 || len(out[0].Chunks) != 1 || out[0].Chunks[0].Type != wire.TypeShutdownComplete ||
+					out[0].Chunks[0].Flags&1 != 1 || out[0].VerificationTag != vtag ||
+					out[0].SrcPort != a.LocalPort() || out[0].DstPort != serverPort {
+					t.Fatalf("answer %s, want SHUTDOWN COMPLETE T=1 vtag=%#x", chunkTypes(out), vtag)
+				}
+				if nl, np := a.Tags(); a.State() != st || nl != cl || np != cp || len(rec.events) != 0 {
+					t.Fatalf("association changed: %v events %s", a.State(), rec.types())
+				}
+			})
+		}
+	}
+}
+
+// TestStaleCookieErrorOutsideCookieEchoed: RFC 9260 5.2.6. An ERROR with a
+// Stale Cookie cause in any state but COOKIE-ECHOED is discarded silently,
+// not surfaced as REMOTE_ERROR; another ERROR still is.
+func TestStaleCookieErrorOutsideCookieEchoed(t *testing.T) {
+	l := newLab(t, 33, link.Native, engine.Config{})
+	a, rec := l.up(engine.Config{})
+	cl, _ := a.Tags()
+	p := probe{nd: l.cn, from: link.Path{Local: l.cn.Addr, Remote: l.sn.Addr}}
+	hdr := wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort(), VerificationTag: cl}
+	if out := p.send(t, l.net.Now(), hdr, &wire.ErrorChunk{Causes: []wire.Cause{&wire.StaleCookieCause{Staleness: 1000}}}); len(out) != 0 {
+		t.Fatalf("answered %s", chunkTypes(out))
+	}
+	if rec.has(engine.RemoteError) || a.State() != engine.StateEstablished {
+		t.Fatalf("stale cookie ERROR in ESTABLISHED: state %v events %s", a.State(), rec.types())
+	}
+	p.send(t, l.net.Now(), hdr, &wire.ErrorChunk{Causes: []wire.Cause{&wire.InvalidStreamCause{StreamID: 3}}})
+	if !rec.has(engine.RemoteError) {
+		t.Fatalf("another ERROR was not surfaced: %s", rec.types())
+	}
+}
