@@ -215,14 +215,18 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 		// 5.2.1: same tag and TSN as our INIT, no tie-tags.
 		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, 0, 0, &cfg)
 	case stateCookieEchoed:
-		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, a.localTag, a.peerTag, &cfg)
+		// 5.2.1: our INIT's tag again, and the TCB's Tie-Tags.
+		tie := h.tieTagsOf(a)
+		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, tie.local, tie.peer, &cfg)
 	case stateShutdownAckSent:
 		// 9.2: the SHUTDOWN COMPLETE was probably lost.
 		a.ctl |= ctlShutdownAck
 		a.markDirty()
 	default:
-		// 5.2.2: a new tag, tie-tags naming the current association.
-		l.answerInit(linkIdx, p, pkt, &ini, now, h.random32(), h.random32(), a.localTag, a.peerTag, &cfg)
+		// 5.2.2: a new tag, and Tie-Tags that link a restart's cookie to
+		// this TCB without revealing its tags (1.3).
+		tie := h.tieTagsOf(a)
+		l.answerInit(linkIdx, p, pkt, &ini, now, h.random32(), h.random32(), tie.local, tie.peer, &cfg)
 	}
 }
 
@@ -247,8 +251,11 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		h.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
 		return false
 	}
+	tie, hasTie := h.tieTags[a]
+	tieMatch := hasTie && st.LocalTieTag == tie.local && st.PeerTieTag == tie.peer
 	switch {
-	case !lt && !pt && st.LocalTieTag == a.localTag && st.PeerTieTag == a.peerTag && st.LocalTieTag != 0: // A
+	case !lt && !pt && tieMatch: // A
+		h.stats.CookieAction[0]++
 		if a.state == stateShutdownAckSent {
 			a.ctl |= ctlShutdownAck
 			a.errCauses = append(a.errCauses, &wire.CookieWhileShuttingDownCause{})
@@ -258,13 +265,16 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		a.restart(linkIdx, p, pkt, &st, now)
 		return false
 	case lt && !pt: // B (peer tag X or 0)
+		h.stats.CookieAction[1]++
 		a.peerTag = st.PeerTag
 		a.adoptPeerFromCookie(&st)
 		a.collisionEstablish(now)
 		return true
 	case !lt && pt && st.LocalTieTag == 0 && st.PeerTieTag == 0: // C
+		h.stats.CookieAction[2]++
 		return false
 	case lt && pt: // D
+		h.stats.CookieAction[3]++
 		switch a.state {
 		case stateCookieEchoed, stateCookieWait:
 			a.adoptPeerFromCookie(&st)
@@ -324,6 +334,9 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 		a.notify(Event{Type: SendFailed, Failed: failed})
 	}
 	a.data.stop()
+	// A new incarnation: the next INIT draws new Tie-Tags, so a cookie
+	// issued for the old one cannot restart this one.
+	delete(h.tieTags, a)
 	a.adoptCookieRestart(st)
 	a.path.reset(now)
 	a.t1.stop()

@@ -111,6 +111,13 @@ type Host struct {
 
 	stats Stats
 
+	// tieTags holds the Tie-Tags of associations that answered an INIT
+	// while they existed (RFC 9260 5.2.1, 5.2.2): random nonces, made once
+	// per TCB, that a restart's cookie carries back (5.2.4 action A)
+	// without revealing the real tags. They belong in the TCB; they live
+	// here, keyed by it, because few associations ever need them.
+	tieTags map[*Association]tiePair
+
 	// lastNow is the time of the input being processed.
 	lastNow time.Time
 
@@ -147,6 +154,23 @@ type Stats struct {
 	HBExpireds              uint64 // heartbeat timer expiries that sent a HEARTBEAT
 	MalformedPackets        uint64
 	DiscardedBadTag         uint64
+	// CookieAction counts COOKIE ECHOs for an existing association by the
+	// action of RFC 9260 5.2.4 they took: [0] is A (peer restart), [1] B,
+	// [2] C, [3] D. Cookies that match no row are not counted.
+	CookieAction [4]uint64
+}
+
+// tiePair is an association's Local-Tie-Tag and Peer's-Tie-Tag.
+type tiePair struct{ local, peer uint32 }
+
+// tieTagsOf returns a's Tie-Tags, drawing them on first use.
+func (h *Host) tieTagsOf(a *Association) tiePair {
+	if tp, ok := h.tieTags[a]; ok {
+		return tp
+	}
+	tp := tiePair{h.random32(), h.random32()}
+	h.tieTags[a] = tp
+	return tp
 }
 
 type pendingEvent struct {
@@ -171,6 +195,7 @@ func NewHost(cfg HostConfig) *Host {
 		portRefs:  make(map[uint16]int),
 		recent:    make(map[uint16]time.Time),
 		linkPorts: make(map[linkPort]int),
+		tieTags:   make(map[*Association]tiePair),
 	}
 }
 
@@ -329,6 +354,7 @@ func (h *Host) removeAssoc(a *Association) {
 		}
 	}
 	a.peerAlt = nil
+	delete(h.tieTags, a)
 	if h.assocs[a.key] == a {
 		delete(h.assocs, a.key)
 		h.usePort(a.portLink, a.key.localPort, false)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -137,5 +138,108 @@ func TestStaleCookieErrorOutsideCookieEchoed(t *testing.T) {
 	p.send(t, l.net.Now(), hdr, &wire.ErrorChunk{Causes: []wire.Cause{&wire.InvalidStreamCause{StreamID: 3}}})
 	if !rec.has(engine.RemoteError) {
 		t.Fatalf("another ERROR was not surfaced: %s", rec.types())
+	}
+}
+
+// initAckCookie sends ini from p and returns the INIT ACK's fields and the
+// state its cookie carries.
+func initAckCookie(t *testing.T, l *lab, p probe, hdr wire.CommonHeader, ini *wire.Init) (wire.InitAck, cookie.State) {
+	t.Helper()
+	out := p.send(t, l.net.Now(), hdr, ini)
+	if len(out) != 1 || out[0].Chunks[0].Type != wire.TypeInitAck || out[0].VerificationTag != ini.InitiateTag {
+		t.Fatalf("answer %s, want an INIT ACK tagged %#x", chunkTypes(out), ini.InitiateTag)
+	}
+	var ia wire.InitAck
+	if err := ia.Unmarshal(out[0].Chunks[0]); err != nil {
+		t.Fatal(err)
+	}
+	sc, ok := ia.Param(wire.ParamStateCookie).(*wire.StateCookieParam)
+	if !ok {
+		t.Fatal("INIT ACK without a cookie")
+	}
+	st, err := p.nd.Host.OpenCookie(sc.Cookie, l.net.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ia, st
+}
+
+// TestTieTagsAreNonces: RFC 9260 1.3, 5.2.1, 5.2.2. The Tie-Tags an INIT
+// ACK's cookie carries for an existing association are random, not its
+// Verification Tags, the same for every INIT while the TCB lives, and
+// what 5.2.4 action A compares: the cookie they came in restarts it.
+func TestTieTagsAreNonces(t *testing.T) {
+	l := newLab(t, 34, link.Native, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	old := l.srv
+	sl, sp := old.assoc.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr}}
+	hdr := wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort}
+	ini := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x5151, ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: 1}}
+	ia1, st1 := initAckCookie(t, l, p, hdr, ini)
+	_, st2 := initAckCookie(t, l, p, hdr, ini)
+	if st1.LocalTieTag == 0 || st1.PeerTieTag == 0 {
+		t.Fatalf("tie-tags %#x/%#x, want nonzero (5.2.2)", st1.LocalTieTag, st1.PeerTieTag)
+	}
+	for _, tie := range []uint32{st1.LocalTieTag, st1.PeerTieTag} {
+		if tie == sl || tie == sp {
+			t.Fatalf("tie-tags %#x/%#x reveal the tags %#x/%#x", st1.LocalTieTag, st1.PeerTieTag, sl, sp)
+		}
+	}
+	if st2.LocalTieTag != st1.LocalTieTag || st2.PeerTieTag != st1.PeerTieTag {
+		t.Fatal("a second INIT got other tie-tags")
+	}
+	if st1.LocalTag != ia1.InitiateTag || st1.LocalTag == sl || st1.PeerTag != ini.InitiateTag {
+		t.Fatalf("cookie tags %#x/%#x", st1.LocalTag, st1.PeerTag)
+	}
+	// The peer echoes the first cookie: tags X X, tie-tags M M: action A.
+	sc := ia1.Param(wire.ParamStateCookie).(*wire.StateCookieParam)
+	out := p.send(t, l.net.Now(), wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: ia1.InitiateTag},
+		&wire.CookieEcho{Cookie: sc.Cookie})
+	if got := l.sn.Host.Stats().CookieAction; got != [4]uint64{1, 0, 0, 0} {
+		t.Fatalf("cookie actions %v, want A once; answer %s", got, chunkTypes(out))
+	}
+	if ev := old.find(engine.CommLost); ev == nil || ev.Err != engine.ErrRestarted {
+		t.Fatalf("old association events %s, want COMM_LOST ErrRestarted", old.types())
+	}
+}
+
+// TestTieTagsInCookieEchoed: RFC 9260 5.2.1. In COOKIE-WAIT the INIT ACK
+// for a colliding INIT has no Tie-Tags; in COOKIE-ECHOED it has random
+// ones. Both reuse our INIT's Initiate Tag and TSN.
+func TestTieTagsInCookieEchoed(t *testing.T) {
+	for _, st := range []engine.State{engine.StateCookieWait, engine.StateCookieEchoed} {
+		t.Run(st.String(), func(t *testing.T) {
+			l := newLab(t, 35, link.Native, engine.Config{})
+			if st == engine.StateCookieWait {
+				l.sn.Down = true
+			} else {
+				l.deferAccept = true
+			}
+			a, _ := l.dial(engine.Config{})
+			l.net.RunUntil(func() bool { return a.State() == st }, time.Minute)
+			l.net.RunFor(10 * time.Millisecond)
+			if a.State() != st {
+				t.Fatalf("setup reached %v", a.State())
+			}
+			cl, cp := a.Tags()
+			p := probe{nd: l.cn, from: link.Path{Local: l.cn.Addr, Remote: l.sn.Addr}}
+			ini := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x6161, ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: 1}}
+			ia, ck := initAckCookie(t, l, p, wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort()}, ini)
+			if ia.InitiateTag != cl || ck.LocalTag != cl {
+				t.Fatalf("INIT ACK tag %#x, want our INIT's %#x", ia.InitiateTag, cl)
+			}
+			zero := ck.LocalTieTag == 0 && ck.PeerTieTag == 0
+			if st == engine.StateCookieWait && !zero {
+				t.Fatalf("COOKIE-WAIT tie-tags %#x/%#x, want 0", ck.LocalTieTag, ck.PeerTieTag)
+			}
+			if st == engine.StateCookieEchoed && (ck.LocalTieTag == 0 || ck.PeerTieTag == 0 ||
+				ck.LocalTieTag == cl || ck.PeerTieTag == cp) {
+				t.Fatalf("COOKIE-ECHOED tie-tags %#x/%#x (tags %#x/%#x)", ck.LocalTieTag, ck.PeerTieTag, cl, cp)
+			}
+			if a.State() != st {
+				t.Fatalf("state changed to %v", a.State())
+			}
+		})
 	}
 }

@@ -1,0 +1,11 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+)
+
+// OpenCookie opens a cookie this host sealed, so tests can read what an
+// INIT ACK's opaque State Cookie carries.
+func (h *Host) OpenCookie(c []byte, now time.Time) (cookie.State, error) { return h.jar.Open(c, now) }
