@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
@@ -204,6 +205,16 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 		}})
 		return
 	}
+	if a.state != stateCookieWait && a.state != stateShutdownAckSent {
+		// 5.2.1 (COOKIE-ECHOED) and 5.2.2: an INIT that adds addresses
+		// is refused, listing them, and the association stays as it is.
+		if added := a.addedAddrParams(linkIdx, &ini); len(added) > 0 {
+			h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{Causes: []wire.Cause{
+				&wire.RestartWithNewAddressesCause{Addresses: added},
+			}})
+			return
+		}
+	}
 	l := a.listener
 	if l == nil {
 		// A dialled association answers from its own configuration.
@@ -228,6 +239,29 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 		tie := h.tieTagsOf(a)
 		l.answerInit(linkIdx, p, pkt, &ini, now, h.random32(), h.random32(), tie.local, tie.peer, &cfg)
 	}
+}
+
+// addedAddrParams returns, encoded as they came, the Address parameters of
+// ini that name addresses not part of a. Only a native link carries
+// addresses (RFC 6951 5.7: an encapsulated INIT lists none, and those it
+// would list are private ones). When a already holds as many addresses as
+// it can learn, an unknown one may be one it had no room for, so none
+// counts as added.
+func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init) []byte {
+	if a.host.LinkKind(linkIdx) != link.Native || a.host.LinkKind(a.path.linkIdx) != link.Native ||
+		1+len(a.peerAlt) >= maxPeerAddrs {
+		return nil
+	}
+	var b []byte
+	for _, prm := range ini.Params {
+		addr, ok := addrParam(prm)
+		if !ok || !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() ||
+			addr == a.key.remote || slices.Contains(a.peerAlt, addr) {
+			continue
+		}
+		b = prm.AppendTo(b)
+	}
+	return b
 }
 
 // handleCookieEchoExisting applies 5.2.4 to a COOKIE ECHO for an existing
@@ -320,11 +354,16 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	h := a.host
 	if l := h.listeners[a.key.localPort]; l != nil && l.onLink(linkIdx) {
 		a.close(Event{Type: CommLost, Err: ErrRestarted})
-		na := h.newAssociation(a.key, linkIdx, p, l.cfg, nil)
+		// Built as 5.1.5 builds any TCB: keyed by the COOKIE ECHO's source
+		// (which may be another address of the peer's than the old
+		// primary), taking packets from the addresses its INIT listed.
+		key := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: p.Remote}
+		na := h.newAssociation(key, linkIdx, p, l.cfg, nil)
 		na.listener, na.passive = l, true
 		na.adoptCookie(st)
 		na.state = stateAcceptPending
 		h.addAssoc(na)
+		h.addPeerAddrs(na, st.PeerAddrs[:]...)
 		h.accepts = append(h.accepts, &AcceptRequest{l: l, a: na, Restart: true})
 		na.processChunks(linkIdx, p, pkt, 1, now)
 		return

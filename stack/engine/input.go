@@ -102,14 +102,9 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 		a = h.initAckFromOtherAddr(linkIdx, pkt)
 	}
 	if a != nil {
-		if t := pkt.Chunks[0].Type; a.key.remote != p.Remote && (t == wire.TypeInit || t == wire.TypeCookieEcho) {
-			// From one of the peer's other addresses: a restart or
-			// collision there would rebuild the TCB on the wrong key, and
-			// 5.2.2's new-address check is not done. Discarded; the peer
-			// retries and fails over to the primary.
-			h.stats.DiscardedBadTag++
-			return
-		}
+		// From any of the peer's addresses, an INIT or COOKIE ECHO takes
+		// the rules of 5.2: an INIT adding addresses is refused (5.2.2),
+		// and a restart builds its TCB keyed by the COOKIE ECHO's source.
 		a.handlePacket(linkIdx, p, pkt, now)
 		return
 	}

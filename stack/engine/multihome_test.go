@@ -250,25 +250,116 @@ func TestAcceptedPeerOtherAddress(t *testing.T) {
 	}
 }
 
-// An INIT or COOKIE ECHO from one of the peer's other addresses is
-// discarded: a restart there would rebuild the TCB on the wrong key, and
-// the other address could be listed by a peer that does not own it.
-func TestInitFromPeersOtherAddressDiscarded(t *testing.T) {
+// TestInitFromPeersOtherAddress: an INIT from one of the peer's other
+// addresses gets the treatment of RFC 9260 5.2.2 like one from the primary:
+// an INIT ACK to where it came from when it adds no address, an ABORT with
+// cause 11 listing the addresses it adds otherwise. The cookie of that INIT
+// ACK, echoed from the other address, restarts the dialled association in
+// place (5.2.4 action A).
+func TestInitFromPeersOtherAddress(t *testing.T) {
 	m := newMHPeer(t)
-	a, _, tag := m.dial()
+	a, rec, tag := m.dial()
 	m.from(m.other, tag, m.initAck(0x7e57ab1e, m.dialled, m.other))
 	m.from(m.other, tag, &wire.CookieAck{})
 	if a.State() != engine.StateEstablished {
 		t.Fatalf("state %v", a.State())
 	}
-	init := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x0bad0bad, ARwnd: 1 << 16, OutStreams: 1, InStreams: 1, InitialTSN: 9}}
-	if got := m.from(m.other, 0, init); len(got) != 0 {
-		t.Fatalf("an INIT from the peer's other address was answered: %v", got)
+	third := netip.MustParseAddr("198.18.0.4")
+	adding := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x0add0add, ARwnd: 1 << 16, OutStreams: 1, InStreams: 1, InitialTSN: 9,
+		Params: []wire.Param{&wire.IPv4AddressParam{Addr: m.dialled}, &wire.IPv4AddressParam{Addr: third}, &wire.IPv4AddressParam{Addr: m.other}}}}
+	got := m.from(m.other, 0, adding)
+	if len(got) != 1 || got[0].path.Remote != m.other || got[0].pkt.VerificationTag != adding.InitiateTag ||
+		got[0].pkt.Chunks[0].Type != wire.TypeAbort || got[0].pkt.Chunks[0].Flags&1 != 0 {
+		t.Fatalf("an INIT adding %v was answered %v, want an ABORT (5.2.2)", third, got)
 	}
-	if got := m.from(m.dialled, 0, init); len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeInitAck {
-		t.Fatalf("an INIT from the primary address was answered %v, want an INIT ACK (5.2.2)", got)
+	var ab wire.Abort
+	if err := ab.Unmarshal(got[0].pkt.Chunks[0]); err != nil {
+		t.Fatal(err)
 	}
-	if a.State() != engine.StateEstablished {
-		t.Fatalf("state %v after the INITs", a.State())
+	want := (&wire.IPv4AddressParam{Addr: third}).AppendTo(nil)
+	if c, ok := ab.Causes[0].(*wire.RestartWithNewAddressesCause); len(ab.Causes) != 1 || !ok || string(c.Addresses) != string(want) {
+		t.Fatalf("ABORT causes %#v, want cause 11 listing only %v", ab.Causes, third)
+	}
+	if a.State() != engine.StateEstablished || len(rec.events) != 1 {
+		t.Fatalf("the association changed: %v %s", a.State(), rec.types())
+	}
+	init := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x0bad0bad, ARwnd: 1 << 16, OutStreams: 1, InStreams: 1, InitialTSN: 9,
+		Params: []wire.Param{&wire.IPv4AddressParam{Addr: m.other}, &wire.IPv4AddressParam{Addr: m.dialled}}}}
+	got = m.from(m.other, 0, init)
+	if len(got) != 1 || got[0].path.Remote != m.other || got[0].pkt.Chunks[0].Type != wire.TypeInitAck {
+		t.Fatalf("an INIT from the peer's other address was answered %v, want an INIT ACK to it (5.2.2)", got)
+	}
+	var ia wire.InitAck
+	if err := ia.Unmarshal(got[0].pkt.Chunks[0]); err != nil {
+		t.Fatal(err)
+	}
+	ck := ia.Param(wire.ParamStateCookie).(*wire.StateCookieParam).Cookie
+	got = m.from(m.other, ia.InitiateTag, &wire.CookieEcho{Cookie: ck})
+	if !rec.has(engine.Restart) || a.State() != engine.StateEstablished {
+		t.Fatalf("events %s state %v, want RESTART", rec.types(), a.State())
+	}
+	if l, p := a.Tags(); l != ia.InitiateTag || p != init.InitiateTag {
+		t.Fatalf("tags after the restart %#x/%#x", l, p)
+	}
+	if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeCookieAck || got[0].pkt.VerificationTag != init.InitiateTag {
+		t.Fatalf("COOKIE ECHO answered %v, want a COOKIE ACK", got)
+	}
+}
+
+// TestRestartFromPeersOtherAddressAccepted: a listener's association
+// restarted by a COOKIE ECHO from one of the peer's other addresses: the
+// new TCB is keyed by that address, as 5.1.5 keys any, and still takes
+// packets from the addresses the restart's INIT listed.
+func TestRestartFromPeersOtherAddressAccepted(t *testing.T) {
+	n := sim.New(93)
+	nd := n.AddNode("198.18.0.1", link.Native)
+	m := &mhPeer{t: t, net: n, host: nd.Host, us: nd.Addr, now: n.Now(), port: serverPort, peer: 40000,
+		dialled: netip.MustParseAddr("198.18.0.2"), other: netip.MustParseAddr("198.18.0.3")}
+	var accs []*engine.Association
+	recs := []*recorder{}
+	if err := m.host.Listen(serverPort, engine.Config{}, engine.AcceptFunc(func(r *engine.AcceptRequest) {
+		accs = append(accs, r.Association())
+		rec := &recorder{net: n}
+		recs = append(recs, rec)
+		if err := r.Accept(m.now, rec); err != nil {
+			t.Fatal(err)
+		}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	both := []wire.Param{&wire.IPv4AddressParam{Addr: m.dialled}, &wire.IPv4AddressParam{Addr: m.other}}
+	handshake := func(from netip.Addr, tag uint32) {
+		t.Helper()
+		init := &wire.Init{InitFields: wire.InitFields{InitiateTag: tag, ARwnd: 1 << 20, OutStreams: 4, InStreams: 4, InitialTSN: 500, Params: both}}
+		got := m.from(from, 0, init)
+		if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeInitAck {
+			t.Fatalf("INIT from %v answered %v", from, got)
+		}
+		var ia wire.InitAck
+		if err := ia.Unmarshal(got[0].pkt.Chunks[0]); err != nil {
+			t.Fatal(err)
+		}
+		m.from(from, ia.InitiateTag, &wire.CookieEcho{Cookie: ia.Param(wire.ParamStateCookie).(*wire.StateCookieParam).Cookie})
+	}
+	handshake(m.dialled, 0x0e0b0001)
+	handshake(m.other, 0x0e0b0002) // the peer restarted and speaks from its other address
+	if len(accs) != 2 || accs[1].State() != engine.StateEstablished {
+		t.Fatalf("%d associations accepted", len(accs))
+	}
+	if ev := recs[0].find(engine.CommLost); ev == nil || ev.Err != engine.ErrRestarted {
+		t.Fatalf("old association events %s", recs[0].types())
+	}
+	if _, p := accs[1].Path(); p.Remote != m.other {
+		t.Fatalf("restarted association's primary %v, want %v", p.Remote, m.other)
+	}
+	l, _ := accs[1].Tags()
+	m.from(m.dialled, l, &wire.Data{TSN: 500, Beginning: true, Ending: true, PPID: 18, Payload: []byte("from the first address")})
+	if len(recs[1].msgs) != 1 {
+		t.Fatal("DATA from the address the restart's INIT listed was not taken")
+	}
+	count := 0
+	m.host.Associations(func(*engine.Association) { count++ })
+	if count != 1 {
+		t.Fatalf("host holds %d associations", count)
 	}
 }
