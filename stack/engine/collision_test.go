@@ -34,8 +34,9 @@ func TestUnexpectedInitAckAndCookieAck(t *testing.T) {
 // TestReplayedCookieEcho: a COOKIE ECHO lost and retransmitted, then the
 // first copy arriving late: both tags match (5.2.4 action D), so it only
 // earns another COOKIE ACK; the same cookie under another packet tag is
-// discarded (5.1.5 step 3). Action C itself (our own stale local tag) needs
-// a handshake we restarted with a new tag, which the engine never does.
+// discarded (5.1.5 step 3). Action C (a late cookie with a local tag that
+// is no longer the association's and no Tie-Tags) arises when a listener's
+// host dials the peer from the listening port: TestCollisionActionC.
 func TestReplayedCookieEcho(t *testing.T) {
 	l := newLab(t, 81, link.UDP, engine.Config{})
 	var firstEcho []byte
