@@ -91,7 +91,7 @@ func (c RawCause) AppendTo(b []byte) []byte {
 
 func appendCauseHeader(b []byte, code CauseCode, valueLen int) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(code))
-	return binary.BigEndian.AppendUint16(b, uint16(CauseHeaderLen+valueLen))
+	return binary.BigEndian.AppendUint16(b, length16(CauseHeaderLen+valueLen))
 }
 
 // ForEachCause calls f for each error cause in b without decoding or copying.

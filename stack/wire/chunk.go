@@ -111,13 +111,24 @@ func (c RawChunk) Bytes() []byte { return c.AppendTo(nil) }
 // is valueLen bytes long.
 func appendChunkHeader(b []byte, t ChunkType, flags uint8, valueLen int) []byte {
 	b = append(b, byte(t), flags)
-	return binary.BigEndian.AppendUint16(b, uint16(ChunkHeaderLen+valueLen))
+	return binary.BigEndian.AppendUint16(b, length16(ChunkHeaderLen+valueLen))
+}
+
+// length16 is n for a 16-bit length field. Encoders take their input from
+// the program, not the wire, so a chunk, parameter or cause that does not
+// fit is the caller's bug (the engine fragments at the path MTU): it panics
+// rather than write a length that silently wraps and corrupts the packet.
+func length16(n int) uint16 {
+	if n > 0xffff {
+		panic(fmt.Sprintf("wire: item of %d bytes does not fit a 16-bit length field", n))
+	}
+	return uint16(n)
 }
 
 // putChunkLength fixes the length field of a chunk started at b[start:] once
 // its value has been appended (padding not yet added).
 func putChunkLength(b []byte, start int) {
-	binary.BigEndian.PutUint16(b[start+2:], uint16(len(b)-start))
+	binary.BigEndian.PutUint16(b[start+2:], length16(len(b)-start))
 }
 
 // setTLVChunkLength sets the length of the chunk at b[start:] whose last
@@ -130,7 +141,7 @@ func setTLVChunkLength(b []byte, start, last int) {
 	if last < end {
 		end = last + int(binary.BigEndian.Uint16(b[last+2:]))
 	}
-	binary.BigEndian.PutUint16(b[start+2:], uint16(end-start))
+	binary.BigEndian.PutUint16(b[start+2:], length16(end-start))
 }
 
 // checkType is the common first step of every typed decoder.

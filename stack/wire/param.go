@@ -95,7 +95,7 @@ func (p RawParam) AppendTo(b []byte) []byte {
 
 func appendParamHeader(b []byte, t ParamType, valueLen int) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(t))
-	return binary.BigEndian.AppendUint16(b, uint16(ParamHeaderLen+valueLen))
+	return binary.BigEndian.AppendUint16(b, length16(ParamHeaderLen+valueLen))
 }
 
 // nextTLV cuts one type-length-value item (parameter or error cause: they

@@ -4,13 +4,15 @@ import (
 	"net/netip"
 )
 
-// IPv4AddressParam is an IPv4 Address parameter (RFC 9260 3.3.2.1).
+// IPv4AddressParam is an IPv4 Address parameter (RFC 9260 3.3.2.1). Addr
+// must be IPv4 or IPv4-mapped IPv6 (written as plain IPv4); for an address
+// of either family, appendAddressParam picks the parameter.
 type IPv4AddressParam struct{ Addr netip.Addr }
 
 func (*IPv4AddressParam) ParamType() ParamType { return ParamIPv4Address }
 
 func (p *IPv4AddressParam) AppendTo(b []byte) []byte {
-	a := p.Addr.As4()
+	a := p.Addr.Unmap().As4()
 	b = appendParamHeader(b, ParamIPv4Address, 4)
 	return append(b, a[:]...)
 }

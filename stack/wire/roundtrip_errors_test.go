@@ -472,9 +472,9 @@ func TestUnmarshalReuse(t *testing.T) {
 	}
 }
 
-// TestHotPathAllocs: DATA, I-DATA and the FORWARD TSNs decode into reused
+// TestReusedDecodersAllocs: DATA, I-DATA and the FORWARD TSNs decode into reused
 // values without allocating.
-func TestHotPathAllocs(t *testing.T) {
+func TestReusedDecodersAllocs(t *testing.T) {
 	var d Data
 	var id IData
 	var f ForwardTSN
