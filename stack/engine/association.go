@@ -241,10 +241,52 @@ func (a *Association) abortWith(now time.Time, causes []wire.Cause, err error) {
 	a.host.stats.Aborteds++
 	var b []byte
 	if len(causes) > 0 {
-		b = trimLastPadding(wire.AppendCauses(nil, causes))
+		b = trimLastPadding(wire.AppendCauses(nil, a.shortenReasons(causes)))
 	}
 	a.sendAbortBytes(b)
 	a.close(a.lostEvent(err))
+}
+
+// shortenReasons cuts User-Initiated Abort reasons to what is left of one
+// ABORT on the path, keeping their beginning (where a reason names the side
+// and the cause); the caller's causes are not modified. Other causes that do
+// not fit are dropped whole by fitCauses.
+func (a *Association) shortenReasons(causes []wire.Cause) []wire.Cause {
+	room := a.path.maxPacket() - wire.CommonHeaderLen - wire.ChunkHeaderLen
+	copied, used := false, 0
+	var scratch []byte
+	for i, c := range causes {
+		if u, ok := c.(*wire.UserInitiatedAbortCause); ok && used+wire.CauseHeaderLen+len(u.Reason) > room {
+			if !copied {
+				causes, copied = append([]wire.Cause(nil), causes...), true
+			}
+			c = &wire.UserInitiatedAbortCause{Reason: u.Reason[:max(room-used-wire.CauseHeaderLen, 0)]}
+			causes[i] = c
+		}
+		scratch = c.AppendTo(scratch[:0])
+		used += len(scratch)
+	}
+	return causes
+}
+
+// fitCauses keeps the leading whole causes of b that fit in room bytes: an
+// ABORT is one packet (it is never fragmented, and nothing retransmits it),
+// so causes a user or a relayed peer gave beyond the path MTU are dropped
+// from the end rather than sent in a packet that cannot arrive.
+func fitCauses(b []byte, room int) []byte {
+	if len(b) <= room {
+		return b
+	}
+	end, off := 0, 0
+	for off+4 <= len(b) {
+		l := int(binary.BigEndian.Uint16(b[off+2:]))
+		if l < 4 || off+l > len(b) || off+l > room {
+			break
+		}
+		end = off + l
+		off += (l + 3) &^ 3
+	}
+	return b[:end]
 }
 
 // trimLastPadding drops the padding after the last TLV of b: RFC 9260 3.2
@@ -269,6 +311,7 @@ func (a *Association) sendAbortBytes(causes []byte) {
 	if a.state == stateCookieWait || a.peerTag == 0 {
 		return
 	}
+	causes = fitCauses(causes, a.path.maxPacket()-wire.CommonHeaderLen-wire.ChunkHeaderLen)
 	b := a.host.getBuf(wire.CommonHeaderLen + wire.ChunkHeaderLen + len(causes) + 4)
 	start := len(b)
 	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
