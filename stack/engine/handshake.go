@@ -144,10 +144,12 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 	a.cookieEcho = append(a.cookieEcho[:0], info.cookie...)
 	a.data.init(a, ia.ARwnd)
 	if len(info.unrecognized) > 0 {
-		// 3.2.2: report them with the COOKIE ECHO.
+		// 3.2.2: report them with the COOKIE ECHO. Cause 8 carries the
+		// parameters themselves (3.3.10.8), not the INIT ACK's
+		// Unrecognized Parameter wrapping of them.
 		var causes []wire.Cause
 		for _, p := range info.unrecognized {
-			causes = append(causes, &wire.UnrecognizedParamsCause{Params: p.AppendTo(nil)})
+			causes = append(causes, &wire.UnrecognizedParamsCause{Params: p.(*wire.UnrecognizedParam).Param})
 		}
 		a.errCauses = append(a.errCauses, causes...)
 	}
