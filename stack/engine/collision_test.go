@@ -86,6 +86,25 @@ func TestAbortInEveryState(t *testing.T) {
 	want := wire.AppendCauses(nil, causes)
 	type setup func(l *lab) (self *engine.Association, selfRec, peer *recorder)
 	states := map[string]setup{
+		"COOKIE-WAIT": func(l *lab) (*engine.Association, *recorder, *recorder) {
+			// The peer holds nothing and we know no tag of its: the abort
+			// is local only (see the wire check below).
+			l.sn.Down = true
+			a, rec := l.dial(engine.Config{})
+			l.net.RunFor(10 * time.Millisecond)
+			return a, rec, nil
+		},
+		"ACCEPT-PENDING": func(l *lab) (*engine.Association, *recorder, *recorder) {
+			// The server's TCB exists but its acceptor has not answered;
+			// the client, in COOKIE-ECHOED, gets the causes.
+			l.deferAccept = true
+			_, rec := l.dial(engine.Config{})
+			l.net.RunUntil(func() bool { return len(l.reqs) == 1 }, time.Minute)
+			srv := l.reqs[0].Association()
+			self := &recorder{net: l.net, assoc: srv}
+			srv.SetHandler(self)
+			return srv, self, rec
+		},
 		"COOKIE-ECHOED": func(l *lab) (*engine.Association, *recorder, *recorder) {
 			l.deferAccept = true // the server holds its COOKIE ACK
 			a, rec := l.dial(engine.Config{})
@@ -124,16 +143,18 @@ func TestAbortInEveryState(t *testing.T) {
 			return srv, l.srv, rec
 		},
 		"SHUTDOWN-ACK-SENT": func(l *lab) (*engine.Association, *recorder, *recorder) {
-			a, _ := l.up(engine.Config{})
-			l.cn.Imp.Drop = func(_ *simNode, pkt []byte) bool { return firstChunk(pkt) == wire.TypeShutdownComplete }
+			a, rec := l.up(engine.Config{})
+			// The server's SHUTDOWN ACK is lost: the client stays in
+			// SHUTDOWN-SENT to receive the causes.
+			l.sn.Imp.Drop = func(_ *simNode, pkt []byte) bool { return firstChunk(pkt) == wire.TypeShutdownAck }
 			a.Shutdown(l.net.Now())
 			l.net.RunUntil(func() bool { return l.srv.assoc.State() == engine.StateShutdownAckSent }, time.Minute)
-			// The client already closed; the abort goes out anyway and is
-			// dropped by the client as out of the blue (no TCB, 8.4 rule 2).
-			return l.srv.assoc, l.srv, nil
+			l.sn.Imp.Drop = nil
+			return l.srv.assoc, l.srv, rec
 		},
 	}
 	wantState := map[string]engine.State{
+		"COOKIE-WAIT": engine.StateCookieWait, "ACCEPT-PENDING": engine.StateAcceptPending,
 		"COOKIE-ECHOED": engine.StateCookieEchoed, "ESTABLISHED": engine.StateEstablished,
 		"SHUTDOWN-PENDING": engine.StateShutdownPending, "SHUTDOWN-SENT": engine.StateShutdownSent,
 		"SHUTDOWN-RECEIVED": engine.StateShutdownReceived, "SHUTDOWN-ACK-SENT": engine.StateShutdownAckSent,
@@ -145,11 +166,23 @@ func TestAbortInEveryState(t *testing.T) {
 			if self.State() != wantState[name] {
 				t.Fatalf("setup reached %v", self.State())
 			}
+			sent := l.net.Sent
 			self.Abort(l.net.Now(), causes...)
-			if ev := selfRec.find(engine.CommLost); ev == nil && selfRec.find(engine.CantStartAssoc) == nil {
-				t.Fatalf("aborting side events %s", selfRec.types())
+			lost := engine.CommLost
+			if s := wantState[name]; s < engine.StateEstablished {
+				lost = engine.CantStartAssoc
+			}
+			if ev := selfRec.find(lost); ev == nil || ev.Err != engine.ErrAborted || !selfRec.ended() {
+				t.Fatalf("aborting side events %s, want %v ErrAborted", selfRec.types(), lost)
+			}
+			if self.State() != engine.StateClosed {
+				t.Fatalf("state %v after Abort", self.State())
 			}
 			if peer == nil {
+				l.net.RunFor(time.Millisecond)
+				if l.net.Sent != sent {
+					t.Fatalf("an abort in COOKIE-WAIT sent %d packets", l.net.Sent-sent)
+				}
 				return
 			}
 			l.net.RunUntil(peer.ended, time.Minute)

@@ -243,3 +243,121 @@ func TestTieTagsInCookieEchoed(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongTagInShutdownStates: RFC 9260 8.5. Chunks under a wrong tag are
+// discarded in SHUTDOWN-SENT and SHUTDOWN-RECEIVED as in ESTABLISHED,
+// including I-DATA and an unknown chunk type whose action bits would
+// otherwise earn an ERROR; a T-bit ABORT or SHUTDOWN COMPLETE is checked
+// against the peer's tag. The same unknown chunk under the right tag is
+// answered, so the probe does reach the association.
+func TestWrongTagInShutdownStates(t *testing.T) {
+	unknown := wire.RawChunk{Type: 0xF0, Value: []byte{1, 2, 3, 4}}
+	chunks := []wire.Chunk{
+		&wire.Data{TSN: 1, Payload: []byte("x"), Beginning: true, Ending: true},
+		&wire.IData{TSN: 1, Payload: []byte("x"), Beginning: true, Ending: true},
+		unknown,
+		&wire.Sack{CumTSNAck: 1, ARwnd: 1000},
+		&wire.Heartbeat{Info: []byte("hb")},
+		&wire.Shutdown{CumTSNAck: 1},
+		&wire.ShutdownAck{},
+		&wire.ErrorChunk{Causes: []wire.Cause{&wire.ProtocolViolationCause{Info: []byte("x")}}},
+		&wire.Abort{},
+		&wire.Abort{TagReflected: true},
+		&wire.ShutdownComplete{},
+		&wire.ShutdownComplete{TagReflected: true},
+	}
+	type setup func(t *testing.T, l *lab) (self *engine.Association, nd *simNode, from link.Path)
+	setups := []struct {
+		state engine.State
+		mk    setup
+	}{
+		{engine.StateEstablished, func(t *testing.T, l *lab) (*engine.Association, *simNode, link.Path) {
+			l.up(engine.Config{})
+			return l.srv.assoc, l.sn, link.Path{Local: l.sn.Addr, Remote: l.cn.Addr}
+		}},
+		{engine.StateShutdownSent, func(t *testing.T, l *lab) (*engine.Association, *simNode, link.Path) {
+			a, _ := l.up(engine.Config{})
+			l.sn.Imp.Drop = func(_ *simNode, pkt []byte) bool { return firstChunk(pkt) == wire.TypeShutdownAck }
+			a.Shutdown(l.net.Now())
+			l.net.RunFor(10 * time.Millisecond)
+			return a, l.cn, link.Path{Local: l.cn.Addr, Remote: l.sn.Addr}
+		}},
+		{engine.StateShutdownReceived, func(t *testing.T, l *lab) (*engine.Association, *simNode, link.Path) {
+			a, _ := l.up(engine.Config{})
+			l.srv.assoc.HoldShutdownAck()
+			a.Shutdown(l.net.Now())
+			l.net.RunFor(10 * time.Millisecond)
+			return l.srv.assoc, l.sn, link.Path{Local: l.sn.Addr, Remote: l.cn.Addr}
+		}},
+	}
+	for _, s := range setups {
+		for _, c := range chunks {
+			name := fmt.Sprintf("%v/%v", s.state, c.ChunkType())
+			if ab, ok := c.(*wire.Abort); ok && ab.TagReflected {
+				name += "-T"
+			}
+			if sc, ok := c.(*wire.ShutdownComplete); ok && sc.TagReflected {
+				name += "-T"
+			}
+			t.Run(name, func(t *testing.T) {
+				l := newLab(t, 39, link.Native, engine.Config{})
+				self, nd, from := s.mk(t, l)
+				if self.State() != s.state {
+					t.Fatalf("setup reached %v", self.State())
+				}
+				lt, pt := self.Tags()
+				bad := lt ^ 0x5a5a5a5a
+				if ab, ok := c.(*wire.Abort); ok && ab.TagReflected {
+					bad = pt ^ 1
+				}
+				if sc, ok := c.(*wire.ShutdownComplete); ok && sc.TagReflected {
+					bad = pt ^ 1
+				}
+				p := probe{nd: nd, from: from}
+				hdr := wire.CommonHeader{SrcPort: self.RemotePort(), DstPort: self.LocalPort(), VerificationTag: bad}
+				before := nd.Host.Stats()
+				if out := p.send(t, l.net.Now(), hdr, c); len(out) != 0 {
+					t.Fatalf("answered %s", chunkTypes(out))
+				}
+				after := nd.Host.Stats()
+				if after.DiscardedBadTag != before.DiscardedBadTag+1 || after.InCtrlChunks != before.InCtrlChunks {
+					t.Fatalf("DiscardedBadTag %d -> %d, InCtrlChunks %d -> %d", before.DiscardedBadTag, after.DiscardedBadTag, before.InCtrlChunks, after.InCtrlChunks)
+				}
+				if nl, np := self.Tags(); self.State() != s.state || nl != lt || np != pt {
+					t.Fatalf("changed: %v", self.State())
+				}
+				if c.ChunkType() == unknown.Type {
+					hdr.VerificationTag = lt
+					out := p.send(t, l.net.Now(), hdr, c)
+					if len(out) != 1 || out[0].Chunks[0].Type != wire.TypeError {
+						t.Fatalf("under the right tag answered %s, want an ERROR", chunkTypes(out))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestWrongTagInitAckInCookieWait: an INIT ACK whose packet does not carry
+// our INIT's tag is discarded (8.5): no COOKIE ECHO, still COOKIE-WAIT.
+func TestWrongTagInitAckInCookieWait(t *testing.T) {
+	l := newLab(t, 40, link.Native, engine.Config{})
+	l.sn.Down = true
+	a, rec := l.dial(engine.Config{})
+	l.net.RunFor(10 * time.Millisecond)
+	cl, _ := a.Tags()
+	p := probe{nd: l.cn, from: link.Path{Local: l.cn.Addr, Remote: l.sn.Addr}}
+	ia := &wire.InitAck{InitFields: wire.InitFields{InitiateTag: 0x9393, ARwnd: 65536, OutStreams: 2, InStreams: 2, InitialTSN: 5,
+		Params: []wire.Param{&wire.StateCookieParam{Cookie: []byte("opaque")}}}}
+	hdr := wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort(), VerificationTag: cl ^ 0x100}
+	if out := p.send(t, l.net.Now(), hdr, ia); len(out) != 0 {
+		t.Fatalf("answered %s", chunkTypes(out))
+	}
+	if _, pt := a.Tags(); a.State() != engine.StateCookieWait || pt != 0 || len(rec.events) != 0 || l.cn.Host.Stats().DiscardedBadTag != 1 {
+		t.Fatalf("state %v peer tag %#x events %s", a.State(), pt, rec.types())
+	}
+	hdr.VerificationTag = cl
+	if out := p.send(t, l.net.Now(), hdr, ia); len(out) != 1 || out[0].Chunks[0].Type != wire.TypeCookieEcho {
+		t.Fatalf("with the right tag answered %s, want a COOKIE ECHO", chunkTypes(out))
+	}
+}
