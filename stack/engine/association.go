@@ -29,6 +29,12 @@ type Association struct {
 	outStreams, inStreams uint16
 	features              cookie.Features
 	peerAdaptation        uint32
+	// tie are the Tie-Tags this TCB puts in the cookies of INIT ACKs it
+	// answers while it exists (RFC 9260 5.2.1, 5.2.2): random nonces,
+	// drawn on first use, that a restart's cookie carries back (5.2.4
+	// action A) without revealing the real tags (1.3).
+	tie    tiePair
+	hasTie bool
 
 	path *path // primary (and, until multi-homing, only) path
 	// peerAlt are the peer's other addresses, learnt from its INIT ACK

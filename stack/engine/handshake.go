@@ -287,8 +287,7 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		h.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
 		return false
 	}
-	tie, hasTie := h.tieTags[a]
-	tieMatch := hasTie && st.LocalTieTag == tie.local && st.PeerTieTag == tie.peer
+	tieMatch := a.hasTie && st.LocalTieTag == a.tie.local && st.PeerTieTag == a.tie.peer
 	switch {
 	case !lt && !pt && tieMatch: // A
 		h.stats.CookieAction[0]++
@@ -377,7 +376,7 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	a.data.stop()
 	// A new incarnation: the next INIT draws new Tie-Tags, so a cookie
 	// issued for the old one cannot restart this one.
-	delete(h.tieTags, a)
+	a.tie, a.hasTie = tiePair{}, false
 	a.adoptCookieRestart(st)
 	a.path.reset(now)
 	a.t1.stop()

@@ -111,13 +111,6 @@ type Host struct {
 
 	stats Stats
 
-	// tieTags holds the Tie-Tags of associations that answered an INIT
-	// while they existed (RFC 9260 5.2.1, 5.2.2): random nonces, made once
-	// per TCB, that a restart's cookie carries back (5.2.4 action A)
-	// without revealing the real tags. They belong in the TCB; they live
-	// here, keyed by it, because few associations ever need them.
-	tieTags map[*Association]tiePair
-
 	// lastNow is the time of the input being processed.
 	lastNow time.Time
 
@@ -165,12 +158,10 @@ type tiePair struct{ local, peer uint32 }
 
 // tieTagsOf returns a's Tie-Tags, drawing them on first use.
 func (h *Host) tieTagsOf(a *Association) tiePair {
-	if tp, ok := h.tieTags[a]; ok {
-		return tp
+	if !a.hasTie {
+		a.tie, a.hasTie = tiePair{h.random32(), h.random32()}, true
 	}
-	tp := tiePair{h.random32(), h.random32()}
-	h.tieTags[a] = tp
-	return tp
+	return a.tie
 }
 
 type pendingEvent struct {
@@ -195,7 +186,6 @@ func NewHost(cfg HostConfig) *Host {
 		portRefs:  make(map[uint16]int),
 		recent:    make(map[uint16]time.Time),
 		linkPorts: make(map[linkPort]int),
-		tieTags:   make(map[*Association]tiePair),
 	}
 }
 
@@ -354,7 +344,7 @@ func (h *Host) removeAssoc(a *Association) {
 		}
 	}
 	a.peerAlt = nil
-	delete(h.tieTags, a)
+	a.tie, a.hasTie = tiePair{}, false
 	if h.assocs[a.key] == a {
 		delete(h.assocs, a.key)
 		h.usePort(a.portLink, a.key.localPort, false)
