@@ -43,6 +43,12 @@ func socketError(family string, err error) error {
 // ABORT (RFC 9260 8.4), racing our INIT ACK; the peer may take either. The
 // checks are /proc/net/sctp (present while the module is loaded, per network
 // namespace) and /sys/module/sctp (the module, host-wide).
+//
+// The remedies are those of the README, in its words: a loaded module serves
+// every namespace, so a namespace of its own helps only with the nftables
+// rule inside it, and "blacklist sctp" does not stop the on-demand load a
+// socket(2) call triggers, so keeping the module out takes an "install sctp
+// /bin/false" line.
 func KernelSCTPWarning(fsys fs.FS) string {
 	var found string
 	for _, p := range []string{"proc/net/sctp", "sys/module/sctp"} {
@@ -55,9 +61,11 @@ func KernelSCTPWarning(fsys fs.FS) string {
 		return ""
 	}
 	return fmt.Sprintf("rawip: the kernel has SCTP loaded (%s exists): it sees the "+
-		"packets for our ports too and answers INITs to ports it does not serve "+
-		"with an ABORT, racing ours; drop the kernel's own replies for the served "+
-		"ports (nftables output rule), run sctpgw in a network namespace of its own, "+
-		"or unload and blacklist the sctp module; see stack/rawip/README.md "+
-		"\"Running beside kernel SCTP\"", found)
+		"packets for our ports too, in every network namespace, and answers INITs "+
+		"to ports it does not serve with an ABORT, racing ours; drop the kernel's own "+
+		"replies for the served ports with an nftables output rule (also needed when "+
+		"sctpgw runs in a network namespace of its own), or unload the sctp module "+
+		"and keep it out with \"install sctp /bin/false\" in /etc/modprobe.d "+
+		"(\"blacklist sctp\" alone does not stop the kernel loading it on demand); "+
+		"see stack/rawip/README.md \"Running beside kernel SCTP\"", found)
 }

@@ -149,9 +149,19 @@ func TestKernelSCTPWarning(t *testing.T) {
 	}
 	for _, path := range []string{"proc/net/sctp/assocs", "sys/module/sctp/refcnt"} {
 		w := KernelSCTPWarning(fstest.MapFS{path: {Data: []byte("x")}})
-		for _, want := range []string{"/" + strings.Join(strings.Split(path, "/")[:3], "/"), "ABORT", "nftables", "namespace", "blacklist", "README"} {
+		// The remedies must be the README's: a namespace alone and
+		// "blacklist" alone are not enough, and the warning must not
+		// suggest either by itself.
+		for _, want := range []string{"/" + strings.Join(strings.Split(path, "/")[:3], "/"), "ABORT", "nftables",
+			"every network namespace", "also needed when sctpgw runs in a network namespace of its own",
+			`"install sctp /bin/false"`, `"blacklist sctp" alone does not stop`, "README"} {
 			if !strings.Contains(w, want) {
 				t.Errorf("%s: warning %q lacks %q", path, w, want)
+			}
+		}
+		for _, bad := range []string{"and blacklist", "or run sctpgw in a network namespace"} {
+			if strings.Contains(w, bad) {
+				t.Errorf("%s: warning %q suggests %q, which the README says is not enough", path, w, bad)
 			}
 		}
 	}
