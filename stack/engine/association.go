@@ -275,6 +275,18 @@ func (a *Association) shortenReasons(causes []wire.Cause) []wire.Cause {
 	return causes
 }
 
+// sendChunkOn emits one control chunk at once on a path other than the
+// primary one, under the peer's tag.
+func (a *Association) sendChunkOn(linkIdx int, p link.Path, c wire.Chunk) {
+	b := a.host.getBuf(link.MaxPacket)
+	start := len(b)
+	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
+	b = c.AppendTo(b)
+	wire.FinishPacket(b, start)
+	a.host.stats.OutCtrlChunks++
+	a.host.emit(linkIdx, p, b)
+}
+
 // fitCauses keeps the leading whole causes of b that fit in room bytes: an
 // ABORT is one packet (it is never fragmented, and nothing retransmits it),
 // so causes a user or a relayed peer gave beyond the path MTU are dropped

@@ -128,7 +128,7 @@ func (a *Association) processChunk(linkIdx int, p link.Path, pkt *wire.Packet, c
 	case wire.TypeSack:
 		a.data.handleSack(a, c, now)
 	case wire.TypeHeartbeat:
-		a.handleHeartbeat(c)
+		a.handleHeartbeat(linkIdx, p, c)
 	case wire.TypeHeartbeatAck:
 		a.path.handleHeartbeatAck(c, now)
 	case wire.TypeAbort:
@@ -222,13 +222,20 @@ func (a *Association) staleCookie(sc *wire.StaleCookieCause, now time.Time) {
 }
 
 // handleHeartbeat answers with the info copied unchanged (8.3), in the
-// states 8.3 allows.
-func (a *Association) handleHeartbeat(c wire.RawChunk) {
+// states 8.3 allows. The HEARTBEAT ACK goes to the source of the HEARTBEAT:
+// on the primary path it is bundled with what flush sends; from another of
+// the peer's addresses (a peer probing its alternate path) it is sent there
+// at once, or the peer would never see that path answer.
+func (a *Association) handleHeartbeat(linkIdx int, p link.Path, c wire.RawChunk) {
 	if a.state < stateCookieEchoed || a.state == stateShutdownSent || a.state == stateShutdownAckSent {
 		return
 	}
 	var hb wire.Heartbeat
 	if hb.Unmarshal(c) != nil {
+		return
+	}
+	if linkIdx != a.path.linkIdx || p.Remote != a.path.p.Remote {
+		a.sendChunkOn(linkIdx, p, &wire.HeartbeatAck{Info: hb.Info})
 		return
 	}
 	a.hbAcks = append(a.hbAcks, append([]byte(nil), hb.Info...))
