@@ -11,7 +11,7 @@ import (
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
-// TestClassify follows RFC 9260 appendix C for every ICMP case the link
+// TestClassify follows RFC 9260 section 10 for every ICMP case the link
 // tells apart, without a kernel.
 func TestClassify(t *testing.T) {
 	for _, c := range []struct {

@@ -355,7 +355,7 @@ func (l *Link) readErrQueue(s *sock, pkts []link.Packet) int {
 		}
 		notice, ok := classify(s.v6, e)
 		if !ok {
-			continue // an ICMP message SCTP ignores (RFC 9260 appendix C)
+			continue // an ICMP message SCTP ignores (RFC 9260 10)
 		}
 		quoted := buf[:got]
 		// The quote starts with our SCTP common header; an error about a
@@ -456,13 +456,16 @@ const (
 )
 
 // classify maps an error-queue entry to a notice, following RFC 9260
-// appendix C: only Destination Unreachable (ICMPv4), and Destination
-// Unreachable, Packet Too Big and Parameter Problem "unrecognized next
-// header" (ICMPv6) matter (ICMP1, ICMP2, ICMP4), and Port Unreachable is
-// ignored (ICMP3). Protocol Unreachable and its ICMPv6 counterpart are
-// NoticeUnreachable: the association treats them as an ABORT after its tag
-// check. A local EMSGSIZE (our packet exceeded the path MTU the kernel
-// already knows) is NoticeFragNeeded with that MTU.
+// section 10 (appendix C of RFC 4960): only Destination Unreachable
+// (ICMPv4), and Destination Unreachable, Packet Too Big and Parameter
+// Problem "unrecognized next header" (ICMPv6) matter (ICMP1, ICMP2, ICMP4),
+// and Port Unreachable is ignored (ICMP3). Every other Destination
+// Unreachable code, Protocol Unreachable and its ICMPv6 counterpart among
+// them, is NoticeUnreachable: link.Notice does not tell them apart, and the
+// engine counts each as a path error after its tag check (ICMP9), not as
+// the ABORT that ICMP8 asks for on Protocol Unreachable. A local EMSGSIZE
+// (our packet exceeded the path MTU the kernel already knows) is
+// NoticeFragNeeded with that MTU.
 func classify(v6 bool, e errEntry) (link.Notice, bool) {
 	switch e.origin {
 	case unix.SO_EE_ORIGIN_LOCAL:
