@@ -1,0 +1,259 @@
+package udpencap
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// fakeClock is a stack.Clock whose time moves only when the test says, so
+// that a heartbeat due after 15 s of idleness is reached at once, at an
+// exact virtual time, while the packets still cross real sockets.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	clk *fakeClock
+	c   chan time.Time
+	at  time.Time
+	on  bool
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) stack.Timer {
+	t := &fakeTimer{clk: c, c: make(chan time.Time, 1)}
+	c.mu.Lock()
+	c.timers = append(c.timers, t)
+	c.mu.Unlock()
+	t.Reset(d)
+	return t
+}
+
+// set moves the clock to now and fires the timers then due.
+func (c *fakeClock) set(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
+	for _, t := range c.timers {
+		t.fireLocked()
+	}
+}
+
+func (t *fakeTimer) fireLocked() {
+	if t.on && !t.at.After(t.clk.now) {
+		t.on = false
+		select {
+		case t.c <- t.clk.now:
+		default:
+		}
+	}
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Reset(d time.Duration) {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	t.at, t.on = t.clk.now.Add(d), true
+	t.fireLocked()
+}
+
+func (t *fakeTimer) Stop() {
+	t.clk.mu.Lock()
+	t.on = false
+	t.clk.mu.Unlock()
+}
+
+// nativeLook presents a UDP link to the engine as a native one (no UDP
+// header in the overhead, no encapsulation port in paths), sending
+// everything to the peer's fixed UDP port: the engine's choice of defaults
+// by link kind is then compared over the same sockets.
+type nativeLook struct {
+	*Link
+	peerPort uint16
+}
+
+func (n *nativeLook) Kind() link.Kind { return link.Native }
+
+func (n *nativeLook) Overhead(remote netip.Addr) int { return link.IPOverhead(remote) }
+
+func (n *nativeLook) ReadBatch(pkts []link.Packet) (int, error) {
+	k, err := n.Link.ReadBatch(pkts)
+	for i := range k {
+		pkts[i].Path.RemotePort = 0
+	}
+	return k, err
+}
+
+func (n *nativeLook) WriteBatch(pkts []link.Packet) (int, error) {
+	for i := range pkts {
+		pkts[i].Path.RemotePort = n.peerPort
+	}
+	return n.Link.WriteBatch(pkts)
+}
+
+// hbTap records when (on the fake clock) a stack sends each HEARTBEAT.
+type hbTap struct {
+	clk *fakeClock
+	mu  sync.Mutex
+	at  []time.Time
+}
+
+func (h *hbTap) tap(in bool, _ int, _ link.Path, pkt []byte) {
+	if in {
+		return
+	}
+	var p wire.Packet
+	if p.UnmarshalUnverified(slices.Clone(pkt)) != nil {
+		return
+	}
+	for _, c := range p.Chunks {
+		if c.Type == wire.TypeHeartbeat {
+			h.mu.Lock()
+			h.at = append(h.at, h.clk.Now())
+			h.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (h *hbTap) first() (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.at) == 0 {
+		return time.Time{}, false
+	}
+	return h.at[0], true
+}
+
+// nextDeadline is the earliest timer of the stacks, read under their locks.
+func nextDeadline(t *testing.T, ss ...*stack.Stack) (time.Time, bool) {
+	var next time.Time
+	for _, s := range ss {
+		err := s.Do(func(h *engine.Host, _ time.Time) {
+			if d, ok := h.NextDeadline(); ok && (next.IsZero() || d.Before(next)) {
+				next = d
+			}
+		})
+		if err != nil {
+			t.Fatalf("Stack.Do: %v", err)
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// TestAssocHeartbeatIntervalDefault: on an idle association with no
+// HB.interval set, the first HEARTBEAT on an encapsulated path goes out
+// DefaultHBIntervalUDP (15 s: draft-tuexen-tsvwg-sctp-udp-encaps-cons
+// section 5, short enough for common UDP NAT timeouts) plus the RTO, with
+// the RTO's +/- 50% jitter, after COMM_UP (RFC 9260 8.3); on a native path
+// the same settings give the RFC 9260 section 16 default of 30 s. Each end's
+// first HEARTBEAT must fall in [up + interval + RTO/2, up + interval +
+// 3 RTO/2), with the RTO each end had at COMM_UP, and none before.
+//
+// Time is a fake clock advanced from one engine deadline to the next, while
+// the packets cross real UDP sockets on loopback: the handshake takes no
+// virtual time, so the RTO is RTO.Min.
+func TestAssocHeartbeatIntervalDefault(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		native bool
+		want   time.Duration
+	}{
+		{"udp", false, engine.DefaultHBIntervalUDP},
+		{"native", true, engine.DefaultHBInterval},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clk := newFakeClock()
+			la, lb := listenT(t, ephemeral("127.0.0.1")), listenT(t, ephemeral("127.0.0.1"))
+			var links [2]link.Link = [2]link.Link{la, lb}
+			if c.native {
+				links = [2]link.Link{&nativeLook{la, lb.LocalPort()}, &nativeLook{lb, la.LocalPort()}}
+			}
+			var taps [2]*hbTap
+			var stacks [2]*stack.Stack
+			for i := range stacks {
+				taps[i] = &hbTap{clk: clk}
+				s, err := stack.New(stack.Config{Links: []link.Link{links[i]}, Clock: clk, Tap: taps[i].tap})
+				if err != nil {
+					t.Fatalf("stack.New: %v", err)
+				}
+				t.Cleanup(func() { s.Close("test over") })
+				stacks[i] = s
+			}
+			opts := stack.Options{} // every default, HB.interval included
+			ln := listenS(t, stacks[1], portS1AP, opts)
+			ctx := ctxT(t, 30*time.Second)
+			p := link.Path{Remote: lo4, RemotePort: lb.LocalPort()}
+			if c.native {
+				p.RemotePort = 0
+			}
+			cli, srv := dialAccept(t, ctx, stacks[0], p, 0, portS1AP, opts, ln)
+			up := clk.Now()
+			rtos := [2]time.Duration{cli.Status().Primary.RTO, srv.Status().Primary.RTO}
+			for i, r := range rtos {
+				if r != engine.DefaultRTOMin {
+					t.Fatalf("end %d: RTO %v at COMM_UP, want RTO.Min %v (no virtual time passed)", i, r, engine.DefaultRTOMin)
+				}
+			}
+			if kind := srv.Status().Primary.Path.RemotePort != 0; kind == c.native {
+				t.Fatalf("server path %v: not the link kind under test", srv.Status().Primary.Path)
+			}
+
+			limit := up.Add(c.want + 2*max(rtos[0], rtos[1]))
+			for {
+				_, ok0 := taps[0].first()
+				_, ok1 := taps[1].first()
+				if ok0 && ok1 {
+					break
+				}
+				d, ok := nextDeadline(t, stacks[:]...)
+				if !ok || d.After(limit) {
+					t.Fatalf("no HEARTBEAT from both ends by %v after COMM_UP (next deadline %v)", limit.Sub(up), d.Sub(up))
+				}
+				clk.set(d)
+				// Wait until the stacks have run the timers due at d.
+				wall := time.Now()
+				for {
+					n, ok := nextDeadline(t, stacks[:]...)
+					if !ok || n.After(d) {
+						break
+					}
+					if time.Since(wall) > 5*time.Second {
+						t.Fatalf("the stacks did not run their timers due at %v", d.Sub(up))
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			for i, name := range []string{"client", "server"} {
+				at, _ := taps[i].first()
+				lo, hi := up.Add(c.want+rtos[i]/2), up.Add(c.want+rtos[i]+rtos[i]/2)
+				t.Logf("%s: first HEARTBEAT %v after COMM_UP", name, at.Sub(up))
+				if at.Before(lo) || !at.Before(hi) {
+					t.Errorf("%s: first HEARTBEAT %v after COMM_UP, want in [%v, %v): HB.interval %v + RTO %v +/- 50%%",
+						name, at.Sub(up), lo.Sub(up), hi.Sub(up), c.want, rtos[i])
+				}
+			}
+			wantEstablished(t, "after the heartbeats", cli, srv)
+		})
+	}
+}
