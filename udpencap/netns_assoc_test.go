@@ -60,7 +60,8 @@ func (l *nsLab) natPort(t *testing.T, client, server netip.Addr) (port uint16, o
 //     (the router answers it with ICMP port unreachable, which the link
 //     reports and the engine must not take for an ABORT). The client's next
 //     packet makes a new mapping; the server adopts its port (RFC 6951
-//     5.4), whatever conntrack chose, and the stale data arrives after all;
+//     5.4), a port other than the old one, and the stale data arrives
+//     after all;
 //   - new-port-under-load: with paced traffic flowing both ways, the
 //     masquerade moves to another port range and conntrack is flushed: the
 //     server follows the client to the new range mid-flow and not one
@@ -151,6 +152,15 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 			}
 			port := followsNAT(t, f, 40000, 40999)
 			t.Logf("%s: after the flush the client appears as %v:%d (was %d)", f.name, f.router, port, old[f.name])
+			// The new mapping cannot have the old port: the server's
+			// packets into the flushed mapping made a conntrack entry
+			// server:9899 -> router:old, the very tuple the old port's
+			// replies would need, and NAT tuples are unique. (Were the
+			// client first, masquerade's random port would repeat 1 time
+			// in 1000.) So the server must really have moved.
+			if port == old[f.name] {
+				t.Fatalf("%s: the new mapping kept port %d", f.name, port)
+			}
 		}
 		t.Logf("ICMP reports about the stale mapping delivered to the server: %d", srvLink.Stats().Notices-notices)
 		wantEstablished(t, "after the flush", all()...)
