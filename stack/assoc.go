@@ -12,15 +12,65 @@ import (
 
 // Re-exported engine types, so users of the API need only this package.
 type (
-	SndInfo  = engine.SndInfo
-	Message  = engine.Message
-	Event    = engine.Event
-	Status   = engine.Status
-	Options  = engine.Config
-	InitMsg  = engine.InitMsg
-	RTOInfo  = engine.RTOInfo
-	EventTyp = engine.EventType
+	SndInfo        = engine.SndInfo
+	Event          = engine.Event
+	Status         = engine.Status
+	Options        = engine.Config
+	InitMsg        = engine.InitMsg
+	RTOInfo        = engine.RTOInfo
+	AssocParams    = engine.AssocParams
+	PeerAddrParams = engine.PeerAddrParams
+	Heartbeat      = engine.Heartbeat
+	DelayedAck     = engine.DelayedAck
+	EventTyp       = engine.EventType
 )
+
+// Heartbeat modes of PeerAddrParams.Heartbeat (SPP_HB_ENABLE and
+// SPP_HB_DISABLE of RFC 6458 8.1.12). SPP_HB_DEMAND is not a mode but a
+// one-off request: Assoc.Heartbeat.
+const (
+	HeartbeatOn  = engine.HeartbeatOn
+	HeartbeatOff = engine.HeartbeatOff
+)
+
+// RcvInfo mirrors struct sctp_rcvinfo (RFC 6458 5.3.5).
+type RcvInfo struct {
+	Stream    uint16
+	SSN       uint16
+	PPID      uint32
+	TSN       uint32
+	Unordered bool
+	// Context is the association's SCTP_CONTEXT value when the message was
+	// read (RFC 6458 8.1.25): see DialOptions.Context, ListenOptions.Context
+	// and Assoc.SetContext.
+	Context uint32
+}
+
+// Message is a received user message and its RcvInfo.
+type Message struct {
+	RcvInfo
+	Data []byte
+}
+
+// DialOptions are Dial's settings: the engine's per-association Options and
+// what the runtime keeps per association.
+type DialOptions struct {
+	Options Options
+	// Context is the association's initial SCTP_CONTEXT, returned in every
+	// received message's RcvInfo.
+	Context uint32
+	// EventQueue bounds the notifications waiting to be read; see
+	// Assoc.Events. Zero means DefaultEventQueue.
+	EventQueue int
+}
+
+// DefaultEventQueue is the default bound of an association's notification
+// queue. Each slot costs the size of an Event (about 170 bytes), allocated
+// with the association.
+const DefaultEventQueue = 32
+
+// minEventQueue leaves room for the events that are never dropped.
+const minEventQueue = 4
 
 // Assoc is an association driven by a Stack, safe for concurrent use.
 type Assoc struct {
@@ -31,15 +81,27 @@ type Assoc struct {
 	// on every event while someone waits: a broadcast, so that several
 	// goroutines blocked on one association (a reader and a writer) all
 	// wake and look again.
-	events  []Event
 	ended   *Event        // the final event (CommLost, ShutdownComp, CantStartAssoc)
 	rtt     time.Duration // the last on-demand heartbeat's RTT; -1 while waiting
 	up      bool
 	notify  chan struct{}
 	waiting bool
+	context uint32 // SCTP_CONTEXT, stamped on every message read
+	// evch queues notifications for Events and NextEvent; only HandleEvent
+	// sends, under s.mu, and never blocks (see queueEvent). It is closed
+	// after the final event.
+	evch      chan Event
+	evClosed  bool
+	evDropped uint64
 }
 
-func newAssoc(s *Stack) *Assoc { return &Assoc{s: s, notify: make(chan struct{})} }
+func newAssoc(s *Stack, queue int, context uint32) *Assoc {
+	if queue <= 0 {
+		queue = DefaultEventQueue
+	}
+	queue = max(queue, minEventQueue)
+	return &Assoc{s: s, notify: make(chan struct{}), context: context, evch: make(chan Event, queue)}
+}
 
 // waitCh is the channel to wait on after the condition checked under s.mu
 // failed; take it before unlocking, or an event in between is missed.
@@ -62,11 +124,43 @@ func (x *Assoc) HandleEvent(a *engine.Association, ev engine.Event) {
 		x.rtt = ev.RTT
 	}
 	if ev.Type != engine.Readable && ev.Type != engine.Writable && ev.Type != engine.HeartbeatRTT {
-		x.events = append(x.events, ev)
+		x.queueEvent(ev)
 	}
 	if x.waiting {
 		close(x.notify)
 		x.notify, x.waiting = make(chan struct{}), false
+	}
+}
+
+// queueEvent puts ev in evch without blocking. The queue is bounded so that
+// an application that never reads notifications does not grow it forever
+// (SENDER_DRY alone comes after every drained send). Events that come at
+// most once keep room reserved: the final one (COMM_LOST, SHUTDOWN_COMP,
+// CANT_STR_ASSOC) always fits in the last slot, COMM_UP and SHUTDOWN_EVENT
+// in the two before. Events that may repeat (PEER_ADDR_CHANGE,
+// REMOTE_ERROR, SEND_FAILED, SENDER_DRY, RESTART) are dropped, and counted,
+// while the queue is that full.
+func (x *Assoc) queueEvent(ev Event) {
+	if x.evClosed {
+		return
+	}
+	room := cap(x.evch) - len(x.evch) // only we send, so room only grows meanwhile
+	final := ev.Type == engine.CommLost || ev.Type == engine.ShutdownComp || ev.Type == engine.CantStartAssoc
+	need := 3
+	switch {
+	case final:
+		need = 1
+	case ev.Type == engine.CommUp || ev.Type == engine.ShutdownEvent:
+		need = 2
+	}
+	if room >= need {
+		x.evch <- ev
+	} else {
+		x.evDropped++
+	}
+	if final {
+		x.evClosed = true
+		close(x.evch)
 	}
 }
 
@@ -137,8 +231,9 @@ func (x *Assoc) RecvMsg(ctx context.Context) (Message, error) {
 		m, ok := x.a.Read(x.s.clock.Now())
 		if ok {
 			x.s.flushLocked()
+			info := RcvInfo{Stream: m.Stream, SSN: m.SSN, PPID: m.PPID, TSN: m.TSN, Unordered: m.Unordered, Context: x.context}
 			x.s.mu.Unlock()
-			return m, nil
+			return Message{RcvInfo: info, Data: m.Data}, nil
 		}
 		if x.ended != nil {
 			err := x.endErr()
@@ -202,26 +297,73 @@ func (x *Assoc) Status() Status {
 }
 
 // NextEvent returns the next notification (COMM_UP, SHUTDOWN_EVENT, ...),
-// blocking until there is one.
+// blocking until there is one, and ErrClosed once the association ended
+// and its final event was read. It reads the queue Events returns: use one
+// or the other, or both knowing that each event goes to one reader.
 func (x *Assoc) NextEvent(ctx context.Context) (Event, error) {
-	for {
-		x.s.mu.Lock()
-		if len(x.events) > 0 {
-			ev := x.events[0]
-			x.events = x.events[1:]
-			x.s.mu.Unlock()
-			return ev, nil
-		}
-		ended := x.ended != nil
-		ch := x.waitCh()
-		x.s.mu.Unlock()
-		if ended {
+	select {
+	case ev, ok := <-x.evch:
+		if !ok {
 			return Event{}, ErrClosed
 		}
-		if err := x.wait(ctx, ch); err != nil {
-			return Event{}, err
-		}
+		return ev, nil
+	default:
 	}
+	select {
+	case ev, ok := <-x.evch:
+		if !ok {
+			return Event{}, ErrClosed
+		}
+		return ev, nil
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	case <-x.s.done:
+		// Stack.Close delivered every final event before closing done.
+		select {
+		case ev, ok := <-x.evch:
+			if ok {
+				return ev, nil
+			}
+		default:
+		}
+		return Event{}, ErrClosed
+	}
+}
+
+// Events returns the association's notifications (RFC 6458 section 6:
+// ASSOC_CHANGE as COMM_UP, COMM_LOST, RESTART, SHUTDOWN_COMP and
+// CANT_STR_ASSOC with the error and the peer's causes; PEER_ADDR_CHANGE,
+// REMOTE_ERROR, SEND_FAILED, SHUTDOWN_EVENT, SENDER_DRY). The channel is
+// closed after the final event, so a range over it ends with the
+// association.
+//
+// The channel is buffered and bounded (DialOptions.EventQueue,
+// ListenOptions.EventQueue); the stack never blocks on it. While the reader
+// lags and the queue is nearly full, repeating events are dropped (counted
+// by DroppedEvents); COMM_UP, SHUTDOWN_EVENT and the final event are never
+// dropped. It is the queue NextEvent reads.
+func (x *Assoc) Events() <-chan Event { return x.evch }
+
+// DroppedEvents counts the notifications dropped because the queue was full.
+func (x *Assoc) DroppedEvents() uint64 {
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	return x.evDropped
+}
+
+// SetContext sets the association's SCTP_CONTEXT (RFC 6458 8.1.25), which
+// every message read afterwards carries in RcvInfo.Context.
+func (x *Assoc) SetContext(v uint32) {
+	x.s.mu.Lock()
+	x.context = v
+	x.s.mu.Unlock()
+}
+
+// Context returns the association's SCTP_CONTEXT.
+func (x *Assoc) Context() uint32 {
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	return x.context
 }
 
 // Streams returns the negotiated outbound and inbound stream counts.
@@ -234,13 +376,21 @@ func (x *Assoc) Streams() (out, in uint16) {
 // Dial opens an association to remotePort over path p of link linkIdx and
 // waits for COMM_UP. localPort 0 picks an ephemeral port.
 func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, remotePort uint16, opts Options) (*Assoc, error) {
-	x := newAssoc(s)
+	return s.DialWith(ctx, linkIdx, p, localPort, remotePort, DialOptions{Options: opts})
+}
+
+// DialWith is Dial with the runtime's per-association settings too. If ctx
+// ends before COMM_UP, the handshake is abandoned with an ABORT (RFC 9260
+// 9.1: the association may be aborted in any state), nothing of it is left,
+// and ctx.Err() is returned.
+func (s *Stack) DialWith(ctx context.Context, linkIdx int, p link.Path, localPort, remotePort uint16, do DialOptions) (*Assoc, error) {
+	x := newAssoc(s, do.EventQueue, do.Context)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	a, err := s.host.Dial(linkIdx, p, localPort, remotePort, opts, x, s.clock.Now())
+	a, err := s.host.Dial(linkIdx, p, localPort, remotePort, do.Options, x, s.clock.Now())
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -264,71 +414,6 @@ func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, r
 			return nil, err
 		}
 	}
-}
-
-// Listener accepts associations on one port.
-type Listener struct {
-	s       *Stack
-	port    uint16
-	pending []*Assoc
-	notify  chan struct{} // closed and replaced when an association arrives
-}
-
-// Listen accepts associations on port with opts.
-func (s *Stack) Listen(port uint16, opts Options) (*Listener, error) {
-	l := &Listener{s: s, port: port, notify: make(chan struct{})}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	err := s.host.Listen(port, opts, engine.AcceptFunc(func(r *engine.AcceptRequest) {
-		x := newAssoc(s)
-		x.a = r.Association()
-		if err := r.Accept(s.clock.Now(), x); err == nil {
-			l.pending = append(l.pending, x)
-			close(l.notify)
-			l.notify = make(chan struct{})
-		}
-	}))
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-// Accept returns the next established association.
-func (l *Listener) Accept(ctx context.Context) (*Assoc, error) {
-	for {
-		l.s.mu.Lock()
-		if len(l.pending) > 0 {
-			x := l.pending[0]
-			l.pending = l.pending[1:]
-			l.s.mu.Unlock()
-			return x, nil
-		}
-		closed := l.s.closed
-		ch := l.notify
-		l.s.mu.Unlock()
-		if closed {
-			return nil, ErrClosed
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-l.s.done:
-			return nil, ErrClosed
-		}
-	}
-}
-
-// Close stops accepting; established associations carry on.
-func (l *Listener) Close() error {
-	l.s.mu.Lock()
-	defer l.s.mu.Unlock()
-	l.s.host.Unlisten(l.port)
-	return nil
 }
 
 // Heartbeat sends an on-demand HEARTBEAT and waits for its answer,
