@@ -47,7 +47,7 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 	if a != nil && a.key.remote != pk.Path.Remote {
 		a = nil // we send to the primary address only: not about our packet
 	}
-	// RFC 9260 appendix C: the quoted verification tag must be the peer's;
+	// RFC 9260 section 10: the quoted verification tag must be the peer's;
 	// before we know it (our INIT, tag 0), the quoted INIT's Initiate Tag
 	// must be ours.
 	if a == nil || hdr.VerificationTag != a.peerTag {

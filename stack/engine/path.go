@@ -174,7 +174,7 @@ func (pa *path) clearErrors() {
 }
 
 // onUnreachable treats an ICMP unreachable for our packet as a path error
-// (RFC 9260 appendix C).
+// (RFC 9260 section 10).
 func (pa *path) onUnreachable(now time.Time) {
 	pa.a.countError(pa, now)
 }

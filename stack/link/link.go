@@ -70,7 +70,7 @@ const (
 	NoticeFragNeeded
 	// NoticeUnreachable: ICMP destination or port unreachable for a packet we
 	// sent on Path; Buf is the quoted start of our SCTP packet. RFC 9260
-	// appendix C lets the association treat it like an ABORT or a path
+	// section 10 lets the association treat it like an ABORT or a path
 	// failure after checking the quoted verification tag.
 	NoticeUnreachable
 )
