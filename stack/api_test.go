@@ -252,8 +252,12 @@ func TestAcceptDeferredTimesOut(t *testing.T) {
 			if _, err := sb.ListenWith(5000, lo); err != nil {
 				t.Fatal(err)
 			}
+			start := cb.Now()
 			dial := dialAsync(ctx, sa, p, 5000, stack.DialOptions{})
 			r := <-reqs
+			// The hook ran before the timeout was queued; wait for the
+			// timer goroutine to aim at it, computed from the settings.
+			cb.WaitArmed(t, start.Add(tc.wantTimeout))
 			cb.Advance(t, tc.wantTimeout-time.Millisecond)
 			if n := sb.AssocCount(); n != 1 {
 				t.Fatalf("%v after deferring, 1 ms before the timeout: listener holds %d associations, want 1",

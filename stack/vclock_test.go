@@ -71,6 +71,27 @@ func (c *vclock) Advance(t testing.TB, d time.Duration) {
 	}
 }
 
+// WaitArmed waits until a timer is armed for exactly at: the stack's timer
+// goroutine has taken in a deadline set by another goroutine.
+func (c *vclock) WaitArmed(t testing.TB, at time.Time) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; {
+		c.mu.Lock()
+		armed := false
+		for _, tm := range c.timers {
+			armed = armed || (tm.on && tm.at.Equal(at))
+		}
+		c.mu.Unlock()
+		if armed {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("vclock: no timer armed for %v", at)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (t *vtimer) fireLocked() {
 	if t.on && !t.at.After(t.c.now) {
 		t.on, t.owed = false, true
