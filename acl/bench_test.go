@@ -85,6 +85,19 @@ func BenchmarkEvaluate1000(b *testing.B) {
 	}
 }
 
+// BenchmarkScreen1000 is Evaluate plus the hit counter the INIT filter
+// bumps for a refusal: the miss meets the default deny and is counted.
+func BenchmarkScreen1000(b *testing.B) {
+	p := benchPolicy(b, Config{Default: Deny, Rules: benchRules(1000)})
+	b.ReportAllocs()
+	for b.Loop() {
+		benchSink = p.Screen(benchMiss)
+	}
+	if benchSink.Allowed() || p.Stats().DefaultHits == 0 {
+		b.Fatalf("%s, %d default hits", benchSink.Reason(), p.Stats().DefaultHits)
+	}
+}
+
 // BenchmarkLinearScan1000 is the peer the compiled matcher is measured
 // against in the same run: the reference first-match scan.
 func BenchmarkLinearScan1000(b *testing.B) {

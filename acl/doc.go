@@ -15,7 +15,9 @@
 // allowed attempt gets a Slot, held while the pair lives and released when
 // it ends. Policy.Evaluate applies the rules alone, spends nothing and
 // allocates nothing, so it can also be asked about a bare INIT to drop
-// refused sources before any INIT ACK is sent.
+// refused sources before any INIT ACK is sent; Policy.Screen, which the
+// gateway's INIT filter uses, is the same look plus a count of what it
+// refuses, so Policy.Stats shows every refusal whichever gate made it.
 //
 // # Rules
 //

@@ -234,6 +234,7 @@ type Policy struct {
 	defHits  atomic.Uint64
 	limited  [len(limitNames)]atomic.Uint64
 	warnings []string
+	limits   []LimitInfo
 }
 
 // Compile checks c and builds its Policy. Errors name the rule (numbered
@@ -320,7 +321,59 @@ func Compile(c Config) (*Policy, error) {
 	p.totalRateReason = "sctpgw: refused by policy (rate limit total)"
 	p.maxPairsReason = "sctpgw: refused by policy (max pairs " + strconv.Itoa(c.MaxPairs) + ")"
 	p.warnings = shadowWarnings(p.rules, p.lines)
+	p.limits = limitInfos(&c, p.v4Bits, p.v6Bits)
 	return p, nil
+}
+
+// LimitInfo is a limit a policy sets, described for people.
+type LimitInfo struct {
+	Limit Limit
+	Text  string // e.g. "rate 50/s burst 100 per source (/32 IPv4, /64 IPv6)"
+}
+
+// Limits lists the limits the policy sets, in the order Decide and Acquire
+// apply them.
+func (p *Policy) Limits() []LimitInfo {
+	if p == nil {
+		return nil
+	}
+	return append([]LimitInfo(nil), p.limits...)
+}
+
+func limitInfos(c *Config, v4, v6 int) []LimitInfo {
+	var l []LimitInfo
+	group := " per source (/" + strconv.Itoa(v4) + " IPv4, /" + strconv.Itoa(v6) + " IPv6)"
+	bucket := func(r Rate) string {
+		return "rate " + humanRate(r.PerSecond) + " burst " + strconv.FormatFloat(r.burst(), 'f', -1, 64)
+	}
+	if c.PerSource != nil {
+		l = append(l, LimitInfo{LimitPerSourceRate, bucket(c.PerSource.Rate) + group})
+	}
+	if c.Total != nil {
+		l = append(l, LimitInfo{LimitTotalRate, bucket(*c.Total)})
+	}
+	if c.MaxPairs > 0 {
+		l = append(l, LimitInfo{LimitMaxPairs, strconv.Itoa(c.MaxPairs)})
+	}
+	if c.MaxPairsPerSource > 0 {
+		l = append(l, LimitInfo{LimitMaxPairsPerSource, strconv.Itoa(c.MaxPairsPerSource) + group})
+	}
+	return l
+}
+
+// humanRate writes a rate in the unit that makes it a whole number, as it
+// was most likely written (1/h rather than 0.000277.../s).
+func humanRate(perSecond float64) string {
+	for _, u := range []struct {
+		name string
+		secs float64
+	}{{"/s", 1}, {"/min", 60}, {"/h", 3600}} {
+		v := perSecond * u.secs
+		if r := math.Round(v); r >= 1 && math.Abs(v-r) <= 1e-9*r {
+			return strconv.FormatFloat(r, 'f', -1, 64) + u.name
+		}
+	}
+	return strconv.FormatFloat(perSecond, 'g', -1, 64) + "/s"
 }
 
 func verb(a Action) string {
@@ -341,6 +394,30 @@ func (p *Policy) Evaluate(req Request) Decision {
 	}
 	if i := p.m.first(&req); i >= 0 {
 		return p.ruleDec[i]
+	}
+	return p.defDec
+}
+
+// Screen is Evaluate for a gate that sees each attempt before Decide or
+// Acquire does, such as the gateway's INIT filter: it counts an attempt it
+// refuses against the rule (or the default) that refused it, so Stats shows
+// refusals that never reach Decide. An attempt it allows is not counted
+// here but by the Decide or Acquire that follows, so each attempt counts
+// once. Like Evaluate it spends no budget, takes no lock and allocates
+// nothing. (A refused INIT may be spoofed: these counts say what arrived,
+// not who sent it.)
+func (p *Policy) Screen(req Request) Decision {
+	if p == nil {
+		return noPolicy
+	}
+	if i := p.m.first(&req); i >= 0 {
+		if p.rules[i].Action != Allow {
+			p.hits[i].Add(1)
+		}
+		return p.ruleDec[i]
+	}
+	if p.def != Allow {
+		p.defHits.Add(1)
 	}
 	return p.defDec
 }
@@ -537,8 +614,23 @@ type Stats struct {
 	MatcherBytes    int    // memory of the compiled rules
 }
 
-// Stats reads the counters. Attempts go through Decide or Acquire to be
-// counted; Evaluate counts nothing.
+// Refused is the count of attempts limit l refused.
+func (s *Stats) Refused(l Limit) uint64 {
+	switch l {
+	case LimitPerSourceRate:
+		return s.PerSourceRate
+	case LimitTotalRate:
+		return s.TotalRate
+	case LimitMaxPairs:
+		return s.MaxPairs
+	case LimitMaxPairsPerSource:
+		return s.MaxPairsPerSource
+	}
+	return 0
+}
+
+// Stats reads the counters. Attempts are counted by Decide and Acquire,
+// and refused ones by Screen; Evaluate counts nothing.
 func (p *Policy) Stats() Stats {
 	if p == nil {
 		return Stats{}
