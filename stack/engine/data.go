@@ -67,6 +67,18 @@ type dataState struct {
 	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
 	forceOne   bool
 	fastRecov  bool // in fast recovery (7.2.4)
+	// Zero window probing (6.1 rule A). probeT delays the first probe by
+	// an RTO after the window closed; probeDue lets one probe go; probing
+	// says the probe probeTSN is outstanding; probeWait is the current
+	// probe interval, doubling up to RTO.Max; probeSack says the peer sent
+	// a SACK since the probe last went out, so its timeout is no error.
+	probeT    timer
+	probeDue  bool
+	probing   bool
+	probeSack bool
+	probeTSN  uint32
+	probeWait time.Duration
+	lastARwnd uint32 // a_rwnd of the latest SACK
 	recoverTSN uint32
 	rttTSN     uint32 // the chunk timed for an RTT sample, 0 if none
 	rttSent    time.Time
@@ -123,6 +135,8 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 	d.nextTSN = a.localTSN
 	d.cumAckPt = a.localTSN - 1
 	d.peerRwnd = peerRwnd
+	d.lastARwnd = peerRwnd
+	d.probing, d.probeDue, d.probeWait = false, false, 0
 	d.lastRwnd = uint32(a.cfg.RecvBuffer)
 	d.inited = true
 }
@@ -157,10 +171,12 @@ func failedFrom(m sendqueue.Pending) FailedMessage {
 func (d *dataState) stop() {
 	d.sackDue.stop()
 	d.t3.stop()
+	d.probeT.stop()
 }
 
 func (d *dataState) earliest(m time.Time) time.Time {
 	m = earliest(m, d.sackDue)
+	m = earliest(m, d.probeT)
 	return earliest(m, d.t3)
 }
 

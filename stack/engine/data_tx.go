@@ -128,8 +128,23 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		// peer's window holds it, or nothing is outstanding. Never cut a
 		// message down to a sliver of window: that is the silly window
 		// syndrome 6.1 forbids, and it costs packets, SACKs and copies.
-		if next := min(maxPayload, d.sq.Buffered()); d.outstanding() > 0 && int(d.peerRwnd) < next {
-			break
+		probe := false
+		if next := min(maxPayload, d.sq.Buffered()); int(d.peerRwnd) < next {
+			if d.outstanding() > 0 {
+				break
+			}
+			// The window is closed with nothing outstanding: the first
+			// probe goes one RTO later, not at once (6.1 rule A).
+			if !d.probeDue {
+				if !d.probeT.running() {
+					if d.probeWait == 0 {
+						d.probeWait = a.path.rto.RTO()
+					}
+					d.probeT.start(now, d.probeWait)
+				}
+				break
+			}
+			probe = true
 		}
 		if !a.cfg.NoDelay && d.outstanding() > 0 && pb.chunks == 0 && d.sq.Buffered() < maxPayload {
 			// Nagle-like: hold a small tail while data is in flight.
@@ -163,6 +178,15 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		pb.add(d.dataChunk(&d.out[len(d.out)-1]))
 		a.path.lastRTTSend = now
 		bursts++
+		if probe {
+			// One probe, timed by its own backed-off interval.
+			d.probeDue, d.probing, d.probeSack, d.probeTSN = false, true, false, o.tsn
+			d.t3.start(now, d.probeWait)
+			break
+		}
+		// The window is open again: the next closing starts probing anew.
+		d.probeT.stop()
+		d.probeDue, d.probeWait = false, 0
 	}
 	if d.outstanding() > 0 && !d.t3.running() {
 		d.armT3(a, now)
@@ -336,6 +360,29 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		a.errorCount = 0
 		a.path.clearErrors()
 	}
+	d.lastARwnd = arwnd
+	if d.probing {
+		if !serialAfter(d.probeTSN, d.cumAckPt) || d.outstanding() == 0 {
+			d.probing, d.probeWait = false, 0
+		} else if isSack {
+			// The peer answers while its window stays closed: it is
+			// alive, and unacknowledged probes are no errors (6.1 rule A).
+			d.probeSack = true
+			a.errorCount = 0
+			a.path.clearErrors()
+			if d.outstanding() == 1 && arwnd >= uint32(d.live()[0].userBytes()) && !d.live()[0].rtx && !d.live()[0].acked {
+				// The window reopened while the probe, dropped by the
+				// closed window, is still outstanding: resend it now
+				// rather than wait out its backed-off timer.
+				o := &d.live()[0]
+				o.rtx = true
+				d.rtxPending++
+				d.toFlight(o, -1)
+				d.probing, d.probeWait = false, 0
+				d.armT3(a, now)
+			}
+		}
+	}
 	if acked > 0 {
 		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
 	}
@@ -392,12 +439,17 @@ func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
 	}
 }
 
-// onTimeout runs the data timers: delayed SACK and T3-rtx (6.3.3).
+// onTimeout runs the data timers: delayed SACK, the zero window probe's
+// delay and T3-rtx (6.3.3).
 func (d *dataState) onTimeout(a *Association, now time.Time) {
 	if d.sackDue.due(now) {
 		d.sackDue.stop()
 		a.host.stats.DelaySackExpireds++
 		d.sackNow = true
+	}
+	if d.probeT.due(now) {
+		d.probeT.stop()
+		d.probeDue = true
 	}
 	if !d.t3.due(now) {
 		return
@@ -405,6 +457,25 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 	d.t3.stop()
 	a.host.stats.T3RtxExpireds++
 	if d.outstanding() == 0 {
+		return
+	}
+	if live := d.live(); d.probing && d.probeSack && len(live) == 1 && live[0].tsn == d.probeTSN &&
+		d.lastARwnd < uint32(live[0].userBytes()) {
+		// Only the window probe is outstanding, the window is still
+		// closed, and the peer has been answering: probe again at twice
+		// the interval, counting no error and leaving cwnd alone (6.1
+		// rule A: "Zero window probing does not affect the calculation
+		// of cwnd").
+		o := &live[0]
+		if !o.rtx {
+			o.rtx = true
+			d.rtxPending++
+			d.toFlight(o, -1)
+		}
+		d.probeWait = min(2*d.probeWait, a.cfg.RTO.Max)
+		d.probeSack = false
+		d.rttActive = false
+		d.t3.start(now, d.probeWait)
 		return
 	}
 	// E1, E2: congestion collapse and RTO backoff; the error counters.
