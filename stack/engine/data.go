@@ -65,20 +65,20 @@ type dataState struct {
 	rtxPending int // chunks marked for retransmission
 	// forceOne lets one packet of marked retransmissions go regardless of
 	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
-	forceOne   bool
-	fastRecov  bool // in fast recovery (7.2.4)
+	forceOne  bool
+	fastRecov bool // in fast recovery (7.2.4)
 	// Zero window probing (6.1 rule A). probeT delays the first probe by
 	// an RTO after the window closed; probeDue lets one probe go; probing
 	// says the probe probeTSN is outstanding; probeWait is the current
 	// probe interval, doubling up to RTO.Max; probeSack says the peer sent
 	// a SACK since the probe last went out, so its timeout is no error.
-	probeT    timer
-	probeDue  bool
-	probing   bool
-	probeSack bool
-	probeTSN  uint32
-	probeWait time.Duration
-	lastARwnd uint32 // a_rwnd of the latest SACK
+	probeT     timer
+	probeDue   bool
+	probing    bool
+	probeSack  bool
+	probeTSN   uint32
+	probeWait  time.Duration
+	lastARwnd  uint32 // a_rwnd of the latest SACK
 	recoverTSN uint32
 	rttTSN     uint32 // the chunk timed for an RTT sample, 0 if none
 	rttSent    time.Time
