@@ -58,10 +58,47 @@ type Counters struct {
 	Restarts          uint64
 }
 
+// RefusalLogPerSecond is how many refused attempts a route logs per second;
+// beyond it refusals are only counted, and the next line logged says how
+// many were not, so an INIT flood costs a counter each, not a log line.
+const RefusalLogPerSecond = 10
+
+// refusalLog rate-limits a route's refusal lines on the Host's clock.
+type refusalLog struct {
+	window     time.Time // start of the current one-second window
+	lines      int       // lines written in the window
+	suppressed uint64    // refusals not logged since the last summary
+	since      time.Time // when suppression began
+}
+
+// admit reports whether a refusal at now may be logged and, when a window
+// with suppressed lines has ended, how many were suppressed since when.
+func (l *refusalLog) admit(now time.Time) (ok bool, suppressed uint64, since time.Time) {
+	if d := now.Sub(l.window); d >= time.Second || d < 0 || l.window.IsZero() {
+		suppressed, since = l.suppressed, l.since
+		l.window, l.lines, l.suppressed = now, 0, 0
+	}
+	if l.lines < RefusalLogPerSecond {
+		l.lines++
+		return true, suppressed, since
+	}
+	if l.suppressed == 0 {
+		l.since = now
+	}
+	l.suppressed++
+	return false, suppressed, since
+}
+
+// routeState is a route and what the core keeps per route.
+type routeState struct {
+	r       *Route
+	refused refusalLog
+}
+
 // Core is the pairing logic over one engine Host.
 type Core struct {
 	h      *engine.Host
-	routes []*Route
+	routes []*routeState
 	pairs  map[*pair]struct{}
 	log    logging.LeveledLogger
 	cnt    Counters
@@ -72,20 +109,25 @@ type Core struct {
 // NewCore installs a listener per route on h. It must be called by the
 // goroutine that drives h.
 func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core, error) {
-	c := &Core{h: h, routes: routes, pairs: map[*pair]struct{}{}, log: log}
+	c := &Core{h: h, pairs: map[*pair]struct{}{}, log: log}
 	for _, r := range routes {
-		r := r
+		rs := &routeState{r: r}
+		c.routes = append(c.routes, rs)
 		if err := h.ListenOn([]int{r.ListenLink}, r.ListenPort, r.Ingress, engine.AcceptFunc(func(req *engine.AcceptRequest) {
-			c.accept(r, req)
+			c.accept(rs, req)
 		})); err != nil {
 			return nil, fmt.Errorf("gateway: route %s: listen on port %d: %w", r.Name, r.ListenPort, err)
 		}
 		if r.Policy != nil {
 			kind := linkKind(h, r.ListenLink)
+			// Screen rather than Evaluate: the rules' refusals are made
+			// here, before any state (RFC 9260 5.1), and would otherwise
+			// never reach the policy's counters.
 			if err := h.SetInitFilter(r.ListenPort, func(_ int, p link.Path, src, dst uint16) (engine.Verdict, []wire.Cause) {
-				d := r.Policy.Evaluate(acl.Request{Src: netip.AddrPortFrom(p.Remote, src), DstPort: dst, Link: kind})
+				d := r.Policy.Screen(acl.Request{Src: netip.AddrPortFrom(p.Remote, src), DstPort: dst, Link: kind})
 				if !d.Allowed() {
 					c.cnt.PairsRefused++
+					c.logRefusal(rs, "INIT", p.Remote, src, d)
 				}
 				return verdict(d), refusal(d)
 			}); err != nil {
@@ -94,6 +136,26 @@ func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core,
 		}
 	}
 	return c, nil
+}
+
+// logRefusal logs a refused attempt unless the route is over its
+// RefusalLogPerSecond; the formatting, which allocates, happens only for
+// lines that are written.
+func (c *Core) logRefusal(rs *routeState, what string, src netip.Addr, port uint16, d acl.Decision) {
+	now := c.h.Now()
+	ok, suppressed, since := rs.refused.admit(now)
+	if suppressed > 0 {
+		c.log.Infof("route %s: %d refusals not logged in %v (more than %d per second)",
+			rs.r.Name, suppressed, now.Sub(since).Round(time.Millisecond), RefusalLogPerSecond)
+	}
+	if !ok {
+		return
+	}
+	how := "refused"
+	if d.Verdict == acl.Drop {
+		how = "dropped"
+	}
+	c.log.Infof("route %s: %s from %s:%d %s: %s", rs.r.Name, what, src, port, how, d.Reason())
 }
 
 func linkKind(h *engine.Host, i int) acl.LinkKind {
@@ -125,7 +187,8 @@ func (c *Core) Counters() Counters { return c.cnt }
 
 // accept handles a valid COOKIE ECHO on a route: policy, then the egress
 // dial; the COOKIE ACK waits for egress (DESIGN 2.1).
-func (c *Core) accept(r *Route, req *engine.AcceptRequest) {
+func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
+	r := rs.r
 	now := c.h.Now()
 	in := req.Association()
 	linkIdx, path := in.Path()
@@ -142,7 +205,7 @@ func (c *Core) accept(r *Route, req *engine.AcceptRequest) {
 		slot, d = r.Policy.Acquire(acl.Request{Src: netip.AddrPortFrom(path.Remote, in.RemotePort()), DstPort: in.LocalPort(), Link: linkKind(c.h, linkIdx)}, now)
 		if !d.Allowed() {
 			c.cnt.PairsRefused++
-			c.log.Infof("route %s: %s:%d refused: %s", r.Name, path.Remote, in.RemotePort(), d.Reason())
+			c.logRefusal(rs, "COOKIE ECHO", path.Remote, in.RemotePort(), d)
 			if d.Verdict == acl.Drop {
 				req.Drop(now)
 			} else {
