@@ -73,6 +73,23 @@ func FormatSnapshot(s Snapshot) string {
 	c := s.Gateway
 	p("\ngateway: pairs opened %d closed %d refused %d failed %d, restarts %d, invalid-stream %d, oversize %d, drain drops %d\n",
 		c.PairsOpened, c.PairsClosed, c.PairsRefused, c.PairsFailed, c.Restarts, c.InvalidStreamMsgs, c.OversizeMsgs, c.DrainDrops)
+	for _, a := range s.ACL {
+		p("\nacl %s: default %s, %d pairs held, %d sources tracked (%d evicted)\n", a.Route, a.Default, a.Pairs, a.Sources, a.SourceEvictions)
+		p("  %12s  rule\n", "hits")
+		for i, r := range a.Rules {
+			p("  %12d  %d: %s\n", r.Hits, i+1, r.Rule)
+		}
+		p("  %12d  default %s\n", a.DefaultHits, a.Default)
+		if len(a.Limits) > 0 {
+			p("  %12s  limit\n", "refused")
+			for _, l := range a.Limits {
+				p("  %12d  %s: %s\n", l.Refused, l.Limit, l.Setting)
+			}
+		}
+		for _, w := range a.Warnings {
+			p("  warning: %s\n", w)
+		}
+	}
 	keys := make([]string, 0, len(s.SNMP))
 	for k := range s.SNMP {
 		keys = append(keys, k)

@@ -160,6 +160,11 @@ func New(cfg *Config, o Options) (*Gateway, error) {
 				return nil, fmt.Errorf("routes[%d].acl: %w", i, err)
 			}
 			r.Policy = p
+			// A rule that can never match is almost always a mistake in
+			// order; say so once, at start, where the operator looks.
+			for _, w := range p.Warnings() {
+				g.log.Warnf("route %s: acl: %s", rc.Name, w)
+			}
 		}
 		g.routes = append(g.routes, r)
 	}
@@ -226,6 +231,7 @@ func (g *Gateway) UDPLink() link.Link { return g.udp }
 type Snapshot struct {
 	Pairs    []PairStatus      `json:"pairs"`
 	Gateway  Counters          `json:"gateway"`
+	ACL      []ACLStatus       `json:"acl,omitempty"` // routes with a policy
 	SNMP     map[string]uint64 `json:"snmp"`
 	Draining bool              `json:"draining"`
 }
@@ -236,6 +242,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	g.st.Do(func(h *engine.Host, _ time.Time) {
 		g.core.EachPair(func(p PairStatus) { s.Pairs = append(s.Pairs, p) })
 		s.Gateway = g.core.Counters()
+		s.ACL = g.core.ACL()
 		s.SNMP = SNMP(h.Stats())
 		s.Draining = g.core.draining
 	})

@@ -6,6 +6,62 @@ import (
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
+// ACLStatus is a route's policy counters, in the manner of iptables -L -v:
+// each rule with the attempts it matched, each limit with the attempts it
+// refused.
+type ACLStatus struct {
+	Route       string        `json:"route"`
+	Default     string        `json:"default"`
+	DefaultHits uint64        `json:"default_hits"`
+	Rules       []RuleStatus  `json:"rules"`
+	Limits      []LimitStatus `json:"limits"`
+	// Pairs held under the policy's pair caps, and per-source buckets.
+	Pairs           int64    `json:"pairs"`
+	Sources         int      `json:"sources"`
+	SourceEvictions uint64   `json:"source_evictions"`
+	Warnings        []string `json:"warnings,omitempty"`
+}
+
+// RuleStatus is one rule. Hits count refused INITs for deny and drop rules
+// and valid COOKIE ECHOs for allow rules: each attempt once.
+type RuleStatus struct {
+	Rule string `json:"rule"`
+	Hits uint64 `json:"hits"`
+}
+
+// LimitStatus is one configured limit: its acl key, its setting and the
+// attempts it refused.
+type LimitStatus struct {
+	Limit   string `json:"limit"`
+	Setting string `json:"setting"`
+	Refused uint64 `json:"refused"`
+}
+
+func aclStatus(r *Route) ACLStatus {
+	p := r.Policy
+	st := p.Stats()
+	a := ACLStatus{Route: r.Name, Default: p.Default().String(), DefaultHits: st.DefaultHits,
+		Pairs: st.Pairs, Sources: st.Sources, SourceEvictions: st.SourceEvictions, Warnings: p.Warnings()}
+	for i, rule := range p.Rules() {
+		a.Rules = append(a.Rules, RuleStatus{Rule: rule.String(), Hits: st.RuleHits[i]})
+	}
+	for _, l := range p.Limits() {
+		a.Limits = append(a.Limits, LimitStatus{Limit: l.Limit.String(), Setting: l.Text, Refused: st.Refused(l.Limit)})
+	}
+	return a
+}
+
+// ACL reports the policy counters of each route that has a policy.
+func (c *Core) ACL() []ACLStatus {
+	var s []ACLStatus
+	for _, rs := range c.routes {
+		if rs.r.Policy != nil {
+			s = append(s, aclStatus(rs.r))
+		}
+	}
+	return s
+}
+
 // SideStatus is one association of a pair, as /proc/net/sctp/assocs shows
 // associations.
 type SideStatus struct {

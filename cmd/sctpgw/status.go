@@ -14,7 +14,7 @@ import (
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "show the running daemon's pairs and counters",
+		Usage: "show the running daemon's pairs, counters and, per route, acl rule hits and limit refusals",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:9900", EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "the daemon's admin address"},
 			&cli.BoolFlag{Name: "json", Usage: "print the raw JSON"},
