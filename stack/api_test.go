@@ -62,6 +62,18 @@ func dialAsync(ctx context.Context, s *stack.Stack, p link.Path, port uint16, do
 	return ch
 }
 
+// recvReq waits for the hook to hand over its request.
+func recvReq(t *testing.T, reqs <-chan *stack.AcceptRequest) *stack.AcceptRequest {
+	t.Helper()
+	select {
+	case r := <-reqs:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("the accept hook did not run")
+		return nil
+	}
+}
+
 // waitFor polls cond: for state that another stack's goroutines change.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -190,7 +202,7 @@ func TestAcceptDeferredThenAcceptedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	dial := dialAsync(ctx, sa, p, 5000, stack.DialOptions{})
-	r := <-reqs
+	r := recvReq(t, reqs)
 	// The COOKIE ACK is withheld: the listener holds the association in
 	// ACCEPT-PENDING and the dialer waits in COOKIE-ECHOED.
 	if n := sb.AssocCount(); n != 1 {
@@ -254,7 +266,7 @@ func TestAcceptDeferredTimesOut(t *testing.T) {
 			}
 			start := cb.Now()
 			dial := dialAsync(ctx, sa, p, 5000, stack.DialOptions{})
-			r := <-reqs
+			r := recvReq(t, reqs)
 			// The hook ran before the timeout was queued; wait for the
 			// timer goroutine to aim at it, computed from the settings.
 			cb.WaitArmed(t, start.Add(tc.wantTimeout))
@@ -306,7 +318,7 @@ func TestDialCancelledDuringHandshake(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		dial := dialAsync(ctx, sa, p, 5000, stack.DialOptions{})
-		r := <-reqs
+		r := recvReq(t, reqs)
 		cancel()
 		res := <-dial
 		if !errors.Is(res.err, context.Canceled) || res.x != nil {
