@@ -14,6 +14,7 @@ import (
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/sim"
+	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
 // syncBuffer is a log sink safe to read while a stack goroutine writes.
@@ -118,5 +119,29 @@ func TestACLRefusalLogIsRateLimited(t *testing.T) {
 	}
 	if a := core.ACL(); len(a) != 1 || len(a[0].Rules) != 1 || a[0].Rules[0].Hits != uint64(n+1) {
 		t.Fatalf("acl status %+v, want rule 1 with %d hits", a, n+1)
+	}
+}
+
+// The ABORT causes are kept per rule after the first refusal: each INIT
+// still gets the reason of the rule that refused it.
+func TestACLInitAbortReasonPerRule(t *testing.T) {
+	g := newGLab(t, labOpts{seed: 62, routeFn: func(edge, _ *gateway.Route) {
+		edge.Policy = policy(t, "default: deny\nrules:\n  - deny from 198.18.1.0/24 sport 1000\n  - deny from 198.18.1.0/24 sport 2000\n  - allow sport 3000\n")
+	}})
+	for _, tc := range []struct {
+		port uint16
+		want string
+	}{
+		{1000, "(rule 1: "}, {2000, "(rule 2: "}, {1000, "(rule 1: "}, {4000, "(default deny)"}, {2000, "(rule 2: "}, {4000, "(default deny)"},
+	} {
+		_, rec := g.dial(tc.port, engine.Config{})
+		g.net.RunUntil(rec.ended, time.Minute)
+		ev := rec.find(engine.CantStartAssoc)
+		if ev == nil || len(ev.Causes) != 1 {
+			t.Fatalf("from port %d: %s", tc.port, rec.types())
+		}
+		if uia, ok := ev.Causes[0].(*wire.UserInitiatedAbortCause); !ok || !strings.Contains(string(uia.Reason), tc.want) {
+			t.Fatalf("from port %d: cause %v, want %q", tc.port, ev.Causes[0], tc.want)
+		}
 	}
 }

@@ -93,6 +93,25 @@ func (l *refusalLog) admit(now time.Time) (ok bool, suppressed uint64, since tim
 type routeState struct {
 	r       *Route
 	refused refusalLog
+	// initAbort holds the causes of the ABORT that refuses an INIT, by
+	// Decision.Rule+1, built at first use: an INIT's decision comes from a
+	// rule or the default alone, so its reason is fixed, and a flood of
+	// denied INITs then allocates nothing here.
+	initAbort [][]wire.Cause
+}
+
+func (rs *routeState) initRefusal(d acl.Decision) []wire.Cause {
+	if d.Verdict != acl.Deny {
+		return nil
+	}
+	i := d.Rule + 1
+	if i < 0 || i >= len(rs.initAbort) {
+		return refusal(d)
+	}
+	if rs.initAbort[i] == nil {
+		rs.initAbort[i] = refusal(d)
+	}
+	return rs.initAbort[i]
 }
 
 // Core is the pairing logic over one engine Host.
@@ -120,6 +139,7 @@ func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core,
 		}
 		if r.Policy != nil {
 			kind := linkKind(h, r.ListenLink)
+			rs.initAbort = make([][]wire.Cause, len(r.Policy.Rules())+1)
 			// Screen rather than Evaluate: the rules' refusals are made
 			// here, before any state (RFC 9260 5.1), and would otherwise
 			// never reach the policy's counters.
@@ -129,7 +149,7 @@ func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core,
 					c.cnt.PairsRefused++
 					c.logRefusal(rs, "INIT", p.Remote, src, d)
 				}
-				return verdict(d), refusal(d)
+				return verdict(d), rs.initRefusal(d)
 			}); err != nil {
 				return nil, err
 			}
