@@ -68,7 +68,11 @@ func (pb *packetBuilder) send() {
 		return
 	}
 	wire.FinishPacket(pb.buf, 0)
-	pb.a.host.emit(pb.a.path.linkIdx, pb.a.path.p, pb.buf)
+	// Only a lone chunk overruns the path: one built before the path MTU
+	// dropped that already has its TSN and cannot be split again, so IP
+	// must fragment it (RFC 9260 6.9), or the link would refuse it forever.
+	frag := len(pb.buf) > pb.a.path.maxPacket()
+	pb.a.host.emitPacket(pb.a.path.linkIdx, pb.a.path.p, pb.buf, frag)
 	pb.buf = nil
 	pb.chunks = 0
 }

@@ -387,9 +387,13 @@ func (h *Host) getBuf(size int) []byte {
 	return make([]byte, 0, size)
 }
 
-func (h *Host) emit(linkIdx int, p link.Path, b []byte) {
+func (h *Host) emit(linkIdx int, p link.Path, b []byte) { h.emitPacket(linkIdx, p, b, false) }
+
+// emitPacket queues b for sending; fragment marks a packet larger than the
+// path MTU that the link must let IP fragment (link.Packet.Fragment).
+func (h *Host) emitPacket(linkIdx int, p link.Path, b []byte, fragment bool) {
 	h.stats.OutSCTPPacks++
-	h.out = append(h.out, Outgoing{Link: linkIdx, Packet: link.Packet{Path: p, Buf: b}})
+	h.out = append(h.out, Outgoing{Link: linkIdx, Packet: link.Packet{Path: p, Buf: b, Fragment: fragment}})
 }
 
 // Outgoing returns the packets produced since the last ReleaseOutgoing. Their

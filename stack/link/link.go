@@ -83,6 +83,14 @@ type Packet struct {
 	Notice Notice
 	// MTU is the path MTU reported with NoticeFragNeeded, as the IP-level MTU.
 	MTU int
+	// Fragment, on a packet to send, says it is larger than the path MTU on
+	// purpose and IP must fragment it instead of refusing it: it carries a
+	// chunk built for a larger MTU that already has its TSN and so cannot
+	// be split again (RFC 9260 6.9, 7.3). A link sends such a packet with DF
+	// clear (IPv4) or lets the kernel fragment it at the source (IPv6), and
+	// every other packet with DF set as before. Links that cannot choose
+	// per packet send it as any other. Received packets never have it.
+	Fragment bool
 }
 
 // Link is a packet transport for SCTP. ReadBatch and WriteBatch may be called
