@@ -31,6 +31,12 @@ type Impairments struct {
 	// Drop, when set, decides before the random impairments; returning true
 	// drops the packet. Tests script losses with it.
 	Drop func(from *Node, pkt []byte) bool
+	// PathMTU, when set, is the IP-level MTU of a router on the way: a
+	// packet larger than it with the link's overhead is dropped and answered
+	// with a NoticeFragNeeded quoting it, as a router does for a packet with
+	// DF set, unless the packet has link.Packet.Fragment, which IP
+	// fragments and the peer receives whole.
+	PathMTU int
 }
 
 // Epoch is the virtual clock's start: a fixed date, so runs are identical.
@@ -47,6 +53,11 @@ type Network struct {
 	Dropped int
 	// Trace, when set, sees every delivered packet.
 	Trace func(now time.Time, from, to *Node, pkt []byte)
+	// Offered, when set, sees every packet a host hands to the network, as
+	// the host produced it, before any impairment.
+	Offered func(now time.Time, from *Node, fromLink int, p link.Packet)
+	// TooBig counts packets dropped for exceeding a PathMTU.
+	TooBig int
 }
 
 // New makes a network whose randomness comes from seed.
@@ -162,6 +173,9 @@ type inflight struct {
 	toLink int
 	path   link.Path // as the receiver sees it
 	buf    []byte
+	// notice, when set, makes this a report to the sender (buf the quote).
+	notice link.Notice
+	mtu    int
 }
 
 type pktHeap []*inflight
@@ -206,8 +220,14 @@ func (n *Network) collect() {
 
 func (n *Network) offer(from *Node, fromLink int, p link.Packet) {
 	n.Sent++
+	if n.Offered != nil {
+		n.Offered(n.now, from, fromLink, p)
+	}
 	to, toLink := n.nodeAt(p.Path.Remote)
 	imp := &from.Imp
+	if n.tooBig(from, fromLink, p) {
+		return
+	}
 	if to == nil || from.Down || to.Down || (imp.Drop != nil && imp.Drop(from, p.Buf)) || n.chance(imp.Loss) {
 		n.Dropped++
 		return
@@ -246,6 +266,40 @@ func (n *Network) offer(from *Node, fromLink int, p link.Packet) {
 	}
 }
 
+// icmpQuote is how much of a dropped packet the simulated router quotes:
+// ICMP carries as much as fits a 576-byte datagram (RFC 1812 4.3.2.3).
+const icmpQuote = 576 - 20 - 8 - 20
+
+// tooBig drops p if it exceeds the sender's PathMTU with DF set, and queues
+// the router's "fragmentation needed" back to the sender after the one-way
+// delay. Packets with Fragment pass: the router fragments them and the peer
+// reassembles, so the SCTP packet arrives whole.
+func (n *Network) tooBig(from *Node, fromLink int, p link.Packet) bool {
+	mtu := from.Imp.PathMTU
+	src := from.iface(fromLink)
+	ovh := link.IPOverhead(p.Path.Remote)
+	if src.Kind == link.UDP {
+		ovh += 8
+	}
+	if mtu == 0 || p.Fragment || len(p.Buf)+ovh <= mtu {
+		return false
+	}
+	n.TooBig++
+	n.Dropped++
+	if from.Down {
+		return true
+	}
+	q := p.Buf[:min(len(p.Buf), icmpQuote)]
+	n.seq++
+	heap.Push(&n.inbox, &inflight{
+		at: n.now.Add(from.Imp.Delay), seq: n.seq, from: from, to: from, toLink: fromLink,
+		path:   link.Path{Local: src.Addr, Remote: p.Path.Remote, RemotePort: p.Path.RemotePort},
+		buf:    append([]byte(nil), q...),
+		notice: link.NoticeFragNeeded, mtu: mtu,
+	})
+	return true
+}
+
 func (n *Network) chance(p float64) bool { return p > 0 && n.rng.Float64() < p }
 
 // Step runs the next event (a delivery or a timer) and reports whether there
@@ -272,7 +326,11 @@ func (n *Network) Step(limit time.Time) bool {
 		timerNode.Host.HandleTimeout(n.now)
 	} else {
 		p := heap.Pop(&n.inbox).(*inflight)
-		if !p.to.Down {
+		switch {
+		case p.to.Down:
+		case p.notice != link.NoticeNone:
+			p.to.Host.HandleNotice(p.toLink, link.Packet{Path: p.path, Buf: p.buf, Notice: p.notice, MTU: p.mtu}, n.now)
+		default:
 			if n.Trace != nil {
 				n.Trace(n.now, p.from, p.to, p.buf)
 			}
