@@ -80,7 +80,8 @@ type Config struct {
 	RecvBuffer int
 	// SendBuffer bounds queued plus unacknowledged user bytes.
 	SendBuffer int
-	// MaxMessage is the largest user message accepted either way.
+	// MaxMessage is the largest user message accepted either way; at most
+	// RecvBuffer (the default is 256 KiB, or RecvBuffer if smaller).
 	MaxMessage int
 	// MaxBurst is Max.Burst (RFC 9260 6.1).
 	MaxBurst int
@@ -146,7 +147,9 @@ func (c Config) WithDefaults() Config {
 	seti(&c.DelayedAck.Freq, DefaultSackFreq)
 	seti(&c.RecvBuffer, DefaultRecvBuffer)
 	seti(&c.SendBuffer, DefaultSendBuffer)
-	seti(&c.MaxMessage, DefaultMaxMessage)
+	// A message must fit the receive buffer, or its reassembly could never
+	// finish: with a small buffer the default limit shrinks to it.
+	seti(&c.MaxMessage, min(DefaultMaxMessage, c.RecvBuffer))
 	seti(&c.MaxBurst, DefaultMaxBurst)
 	return c
 }
@@ -175,6 +178,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engine: MaxSeg %d below 64", c.MaxSeg)
 	case c.MaxMessage < 1:
 		return fmt.Errorf("engine: MaxMessage %d, want at least 1", c.MaxMessage)
+	case c.MaxMessage > c.RecvBuffer:
+		// Without partial delivery a message is held whole until read: one
+		// larger than the receive buffer closes the window before it is
+		// complete and the association deadlocks.
+		return fmt.Errorf("engine: MaxMessage %d above RecvBuffer %d: a message must fit the receive buffer", c.MaxMessage, c.RecvBuffer)
 	}
 	return nil
 }

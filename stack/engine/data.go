@@ -63,6 +63,7 @@ type dataState struct {
 	peerRwnd   uint32
 	t3         timer
 	rtxPending int // chunks marked for retransmission
+	rtxUser    int // their user bytes
 	// forceOne lets one packet of marked retransmissions go regardless of
 	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
 	forceOne  bool
@@ -220,6 +221,7 @@ func (d *dataState) failAll() []FailedMessage {
 	clear(d.out)
 	d.out, d.head = d.out[:0], 0
 	d.outBytes, d.flight, d.flightUser, d.gapAcked = 0, 0, 0, 0
+	d.rtxPending, d.rtxUser = 0, 0
 	if d.sq != nil {
 		for _, m := range d.sq.Drain() {
 			if m.Partial && len(failed) > 0 && failed[len(failed)-1].Data != nil && sameData(failed[len(failed)-1].Data, m.Message.Data) {

@@ -38,11 +38,23 @@ func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) b
 	}
 	// With the window closed, new data above everything received is
 	// dropped unacknowledged (6.2); the sender will retransmit it.
-	if d.rwnd(a) < uint32(len(dc.Payload)) && serialAfter(dc.TSN, d.rx.Highest()) {
+	stuck := d.stuck(a, dc.TSN)
+	if d.rwnd(a) < uint32(len(dc.Payload)) && serialAfter(dc.TSN, d.rx.Highest()) && !stuck {
 		d.sackNow = true
 		return true
 	}
-	if !d.rx.InWindow(dc.TSN, 1<<20) {
+	// A chunk filling a hole below the highest TSN is taken beyond the
+	// window, as 6.2 asks, but only up to a small slack: a peer ignoring
+	// a_rwnd (one far-ahead TSN, then every TSN below it) must not make us
+	// hold more than the receive buffer. A sender that respects a_rwnd
+	// never needs the slack, as the holes were counted in the window it
+	// was given.
+	if !stuck && serialAfter(dc.TSN, d.rx.CumAck()) && d.rq.Buffered()+len(dc.Payload) > a.cfg.RecvBuffer+d.rxSlack(a) {
+		d.sackNow = true
+		return true
+	}
+	if !d.rx.InWindow(dc.TSN, d.maxAhead(a)) {
+		d.sackNow = true
 		return true
 	}
 	if !d.rx.Observe(dc.TSN) {
@@ -76,6 +88,32 @@ func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) b
 		a.notify(Event{Type: Readable})
 	}
 	return true
+}
+
+// stuck reports that the window is closed by data nobody can read while
+// the next in-order chunk arrives: no gaps, nothing ready, so what is held
+// is a message still growing, and only more of it can free the buffer. As
+// MaxMessage fits RecvBuffer, that message is larger than we accept: the
+// chunk goes to reassembly, which then reports it too large and the
+// association ends with a clear cause instead of stalling for ever. The
+// bound on Buffered keeps a peer from using this to grow the buffer.
+func (d *dataState) stuck(a *Association, tsn uint32) bool {
+	return tsn == d.rx.CumAck()+1 && !d.rx.HasGaps() && d.rq.Ready() == 0 &&
+		d.rq.Buffered() > 0 && d.rq.Buffered() <= a.cfg.MaxMessage
+}
+
+// rxSlack is how far past the receive buffer a hole may be filled: a few
+// packets, for a sender whose a_rwnd was stale (SACKs reordered).
+func (d *dataState) rxSlack(a *Association) int { return 4 * a.path.maxPacket() }
+
+// maxAhead bounds how far above the cumulative ack a TSN is accepted (RFC
+// 9260 6.2 lets a receiver drop DATA outside its window). A sender within
+// a_rwnd has at most a_rwnd chunks outstanding; a quarter of the buffer in
+// TSNs (or 1024) still covers small messages in flight, and bounds the
+// bookkeeping a peer sending one-byte chunks at scattered TSNs can make us
+// keep. At most 65535: every TSN must fit a Gap Ack Block.
+func (d *dataState) maxAhead(a *Association) uint32 {
+	return uint32(min(65535, max(1024, a.cfg.RecvBuffer/4)))
 }
 
 func serialAfter(a, b uint32) bool { return a != b && a-b < 1<<31 }

@@ -94,8 +94,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 				// Only what fits one packet bypasses cwnd.
 				break
 			}
-			o.rtx = false
-			d.rtxPending--
+			d.unmarkRtx(o)
 			d.toFlight(o, 1)
 			o.resent = true
 			o.sentAt = now
@@ -217,6 +216,24 @@ func (d *dataState) toFlight(o *outChunk, sign int) {
 	d.flightUser += sign * o.userBytes()
 }
 
+// markRtx marks o for retransmission: it leaves the flight (cwnd) but stays
+// outstanding for the peer's rwnd (6.2.1 D iv counts every byte not yet
+// acknowledged).
+func (d *dataState) markRtx(o *outChunk) {
+	o.rtx = true
+	d.rtxPending++
+	d.rtxUser += o.userBytes()
+	d.toFlight(o, -1)
+}
+
+// unmarkRtx undoes markRtx's bookkeeping when o is sent again or acked;
+// the caller puts it back into the flight if it was sent.
+func (d *dataState) unmarkRtx(o *outChunk) {
+	o.rtx = false
+	d.rtxPending--
+	d.rtxUser -= o.userBytes()
+}
+
 // live is the outstanding chunks, oldest first.
 func (d *dataState) live() []outChunk { return d.out[d.head:] }
 
@@ -286,7 +303,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 			d.gapAcked--
 		}
 		if o.rtx {
-			d.rtxPending--
+			d.unmarkRtx(o)
 		} else if !o.acked {
 			d.toFlight(o, -1)
 		}
@@ -325,8 +342,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 				d.gapAcked++
 				acked += o.size()
 				if o.rtx {
-					o.rtx = false
-					d.rtxPending--
+					d.unmarkRtx(o)
 				} else {
 					d.toFlight(o, -1)
 				}
@@ -375,9 +391,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 				// closed window, is still outstanding: resend it now
 				// rather than wait out its backed-off timer.
 				o := &d.live()[0]
-				o.rtx = true
-				d.rtxPending++
-				d.toFlight(o, -1)
+				d.markRtx(o)
 				d.probing, d.probeWait = false, 0
 				d.armT3(a, now)
 			}
@@ -386,8 +400,9 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 	if acked > 0 {
 		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
 	}
-	// 6.2.1 D iv: the peer's window less what is still in flight.
-	fl := uint32(d.flightUser)
+	// 6.2.1 D iv: the peer's window less what is still outstanding, chunks
+	// waiting for retransmission included.
+	fl := uint32(d.flightUser + d.rtxUser)
 	if arwnd > fl {
 		d.peerRwnd = arwnd - fl
 	} else {
@@ -423,9 +438,8 @@ func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
 		}
 		o.misses++
 		if o.misses >= 3 {
-			o.rtx, o.fastDone = true, true
-			d.rtxPending++
-			d.toFlight(o, -1)
+			o.fastDone = true
+			d.markRtx(o)
 			marked = true
 		}
 	}
@@ -468,9 +482,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 		// of cwnd").
 		o := &live[0]
 		if !o.rtx {
-			o.rtx = true
-			d.rtxPending++
-			d.toFlight(o, -1)
+			d.markRtx(o)
 		}
 		d.probeWait = min(2*d.probeWait, a.cfg.RTO.Max)
 		d.probeSack = false
@@ -490,9 +502,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 	for i := range live {
 		o := &live[i]
 		if !o.acked && !o.rtx {
-			o.rtx = true
-			d.rtxPending++
-			d.toFlight(o, -1)
+			d.markRtx(o)
 		}
 	}
 	d.rttActive = false
