@@ -113,10 +113,17 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		return // new DATA may follow the COOKIE ECHO only once it is acked
 	}
 	// New data.
-	bursts := 0
 	startPackets := h.stats.OutSCTPPacks
 	for {
-		if int(h.stats.OutSCTPPacks-startPackets) >= a.cfg.MaxBurst {
+		// Max.Burst (6.1 rule 4) counts packets: those already emitted
+		// by this flush and the one being built. At the limit new DATA
+		// may still fill the current packet, never start another.
+		packets := int(h.stats.OutSCTPPacks - startPackets)
+		if pb.buf != nil && pb.chunks > 0 {
+			packets++
+		}
+		if packets >= a.cfg.MaxBurst && (packets > a.cfg.MaxBurst || pb.chunks == 0 ||
+			pb.room() < (wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())+3)&^3) {
 			break
 		}
 		flight := d.flight
@@ -176,7 +183,6 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		}
 		pb.add(d.dataChunk(&d.out[len(d.out)-1]))
 		a.path.lastRTTSend = now
-		bursts++
 		if probe {
 			// One probe, timed by its own backed-off interval.
 			d.probeDue, d.probing, d.probeSack, d.probeTSN = false, true, false, o.tsn
