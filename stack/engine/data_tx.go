@@ -96,6 +96,11 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			}
 			d.unmarkRtx(o)
 			d.toFlight(o, 1)
+			if i == 0 && !d.probing {
+				// The earliest outstanding chunk goes again: restart
+				// T3-rtx (6.1, 7.2.4 step 4).
+				d.armT3(a, now)
+			}
 			o.resent = true
 			o.sentAt = now
 			budget -= o.size()
@@ -332,7 +337,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 	// Gap blocks: mark what they cover, unmark what they no longer cover
 	// (the peer may renege, 6.2.1 D), and count miss indications (7.2.4).
 	var htna uint32 // highest TSN newly acknowledged
-	haveHTNA := false
+	haveHTNA, marked := false, false
 	if isSack && (len(gaps) > 0 || d.gapAcked > 0) {
 		gi := 0
 		live := d.live()
@@ -360,23 +365,32 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 				d.toFlight(o, 1)
 			}
 		}
-		if len(gaps) > 0 && !haveHTNA {
-			// Miss indications also come from SACKs that ack nothing new
-			// when a chunk above is already acknowledged.
-			for i := len(live) - 1; i >= 0; i-- {
-				if live[i].acked {
-					htna, haveHTNA = live[i].tsn, true
-					break
-				}
-			}
+		// 7.2.4 HTNA: a SACK that newly acknowledges nothing strikes no
+		// miss, so duplicated or reordered SACKs cannot add any. In Fast
+		// Recovery a SACK that advances the cumulative ack strikes every
+		// TSN it reports missing, up to its highest gap block.
+		if d.fastRecov && advanced && len(gaps) > 0 {
+			htna, haveHTNA = cum+uint32(gaps[len(gaps)-1].End), true
 		}
 		if haveHTNA {
-			d.countMisses(a, htna, flightBefore)
+			marked = d.countMisses(htna)
 		}
 	}
 	// 7.2.4: leave fast recovery once the ack point passes the recovery TSN.
 	if d.fastRecov && !serialAfter(d.recoverTSN, d.cumAckPt) {
 		d.fastRecov = false
+	}
+	if acked > 0 {
+		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
+	}
+	if marked && !d.fastRecov {
+		// 7.2.4 steps 2, 3 and 6, after the 7.2.1/7.2.2 adjustments for
+		// this SACK (the note ending 7.2.4): halve cwnd once, let one
+		// packet of retransmissions bypass cwnd, and mark the exit point.
+		d.fastRecov = true
+		d.recoverTSN = d.nextTSN - 1
+		d.cc.OnFastRetransmit()
+		d.forceOne = true
 	}
 	if acked > 0 || advanced {
 		a.errorCount = 0
@@ -403,9 +417,6 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 			}
 		}
 	}
-	if acked > 0 {
-		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
-	}
 	// 6.2.1 D iv: the peer's window less what is still outstanding, chunks
 	// waiting for retransmission included.
 	fl := uint32(d.flightUser + d.rtxUser)
@@ -429,9 +440,9 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 }
 
 // countMisses strokes every unacknowledged chunk below htna and marks those
-// with three strikes for fast retransmission, entering fast recovery once
-// (7.2.4).
-func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
+// with three strikes for fast retransmission (7.2.4 steps 1 and 5),
+// reporting whether it marked any.
+func (d *dataState) countMisses(htna uint32) bool {
 	marked := false
 	live := d.live()
 	for i := range live {
@@ -449,14 +460,7 @@ func (d *dataState) countMisses(a *Association, htna uint32, flight int) {
 			marked = true
 		}
 	}
-	if marked && !d.fastRecov {
-		d.fastRecov = true
-		d.recoverTSN = d.nextTSN - 1
-		d.cc.OnFastRetransmit()
-	}
-	if marked {
-		d.forceOne = true
-	}
+	return marked
 }
 
 // onTimeout runs the data timers: delayed SACK, the zero window probe's
