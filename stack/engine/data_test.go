@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -74,12 +75,13 @@ func checkDelivery(t *testing.T, dir string, sent []sentMsg, got []engine.Messag
 
 func binaryPPID(p uint32) []byte { return []byte{byte(p >> 24), byte(p >> 16), byte(p >> 8), byte(p)} }
 
-// randomMessages draws n messages of 1 B to maxSize (log-uniform), random
-// streams, PPIDs and unordered flags.
+// randomMessages draws n messages of 1 B to maxSize (log-uniform: each
+// doubling of size equally likely), random streams, PPIDs and unordered
+// flags.
 func randomMessages(r *rand.Rand, n int, streams uint16, maxSize int) []sentMsg {
 	out := make([]sentMsg, n)
 	for i := range out {
-		size := 1 + int(float64(maxSize-1)*pow2(r.Float64()*17)/pow2(17))
+		size := min(maxSize, max(1, int(math.Exp2(r.Float64()*math.Log2(float64(maxSize)+1)))))
 		data := make([]byte, size)
 		for j := range data {
 			data[j] = byte(r.Uint32())
@@ -92,13 +94,12 @@ func randomMessages(r *rand.Rand, n int, streams uint16, maxSize int) []sentMsg 
 	return out
 }
 
-func pow2(x float64) float64 {
-	v := 1.0
-	for x >= 1 {
-		v *= 2
-		x--
+// resize gives m a new payload of n random bytes.
+func resize(r *rand.Rand, m *sentMsg, n int) {
+	m.data = make([]byte, n)
+	for j := range m.data {
+		m.data[j] = byte(r.Uint32())
 	}
-	return v * (1 + x*0.6931)
 }
 
 // pump keeps offering messages to a as the send buffer allows; it returns
@@ -162,8 +163,15 @@ func transferOne(t *testing.T, seed uint64, loss float64) {
 	}
 	a, crec := l.up(cfg)
 	n := 4 + r.IntN(8)
-	c2s := &pump{a: a, msgs: randomMessages(r, n, 8, 200<<10)}
-	s2c := &pump{a: l.srv.assoc, msgs: randomMessages(r, n, 8, 200<<10)}
+	const maxSize = 200 << 10
+	c2s := &pump{a: a, msgs: randomMessages(r, n, 8, maxSize)}
+	s2c := &pump{a: l.srv.assoc, msgs: randomMessages(r, n, 8, maxSize)}
+	// Both ends of the range in every run: the smallest and the
+	// largest message each way.
+	resize(r, &c2s.msgs[0], 1)
+	resize(r, &c2s.msgs[n-1], maxSize)
+	resize(r, &s2c.msgs[n-1], 1)
+	resize(r, &s2c.msgs[0], maxSize)
 	done := func() bool {
 		for _, x := range []*engine.Association{a, l.srv.assoc} {
 			if err := x.CheckInvariants(); err != nil {
