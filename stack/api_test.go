@@ -445,11 +445,24 @@ func TestAdaptationIndicationSent(t *testing.T) {
 			}
 			defer sb.Close("")
 			ctx := ctxT(t)
-			if _, err := sb.Listen(5000, tc.listen); err != nil {
+			ln, err := sb.Listen(5000, tc.listen)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sa.Dial(ctx, 0, link.Path{Local: addrA, Remote: addrB}, 0, 5000, tc.dial); err != nil {
+			da, err := sa.Dial(ctx, 0, link.Path{Local: addrA, Remote: addrB}, 0, 5000, tc.dial)
+			if err != nil {
 				t.Fatal(err)
+			}
+			acc, err := ln.Accept(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Each side reports what the other sent.
+			if code, ok := da.PeerAdaptation(); ok != tc.wantInitAck || code != tc.codeIAk {
+				t.Fatalf("dialer's PeerAdaptation %#x %v, want %#x %v", code, ok, tc.codeIAk, tc.wantInitAck)
+			}
+			if code, ok := acc.PeerAdaptation(); ok != tc.wantInit || code != tc.codeI {
+				t.Fatalf("listener's PeerAdaptation %#x %v, want %#x %v", code, ok, tc.codeI, tc.wantInit)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -373,6 +373,15 @@ func (x *Assoc) Streams() (out, in uint16) {
 	return x.a.Streams()
 }
 
+// PeerAdaptation is the peer's Adaptation Layer Indication (RFC 5061 4.2.6),
+// known from COMM_UP on, and whether it sent one: what RFC 6458 reports in
+// SCTP_ADAPTATION_INDICATION.
+func (x *Assoc) PeerAdaptation() (code uint32, ok bool) {
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	return x.a.PeerAdaptation()
+}
+
 // Dial opens an association to remotePort over path p of link linkIdx and
 // waits for COMM_UP. localPort 0 picks an ephemeral port.
 func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, remotePort uint16, opts Options) (*Assoc, error) {

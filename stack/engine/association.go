@@ -107,6 +107,13 @@ func (a *Association) Streams() (out, in uint16) { return a.outStreams, a.inStre
 // Tags returns the local and peer verification tags.
 func (a *Association) Tags() (local, peer uint32) { return a.localTag, a.peerTag }
 
+// PeerAdaptation is the code point of the Adaptation Layer Indication the
+// peer sent in its INIT or INIT ACK (RFC 5061 4.2.6; SCTP_ADAPTATION_INDICATION
+// of RFC 6458 6.1.6), and whether it sent one.
+func (a *Association) PeerAdaptation() (code uint32, ok bool) {
+	return a.peerAdaptation, a.features&cookie.FeatAdaptation != 0
+}
+
 // SetHandler replaces the handler; events already queued go to the new one.
 func (a *Association) SetHandler(h Handler) { a.handler = h }
 

@@ -13,9 +13,3 @@ func (h *Host) OpenCookie(c []byte, now time.Time) (cookie.State, error) { retur
 // RTTVar is the primary path's RTTVAR (RFC 9260 6.3.1), which Status does
 // not report.
 func (a *Association) RTTVar() time.Duration { return a.path.rto.RTTVar() }
-
-// PeerAdaptation is the Adaptation Layer Indication the peer announced,
-// and whether it announced one.
-func (a *Association) PeerAdaptation() (uint32, bool) {
-	return a.peerAdaptation, a.features&cookie.FeatAdaptation != 0
-}
