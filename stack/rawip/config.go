@@ -50,4 +50,10 @@ type Stats struct {
 	Sent uint64
 	// SendErrors is the WriteBatch calls that ended with an error.
 	SendErrors uint64
+	// Fragmented is the packets with link.Packet.Fragment sent with
+	// fragmentation allowed (part of Sent).
+	Fragmented uint64
+	// FragmentErrors is the failures to lift or restore DF around such a
+	// send (setsockopt IP(V6)_MTU_DISCOVER).
+	FragmentErrors uint64
 }

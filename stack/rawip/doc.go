@@ -20,10 +20,14 @@
 // The kernel builds the IP header on send (IP_HDRINCL is off); the source
 // address comes from Path.Local through IP_PKTINFO / IPV6_PKTINFO, so a reply
 // leaves from the address the peer used. Path MTU discovery is strict
-// (IP_PMTUDISC_DO, IPV6_PMTUDISC_DO): the kernel never fragments our
-// packets (RFC 9260 8.4 and 7.3: SCTP sizes its packets to the path MTU), a
-// packet above the known path MTU fails with EMSGSIZE, and the engine learns
-// the MTU from a NoticeFragNeeded.
+// (IP_PMTUDISC_DO, IPV6_PMTUDISC_DO): the kernel does not fragment our
+// packets (RFC 9260 7.3: SCTP sizes its packets to the path MTU), a packet
+// above the known path MTU fails with EMSGSIZE, and the engine learns the
+// MTU from a NoticeFragNeeded. The exception is a packet with
+// link.Packet.Fragment, a chunk built before the MTU dropped that must not
+// be cut again (RFC 9260 6.9): it goes alone with IP(V6)_PMTUDISC_DONT set
+// for that one send, so the kernel fragments it at the path MTU (IPv4 with
+// DF clear, so routers may fragment it further).
 //
 // # Checksums
 //

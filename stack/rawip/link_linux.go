@@ -53,6 +53,7 @@ type Link struct {
 	ports  atomic.Pointer[portSet]
 
 	nReceived, nNotices, nChecksum, nFiltered, nSent, nSendErrors atomic.Uint64
+	nFragmented, nFragErrors                                      atomic.Uint64
 
 	r reader
 	w writer
@@ -309,6 +310,8 @@ func (l *Link) Stats() Stats {
 		Filtered:       l.nFiltered.Load(),
 		Sent:           l.nSent.Load(),
 		SendErrors:     l.nSendErrors.Load(),
+		Fragmented:     l.nFragmented.Load(),
+		FragmentErrors: l.nFragErrors.Load(),
 	}
 }
 

@@ -65,7 +65,13 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 			l.nSendErrors.Add(1)
 			return sent, err
 		}
-		n, errno := sendmmsg(s.fd, l.w.hdrs[:k], unix.MSG_DONTWAIT)
+		var n int
+		var errno unix.Errno
+		if p.Fragment {
+			n, errno = l.sendFragmentable(s)
+		} else {
+			n, errno = sendmmsg(s.fd, l.w.hdrs[:k], unix.MSG_DONTWAIT)
+		}
 		if n > 0 {
 			// A failure after the first message is reported by the next
 			// call, which starts with the message that failed.
@@ -108,6 +114,9 @@ func (l *Link) fill(s *sock, pkts []link.Packet) (int, error) {
 		if !remote.IsValid() || remote.IsUnspecified() || remote.Is4() == s.v6 {
 			break
 		}
+		if k > 0 && (p.Fragment || pkts[0].Fragment) {
+			break // a packet to fragment goes in a call of its own
+		}
 		src := p.Path.Local.Unmap()
 		if !src.IsValid() || src.IsUnspecified() {
 			src = l.src4
@@ -149,6 +158,32 @@ func (l *Link) fill(s *sock, pkts []link.Packet) (int, error) {
 		}
 	}
 	return k, nil
+}
+
+// sendFragmentable sends the one prepared message with fragmentation
+// allowed: the kernel fragments it at the path MTU it knows, with DF clear on
+// IPv4, where routers may fragment it further. The socket's DF setting is
+// socket-wide, so it is lifted for this send only; WriteBatch runs on one
+// goroutine at a time, so no other send sees it. The packet holds a chunk
+// whose TSN is assigned and which cannot be cut again (RFC 9260 6.9).
+func (l *Link) sendFragmentable(s *sock) (int, unix.Errno) {
+	level, opt, dont, do := unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT, unix.IP_PMTUDISC_DO
+	if s.v6 {
+		level, opt, dont, do = unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT, unix.IPV6_PMTUDISC_DO
+	}
+	if err := unix.SetsockoptInt(s.fd, level, opt, dont); err != nil {
+		// Sent with DF all the same: it fails as before, no worse.
+		l.nFragErrors.Add(1)
+	}
+	n, errno := sendmmsg(s.fd, l.w.hdrs[:1], unix.MSG_DONTWAIT)
+	if err := unix.SetsockoptInt(s.fd, level, opt, do); err != nil {
+		l.nFragErrors.Add(1)
+		l.log.Warn("rawip: cannot set DF again after a fragmentable send", "family", s.family, "err", err)
+	}
+	if n > 0 {
+		l.nFragmented.Add(1)
+	}
+	return n, errno
 }
 
 // waitWritable blocks until s can take more or Close has begun.
