@@ -89,6 +89,11 @@ type txState struct {
 	pkts            []link.Packet
 	k, off, retried int
 	err             error
+	// frag says the batch is one packet with link.Packet.Fragment, sent
+	// with DF lifted at level fragLevel (IPv4 options govern IPv4 peers
+	// even on a dual-stack socket).
+	frag      bool
+	fragLevel int
 
 	scopes map[string]uint32 // zone -> interface index
 }
@@ -133,7 +138,9 @@ func (b *batchIO) setup(fd int, log *slog.Logger) error {
 		}
 		bestEffort(log, "IPV6_RECVERR", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1))
 		// DF always, never fragment locally, ignore the kernel's
-		// cached path MTU: SCTP does its own PMTU discovery.
+		// cached path MTU: SCTP does its own PMTU discovery. Only a
+		// packet with link.Packet.Fragment is let through with DF
+		// lifted (setFragment).
 		bestEffort(log, "IPV6_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE))
 	}
 	if v4 {
@@ -347,10 +354,14 @@ func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
 	t := &b.tx
 	sent := 0
 	for sent < len(pkts) {
-		end := min(len(pkts), sent+maxBatch)
+		end := fragmentRun(pkts, sent, min(len(pkts), sent+maxBatch))
 		k, perr := b.prepare(pkts[sent:end])
 		if k > 0 {
 			t.pkts, t.k, t.off, t.retried, t.err = pkts[sent:end], k, 0, -1, nil
+			t.frag, t.fragLevel = pkts[sent].Fragment, unix.IPPROTO_IP
+			if b.v6 && !pkts[sent].Path.Remote.Unmap().Is4() {
+				t.fragLevel = unix.IPPROTO_IPV6
+			}
 			err := b.rc.Write(t.fn)
 			t.pkts = nil
 			sent += t.off
@@ -369,6 +380,40 @@ func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
 		}
 	}
 	return sent, nil
+}
+
+// fragmentRun cuts pkts[sent:end] short so that a packet with Fragment goes
+// in a system call of its own: DF is a socket option, not a per-datagram one.
+func fragmentRun(pkts []link.Packet, sent, end int) int {
+	if pkts[sent].Fragment {
+		return sent + 1
+	}
+	for i := sent + 1; i < end; i++ {
+		if pkts[i].Fragment {
+			return i
+		}
+	}
+	return end
+}
+
+// setFragment lifts DF on fd for a packet with link.Packet.Fragment (on) or
+// puts it back (off). Such a packet carries a chunk cut for an MTU that has
+// since dropped, whose TSN is assigned: RFC 9260 6.9 forbids cutting it
+// again and has IP fragment it. PMTUDISC_DONT makes the kernel fragment it
+// at the path MTU it learnt from ICMP, with DF clear on IPv4. A failure
+// leaves DF set: the packet goes as it did before, no worse.
+func (b *batchIO) setFragment(fd uintptr, level int, on bool) {
+	opt, dont, probe := unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT, unix.IP_PMTUDISC_PROBE
+	if level == unix.IPPROTO_IPV6 {
+		opt, dont, probe = unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT, unix.IPV6_PMTUDISC_PROBE
+	}
+	val := probe
+	if on {
+		val = dont
+	}
+	if err := unix.SetsockoptInt(int(fd), level, opt, val); err != nil {
+		b.stats.txFragErrors.Add(1)
+	}
 }
 
 // prepare fills the send headers for pkts and returns how many are ready;
@@ -452,7 +497,16 @@ func (b *batchIO) sourceControl(oob []byte, local netip.Addr) (int, error) {
 func (b *batchIO) writeFD(fd uintptr) bool {
 	t := &b.tx
 	for t.off < t.k {
+		if t.frag {
+			b.setFragment(fd, t.fragLevel, true)
+		}
 		n, errno := mmsg(fd, unix.SYS_SENDMMSG, t.hs[t.off:t.k])
+		if t.frag {
+			b.setFragment(fd, t.fragLevel, false)
+			if errno == 0 {
+				b.stats.txFragmented.Add(1)
+			}
+		}
 		switch {
 		case errno == 0:
 			t.off += n

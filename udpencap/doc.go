@@ -45,7 +45,11 @@
 // Overhead adds the 8-byte UDP header to the IP header (RFC 6951 5.6). The
 // socket sets the Don't Fragment bit on every datagram and never fragments
 // locally (IP_PMTUDISC_PROBE): SCTP fragments its own messages and does its
-// own path MTU discovery, and IP fragments rarely survive NATs.
+// own path MTU discovery, and IP fragments rarely survive NATs. The one
+// exception is a datagram with link.Packet.Fragment, a DATA chunk cut for an
+// MTU that has since dropped, which RFC 9260 6.9 forbids cutting again: on
+// Linux it is sent alone with IP(V6)_PMTUDISC_DONT for that send, so the
+// kernel fragments it at the path MTU it learnt (Stats.TxFragmented).
 //
 // # ICMP (best effort)
 //

@@ -18,6 +18,11 @@ type Stats struct {
 	TxPackets   uint64 // datagrams sent by WriteBatch
 	TxBytes     uint64
 	TxBatches   uint64 // WriteBatch calls that sent something
+	// TxFragmented counts datagrams with link.Packet.Fragment sent with DF
+	// lifted (Linux only; elsewhere they go as any other).
+	TxFragmented uint64
+	// TxFragmentErrors counts failures to lift or restore DF around them.
+	TxFragmentErrors uint64
 }
 
 // Stats returns a snapshot of the link's counters.
@@ -27,6 +32,7 @@ func (l *Link) Stats() Stats {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxBatches: c.rxBatches.Load(),
 		RxTruncated: c.rxTruncated.Load(), Notices: c.notices.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
+		TxFragmented: c.txFragmented.Load(), TxFragmentErrors: c.txFragErrors.Load(),
 	}
 }
 
@@ -35,6 +41,7 @@ func (l *Link) Stats() Stats {
 type counters struct {
 	rxPackets, rxBytes, rxBatches, rxTruncated, notices atomic.Uint64
 	txPackets, txBytes, txBatches                       atomic.Uint64
+	txFragmented, txFragErrors                          atomic.Uint64
 }
 
 func (c *counters) rx(pkts []link.Packet) {
