@@ -118,8 +118,9 @@ func (d *dataState) maxAhead(a *Association) uint32 {
 
 func serialAfter(a, b uint32) bool { return a != b && a-b < 1<<31 }
 
-// afterPacket decides when to SACK (6.2): at once for gaps, duplicates, the
-// first DATA, every Freq-th packet; otherwise within the delayed-ack time.
+// afterPacket decides when to SACK (6.2): at once for gaps, duplicates and
+// every Freq-th packet (the I bit sets sackNow where DATA is taken);
+// otherwise within the delayed-ack time.
 func (d *dataState) afterPacket(a *Association, hadData bool, now time.Time) {
 	if !hadData || !d.inited {
 		return
