@@ -70,7 +70,7 @@ func (e *End) ReadBatch(pkts []link.Packet) (int, error) {
 		if e.kind == link.UDP {
 			pkts[n].Path.RemotePort = e.peer.port
 		}
-		pkts[n].Notice = link.NoticeNone
+		pkts[n].Notice, pkts[n].MTU, pkts[n].Fragment = link.NoticeNone, 0, false
 		e.free = append(e.free, b[:0])
 		n++
 	}
@@ -81,7 +81,8 @@ func (e *End) ReadBatch(pkts []link.Packet) (int, error) {
 	return n, nil
 }
 
-// WriteBatch hands packets to the peer's queue.
+// WriteBatch hands packets to the peer's queue. The pipe has no MTU, so
+// every packet arrives whole and link.Packet.Fragment needs nothing.
 func (e *End) WriteBatch(pkts []link.Packet) (int, error) {
 	// Never hold both ends' locks: two ends writing at once would deadlock.
 	if e.isClosed() {
