@@ -31,9 +31,8 @@ var (
 	pmtuServer6 = netip.MustParseAddr("2001:2:13::2")
 )
 
-// newPMTULab builds the lab in namespaces prefix-<pid>-{c,r,s}; they go when
-// the test ends, failed or not, and sweepStaleNS removes those of killed
-// runs.
+// newPMTULab builds the router lab with a narrow router-server link, or
+// skips the test when it cannot.
 func newPMTULab(t *testing.T, prefix string) *nsLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -42,35 +41,8 @@ func newPMTULab(t *testing.T, prefix string) *nsLab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("the namespace lab needs iproute2's ip")
 	}
-	sweepStaleNS(t, prefix)
-	pid := os.Getpid()
-	l := &nsLab{prefix: prefix, c: fmt.Sprintf("%s-%d-c", prefix, pid), r: fmt.Sprintf("%s-%d-r", prefix, pid), s: fmt.Sprintf("%s-%d-s", prefix, pid)}
-	for _, ns := range []string{l.c, l.r, l.s} {
-		t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", ns) })
-		cmd(t, true, "ip", "netns", "add", ns)
-		cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	cmd(t, true, "ip", "-n", l.c, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", l.r)
-	cmd(t, true, "ip", "-n", l.r, "link", "add", "r1", "type", "veth", "peer", "name", "s0", "netns", l.s)
-	mtu := fmt.Sprint(pmtuRouterMTU)
-	cmd(t, true, "ip", "-n", l.r, "link", "set", "r1", "mtu", mtu)
-	cmd(t, true, "ip", "-n", l.s, "link", "set", "s0", "mtu", mtu)
-	for _, a := range []struct{ ns, dev, v4, v6 string }{
-		{l.c, "c0", "198.18.12.2/24", "2001:2:12::2/64"},
-		{l.r, "r0", "198.18.12.1/24", "2001:2:12::1/64"},
-		{l.r, "r1", "198.19.12.1/24", "2001:2:13::1/64"},
-		{l.s, "s0", "198.19.12.2/24", "2001:2:13::2/64"},
-	} {
-		cmd(t, true, "ip", "-n", a.ns, "addr", "add", a.v4, "dev", a.dev)
-		cmd(t, true, "ip", "-n", a.ns, "-6", "addr", "add", a.v6, "dev", a.dev, "nodad")
-		cmd(t, true, "ip", "-n", a.ns, "link", "set", a.dev, "up")
-	}
-	cmd(t, true, "ip", "-n", l.c, "route", "add", "default", "via", "198.18.12.1")
-	cmd(t, true, "ip", "-n", l.c, "-6", "route", "add", "default", "via", "2001:2:12::1")
-	cmd(t, true, "ip", "-n", l.s, "route", "add", "default", "via", "198.19.12.1")
-	cmd(t, true, "ip", "-n", l.s, "-6", "route", "add", "default", "via", "2001:2:13::1")
-	cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
-	return l
+	return newRouterNS(t, prefix, routerNets{clientV4: "198.18.12", serverV4: "198.19.12", clientV6: "2001:2:12", serverV6: "2001:2:13",
+		mtu: pmtuRouterMTU, serverRoute: true})
 }
 
 // TestE2EAssocNetnsPMTUDrop: a burst of 8 KiB messages right after the
