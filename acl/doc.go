@@ -10,13 +10,13 @@
 // # Where the gateway asks
 //
 // The gateway calls Policy.Acquire when a valid COOKIE ECHO arrives (RFC
-// 9260 5.1, DESIGN 2.1): the peer has then proved it owns its address, so
-// a spoofed INIT can neither spend a peer's rate budget nor be counted. An
-// allowed attempt gets a Slot, held while the pair lives and released when
-// it ends. Policy.Evaluate applies the rules alone, spends nothing and
-// allocates nothing, so it can also be asked about a bare INIT to drop
-// refused sources before any INIT ACK is sent; Policy.Screen, which the
-// gateway's INIT filter uses, is the same look plus a count of what it
+// 9260 5.1, docs/design.md 2.1): the peer has then proved it owns its
+// address, so a spoofed INIT can neither spend a peer's rate budget nor be
+// counted. An allowed attempt gets a Slot, held while the pair lives and
+// released when it ends. Policy.Evaluate applies the rules alone, spends
+// nothing and allocates nothing, so it can also be asked about a bare INIT
+// to drop refused sources before any INIT ACK is sent; Policy.Screen, which
+// the gateway's INIT filter uses, is the same look plus a count of what it
 // refuses, so Policy.Stats shows every refusal whichever gate made it.
 //
 // # Rules

@@ -184,7 +184,7 @@ func association(encapsulated bool) []scripted {
 		{false, tagA, []wire.Chunk{&wire.ShutdownAck{}}},
 		{true, tagZ, []wire.Chunk{&wire.ShutdownComplete{}}},
 		// A second attempt that the gateway refuses because its egress
-		// failed (DESIGN.md 2.1), and a reflected SHUTDOWN COMPLETE.
+		// failed (docs/design.md 2.1), and a reflected SHUTDOWN COMPLETE.
 		{true, 0, []wire.Chunk{&wire.Init{InitFields: wire.InitFields{
 			InitiateTag: 0x0badcafe, ARwnd: 106496, OutStreams: 10, InStreams: 10, InitialTSN: 7}}}},
 		{false, 0x0badcafe, []wire.Chunk{&wire.Abort{Causes: []wire.Cause{&wire.UserInitiatedAbortCause{Reason: reason}}}}},

@@ -189,7 +189,7 @@ func (s SCTPConfig) Engine() (engine.Config, error) {
 			return e, fmt.Errorf("%s: %d: expected a positive number", v.name, v.val)
 		}
 	}
-	// A gateway grants what its peers ask for (DESIGN 2.1): the stream
+	// A gateway grants what its peers ask for (docs/design.md 2.1): the stream
 	// maxima default to the protocol's.
 	e.InitMsg.OutStreams = uint16(or(s.OutStreams, 65535))
 	e.InitMsg.MaxInStreams = uint16(or(s.MaxInStreams, 65535))

@@ -14,6 +14,9 @@ import (
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
+// The tests of this file show the contract of a pair, one rule of
+// docs/design.md section 2 each; their comments name the rule.
+
 // 2.1: the COOKIE ACK waits for egress; the eNB comes up after the MME.
 func TestHandshakeCoupling(t *testing.T) {
 	g := newGLab(t, labOpts{seed: 1})

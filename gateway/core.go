@@ -1,6 +1,6 @@
 // Package gateway pairs SCTP associations across links and keeps the
-// end-to-end contract of DESIGN section 2: handshake coupling, messages
-// forwarded whole with their stream, PPID and flags, stream mismatch
+// end-to-end contract of docs/design.md section 2: handshake coupling,
+// messages forwarded whole with their stream, PPID and flags, stream mismatch
 // answered like a native receiver would, backpressure instead of loss,
 // graceful shutdown and abort (with causes) carried across, restarts and
 // draining.
@@ -36,7 +36,7 @@ type Route struct {
 	ForwardPath link.Path
 	ForwardPort uint16
 	// Ingress and Egress are the SCTP settings of each side. Egress stream
-	// counts are taken from the ingress peer, as DESIGN 2.1 says.
+	// counts are taken from the ingress peer, as docs/design.md 2.1 says.
 	Ingress, Egress engine.Config
 	// Policy decides who may open a pair; nil admits everyone.
 	Policy *acl.Policy
@@ -52,7 +52,7 @@ type Counters struct {
 	PairsClosed       uint64
 	MsgsForwarded     [2]uint64 // [ingress->egress, egress->ingress]
 	BytesForwarded    [2]uint64
-	InvalidStreamMsgs uint64 // discarded with an ERROR cause 1 (DESIGN 2.3)
+	InvalidStreamMsgs uint64 // discarded with an ERROR cause 1 (docs/design.md 2.3)
 	OversizeMsgs      uint64
 	DrainDrops        uint64 // messages lost because their side was drained
 	Restarts          uint64
@@ -206,7 +206,7 @@ func refusal(d acl.Decision) []wire.Cause {
 func (c *Core) Counters() Counters { return c.cnt }
 
 // accept handles a valid COOKIE ECHO on a route: policy, then the egress
-// dial; the COOKIE ACK waits for egress (DESIGN 2.1).
+// dial; the COOKIE ACK waits for egress (docs/design.md 2.1).
 func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	r := rs.r
 	now := c.h.Now()
@@ -237,11 +237,12 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	p := &pair{c: c, r: r, req: req, slot: slot}
 	p.side[dirIn].a = in
 	// Both sides hold their SHUTDOWN ACK until the pair's other side is done
-	// (DESIGN 2.5); set before any SHUTDOWN can arrive.
+	// (docs/design.md 2.5); set before any SHUTDOWN can arrive.
 	in.HoldShutdownAck()
 	p.side[dirIn].p, p.side[dirOut].p = p, p
 	p.side[dirIn].d, p.side[dirOut].d = dirIn, dirOut
-	// The egress side asks for what the ingress peer asked for (DESIGN 2.1).
+	// The egress side asks for what the ingress peer asked for
+	// (docs/design.md 2.1).
 	ecfg := r.Egress
 	inOut, inIn := in.Streams()
 	ecfg.InitMsg.OutStreams, ecfg.InitMsg.MaxInStreams = inIn, inOut
@@ -266,8 +267,8 @@ func userAbort(reason string) wire.Cause {
 	return &wire.UserInitiatedAbortCause{Reason: []byte(reason)}
 }
 
-// Drain shuts every pair down gracefully and refuses new ones (DESIGN 2.8).
-// Call AbortAll once the drain deadline passes.
+// Drain shuts every pair down gracefully and refuses new ones
+// (docs/design.md 2.8). Call AbortAll once the drain deadline passes.
 func (c *Core) Drain(now time.Time) {
 	c.draining = true
 	for p := range c.pairs {

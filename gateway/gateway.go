@@ -266,7 +266,7 @@ func SNMP(st engine.Stats) map[string]uint64 {
 }
 
 // Drain shuts every pair down gracefully, refusing new ones, and aborts what
-// is left when ctx ends (DESIGN 2.8). It then stops the gateway.
+// is left when ctx ends (docs/design.md 2.8). It then stops the gateway.
 func (g *Gateway) Drain(ctx context.Context) error {
 	g.st.Do(func(_ *engine.Host, now time.Time) { g.core.Drain(now) })
 	tick := time.NewTicker(50 * time.Millisecond)

@@ -39,7 +39,7 @@ type side struct {
 	// buffer could not take yet: backpressure stops reading here.
 	held *engine.Message
 	// shut: this side's peer sent SHUTDOWN; its SHUTDOWN ACK is held until
-	// the other side can send no more (DESIGN 2.5).
+	// the other side can send no more (docs/design.md 2.5).
 	shut     bool
 	released bool
 	// shutdownCalled: we started a graceful shutdown toward this side.
@@ -74,7 +74,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		if s.d == dirOut && !p.accepted {
 			c.cnt.PairsFailed++
 			// The client sees its connect fail with the egress cause, not an
-			// association that dies a moment later (DESIGN 2.1).
+			// association that dies a moment later (docs/design.md 2.1).
 			if len(ev.CauseBytes) > 0 {
 				p.req.RejectRaw(now, ev.CauseBytes)
 			} else {
@@ -102,7 +102,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		s.closed = true
 		if o.a != nil && !o.closed {
 			if errors.Is(ev.Err, engine.ErrPeerAborted) {
-				// DESIGN 2.6: the causes go across byte for byte.
+				// docs/design.md 2.6: the causes go across byte for byte.
 				o.a.AbortRaw(now, ev.CauseBytes)
 			} else if !errors.Is(ev.Err, engine.ErrAborted) {
 				o.a.Abort(now, userAbort(reasonFor(s.d, ev.Err)))
@@ -125,7 +125,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		}
 	case engine.Restart:
 		// An egress peer restarted in place: the ingress peer's association
-		// no longer has a partner (DESIGN 2.7).
+		// no longer has a partner (docs/design.md 2.7).
 		c.cnt.Restarts++
 		if !o.closed && o.a != nil {
 			o.a.Abort(now, userAbort("sctpgw: "+sideNames[s.d]+" peer restarted"))
@@ -153,7 +153,7 @@ func reasonFor(d int, err error) string {
 
 // forward moves messages from side x to the other side until x has none or
 // the other side's send buffer is full. What is read is sent whole, once,
-// with its stream, PPID and unordered flag (DESIGN 2.2).
+// with its stream, PPID and unordered flag (docs/design.md 2.2).
 func (p *pair) forward(x int) {
 	src, dst := &p.side[x], &p.side[1-x]
 	if src.a == nil || !p.accepted {
@@ -186,13 +186,13 @@ func (p *pair) forward(x int) {
 			c.cnt.BytesForwarded[x] += uint64(len(m.Data))
 		case errors.Is(err, engine.ErrFull):
 			// Stop reading: the source's window closes and its peer slows
-			// down (DESIGN 2.4). Writable on dst resumes.
+			// down (docs/design.md 2.4). Writable on dst resumes.
 			if src.held == nil {
 				src.held = &m
 			}
 			return
 		case errors.Is(err, engine.ErrInvalidStream):
-			// DESIGN 2.3: what a native receiver would say (RFC 9260 6.5).
+			// docs/design.md 2.3: what a native receiver would say (RFC 9260 6.5).
 			src.held = nil
 			c.cnt.InvalidStreamMsgs++
 			src.a.ReportError(now, &wire.InvalidStreamCause{StreamID: m.Stream})
@@ -211,7 +211,7 @@ func (s *side) drained() bool {
 	return s.held == nil && (s.a == nil || s.a.Readable() == 0)
 }
 
-// progress advances a graceful shutdown (DESIGN 2.5): once a side's peer
+// progress advances a graceful shutdown (docs/design.md 2.5): once a side's peer
 // has shut down (or the side closed gracefully) and all it sent was handed
 // on, the other side is shut down; a held SHUTDOWN ACK goes once the other
 // side's peer can send nothing more and all of that was handed on.

@@ -22,7 +22,7 @@ type ListenOptions struct {
 	// not block nor call the Stack or its associations. It answers with
 	// r.Accept or r.Reject, or returns without answering and answers later
 	// from any goroutine (the COOKIE ACK waits meanwhile, as the gateway's
-	// does for its egress side, DESIGN 2.1). Nil accepts every association.
+	// does for its egress side, docs/design.md 2.1). Nil accepts every association.
 	Accept func(r *AcceptRequest)
 	// AcceptTimeout bounds a deferred answer: an association still waiting
 	// after it is rejected with a User-Initiated Abort carrying

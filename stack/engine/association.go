@@ -228,7 +228,7 @@ func (a *Association) Abort(now time.Time, causes ...wire.Cause) {
 }
 
 // AbortRaw is Abort with the error causes given as encoded bytes, relayed
-// verbatim (DESIGN 2.6).
+// verbatim (docs/design.md 2.6).
 func (a *Association) AbortRaw(now time.Time, causeBytes []byte) {
 	if a.state == stateClosed {
 		return

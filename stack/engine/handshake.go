@@ -350,7 +350,7 @@ func (a *Association) collisionEstablish(now time.Time) {
 // restart handles action A of 5.2.4: the peer restarted. Where a listener
 // owns the port, the old association ends (ErrRestarted) and the new one
 // goes through the acceptor like any other, so a gateway pairs it afresh
-// (DESIGN 2.7). A dialled association restarts in place with RESTART.
+// (docs/design.md 2.7). A dialled association restarts in place with RESTART.
 func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *cookie.State, now time.Time) {
 	h := a.host
 	if l := h.listeners[a.key.localPort]; l != nil && l.onLink(linkIdx) {

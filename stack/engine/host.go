@@ -24,7 +24,7 @@ type LinkInfo struct {
 	// AnswerUnserved makes the Host answer packets for ports nobody on it
 	// serves as RFC 9260 8.4 says (ABORT with the T bit). Set it on a UDP
 	// link, whose every SCTP port is ours. Leave it off on a native link:
-	// another SCTP stack may own those ports (DESIGN 4).
+	// another SCTP stack may own those ports (docs/design.md 4).
 	AnswerUnserved bool
 }
 

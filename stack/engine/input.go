@@ -150,7 +150,7 @@ func (h *Host) handleOOTB(linkIdx int, p link.Path, pkt *wire.Packet, now time.T
 		l = nil
 	}
 	if l == nil && !h.served(pkt.DstPort, now) && !h.cfg.Links[linkIdx].AnswerUnserved {
-		// Another stack may own this port (DESIGN 4): say nothing.
+		// Another stack may own this port (docs/design.md 4): say nothing.
 		return
 	}
 	first := pkt.Chunks[0]

@@ -14,7 +14,7 @@ import (
 // Acceptor decides on associations arriving at a listener. Accept runs when a
 // valid COOKIE ECHO arrives (never for a bare INIT: those cost no state). It
 // must eventually call r.Accept or r.Reject, during the call or later; until
-// then the COOKIE ACK is withheld (DESIGN 2.1).
+// then the COOKIE ACK is withheld (docs/design.md 2.1).
 type Acceptor interface {
 	Accept(r *AcceptRequest)
 }
@@ -112,7 +112,7 @@ func (r *AcceptRequest) Drop(now time.Time) {
 }
 
 // RejectRaw is Reject with the causes as encoded bytes, relayed verbatim
-// (a gateway passing on its egress peer's ABORT, DESIGN 2.1).
+// (a gateway passing on its egress peer's ABORT, docs/design.md 2.1).
 func (r *AcceptRequest) RejectRaw(now time.Time, causeBytes []byte) {
 	if r.decided {
 		return

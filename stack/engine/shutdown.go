@@ -27,7 +27,7 @@ func (a *Association) Shutdown(now time.Time) {
 // the SHUTDOWN, before any handler runs. On the wire this is a peer in
 // SHUTDOWN-SENT receiving DATA, which it must accept (9.2); a gateway uses
 // it to deliver what the other side of a pair still sends before this
-// side's shutdown completes (DESIGN 2.5).
+// side's shutdown completes (docs/design.md 2.5).
 func (a *Association) HoldShutdownAck() { a.holdShutdownAck = true }
 
 // ReleaseShutdownAck lets a held SHUTDOWN ACK go once all data is acked.

@@ -8,7 +8,7 @@ const (
 	stateCookieWait
 	stateCookieEchoed
 	// stateAcceptPending: a valid COOKIE ECHO built the TCB, but the accept
-	// hook has not answered, so the COOKIE ACK is withheld (DESIGN 2.1).
+	// hook has not answered, so the COOKIE ACK is withheld (docs/design.md 2.1).
 	// Towards the peer this looks like a COOKIE ECHO that got no answer yet.
 	stateAcceptPending
 	stateEstablished

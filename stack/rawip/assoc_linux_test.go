@@ -429,7 +429,7 @@ func TestAssocUsrsctpClient(t *testing.T) {
 }
 
 // TestAssocNativeForeignPorts: SCTP packets for ports our stack does not
-// serve, in its namespace, are none of its business (DESIGN 4: another
+// serve, in its namespace, are none of its business (docs/design.md 4: another
 // SCTP stack may own them). With our server in B serving port 36412 (with
 // an association up) and a bare link in A sending from port 5001 (it
 // answers nothing; its filter passes only 5001, where any answer would
