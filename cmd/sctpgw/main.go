@@ -1,6 +1,6 @@
 // Command sctpgw is the SCTP-over-UDP tunnel gateway: run it as a daemon,
-// try it with `sctpgw demo`, inspect it with `sctpgw status`, and probe
-// SCTP endpoints with `sctpgw ping`.
+// try it with `sctpgw demo`, inspect it with `sctpgw status`, probe SCTP
+// endpoints with `sctpgw ping`, and measure this machine with `sctpgw bench`.
 package main
 
 import (
