@@ -3,12 +3,11 @@ package gateway_test
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pion/logging"
 
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -51,7 +50,7 @@ func TestACLRefusalLogIsRateLimited(t *testing.T) {
 		Policy: policy(t, "default: allow\nrules:\n  - deny from 198.18.1.0/24\n")}
 	var logs syncBuffer
 	core, err := gateway.NewCore(edge.Host, []*gateway.Route{route},
-		logging.NewDefaultLeveledLoggerForScope("edge", logging.LogLevelInfo, &logs))
+		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +86,13 @@ func TestACLRefusalLogIsRateLimited(t *testing.T) {
 			}
 		}
 	}
-	const line = "route edge: INIT from 198.18.1.10:"
+	const line = `msg="INIT refused" route=edge from=198.18.1.10:`
 	n := 2*gateway.RefusalLogPerSecond + 5
 	flood(n)
 	if got := logs.count(line); got != gateway.RefusalLogPerSecond {
 		t.Fatalf("%d refusals logged %d lines, want %d:\n%s", n, got, gateway.RefusalLogPerSecond, logs.String())
 	}
-	if !strings.Contains(logs.String(), "refused: sctpgw: refused by policy (rule 1: deny from 198.18.1.0/24)") {
+	if !strings.Contains(logs.String(), `reason="sctpgw: refused by policy (rule 1: deny from 198.18.1.0/24)"`) {
 		t.Fatalf("the line does not give the reason:\n%s", logs.String())
 	}
 	if logs.count("not logged") != 0 {
@@ -109,7 +108,7 @@ func TestACLRefusalLogIsRateLimited(t *testing.T) {
 	if held < time.Second {
 		t.Fatalf("second flood %v after the first", held)
 	}
-	summary := fmt.Sprintf("route edge: %d refusals not logged in %v (more than %d per second)",
+	summary := fmt.Sprintf(`msg="%d refusals not logged in %v (more than %d per second)" route=edge`,
 		n-gateway.RefusalLogPerSecond, held, gateway.RefusalLogPerSecond)
 	if logs.count(summary) != 1 || logs.count(line) != gateway.RefusalLogPerSecond+1 {
 		t.Fatalf("after the window: want %q and one more line:\n%s", summary, logs.String())

@@ -2,14 +2,14 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pion/logging"
 
 	"github.com/sctpgw/sctpgw/acl"
 	"github.com/sctpgw/sctpgw/gateway"
@@ -122,16 +122,19 @@ func TestGatewayLogsACLWarningsAndSnapshotsCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	lf := &logging.DefaultLoggerFactory{Writer: &logs, DefaultLogLevel: logging.LogLevelInfo, ScopeLevels: map[string]logging.LogLevel{}}
+	plan, err := cfg.Plan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
-	g, err := gateway.New(cfg, gateway.Options{Native: gwLink, LoggerFactory: lf})
+	g, err := gateway.New(plan, gateway.Options{Native: gwLink, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	want := `route s1ap-edge: acl: rule 2 (line 9) "` + canon(t, "allow from 198.18.1.10") + `" is never reached: rule 1 (line 8) "` +
+	want := `acl: rule 2 (line 9) "` + canon(t, "allow from 198.18.1.10") + `" is never reached: rule 1 (line 8) "` +
 		canon(t, "deny from 198.18.1.0/24") + `" matches everything it does`
-	if logs.count(want) != 1 {
+	if n := countLines(t, logs.String(), map[string]string{"msg": want, "route": "s1ap-edge", "scope": "gateway", "level": "WARN"}); n != 1 {
 		t.Fatalf("want the warning %q once in\n%s", want, logs.String())
 	}
 
@@ -152,7 +155,29 @@ func TestGatewayLogsACLWarningsAndSnapshotsCounts(t *testing.T) {
 		s.ACL[0].Rules[0].Hits != 1 || s.ACL[0].Rules[1].Hits != 0 || s.Gateway.PairsRefused != 1 {
 		t.Fatalf("snapshot acl %+v, refused %d", s.ACL, s.Gateway.PairsRefused)
 	}
-	if !strings.Contains(logs.String(), "route s1ap-edge: INIT from "+enbAddr.String()+":") {
+	if countLines(t, logs.String(), map[string]string{"msg": "INIT refused", "route": "s1ap-edge", "scope": "pair"}) != 1 ||
+		!strings.Contains(logs.String(), `"from":"`+enbAddr.String()+":") {
 		t.Fatalf("the refusal is not logged:\n%s", logs.String())
 	}
+}
+
+// countLines counts the JSON log lines that have every key of want with
+// its value.
+func countLines(t *testing.T, text string, want map[string]string) int {
+	t.Helper()
+	n := 0
+	for _, ln := range strings.Split(strings.TrimSpace(text), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(ln), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", ln, err)
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && fmt.Sprint(m[k]) == v
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
 }

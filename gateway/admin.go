@@ -11,13 +11,15 @@ import (
 	"time"
 )
 
-// ServeAdmin serves the status endpoint on addr until ctx ends:
+// ServeAdmin serves the admin endpoint on ln until ctx ends:
 //
 //	GET /status   the Snapshot as JSON (what `sctpgw status` prints)
 //	GET /routes   the routes, one per line
 //
 // It is meant for loopback: it carries no authentication.
-func (g *Gateway) ServeAdmin(ctx context.Context, addr string) error {
+// The caller binds ln, so a port in use fails the start rather than leaving
+// a daemon nobody can watch.
+func (g *Gateway) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -28,10 +30,6 @@ func (g *Gateway) ServeAdmin(ctx context.Context, addr string) error {
 	mux.HandleFunc("/routes", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, g.Routes())
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("admin: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

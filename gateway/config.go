@@ -1,11 +1,10 @@
 package gateway
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -19,7 +18,7 @@ import (
 //	udp: {listen: "0.0.0.0:9899"}     # the one UDP socket for RFC 6951
 //	admin: "127.0.0.1:9900"           # status endpoint; "" disables it
 //	drain_timeout: 10s
-//	log: {level: info, scopes: {sctp: warn}}
+//	log: {level: info, scopes: {sctp: warn}, format: text}
 //	routes:
 //	  - name: s1ap
 //	    listen: sctp://0.0.0.0:36412
@@ -32,13 +31,10 @@ type Config struct {
 		// listen on udp:// must use this address and port.
 		Listen string `yaml:"listen"`
 	} `yaml:"udp"`
-	Admin        string   `yaml:"admin"`
-	DrainTimeout Duration `yaml:"drain_timeout"`
-	Log          struct {
-		Level  string            `yaml:"level"`
-		Scopes map[string]string `yaml:"scopes"`
-	} `yaml:"log"`
-	Routes []RouteConfig `yaml:"routes"`
+	Admin        string        `yaml:"admin"`
+	DrainTimeout Duration      `yaml:"drain_timeout"`
+	Log          LogConfig     `yaml:"log"`
+	Routes       []RouteConfig `yaml:"routes"`
 }
 
 // RouteConfig is one route of the file.
@@ -76,13 +72,21 @@ type SCTPConfig struct {
 	MaxBurst       int      `yaml:"max_burst"`
 }
 
+// LogConfig is the log block: a default level, levels per scope (gateway,
+// pair, sctp, link) and the output format. Command-line flags override it.
+type LogConfig struct {
+	Level  string            `yaml:"level"`
+	Scopes map[string]string `yaml:"scopes"`
+	Format string            `yaml:"format"`
+}
+
 // Duration reads "1s", "200ms".
 type Duration time.Duration
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q: expected a duration like 1s or 200ms", n.Line, n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v < 0 {
+		return fmt.Errorf("%s: expected a duration like 1s or 200ms", describeNode(n))
 	}
 	*d = Duration(v)
 	return nil
@@ -103,67 +107,27 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// ParseConfig decodes YAML strictly: unknown keys are errors.
+// ParseConfig decodes YAML strictly (unknown keys are errors, a value of
+// the wrong type is named by its field path) and validates the result
+// without resolving names.
 func ParseConfig(b []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := decodeNode(&doc, reflect.ValueOf(&c).Elem(), ""); err != nil {
 		return nil, err
 	}
 	return &c, c.Validate()
 }
 
-// Validate checks the configuration and names the field, the value and what
-// is expected for the first problem it finds.
+// Validate checks the configuration as Plan does, without resolving forward
+// host names, and names the field, the value and what is expected for the
+// first problem it finds. It does not change c.
 func (c *Config) Validate() error {
-	if len(c.Routes) == 0 {
-		return errors.New("routes: at least one route is needed")
-	}
-	names := map[string]bool{}
-	for i := range c.Routes {
-		r := &c.Routes[i]
-		f := func(field string) string { return fmt.Sprintf("routes[%d].%s", i, field) }
-		if r.Name == "" {
-			r.Name = fmt.Sprintf("route%d", i)
-		}
-		if names[r.Name] {
-			return fmt.Errorf("%s: %q: names must be unique", f("name"), r.Name)
-		}
-		names[r.Name] = true
-		l, err := ParseEndpoint(r.Listen, nil)
-		if err != nil {
-			return fmt.Errorf("%s: %v", f("listen"), err)
-		}
-		if _, err := ParseEndpoint(r.Forward, func(string) (netip.Addr, error) { return netip.IPv4Unspecified(), nil }); err != nil {
-			return fmt.Errorf("%s: %v", f("forward"), err)
-		}
-		if l.Encap && c.UDP.Listen != "" {
-			u, err := netip.ParseAddrPort(c.UDP.Listen)
-			if err == nil && (u.Port() != l.UDPPort || u.Addr().Unmap() != l.Addr) {
-				return fmt.Errorf("%s: %q: one UDP socket serves every route, and udp.listen is %s", f("listen"), r.Listen, c.UDP.Listen)
-			}
-		}
-		if _, err := r.SCTP.Engine(); err != nil {
-			return fmt.Errorf("%s: %v", f("sctp"), err)
-		}
-		if r.ACL != nil {
-			if _, err := acl.Compile(*r.ACL); err != nil {
-				return fmt.Errorf("%s: %v", f("acl"), err)
-			}
-		}
-	}
-	if c.UDP.Listen != "" {
-		if _, err := netip.ParseAddrPort(c.UDP.Listen); err != nil {
-			return fmt.Errorf("udp.listen: %q: expected ADDRESS:PORT such as 0.0.0.0:9899", c.UDP.Listen)
-		}
-	}
-	if c.Admin != "" {
-		if _, err := netip.ParseAddrPort(c.Admin); err != nil {
-			return fmt.Errorf("admin: %q: expected ADDRESS:PORT such as 127.0.0.1:9900", c.Admin)
-		}
-	}
-	return nil
+	_, err := c.Plan(func(string) (netip.Addr, error) { return netip.IPv4Unspecified(), nil })
+	return err
 }
 
 // Engine turns the settings into an engine configuration, with defaults,

@@ -11,11 +11,11 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
-
-	"github.com/pion/logging"
 
 	"github.com/sctpgw/sctpgw/acl"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -119,7 +119,7 @@ type Core struct {
 	h      *engine.Host
 	routes []*routeState
 	pairs  map[*pair]struct{}
-	log    logging.LeveledLogger
+	log    *slog.Logger
 	cnt    Counters
 	// draining: no new pairs; existing ones are being shut down.
 	draining bool
@@ -127,7 +127,7 @@ type Core struct {
 
 // NewCore installs a listener per route on h. It must be called by the
 // goroutine that drives h.
-func NewCore(h *engine.Host, routes []*Route, log logging.LeveledLogger) (*Core, error) {
+func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
 	c := &Core{h: h, pairs: map[*pair]struct{}{}, log: log}
 	for _, r := range routes {
 		rs := &routeState{r: r}
@@ -165,8 +165,8 @@ func (c *Core) logRefusal(rs *routeState, what string, src netip.Addr, port uint
 	now := c.h.Now()
 	ok, suppressed, since := rs.refused.admit(now)
 	if suppressed > 0 {
-		c.log.Infof("route %s: %d refusals not logged in %v (more than %d per second)",
-			rs.r.Name, suppressed, now.Sub(since).Round(time.Millisecond), RefusalLogPerSecond)
+		c.log.Info(fmt.Sprintf("%d refusals not logged in %v (more than %d per second)",
+			suppressed, now.Sub(since).Round(time.Millisecond), RefusalLogPerSecond), "route", rs.r.Name)
 	}
 	if !ok {
 		return
@@ -175,7 +175,7 @@ func (c *Core) logRefusal(rs *routeState, what string, src netip.Addr, port uint
 	if d.Verdict == acl.Drop {
 		how = "dropped"
 	}
-	c.log.Infof("route %s: %s from %s:%d %s: %s", rs.r.Name, what, src, port, how, d.Reason())
+	c.log.Info(what+" "+how, "route", rs.r.Name, "from", netip.AddrPortFrom(src, port).String(), "reason", d.Reason())
 }
 
 func linkKind(h *engine.Host, i int) acl.LinkKind {
@@ -260,7 +260,10 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	p.side[dirOut].a = out
 	out.HoldShutdownAck()
 	c.pairs[p] = struct{}{}
-	c.log.Debugf("route %s: %s:%d -> dialling %s port %d", r.Name, path.Remote, in.RemotePort(), r.ForwardPath.Remote, r.ForwardPort)
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("dialling", "route", r.Name, "from", netip.AddrPortFrom(path.Remote, in.RemotePort()).String(),
+			"to", netip.AddrPortFrom(r.ForwardPath.Remote, r.ForwardPort).String())
+	}
 }
 
 func userAbort(reason string) wire.Cause {

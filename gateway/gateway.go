@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/pion/logging"
-
-	"github.com/sctpgw/sctpgw/acl"
+	"github.com/sctpgw/sctpgw/logs"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -23,14 +21,15 @@ import (
 
 // Options are what the daemon, the demo and tests inject.
 type Options struct {
-	// Native and UDP links; nil ones are opened from the configuration
-	// (raw IP sockets, the UDP socket of udp.listen).
+	// Native and UDP links; nil ones are opened from the plan (raw IP
+	// sockets, the UDP socket of udp.listen).
 	Native, UDP link.Link
-	// Resolve turns forward host names into addresses (nil: the system's).
-	Resolve       func(string) (netip.Addr, error)
-	Clock         stack.Clock
-	Rand          io.Reader
-	LoggerFactory logging.LoggerFactory
+	Clock       stack.Clock
+	Rand        io.Reader
+	// Logger receives everything the gateway, its stack and the links it
+	// opens log, each line with its scope (gateway, pair, sctp, link); nil
+	// discards it. See package logs for levels per scope.
+	Logger *slog.Logger
 	// Pcap, when set, receives a pcap of every SCTP packet the gateway
 	// sends and receives, native ones as raw IP, encapsulated ones in
 	// IP/UDP, as Wireshark decodes them.
@@ -39,10 +38,10 @@ type Options struct {
 
 // Gateway is a running gateway: its links, stack and pairing core.
 type Gateway struct {
-	cfg    *Config
+	plan   *Plan
 	st     *stack.Stack
 	core   *Core
-	log    logging.LeveledLogger
+	log    *slog.Logger
 	native link.Link
 	udp    link.Link
 	routes []*Route
@@ -51,64 +50,21 @@ type Gateway struct {
 	closed bool
 }
 
-const (
-	linkNative = iota
-	linkUDP
-)
-
-// New opens the links the routes need and starts the gateway.
-func New(cfg *Config, o Options) (*Gateway, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// New opens the links a plan needs and starts the gateway. The plan's
+// policies become the gateway's: a plan is used once.
+func New(p *Plan, o Options) (*Gateway, error) {
+	root := o.Logger
+	if root == nil {
+		root = logs.Discard()
 	}
-	lf := o.LoggerFactory
-	if lf == nil {
-		lf = logging.NewDefaultLoggerFactory()
-	}
-	g := &Gateway{cfg: cfg, log: lf.NewLogger("gateway")}
-	resolve := o.Resolve
-	if resolve == nil {
-		resolve = ResolveHost
-	}
-	needNative, needUDP := false, false
-	type parsed struct{ l, f Endpoint }
-	eps := make([]parsed, len(cfg.Routes))
-	var nativeAddrs []netip.Addr
-	var nativePorts []uint16
-	udpListen := cfg.UDP.Listen
-	for i, rc := range cfg.Routes {
-		l, err := ParseEndpoint(rc.Listen, nil)
-		if err != nil {
-			return nil, fmt.Errorf("routes[%d].listen: %w", i, err)
-		}
-		f, err := ParseEndpoint(rc.Forward, resolve)
-		if err != nil {
-			return nil, fmt.Errorf("routes[%d].forward: %w", i, err)
-		}
-		eps[i] = parsed{l, f}
-		for _, e := range []Endpoint{l, f} {
-			if e.Encap {
-				needUDP = true
-			} else {
-				needNative = true
-			}
-		}
-		if l.Encap && udpListen == "" {
-			udpListen = netip.AddrPortFrom(l.Addr, l.UDPPort).String()
-		}
-		if !l.Encap {
-			nativePorts = append(nativePorts, l.SCTPPort)
-			if !l.Addr.IsUnspecified() {
-				nativeAddrs = append(nativeAddrs, l.Addr)
-			}
-		}
-	}
+	g := &Gateway{plan: p, log: root.With(logs.ScopeKey, "gateway")}
+	linkLog := root.With(logs.ScopeKey, "link")
 	g.native, g.udp = o.Native, o.UDP
 	var links []link.Link
 	nativeIdx, udpIdx := -1, -1
-	if needNative {
+	if p.NeedNative {
 		if g.native == nil {
-			rl, err := rawip.Listen(rawip.Config{Addrs: nativeAddrs, Ports: nativePorts})
+			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog})
 			if err != nil {
 				return nil, fmt.Errorf("gateway: native link: %w", err)
 			}
@@ -120,13 +76,9 @@ func New(cfg *Config, o Options) (*Gateway, error) {
 		nativeIdx = len(links)
 		links = append(links, g.native)
 	}
-	if needUDP {
+	if p.NeedUDP {
 		if g.udp == nil {
-			var ap netip.AddrPort
-			if udpListen != "" {
-				ap = netip.MustParseAddrPort(udpListen)
-			}
-			ul, err := udpencap.Listen(udpencap.Config{Addr: ap, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20})
+			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog})
 			if err != nil {
 				g.closeLinks()
 				return nil, fmt.Errorf("gateway: UDP link: %w", err)
@@ -142,35 +94,27 @@ func New(cfg *Config, o Options) (*Gateway, error) {
 		}
 		return nativeIdx
 	}
-	for i, rc := range cfg.Routes {
-		l, f := eps[i].l, eps[i].f
-		ecfg, _ := rc.SCTP.Engine()
+	for _, rp := range p.Routes {
+		l, f := rp.Listen, rp.Forward
 		r := &Route{
-			Name: rc.Name, ListenLink: linkFor(l), ListenPort: l.SCTPPort,
+			Name: rp.Name, ListenLink: linkFor(l), ListenPort: l.SCTPPort,
 			ForwardLink: linkFor(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
-			Ingress: ecfg, Egress: ecfg,
+			Ingress: rp.Engine, Egress: rp.Engine, Policy: rp.Policy,
 		}
 		if f.Encap {
 			r.ForwardPath.RemotePort = f.UDPPort
 		}
-		if rc.ACL != nil {
-			p, err := acl.Compile(*rc.ACL)
-			if err != nil {
-				g.closeLinks()
-				return nil, fmt.Errorf("routes[%d].acl: %w", i, err)
-			}
-			r.Policy = p
+		if rp.Policy != nil {
 			// A rule that can never match is almost always a mistake in
 			// order; say so once, at start, where the operator looks.
-			for _, w := range p.Warnings() {
-				g.log.Warnf("route %s: acl: %s", rc.Name, w)
+			for _, w := range rp.Policy.Warnings() {
+				g.log.Warn("acl: "+w, "route", rp.Name)
 			}
 		}
 		g.routes = append(g.routes, r)
 	}
-	var err error
 	var portUse func(int, uint16, bool)
-	if rl, ok := g.native.(*rawip.Link); ok && needNative {
+	if rl, ok := g.native.(*rawip.Link); ok && p.NeedNative {
 		portUse = func(i int, port uint16, on bool) {
 			if i != nativeIdx {
 				return
@@ -182,33 +126,36 @@ func New(cfg *Config, o Options) (*Gateway, error) {
 				err = rl.RemovePort(port)
 			}
 			if err != nil {
-				g.log.Warnf("native link: port %d: %v", port, err)
+				g.log.Warn("native link: port", "port", port, "err", err)
 			}
 		}
 	}
 	var tap func(bool, int, link.Path, []byte)
 	if o.Pcap != nil {
+		var err error
 		if tap, err = pcapTap(o.Pcap, links, o.Clock, g.log); err != nil {
 			g.closeLinks()
 			return nil, err
 		}
 	}
-	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: lf, PortUse: portUse, Tap: tap})
+	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: logs.Pion(root), PortUse: portUse, Tap: tap})
 	if err != nil {
 		g.closeLinks()
 		return nil, err
 	}
 	g.st = st
 	var cerr error
-	st.Do(func(h *engine.Host, _ time.Time) {
-		g.core, cerr = NewCore(h, g.routes, lf.NewLogger("pair"))
-	})
+	if err := st.Do(func(h *engine.Host, _ time.Time) {
+		g.core, cerr = NewCore(h, g.routes, root.With(logs.ScopeKey, "pair"))
+	}); err != nil {
+		cerr = err
+	}
 	if cerr != nil {
 		st.Close("")
 		return nil, cerr
 	}
-	for i, r := range g.routes {
-		g.log.Infof("route %s: listening on %s, forwarding to %s", r.Name, cfg.Routes[i].Listen, cfg.Routes[i].Forward)
+	for _, rp := range p.Routes {
+		g.log.Info("route listening", "route", rp.Name, "listen", rp.Listen.String(), "forward", rp.Forward.String())
 	}
 	return g, nil
 }
@@ -220,12 +167,6 @@ func (g *Gateway) closeLinks() {
 		}
 	}
 }
-
-// Stack is the gateway's SCTP stack.
-func (g *Gateway) Stack() *stack.Stack { return g.st }
-
-// UDPLink is the gateway's UDP link, if it has one.
-func (g *Gateway) UDPLink() link.Link { return g.udp }
 
 // Snapshot is everything `sctpgw status` shows.
 type Snapshot struct {
@@ -279,7 +220,7 @@ func (g *Gateway) Drain(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			g.log.Warnf("drain deadline: aborting %d pairs", n)
+			g.log.Warn("drain deadline: aborting the pairs left", "pairs", n)
 			g.st.Do(func(_ *engine.Host, now time.Time) { g.core.AbortAll(now, "sctpgw: gateway shutting down") })
 			return g.Close()
 		case <-tick.C:
@@ -305,8 +246,8 @@ func (g *Gateway) Close() error {
 // Routes describes the routes, one line each.
 func (g *Gateway) Routes() string {
 	var b strings.Builder
-	for i, r := range g.cfg.Routes {
-		fmt.Fprintf(&b, "%s: %s -> %s\n", g.routes[i].Name, r.Listen, r.Forward)
+	for _, r := range g.plan.Routes {
+		fmt.Fprintf(&b, "%s: %s -> %s\n", r.Name, r.Listen, r.Forward)
 	}
 	return b.String()
 }

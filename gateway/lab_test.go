@@ -1,11 +1,11 @@
 package gateway_test
 
 import (
+	"log/slog"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
-
-	"github.com/pion/logging"
 
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -117,13 +117,12 @@ func newGLab(t *testing.T, o labOpts) *glab {
 	if o.routeFn != nil {
 		o.routeFn(edgeRoute, coreRoute)
 	}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelWarn
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var err error
-	if g.edgeGW, err = gateway.NewCore(g.edge.Host, []*gateway.Route{edgeRoute}, lf.NewLogger("edge")); err != nil {
+	if g.edgeGW, err = gateway.NewCore(g.edge.Host, []*gateway.Route{edgeRoute}, log.With("gateway", "edge")); err != nil {
 		t.Fatal(err)
 	}
-	if g.coreGW, err = gateway.NewCore(g.core.Host, []*gateway.Route{coreRoute}, lf.NewLogger("core")); err != nil {
+	if g.coreGW, err = gateway.NewCore(g.core.Host, []*gateway.Route{coreRoute}, log.With("gateway", "core")); err != nil {
 		t.Fatal(err)
 	}
 	if !o.noMME {

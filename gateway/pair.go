@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/acl"
@@ -66,8 +67,10 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 			p.accepted = true
 			p.opened = now
 			c.cnt.PairsOpened++
-			lk, lp := p.side[dirIn].a.Path()
-			c.log.Infof("route %s: pair up: %s:%d (link %d) <-> %s:%d", p.r.Name, lp.Remote, p.side[dirIn].a.RemotePort(), lk, p.r.ForwardPath.Remote, p.r.ForwardPort)
+			_, lp := p.side[dirIn].a.Path()
+			c.log.Info("pair up", "route", p.r.Name,
+				"ingress_peer", netip.AddrPortFrom(lp.Remote, p.side[dirIn].a.RemotePort()).String(),
+				"egress_peer", netip.AddrPortFrom(p.r.ForwardPath.Remote, p.r.ForwardPort).String())
 		}
 	case engine.CantStartAssoc:
 		s.closed = true
@@ -80,7 +83,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 			} else {
 				p.req.Reject(now, userAbort(reasonFor(dirOut, ev.Err)))
 			}
-			c.log.Infof("route %s: egress failed: %v", p.r.Name, ev.Err)
+			c.log.Info("egress failed", "route", p.r.Name, "err", ev.Err)
 		}
 		p.maybeFinish()
 	case engine.Readable:

@@ -2,9 +2,8 @@ package gateway
 
 import (
 	"io"
+	"log/slog"
 	"net/netip"
-
-	"github.com/pion/logging"
 
 	"github.com/sctpgw/sctpgw/capture"
 	"github.com/sctpgw/sctpgw/stack"
@@ -13,7 +12,7 @@ import (
 
 // pcapTap writes every packet the stack sees to w. Encapsulated packets get
 // the gateway's UDP port when the link can tell it.
-func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log logging.LeveledLogger) (func(bool, int, link.Path, []byte), error) {
+func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log *slog.Logger) (func(bool, int, link.Path, []byte), error) {
 	cw, err := capture.NewWriter(w, capture.LinkRaw)
 	if err != nil {
 		return nil, err
@@ -51,7 +50,7 @@ func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log logging.Leve
 		}
 		if err != nil && !failed {
 			failed = true // say it once, not per packet
-			log.Warnf("pcap: %v", err)
+			log.Warn("pcap: writing failed; no more packets are captured", "err", err)
 		}
 	}, nil
 }

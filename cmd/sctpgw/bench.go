@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,7 +59,7 @@ func runBench(c *cli.Context, kind string, size int, d time.Duration) error {
 	default:
 		return fmt.Errorf("--link %q: expected mem or udp", kind)
 	}
-	lf, _ := loggerFactory("error")
+	lf := toolLogger(os.Stderr, slog.LevelError)
 	sa, err := stack.New(stack.Config{Links: []link.Link{la}, LoggerFactory: lf})
 	if err != nil {
 		return err

@@ -2,54 +2,50 @@ package main
 
 import (
 	"fmt"
-	"strings"
+	"io"
+	"log/slog"
 
 	"github.com/pion/logging"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/logs"
 )
 
-// loggerFactory builds pion loggers from "info" or "info,sctp=debug,pair=warn".
-func loggerFactory(spec string) (logging.LoggerFactory, error) {
-	lf := logging.NewDefaultLoggerFactory()
-	lf.ScopeLevels = map[string]logging.LogLevel{}
-	for i, part := range strings.Split(spec, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		scope, lvl, scoped := strings.Cut(part, "=")
-		if !scoped {
-			lvl = scope
-		}
-		l, err := parseLevel(lvl)
-		if err != nil {
-			return nil, fmt.Errorf("--log %q: %v", spec, err)
-		}
-		if !scoped {
-			if i != 0 {
-				return nil, fmt.Errorf("--log %q: the default level comes first, then scope=level pairs", spec)
-			}
-			lf.DefaultLogLevel = l
-			continue
-		}
-		lf.ScopeLevels[scope] = l
+// logFlags are the logging flags of the commands that run a gateway.
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log", Value: "info", EnvVars: []string{"SCTPGW_LOG"},
+			Usage: "log levels: LEVEL[,scope=LEVEL...] (scopes: gateway, pair, sctp, link); overrides the file's log block"},
+		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"SCTPGW_LOG_FORMAT"},
+			Usage: "log line format: text (key=value) or json; overrides the file's log.format"},
 	}
-	return lf, nil
 }
 
-func parseLevel(s string) (logging.LogLevel, error) {
-	switch strings.ToLower(s) {
-	case "error":
-		return logging.LogLevelError, nil
-	case "warn", "warning":
-		return logging.LogLevelWarn, nil
-	case "info":
-		return logging.LogLevelInfo, nil
-	case "debug":
-		return logging.LogLevelDebug, nil
-	case "trace":
-		return logging.LogLevelTrace, nil
-	case "off", "disabled":
-		return logging.LogLevelDisabled, nil
+// applyLogFlags lets --log and --log-format, when given, override the
+// levels and format the configuration file asked for.
+func applyLogFlags(c *cli.Context, lp *gateway.LogPlan) error {
+	if c.IsSet("log") {
+		l, err := logs.ParseSpec(c.String("log"))
+		if err != nil {
+			return fmt.Errorf("--log: %v", err)
+		}
+		lp.Levels = l
 	}
-	return 0, fmt.Errorf("level %q: expected error, warn, info, debug, trace or off", s)
+	if c.IsSet("log-format") {
+		lp.Format = c.String("log-format")
+	}
+	switch lp.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: expected text or json", lp.Format)
+	}
+	return nil
+}
+
+// toolLogger is the pion logger factory of the client commands (ping,
+// bench): only what goes wrong, as text on w.
+func toolLogger(w io.Writer, level slog.Level) logging.LoggerFactory {
+	l, _ := logs.New(w, "text", logs.Levels{Default: level})
+	return logs.Pion(l)
 }

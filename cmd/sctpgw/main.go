@@ -16,6 +16,7 @@ func main() {
 		Usage: "SCTP-over-UDP tunnel gateway (RFC 6951) with its own SCTP stack",
 		Commands: []*cli.Command{
 			runCommand(),
+			checkCommand(),
 			demoCommand(),
 			statusCommand(),
 			pingCommand(),

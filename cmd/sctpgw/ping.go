@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"time"
 
@@ -63,7 +65,7 @@ func ping(c *cli.Context, ep gateway.Endpoint) error {
 	if err != nil {
 		return err
 	}
-	lf, _ := loggerFactory("warn")
+	lf := toolLogger(os.Stderr, slog.LevelWarn)
 	st, err := stack.New(stack.Config{Links: []link.Link{l}, LoggerFactory: lf})
 	if err != nil {
 		l.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,7 +14,23 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/logs"
 )
+
+// defaultAdmin is the admin listener when neither flag nor file says.
+const defaultAdmin = "127.0.0.1:9900"
+
+// configFlags describe the gateway: run uses them, check checks them.
+func configFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"SCTPGW_CONFIG"}, Usage: "YAML route configuration"},
+		&cli.StringFlag{Name: "listen", EnvVars: []string{"SCTPGW_LISTEN"}, Usage: "listen side: sctp://ADDR:PORT or udp://ADDR:UDPPORT/SCTPPORT"},
+		&cli.StringFlag{Name: "forward", EnvVars: []string{"SCTPGW_FORWARD"}, Usage: "forward side: sctp://HOST:PORT or udp://HOST:UDPPORT/SCTPPORT"},
+		&cli.StringFlag{Name: "udp", EnvVars: []string{"SCTPGW_UDP"}, Usage: "UDP address for encapsulation (default 0.0.0.0:9899); overrides udp.listen"},
+		&cli.StringFlag{Name: "admin", Value: defaultAdmin, EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "admin endpoint: status, metrics, health (empty: off); overrides the file's admin"},
+		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_DRAIN_TIMEOUT"}, Usage: "how long SIGTERM waits for graceful shutdowns; overrides drain_timeout"},
+	}, logFlags()...)
+}
 
 func runCommand() *cli.Command {
 	return &cli.Command{
@@ -20,80 +38,108 @@ func runCommand() *cli.Command {
 		Usage: "run the gateway",
 		Description: `Routes come from --config FILE, or for the common single route from
 --listen and --forward:
-
   sctpgw run --listen sctp://0.0.0.0:36412 --forward udp://core.example:9899/36412
   sctpgw run --listen udp://0.0.0.0:9899/36412 --forward sctp://198.18.2.10:36412
-
-SIGTERM and SIGINT drain: every pair is shut down gracefully within
---drain-timeout, then what remains is aborted with a reason. SIGHUP is
-ignored: routes are fixed for the life of the process (restart to change
+A flag given on the command line (or in its environment variable) wins
+over the file. SIGTERM and SIGINT drain: every pair is shut down gracefully
+within --drain-timeout, then what remains is aborted with a reason. SIGHUP
+is ignored: routes are fixed for the life of the process (restart to change
 them; existing pairs would otherwise have to be re-homed).`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"SCTPGW_CONFIG"}, Usage: "YAML route configuration"},
-			&cli.StringFlag{Name: "listen", EnvVars: []string{"SCTPGW_LISTEN"}, Usage: "listen side: sctp://ADDR:PORT or udp://ADDR:UDPPORT/SCTPPORT"},
-			&cli.StringFlag{Name: "forward", EnvVars: []string{"SCTPGW_FORWARD"}, Usage: "forward side: sctp://HOST:PORT or udp://HOST:UDPPORT/SCTPPORT"},
-			&cli.StringFlag{Name: "udp", EnvVars: []string{"SCTPGW_UDP"}, Usage: "UDP address for encapsulation (default 0.0.0.0:9899)"},
-			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:9900", EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "status endpoint address (empty: off)"},
-			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_DRAIN_TIMEOUT"}, Usage: "how long SIGTERM waits for graceful shutdowns"},
+		Flags: append(configFlags(),
 			&cli.StringFlag{Name: "pcap", EnvVars: []string{"SCTPGW_PCAP"}, Usage: "write every SCTP packet sent and received to this pcap file"},
-			&cli.StringFlag{Name: "log", Value: "info", EnvVars: []string{"SCTPGW_LOG"}, Usage: "log levels: LEVEL[,scope=LEVEL...] (scopes: gateway, pair, sctp)"},
-		},
+		),
 		Action: func(c *cli.Context) error {
-			cfg, err := runConfig(c)
+			plan, err := planFromFlags(c)
 			if err != nil {
 				return err
 			}
-			lf, err := loggerFactory(c.String("log"))
+			log, err := logs.New(c.App.ErrWriter, plan.Log.Format, plan.Log.Levels)
 			if err != nil {
 				return err
 			}
-			opts := gateway.Options{LoggerFactory: lf}
-			if f := c.String("pcap"); f != "" {
-				pf, err := os.Create(f)
-				if err != nil {
-					return fmt.Errorf("--pcap: %w", err)
-				}
-				defer pf.Close()
-				opts.Pcap = pf
-			}
-			g, err := gateway.New(cfg, opts)
-			if err != nil {
-				return err
-			}
-			log := lf.NewLogger("gateway")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if cfg.Admin != "" {
-				go func() {
-					if err := g.ServeAdmin(ctx, cfg.Admin); err != nil {
-						log.Errorf("%v", err)
-					}
-				}()
-			}
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-			for s := range sig {
-				if s == syscall.SIGHUP {
-					log.Warn("SIGHUP: routes are fixed while running; restart to reload them")
-					continue
-				}
-				break
-			}
-			timeout := c.Duration("drain-timeout")
-			if cfg.DrainTimeout != 0 {
-				timeout = time.Duration(cfg.DrainTimeout)
-			}
-			log.Infof("draining (up to %v)", timeout)
-			dctx, dcancel := context.WithTimeout(context.Background(), timeout)
-			defer dcancel()
-			return g.Drain(dctx)
+			return run(c, plan, log)
 		},
 	}
 }
 
-// runConfig reads --config, or builds a one-route configuration from
-// --listen and --forward.
-func runConfig(c *cli.Context) (*gateway.Config, error) {
+func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
+	opts := gateway.Options{Logger: log}
+	if f := c.String("pcap"); f != "" {
+		pf, err := os.Create(f)
+		if err != nil {
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		defer pf.Close()
+		opts.Pcap = pf
+	}
+	// The admin listener is bound before the gateway starts: a daemon that
+	// cannot be watched must not run as if it could.
+	var admin net.Listener
+	if plan.Admin != "" {
+		var err error
+		if admin, err = net.Listen("tcp", plan.Admin); err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		defer admin.Close()
+	}
+	g, err := gateway.New(plan, opts)
+	if err != nil {
+		return err
+	}
+	glog := log.With(logs.ScopeKey, "gateway")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	adminDone := make(chan error, 1)
+	if admin != nil {
+		go func() { adminDone <- g.ServeAdmin(ctx, admin) }()
+		glog.Info("admin listening", "addr", admin.Addr().String())
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sig)
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				break wait
+			}
+			glog.Warn("SIGHUP: routes are fixed while running; restart to reload them")
+		case err := <-adminDone:
+			// The admin server stopped on its own: say so and keep the
+			// pairs up; a health check will notice the listener is gone.
+			glog.Error("admin listener stopped", "err", err)
+		}
+	}
+	timeout := c.Duration("drain-timeout")
+	if !c.IsSet("drain-timeout") && plan.DrainTimeout != 0 {
+		timeout = plan.DrainTimeout
+	}
+	glog.Info("draining", "timeout", timeout.String())
+	dctx, dcancel := context.WithTimeout(context.Background(), timeout)
+	defer dcancel()
+	return g.Drain(dctx)
+}
+
+// planFromFlags reads --config, or builds a one-route configuration from
+// --listen and --forward, lets the flags given override the file, and plans
+// it: everything run checks before it opens a socket.
+func planFromFlags(c *cli.Context) (*gateway.Plan, error) {
+	cfg, err := configFromFlags(c)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := cfg.Plan(nil)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if err := applyLogFlags(c, &plan.Log); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func configFromFlags(c *cli.Context) (*gateway.Config, error) {
 	var cfg *gateway.Config
 	switch {
 	case c.String("config") != "" && (c.String("listen") != "" || c.String("forward") != ""):
@@ -111,11 +157,8 @@ func runConfig(c *cli.Context) (*gateway.Config, error) {
 	if v := c.String("udp"); v != "" {
 		cfg.UDP.Listen = v
 	}
-	if cfg.Admin == "" {
+	if c.IsSet("admin") || cfg.Admin == "" {
 		cfg.Admin = c.String("admin")
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	return cfg, nil
 }

@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/pion/logging"
@@ -50,8 +52,9 @@ const (
 type Options struct {
 	// Messages is how many S1AP-like messages the eNB sends (default 12).
 	Messages int
-	// LogLevel for the gateways' own logs (default warn).
-	LogLevel logging.LogLevel
+	// Logger receives the gateways' logs (nil: warnings and errors on
+	// standard error).
+	Logger *slog.Logger
 }
 
 // Report is what the demo measured.
@@ -80,8 +83,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	if o.Messages <= 0 {
 		o.Messages = 12
 	}
-	if o.LogLevel == 0 {
-		o.LogLevel = logging.LogLevelWarn
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	start := time.Now()
 	l := &lab{w: w}
@@ -98,8 +101,6 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 func (l *lab) say(f string, a ...any) { fmt.Fprintf(l.w, f+"\n", a...) }
 
 func (l *lab) build(o Options) error {
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = o.LogLevel
 	quiet := logging.NewDefaultLoggerFactory()
 	quiet.DefaultLogLevel = logging.LogLevelError
 
@@ -170,10 +171,18 @@ routes:
 	if err != nil {
 		return err
 	}
-	if l.edge, err = gateway.New(edgeCfg, gateway.Options{Native: edgeNat, UDP: edgeUDP, LoggerFactory: lf}); err != nil {
+	edgePlan, err := edgeCfg.Plan(nil)
+	if err != nil {
+		return err
+	}
+	corePlan, err := coreCfg.Plan(nil)
+	if err != nil {
+		return err
+	}
+	if l.edge, err = gateway.New(edgePlan, gateway.Options{Native: edgeNat, UDP: edgeUDP, Logger: o.Logger.With("gateway", "edge")}); err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
-	if l.core, err = gateway.New(coreCfg, gateway.Options{Native: coreNat, UDP: coreUDP, LoggerFactory: lf}); err != nil {
+	if l.core, err = gateway.New(corePlan, gateway.Options{Native: coreNat, UDP: coreUDP, Logger: o.Logger.With("gateway", "core")}); err != nil {
 		return fmt.Errorf("core: %w", err)
 	}
 	if l.enb, err = stack.New(stack.Config{Links: []link.Link{enbLink}, LoggerFactory: quiet}); err != nil {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sctpgw/sctpgw/gateway"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "check",
+		Usage: "check a configuration as run would, without opening a socket, and exit",
+		Description: `Reads the configuration exactly as run does (--config FILE or --listen
+and --forward, with the same flags overriding the file), resolves forward
+host names, compiles every ACL, builds every route's SCTP settings and
+checks the routes against each other (one UDP socket, no port served by two
+routes). It prints the plan and exits 0, or prints the first problem with
+its field, value and what is expected and exits 1: run it in CI before a
+deploy. Binding (a port already in use, raw socket privilege) is only
+checked by run.`,
+		Flags: configFlags(),
+		Action: func(c *cli.Context) error {
+			plan, err := planFromFlags(c)
+			if err != nil {
+				return err
+			}
+			printPlan(c.App.Writer, plan)
+			return nil
+		},
+	}
+}
+
+func printPlan(w io.Writer, p *gateway.Plan) {
+	for _, r := range p.Routes {
+		fmt.Fprintf(w, "route %s: %s -> %s", r.Name, r.Listen, r.Forward)
+		if r.Forward.Host != r.Forward.Addr.String() {
+			fmt.Fprintf(w, " (%s is %s)", r.Forward.Host, r.Forward.Addr)
+		}
+		fmt.Fprintln(w)
+		e := r.Engine
+		fmt.Fprintf(w, "  sctp: streams out %d in %d, rto %v..%v (initial %v), max_retrans %d, hb_interval %v, send_buffer %d\n",
+			e.InitMsg.OutStreams, e.InitMsg.MaxInStreams, e.RTO.Min, e.RTO.Max, e.RTO.Initial, e.Assoc.MaxRetrans,
+			e.PeerAddr.HBInterval, e.SendBuffer)
+		if r.Policy == nil {
+			fmt.Fprintln(w, "  acl: none (everyone is admitted)")
+			continue
+		}
+		fmt.Fprintf(w, "  acl: %d rules, default %s\n", len(r.Policy.Rules()), r.Policy.Default())
+		for _, wn := range r.Policy.Warnings() {
+			fmt.Fprintf(w, "  warning: acl: %s\n", wn)
+		}
+	}
+	if p.NeedUDP {
+		udp := "port 9899 of every address (the default)"
+		if p.UDP.IsValid() {
+			udp = p.UDP.String()
+		}
+		fmt.Fprintf(w, "udp socket: %s\n", udp)
+	}
+	if p.NeedNative {
+		fmt.Fprintf(w, "native SCTP: ports %v (raw sockets: root or CAP_NET_RAW)\n", p.NativePorts)
+	}
+	admin := p.Admin
+	if admin == "" {
+		admin = "off"
+	}
+	fmt.Fprintf(w, "admin: %s\nlog: %s, %s\nconfiguration OK\n", admin, p.Log.Levels, p.Log.Format)
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// check prints the plan and exits 0 for a good file; for a bad one it
+// exits 1 naming the field, including what only planning finds (two
+// routes on one port, a name that does not resolve).
+func TestCheckCommand(t *testing.T) {
+	bin := buildBinary(t)
+	good := writeFile(t, "good.yaml", `routes:
+  - name: s1ap
+    listen: sctp://0.0.0.0:36412
+    forward: udp://localhost:9899/36412
+    acl: {default: deny, rules: ["allow from 198.18.0.0/15", "allow from 198.18.1.0/24"]}
+`)
+	out, err := exec.Command(bin, "check", "--config", good).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "route s1ap: sctp://0.0.0.0:36412 -> udp://localhost:9899/36412 (localhost is 127.0.0.1)") ||
+		!strings.Contains(string(out), "warning: acl: rule 2") || !strings.HasSuffix(string(out), "configuration OK\n") {
+		t.Fatalf("check good: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		name, doc string
+		want      string
+	}{
+		{"clash", `routes:
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://198.18.0.1:9899/36412"}
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://198.18.0.2:9899/36412"}
+`, "routes[1].listen"},
+		{"unresolvable", `routes:
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://core.invalid:9899/36412"}
+`, `routes[0].forward: "udp://core.invalid:9899/36412": resolving "core.invalid"`},
+		{"type", `routes:
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://198.18.0.1:9899/36412", sctp: {max_retrans: ten}}
+`, `routes[0].sctp.max_retrans: "ten": expected an integer`},
+	} {
+		out, err := exec.Command(bin, "check", "--config", writeFile(t, tc.name+".yaml", tc.doc)).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "OK") {
+			t.Fatalf("check %s: %v\n%s\nwant %q", tc.name, err, out, tc.want)
+		}
+	}
+	// Flags are checked as run reads them.
+	out, err = exec.Command(bin, "check", "--config", good, "--log", "info,sctp=loud").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "loud") {
+		t.Fatalf("check --log: %v\n%s", err, out)
+	}
+}
+
+// An admin address already in use fails the start with a message, rather
+// than leaving a gateway running that nobody can watch.
+func TestRunFailsWhenAdminCannotBind(t *testing.T) {
+	bin := buildBinary(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "run", "--listen", fmt.Sprintf("udp://127.0.0.1:%d/36412", freeUDPPort(t)),
+		"--forward", "udp://127.0.0.1:9/36412", "--admin", taken.Addr().String()).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "admin listener") ||
+		!strings.Contains(string(out), "address already in use") {
+		t.Fatalf("run with the admin port taken: %v\n%s", err, out)
+	}
+}
+
+// startLogged starts the daemon and returns the first stderr line that
+// contains want, then stops it.
+func firstLogLine(t *testing.T, bin, want string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, stderr)
+	}()
+	timeout := time.After(30 * time.Second)
+	var seen []string
+	for {
+		select {
+		case ln, ok := <-lines:
+			if !ok {
+				t.Fatalf("the daemon ended without a line with %q:\n%s", want, strings.Join(seen, "\n"))
+			}
+			if strings.Contains(ln, want) {
+				return ln
+			}
+			seen = append(seen, ln)
+		case <-timeout:
+			t.Fatalf("no line with %q in 30 s:\n%s", want, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// The file's log block sets the levels and the format; --log and
+// --log-format given on the command line override it.
+func TestLogBlockTakesEffectAndFlagsOverride(t *testing.T) {
+	bin := buildBinary(t)
+	cfg := writeFile(t, "gw.yaml", fmt.Sprintf(`admin: ""
+log: {level: debug, scopes: {gateway: info}, format: json}
+routes:
+  - name: tun
+    listen: udp://127.0.0.1:%d/36412
+    forward: udp://127.0.0.1:9/36412
+`, freeUDPPort(t)))
+	ln := firstLogLine(t, bin, "route listening", "run", "--config", cfg, "--admin", "")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(ln), &m); err != nil || m["route"] != "tun" || m["scope"] != "gateway" || m["level"] != "INFO" {
+		t.Fatalf("with format: json the line is %q (%v)", ln, err)
+	}
+	ln = firstLogLine(t, bin, "route listening", "run", "--config", cfg, "--admin", "", "--log-format", "text")
+	if !strings.Contains(ln, `level=INFO msg="route listening" scope=gateway route=tun`) {
+		t.Fatalf("with --log-format text the line is %q", ln)
+	}
+	// --log warn drops every info line, the file's debug level included.
+	admin := freeTCPAddr(t)
+	cmd := exec.Command(bin, "run", "--config", cfg, "--admin", admin, "--log", "warn")
+	var buf syncWriter
+	cmd.Stderr = &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitReady(t, admin, &buf)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, buf.String())
+	}
+	if strings.Contains(buf.String(), "INFO") {
+		t.Fatalf("--log warn still logs info lines:\n%s", buf.String())
+	}
+}
+
+// syncWriter collects a child's output while the test reads it.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// waitReady polls the daemon's admin endpoint until it answers /status,
+// for at most 30 s.
+func waitReady(t *testing.T, admin string, log fmt.Stringer) {
+	t.Helper()
+	cl := &http.Client{Timeout: time.Second}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		resp, err := cl.Get("http://" + admin + "/status")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatalf("the daemon's admin endpoint %s did not answer in 30 s:\n%s", admin, log)
+}

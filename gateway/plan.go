@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/sctpgw/sctpgw/acl"
+	"github.com/sctpgw/sctpgw/logs"
+	"github.com/sctpgw/sctpgw/stack/engine"
+)
+
+// Plan is a Config checked and resolved once: every endpoint parsed (forward
+// names looked up), every policy compiled, every engine configuration built
+// with its defaults, and the links the routes need. New opens the links of
+// a Plan; `sctpgw check` stops after planning. A Plan's policies hold
+// counters and rate state: give a Plan to one New only.
+type Plan struct {
+	Routes []RoutePlan
+	// UDP is the address of the one UDP socket (udp.listen, else the first
+	// udp:// listen route's); zero when neither says (port 9899 of every
+	// address). NeedUDP and NeedNative say which links the routes use.
+	UDP                 netip.AddrPort
+	NeedUDP, NeedNative bool
+	// NativeAddrs are the local addresses the native link serves (none:
+	// every address); NativePorts the SCTP ports the routes listen on.
+	NativeAddrs []netip.Addr
+	NativePorts []uint16
+	// Admin is the admin listener's address ("" disables it).
+	Admin        string
+	DrainTimeout time.Duration // zero: the caller's default
+	Log          LogPlan
+}
+
+// LogPlan is the log block, parsed.
+type LogPlan struct {
+	Levels logs.Levels
+	Format string // "text" or "json"
+}
+
+// RoutePlan is one route, ready to run.
+type RoutePlan struct {
+	Name            string
+	Listen, Forward Endpoint
+	// Engine is the SCTP configuration of both sides of a pair.
+	Engine engine.Config
+	// Policy is nil when the route has no acl block.
+	Policy *acl.Policy
+}
+
+// Plan checks c and resolves it, looking forward host names up with resolve
+// (nil: the system resolver). The first problem is returned with the field
+// path, the value and what is expected. c is not changed.
+func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
+	if resolve == nil {
+		resolve = ResolveHost
+	}
+	if len(c.Routes) == 0 {
+		return nil, errors.New("routes: at least one route is needed")
+	}
+	p := &Plan{Admin: c.Admin, DrainTimeout: time.Duration(c.DrainTimeout)}
+	if c.UDP.Listen != "" {
+		u, err := netip.ParseAddrPort(c.UDP.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("udp.listen: %q: expected ADDRESS:PORT such as 0.0.0.0:9899", c.UDP.Listen)
+		}
+		p.UDP = netip.AddrPortFrom(u.Addr().Unmap(), u.Port())
+	}
+	if c.Admin != "" {
+		if _, err := netip.ParseAddrPort(c.Admin); err != nil {
+			return nil, fmt.Errorf("admin: %q: expected ADDRESS:PORT such as 127.0.0.1:9900", c.Admin)
+		}
+	}
+	var err error
+	if p.Log, err = c.Log.plan(); err != nil {
+		return nil, err
+	}
+	names := map[string]int{}
+	// listeners: which route listens on each (link, SCTP port).
+	type listenKey struct {
+		encap bool
+		port  uint16
+	}
+	listeners := map[listenKey]int{}
+	udpFrom := "udp.listen"
+	allNative := false
+	for i := range c.Routes {
+		rp, err := c.Routes[i].plan(i, resolve)
+		if err != nil {
+			return nil, err
+		}
+		field := func(f string) string { return fmt.Sprintf("routes[%d].%s", i, f) }
+		if j, dup := names[rp.Name]; dup {
+			return nil, fmt.Errorf("%s: %q: names must be unique (routes[%d] has it)", field("name"), rp.Name, j)
+		}
+		names[rp.Name] = i
+		l := rp.Listen
+		k := listenKey{l.Encap, l.SCTPPort}
+		if j, dup := listeners[k]; dup {
+			return nil, fmt.Errorf("%s: %q: SCTP port %d on the %s link is routes[%d]'s (%s) already",
+				field("listen"), c.Routes[i].Listen, l.SCTPPort, linkWord(l.Encap), j, p.Routes[j].Name)
+		}
+		listeners[k] = i
+		if l.Encap {
+			ap := netip.AddrPortFrom(l.Addr, l.UDPPort)
+			if !p.UDP.IsValid() {
+				p.UDP, udpFrom = ap, field("listen")
+			} else if ap != p.UDP {
+				return nil, fmt.Errorf("%s: %q: one UDP socket serves every route, and %s is %s",
+					field("listen"), c.Routes[i].Listen, udpFrom, p.UDP)
+			}
+		} else {
+			p.NativePorts = append(p.NativePorts, l.SCTPPort)
+			if l.Addr.IsUnspecified() {
+				allNative = true
+			} else {
+				p.NativeAddrs = append(p.NativeAddrs, l.Addr)
+			}
+		}
+		for _, e := range []Endpoint{rp.Listen, rp.Forward} {
+			p.NeedUDP = p.NeedUDP || e.Encap
+			p.NeedNative = p.NeedNative || !e.Encap
+		}
+		p.Routes = append(p.Routes, rp)
+	}
+	if allNative {
+		// A wildcard route hears every address; the others are in it.
+		p.NativeAddrs = nil
+	}
+	return p, nil
+}
+
+func linkWord(encap bool) string {
+	if encap {
+		return "UDP"
+	}
+	return "native"
+}
+
+func (r *RouteConfig) plan(i int, resolve func(string) (netip.Addr, error)) (RoutePlan, error) {
+	field := func(f string) string { return fmt.Sprintf("routes[%d].%s", i, f) }
+	rp := RoutePlan{Name: r.Name}
+	if rp.Name == "" {
+		rp.Name = fmt.Sprintf("route%d", i)
+	}
+	var err error
+	if rp.Listen, err = ParseEndpoint(r.Listen, nil); err != nil {
+		return rp, fmt.Errorf("%s: %v", field("listen"), err)
+	}
+	if rp.Forward, err = ParseEndpoint(r.Forward, resolve); err != nil {
+		return rp, fmt.Errorf("%s: %v", field("forward"), err)
+	}
+	if rp.Engine, err = r.SCTP.Engine(); err != nil {
+		return rp, fmt.Errorf("%s: %v", field("sctp"), err)
+	}
+	if r.ACL != nil {
+		if rp.Policy, err = acl.Compile(*r.ACL); err != nil {
+			return rp, fmt.Errorf("%s: %v", field("acl"), err)
+		}
+	}
+	return rp, nil
+}
+
+func (l LogConfig) plan() (LogPlan, error) {
+	lp := LogPlan{Levels: logs.Levels{Default: slog.LevelInfo, Scopes: map[string]slog.Level{}}, Format: l.Format}
+	if l.Level != "" {
+		v, err := logs.ParseLevel(l.Level)
+		if err != nil {
+			return lp, fmt.Errorf("log.level: %v", err)
+		}
+		lp.Levels.Default = v
+	}
+	for scope, name := range l.Scopes {
+		v, err := logs.ParseLevel(name)
+		if err != nil {
+			return lp, fmt.Errorf("log.scopes.%s: %v", scope, err)
+		}
+		lp.Levels.Scopes[scope] = v
+	}
+	switch lp.Format {
+	case "":
+		lp.Format = "text"
+	case "text", "json":
+	default:
+		return lp, fmt.Errorf("log.format: %q: expected text or json", l.Format)
+	}
+	return lp, nil
+}

@@ -1,0 +1,156 @@
+package gateway_test
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/gateway"
+)
+
+// A value of the wrong type names its field path, the value and what the
+// field expects, with its line.
+func TestConfigTypeErrorsNameFieldPath(t *testing.T) {
+	head := "routes:\n  - listen: sctp://0.0.0.0:36412\n    forward: udp://198.18.0.1:9899/36412\n"
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"int", head + "    sctp:\n      max_retrans: ten\n", []string{"line 5: ", "routes[0].sctp.max_retrans", `"ten"`, "expected an integer"}},
+		{"duration", head + "    sctp: {rto_min: \"10\"}\n", []string{"line 4: ", "routes[0].sctp.rto_min", `"10"`, "expected a duration"}},
+		{"bool", head + "    sctp: {heartbeat: maybe}\n", []string{"routes[0].sctp.heartbeat", `"maybe"`, "expected true or false"}},
+		{"mapping for scalar", head + "    name: {a: b}\n", []string{"routes[0].name", "a mapping", "expected a string"}},
+		{"second route", head + "  - listen: sctp://0.0.0.0:38412\n    forward: udp://198.18.0.1:9899/38412\n    sctp: {out_streams: 1.5}\n",
+			[]string{"line 6: ", "routes[1].sctp.out_streams", `"1.5"`, "expected an integer"}},
+		{"top level", "drain_timeout: soon\n" + head, []string{"line 1: ", "drain_timeout", `"soon"`, "expected a duration"}},
+		{"unknown key", head + "    sctp: {max_retrasn: 3}\n", []string{"line 4: ", "routes[0].sctp.max_retrasn", "unknown field", "max_retrans"}},
+		{"list expected", "routes: {listen: x}\n", []string{"line 1: ", "routes", "a mapping", "expected a list"}},
+		{"scope level", head + "log: {scopes: {sctp: loud}}\n", []string{"log.scopes.sctp", `"loud"`, "expected error, warn"}},
+		{"log format", head + "log: {format: xml}\n", []string{"log.format", `"xml"`, "expected text or json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := gateway.ParseConfig([]byte(tc.doc))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Plan refuses what would only fail once sockets are open: two routes on
+// one port of one link, udp:// routes on different UDP sockets, names
+// that do not resolve; and plans everything else once.
+func TestPlanChecksAcrossRoutes(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"native port twice", `routes:
+  - {name: a, listen: "sctp://0.0.0.0:36412", forward: "udp://198.18.0.1:9899/36412"}
+  - {name: b, listen: "sctp://198.18.1.1:36412", forward: "udp://198.18.0.1:9899/38412"}
+`, []string{"routes[1].listen", "sctp://198.18.1.1:36412", "SCTP port 36412 on the native link", "routes[0]", "(a)"}},
+		{"udp port twice", `routes:
+  - {listen: "udp://0.0.0.0:9899/36412", forward: "sctp://198.18.0.1:36412"}
+  - {listen: "udp://0.0.0.0:9899/36412", forward: "sctp://198.18.0.2:36412"}
+`, []string{"routes[1].listen", "on the UDP link", "routes[0]"}},
+		{"two udp sockets", `routes:
+  - {listen: "udp://0.0.0.0:9899/36412", forward: "sctp://198.18.0.1:36412"}
+  - {listen: "udp://0.0.0.0:9900/38412", forward: "sctp://198.18.0.1:38412"}
+`, []string{"routes[1].listen", "one UDP socket", "routes[0].listen is 0.0.0.0:9899"}},
+		{"udp.listen differs", `udp: {listen: "0.0.0.0:9899"}
+routes:
+  - {listen: "udp://0.0.0.0:9900/36412", forward: "sctp://198.18.0.1:36412"}
+`, []string{"routes[0].listen", "udp.listen is 0.0.0.0:9899"}},
+		{"names", `routes:
+  - {name: x, listen: "sctp://0.0.0.0:36412", forward: "udp://198.18.0.1:9899/36412"}
+  - {name: x, listen: "sctp://0.0.0.0:38412", forward: "udp://198.18.0.1:9899/38412"}
+`, []string{"routes[1].name", `"x"`, "unique"}},
+		{"unresolvable", `routes:
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://core.invalid:9899/36412"}
+`, []string{"routes[0].forward", "core.invalid", "no such host"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := gateway.ParseConfig([]byte(tc.doc))
+			if err == nil {
+				_, err = c.Plan(func(h string) (netip.Addr, error) { return netip.Addr{}, errors.New("no such host") })
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+
+	c, err := gateway.ParseConfig([]byte(`admin: "127.0.0.1:9911"
+drain_timeout: 3s
+log: {level: warn, scopes: {pair: debug}, format: json}
+routes:
+  - name: s1ap
+    listen: sctp://198.18.1.1:36412
+    forward: udp://core.example:9899/36412
+    sctp: {max_retrans: 7}
+    acl: {default: deny, rules: ["allow from 198.18.1.0/24"]}
+  - listen: sctp://198.18.1.2:38412
+    forward: udp://198.19.0.10/38412
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	looked := 0
+	p, err := c.Plan(func(h string) (netip.Addr, error) {
+		looked++
+		if h != "core.example" {
+			t.Fatalf("looked up %q", h)
+		}
+		return netip.MustParseAddr("198.19.0.10"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if looked != 1 || len(p.Routes) != 2 || p.Routes[0].Forward.Addr != netip.MustParseAddr("198.19.0.10") ||
+		p.Routes[0].Engine.Assoc.MaxRetrans != 7 || p.Routes[0].Policy == nil || p.Routes[1].Policy != nil ||
+		p.Routes[1].Name != "route1" || p.Routes[1].Forward.UDPPort != 9899 {
+		t.Fatalf("plan %+v", p)
+	}
+	if c.Routes[1].Name != "" {
+		t.Fatalf("planning wrote the default name %q into the config", c.Routes[1].Name)
+	}
+	if !p.NeedNative || !p.NeedUDP || p.UDP.IsValid() || len(p.NativeAddrs) != 2 || len(p.NativePorts) != 2 {
+		t.Fatalf("links: native %v %v %v, udp %v %v", p.NeedNative, p.NativeAddrs, p.NativePorts, p.NeedUDP, p.UDP)
+	}
+	if p.Admin != "127.0.0.1:9911" || p.DrainTimeout != 3*time.Second || p.Log.Format != "json" ||
+		p.Log.Levels.Default != slog.LevelWarn || p.Log.Levels.For("pair") != slog.LevelDebug || p.Log.Levels.For("sctp") != slog.LevelWarn {
+		t.Fatalf("plan admin %q drain %v log %+v", p.Admin, p.DrainTimeout, p.Log)
+	}
+}
+
+// A wildcard native route hears every address, so the native link must
+// not be narrowed to another route's address.
+func TestPlanWildcardNativeServesEveryAddress(t *testing.T) {
+	c, err := gateway.ParseConfig([]byte(`routes:
+  - {listen: "sctp://198.18.1.1:36412", forward: "udp://198.18.0.1:9899/36412"}
+  - {listen: "sctp://0.0.0.0:38412", forward: "udp://198.18.0.1:9899/38412"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Plan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.NativeAddrs) != 0 {
+		t.Fatalf("native addresses %v, want every address", p.NativeAddrs)
+	}
+}
