@@ -60,9 +60,14 @@ type Association struct {
 	t2, t5     timer
 	errorCount int // overall error count of 8.1
 
-	ctl       ctlSet
-	hbAcks    [][]byte
-	errCauses []wire.Cause
+	ctl ctlSet
+	// hbAcks are the infos of HEARTBEATs to answer at the next flush, and
+	// hbAckLen the size of their HEARTBEAT ACKs: together one packet.
+	hbAcks   [][]byte
+	hbAckLen int
+	// errBuf holds the encoded causes of the next ERROR chunk, at most
+	// what one packet on the path carries (queueCause).
+	errBuf []byte
 
 	data dataState
 
@@ -212,9 +217,42 @@ func (a *Association) ReportError(now time.Time, causes ...Cause) {
 	if a.state == stateClosed || a.state < stateEstablished {
 		return
 	}
-	a.errCauses = append(a.errCauses, causes...)
-	a.markDirty()
+	for _, c := range causes {
+		a.queueCause(c)
+	}
 	a.host.finishCall(now)
+}
+
+// errRoom is the most the causes of one ERROR chunk may take: what one
+// packet on the path carries besides the headers.
+func (a *Association) errRoom() int {
+	return a.path.maxPacket() - wire.CommonHeaderLen - wire.ChunkHeaderLen
+}
+
+// causeFits reports whether a cause of n bytes (padded) still fits the next
+// ERROR chunk, and counts it in Stats.ReportItemsCut when not. Callers
+// whose cause a peer sizes ask before building it.
+func (a *Association) causeFits(n int) bool {
+	if len(a.errBuf)+n > a.errRoom() {
+		a.host.stats.ReportItemsCut++
+		return false
+	}
+	return true
+}
+
+// queueCause adds c to the next ERROR chunk when it fits one packet on the
+// path with the causes already queued; otherwise it is counted in
+// Stats.ReportItemsCut. However many errors a peer provokes, what we send
+// back is one packet (issue 12).
+func (a *Association) queueCause(c wire.Cause) {
+	n := len(a.errBuf)
+	a.errBuf = c.AppendTo(a.errBuf)
+	if len(a.errBuf) > a.errRoom() {
+		a.errBuf = a.errBuf[:n]
+		a.host.stats.ReportItemsCut++
+		return
+	}
+	a.markDirty()
 }
 
 // Cause is an error cause, as package wire defines them.
@@ -294,24 +332,29 @@ func (a *Association) sendChunkOn(linkIdx int, p link.Path, c wire.Chunk) {
 	a.host.emit(linkIdx, p, b)
 }
 
-// fitCauses keeps the leading whole causes of b that fit in room bytes: an
-// ABORT is one packet (it is never fragmented, and nothing retransmits it),
-// so causes a user or a relayed peer gave beyond the path MTU are dropped
-// from the end rather than sent in a packet that cannot arrive.
-func fitCauses(b []byte, room int) []byte {
+// fitCauses keeps the leading whole causes of b that fit in room bytes and
+// says how many it dropped: an ABORT or ERROR is one packet (never
+// fragmented, and nothing retransmits it), so causes a user or a relayed
+// peer gave beyond the path MTU are dropped from the end rather than sent in
+// a packet that cannot arrive.
+func fitCauses(b []byte, room int) ([]byte, int) {
 	if len(b) <= room {
-		return b
+		return b, 0
 	}
-	end, off := 0, 0
+	end, off, dropped := 0, 0, 0
 	for off+4 <= len(b) {
 		l := int(binary.BigEndian.Uint16(b[off+2:]))
-		if l < 4 || off+l > len(b) || off+l > room {
+		if l < 4 || off+l > len(b) {
 			break
 		}
-		end = off + l
+		if off+l > room {
+			dropped++
+		} else {
+			end = off + l
+		}
 		off += (l + 3) &^ 3
 	}
-	return b[:end]
+	return b[:end], dropped
 }
 
 // trimLastPadding drops the padding after the last TLV of b: RFC 9260 3.2
@@ -336,7 +379,8 @@ func (a *Association) sendAbortBytes(causes []byte) {
 	if a.state == stateCookieWait || a.peerTag == 0 {
 		return
 	}
-	causes = fitCauses(causes, a.path.maxPacket()-wire.CommonHeaderLen-wire.ChunkHeaderLen)
+	causes, cut := fitCauses(causes, a.path.maxPacket()-wire.CommonHeaderLen-wire.ChunkHeaderLen)
+	a.host.stats.ReportItemsCut += uint64(cut)
 	b := a.host.getBuf(wire.CommonHeaderLen + wire.ChunkHeaderLen + len(causes) + 4)
 	start := len(b)
 	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})

@@ -63,7 +63,7 @@ func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) b
 	}
 	if dc.StreamID >= a.inStreams {
 		// 6.5: acknowledge, discard, and tell the sender.
-		a.errCauses = append(a.errCauses, &wire.InvalidStreamCause{StreamID: dc.StreamID})
+		a.queueCause(&wire.InvalidStreamCause{StreamID: dc.StreamID})
 		d.sackNow = true
 		return true
 	}
@@ -74,7 +74,7 @@ func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) b
 	switch {
 	case err == nil:
 	case errors.Is(err, reassembly.ErrInvalidStream):
-		a.errCauses = append(a.errCauses, &wire.InvalidStreamCause{StreamID: dc.StreamID})
+		a.queueCause(&wire.InvalidStreamCause{StreamID: dc.StreamID})
 	case errors.Is(err, reassembly.ErrDuplicateTSN):
 	case errors.Is(err, reassembly.ErrMessageTooLarge):
 		a.abortWith(now, []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte("sctpgw: message exceeds the receive limit")}}, ErrTooLarge)

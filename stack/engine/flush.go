@@ -101,7 +101,8 @@ func (a *Association) flush(now time.Time) {
 	if a.ctl&ctlCookieEcho != 0 {
 		a.ctl &^= ctlCookieEcho
 		pb.add(&wire.CookieEcho{Cookie: a.cookieEcho})
-		a.flushErrors(&pb)
+		// 3.2.2: the ERROR goes in the COOKIE ECHO's packet or not at all.
+		a.flushErrors(&pb, true)
 		a.t1Sent = now
 		a.t1.start(now, a.t1Timeout())
 		a.path.lastRTTSend = now
@@ -134,20 +135,33 @@ func (a *Association) flush(now time.Time) {
 	for _, info := range a.hbAcks {
 		pb.add(&wire.HeartbeatAck{Info: info})
 	}
-	a.hbAcks = a.hbAcks[:0]
+	clear(a.hbAcks)
+	a.hbAcks, a.hbAckLen = a.hbAcks[:0], 0
 	if a.ctl&ctlHeartbeat != 0 {
 		a.ctl &^= ctlHeartbeat
 		var info [16]byte
 		pb.add(&wire.Heartbeat{Info: a.path.heartbeatInfo(info[:0])})
 	}
-	a.flushErrors(&pb)
+	a.flushErrors(&pb, false)
 	a.data.flush(a, &pb, now)
 	pb.send()
 }
 
-func (a *Association) flushErrors(pb *packetBuilder) {
-	if len(a.errCauses) > 0 {
-		pb.add(&wire.ErrorChunk{Causes: a.errCauses})
-		a.errCauses = nil
+// flushErrors adds the ERROR chunk with the queued causes. They fit an
+// empty packet (queueCause); with samePacket they must fit what is left of
+// the current one, and the causes that do not are dropped and counted.
+func (a *Association) flushErrors(pb *packetBuilder, samePacket bool) {
+	if len(a.errBuf) == 0 {
+		return
 	}
+	causes := trimLastPadding(a.errBuf)
+	if samePacket {
+		var cut int
+		causes, cut = fitCauses(causes, pb.room()-wire.ChunkHeaderLen)
+		a.host.stats.ReportItemsCut += uint64(cut)
+	}
+	if len(causes) > 0 {
+		pb.add(wire.RawChunk{Type: wire.TypeError, Value: causes})
+	}
+	a.errBuf = a.errBuf[:0]
 }

@@ -121,7 +121,13 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 		}
 		return
 	}
-	info := scanInitParams(ia.Params)
+	// 3.2.2: what we report rides in one ERROR behind the COOKIE ECHO, in
+	// one packet (5.1 step 3), so the reports get what the cookie leaves.
+	budget := a.path.maxPacket() - wire.CommonHeaderLen - 2*wire.ChunkHeaderLen
+	if ck, ok := ia.Param(wire.ParamStateCookie).(*wire.StateCookieParam); ok {
+		budget -= pad4(len(ck.Cookie))
+	}
+	info := scanInitParams(ia.Params, budget)
 	if info.hostName {
 		a.peerTag = ia.InitiateTag
 		a.abortWith(now, []wire.Cause{&wire.UnresolvableAddressCause{}}, ErrProtocolViolation)
@@ -143,16 +149,13 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 	a.peerAdaptation = info.adaptation
 	a.cookieEcho = append(a.cookieEcho[:0], info.cookie...)
 	a.data.init(a, ia.ARwnd)
-	if len(info.unrecognized) > 0 {
-		// 3.2.2: report them with the COOKIE ECHO. Cause 8 carries the
-		// parameters themselves (3.3.10.8), not the INIT ACK's
-		// Unrecognized Parameter wrapping of them.
-		var causes []wire.Cause
-		for _, p := range info.unrecognized {
-			causes = append(causes, &wire.UnrecognizedParamsCause{Params: p.(*wire.UnrecognizedParam).Param})
-		}
-		a.errCauses = append(a.errCauses, causes...)
+	// 3.2.2: report them with the COOKIE ECHO. Cause 8 carries the
+	// parameters themselves (3.3.10.8), not the INIT ACK's Unrecognized
+	// Parameter wrapping of them.
+	for _, p := range info.unrecognized {
+		a.queueCause(&wire.UnrecognizedParamsCause{Params: p.AppendTo(nil)})
 	}
+	a.host.stats.ReportItemsCut += uint64(info.cut)
 	a.host.addPeerAddrs(a, p.Remote)
 	a.host.addPeerAddrs(a, info.addrs...)
 	a.state = stateCookieEchoed
@@ -210,7 +213,10 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 	if a.state != stateCookieWait && a.state != stateShutdownAckSent {
 		// 5.2.1 (COOKIE-ECHOED) and 5.2.2: an INIT that adds addresses
 		// is refused, listing them, and the association stays as it is.
-		if added := a.addedAddrParams(linkIdx, &ini); len(added) > 0 {
+		// The ABORT is one packet: the list is cut to what fits it.
+		room := a.cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote) -
+			wire.CommonHeaderLen - wire.ChunkHeaderLen - wire.CauseHeaderLen
+		if added := a.addedAddrParams(linkIdx, &ini, room); len(added) > 0 {
 			h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{Causes: []wire.Cause{
 				&wire.RestartWithNewAddressesCause{Addresses: added},
 			}})
@@ -248,8 +254,9 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 // addresses (RFC 6951 5.7: an encapsulated INIT lists none, and those it
 // would list are private ones). When a already holds as many addresses as
 // it can learn, an unknown one may be one it had no room for, so none
-// counts as added.
-func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init) []byte {
+// counts as added. The list holds the first of them that fit in room
+// bytes; the others are counted in Stats.ReportItemsCut.
+func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init, room int) []byte {
 	if a.host.LinkKind(linkIdx) != link.Native || a.host.LinkKind(a.path.linkIdx) != link.Native ||
 		1+len(a.peerAlt) >= maxPeerAddrs {
 		return nil
@@ -261,7 +268,12 @@ func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init) []byte {
 			addr == a.key.remote || slices.Contains(a.peerAlt, addr) {
 			continue
 		}
-		b = prm.AppendTo(b)
+		n := len(b)
+		if b = prm.AppendTo(b); len(b) > room {
+			b = b[:n]
+			a.host.stats.ReportItemsCut++
+			room = n // a prefix: none after the first that did not fit
+		}
 	}
 	return b
 }
@@ -293,8 +305,7 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		h.stats.CookieAction[0]++
 		if a.state == stateShutdownAckSent {
 			a.ctl |= ctlShutdownAck
-			a.errCauses = append(a.errCauses, &wire.CookieWhileShuttingDownCause{})
-			a.markDirty()
+			a.queueCause(&wire.CookieWhileShuttingDownCause{})
 			return false
 		}
 		a.restart(linkIdx, p, pkt, &st, now)

@@ -147,6 +147,11 @@ type Stats struct {
 	HBExpireds              uint64 // heartbeat timer expiries that sent a HEARTBEAT
 	MalformedPackets        uint64
 	DiscardedBadTag         uint64
+	// ReportItemsCut counts what was left out of a reply because the reply
+	// would not fit one packet at the path MTU: unrecognized parameters,
+	// error causes, HEARTBEAT ACKs, addresses (a peer controls how many of
+	// them it provokes; issue 12).
+	ReportItemsCut uint64
 	// CookieAction counts COOKIE ECHOs for an existing association by the
 	// action of RFC 9260 5.2.4 they took: [0] is A (peer restart), [1] B,
 	// [2] C, [3] D. Cookies that match no row are not counted.

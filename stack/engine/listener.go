@@ -186,12 +186,16 @@ func (h *Host) Unlisten(port uint16) {
 
 // initInfo is what a received INIT or INIT ACK says beyond its fixed fields.
 type initInfo struct {
-	features       cookie.Features
-	adaptation     uint32
-	preserve       time.Duration
-	hostName       bool
-	unrecognized   []wire.Param // to report (3.2.1 action bits x1)
-	stop           bool         // an unknown parameter said stop (x0 / x1)
+	features   cookie.Features
+	adaptation uint32
+	preserve   time.Duration
+	hostName   bool
+	// unrecognized are the parameters to report (3.2.1 action bits x1),
+	// as many as fit the budget scanInitParams was given; cut counts the
+	// others.
+	unrecognized   []wire.RawParam
+	cut            int
+	stop           bool // an unknown parameter said stop (x0 / x1)
 	hasCookie      bool
 	cookie         []byte
 	addrs          []netip.Addr // IPv4/IPv6 Address parameters, at most maxPeerAddrs
@@ -209,9 +213,21 @@ func addrParam(p wire.Param) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// reportedParamLen is what reporting p costs in an INIT ACK (an
+// Unrecognized Parameter around it) or an ERROR (cause 8 around it): a
+// 4-byte header and p as it came, padded.
+func reportedParamLen(p wire.RawParam) int { return 4 + pad4(wire.ParamHeaderLen+len(p.Value)) }
+
+func pad4(n int) int { return (n + 3) &^ 3 }
+
 // scanInitParams applies 3.2.1 to the parameters of an INIT or INIT ACK.
-func scanInitParams(ps []wire.Param) initInfo {
+// The parameters to report are kept while their reports take at most budget
+// bytes: a peer decides how many it sends, and the INIT ACK or the ERROR
+// that reports them is one packet (issue 12). Once one does not fit, none
+// after it is reported either, so what is reported is a prefix.
+func scanInitParams(ps []wire.Param, budget int) initInfo {
 	var in initInfo
+	used := 0
 	for _, p := range ps {
 		switch v := p.(type) {
 		case *wire.StateCookieParam:
@@ -243,7 +259,12 @@ func scanInitParams(ps []wire.Param) initInfo {
 		case wire.RawParam:
 			act := v.Type.Action()
 			if act.Report() {
-				in.unrecognized = append(in.unrecognized, &wire.UnrecognizedParam{Param: v.AppendTo(nil)})
+				if n := reportedParamLen(v); in.cut == 0 && used+n <= budget {
+					used += n
+					in.unrecognized = append(in.unrecognized, v)
+				} else {
+					in.cut++
+				}
 			}
 			if !act.Skip() {
 				in.stop = true
@@ -289,7 +310,13 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		abort(&wire.InvalidMandatoryParamCause{})
 		return
 	}
-	info := scanInitParams(ini.Params)
+	maxPkt := cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote)
+	ours := appendOurParams(nil, &cfg)
+	// What the INIT ACK holds besides the reports, at most: RFC 9260 3.2.1
+	// lets us report, it does not make us send an INIT ACK that cannot
+	// leave (issue 12), so the reports get what is left of one packet.
+	fixed := wire.CommonHeaderLen + wire.ChunkHeaderLen + 16 + wire.ParamHeaderLen + pad4(cookie.MaxLen) + len(wire.AppendParams(nil, ours))
+	info := scanInitParams(ini.Params, maxPkt-fixed)
 	if info.hostName {
 		abort(&wire.UnresolvableAddressCause{})
 		return
@@ -334,10 +361,13 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		InitialTSN: localTSN,
 	}}
 	ack.Params = append(ack.Params, &wire.StateCookieParam{Cookie: ck})
-	ack.Params = append(ack.Params, info.unrecognized...)
-	ack.Params = appendOurParams(ack.Params, &cfg)
+	for _, u := range info.unrecognized {
+		ack.Params = append(ack.Params, &wire.UnrecognizedParam{Param: u.AppendTo(nil)})
+	}
+	h.stats.ReportItemsCut += uint64(info.cut)
+	ack.Params = append(ack.Params, ours...)
 	// RFC 6951 5.7 / 3.2: no address parameters; the peer uses the source.
-	b := h.getBuf(512)
+	b := h.getBuf(maxPkt)
 	b = wire.AppendPacket(b, wire.CommonHeader{SrcPort: pkt.DstPort, DstPort: pkt.SrcPort, VerificationTag: ini.InitiateTag}, ack)
 	h.stats.OutCtrlChunks++
 	h.emit(linkIdx, p, b)

@@ -162,9 +162,10 @@ func (a *Association) processChunk(linkIdx int, p link.Path, pkt *wire.Packet, c
 // process.
 func (a *Association) handleUnknown(c wire.RawChunk) bool {
 	act := c.Type.Action()
-	if act.Report() {
-		a.errCauses = append(a.errCauses, &wire.UnrecognizedChunkCause{Chunk: c.AppendTo(nil)})
-		a.markDirty()
+	// The cause quotes the whole chunk, padded: sized by the peer, so
+	// checked before it is built.
+	if act.Report() && a.causeFits(wire.CauseHeaderLen+pad4(wire.ChunkHeaderLen+len(c.Value))) {
+		a.queueCause(&wire.UnrecognizedChunkCause{Chunk: c.AppendTo(nil)})
 	}
 	return act.Skip()
 }
@@ -230,14 +231,30 @@ func (a *Association) handleHeartbeat(linkIdx int, p link.Path, c wire.RawChunk)
 	if a.state < stateCookieEchoed || a.state == stateShutdownSent || a.state == stateShutdownAckSent {
 		return
 	}
+	// The HEARTBEAT ACK is as large as the HEARTBEAT (its value, padded,
+	// behind a chunk header). All those one packet provokes go in one
+	// packet on the path; what does not fit is not answered (issue 12).
+	// A HEARTBEAT larger than the path may be a PMTU probe, but RFC 8899
+	// 4.1 probes pad with a PAD chunk, whose HEARTBEAT ACK is small.
+	n := wire.ChunkHeaderLen + pad4(len(c.Value))
+	off := linkIdx != a.path.linkIdx || p.Remote != a.path.p.Remote
+	room := a.path.maxPacket() - wire.CommonHeaderLen - a.hbAckLen
+	if off {
+		room = a.cfg.PeerAddr.PathMTU - a.host.cfg.Links[linkIdx].overhead(p.Remote) - wire.CommonHeaderLen
+	}
+	if n > room {
+		a.host.stats.ReportItemsCut++
+		return
+	}
 	var hb wire.Heartbeat
 	if hb.Unmarshal(c) != nil {
 		return
 	}
-	if linkIdx != a.path.linkIdx || p.Remote != a.path.p.Remote {
+	if off {
 		a.sendChunkOn(linkIdx, p, &wire.HeartbeatAck{Info: hb.Info})
 		return
 	}
-	a.hbAcks = append(a.hbAcks, append([]byte(nil), hb.Info...))
+	a.hbAcks = append(a.hbAcks, hb.Info) // a copy already (Heartbeat.Unmarshal)
+	a.hbAckLen += n
 	a.markDirty()
 }

@@ -118,6 +118,8 @@ func appendChunkHeader(b []byte, t ChunkType, flags uint8, valueLen int) []byte 
 // the program, not the wire, so a chunk, parameter or cause that does not
 // fit is the caller's bug (the engine fragments at the path MTU): it panics
 // rather than write a length that silently wraps and corrupts the packet.
+// No size a peer controls may reach it (see the package doc): what a peer
+// makes us echo or report is cut to one packet before it is encoded.
 func length16(n int) uint16 {
 	if n > 0xffff {
 		panic(fmt.Sprintf("wire: item of %d bytes does not fit a 16-bit length field", n))

@@ -10,4 +10,15 @@
 // whose slices are reused and whose byte fields are views into the input
 // buffer, so steady-state parsing allocates nothing. Every encoder appends to a
 // caller-provided buffer.
+//
+// # Sizes a peer controls
+//
+// An encoder panics when a chunk, parameter or cause would not fit its 16-bit
+// length field: that is a program bug, never a peer's doing. The rule for
+// callers is that no size a peer controls reaches an encoder unbounded —
+// unrecognized parameters and chunks to report, error causes to relay,
+// heartbeat information to echo, address lists to refuse. Each is cut first to
+// what fits one packet at the path MTU (the engine does, and counts what it
+// cuts), so every reply is bounded by the path, not by the input, and nothing
+// received can reach the panic.
 package wire

@@ -1,0 +1,267 @@
+package engine_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/sim"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// Replies to hostile input (issue 12): nothing a peer sends makes a reply
+// grow beyond one packet at the path MTU, and what is cut is counted.
+
+// maxUDPPacket is the largest SCTP packet on a UDP path over IPv4 at the
+// default PathMTU: 1500 less the IP and UDP headers.
+const maxUDPPacket = engine.DefaultPathMTU - 20 - 8
+
+// reportInit is an INIT carrying n unknown parameters of type 0xFFFF (skip
+// and report, RFC 9260 3.2.1), 4 bytes each.
+func reportInit(tag uint32, n int) *wire.Init {
+	ini := &wire.Init{InitFields: wire.InitFields{InitiateTag: tag, ARwnd: 65536, OutStreams: 2, InStreams: 2, InitialTSN: 1}}
+	for i := 0; i < n; i++ {
+		ini.Params = append(ini.Params, wire.RawParam{Type: 0xFFFF})
+	}
+	return ini
+}
+
+// sendRaw hands buf to the host as received on p and returns what it sends
+// in answer, each packet checked to parse and to fit maxPkt.
+func sendRaw(t *testing.T, p probe, buf []byte, maxPkt int) []wire.Packet {
+	t.Helper()
+	p.nd.Host.ReleaseOutgoing()
+	p.nd.Host.HandlePacket(0, p.from, buf, p.nd.Net.Now())
+	var out []wire.Packet
+	for _, o := range p.nd.Host.Outgoing() {
+		if len(o.Buf) > maxPkt {
+			t.Errorf("host sent a %d-byte packet on a path that carries %d", len(o.Buf), maxPkt)
+		}
+		var pk wire.Packet
+		if err := pk.Unmarshal(append([]byte(nil), o.Buf...)); err != nil {
+			t.Fatalf("host sent a bad packet: %v", err)
+		}
+		out = append(out, pk)
+	}
+	p.nd.Host.ReleaseOutgoing()
+	return out
+}
+
+func countUnrecognized(t *testing.T, c wire.RawChunk) int {
+	t.Helper()
+	var ia wire.InitAck
+	if err := ia.Unmarshal(c); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range ia.Params {
+		if p.ParamType() == wire.ParamUnrecognized {
+			n++
+		}
+	}
+	if ia.Param(wire.ParamStateCookie) == nil {
+		t.Fatal("INIT ACK without a State Cookie")
+	}
+	return n
+}
+
+// Defect 1: an INIT with ~8,180 reportable unknown parameters (a 32 KB,
+// IP-fragmented INIT) made the INIT ACK overflow a 16-bit length and
+// panicked the listener. Defect 3: 171 of them (a 716-byte INIT) made an
+// INIT ACK of 1,504 bytes that no 1500-byte path carries. The INIT ACK
+// now reports what fits the path MTU and counts the rest.
+func TestInitAckReportsBoundedToPathMTU(t *testing.T) {
+	for _, n := range []int{8180, 171} {
+		l := newLab(t, 1201, link.UDP, engine.Config{})
+		p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+		buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: 4000, DstPort: serverPort}, reportInit(0x77, n))
+		out := sendRaw(t, p, buf, maxUDPPacket)
+		if len(out) != 1 || len(out[0].Chunks) != 1 || out[0].Chunks[0].Type != wire.TypeInitAck {
+			t.Fatalf("%d parameters: got %s, want one INIT ACK", n, chunkTypes(out))
+		}
+		reported := countUnrecognized(t, out[0].Chunks[0])
+		cut := l.sn.Host.Stats().ReportItemsCut
+		if reported == 0 || reported+int(cut) != n {
+			t.Fatalf("%d parameters: %d reported, %d counted as cut", n, reported, cut)
+		}
+	}
+}
+
+// Defect 1, dialling side: an INIT ACK with thousands of reportable unknown
+// parameters made the ERROR bundled with our COOKIE ECHO overflow. The
+// COOKIE ECHO packet now carries what fits and the handshake goes on.
+func TestCookieEchoErrorBoundedToPathMTU(t *testing.T) {
+	l := newLab(t, 1202, link.UDP, engine.Config{})
+	// The client dials a server that is not there: we answer its INIT.
+	l.sn.Down = true
+	a, _ := l.dial(engine.Config{})
+	ltag, _ := a.Tags()
+	ia := &wire.InitAck{InitFields: wire.InitFields{InitiateTag: 0x55, ARwnd: 65536, OutStreams: 2, InStreams: 2, InitialTSN: 9}}
+	ia.Params = append(ia.Params, &wire.StateCookieParam{Cookie: []byte("cookie-of-the-far-server")})
+	for i := 0; i < 8180; i++ {
+		ia.Params = append(ia.Params, wire.RawParam{Type: 0xFFFF})
+	}
+	p := probe{nd: l.cn, from: link.Path{Local: l.cn.Addr, Remote: l.sn.Addr, RemotePort: 9899}}
+	buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort(), VerificationTag: ltag}, ia)
+	out := sendRaw(t, p, buf, maxUDPPacket)
+	if len(out) != 1 || len(out[0].Chunks) != 2 || out[0].Chunks[0].Type != wire.TypeCookieEcho || out[0].Chunks[1].Type != wire.TypeError {
+		t.Fatalf("got %s, want COOKIE ECHO with ERROR", chunkTypes(out))
+	}
+	var e wire.ErrorChunk
+	if err := e.Unmarshal(out[0].Chunks[1]); err != nil {
+		t.Fatal(err)
+	}
+	cut := l.cn.Host.Stats().ReportItemsCut
+	if len(e.Causes) == 0 || len(e.Causes)+int(cut) != 8180 {
+		t.Fatalf("%d causes reported, %d counted as cut", len(e.Causes), cut)
+	}
+	if a.State() != engine.StateCookieEchoed {
+		t.Fatalf("state %v, want COOKIE-ECHOED", a.State())
+	}
+}
+
+// Defect 2: a packet with the right tag and ~8,200 unknown chunks of a
+// "skip and report" type made one ERROR cause each, all in one ERROR chunk,
+// and panicked. The ERROR now fits one packet; the association lives on.
+func TestUnknownChunkErrorBoundedToPathMTU(t *testing.T) {
+	l := newLab(t, 1203, link.UDP, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	sl, _ := l.srv.assoc.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+	const n = 8200
+	buf := wire.AppendHeader(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: sl})
+	for i := 0; i < n; i++ {
+		buf = wire.RawChunk{Type: 0xFA}.AppendTo(buf)
+	}
+	buf = (&wire.Heartbeat{Info: []byte("after")}).AppendTo(buf)
+	wire.FinishPacket(buf, 0)
+	out := sendRaw(t, p, buf, maxUDPPacket)
+	causes, hbAck := 0, false
+	for _, pk := range out {
+		for _, c := range pk.Chunks {
+			switch c.Type {
+			case wire.TypeError:
+				var e wire.ErrorChunk
+				if err := e.Unmarshal(c); err != nil {
+					t.Fatal(err)
+				}
+				causes += len(e.Causes)
+			case wire.TypeHeartbeatAck:
+				hbAck = true
+			}
+		}
+	}
+	cut := l.sn.Host.Stats().ReportItemsCut
+	if causes == 0 || causes+int(cut) != n || !hbAck {
+		t.Fatalf("%d causes, %d cut, HEARTBEAT ACK %v: %s", causes, cut, hbAck, chunkTypes(out))
+	}
+	if l.srv.assoc.State() != engine.StateEstablished {
+		t.Fatalf("server state %v", l.srv.assoc.State())
+	}
+}
+
+// Many HEARTBEATs in one packet: their HEARTBEAT ACKs together fit one
+// packet, and one whose info alone would not fit the path is not answered.
+func TestHeartbeatAcksBoundedToPathMTU(t *testing.T) {
+	l := newLab(t, 1204, link.UDP, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	sl, _ := l.srv.assoc.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+	hb := &wire.Heartbeat{Info: make([]byte, 1000)}
+	huge := &wire.Heartbeat{Info: make([]byte, 4000)}
+	buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: sl},
+		hb, hb, hb, huge, hb)
+	out := sendRaw(t, p, buf, maxUDPPacket)
+	acks := 0
+	for _, pk := range out {
+		for _, c := range pk.Chunks {
+			if c.Type == wire.TypeHeartbeatAck {
+				acks++
+			}
+		}
+	}
+	if cut := l.sn.Host.Stats().ReportItemsCut; acks != 1 || cut != 4 {
+		t.Fatalf("%d HEARTBEAT ACKs, %d cut; want 1 and 4: %s", acks, cut, chunkTypes(out))
+	}
+}
+
+// An INIT for an existing association listing thousands of new addresses
+// is refused (RFC 9260 5.2.2) with an ABORT that lists what fits.
+func TestRestartAddressListBounded(t *testing.T) {
+	l := newLab(t, 1205, link.Native, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr}}
+	ini := reportInit(0x99, 0)
+	for i := 0; i < 8000; i++ {
+		var v [4]byte
+		binary.BigEndian.PutUint32(v[:], 0xC6130000+uint32(i)) // 198.19.x.y
+		ini.Params = append(ini.Params, wire.RawParam{Type: wire.ParamIPv4Address, Value: v[:]})
+	}
+	buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort}, ini)
+	out := sendRaw(t, p, buf, engine.DefaultPathMTU-20)
+	if len(out) != 1 || out[0].Chunks[0].Type != wire.TypeAbort {
+		t.Fatalf("got %s, want an ABORT", chunkTypes(out))
+	}
+	if l.sn.Host.Stats().ReportItemsCut == 0 {
+		t.Fatal("no cut counted")
+	}
+}
+
+// cumAckOf sends one message from a and returns the cumulative TSN the
+// server's SACK acknowledges: the TSN a crafted DATA chunk must follow.
+func cumAckOf(t *testing.T, l *lab, a *engine.Association) uint32 {
+	t.Helper()
+	var cum uint32
+	found := false
+	l.net.Trace = func(_ time.Time, from, _ *sim.Node, pkt []byte) {
+		var pk wire.Packet
+		if from != l.sn || pk.Unmarshal(pkt) != nil {
+			return
+		}
+		for _, c := range pk.Chunks {
+			var s wire.Sack
+			if c.Type == wire.TypeSack && s.Unmarshal(c) == nil {
+				cum, found = s.CumTSNAck, true
+			}
+		}
+	}
+	defer func() { l.net.Trace = nil }()
+	if err := a.Send(l.net.Now(), []byte("x"), engine.SndInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	if !l.net.RunUntil(func() bool { return found }, time.Minute) {
+		t.Fatal("no SACK")
+	}
+	return cum
+}
+
+// DATA on streams the receiver does not have, hundreds in one packet: one
+// Invalid Stream cause each (6.5), in one ERROR that fits the path.
+func TestInvalidStreamErrorsBounded(t *testing.T) {
+	l := newLab(t, 1206, link.UDP, engine.Config{InitMsg: engine.InitMsg{MaxInStreams: 2}})
+	a, _ := l.up(engine.Config{})
+	cum := cumAckOf(t, l, a)
+	sl, _ := l.srv.assoc.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+	const n = 400
+	var chunks []wire.Chunk
+	for i := 0; i < n; i++ {
+		chunks = append(chunks, &wire.Data{TSN: cum + 1 + uint32(i), StreamID: 100, Beginning: true, Ending: true, Payload: []byte{1}})
+	}
+	buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: sl}, chunks...)
+	out := sendRaw(t, p, buf, maxUDPPacket)
+	causes := 0
+	for _, pk := range out {
+		for _, c := range pk.Chunks {
+			var e wire.ErrorChunk
+			if c.Type == wire.TypeError && e.Unmarshal(c) == nil {
+				causes += len(e.Causes)
+			}
+		}
+	}
+	if cut := l.sn.Host.Stats().ReportItemsCut; causes == 0 || causes+int(cut) != n {
+		t.Fatalf("%d causes, %d cut: %s", causes, cut, chunkTypes(out))
+	}
+}
