@@ -238,17 +238,9 @@ func (s *Stack) flushLocked() {
 		}
 		for _, o := range out {
 			s.out[o.Link] = append(s.out[o.Link], o.Packet)
-			if s.cfg.Tap != nil {
-				s.cfg.Tap(false, o.Link, o.Path, o.Buf)
-			}
 		}
 		for i, b := range s.out {
-			if len(b) == 0 {
-				continue
-			}
-			if _, err := s.links[i].WriteBatch(b); err != nil && !errors.Is(err, link.ErrClosed) {
-				s.log.Debugf("link %d: write: %v", i, err)
-			}
+			s.writeLocked(i, b)
 		}
 		s.host.ReleaseOutgoing()
 	}
@@ -257,6 +249,30 @@ func (s *Stack) flushLocked() {
 		case s.kick <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// writeLocked sends b on link i. A packet the link refuses (EMSGSIZE, an
+// unreachable destination) is skipped and the rest of the batch still goes:
+// one peer's bad path must not cost others their packets. Tap sees only
+// what the link took, so a capture never shows a refused packet as sent.
+func (s *Stack) writeLocked(i int, b []link.Packet) {
+	for len(b) > 0 {
+		n, err := s.links[i].WriteBatch(b)
+		n = min(max(n, 0), len(b))
+		if s.cfg.Tap != nil {
+			for _, p := range b[:n] {
+				s.cfg.Tap(false, i, p.Path, p.Buf)
+			}
+		}
+		if err == nil || errors.Is(err, link.ErrClosed) {
+			return
+		}
+		s.log.Debugf("link %d: write: %v", i, err)
+		if n == len(b) {
+			return
+		}
+		b = b[n+1:]
 	}
 }
 
