@@ -212,10 +212,10 @@ func newPion(ctx context.Context, ca, cb net.Conn, recvBuf uint32, sendBuf int) 
 	}
 	srv := make(chan res, 1)
 	go func() {
-		a, err := sctp.Server(cfg(cb))
+		a, err := sctp.ServerWithOptions(cfg(cb))
 		srv <- res{a, err}
 	}()
-	c, err := sctp.Client(cfg(ca))
+	c, err := sctp.ClientWithOptions(cfg(ca))
 	if err != nil {
 		cb.Close()
 		<-srv

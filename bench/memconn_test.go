@@ -16,8 +16,7 @@ import (
 // API: pion reads and writes one packet per call where our runtime moves a
 // batch per call.
 type memConn struct {
-	end    *memlink.End
-	remote link.Path
+	end *memlink.End
 
 	rmu sync.Mutex
 	rd  [1]link.Packet

@@ -27,9 +27,6 @@ const (
 	figLoad       = "loadavg"    // the machine's 1-minute load average after the run
 )
 
-// lowerIsBetter marks figures where a smaller number wins.
-var lowerIsBetter = map[string]bool{figAllocs: true, figCPUPerKiB: true, figBytesAlloc: true}
-
 // result is what one call of a benchmark function measured.
 type result struct {
 	n     int

@@ -178,14 +178,10 @@ func (c *msgChecker) check(m stack.Message) error {
 	return nil
 }
 
-// transfer sends n messages of flow from one end and checks them at the
-// other; it returns the first error of either side.
-func transfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) error {
-	return transferPaced(ctx, from, to, flow, n, 0)
-}
-
-// transferPaced is transfer with a pause of gap after each message sent,
-// so that the flow lasts long enough for something to happen meanwhile.
+// transferPaced sends n messages of flow from one end, with a pause of gap
+// after each (so that the flow lasts long enough for something to happen
+// meanwhile), and checks them at the other; it returns the first error of
+// either side.
 func transferPaced(ctx context.Context, from, to *stack.Assoc, flow uint32, n int, gap time.Duration) error {
 	out, _ := from.Streams()
 	_, in := to.Streams()

@@ -27,7 +27,6 @@ import (
 // (RFC 2544) and 2001:2::/48 (RFC 5180), both set aside for benchmarking.
 var (
 	nsClient4  = netip.MustParseAddr("198.18.1.2")
-	nsRouterC4 = netip.MustParseAddr("198.18.1.1")
 	nsRouterS4 = netip.MustParseAddr("198.19.1.1")
 	nsServer4  = netip.MustParseAddr("198.19.1.2")
 	nsClient6  = netip.MustParseAddr("2001:2:1::2")

@@ -213,9 +213,11 @@ var build struct {
 func sctpgwBin(tb testing.TB) string {
 	tb.Helper()
 	build.once.Do(func() {
+		// go test puts its own GOROOT/bin first in the test's PATH.
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			build.err = fmt.Errorf("the go command is needed to build sctpgw: %w", err)
+			return
 		}
 		if build.dir, build.err = os.MkdirTemp("", "sgwlab-bin-"); build.err != nil {
 			return

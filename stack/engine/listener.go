@@ -193,13 +193,12 @@ type initInfo struct {
 	// unrecognized are the parameters to report (3.2.1 action bits x1),
 	// as many as fit the budget scanInitParams was given; cut counts the
 	// others.
-	unrecognized   []wire.RawParam
-	cut            int
-	stop           bool // an unknown parameter said stop (x0 / x1)
-	hasCookie      bool
-	cookie         []byte
-	addrs          []netip.Addr // IPv4/IPv6 Address parameters, at most maxPeerAddrs
-	missingMandate bool
+	unrecognized []wire.RawParam
+	cut          int
+	stop         bool // an unknown parameter said stop (x0 / x1)
+	hasCookie    bool
+	cookie       []byte
+	addrs        []netip.Addr // IPv4/IPv6 Address parameters, at most maxPeerAddrs
 }
 
 // addrParam is the address of an IPv4 or IPv6 Address parameter.

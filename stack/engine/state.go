@@ -40,9 +40,6 @@ var stateNames = [...]string{
 
 func (s State) String() string { return stateNames[s] }
 
-// shuttingDown reports the four shutdown states of 9.2.
-func (s State) shuttingDown() bool { return s >= stateShutdownPending }
-
 // acceptsUserData reports whether Send may queue data (9.2: not while
 // shutting down; before COMM_UP data queues and goes with COOKIE ECHO).
 func (s State) acceptsUserData() bool {

@@ -127,12 +127,6 @@ func length16(n int) uint16 {
 	return uint16(n)
 }
 
-// putChunkLength fixes the length field of a chunk started at b[start:] once
-// its value has been appended (padding not yet added).
-func putChunkLength(b []byte, start int) {
-	binary.BigEndian.PutUint16(b[start+2:], length16(len(b)-start))
-}
-
 // setTLVChunkLength sets the length of the chunk at b[start:] whose last
 // item (parameter or cause, possibly padded) begins at b[last:]. RFC 9260 3.2:
 // the chunk length counts the padding of every parameter but the last.
