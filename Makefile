@@ -2,6 +2,8 @@
 GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      ?= ./...
+# staticcheck, pinned in .ci/run (go install honnef.co/go/tools/cmd/staticcheck@VERSION).
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: build test race fuzz bench bench-compare bench-lab e2e lint ci
 
@@ -47,8 +49,12 @@ bench-lab:
 e2e:
 	$(GO) test -count=1 -timeout 10m -run 'E2E|Usrsctp|Assoc|Interop|NAT|Netns' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
 
+# gofmt, go vet and staticcheck, on the product and on the bench module.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@test -x $(STATICCHECK) || { echo "staticcheck not found at $(STATICCHECK): see .ci/run for the pinned version to go install"; exit 1; }
+	$(STATICCHECK) $(PKGS)
+	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
 
 ci: test
