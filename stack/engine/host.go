@@ -53,16 +53,6 @@ type HostConfig struct {
 	PortUse func(linkIdx int, port uint16, inUse bool)
 }
 
-type linkPort struct {
-	link int
-	port uint16
-}
-
-type portRelease struct {
-	k  linkPort
-	at time.Time
-}
-
 // Outgoing is a packet the Host wants sent on link Link.
 type Outgoing struct {
 	Link int
@@ -89,11 +79,8 @@ type Host struct {
 	// answered by 8.4 (the peer retransmits SHUTDOWN ACK) even on a native
 	// link, where ports nobody serves are otherwise left to other stacks.
 	recent map[uint16]time.Time
-	// linkPorts counts users of each (link, port) for HostConfig.PortUse.
-	linkPorts map[linkPort]int
-	// portReleases are ports whose last user left, told to PortUse only
-	// once their linger time is over (oldest first: the linger is fixed).
-	portReleases []portRelease
+	// ports tracks the users of each (link, port) for HostConfig.PortUse.
+	ports linkPorts
 
 	out     []Outgoing
 	bufFree [][]byte
@@ -190,7 +177,7 @@ func NewHost(cfg HostConfig) *Host {
 		assocs:    make(map[assocKey]*Association),
 		portRefs:  make(map[uint16]int),
 		recent:    make(map[uint16]time.Time),
-		linkPorts: make(map[linkPort]int),
+		ports:     newLinkPorts(),
 	}
 }
 
@@ -258,55 +245,6 @@ func (h *Host) addAssoc(a *Association) {
 	h.portRefs[a.key.localPort]++
 	a.portLink = a.path.linkIdx
 	h.usePort(a.portLink, a.key.localPort, true)
-}
-
-// usePort counts users of a port on a link and tells PortUse of the first
-// and the last.
-func (h *Host) usePort(linkIdx int, port uint16, on bool) {
-	k := linkPort{linkIdx, port}
-	if on {
-		h.linkPorts[k]++
-		if h.linkPorts[k] == 1 && h.cfg.PortUse != nil && !h.lingering(k) {
-			h.cfg.PortUse(linkIdx, port, true)
-		}
-		return
-	}
-	if h.linkPorts[k]--; h.linkPorts[k] <= 0 {
-		delete(h.linkPorts, k)
-		if h.cfg.PortUse != nil {
-			// Keep the port open on the link while it lingers, so a
-			// retransmitted SHUTDOWN ACK still reaches us and is answered
-			// (RFC 9260 8.4 rule 5) even on a filtering native link.
-			h.portReleases = append(h.portReleases, portRelease{k, h.lastNow.Add(portLinger)})
-		}
-	}
-}
-
-// lingering reports whether k is still open on its link from an earlier
-// user, so PortUse need not hear of it again.
-func (h *Host) lingering(k linkPort) bool {
-	for _, r := range h.portReleases {
-		if r.k == k {
-			return true
-		}
-	}
-	return false
-}
-
-// releasePorts tells PortUse of ports whose linger ended and that nobody
-// took again meanwhile.
-func (h *Host) releasePorts(now time.Time) {
-	n := 0
-	for n < len(h.portReleases) && !now.Before(h.portReleases[n].at) {
-		r := h.portReleases[n]
-		if h.linkPorts[r.k] == 0 {
-			h.cfg.PortUse(r.k.link, r.k.port, false)
-		}
-		n++
-	}
-	if n > 0 {
-		h.portReleases = append(h.portReleases[:0], h.portReleases[n:]...)
-	}
 }
 
 // maxPeerAddrs bounds the peer addresses an association is found by

@@ -249,8 +249,8 @@ func (h *Host) NextDeadline() (time.Time, bool) {
 	if a := h.timers.peek(); a != nil {
 		d = a.deadline
 	}
-	if len(h.portReleases) > 0 && (d.IsZero() || h.portReleases[0].at.Before(d)) {
-		d = h.portReleases[0].at
+	if r, ok := h.nextPortRelease(); ok && (d.IsZero() || r.Before(d)) {
+		d = r
 	}
 	return d, !d.IsZero()
 }

@@ -58,6 +58,8 @@ type Network struct {
 	Offered func(now time.Time, from *Node, fromLink int, p link.Packet)
 	// TooBig counts packets dropped for exceeding a PathMTU.
 	TooBig int
+	// Filtered counts packets a link with FilterPorts did not deliver.
+	Filtered int
 }
 
 // New makes a network whose randomness comes from seed.
@@ -78,6 +80,12 @@ type Iface struct {
 	// UDPPort is the node's source UDP port on a UDP link: what a peer sees
 	// as RemotePort. Change it to simulate a NAT rebinding.
 	UDPPort uint16
+	// FilterPorts makes the link deliver only packets for the local ports
+	// the Host asked for through engine.HostConfig.PortUse, as a native link
+	// that filters in the kernel does (stack/rawip). The node's Host gets a
+	// PortUse hook (and with it the port linger's deadlines) only if one of
+	// its links filters.
+	FilterPorts bool
 }
 
 // Node is a simulated host with one or more links (link i is Ifaces[i]).
@@ -92,6 +100,12 @@ type Node struct {
 	Imp     Impairments
 	// Down drops everything to and from the node (a silent peer).
 	Down bool
+	// PortUse, when set, hears every engine.HostConfig.PortUse call of the
+	// node's Host (see Iface.FilterPorts), after the node has applied it.
+	PortUse func(linkIdx int, port uint16, inUse bool)
+
+	// open holds the ports the Host asked to be served, per link.
+	open map[int]map[uint16]bool
 
 	busyUntil time.Time // bandwidth queue
 }
@@ -137,7 +151,41 @@ func (nd *Node) newHost() {
 	for i, f := range nd.Ifaces {
 		infos[i] = engine.LinkInfo{Kind: f.Kind, AnswerUnserved: f.Kind == link.UDP}
 	}
-	nd.Host = engine.NewHost(engine.HostConfig{Links: infos, Rand: seededReader{r}})
+	nd.open = map[int]map[uint16]bool{}
+	cfg := engine.HostConfig{Links: infos, Rand: seededReader{r}}
+	for _, f := range nd.Ifaces {
+		if f.FilterPorts {
+			cfg.PortUse = nd.portUse
+		}
+	}
+	nd.Host = engine.NewHost(cfg)
+}
+
+func (nd *Node) portUse(linkIdx int, port uint16, on bool) {
+	if nd.open[linkIdx] == nil {
+		nd.open[linkIdx] = map[uint16]bool{}
+	}
+	if on {
+		nd.open[linkIdx][port] = true
+	} else {
+		delete(nd.open[linkIdx], port)
+	}
+	if nd.PortUse != nil {
+		nd.PortUse(linkIdx, port, on)
+	}
+}
+
+// Serves reports whether the Host last told link i to serve port (through
+// engine.HostConfig.PortUse), whether or not the link filters.
+func (nd *Node) Serves(i int, port uint16) bool { return nd.open[i][port] }
+
+// filtered reports whether link i of nd filters out a packet for buf's
+// destination port.
+func (nd *Node) filtered(i int, buf []byte) bool {
+	if !nd.Ifaces[i].FilterPorts || len(buf) < 4 {
+		return false
+	}
+	return !nd.Serves(i, uint16(buf[2])<<8|uint16(buf[3]))
 }
 
 // iface returns Ifaces[0] with the mirrored fields applied (tests change
@@ -328,6 +376,8 @@ func (n *Network) Step(limit time.Time) bool {
 		p := heap.Pop(&n.inbox).(*inflight)
 		switch {
 		case p.to.Down:
+		case p.notice == link.NoticeNone && p.to.filtered(p.toLink, p.buf):
+			n.Filtered++
 		case p.notice != link.NoticeNone:
 			p.to.Host.HandleNotice(p.toLink, link.Packet{Path: p.path, Buf: p.buf, Notice: p.notice, MTU: p.mtu}, n.now)
 		default:
