@@ -95,15 +95,19 @@ type labOpts struct {
 	mmeCfg  engine.Config
 	routeFn func(edge, core *gateway.Route)
 	noMME   bool // no listener at the MME: its port is nobody's
+	// filterPorts makes every native link deliver only the ports its host
+	// asked for (sim.Iface.FilterPorts), as stack/rawip does.
+	filterPorts bool
 }
 
 func newGLab(t *testing.T, o labOpts) *glab {
 	t.Helper()
 	g := &glab{t: t, net: sim.New(o.seed)}
-	g.enb = g.net.AddMultiNode(sim.Iface{Addr: enbAddr, Kind: link.Native})
-	g.edge = g.net.AddMultiNode(sim.Iface{Addr: edgeNative, Kind: link.Native}, sim.Iface{Addr: edgeUDP, Kind: link.UDP, UDPPort: 9899})
-	g.core = g.net.AddMultiNode(sim.Iface{Addr: coreUDP, Kind: link.UDP, UDPPort: 9899}, sim.Iface{Addr: coreNative, Kind: link.Native})
-	g.mme = g.net.AddMultiNode(sim.Iface{Addr: mmeAddr, Kind: link.Native})
+	f := o.filterPorts
+	g.enb = g.net.AddMultiNode(sim.Iface{Addr: enbAddr, Kind: link.Native, FilterPorts: f})
+	g.edge = g.net.AddMultiNode(sim.Iface{Addr: edgeNative, Kind: link.Native, FilterPorts: f}, sim.Iface{Addr: edgeUDP, Kind: link.UDP, UDPPort: 9899})
+	g.core = g.net.AddMultiNode(sim.Iface{Addr: coreUDP, Kind: link.UDP, UDPPort: 9899}, sim.Iface{Addr: coreNative, Kind: link.Native, FilterPorts: f})
+	g.mme = g.net.AddMultiNode(sim.Iface{Addr: mmeAddr, Kind: link.Native, FilterPorts: f})
 	for _, nd := range []*sim.Node{g.enb, g.edge, g.core, g.mme} {
 		nd.Imp.Delay = 2 * time.Millisecond
 	}
