@@ -139,6 +139,14 @@ type Stats struct {
 	// error causes, HEARTBEAT ACKs, addresses (a peer controls how many of
 	// them it provokes; issue 12).
 	ReportItemsCut uint64
+	// PartialChunks counts packets that ended in a chunk whose framing was
+	// bad (a length past the end): the chunks before it were processed and
+	// it was dropped (RFC 9260 6.10). MalformedPackets counts packets with
+	// nothing to process.
+	PartialChunks uint64
+	// DiscardedBundledInit counts packets discarded for carrying an INIT
+	// with other chunks (RFC 9260 6.10, 8.5.1 A).
+	DiscardedBundledInit uint64
 	// CookieAction counts COOKIE ECHOs for an existing association by the
 	// action of RFC 9260 5.2.4 they took: [0] is A (peer restart), [1] B,
 	// [2] C, [3] D. Cookies that match no row are not counted.

@@ -265,3 +265,98 @@ func TestInvalidStreamErrorsBounded(t *testing.T) {
 		t.Fatalf("%d causes, %d cut: %s", causes, cut, chunkTypes(out))
 	}
 }
+
+// Defect 4: a HEARTBEAT followed by a chunk whose length runs past the end
+// of the packet got no HEARTBEAT ACK: the whole packet was dropped. RFC
+// 9260 6.10: the chunks before a partial chunk are processed, only the
+// partial chunk is dropped.
+func TestPartialChunkDropsOnlyItself(t *testing.T) {
+	l := newLab(t, 1207, link.UDP, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	sl, _ := l.srv.assoc.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+	for _, tail := range [][]byte{
+		{byte(wire.TypeHeartbeat), 0, 0x02, 0x00, 0, 1, 0, 8}, // length 512, 8 bytes left
+		{0xFA, 0, 0, 1},       // length below the header
+		{0, 0, 0},             // three bytes: no chunk header
+		{0x04, 0, 0xFF, 0xFF}, // length 0xFFFF
+	} {
+		before := l.sn.Host.Stats()
+		buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: sl},
+			&wire.Heartbeat{Info: []byte("first")})
+		buf = append(buf, tail...)
+		wire.SetChecksum(buf)
+		out := sendRaw(t, p, buf, maxUDPPacket)
+		if len(out) != 1 || len(out[0].Chunks) != 1 || out[0].Chunks[0].Type != wire.TypeHeartbeatAck {
+			t.Fatalf("tail % x: got %s, want the HEARTBEAT ACK", tail, chunkTypes(out))
+		}
+		st := l.sn.Host.Stats()
+		if st.PartialChunks != before.PartialChunks+1 || st.MalformedPackets != before.MalformedPackets {
+			t.Fatalf("tail % x: partial chunks %d -> %d, malformed %d -> %d", tail,
+				before.PartialChunks, st.PartialChunks, before.MalformedPackets, st.MalformedPackets)
+		}
+	}
+	// A packet whose first chunk is partial has nothing to process.
+	buf := wire.AppendHeader(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: sl})
+	buf = append(buf, byte(wire.TypeHeartbeat), 0, 0x02, 0x00)
+	wire.SetChecksum(buf)
+	before := l.sn.Host.Stats().MalformedPackets
+	if out := sendRaw(t, p, buf, maxUDPPacket); len(out) != 0 || l.sn.Host.Stats().MalformedPackets != before+1 {
+		t.Fatalf("got %s, malformed %d -> %d", chunkTypes(out), before, l.sn.Host.Stats().MalformedPackets)
+	}
+}
+
+// Defect 5: an INIT bundled behind another chunk got an ABORT with the T
+// bit and tag 0, one in front of another chunk was dropped. INIT must
+// travel alone (RFC 9260 6.10, 8.5.1 A): a packet with an INIT and
+// anything else, partial chunks included, is discarded whatever the order,
+// to a listener, an unserved port or an association alike, and counted.
+func TestBundledInitDiscardedInAnyOrder(t *testing.T) {
+	l := newLab(t, 1208, link.UDP, engine.Config{})
+	a, _ := l.up(engine.Config{})
+	sl, _ := l.srv.assoc.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+	ini := reportInit(0x1234, 0)
+	hb := &wire.Heartbeat{Info: []byte("hb")}
+	type pk struct {
+		name    string
+		port    uint16
+		srcPort uint16
+		vtag    uint32
+		chunks  []wire.Chunk
+		tail    []byte
+	}
+	var cases []pk
+	for _, dst := range []struct {
+		name    string
+		port    uint16
+		srcPort uint16
+		vtag    uint32
+	}{
+		{"listener", serverPort, 4000, 0},
+		{"unserved port", 7777, 4000, 0},
+		{"association, tag 0", serverPort, a.LocalPort(), 0},
+		{"association, its tag", serverPort, a.LocalPort(), sl},
+	} {
+		cases = append(cases,
+			pk{dst.name + ": HEARTBEAT INIT", dst.port, dst.srcPort, dst.vtag, []wire.Chunk{hb, ini}, nil},
+			pk{dst.name + ": INIT HEARTBEAT", dst.port, dst.srcPort, dst.vtag, []wire.Chunk{ini, hb}, nil},
+			pk{dst.name + ": INIT partial", dst.port, dst.srcPort, dst.vtag, []wire.Chunk{ini}, []byte{4, 0, 1, 0}},
+		)
+	}
+	for _, c := range cases {
+		before := l.sn.Host.Stats().DiscardedBundledInit
+		buf := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: c.srcPort, DstPort: c.port, VerificationTag: c.vtag}, c.chunks...)
+		buf = append(buf, c.tail...)
+		wire.SetChecksum(buf)
+		if out := sendRaw(t, p, buf, maxUDPPacket); len(out) != 0 {
+			t.Errorf("%s: answered %s", c.name, chunkTypes(out))
+		}
+		if got := l.sn.Host.Stats().DiscardedBundledInit; got != before+1 {
+			t.Errorf("%s: DiscardedBundledInit %d -> %d", c.name, before, got)
+		}
+	}
+	if l.srv.assoc.State() != engine.StateEstablished {
+		t.Fatalf("server association %v", l.srv.assoc.State())
+	}
+}

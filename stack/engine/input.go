@@ -79,17 +79,29 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time) {
 	h.lastNow = now
 	pkt := &h.pkt
-	if err := pkt.Unmarshal(buf); err != nil {
-		if isChecksumErr(err) {
-			h.stats.ChecksumErrors++
-		} else {
-			h.stats.MalformedPackets++
-		}
+	err := pkt.Unmarshal(buf)
+	if err != nil && isChecksumErr(err) {
+		h.stats.ChecksumErrors++
 		return
 	}
-	h.stats.InSCTPPacks++
+	// 6.10: chunks are processed in order and a partial chunk is dropped
+	// alone; pkt.Chunks holds the whole ones before it.
+	partial := err != nil && len(pkt.Chunks) > 0
+	if err == nil || partial {
+		h.stats.InSCTPPacks++
+	}
 	if len(pkt.Chunks) == 0 || pkt.SrcPort == 0 || pkt.DstPort == 0 {
 		h.stats.MalformedPackets++
+		return
+	}
+	if partial {
+		h.stats.PartialChunks++
+	}
+	// INIT travels alone (6.10, 8.5.1 A): a packet that bundles it with
+	// anything, before or after it, is discarded whole, so that no order
+	// of chunks gets an answer another order does not.
+	if (len(pkt.Chunks) > 1 || partial) && hasChunk(pkt, wire.TypeInit) {
+		h.stats.DiscardedBundledInit++
 		return
 	}
 	// 8.4 rule 1: nothing from or to a non-unicast address is answered.

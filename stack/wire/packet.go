@@ -27,7 +27,14 @@ type Packet struct {
 
 // Unmarshal parses b into p after verifying its CRC32c. p.Chunks is reused, so
 // a Packet kept across calls parses without allocating.
+//
+// When a chunk's framing is bad (a length past the end of the packet or
+// below the header size, or trailing bytes that are no chunk header), the
+// error comes with p.Chunks holding every whole chunk before it: RFC 9260
+// 6.10 has the receiver process those in order and drop only the partial
+// chunk. After any other error p.Chunks is empty.
 func (p *Packet) Unmarshal(b []byte) error {
+	p.Chunks = p.Chunks[:0]
 	if err := need("common header", b, CommonHeaderLen); err != nil {
 		return err
 	}
@@ -39,8 +46,10 @@ func (p *Packet) Unmarshal(b []byte) error {
 }
 
 // UnmarshalUnverified parses b without checking the CRC32c, for callers that
-// already did (or for RFC 9653 zero-checksum packets).
+// already did (or for RFC 9653 zero-checksum packets). Errors leave p.Chunks
+// as Unmarshal does.
 func (p *Packet) UnmarshalUnverified(b []byte) error {
+	p.Chunks = p.Chunks[:0]
 	if err := need("common header", b, CommonHeaderLen); err != nil {
 		return err
 	}
@@ -48,7 +57,6 @@ func (p *Packet) UnmarshalUnverified(b []byte) error {
 	p.DstPort = binary.BigEndian.Uint16(b[2:4])
 	p.VerificationTag = binary.BigEndian.Uint32(b[4:8])
 	p.Checksum = binary.LittleEndian.Uint32(b[8:12])
-	p.Chunks = p.Chunks[:0]
 	rest := b[CommonHeaderLen:]
 	off := CommonHeaderLen
 	for len(rest) > 0 {
