@@ -234,7 +234,7 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 			return
 		}
 	}
-	p := &pair{c: c, r: r, req: req, slot: slot}
+	p := &pair{c: c, r: r, req: req, slot: slot, created: now}
 	p.side[dirIn].a = in
 	// Both sides hold their SHUTDOWN ACK until the pair's other side is done
 	// (docs/design.md 2.5); set before any SHUTDOWN can arrive.
@@ -284,7 +284,7 @@ func (c *Core) AbortAll(now time.Time, reason string) {
 	for p := range c.pairs {
 		for d := range p.side {
 			if s := &p.side[d]; s.a != nil && !s.closed {
-				s.a.Abort(now, userAbort(reason))
+				s.abort(now, reason)
 			}
 		}
 		if p.req != nil && !p.accepted {

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -98,6 +99,9 @@ type labOpts struct {
 	// filterPorts makes every native link deliver only the ports its host
 	// asked for (sim.Iface.FilterPorts), as stack/rawip does.
 	filterPorts bool
+	// logs, when set, receives both cores' logs as JSON lines, each with
+	// "gateway": "edge" or "core".
+	logs io.Writer
 }
 
 func newGLab(t *testing.T, o labOpts) *glab {
@@ -122,6 +126,9 @@ func newGLab(t *testing.T, o labOpts) *glab {
 		o.routeFn(edgeRoute, coreRoute)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if o.logs != nil {
+		log = slog.New(slog.NewJSONHandler(o.logs, nil))
+	}
 	var err error
 	if g.edgeGW, err = gateway.NewCore(g.edge.Host, []*gateway.Route{edgeRoute}, log.With("gateway", "edge")); err != nil {
 		t.Fatal(err)

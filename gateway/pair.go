@@ -28,6 +28,8 @@ type pair struct {
 	msgs     [2]uint64
 	bytes    [2]uint64
 	opened   time.Time
+	created  time.Time // when the COOKIE ECHO was accepted for dialling
+	drained  bool      // the gateway's drain shut it down
 	done     bool
 }
 
@@ -46,7 +48,8 @@ type side struct {
 	// shutdownCalled: we started a graceful shutdown toward this side.
 	shutdownCalled bool
 	closed         bool
-	graceful       bool // closed by SHUTDOWN COMPLETE
+	graceful       bool   // closed by SHUTDOWN COMPLETE
+	end            string // how it ended, for the pair's end line
 }
 
 func (p *pair) other(s *side) *side { return &p.side[1-s.d] }
@@ -61,7 +64,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		if s.d == dirOut {
 			if err := p.req.Accept(now, &p.side[dirIn]); err != nil {
 				// The ingress peer left while we dialled.
-				s.a.Abort(now, userAbort("sctpgw: ingress peer gone"))
+				s.abort(now, "sctpgw: ingress peer gone")
 				return
 			}
 			p.accepted = true
@@ -74,6 +77,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		}
 	case engine.CantStartAssoc:
 		s.closed = true
+		s.ended(ev)
 		if s.d == dirOut && !p.accepted {
 			c.cnt.PairsFailed++
 			// The client sees its connect fail with the egress cause, not an
@@ -83,7 +87,6 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 			} else {
 				p.req.Reject(now, userAbort(reasonFor(dirOut, ev.Err)))
 			}
-			c.log.Info("egress failed", "route", p.r.Name, "err", ev.Err)
 		}
 		p.maybeFinish()
 	case engine.Readable:
@@ -98,17 +101,19 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		p.progress(now)
 	case engine.ShutdownComp:
 		s.closed, s.graceful = true, true
+		s.ended(ev)
 		p.forward(s.d)
 		p.progress(now)
 		p.maybeFinish()
 	case engine.CommLost:
 		s.closed = true
+		s.ended(ev)
 		if o.a != nil && !o.closed {
 			if errors.Is(ev.Err, engine.ErrPeerAborted) {
 				// docs/design.md 2.6: the causes go across byte for byte.
-				o.a.AbortRaw(now, ev.CauseBytes)
+				o.abortRaw(now, ev.Causes, ev.CauseBytes)
 			} else if !errors.Is(ev.Err, engine.ErrAborted) {
-				o.a.Abort(now, userAbort(reasonFor(s.d, ev.Err)))
+				o.abort(now, reasonFor(s.d, ev.Err))
 			}
 		}
 		if s.d == dirOut && !p.accepted {
@@ -131,9 +136,9 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		// no longer has a partner (docs/design.md 2.7).
 		c.cnt.Restarts++
 		if !o.closed && o.a != nil {
-			o.a.Abort(now, userAbort("sctpgw: "+sideNames[s.d]+" peer restarted"))
+			o.abort(now, "sctpgw: "+sideNames[s.d]+" peer restarted")
 		}
-		s.a.Abort(now, userAbort("sctpgw: "+sideNames[1-s.d]+" peer gone"))
+		s.abort(now, "sctpgw: "+sideNames[1-s.d]+" peer gone")
 	}
 }
 
@@ -241,6 +246,7 @@ func (p *pair) drain(now time.Time) {
 		return
 	}
 	in := &p.side[dirIn]
+	p.drained = true
 	if !in.closed && !in.shut && !in.shutdownCalled {
 		in.shutdownCalled = true
 		in.a.Shutdown(now)
@@ -263,4 +269,5 @@ func (p *pair) maybeFinish() {
 	if p.accepted {
 		p.c.cnt.PairsClosed++
 	}
+	p.logEnd(p.c.h.Now())
 }
