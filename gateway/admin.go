@@ -88,6 +88,16 @@ func FormatSnapshot(s Snapshot) string {
 			p("  warning: %s\n", w)
 		}
 	}
+	for _, l := range s.Links {
+		local := ""
+		if l.Local != "" {
+			local = " " + l.Local
+		}
+		p("\nlink %s%s: rx %d packets %d bytes in %d batches, tx %d packets %d bytes in %d batches\n",
+			l.Kind, local, l.RxPackets, l.RxBytes, l.RxBatches, l.TxPackets, l.TxBytes, l.TxBatches)
+		p("  icmp notices %d, checksum errors %d, filtered %d, truncated %d, send errors %d, fragmented %d (errors %d)\n",
+			l.Notices, l.ChecksumErrors, l.Filtered, l.Truncated, l.SendErrors, l.Fragmented, l.FragmentErrors)
+	}
 	keys := make([]string, 0, len(s.SNMP))
 	for k := range s.SNMP {
 		keys = append(keys, k)

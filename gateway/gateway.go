@@ -174,6 +174,7 @@ type Snapshot struct {
 	Gateway  Counters          `json:"gateway"`
 	ACL      []ACLStatus       `json:"acl,omitempty"` // routes with a policy
 	SNMP     map[string]uint64 `json:"snmp"`
+	Links    []LinkStatus      `json:"links"`
 	Draining bool              `json:"draining"`
 }
 
@@ -187,6 +188,7 @@ func (g *Gateway) Snapshot() Snapshot {
 		s.SNMP = SNMP(h.Stats())
 		s.Draining = g.core.draining
 	})
+	s.Links = g.linkStatuses()
 	return s
 }
 

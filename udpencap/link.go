@@ -236,6 +236,7 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 		if l.closed.Load() || errors.Is(err, net.ErrClosed) {
 			return n, link.ErrClosed
 		}
+		l.stats.txErrors.Add(1)
 		if n < len(pkts) {
 			return n, fmt.Errorf("udpencap: write to %v: %w", pkts[n].Path, err)
 		}

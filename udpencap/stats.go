@@ -23,6 +23,9 @@ type Stats struct {
 	TxFragmented uint64
 	// TxFragmentErrors counts failures to lift or restore DF around them.
 	TxFragmentErrors uint64
+	// TxErrors counts WriteBatch calls that failed (EMSGSIZE, ENOBUFS, a
+	// refused destination, ...) on an open socket.
+	TxErrors uint64
 }
 
 // Stats returns a snapshot of the link's counters.
@@ -33,6 +36,7 @@ func (l *Link) Stats() Stats {
 		RxTruncated: c.rxTruncated.Load(), Notices: c.notices.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
 		TxFragmented: c.txFragmented.Load(), TxFragmentErrors: c.txFragErrors.Load(),
+		TxErrors: c.txErrors.Load(),
 	}
 }
 
@@ -41,7 +45,7 @@ func (l *Link) Stats() Stats {
 type counters struct {
 	rxPackets, rxBytes, rxBatches, rxTruncated, notices atomic.Uint64
 	txPackets, txBytes, txBatches                       atomic.Uint64
-	txFragmented, txFragErrors                          atomic.Uint64
+	txFragmented, txFragErrors, txErrors                atomic.Uint64
 }
 
 func (c *counters) rx(pkts []link.Packet) {

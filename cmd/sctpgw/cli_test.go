@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -176,6 +178,16 @@ func TestRunStatusPingDrain(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 
+	// The UDP link's own counters reach status.
+	out, err = exec.CommandContext(ctx, bin, "status", "--json", "--admin", admin).Output()
+	var snap gateway.Snapshot
+	if err != nil || json.Unmarshal(out, &snap) != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if len(snap.Links) != 1 || snap.Links[0].Kind != "udp" || snap.Links[0].Local != fmt.Sprintf("127.0.0.1:%d", gwPort) ||
+		snap.Links[0].RxPackets < 10 || snap.Links[0].TxPackets < 10 || snap.Links[0].RxBatches == 0 || snap.Links[0].TxBytes == 0 {
+		t.Fatalf("links in status: %+v", snap.Links)
+	}
 	// SIGTERM drains: our association ends with SHUTDOWN COMPLETE.
 	daemon.Process.Signal(syscall.SIGTERM)
 	_, err = a.RecvMsg(ctx)

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/rawip"
+	"github.com/sctpgw/sctpgw/udpencap"
+)
+
+// LinkStatus is one link's counters, from its Stats. A figure a kind of
+// link does not keep stays zero (the native link counts no bytes or
+// batches; the UDP link leaves checksums to the engine).
+type LinkStatus struct {
+	Kind      string `json:"kind"` // native or udp
+	Local     string `json:"local,omitempty"`
+	RxPackets uint64 `json:"rx_packets"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxBatches uint64 `json:"rx_batches"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxBatches uint64 `json:"tx_batches"`
+	// Notices are ICMP reports (unreachable, packet too big) delivered.
+	Notices uint64 `json:"icmp_notices"`
+	// ChecksumErrors: native packets with a wrong CRC32c, dropped by the
+	// link (the engine counts those arriving over UDP).
+	ChecksumErrors uint64 `json:"checksum_errors"`
+	// Filtered: native packets not for us or not well formed enough to
+	// check; Truncated: datagrams larger than the read buffer.
+	Filtered       uint64 `json:"filtered"`
+	Truncated      uint64 `json:"truncated"`
+	SendErrors     uint64 `json:"send_errors"`
+	Fragmented     uint64 `json:"fragmented"`
+	FragmentErrors uint64 `json:"fragment_errors"`
+}
+
+// linkStatus reads a link's counters; links that keep none (in-memory
+// links of tests) report their kind alone.
+func linkStatus(l link.Link) LinkStatus {
+	s := LinkStatus{Kind: "native"}
+	if l.Kind() == link.UDP {
+		s.Kind = "udp"
+	}
+	switch x := l.(type) {
+	case *rawip.Link:
+		st := x.Stats()
+		s.RxPackets, s.TxPackets, s.Notices = st.Received, st.Sent, st.Notices
+		s.ChecksumErrors, s.Filtered, s.SendErrors = st.ChecksumErrors, st.Filtered, st.SendErrors
+		s.Fragmented, s.FragmentErrors = st.Fragmented, st.FragmentErrors
+	case *udpencap.Link:
+		st := x.Stats()
+		s.Local = x.LocalAddr().String()
+		s.RxPackets, s.RxBytes, s.RxBatches = st.RxPackets, st.RxBytes, st.RxBatches
+		s.TxPackets, s.TxBytes, s.TxBatches = st.TxPackets, st.TxBytes, st.TxBatches
+		s.Notices, s.Truncated, s.SendErrors = st.Notices, st.RxTruncated, st.TxErrors
+		s.Fragmented, s.FragmentErrors = st.TxFragmented, st.TxFragmentErrors
+	}
+	return s
+}
+
+// linkStatuses reports the gateway's links, native first.
+func (g *Gateway) linkStatuses() []LinkStatus {
+	var out []LinkStatus
+	for _, l := range []link.Link{g.native, g.udp} {
+		if l != nil {
+			out = append(out, linkStatus(l))
+		}
+	}
+	return out
+}
