@@ -85,6 +85,8 @@ type Stack struct {
 	// acceptQ holds the deferred accept requests by deadline: the engine has
 	// no timer for ACCEPT-PENDING, so the timer goroutine keeps this one.
 	acceptQ acceptHeap
+	// discards logs the engine's drops, rate-limited.
+	discards discardLog
 }
 
 // ErrClosed is returned by calls on a closed Stack or association.
@@ -115,10 +117,12 @@ func New(cfg Config) (*Stack, error) {
 	}
 	s := &Stack{
 		cfg: cfg, clock: cfg.Clock, log: lf.NewLogger("sctp"),
-		host:  engine.NewHost(engine.HostConfig{Links: infos, Rand: cfg.Rand, PortUse: cfg.PortUse, CookieKeyRotation: cfg.CookieKeyRotation}),
 		links: cfg.Links, out: make([][]link.Packet, len(cfg.Links)),
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
+	s.discards.log = s.log
+	s.host = engine.NewHost(engine.HostConfig{Links: infos, Rand: cfg.Rand, PortUse: cfg.PortUse,
+		CookieKeyRotation: cfg.CookieKeyRotation, OnDiscard: s.discards.note})
 	for i := range cfg.Links {
 		s.wg.Add(1)
 		go s.readLoop(i)

@@ -234,7 +234,7 @@ func (a *Association) errRoom() int {
 // whose cause a peer sizes ask before building it.
 func (a *Association) causeFits(n int) bool {
 	if len(a.errBuf)+n > a.errRoom() {
-		a.host.stats.ReportItemsCut++
+		a.reportCut(1)
 		return false
 	}
 	return true
@@ -249,7 +249,7 @@ func (a *Association) queueCause(c wire.Cause) {
 	a.errBuf = c.AppendTo(a.errBuf)
 	if len(a.errBuf) > a.errRoom() {
 		a.errBuf = a.errBuf[:n]
-		a.host.stats.ReportItemsCut++
+		a.reportCut(1)
 		return
 	}
 	a.markDirty()
@@ -380,7 +380,7 @@ func (a *Association) sendAbortBytes(causes []byte) {
 		return
 	}
 	causes, cut := fitCauses(causes, a.path.maxPacket()-wire.CommonHeaderLen-wire.ChunkHeaderLen)
-	a.host.stats.ReportItemsCut += uint64(cut)
+	a.reportCut(cut)
 	b := a.host.getBuf(wire.CommonHeaderLen + wire.ChunkHeaderLen + len(causes) + 4)
 	start := len(b)
 	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})

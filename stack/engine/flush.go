@@ -158,7 +158,7 @@ func (a *Association) flushErrors(pb *packetBuilder, samePacket bool) {
 	if samePacket {
 		var cut int
 		causes, cut = fitCauses(causes, pb.room()-wire.ChunkHeaderLen)
-		a.host.stats.ReportItemsCut += uint64(cut)
+		a.reportCut(cut)
 	}
 	if len(causes) > 0 {
 		pb.add(wire.RawChunk{Type: wire.TypeError, Value: causes})

@@ -155,7 +155,7 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 	for _, p := range info.unrecognized {
 		a.queueCause(&wire.UnrecognizedParamsCause{Params: p.AppendTo(nil)})
 	}
-	a.host.stats.ReportItemsCut += uint64(info.cut)
+	a.reportCut(info.cut)
 	a.host.addPeerAddrs(a, p.Remote)
 	a.host.addPeerAddrs(a, info.addrs...)
 	a.state = stateCookieEchoed
@@ -216,7 +216,9 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 		// The ABORT is one packet: the list is cut to what fits it.
 		room := a.cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote) -
 			wire.CommonHeaderLen - wire.ChunkHeaderLen - wire.CauseHeaderLen
-		if added := a.addedAddrParams(linkIdx, &ini, room); len(added) > 0 {
+		added, cut := a.addedAddrParams(linkIdx, &ini, room)
+		h.discard(DiscardReportCut, linkIdx, p, nil, cut)
+		if len(added) > 0 {
 			h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, ini.InitiateTag, &wire.Abort{Causes: []wire.Cause{
 				&wire.RestartWithNewAddressesCause{Addresses: added},
 			}})
@@ -255,13 +257,12 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 // would list are private ones). When a already holds as many addresses as
 // it can learn, an unknown one may be one it had no room for, so none
 // counts as added. The list holds the first of them that fit in room
-// bytes; the others are counted in Stats.ReportItemsCut.
-func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init, room int) []byte {
+// bytes; cut says how many others there were.
+func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init, room int) (b []byte, cut int) {
 	if a.host.LinkKind(linkIdx) != link.Native || a.host.LinkKind(a.path.linkIdx) != link.Native ||
 		1+len(a.peerAlt) >= maxPeerAddrs {
-		return nil
+		return nil, 0
 	}
-	var b []byte
 	for _, prm := range ini.Params {
 		addr, ok := addrParam(prm)
 		if !ok || !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() ||
@@ -271,11 +272,11 @@ func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init, room int) []b
 		n := len(b)
 		if b = prm.AppendTo(b); len(b) > room {
 			b = b[:n]
-			a.host.stats.ReportItemsCut++
+			cut++
 			room = n // a prefix: none after the first that did not fit
 		}
 	}
-	return b
+	return b, cut
 }
 
 // handleCookieEchoExisting applies 5.2.4 to a COOKIE ECHO for an existing

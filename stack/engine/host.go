@@ -51,6 +51,12 @@ type HostConfig struct {
 	// on a link (by a listener or an association), so a native link can
 	// filter everything else in the kernel.
 	PortUse func(linkIdx int, port uint16, inUse bool)
+	// OnDiscard, when set, hears of every packet dropped as malformed or
+	// unverifiable and every reply cut to fit a packet (each counted in
+	// Stats as well), so a runtime can log them, rate-limited. It runs
+	// during the input that caused it: it must be cheap and must not call
+	// the Host.
+	OnDiscard func(Discard)
 }
 
 // Outgoing is a packet the Host wants sent on link Link.

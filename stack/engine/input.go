@@ -81,7 +81,7 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 	pkt := &h.pkt
 	err := pkt.Unmarshal(buf)
 	if err != nil && isChecksumErr(err) {
-		h.stats.ChecksumErrors++
+		h.discard(DiscardChecksum, linkIdx, p, err, 1)
 		return
 	}
 	// 6.10: chunks are processed in order and a partial chunk is dropped
@@ -91,17 +91,20 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 		h.stats.InSCTPPacks++
 	}
 	if len(pkt.Chunks) == 0 || pkt.SrcPort == 0 || pkt.DstPort == 0 {
-		h.stats.MalformedPackets++
+		if err == nil {
+			err = errNothingToProcess
+		}
+		h.discard(DiscardMalformed, linkIdx, p, err, 1)
 		return
 	}
 	if partial {
-		h.stats.PartialChunks++
+		h.discard(DiscardPartialChunk, linkIdx, p, err, 1)
 	}
 	// INIT travels alone (6.10, 8.5.1 A): a packet that bundles it with
 	// anything, before or after it, is discarded whole, so that no order
 	// of chunks gets an answer another order does not.
 	if (len(pkt.Chunks) > 1 || partial) && hasChunk(pkt, wire.TypeInit) {
-		h.stats.DiscardedBundledInit++
+		h.discard(DiscardBundledInit, linkIdx, p, nil, 1)
 		return
 	}
 	// 8.4 rule 1: nothing from or to a non-unicast address is answered.
@@ -277,6 +280,8 @@ func (h *Host) finishCall(now time.Time) {
 	h.finishLocked(now)
 	h.inFinish = false
 }
+
+var errNothingToProcess = errors.New("no chunk, or a zero port")
 
 func isChecksumErr(err error) bool { return errors.Is(err, wire.ErrChecksum) }
 

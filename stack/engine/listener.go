@@ -363,7 +363,7 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 	for _, u := range info.unrecognized {
 		ack.Params = append(ack.Params, &wire.UnrecognizedParam{Param: u.AppendTo(nil)})
 	}
-	h.stats.ReportItemsCut += uint64(info.cut)
+	h.discard(DiscardReportCut, linkIdx, p, nil, info.cut)
 	ack.Params = append(ack.Params, ours...)
 	// RFC 6951 5.7 / 3.2: no address parameters; the peer uses the source.
 	b := h.getBuf(maxPkt)

@@ -45,11 +45,11 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 				}
 			}
 		}
-		a.host.stats.DiscardedBadTag++
+		a.host.discard(DiscardBadTag, linkIdx, p, nil, 1)
 		return
 	}
 	if !a.reflectedTagsValid(pkt) {
-		a.host.stats.DiscardedBadTag++
+		a.host.discard(DiscardBadTag, linkIdx, p, nil, 1)
 		return
 	}
 	a.adoptPath(linkIdx, p)
@@ -243,7 +243,7 @@ func (a *Association) handleHeartbeat(linkIdx int, p link.Path, c wire.RawChunk)
 		room = a.cfg.PeerAddr.PathMTU - a.host.cfg.Links[linkIdx].overhead(p.Remote) - wire.CommonHeaderLen
 	}
 	if n > room {
-		a.host.stats.ReportItemsCut++
+		a.host.discard(DiscardReportCut, linkIdx, p, nil, 1)
 		return
 	}
 	var hb wire.Heartbeat
