@@ -71,6 +71,7 @@ func FormatSnapshot(s Snapshot) string {
 	c := s.Gateway
 	p("\ngateway: pairs opened %d closed %d refused %d failed %d, restarts %d, invalid-stream %d, oversize %d, drain drops %d\n",
 		c.PairsOpened, c.PairsClosed, c.PairsRefused, c.PairsFailed, c.Restarts, c.InvalidStreamMsgs, c.OversizeMsgs, c.DrainDrops)
+	p("%s", s.Discards)
 	for _, a := range s.ACL {
 		p("\nacl %s: default %s, %d pairs held, %d sources tracked (%d evicted)\n", a.Route, a.Default, a.Pairs, a.Sources, a.SourceEvictions)
 		p("  %12s  rule\n", "hits")

@@ -175,6 +175,7 @@ type Snapshot struct {
 	ACL      []ACLStatus       `json:"acl,omitempty"` // routes with a policy
 	SNMP     map[string]uint64 `json:"snmp"`
 	Links    []LinkStatus      `json:"links"`
+	Discards DiscardStatus     `json:"discards"`
 	Draining bool              `json:"draining"`
 }
 
@@ -186,6 +187,7 @@ func (g *Gateway) Snapshot() Snapshot {
 		s.Gateway = g.core.Counters()
 		s.ACL = g.core.ACL()
 		s.SNMP = SNMP(h.Stats())
+		s.Discards = discardStatus(h.Stats())
 		s.Draining = g.core.draining
 	})
 	s.Links = g.linkStatuses()

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -131,4 +132,31 @@ func addrString(a interface {
 		return ""
 	}
 	return a.String()
+}
+
+// DiscardStatus is what the engine dropped of the input it could not trust,
+// and what it cut from replies a peer provoked, so that they fit one packet
+// (issue 12). Each kind is logged at most once per second as well.
+type DiscardStatus struct {
+	ChecksumErrors uint64 `json:"checksum_errors"`
+	Malformed      uint64 `json:"malformed_packets"`
+	PartialChunks  uint64 `json:"partial_chunks"`
+	BundledInit    uint64 `json:"bundled_init"`
+	BadTag         uint64 `json:"bad_tag"`
+	OutOfTheBlue   uint64 `json:"out_of_the_blue"`
+	ReplyItemsCut  uint64 `json:"reply_items_cut"`
+}
+
+func discardStatus(st engine.Stats) DiscardStatus {
+	return DiscardStatus{
+		ChecksumErrors: st.ChecksumErrors, Malformed: st.MalformedPackets, PartialChunks: st.PartialChunks,
+		BundledInit: st.DiscardedBundledInit, BadTag: st.DiscardedBadTag, OutOfTheBlue: st.OutOfBlues,
+		ReplyItemsCut: st.ReportItemsCut,
+	}
+}
+
+// String is the status line for people.
+func (d DiscardStatus) String() string {
+	return fmt.Sprintf("discarded: bad checksum %d, malformed %d, partial chunk %d, bundled INIT %d, wrong tag %d, out of the blue %d; reply items cut %d\n",
+		d.ChecksumErrors, d.Malformed, d.PartialChunks, d.BundledInit, d.BadTag, d.OutOfTheBlue, d.ReplyItemsCut)
 }
