@@ -34,6 +34,20 @@ func socketError(family string, err error) error {
 	return fmt.Errorf("rawip: opening a raw %s socket for SCTP (IP protocol 132): %w", family, err)
 }
 
+// KernelSCTPLoaded returns the first of /sys/module/sctp (the module,
+// host-wide) and /proc/net/sctp (present in every network namespace while
+// the module is loaded) that exists in fsys, os.DirFS("/") for the host, or
+// "" when neither does: the kernel then has no SCTP of its own. The second
+// also catches a kernel with SCTP built in rather than as a module.
+func KernelSCTPLoaded(fsys fs.FS) string {
+	for _, p := range []string{"sys/module/sctp", "proc/net/sctp"} {
+		if _, err := fs.Stat(fsys, p); err == nil {
+			return "/" + p
+		}
+	}
+	return ""
+}
+
 // KernelSCTPWarning reports whether the kernel whose /proc and /sys are
 // mounted in fsys (os.DirFS("/") for the host) has SCTP loaded, and if so
 // returns a warning for the daemon to log; it returns "" otherwise.
@@ -50,13 +64,7 @@ func socketError(family string, err error) error {
 // socket(2) call triggers, so keeping the module out takes an "install sctp
 // /bin/false" line.
 func KernelSCTPWarning(fsys fs.FS) string {
-	var found string
-	for _, p := range []string{"proc/net/sctp", "sys/module/sctp"} {
-		if _, err := fs.Stat(fsys, p); err == nil {
-			found = "/" + p
-			break
-		}
-	}
+	found := KernelSCTPLoaded(fsys)
 	if found == "" {
 		return ""
 	}

@@ -1,0 +1,275 @@
+package portguard
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/rawip"
+)
+
+const (
+	// DefaultTable is the nftables table a Guard installs (family inet).
+	DefaultTable = "sctpgw"
+	// DefaultMark is the SO_MARK of sctpgw's raw sockets under a Guard. It
+	// leaves the bits kube-proxy (0x4000, 0x8000) and Calico (the upper 16)
+	// use alone.
+	DefaultMark = 0x5c7
+	// DefaultInterval is how often a Guard looks for the module when it was
+	// not loaded at start.
+	DefaultInterval = time.Second
+)
+
+// Config configures a Guard.
+type Config struct {
+	// Allow says the operator handles kernel SCTP (--allow-kernel-sctp):
+	// the Guard installs nothing and never refuses; it warns when the
+	// module is loaded. The mark is still set when the process may, so an
+	// operator's rule on the mark works.
+	Allow bool
+	// Dials says the routes dial native associations, from local ports
+	// picked at run time (49152-65535): the refusal's hand-written rule
+	// must then cover that range.
+	Dials bool
+	// Table and Mark: see RulesConfig. Interval: how often to look for
+	// the module while it is absent; 0 means DefaultInterval.
+	Table    string
+	Mark     uint32
+	Interval time.Duration
+	// Logger receives what the Guard installs and removes; nil discards.
+	Logger *slog.Logger
+}
+
+// host is what a Guard asks of the machine; tests replace it.
+type host struct {
+	// loaded returns where the module shows ("" when it does not).
+	loaded   func() string
+	netAdmin func() bool
+	install  func(RulesConfig, []uint16) (ruleSet, error)
+	uid      int
+}
+
+// ruleSet is what a Guard needs of *Rules.
+type ruleSet interface {
+	SetPort(port uint16, on bool) error
+	Dropped() (uint64, error)
+	Remove() error
+	String() string
+}
+
+func realHost() host {
+	return host{
+		loaded:   func() string { return rawip.KernelSCTPLoaded(os.DirFS("/")) },
+		netAdmin: hasNetAdmin,
+		install:  func(c RulesConfig, p []uint16) (ruleSet, error) { return installRules(c, p) },
+		uid:      os.Getuid(),
+	}
+}
+
+// Guard keeps the kernel's SCTP from answering for the ports in use, from
+// Start until Close, installing its rule when the module is there at start
+// or as soon as it appears.
+type Guard struct {
+	cfg  Config
+	h    host
+	log  *slog.Logger
+	mark uint32
+
+	mu        sync.Mutex
+	ports     []uint16 // sorted
+	rules     ruleSet  // nil until installed
+	warned    bool     // the module appeared and could not be guarded: said once
+	lastError string   // the last install failure logged, so a retry does not repeat it
+	closed    bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Start decides what to do about kernel SCTP for a daemon serving ports
+// natively, and does it:
+//
+//   - module loaded, CAP_NET_ADMIN: install the rule now;
+//   - module loaded, no CAP_NET_ADMIN: refuse with a *Refusal, unless
+//     cfg.Allow;
+//   - module absent: look again every cfg.Interval and install (or, without
+//     CAP_NET_ADMIN, log what the operator must do) when it appears.
+//
+// With cfg.Allow it installs nothing. Close the Guard to remove the rule.
+func Start(cfg Config, ports []uint16) (*Guard, error) {
+	return start(cfg, ports, realHost())
+}
+
+func start(cfg Config, ports []uint16, h host) (*Guard, error) {
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if cfg.Mark == 0 {
+		cfg.Mark = DefaultMark
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	g := &Guard{cfg: cfg, h: h, log: cfg.Logger}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range ports {
+		g.ports = insertPort(g.ports, p)
+	}
+	admin := h.netAdmin()
+	if admin {
+		g.mark = cfg.Mark
+	}
+	where := h.loaded()
+	switch {
+	case cfg.Allow:
+		if where != "" {
+			g.log.Warn("kernel SCTP is loaded and --allow-kernel-sctp is set: installing no rule; "+
+				"the kernel answers INITs to the native ports with ABORT unless the operator's own rule drops its replies",
+				"module", where, "ports", g.ports, "mark", fmt.Sprintf("%#x", g.mark))
+		}
+		return g, nil
+	case where != "" && !admin:
+		return nil, &Refusal{Where: where, Ports: slices.Clone(g.ports), Dials: cfg.Dials, UID: h.uid, Table: cfg.Table}
+	case where != "":
+		if err := g.install(where, false); err != nil {
+			return nil, err
+		}
+		return g, nil
+	}
+	g.log.Debug("kernel SCTP is not loaded; watching for it", "every", cfg.Interval.String(), "mark", fmt.Sprintf("%#x", g.mark))
+	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	go g.watch()
+	return g, nil
+}
+
+// Mark is the SO_MARK sctpgw's raw sockets must carry (0: none, the process
+// may not set one).
+func (g *Guard) Mark() uint32 { return g.mark }
+
+// Installed reports whether the rule is in place.
+func (g *Guard) Installed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rules != nil
+}
+
+// SetPort is told of every port the native link starts or stops serving;
+// the rule's set follows.
+func (g *Guard) SetPort(port uint16, inUse bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i, found := slices.BinarySearch(g.ports, port)
+	if found == inUse {
+		return
+	}
+	if inUse {
+		g.ports = slices.Insert(g.ports, i, port)
+	} else {
+		g.ports = slices.Delete(g.ports, i, i+1)
+	}
+	if g.rules != nil {
+		if err := g.rules.SetPort(port, inUse); err != nil {
+			g.log.Error("kernel SCTP guard: cannot update the port set; the kernel may answer for this port", "port", port, "in_use", inUse, "err", err)
+		}
+	}
+}
+
+// watch looks for the module until it appears and is dealt with, or Close.
+func (g *Guard) watch() {
+	defer close(g.done)
+	t := time.NewTicker(g.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+			if g.check() {
+				return
+			}
+		}
+	}
+}
+
+// check looks once; it reports whether watching is over.
+func (g *Guard) check() bool {
+	where := g.h.loaded()
+	if where == "" {
+		return false
+	}
+	if g.mark == 0 {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.warned {
+			g.warned = true
+			r := Refusal{Where: where, Ports: slices.Clone(g.ports), Dials: g.cfg.Dials, UID: g.h.uid, Table: g.cfg.Table}
+			g.log.Error("kernel SCTP was loaded while sctpgw runs: the kernel now answers INITs to the native ports with ABORT, "+
+				"and sctpgw cannot stop it without CAP_NET_ADMIN: "+r.Remedy(), "module", where)
+		}
+		return true
+	}
+	return g.install(where, true) == nil
+}
+
+// install puts the rule in place with the ports in use now, and logs it.
+func (g *Guard) install(where string, late bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || g.rules != nil {
+		return nil
+	}
+	r, err := g.h.install(RulesConfig{Table: g.cfg.Table, Mark: g.mark}, g.ports)
+	if err != nil {
+		err = fmt.Errorf("kernel SCTP is loaded (%s) and must be kept from answering for the native ports: %w; "+
+			"or start with --allow-kernel-sctp (allow_kernel_sctp: true) if you handle it yourself", where, err)
+		if late && err.Error() != g.lastError {
+			g.lastError = err.Error()
+			g.log.Error("kernel SCTP guard: "+err.Error()+" (will retry)", "module", where)
+		}
+		return err
+	}
+	g.rules = r
+	msg := "kernel SCTP is loaded: installed an nftables rule that drops its out-of-the-blue replies for the native ports"
+	if late {
+		msg = "kernel SCTP was loaded while sctpgw runs: installed an nftables rule that drops its out-of-the-blue replies for the native ports"
+	}
+	g.log.Info(msg, "module", where, "rule", r.String())
+	return nil
+}
+
+// Close stops watching and removes the rule, saying how many kernel replies
+// it dropped.
+func (g *Guard) Close() error {
+	if g.stop != nil {
+		select {
+		case <-g.stop:
+		default:
+			close(g.stop)
+		}
+		<-g.done
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	if g.rules == nil {
+		return nil
+	}
+	r := g.rules
+	g.rules = nil
+	n, derr := r.Dropped()
+	if err := r.Remove(); err != nil {
+		g.log.Error("kernel SCTP guard: cannot remove the table; delete it by hand: nft delete table inet "+g.cfg.Table, "err", err)
+		return err
+	}
+	if derr != nil {
+		g.log.Info("kernel SCTP guard: removed table inet "+g.cfg.Table, "counter_err", derr)
+		return nil
+	}
+	g.log.Info("kernel SCTP guard: removed table inet "+g.cfg.Table, "kernel_replies_dropped", n)
+	return nil
+}
