@@ -18,6 +18,7 @@ import (
 //	udp: {listen: "0.0.0.0:9899"}     # the one UDP socket for RFC 6951
 //	admin: "127.0.0.1:9900"           # status endpoint; "" disables it
 //	drain_timeout: 10s
+//	allow_kernel_sctp: false          # true: the operator handles kernel SCTP
 //	log: {level: info, scopes: {sctp: warn}, format: text}
 //	routes:
 //	  - name: s1ap
@@ -35,6 +36,11 @@ type Config struct {
 	DrainTimeout Duration      `yaml:"drain_timeout"`
 	Log          LogConfig     `yaml:"log"`
 	Routes       []RouteConfig `yaml:"routes"`
+	// AllowKernelSCTP says the operator keeps the kernel's SCTP from
+	// answering for the native ports (or accepts the race): sctpgw then
+	// installs no nftables rule and starts without CAP_NET_ADMIN on a host
+	// where the sctp module is loaded. See package portguard.
+	AllowKernelSCTP bool `yaml:"allow_kernel_sctp"`
 }
 
 // RouteConfig is one route of the file.

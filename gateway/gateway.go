@@ -34,6 +34,14 @@ type Options struct {
 	// sends and receives, native ones as raw IP, encapsulated ones in
 	// IP/UDP, as Wireshark decodes them.
 	Pcap io.Writer
+	// NativeMark is set as SO_MARK on the raw sockets New opens, and
+	// NativePortUse hears of every port the native link starts or stops
+	// serving (the routes' and those of dialled associations): together
+	// they let a portguard.Guard keep the kernel's SCTP from answering for
+	// them. With NativePortUse nil, New only warns when kernel SCTP is
+	// loaded.
+	NativeMark    uint32
+	NativePortUse func(port uint16, inUse bool)
 }
 
 // Gateway is a running gateway: its links, stack and pairing core.
@@ -64,11 +72,11 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	nativeIdx, udpIdx := -1, -1
 	if p.NeedNative {
 		if g.native == nil {
-			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog})
+			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog, Mark: o.NativeMark})
 			if err != nil {
 				return nil, fmt.Errorf("gateway: native link: %w", err)
 			}
-			if w := rawip.KernelSCTPWarning(os.DirFS("/")); w != "" {
+			if w := rawip.KernelSCTPWarning(os.DirFS("/")); w != "" && o.NativePortUse == nil {
 				g.log.Warn(w)
 			}
 			g.native = rl
@@ -120,10 +128,18 @@ func New(p *Plan, o Options) (*Gateway, error) {
 				return
 			}
 			var err error
+			// The guard covers a port before its first packet goes out
+			// and until the link has let go of it.
 			if on {
+				if o.NativePortUse != nil {
+					o.NativePortUse(port, true)
+				}
 				err = rl.AddPort(port)
 			} else {
 				err = rl.RemovePort(port)
+				if o.NativePortUse != nil {
+					o.NativePortUse(port, false)
+				}
 			}
 			if err != nil {
 				g.log.Warn("native link: port", "port", port, "err", err)

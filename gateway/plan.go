@@ -32,6 +32,8 @@ type Plan struct {
 	Admin        string
 	DrainTimeout time.Duration // zero: the caller's default
 	Log          LogPlan
+	// AllowKernelSCTP is the file's allow_kernel_sctp.
+	AllowKernelSCTP bool
 }
 
 // LogPlan is the log block, parsed.
@@ -60,7 +62,7 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 	if len(c.Routes) == 0 {
 		return nil, errors.New("routes: at least one route is needed")
 	}
-	p := &Plan{Admin: c.Admin, DrainTimeout: time.Duration(c.DrainTimeout)}
+	p := &Plan{Admin: c.Admin, DrainTimeout: time.Duration(c.DrainTimeout), AllowKernelSCTP: c.AllowKernelSCTP}
 	if c.UDP.Listen != "" {
 		u, err := netip.ParseAddrPort(c.UDP.Listen)
 		if err != nil {

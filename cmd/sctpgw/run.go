@@ -29,6 +29,7 @@ func configFlags() []cli.Flag {
 		&cli.StringFlag{Name: "udp", EnvVars: []string{"SCTPGW_UDP"}, Usage: "UDP address for encapsulation (default 0.0.0.0:9899); overrides udp.listen"},
 		&cli.StringFlag{Name: "admin", Value: defaultAdmin, EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "admin endpoint: status, metrics, health (empty: off); overrides the file's admin"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_DRAIN_TIMEOUT"}, Usage: "how long SIGTERM waits for graceful shutdowns; overrides drain_timeout"},
+		allowKernelSCTPFlag(),
 	}, logFlags()...)
 }
 
@@ -81,6 +82,13 @@ func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		defer admin.Close()
+	}
+	if plan.NeedNative {
+		guard, err := startGuard(plan, log, &opts)
+		if err != nil {
+			return err
+		}
+		defer guard.Close()
 	}
 	g, err := gateway.New(plan, opts)
 	if err != nil {
@@ -159,6 +167,9 @@ func configFromFlags(c *cli.Context) (*gateway.Config, error) {
 	}
 	if c.IsSet("admin") || cfg.Admin == "" {
 		cfg.Admin = c.String("admin")
+	}
+	if c.IsSet("allow-kernel-sctp") {
+		cfg.AllowKernelSCTP = c.Bool("allow-kernel-sctp")
 	}
 	return cfg, nil
 }
