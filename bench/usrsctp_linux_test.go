@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 )
 
@@ -118,10 +119,7 @@ func cpuOf(c *exec.Cmd) time.Duration {
 // one), whatever b.N is: a process pair is no loop to scale. That single
 // call takes longer than -benchtime, so the framework makes no other.
 func benchUDPUsrsctp(b *testing.B, w workload) {
-	bin := usrsctptool.Bin("tsctp")
-	if bin == "" {
-		b.Skip("usrsctp's tsctp is not installed (Debian package libusrsctp-examples)")
-	}
+	bin := testlab.NeedUsrsctp(b, "tsctp")
 	secs := int(math.Ceil(benchTime(3 * time.Second).Seconds()))
 	env := os.Environ()
 	note := fmt.Sprintf("tsctp -T %d -l %d, Nagle on (as ours), -R/-S %d", secs, w.size, usrsctpBuffer)

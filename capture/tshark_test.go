@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sctpgw/sctpgw/capture"
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
@@ -67,11 +68,8 @@ type tsharkFrame struct {
 
 func requireTshark(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark is missing: install it (Debian: apt-get install tshark) to check captures against Wireshark's dissectors")
-	}
-	return path
+	// tshark checks captures against Wireshark's dissectors.
+	return testlab.NeedTool(t, "tshark")
 }
 
 func runTshark(t *testing.T, tshark, file string) []tsharkFrame {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -91,14 +92,8 @@ func newRouterNS(t *testing.T, prefix string, n routerNets) *nsLab {
 // the test when it cannot.
 func newNSLab(t *testing.T, prefix string) *nsLab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("root is needed to create network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
-	}
-	for _, tool := range []string{"ip", "nft", "conntrack"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the namespace lab needs %s (iproute2, nftables, conntrack)", tool)
-		}
-	}
+	testlab.NeedRoot(t, "the lab creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+	testlab.NeedTools(t, "ip", "nft", "conntrack", "sysctl")
 	// Only the client needs routes: masquerading makes the router's
 	// server-side address the source the server answers.
 	l := newRouterNS(t, prefix, routerNets{clientV4: "198.18.1", serverV4: "198.19.1", clientV6: "2001:2:1", serverV6: "2001:2:2"})

@@ -8,11 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 )
 
@@ -35,12 +34,8 @@ var (
 // skips the test when it cannot.
 func newPMTULab(t *testing.T, prefix string) *nsLab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("root is needed to create network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("the namespace lab needs iproute2's ip")
-	}
+	testlab.NeedRoot(t, "the lab creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+	testlab.NeedTools(t, "ip", "sysctl")
 	return newRouterNS(t, prefix, routerNets{clientV4: "198.18.12", serverV4: "198.19.12", clientV6: "2001:2:12", serverV6: "2001:2:13",
 		mtu: pmtuRouterMTU, serverRoute: true})
 }

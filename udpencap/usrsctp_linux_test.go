@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sctpgw/sctpgw/internal/usrsctptool"
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -21,11 +21,7 @@ import (
 // usrsctpBin finds one of Debian's libusrsctp-examples programs.
 func usrsctpBin(t *testing.T, name string) string {
 	t.Helper()
-	p := usrsctptool.Bin(name)
-	if p == "" {
-		t.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples)", name)
-	}
-	return p
+	return testlab.NeedUsrsctp(t, name)
 }
 
 // freeUDPPort returns a port free for both IPv4 and IPv6 on every address,

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
 )
 
 // capture is dumpcap writing what crosses one interface of the lab.
@@ -25,8 +27,7 @@ type capture struct {
 func startCapture(t *testing.T, l *lab, role, dev string) *capture {
 	t.Helper()
 	for _, tool := range []string{"dumpcap", "tshark"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Logf("no %s: the tunnel is not captured and decoded (install tshark)", tool)
+		if !testlab.HaveTool(t, tool, "capturing and decoding the tunnel") {
 			return nil
 		}
 	}

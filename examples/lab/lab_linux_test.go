@@ -24,7 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sctpgw/sctpgw/gateway"
-	"github.com/sctpgw/sctpgw/internal/usrsctptool"
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/rawip"
@@ -72,17 +72,11 @@ type lab struct {
 
 var labSeq atomic.Int32
 
-// needRoot skips a test that cannot build the lab.
+// needRoot skips a test that cannot build the lab (fails it in CI).
 func needRoot(tb testing.TB, tools ...string) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("root is needed to create network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN) and raw SCTP sockets (CAP_NET_RAW)")
-	}
-	for _, tool := range append([]string{"ip", "nft", "timeout"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			tb.Skipf("the lab needs %s (CI installs iproute2, nftables, conntrack, coreutils)", tool)
-		}
-	}
+	testlab.NeedRoot(tb, "the lab creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN) and raw SCTP sockets (CAP_NET_RAW)")
+	testlab.NeedTools(tb, append([]string{"ip", "nft", "timeout", "sysctl"}, tools...)...)
 }
 
 // newLab builds the topology; it is torn down when the test ends, passed
@@ -100,7 +94,7 @@ func newLab(tb testing.TB) *lab {
 		l.must("ip", "netns", "add", ns)
 		l.must("ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	_, haveEthtool := exec.LookPath("ethtool")
+	haveEthtool := testlab.HaveTool(tb, "ethtool", "turning checksum offload off (captures show partial UDP checksums)")
 	for _, v := range veths {
 		l.must("ip", "-n", l.ns[v.a], "link", "add", v.aDev, "type", "veth", "peer", "name", v.bDev, "netns", l.ns[v.b])
 		for _, end := range [][3]string{{v.a, v.aDev, v.aAddr}, {v.b, v.bDev, v.bAddr}} {
@@ -108,7 +102,7 @@ func newLab(tb testing.TB) *lab {
 			l.must("ip", "-n", l.ns[end[0]], "link", "set", end[1], "up")
 			// Checksums computed in software: a capture then shows UDP
 			// checksums as they leave, not "partial" (offloaded) ones.
-			if haveEthtool == nil {
+			if haveEthtool {
 				runCmd(tb, false, "ip", "netns", "exec", l.ns[end[0]], "ethtool", "-K", end[1], "tx", "off")
 			}
 		}
@@ -445,14 +439,11 @@ func (l *lab) nativeStack(role string, addrs ...string) *stack.Stack {
 	return st
 }
 
-// usrsctpBin finds a program of Debian's libusrsctp-examples or skips.
+// usrsctpBin finds a program of Debian's libusrsctp-examples or skips
+// (fails in CI).
 func usrsctpBin(tb testing.TB, name string) string {
 	tb.Helper()
-	p := usrsctptool.Bin(name)
-	if p == "" {
-		tb.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples; CI installs it)", name)
-	}
-	return p
+	return testlab.NeedUsrsctp(tb, name)
 }
 
 // waitFor polls cond every 20 ms for at most d.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
 )
 
 // A live tshark capture for the full-stack tests that does not depend on
@@ -50,8 +52,7 @@ type fsCapture struct {
 // software (the engine computes SCTP's CRC32c itself in any case).
 func fsStartCapture(t *testing.T, lab *fsLab) *fsCapture {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Log("tshark is not installed: no capture check")
+	if !testlab.HaveTool(t, "tshark", "the capture check") {
 		return nil
 	}
 	for _, c := range []struct{ ns, dev string }{{lab.a, fsDevA}, {lab.b, fsDevB}} {

@@ -25,7 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sctpgw/sctpgw/internal/usrsctptool"
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -61,12 +61,8 @@ type fsLab struct{ a, b string }
 // fsNeedRoot skips a test that needs network namespaces and raw sockets.
 func fsNeedRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("root (CAP_SYS_ADMIN and CAP_NET_ADMIN for network namespaces, CAP_NET_RAW for raw SCTP sockets) is needed to create namespaces and raw sockets")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2's ip is needed to create network namespaces")
-	}
+	testlab.NeedRoot(t, "CAP_SYS_ADMIN and CAP_NET_ADMIN for network namespaces, CAP_NET_RAW for raw SCTP sockets")
+	testlab.NeedTools(t, "ip", "sysctl")
 }
 
 // fsCmd runs a short command, bounded to 10 s; with must, a failure fails
@@ -623,15 +619,8 @@ func (s *fsBuffer) String() string {
 // programs, or skips the test.
 func fsUsrsctpBin(t testing.TB, name string) string {
 	t.Helper()
-	p := usrsctptool.Bin(name)
-	if p == "" {
-		t.Skipf("usrsctp's %s is not installed (Debian package libusrsctp-examples)", name)
-	}
-	for _, tool := range []string{"timeout", "stdbuf"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s (coreutils) is needed to bound and unbuffer usrsctp's programs", tool)
-		}
-	}
+	p := testlab.NeedUsrsctp(t, name)
+	testlab.NeedTools(t, "timeout", "stdbuf") // to bound and unbuffer usrsctp's programs
 	return p
 }
 

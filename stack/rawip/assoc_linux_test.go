@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -613,9 +614,7 @@ func fsAbortLengthBug(t testing.TB, got, want []byte) bool {
 // turned a graceful close into COMM_LOST minutes later).
 func TestAssocNativeLostShutdownComplete(t *testing.T) {
 	lab := fsNewLab(t)
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nftables' nft is needed to drop one SHUTDOWN COMPLETE")
-	}
+	testlab.NeedTool(t, "nft") // to drop one SHUTDOWN COMPLETE
 	// A limit of one packet an hour matches (and drops) the first one only.
 	nft := exec.Command("ip", "netns", "exec", lab.a, "nft", "-f", "-")
 	nft.Stdin = strings.NewReader("table inet sgwn {\n chain out {\n  type filter hook output priority 0; policy accept;\n" +

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -19,9 +20,7 @@ import (
 // a function reading the two counters.
 func countReplies(tb testing.TB, ns string) func() (sctp, unreach int) {
 	tb.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		tb.Skip("needs nft to count packets leaving the namespace")
-	}
+	testlab.NeedTool(tb, "nft") // to count packets leaving the namespace
 	rules := `table inet sgwcount {
 	counter sctp_out { }
 	counter unreach_out { }
@@ -157,7 +156,7 @@ func TestMark(t *testing.T) {
 	cmd := exec.Command("ip", "netns", "exec", lab.a, "nft", "-f", "-")
 	cmd.Stdin = bytes.NewBufferString(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("nft: %v\n%s", err, out)
+		testlab.Missing(t, "nft -f: %v\n%s", err, out)
 	}
 	send(t, la, link.Path{Local: addrA, Remote: addrB}, dataPacket(5001, 5002, 1, 1, []byte("v4")))
 	send(t, la, link.Path{Local: addrA6, Remote: addrB6}, dataPacket(5001, 5002, 1, 1, []byte("v6")))

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -40,9 +41,7 @@ func TestLocalMessageTooBig(t *testing.T) {
 // peer namespace's kernel (an nftables reject), becomes a NoticeUnreachable
 // quoting our packet; a port unreachable is ignored (RFC 9260 section 10).
 func TestICMPUnreachable(t *testing.T) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs nft to make the peer reject packets")
-	}
+	testlab.NeedTool(t, "nft") // to make the peer reject packets
 	lab := newLab(t)
 	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
 	watchdog(t, la, 20*time.Second)

@@ -25,6 +25,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -157,7 +158,7 @@ func chunkTypes(w *wire.Packet) []wire.ChunkType {
 func TestUsrsctpInterop(t *testing.T) {
 	needRoot(t)
 	if _, err := os.Stat(usrsctpEcho); err != nil {
-		t.Skip("needs Debian's libusrsctp-examples (" + usrsctpEcho + ")")
+		testlab.Missing(t, "usrsctp's echo_server is needed (Debian package libusrsctp-examples): %v", err)
 	}
 	for _, c := range []struct {
 		name          string
@@ -345,8 +346,7 @@ type wireCapture struct {
 func startCapture(t *testing.T, ns, dev string, path link.Path) *wireCapture {
 	t.Helper()
 	for _, tool := range []string{"dumpcap", "tshark"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Logf("%s not installed: no capture check", tool)
+		if !testlab.HaveTool(t, tool, "the capture check") {
 			return nil
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -35,12 +36,8 @@ var nsSeq atomic.Uint32
 // needRoot skips tests that need network namespaces and raw sockets.
 func needRoot(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root: the test creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN) and opens raw SCTP sockets (CAP_NET_RAW)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		tb.Skip("needs iproute2's ip command to create network namespaces")
-	}
+	testlab.NeedRoot(tb, "the test creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN) and opens raw SCTP sockets (CAP_NET_RAW)")
+	testlab.NeedTool(tb, "ip")
 }
 
 func run(tb testing.TB, name string, args ...string) string {

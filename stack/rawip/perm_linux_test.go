@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
 )
 
 const childEnv = "RAWIP_TEST_CHILD_WITHOUT_NET_RAW"
@@ -26,9 +28,7 @@ func TestWithoutCapNetRaw(t *testing.T) {
 		return
 	}
 	needRoot(t)
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("needs util-linux setpriv to drop CAP_NET_RAW in a child process")
-	}
+	testlab.NeedTool(t, "setpriv") // to drop CAP_NET_RAW in a child process
 	cmd := exec.Command("setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw", "--",
 		os.Args[0], "-test.run=^TestWithoutCapNetRaw$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"=1")
