@@ -5,8 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
+)
+
+// Where a goroutine waiting in RecvMsg or Accept is parked.
+const (
+	recvFrame   = "stack.(*Assoc).RecvMsg"
+	acceptFrame = "stack.(*Listener).Accept"
 )
 
 // TestAssocConcurrentWaiters: stack.Assoc is documented as safe for
@@ -36,11 +43,12 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 		c, s := pair(t, fastOpts, fastOpts)
 		ctx := ctxT(t, bound)
 		recvd := make(chan error, 1)
+		base := testlab.Blocked(recvFrame)
 		go func() {
 			_, err := s.RecvMsg(ctx)
 			recvd <- err
 		}()
-		time.Sleep(100 * time.Millisecond) // RecvMsg is waiting
+		testlab.WaitBlocked(t, bound, recvFrame, base+1) // RecvMsg is waiting
 		shut := make(chan error, 1)
 		go func() { shut <- s.Shutdown(ctx) }()
 		var serr, rerr error
@@ -72,13 +80,14 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 		c, s := pair(t, fastOpts, sOpts)
 		ctx := ctxT(t, bound)
 		got := make(chan error, 2)
+		base := testlab.Blocked(recvFrame)
 		for range 2 {
 			go func() {
 				_, err := c.RecvMsg(ctx)
 				got <- err
 			}()
 		}
-		time.Sleep(100 * time.Millisecond) // both readers are waiting
+		testlab.WaitBlocked(t, bound, recvFrame, base+2) // both readers are waiting
 		for _, m := range []string{"one", "two"} {
 			if err := s.SendMsg(ctx, []byte(m), stack.SndInfo{PPID: 18}); err != nil {
 				t.Fatal(err)
@@ -100,13 +109,14 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 		ln := listenS(t, sb, portS1AP, fastOpts)
 		ctx := ctxT(t, bound)
 		accepted := make(chan error, 2)
+		base := testlab.Blocked(acceptFrame)
 		for range 2 {
 			go func() {
 				_, err := ln.Accept(ctx)
 				accepted <- err
 			}()
 		}
-		time.Sleep(100 * time.Millisecond) // both Accepts are waiting
+		testlab.WaitBlocked(t, bound, acceptFrame, base+2) // both Accepts are waiting
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Add(1)

@@ -142,8 +142,8 @@ func TestRunStatusPingDrain(t *testing.T) {
 		"--listen", fmt.Sprintf("udp://127.0.0.1:%d/36412", gwPort),
 		"--forward", fmt.Sprintf("udp://127.0.0.1:%d/5000", srvPort),
 		"--admin", admin, "--log", "warn")
-	var dlog bytes.Buffer
-	daemon.Stdout, daemon.Stderr = &dlog, &dlog
+	dlog := &syncWriter{}
+	daemon.Stdout, daemon.Stderr = dlog, dlog
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,9 @@ func TestRunStatusPingDrain(t *testing.T) {
 			daemon.Process.Kill()
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Ready once its admin endpoint answers: it serves only after the
+	// gateway, links included, has started.
+	waitReady(t, admin, dlog)
 
 	// ping through the gateway.
 	out, err := exec.CommandContext(ctx, bin, "ping", "-n", "3", "-i", "10ms", fmt.Sprintf("udp://127.0.0.1:%d/36412", gwPort)).CombinedOutput()
