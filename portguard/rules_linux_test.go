@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/rawip"
 	"github.com/sctpgw/sctpgw/stack/wire"
@@ -29,20 +30,8 @@ var nsSeq atomic.Uint32
 
 func needRootAndNft(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI runs as root; these tests must run there")
-		}
-		tb.Skip("needs root: the test creates network namespaces and nftables tables (CAP_SYS_ADMIN, CAP_NET_ADMIN) and opens raw sockets (CAP_NET_RAW)")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				tb.Fatalf("CI must install %s (.ci/run: iproute2, nftables)", tool)
-			}
-			tb.Skipf("needs %s (iproute2, nftables) to build the namespaces and to read the table back", tool)
-		}
-	}
+	testlab.NeedRoot(tb, "the test creates network namespaces and nftables tables (CAP_SYS_ADMIN, CAP_NET_ADMIN) and opens raw sockets (CAP_NET_RAW)")
+	testlab.NeedTools(tb, "ip", "nft") // to build the namespaces and to read the table back
 }
 
 func run(tb testing.TB, name string, args ...string) string {
