@@ -42,12 +42,19 @@ type Route struct {
 	Policy *acl.Policy
 }
 
-// Counters are the gateway's own figures, beside the engine's.
+// Counters are the gateway's own figures, beside the engine's, for one
+// route or summed over all.
 type Counters struct {
 	PairsOpened uint64
 	// PairsRefused counts attempts refused by policy: each INIT a rule
 	// denies or drops, and each COOKIE ECHO beyond a rate or pair limit.
-	PairsRefused      uint64
+	// RefusedByRule, RefusedByRate and RefusedByPairLimit split it.
+	PairsRefused       uint64
+	RefusedByRule      uint64 // a rule or the default
+	RefusedByRate      uint64 // rate.per_source or rate.total
+	RefusedByPairLimit uint64 // max_pairs or max_pairs_per_source
+	// RefusedDraining counts COOKIE ECHOs refused while draining.
+	RefusedDraining   uint64
 	PairsFailed       uint64 // egress could not be reached
 	PairsClosed       uint64
 	MsgsForwarded     [2]uint64 // [ingress->egress, egress->ingress]
@@ -92,6 +99,8 @@ func (l *refusalLog) admit(now time.Time) (ok bool, suppressed uint64, since tim
 // routeState is a route and what the core keeps per route.
 type routeState struct {
 	r       *Route
+	cnt     Counters
+	setup   Histogram // COOKIE ECHO accepted to egress COMM_UP
 	refused refusalLog
 	// initAbort holds the causes of the ABORT that refuses an INIT, by
 	// Decision.Rule+1, built at first use: an INIT's decision comes from a
@@ -120,7 +129,6 @@ type Core struct {
 	routes []*routeState
 	pairs  map[*pair]struct{}
 	log    *slog.Logger
-	cnt    Counters
 	// draining: no new pairs; existing ones are being shut down.
 	draining bool
 }
@@ -130,7 +138,7 @@ type Core struct {
 func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
 	c := &Core{h: h, pairs: map[*pair]struct{}{}, log: log}
 	for _, r := range routes {
-		rs := &routeState{r: r}
+		rs := &routeState{r: r, setup: NewHistogram(SetupBuckets)}
 		c.routes = append(c.routes, rs)
 		if err := h.ListenOn([]int{r.ListenLink}, r.ListenPort, r.Ingress, engine.AcceptFunc(func(req *engine.AcceptRequest) {
 			c.accept(rs, req)
@@ -146,7 +154,7 @@ func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
 			if err := h.SetInitFilter(r.ListenPort, func(_ int, p link.Path, src, dst uint16) (engine.Verdict, []wire.Cause) {
 				d := r.Policy.Screen(acl.Request{Src: netip.AddrPortFrom(p.Remote, src), DstPort: dst, Link: kind})
 				if !d.Allowed() {
-					c.cnt.PairsRefused++
+					rs.countRefusal(d)
 					c.logRefusal(rs, "INIT", p.Remote, src, d)
 				}
 				return verdict(d), rs.initRefusal(d)
@@ -202,8 +210,76 @@ func refusal(d acl.Decision) []wire.Cause {
 	return []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte(d.Reason())}}
 }
 
-// Counters returns the gateway's figures.
-func (c *Core) Counters() Counters { return c.cnt }
+// countRefusal counts an attempt the policy refused, by what refused it.
+func (rs *routeState) countRefusal(d acl.Decision) {
+	rs.cnt.PairsRefused++
+	switch d.Limit {
+	case acl.LimitNone:
+		rs.cnt.RefusedByRule++
+	case acl.LimitPerSourceRate, acl.LimitTotalRate:
+		rs.cnt.RefusedByRate++
+	default:
+		rs.cnt.RefusedByPairLimit++
+	}
+}
+
+// Counters returns the gateway's figures, summed over its routes.
+func (c *Core) Counters() Counters {
+	var t Counters
+	for _, rs := range c.routes {
+		t.add(&rs.cnt)
+	}
+	return t
+}
+
+func (t *Counters) add(c *Counters) {
+	t.PairsOpened += c.PairsOpened
+	t.PairsRefused += c.PairsRefused
+	t.RefusedByRule += c.RefusedByRule
+	t.RefusedByRate += c.RefusedByRate
+	t.RefusedByPairLimit += c.RefusedByPairLimit
+	t.RefusedDraining += c.RefusedDraining
+	t.PairsFailed += c.PairsFailed
+	t.PairsClosed += c.PairsClosed
+	for d := range t.MsgsForwarded {
+		t.MsgsForwarded[d] += c.MsgsForwarded[d]
+		t.BytesForwarded[d] += c.BytesForwarded[d]
+	}
+	t.InvalidStreamMsgs += c.InvalidStreamMsgs
+	t.OversizeMsgs += c.OversizeMsgs
+	t.DrainDrops += c.DrainDrops
+	t.Restarts += c.Restarts
+}
+
+// RouteStats is one route's figures, for metrics.
+type RouteStats struct {
+	Name     string
+	Counters Counters
+	// Active is the pairs alive, those still dialling included.
+	Active int
+	// Setup is the time from a valid COOKIE ECHO to the egress side's
+	// COMM_UP, when the client's COOKIE ACK goes.
+	Setup Histogram
+	ACL   *ACLStatus // nil without a policy
+}
+
+// RouteStats reports each route's figures.
+func (c *Core) RouteStats() []RouteStats {
+	out := make([]RouteStats, len(c.routes))
+	idx := make(map[*routeState]int, len(c.routes))
+	for i, rs := range c.routes {
+		idx[rs] = i
+		out[i] = RouteStats{Name: rs.r.Name, Counters: rs.cnt, Setup: rs.setup.Copy()}
+		if rs.r.Policy != nil {
+			a := aclStatus(rs.r)
+			out[i].ACL = &a
+		}
+	}
+	for p := range c.pairs {
+		out[idx[p.rs]].Active++
+	}
+	return out
+}
 
 // accept handles a valid COOKIE ECHO on a route: policy, then the egress
 // dial; the COOKIE ACK waits for egress (docs/design.md 2.1).
@@ -213,18 +289,19 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	in := req.Association()
 	linkIdx, path := in.Path()
 	if c.draining {
+		rs.cnt.RefusedDraining++
 		req.Reject(now, userAbort("sctpgw: gateway is shutting down"))
 		return
 	}
 	if req.Restart {
-		c.cnt.Restarts++
+		rs.cnt.Restarts++
 	}
 	var slot acl.Slot
 	if r.Policy != nil {
 		var d acl.Decision
 		slot, d = r.Policy.Acquire(acl.Request{Src: netip.AddrPortFrom(path.Remote, in.RemotePort()), DstPort: in.LocalPort(), Link: linkKind(c.h, linkIdx)}, now)
 		if !d.Allowed() {
-			c.cnt.PairsRefused++
+			rs.countRefusal(d)
 			c.logRefusal(rs, "COOKIE ECHO", path.Remote, in.RemotePort(), d)
 			if d.Verdict == acl.Drop {
 				req.Drop(now)
@@ -234,7 +311,7 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 			return
 		}
 	}
-	p := &pair{c: c, r: r, req: req, slot: slot, created: now}
+	p := &pair{c: c, r: r, rs: rs, req: req, slot: slot, created: now}
 	p.side[dirIn].a = in
 	// Both sides hold their SHUTDOWN ACK until the pair's other side is done
 	// (docs/design.md 2.5); set before any SHUTDOWN can arrive.
@@ -253,7 +330,7 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	}
 	if err != nil {
 		slot.Release()
-		c.cnt.PairsFailed++
+		rs.cnt.PairsFailed++
 		req.Reject(now, userAbort("sctpgw: egress dial failed: "+err.Error()))
 		return
 	}

@@ -210,6 +210,28 @@ func (g *Gateway) Snapshot() Snapshot {
 	return s
 }
 
+// Stats is what metrics export: figures per route and per link, the
+// engine's SNMP counters, and whether the gateway is draining. It lists no
+// pair: its size does not grow with traffic.
+type Stats struct {
+	Routes   []RouteStats
+	SCTP     engine.Stats
+	Links    []LinkStatus
+	Draining bool
+}
+
+// Stats takes the current figures.
+func (g *Gateway) Stats() Stats {
+	var s Stats
+	g.st.Do(func(h *engine.Host, _ time.Time) {
+		s.Routes = g.core.RouteStats()
+		s.SCTP = h.Stats()
+		s.Draining = g.core.draining
+	})
+	s.Links = g.linkStatuses()
+	return s
+}
+
 // SNMP names the engine's counters as /proc/net/sctp/snmp does.
 func SNMP(st engine.Stats) map[string]uint64 {
 	return map[string]uint64{

@@ -21,6 +21,7 @@ var sideNames = [2]string{"ingress", "egress"}
 type pair struct {
 	c        *Core
 	r        *Route
+	rs       *routeState // the route's counters
 	req      *engine.AcceptRequest
 	accepted bool
 	slot     acl.Slot
@@ -69,7 +70,8 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 			}
 			p.accepted = true
 			p.opened = now
-			c.cnt.PairsOpened++
+			p.rs.setup.Observe(now.Sub(p.created))
+			p.rs.cnt.PairsOpened++
 			_, lp := p.side[dirIn].a.Path()
 			c.log.Info("pair up", "route", p.r.Name,
 				"ingress_peer", netip.AddrPortFrom(lp.Remote, p.side[dirIn].a.RemotePort()).String(),
@@ -79,7 +81,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		s.closed = true
 		s.ended(ev)
 		if s.d == dirOut && !p.accepted {
-			c.cnt.PairsFailed++
+			p.rs.cnt.PairsFailed++
 			// The client sees its connect fail with the egress cause, not an
 			// association that dies a moment later (docs/design.md 2.1).
 			if len(ev.CauseBytes) > 0 {
@@ -134,7 +136,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 	case engine.Restart:
 		// An egress peer restarted in place: the ingress peer's association
 		// no longer has a partner (docs/design.md 2.7).
-		c.cnt.Restarts++
+		p.rs.cnt.Restarts++
 		if !o.closed && o.a != nil {
 			o.abort(now, "sctpgw: "+sideNames[s.d]+" peer restarted")
 		}
@@ -181,7 +183,7 @@ func (p *pair) forward(x int) {
 		}
 		if dst.a == nil || dst.closed {
 			src.held = nil
-			c.cnt.DrainDrops++
+			p.rs.cnt.DrainDrops++
 			continue
 		}
 		err := dst.a.Send(now, m.Data, engine.SndInfo{Stream: m.Stream, PPID: m.PPID, Unordered: m.Unordered})
@@ -190,8 +192,8 @@ func (p *pair) forward(x int) {
 			src.held = nil
 			p.msgs[x]++
 			p.bytes[x] += uint64(len(m.Data))
-			c.cnt.MsgsForwarded[x]++
-			c.cnt.BytesForwarded[x] += uint64(len(m.Data))
+			p.rs.cnt.MsgsForwarded[x]++
+			p.rs.cnt.BytesForwarded[x] += uint64(len(m.Data))
 		case errors.Is(err, engine.ErrFull):
 			// Stop reading: the source's window closes and its peer slows
 			// down (docs/design.md 2.4). Writable on dst resumes.
@@ -202,14 +204,14 @@ func (p *pair) forward(x int) {
 		case errors.Is(err, engine.ErrInvalidStream):
 			// docs/design.md 2.3: what a native receiver would say (RFC 9260 6.5).
 			src.held = nil
-			c.cnt.InvalidStreamMsgs++
+			p.rs.cnt.InvalidStreamMsgs++
 			src.a.ReportError(now, &wire.InvalidStreamCause{StreamID: m.Stream})
 		case errors.Is(err, engine.ErrTooLarge):
 			src.held = nil
-			c.cnt.OversizeMsgs++
+			p.rs.cnt.OversizeMsgs++
 		default:
 			src.held = nil
-			c.cnt.DrainDrops++
+			p.rs.cnt.DrainDrops++
 		}
 	}
 }
@@ -267,7 +269,7 @@ func (p *pair) maybeFinish() {
 	p.slot.Release()
 	delete(p.c.pairs, p)
 	if p.accepted {
-		p.c.cnt.PairsClosed++
+		p.rs.cnt.PairsClosed++
 	}
 	p.logEnd(p.c.h.Now())
 }

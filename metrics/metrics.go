@@ -1,0 +1,235 @@
+// Package metrics exports a gateway's figures in the Prometheus format
+// with github.com/prometheus/client_golang.
+//
+// Figures are read from gateway.Stats at scrape time: nothing is counted
+// twice and the packet path pays nothing for metrics. Labels are routes,
+// links, directions and reasons, never an association: the number of
+// series stays fixed however many pairs come and go.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/stack/engine"
+)
+
+// Source is what a Collector reads; *gateway.Gateway is one.
+type Source interface {
+	Stats() gateway.Stats
+}
+
+// BuildInfo labels sctpgw_build_info.
+type BuildInfo struct {
+	Version, Revision, GoVersion string
+}
+
+// Handler serves /metrics: the gateway's figures, sctpgw_build_info, and
+// the Go runtime's and the process's standard collectors.
+func Handler(src Source, info BuildInfo) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src, info), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Collector turns one gateway.Stats per scrape into metrics.
+type Collector struct {
+	src  Source
+	info BuildInfo
+}
+
+// NewCollector makes a collector of src's figures.
+func NewCollector(src Source, info BuildInfo) *Collector { return &Collector{src: src, info: info} }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("sctpgw_"+name, help, labels, nil)
+}
+
+// Directions of a pair's traffic, as label values.
+const (
+	inToOut = "ingress_to_egress"
+	outToIn = "egress_to_ingress"
+)
+
+var (
+	buildInfo = desc("build_info", "Build of the running sctpgw (always 1).", "version", "revision", "goversion")
+	draining  = desc("draining", "1 while the gateway drains (SIGTERM): no new pairs.")
+
+	pairsOpened   = desc("pairs_opened_total", "Pairs that came up: both associations established.", "route")
+	pairsClosed   = desc("pairs_closed_total", "Pairs that came up and ended.", "route")
+	pairsRefused  = desc("pairs_refused_total", "Attempts refused, by reason: rule (an ACL rule or the default), rate, pair_limit, egress_failed, draining.", "route", "reason")
+	pairsActive   = desc("pairs_active", "Pairs alive, those still dialling the egress side included.", "route")
+	pairSetup     = desc("pair_setup_seconds", "Time from a valid COOKIE ECHO to the egress side's COMM_UP (the client's COOKIE ACK).", "route")
+	msgs          = desc("messages_forwarded_total", "Messages forwarded, by direction.", "route", "direction")
+	bytes         = desc("bytes_forwarded_total", "User data bytes forwarded, by direction.", "route", "direction")
+	drainDrops    = desc("drain_drops_total", "Messages dropped because their destination side had closed.", "route")
+	invalidStream = desc("invalid_stream_messages_total", "Messages answered with ERROR cause 1: the stream was not granted by the far peer.", "route")
+	oversize      = desc("oversize_messages_total", "Messages dropped: larger than the far side's max_message.", "route")
+	restarts      = desc("peer_restarts_total", "Peer restarts that replaced a pair.", "route")
+
+	aclRuleHits  = desc("acl_rule_hits_total", "Attempts each ACL rule decided (rule is its number, or default).", "route", "rule", "text")
+	aclLimit     = desc("acl_limit_refusals_total", "Attempts each ACL limit refused.", "route", "limit")
+	aclPairs     = desc("acl_pairs_held", "Pairs counted against the route's pair limits.", "route")
+	aclSources   = desc("acl_sources_tracked", "Source groups with per-source state.", "route")
+	aclEvictions = desc("acl_source_evictions_total", "Per-source states evicted at max_sources.", "route")
+)
+
+// linkCounter is one counter of gateway.LinkStatus.
+type linkCounter struct {
+	d   *prometheus.Desc
+	get func(*gateway.LinkStatus) uint64
+}
+
+var (
+	linkPackets = desc("link_packets_total", "Packets received (rx) and sent (tx) by the link.", "link", "direction")
+	linkBytes   = desc("link_bytes_total", "SCTP bytes received and sent by the link (UDP link only).", "link", "direction")
+	linkBatches = desc("link_batches_total", "System calls that moved packets (UDP link only).", "link", "direction")
+	linkOther   = []linkCounter{
+		{desc("link_icmp_notices_total", "ICMP errors delivered to the stack (unreachable, packet too big).", "link"), func(l *gateway.LinkStatus) uint64 { return l.Notices }},
+		{desc("link_checksum_errors_total", "Native packets dropped by the link for a bad CRC32c.", "link"), func(l *gateway.LinkStatus) uint64 { return l.ChecksumErrors }},
+		{desc("link_filtered_packets_total", "Native packets dropped before the stack: not ours, too short, truncated.", "link"), func(l *gateway.LinkStatus) uint64 { return l.Filtered }},
+		{desc("link_truncated_packets_total", "Datagrams larger than the read buffer, dropped.", "link"), func(l *gateway.LinkStatus) uint64 { return l.Truncated }},
+		{desc("link_send_errors_total", "Sends the kernel refused (EMSGSIZE, ENOBUFS, unreachable, ...).", "link"), func(l *gateway.LinkStatus) uint64 { return l.SendErrors }},
+		{desc("link_fragmented_packets_total", "Packets sent with DF lifted (cut before a path MTU drop).", "link"), func(l *gateway.LinkStatus) uint64 { return l.Fragmented }},
+		{desc("link_fragment_errors_total", "Failures to lift or restore DF around such a send.", "link"), func(l *gateway.LinkStatus) uint64 { return l.FragmentErrors }},
+	}
+)
+
+// snmpCounter is one engine counter, named as /proc/net/sctp/snmp names it
+// (SctpT3RtxExpireds becomes sctpgw_sctp_t3_rtx_expireds_total).
+type snmpCounter struct {
+	d   *prometheus.Desc
+	get func(*engine.Stats) uint64
+}
+
+func snmp(name, snmpName string, get func(*engine.Stats) uint64) snmpCounter {
+	return snmpCounter{desc("sctp_"+name+"_total", snmpName+" of /proc/net/sctp/snmp.", nil...), get}
+}
+
+var (
+	currEstab    = desc("sctp_curr_estab", "SctpCurrEstab: associations ESTABLISHED, SHUTDOWN-RECEIVED or SHUTDOWN-PENDING.")
+	snmpCounters = []snmpCounter{
+		snmp("active_estabs", "SctpActiveEstabs", func(s *engine.Stats) uint64 { return s.ActiveEstabs }),
+		snmp("passive_estabs", "SctpPassiveEstabs", func(s *engine.Stats) uint64 { return s.PassiveEstabs }),
+		snmp("aborteds", "SctpAborteds", func(s *engine.Stats) uint64 { return s.Aborteds }),
+		snmp("shutdowns", "SctpShutdowns", func(s *engine.Stats) uint64 { return s.Shutdowns }),
+		snmp("out_of_blues", "SctpOutOfBlues", func(s *engine.Stats) uint64 { return s.OutOfBlues }),
+		snmp("checksum_errors", "SctpChecksumErrors", func(s *engine.Stats) uint64 { return s.ChecksumErrors }),
+		snmp("out_ctrl_chunks", "SctpOutCtrlChunks", func(s *engine.Stats) uint64 { return s.OutCtrlChunks }),
+		snmp("out_order_chunks", "SctpOutOrderChunks", func(s *engine.Stats) uint64 { return s.OutOrderChunks }),
+		snmp("out_unorder_chunks", "SctpOutUnorderChunks", func(s *engine.Stats) uint64 { return s.OutUnorderChunks }),
+		snmp("in_ctrl_chunks", "SctpInCtrlChunks", func(s *engine.Stats) uint64 { return s.InCtrlChunks }),
+		snmp("in_order_chunks", "SctpInOrderChunks", func(s *engine.Stats) uint64 { return s.InOrderChunks }),
+		snmp("in_unorder_chunks", "SctpInUnorderChunks", func(s *engine.Stats) uint64 { return s.InUnorderChunks }),
+		snmp("frag_usr_msgs", "SctpFragUsrMsgs", func(s *engine.Stats) uint64 { return s.FragUsrMsgs }),
+		snmp("reasm_usr_msgs", "SctpReasmUsrMsgs", func(s *engine.Stats) uint64 { return s.ReasmUsrMsgs }),
+		snmp("out_sctp_packs", "SctpOutSCTPPacks", func(s *engine.Stats) uint64 { return s.OutSCTPPacks }),
+		snmp("in_sctp_packs", "SctpInSCTPPacks", func(s *engine.Stats) uint64 { return s.InSCTPPacks }),
+		snmp("t1_init_expireds", "SctpT1InitExpireds", func(s *engine.Stats) uint64 { return s.T1InitExpireds }),
+		snmp("t1_cookie_expireds", "SctpT1CookieExpireds", func(s *engine.Stats) uint64 { return s.T1CookieExpireds }),
+		snmp("t2_shutdown_expireds", "SctpT2ShutdownExpireds", func(s *engine.Stats) uint64 { return s.T2ShutdownExpireds }),
+		snmp("t3_rtx_expireds", "SctpT3RtxExpireds", func(s *engine.Stats) uint64 { return s.T3RtxExpireds }),
+		snmp("t5_shutdown_guard_expireds", "SctpT5ShutdownGuardExpireds", func(s *engine.Stats) uint64 { return s.T5ShutdownGuardExpireds }),
+		snmp("delay_sack_expireds", "SctpDelaySackExpireds", func(s *engine.Stats) uint64 { return s.DelaySackExpireds }),
+		snmp("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT (not in", func(s *engine.Stats) uint64 { return s.HBExpireds }),
+		snmp("malformed_packets", "Packets discarded as malformed (not in", func(s *engine.Stats) uint64 { return s.MalformedPackets }),
+		snmp("discarded_bad_tag", "Packets discarded for a wrong verification tag (not in", func(s *engine.Stats) uint64 { return s.DiscardedBadTag }),
+	}
+)
+
+// Describe sends every descriptor the collector uses.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{buildInfo, draining, pairsOpened, pairsClosed, pairsRefused, pairsActive, pairSetup,
+		msgs, bytes, drainDrops, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
+		linkPackets, linkBytes, linkBatches, currEstab} {
+		ch <- d
+	}
+	for _, l := range linkOther {
+		ch <- l.d
+	}
+	for _, s := range snmpCounters {
+		ch <- s.d
+	}
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// Collect reads the gateway's figures once and sends them.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Stats()
+	gauge(ch, buildInfo, 1, c.info.Version, c.info.Revision, c.info.GoVersion)
+	gauge(ch, draining, boolValue(s.Draining))
+	for i := range s.Routes {
+		collectRoute(ch, &s.Routes[i])
+	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		counter(ch, linkPackets, l.RxPackets, l.Kind, "rx")
+		counter(ch, linkPackets, l.TxPackets, l.Kind, "tx")
+		counter(ch, linkBytes, l.RxBytes, l.Kind, "rx")
+		counter(ch, linkBytes, l.TxBytes, l.Kind, "tx")
+		counter(ch, linkBatches, l.RxBatches, l.Kind, "rx")
+		counter(ch, linkBatches, l.TxBatches, l.Kind, "tx")
+		for _, o := range linkOther {
+			counter(ch, o.d, o.get(l), l.Kind)
+		}
+	}
+	gauge(ch, currEstab, float64(s.SCTP.CurrEstab))
+	for _, sc := range snmpCounters {
+		counter(ch, sc.d, sc.get(&s.SCTP))
+	}
+}
+
+func collectRoute(ch chan<- prometheus.Metric, r *gateway.RouteStats) {
+	n, k := r.Name, &r.Counters
+	counter(ch, pairsOpened, k.PairsOpened, n)
+	counter(ch, pairsClosed, k.PairsClosed, n)
+	for _, x := range []struct {
+		reason string
+		v      uint64
+	}{{"rule", k.RefusedByRule}, {"rate", k.RefusedByRate}, {"pair_limit", k.RefusedByPairLimit},
+		{"egress_failed", k.PairsFailed}, {"draining", k.RefusedDraining}} {
+		counter(ch, pairsRefused, x.v, n, x.reason)
+	}
+	gauge(ch, pairsActive, float64(r.Active), n)
+	ch <- prometheus.MustNewConstHistogram(pairSetup, r.Setup.Count, r.Setup.Sum, r.Setup.Cumulative(), n)
+	counter(ch, msgs, k.MsgsForwarded[0], n, inToOut)
+	counter(ch, msgs, k.MsgsForwarded[1], n, outToIn)
+	counter(ch, bytes, k.BytesForwarded[0], n, inToOut)
+	counter(ch, bytes, k.BytesForwarded[1], n, outToIn)
+	counter(ch, drainDrops, k.DrainDrops, n)
+	counter(ch, invalidStream, k.InvalidStreamMsgs, n)
+	counter(ch, oversize, k.OversizeMsgs, n)
+	counter(ch, restarts, k.Restarts, n)
+	if a := r.ACL; a != nil {
+		for i, rule := range a.Rules {
+			counter(ch, aclRuleHits, rule.Hits, n, strconv.Itoa(i+1), rule.Rule)
+		}
+		counter(ch, aclRuleHits, a.DefaultHits, n, "default", "default "+a.Default)
+		for _, l := range a.Limits {
+			counter(ch, aclLimit, l.Refused, n, l.Limit)
+		}
+		gauge(ch, aclPairs, float64(a.Pairs), n)
+		gauge(ch, aclSources, float64(a.Sources), n)
+		counter(ch, aclEvictions, a.SourceEvictions, n)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,256 @@
+package metrics_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/metrics"
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/link/memlink"
+)
+
+var (
+	enbAddr  = netip.MustParseAddr("198.18.1.10")
+	edgeAddr = netip.MustParseAddr("198.18.1.1")
+	gwUDP    = netip.MustParseAddr("198.19.0.1")
+	mmeAddr  = netip.MustParseAddr("198.19.0.10")
+)
+
+// lab is eNB --native (memory)-- gateway --UDP (memory)-- MME echoing.
+type lab struct {
+	g        *gateway.Gateway
+	enb, mme *stack.Stack
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	cfg, err := gateway.ParseConfig([]byte(`routes:
+  - name: s1ap
+    listen: sctp://198.18.1.1:36412
+    forward: udp://198.19.0.10:9899/36412
+    acl:
+      default: deny
+      rules: ["allow from 198.18.1.0/24", "deny from 198.18.0.0/15"]
+      max_pairs: 100
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := cfg.Plan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enbEnd, gwNative := memlink.Pair(link.Native, enbAddr, edgeAddr)
+	gwUDPEnd, mmeEnd := memlink.Pair(link.UDP, gwUDP, mmeAddr)
+	l := &lab{}
+	if l.g, err = gateway.New(plan, gateway.Options{Native: gwNative, UDP: gwUDPEnd}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.g.Close() })
+	for _, x := range []struct {
+		s **stack.Stack
+		l link.Link
+	}{{&l.enb, enbEnd}, {&l.mme, mmeEnd}} {
+		if *x.s, err = stack.New(stack.Config{Links: []link.Link{x.l}}); err != nil {
+			t.Fatal(err)
+		}
+		s := *x.s
+		t.Cleanup(func() { s.Close("") })
+	}
+	ln, err := l.mme.Listen(36412, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for {
+			a, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				for {
+					m, err := a.RecvMsg(ctx)
+					if err != nil {
+						return
+					}
+					a.SendMsg(ctx, m.Data, stack.SndInfo{Stream: m.Stream, PPID: m.PPID})
+				}
+			}()
+		}
+	}()
+	return l
+}
+
+// pair opens a pair from the eNB, sends n messages of size bytes and
+// reads their echoes.
+func (l *lab) pair(t *testing.T, n, size int) *stack.Assoc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := l.enb.Dial(ctx, 0, link.Path{Local: enbAddr, Remote: edgeAddr}, 0, 36412, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := a.SendMsg(ctx, make([]byte, size), stack.SndInfo{PPID: 18}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.RecvMsg(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v", err)
+	}
+	return fams
+}
+
+// value is the value of the series of name whose labels include want.
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ...string) float64 {
+	t.Helper()
+	f := fams[name]
+	if f == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, lp := range m.Label {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		ok := true
+		for i := 0; i+1 < len(want); i += 2 {
+			ok = ok && labels[want[i]] == want[i+1]
+		}
+		if !ok {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	t.Fatalf("no series of %s with %v", name, want)
+	return 0
+}
+
+// A scrape parses as the Prometheus text format and carries what the pairs
+// did: opened, closed, messages and bytes each way, setup time, ACL hits,
+// the engine's SNMP counters; its series do not grow with pairs.
+func TestScrapeParsesAndCounts(t *testing.T) {
+	l := newLab(t)
+	h := metrics.Handler(l.g, metrics.BuildInfo{Version: "v1.2.3", Revision: "abc", GoVersion: "go1.26"})
+	a := l.pair(t, 3, 100)
+	during := scrape(t, h)
+	if v := value(t, during, "sctpgw_pairs_active", "route", "s1ap"); v != 1 {
+		t.Fatalf("active pairs %v", v)
+	}
+	if v := value(t, during, "sctpgw_sctp_curr_estab"); v != 2 {
+		t.Fatalf("SctpCurrEstab %v, want both sides", v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200 && l.g.Snapshot().Gateway.PairsClosed == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f := scrape(t, h)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"sctpgw_pairs_opened_total", []string{"route", "s1ap"}, 1},
+		{"sctpgw_pairs_closed_total", []string{"route", "s1ap"}, 1},
+		{"sctpgw_pairs_active", []string{"route", "s1ap"}, 0},
+		{"sctpgw_pairs_refused_total", []string{"route", "s1ap", "reason", "rule"}, 0},
+		{"sctpgw_messages_forwarded_total", []string{"route", "s1ap", "direction", "ingress_to_egress"}, 3},
+		{"sctpgw_messages_forwarded_total", []string{"route", "s1ap", "direction", "egress_to_ingress"}, 3},
+		{"sctpgw_bytes_forwarded_total", []string{"route", "s1ap", "direction", "ingress_to_egress"}, 300},
+		{"sctpgw_pair_setup_seconds", []string{"route", "s1ap"}, 1},
+		{"sctpgw_acl_rule_hits_total", []string{"route", "s1ap", "rule", "1"}, 1},
+		{"sctpgw_acl_rule_hits_total", []string{"route", "s1ap", "rule", "default"}, 0},
+		{"sctpgw_acl_limit_refusals_total", []string{"route", "s1ap", "limit", "max_pairs"}, 0},
+		{"sctpgw_sctp_active_estabs_total", nil, 1},
+		{"sctpgw_sctp_passive_estabs_total", nil, 1},
+		{"sctpgw_sctp_shutdowns_total", nil, 2},
+		{"sctpgw_sctp_curr_estab", nil, 0},
+		{"sctpgw_draining", nil, 0},
+		{"sctpgw_build_info", []string{"version", "v1.2.3", "revision", "abc"}, 1},
+		{"sctpgw_link_packets_total", []string{"link", "udp", "direction", "rx"}, 0}, // memory links keep no counters
+	} {
+		if v := value(t, f, c.name, c.labels...); v != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
+		}
+	}
+	if f["go_goroutines"] == nil {
+		t.Error("no Go runtime metrics")
+	}
+	// Names follow the conventions; no label identifies an association.
+	allowed := map[string]bool{"route": true, "direction": true, "reason": true, "link": true, "rule": true, "text": true,
+		"limit": true, "version": true, "revision": true, "goversion": true}
+	series := 0
+	for name, fam := range f {
+		if !strings.HasPrefix(name, "sctpgw_") {
+			continue
+		}
+		if fam.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(name, "_total") {
+			t.Errorf("counter %s does not end in _total", name)
+		}
+		for _, m := range fam.Metric {
+			series++
+			for _, lp := range m.Label {
+				if !allowed[lp.GetName()] {
+					t.Errorf("%s has label %s", name, lp.GetName())
+				}
+			}
+		}
+	}
+	for i := 0; i < 4; i++ {
+		l.pair(t, 1, 10)
+	}
+	more := 0
+	for name, fam := range scrape(t, h) {
+		if strings.HasPrefix(name, "sctpgw_") {
+			more += len(fam.Metric)
+		}
+	}
+	if more != series {
+		t.Fatalf("%d series with 4 more pairs, %d before", more, series)
+	}
+}
