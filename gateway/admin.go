@@ -9,17 +9,21 @@ import (
 	"net/http"
 	"sort"
 	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
-// ServeAdmin serves the admin endpoint on ln until ctx ends:
+// AdminMux returns the admin endpoint's handlers:
 //
 //	GET /status   the Snapshot as JSON (what `sctpgw status` prints)
 //	GET /routes   the routes, one per line
+//	GET /healthz  200 while the gateway's stack answers (liveness)
+//	GET /readyz   200 once every route listens, 503 while draining or
+//	              stopped (readiness)
 //
-// It is meant for loopback: it carries no authentication.
-// The caller binds ln, so a port in use fails the start rather than leaving
-// a daemon nobody can watch.
-func (g *Gateway) ServeAdmin(ctx context.Context, ln net.Listener) error {
+// The daemon adds /metrics (package metrics). It is meant for loopback or a
+// pod network: it carries no authentication.
+func (g *Gateway) AdminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -30,7 +34,41 @@ func (g *Gateway) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	mux.HandleFunc("/routes", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, g.Routes())
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := g.st.Do(func(*engine.Host, time.Time) {}); err != nil {
+			http.Error(w, "stopped", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := g.Ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// Ready reports nil once the gateway serves every route and takes new
+// pairs: New returns only after every route listens, so a gateway is ready
+// from then until it drains or stops.
+func (g *Gateway) Ready() error {
+	draining := false
+	if err := g.st.Do(func(*engine.Host, time.Time) { draining = g.core.draining }); err != nil {
+		return errors.New("stopped")
+	}
+	if draining {
+		return errors.New("draining")
+	}
+	return nil
+}
+
+// ServeAdmin serves h on ln until ctx ends. The caller binds ln, so a port
+// in use fails the start rather than leaving a daemon nobody can watch.
+func ServeAdmin(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)

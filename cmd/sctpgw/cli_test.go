@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -157,6 +159,12 @@ func TestRunStatusPingDrain(t *testing.T) {
 	// Ready once its admin endpoint answers: it serves only after the
 	// gateway, links included, has started.
 	waitReady(t, admin, dlog)
+	// Ready for a container HEALTHCHECK, with the flags from the environment.
+	check := exec.CommandContext(ctx, bin, "status")
+	check.Env = append(os.Environ(), "SCTPGW_ADMIN="+admin, "SCTPGW_STATUS_CHECK=true")
+	if out, err := check.CombinedOutput(); err != nil || string(out) != "ready\n" {
+		t.Fatalf("status --check: %v %q", err, out)
+	}
 
 	// ping through the gateway.
 	out, err := exec.CommandContext(ctx, bin, "ping", "-n", "3", "-i", "10ms", fmt.Sprintf("udp://127.0.0.1:%d/36412", gwPort)).CombinedOutput()
@@ -181,6 +189,18 @@ func TestRunStatusPingDrain(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 
+	// /metrics is served beside status, with the pair's figures.
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`sctpgw_pairs_opened_total{route="default"} 2`, `sctpgw_link_packets_total{direction="rx",link="udp"}`, "sctpgw_build_info{"} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Fatalf("no %q in /metrics:\n%s", want, metrics)
+		}
+	}
 	// The UDP link's own counters reach status.
 	out, err = exec.CommandContext(ctx, bin, "status", "--json", "--admin", admin).Output()
 	var snap gateway.Snapshot
@@ -205,6 +225,10 @@ func TestRunStatusPingDrain(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("daemon did not exit after draining")
+	}
+	out, err = exec.CommandContext(ctx, bin, "status", "--check", "--admin", admin).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.HasPrefix(string(out), "not ready: no answer") {
+		t.Fatalf("status --check after exit: %v %q", err, out)
 	}
 	checkPcap(t, pcap, gwPort, srvPort)
 }

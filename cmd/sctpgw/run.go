@@ -15,6 +15,7 @@ import (
 
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/logs"
+	"github.com/sctpgw/sctpgw/metrics"
 )
 
 // defaultAdmin is the admin listener when neither flag nor file says.
@@ -99,7 +100,10 @@ func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
 	defer cancel()
 	adminDone := make(chan error, 1)
 	if admin != nil {
-		go func() { adminDone <- g.ServeAdmin(ctx, admin) }()
+		mux := g.AdminMux()
+		info, _, _ := buildInfo()
+		mux.Handle("/metrics", metrics.Handler(g, info))
+		go func() { adminDone <- gateway.ServeAdmin(ctx, admin, mux) }()
 		glog.Info("admin listening", "addr", admin.Addr().String())
 	}
 	sig := make(chan os.Signal, 1)
