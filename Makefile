@@ -8,7 +8,7 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 .PHONY: build test race fuzz bench bench-compare bench-lab e2e lint ci
 
 build:
-	$(GO) build -o bin/sctpgw ./cmd/sctpgw
+	$(GO) build -buildvcs=auto -o bin/sctpgw ./cmd/sctpgw
 
 # Unit, simulator, vnet and (as root) namespace tests, with the race detector.
 test: lint

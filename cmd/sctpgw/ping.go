@@ -32,10 +32,10 @@ sends on-demand heartbeats and reports their round-trip percentiles, then
 shuts down gracefully. A refused or failed connect prints the peer's ABORT
 causes.`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 10, Usage: "heartbeats to send"},
-			&cli.DurationFlag{Name: "interval", Aliases: []string{"i"}, Value: 200 * time.Millisecond, Usage: "time between heartbeats"},
-			&cli.IntFlag{Name: "streams", Value: 10, Usage: "outbound streams to ask for"},
-			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "give up on the handshake after this long"},
+			&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 10, EnvVars: []string{"SCTPGW_PING_COUNT"}, Usage: "heartbeats to send"},
+			&cli.DurationFlag{Name: "interval", Aliases: []string{"i"}, Value: 200 * time.Millisecond, EnvVars: []string{"SCTPGW_PING_INTERVAL"}, Usage: "time between heartbeats"},
+			&cli.IntFlag{Name: "streams", Value: 10, EnvVars: []string{"SCTPGW_PING_STREAMS"}, Usage: "outbound streams to ask for"},
+			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_PING_TIMEOUT"}, Usage: "give up on the handshake after this long"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
