@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,15 +33,6 @@ func needRootAndNft(tb testing.TB) {
 	testlab.NeedTools(tb, "ip", "nft") // to build the namespaces and to read the table back
 }
 
-func run(tb testing.TB, name string, args ...string) string {
-	tb.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // twoNS is namespaces a (198.18.0.1, 2001:2::1) and b (.2, ::2) joined by a
 // veth pair, deleted when the test ends.
 func twoNS(tb testing.TB) (a, b string) {
@@ -52,42 +42,20 @@ func twoNS(tb testing.TB) (a, b string) {
 	a = fmt.Sprintf("sgwg-%d-%d-a", os.Getpid(), n)
 	b = fmt.Sprintf("sgwg-%d-%d-b", os.Getpid(), n)
 	for _, ns := range []string{a, b} {
-		run(tb, "ip", "netns", "add", ns)
+		testlab.Cmd(tb, true, "ip", "netns", "add", ns)
 		tb.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	}
-	run(tb, "ip", "-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b)
+	testlab.Cmd(tb, true, "ip", "-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b)
 	for _, c := range []struct{ ns, dev, v4, v6 string }{
 		{a, "va", "198.18.0.1/24", "2001:2::1/64"},
 		{b, "vb", "198.18.0.2/24", "2001:2::2/64"},
 	} {
-		run(tb, "ip", "-n", c.ns, "addr", "add", c.v4, "dev", c.dev)
-		run(tb, "ip", "-n", c.ns, "-6", "addr", "add", c.v6, "dev", c.dev, "nodad")
-		run(tb, "ip", "-n", c.ns, "link", "set", "lo", "up")
-		run(tb, "ip", "-n", c.ns, "link", "set", c.dev, "up")
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "addr", "add", c.v4, "dev", c.dev)
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "-6", "addr", "add", c.v6, "dev", c.dev, "nodad")
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "link", "set", "lo", "up")
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
 	}
 	return a, b
-}
-
-// inNS runs f on a locked thread inside ns; the thread dies with its
-// goroutine. Sockets f opens stay in ns.
-func inNS(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
 }
 
 func nsFD(tb testing.TB, ns string) int {
@@ -103,7 +71,7 @@ func nsFD(tb testing.TB, ns string) int {
 func listenIn(tb testing.TB, ns string, cfg rawip.Config) *rawip.Link {
 	tb.Helper()
 	var l *rawip.Link
-	if err := inNS(ns, func() (err error) { l, err = rawip.Listen(cfg); return err }); err != nil {
+	if err := testlab.InNS(ns, func() (err error) { l, err = rawip.Listen(cfg); return err }); err != nil {
 		tb.Fatalf("rawip.Listen in %s: %v", ns, err)
 	}
 	tb.Cleanup(func() { l.Close() })
@@ -224,7 +192,7 @@ func TestRulesDropUnmarkedFromGuardedPortsOnly(t *testing.T) {
 	if !w.passes(w.plain, w.dst4, 36412) {
 		t.Error("unmarked packet from 36412 dropped after Remove")
 	}
-	if out := run(t, "ip", "netns", "exec", a, "nft", "list", "tables"); strings.Contains(out, "sctpgwtest") {
+	if out := testlab.Cmd(t, true, "ip", "netns", "exec", a, "nft", "list", "tables"); strings.Contains(out, "sctpgwtest") {
 		t.Errorf("table still there after Remove:\n%s", out)
 	}
 }
@@ -238,7 +206,7 @@ func TestRulesAsNftListsThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Remove()
-	out := run(t, "ip", "netns", "exec", a, "nft", "list", "table", "inet", DefaultTable)
+	out := testlab.Cmd(t, true, "ip", "netns", "exec", a, "nft", "list", "table", "inet", DefaultTable)
 	for _, want := range []string{
 		"table inet sctpgw",
 		"set ports", "type inet_service", "elements = { 36412, 38412 }",
@@ -272,7 +240,7 @@ func TestRulesReplaceALeftoverTable(t *testing.T) {
 		t.Fatalf("second install over a leftover: %v", err)
 	}
 	defer r.Remove()
-	out := run(t, "ip", "netns", "exec", a, "nft", "list", "ruleset")
+	out := testlab.Cmd(t, true, "ip", "netns", "exec", a, "nft", "list", "ruleset")
 	if strings.Count(out, "table inet sctpgw") != 1 || strings.Contains(out, "1111") || !strings.Contains(out, "2222") {
 		t.Errorf("want one table with the new port only:\n%s", out)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 )
 
@@ -22,7 +23,7 @@ func (l *nsLab) natPort(t *testing.T, client, server netip.Addr) (port uint16, o
 	if client.Is6() {
 		fam = "ipv6"
 	}
-	out := cmd(t, true, "ip", "netns", "exec", l.r, "conntrack", "-L", "-f", fam, "-p", "udp",
+	out := testlab.Cmd(t, true, "ip", "netns", "exec", l.r, "conntrack", "-L", "-f", fam, "-p", "udp",
 		"--orig-src", client.String(), "--orig-dst", server.String())
 	for _, line := range strings.Split(out, "\n") {
 		if !strings.HasPrefix(line, "udp") {
@@ -126,7 +127,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 		for _, f := range fams {
 			old[f.name] = primary(f.s).RemotePort
 		}
-		cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
+		testlab.Cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
 		notices := srvLink.Stats().Notices
 		for _, f := range fams {
 			if err := f.s.SendMsg(ctx, []byte("into the flushed mapping"), stack.SndInfo{Stream: 3, PPID: 60}); err != nil {
@@ -179,7 +180,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 		lab.masquerade(t, "50000-50999")
-		cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
+		testlab.Cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
 		for range fams {
 			if err := <-errs; err != nil {
 				t.Fatal(err)

@@ -4,14 +4,11 @@ package udpencap
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,19 +51,19 @@ type routerNets struct {
 // or not, and sweepStaleNS removes those of killed runs.
 func newRouterNS(t *testing.T, prefix string, n routerNets) *nsLab {
 	t.Helper()
-	sweepStaleNS(t, prefix)
+	testlab.SweepStaleNS(t, prefix)
 	pid := os.Getpid()
 	l := &nsLab{prefix: prefix, c: fmt.Sprintf("%s-%d-c", prefix, pid), r: fmt.Sprintf("%s-%d-r", prefix, pid), s: fmt.Sprintf("%s-%d-s", prefix, pid)}
 	for _, ns := range []string{l.c, l.r, l.s} {
-		t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", ns) })
-		cmd(t, true, "ip", "netns", "add", ns)
-		cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
+		t.Cleanup(func() { testlab.Cmd(t, false, "ip", "netns", "del", ns) })
+		testlab.Cmd(t, true, "ip", "netns", "add", ns)
+		testlab.Cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	cmd(t, true, "ip", "-n", l.c, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", l.r)
-	cmd(t, true, "ip", "-n", l.r, "link", "add", "r1", "type", "veth", "peer", "name", "s0", "netns", l.s)
+	testlab.Cmd(t, true, "ip", "-n", l.c, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", l.r)
+	testlab.Cmd(t, true, "ip", "-n", l.r, "link", "add", "r1", "type", "veth", "peer", "name", "s0", "netns", l.s)
 	if n.mtu > 0 {
-		cmd(t, true, "ip", "-n", l.r, "link", "set", "r1", "mtu", fmt.Sprint(n.mtu))
-		cmd(t, true, "ip", "-n", l.s, "link", "set", "s0", "mtu", fmt.Sprint(n.mtu))
+		testlab.Cmd(t, true, "ip", "-n", l.r, "link", "set", "r1", "mtu", fmt.Sprint(n.mtu))
+		testlab.Cmd(t, true, "ip", "-n", l.s, "link", "set", "s0", "mtu", fmt.Sprint(n.mtu))
 	}
 	for _, a := range []struct{ ns, dev, v4, v6 string }{
 		{l.c, "c0", n.clientV4 + ".2/24", n.clientV6 + "::2/64"},
@@ -74,17 +71,17 @@ func newRouterNS(t *testing.T, prefix string, n routerNets) *nsLab {
 		{l.r, "r1", n.serverV4 + ".1/24", n.serverV6 + "::1/64"},
 		{l.s, "s0", n.serverV4 + ".2/24", n.serverV6 + "::2/64"},
 	} {
-		cmd(t, true, "ip", "-n", a.ns, "addr", "add", a.v4, "dev", a.dev)
-		cmd(t, true, "ip", "-n", a.ns, "-6", "addr", "add", a.v6, "dev", a.dev, "nodad")
-		cmd(t, true, "ip", "-n", a.ns, "link", "set", a.dev, "up")
+		testlab.Cmd(t, true, "ip", "-n", a.ns, "addr", "add", a.v4, "dev", a.dev)
+		testlab.Cmd(t, true, "ip", "-n", a.ns, "-6", "addr", "add", a.v6, "dev", a.dev, "nodad")
+		testlab.Cmd(t, true, "ip", "-n", a.ns, "link", "set", a.dev, "up")
 	}
-	cmd(t, true, "ip", "-n", l.c, "route", "add", "default", "via", n.clientV4+".1")
-	cmd(t, true, "ip", "-n", l.c, "-6", "route", "add", "default", "via", n.clientV6+"::1")
+	testlab.Cmd(t, true, "ip", "-n", l.c, "route", "add", "default", "via", n.clientV4+".1")
+	testlab.Cmd(t, true, "ip", "-n", l.c, "-6", "route", "add", "default", "via", n.clientV6+"::1")
 	if n.serverRoute {
-		cmd(t, true, "ip", "-n", l.s, "route", "add", "default", "via", n.serverV4+".1")
-		cmd(t, true, "ip", "-n", l.s, "-6", "route", "add", "default", "via", n.serverV6+"::1")
+		testlab.Cmd(t, true, "ip", "-n", l.s, "route", "add", "default", "via", n.serverV4+".1")
+		testlab.Cmd(t, true, "ip", "-n", l.s, "-6", "route", "add", "default", "via", n.serverV6+"::1")
 	}
-	cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	testlab.Cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 	return l
 }
 
@@ -101,28 +98,6 @@ func newNSLab(t *testing.T, prefix string) *nsLab {
 	return l
 }
 
-// sweepStaleNS deletes the namespaces prefix-<pid>-* of test processes
-// that are gone: a test binary killed by -timeout runs no cleanups.
-// Namespaces of live processes, ours included, are left alone.
-func sweepStaleNS(t *testing.T, prefix string) {
-	t.Helper()
-	for _, f := range strings.Fields(cmd(t, false, "ip", "netns", "list")) {
-		rest, ok := strings.CutPrefix(f, prefix+"-")
-		if !ok {
-			continue
-		}
-		pidText, _, ok := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if !ok || err != nil || pid <= 0 {
-			continue
-		}
-		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			t.Logf("deleting namespace %s left behind by process %d", f, pid)
-			cmd(t, false, "ip", "netns", "del", f)
-		}
-	}
-}
-
 // masquerade (re)writes the router's one NAT rule: UDP leaving toward the
 // server gets the router's address and a source port from ports.
 func (l *nsLab) masquerade(t *testing.T, ports string) {
@@ -134,25 +109,12 @@ func (l *nsLab) masquerade(t *testing.T, ports string) {
 		"  }\n" +
 		"}\n"
 	// Deleting a table that does not exist yet fails; that is fine.
-	cmd(t, false, "ip", "netns", "exec", l.r, "nft", "delete", "table", "inet", l.prefix)
+	testlab.Cmd(t, false, "ip", "netns", "exec", l.r, "nft", "delete", "table", "inet", l.prefix)
 	c := exec.Command("ip", "netns", "exec", l.r, "nft", "-f", "-")
 	c.Stdin = strings.NewReader(rules)
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v\n%s\n%s", err, out, rules)
 	}
-}
-
-// cmd runs a command for at most 10 s; when must is set a failure fails
-// the test.
-func cmd(t *testing.T, must bool, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil && must {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // listenIn opens a link whose socket lives in namespace ns. A socket belongs
@@ -161,46 +123,12 @@ func cmd(t *testing.T, must bool, name string, args ...string) string {
 // goroutine.
 func listenIn(t *testing.T, ns string, cfg Config) *Link {
 	t.Helper()
-	type result struct {
-		l   *Link
-		err error
+	var l *Link
+	if err := testlab.InNS(ns, func() (err error) { l, err = Listen(cfg); return err }); err != nil {
+		t.Fatalf("listen in %s: %v", ns, err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		l, err := Listen(cfg)
-		// Only a thread back in its own namespace may serve other
-		// goroutines; otherwise it stays locked and dies with this one.
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{l, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listen in %s: %v", ns, r.err)
-	}
-	t.Cleanup(func() { r.l.Close() })
-	return r.l
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 func inRange(p uint16, lo, hi uint16) bool { return p >= lo && p <= hi }
@@ -295,7 +223,7 @@ func TestE2ENetnsMasquerade(t *testing.T) {
 			t.Skip("through-nat failed")
 		}
 		lab.masquerade(t, "50000-50999")
-		cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
+		testlab.Cmd(t, true, "ip", "netns", "exec", lab.r, "conntrack", "-F")
 		for _, f := range fams {
 			p := exchange(t, f, 50)
 			if !inRange(p.RemotePort, 50000, 50999) {
@@ -339,7 +267,7 @@ func TestE2ENetnsMasquerade(t *testing.T) {
 
 	t.Run("frag-needed", func(t *testing.T) {
 		const mtu = 1280
-		cmd(t, true, "ip", "-n", lab.r, "link", "set", "r1", "mtu", fmt.Sprint(mtu))
+		testlab.Cmd(t, true, "ip", "-n", lab.r, "link", "set", "r1", "mtu", fmt.Sprint(mtu))
 		for _, f := range fams {
 			to := link.Path{Remote: f.server, RemotePort: DefaultPort}
 			fits := mtu - cli.Overhead(f.server)

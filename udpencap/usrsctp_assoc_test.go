@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -39,11 +40,11 @@ func usrsctpNS(t *testing.T, name string) string {
 		return ""
 	}
 	if prefix, _, ok := strings.Cut(name, "-"); ok {
-		sweepStaleNS(t, prefix)
+		testlab.SweepStaleNS(t, prefix)
 	}
-	t.Cleanup(func() { cmd(t, false, "ip", "netns", "del", name) })
-	cmd(t, true, "ip", "netns", "add", name)
-	cmd(t, true, "ip", "-n", name, "link", "set", "lo", "up")
+	t.Cleanup(func() { testlab.Cmd(t, false, "ip", "netns", "del", name) })
+	testlab.Cmd(t, true, "ip", "netns", "add", name)
+	testlab.Cmd(t, true, "ip", "-n", name, "link", "set", "lo", "up")
 	return name
 }
 

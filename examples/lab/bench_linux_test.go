@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -227,7 +228,7 @@ func treeCPU(pid, depth int) time.Duration {
 // rawSCTPOpen reports whether some process in role's namespace has a raw
 // socket of protocol 132 (usrsctp in native mode listens on one).
 func (l *lab) rawSCTPOpen(role string) bool {
-	out := runCmd(l.tb, false, "ip", "netns", "exec", l.ns[role], "cat", "/proc/net/raw")
+	out := testlab.Cmd(l.tb, false, "ip", "netns", "exec", l.ns[role], "cat", "/proc/net/raw")
 	for _, line := range strings.Split(out, "\n")[1:] {
 		f := strings.Fields(line)
 		// sl local_address rem_address st ...; the local "port" of a raw

@@ -6,13 +6,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,8 +18,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/internal/testlab"
@@ -84,13 +80,13 @@ func needRoot(tb testing.TB, tools ...string) {
 func newLab(tb testing.TB) *lab {
 	tb.Helper()
 	needRoot(tb)
-	sweepStaleNS(tb)
+	testlab.SweepStaleNS(tb, "sgwl")
 	l := &lab{tb: tb, ns: map[string]string{}}
 	n := labSeq.Add(1)
 	for _, r := range []string{"enb", "edge", "nat", "core", "mme"} {
 		ns := fmt.Sprintf("sgwl-%d-%d-%s", os.Getpid(), n, r)
 		l.ns[r] = ns
-		tb.Cleanup(func() { runCmd(tb, false, "ip", "netns", "del", ns) })
+		tb.Cleanup(func() { testlab.Cmd(tb, false, "ip", "netns", "del", ns) })
 		l.must("ip", "netns", "add", ns)
 		l.must("ip", "-n", ns, "link", "set", "lo", "up")
 	}
@@ -103,7 +99,7 @@ func newLab(tb testing.TB) *lab {
 			// Checksums computed in software: a capture then shows UDP
 			// checksums as they leave, not "partial" (offloaded) ones.
 			if haveEthtool {
-				runCmd(tb, false, "ip", "netns", "exec", l.ns[end[0]], "ethtool", "-K", end[1], "tx", "off")
+				testlab.Cmd(tb, false, "ip", "netns", "exec", l.ns[end[0]], "ethtool", "-K", end[1], "tx", "off")
 			}
 		}
 	}
@@ -126,13 +122,13 @@ func newLab(tb testing.TB) *lab {
 
 func (l *lab) must(name string, args ...string) string {
 	l.tb.Helper()
-	return runCmd(l.tb, true, name, args...)
+	return testlab.Cmd(l.tb, true, name, args...)
 }
 
 // in runs a command inside role's namespace, for at most 20 s.
 func (l *lab) in(role string, args ...string) string {
 	l.tb.Helper()
-	return runCmd(l.tb, true, "ip", append([]string{"netns", "exec", l.ns[role]}, args...)...)
+	return testlab.Cmd(l.tb, true, "ip", append([]string{"netns", "exec", l.ns[role]}, args...)...)
 }
 
 // masquerade (re)writes the NAT: everything leaving toward the core gets
@@ -146,7 +142,7 @@ func (l *lab) masquerade(udpPorts string) {
 	}
 	rules := "table ip sgwlab {\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n" +
 		udp + "    oifname \"nat-out\" masquerade\n  }\n}\n"
-	runCmd(l.tb, false, "ip", "netns", "exec", l.ns["nat"], "nft", "delete", "table", "ip", "sgwlab")
+	testlab.Cmd(l.tb, false, "ip", "netns", "exec", l.ns["nat"], "nft", "delete", "table", "ip", "sgwlab")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := exec.CommandContext(ctx, "ip", "netns", "exec", l.ns["nat"], "nft", "-f", "-")
@@ -160,41 +156,6 @@ func (l *lab) masquerade(udpPorts string) {
 func (l *lab) flushConntrack() {
 	l.tb.Helper()
 	l.in("nat", "conntrack", "-F")
-}
-
-// runCmd runs a command for at most 20 s; with must, a failure fails the
-// test.
-func runCmd(tb testing.TB, must bool, name string, args ...string) string {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil && must {
-		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// sweepStaleNS deletes lab namespaces of test processes that are gone (a
-// test binary killed by -timeout runs no cleanups). Those of live
-// processes, ours included, are left alone.
-func sweepStaleNS(tb testing.TB) {
-	tb.Helper()
-	for _, f := range strings.Fields(runCmd(tb, false, "ip", "netns", "list")) {
-		rest, ok := strings.CutPrefix(f, "sgwl-")
-		if !ok {
-			continue
-		}
-		pidText, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			tb.Logf("deleting namespace %s left behind by process %d", f, pid)
-			runCmd(tb, false, "ip", "netns", "del", f)
-		}
-	}
 }
 
 // The sctpgw binary, built once per test process.
@@ -392,23 +353,7 @@ func (g *gw) snapshot() gateway.Snapshot {
 // opens stay there. The thread stays locked and dies with its goroutine,
 // so it never carries the namespace back into the scheduler's pool.
 func (l *lab) inNS(role string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		fd, err := unix.Open("/run/netns/"+l.ns[role], unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", l.ns[role], err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
+	return testlab.InNS(l.ns[role], f)
 }
 
 // nativeStack is our SCTP stack on a raw-socket link in role's namespace,

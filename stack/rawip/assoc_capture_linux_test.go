@@ -61,7 +61,7 @@ func fsStartCapture(t *testing.T, lab *fsLab) *fsCapture {
 		}
 	}
 	c := &fsCapture{to: &net.UDPAddr{IP: fsAddrB.AsSlice(), Port: fsMarkPort}}
-	err := fsInNS(lab.a, func() (err error) {
+	err := testlab.InNS(lab.a, func() (err error) {
 		c.conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: fsAddrA.AsSlice()})
 		return err
 	})

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,8 +21,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
@@ -65,40 +62,6 @@ func fsNeedRoot(t testing.TB) {
 	testlab.NeedTools(t, "ip", "sysctl")
 }
 
-// fsCmd runs a short command, bounded to 10 s; with must, a failure fails
-// the test.
-func fsCmd(t testing.TB, must bool, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil && must {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// fsSweep deletes namespaces of this prefix left behind by test processes
-// that no longer exist (killed before their cleanup ran).
-func fsSweep(t testing.TB) {
-	t.Helper()
-	for _, f := range strings.Fields(fsCmd(t, false, "ip", "netns", "list")) {
-		rest, ok := strings.CutPrefix(f, fsNSPrefix+"-")
-		if !ok {
-			continue
-		}
-		pidText, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			t.Logf("deleting namespace %s left behind by process %d", f, pid)
-			fsCmd(t, false, "ip", "netns", "del", f)
-		}
-	}
-}
-
 // fsNewLab makes the two namespaces, sgwn-<pid>-<n>-a and -b; they are
 // deleted when the test ends, failed or not. IPv6 is disabled in both, so
 // that the only addresses are fsAddrA and fsAddrB (usrsctp would otherwise
@@ -106,51 +69,28 @@ func fsSweep(t testing.TB) {
 func fsNewLab(t testing.TB) *fsLab {
 	t.Helper()
 	fsNeedRoot(t)
-	fsSweep(t)
+	testlab.SweepStaleNS(t, fsNSPrefix)
 	n := fsNSSeq.Add(1)
 	l := &fsLab{
 		a: fmt.Sprintf("%s-%d-%d-a", fsNSPrefix, os.Getpid(), n),
 		b: fmt.Sprintf("%s-%d-%d-b", fsNSPrefix, os.Getpid(), n),
 	}
 	for _, ns := range []string{l.a, l.b} {
-		t.Cleanup(func() { fsCmd(t, false, "ip", "netns", "del", ns) })
-		fsCmd(t, true, "ip", "netns", "add", ns)
-		fsCmd(t, false, "ip", "netns", "exec", ns, "sysctl", "-qw",
+		t.Cleanup(func() { testlab.Cmd(t, false, "ip", "netns", "del", ns) })
+		testlab.Cmd(t, true, "ip", "netns", "add", ns)
+		testlab.Cmd(t, false, "ip", "netns", "exec", ns, "sysctl", "-qw",
 			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-		fsCmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
+		testlab.Cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	fsCmd(t, true, "ip", "-n", l.a, "link", "add", fsDevA, "type", "veth", "peer", "name", fsDevB, "netns", l.b)
+	testlab.Cmd(t, true, "ip", "-n", l.a, "link", "add", fsDevA, "type", "veth", "peer", "name", fsDevB, "netns", l.b)
 	for _, c := range []struct{ ns, dev, addr string }{
 		{l.a, fsDevA, fsAddrA.String() + "/24"},
 		{l.b, fsDevB, fsAddrB.String() + "/24"},
 	} {
-		fsCmd(t, true, "ip", "-n", c.ns, "addr", "add", c.addr, "dev", c.dev)
-		fsCmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
+		testlab.Cmd(t, true, "ip", "-n", c.ns, "addr", "add", c.addr, "dev", c.dev)
+		testlab.Cmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
 	}
 	return l
-}
-
-// fsInNS runs f on a thread moved into network namespace ns. Sockets f
-// opens belong to ns for good. The thread stays locked and exits with its
-// goroutine, so it never returns to the scheduler in the wrong namespace.
-func fsInNS(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
 }
 
 // fsNode is one SCTP stack over a native link in a namespace, as the
@@ -175,7 +115,7 @@ func (n *fsNode) static(p uint16) bool { return slices.Contains(n.statics, p) }
 func fsNewNode(t testing.TB, ns string, addr netip.Addr, ports ...uint16) *fsNode {
 	t.Helper()
 	n := &fsNode{ns: ns, statics: ports}
-	err := fsInNS(ns, func() (err error) {
+	err := testlab.InNS(ns, func() (err error) {
 		n.link, err = Listen(Config{Addrs: []netip.Addr{addr}, Ports: ports, RecvBuffer: 4 << 20, SendBuffer: 4 << 20})
 		return err
 	})
@@ -629,7 +569,7 @@ func fsUsrsctpBin(t testing.TB, name string) string {
 func fsWaitRawSCTP(t testing.TB, ns string, p *fsProc) {
 	t.Helper()
 	ok := fsPoll(10*time.Second, func() bool {
-		for _, line := range strings.Split(fsCmd(t, false, "ip", "netns", "exec", ns, "cat", "/proc/net/raw"), "\n") {
+		for _, line := range strings.Split(testlab.Cmd(t, false, "ip", "netns", "exec", ns, "cat", "/proc/net/raw"), "\n") {
 			// sl local_address rem_address ...: "00000000:0084" is protocol 132.
 			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1], ":0084") {
 				return true

@@ -462,7 +462,7 @@ func TestAssocNativeForeignPorts(t *testing.T) {
 	fsExchange(t, ctx, c, s, 40, 32)
 
 	var probe *Link
-	if err := fsInNS(lab.a, func() (err error) {
+	if err := testlab.InNS(lab.a, func() (err error) {
 		probe, err = Listen(Config{Addrs: []netip.Addr{fsAddrA}, Ports: []uint16{5001}})
 		return err
 	}); err != nil {
@@ -636,6 +636,6 @@ func TestAssocNativeLostShutdownComplete(t *testing.T) {
 	fsShutdown(t, ctx, c, s)
 	if st := srv.stack.Stats(); st.T2ShutdownExpireds == 0 {
 		t.Errorf("the server completed without resending its SHUTDOWN ACK: was a SHUTDOWN COMPLETE dropped? %s",
-			fsCmd(t, false, "ip", "netns", "exec", lab.a, "nft", "list", "ruleset"))
+			testlab.Cmd(t, false, "ip", "netns", "exec", lab.a, "nft", "list", "ruleset"))
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -111,12 +112,12 @@ func pump(n int, send func(k int) int, received *atomic.Int64) int {
 // batched PacketConn and returns datagrams per second, or 0 if it could not.
 func udpPeer(b *testing.B, lab *lab, size, n int) float64 {
 	var ca, cb *net.UDPConn
-	err := inNS(lab.a, func() (err error) {
+	err := testlab.InNS(lab.a, func() (err error) {
 		ca, err = net.ListenUDP("udp4", &net.UDPAddr{IP: addrA.AsSlice()})
 		return err
 	})
 	if err == nil {
-		err = inNS(lab.b, func() (err error) {
+		err = testlab.InNS(lab.b, func() (err error) {
 			cb, err = net.ListenUDP("udp4", &net.UDPAddr{IP: addrB.AsSlice(), Port: 9899})
 			return err
 		})

@@ -38,7 +38,7 @@ func countReplies(tb testing.TB, ns string) func() (sctp, unreach int) {
 	}
 	re := regexp.MustCompile(`packets (\d+)`)
 	read := func(name string) int {
-		out := run(tb, "ip", "netns", "exec", ns, "nft", "list", "counter", "inet", "sgwcount", name)
+		out := testlab.Cmd(tb, true, "ip", "netns", "exec", ns, "nft", "list", "counter", "inet", "sgwcount", name)
 		m := re.FindStringSubmatch(out)
 		if m == nil {
 			tb.Fatalf("no packet count in %q", out)
@@ -123,7 +123,7 @@ func TestPortFilter(t *testing.T) {
 // the namespace are not delivered.
 func TestAddressFilter(t *testing.T) {
 	lab := newLab(t)
-	run(t, "ip", "-n", lab.b, "addr", "add", "198.18.0.3/24", "dev", "vb")
+	testlab.Cmd(t, true, "ip", "-n", lab.b, "addr", "add", "198.18.0.3/24", "dev", "vb")
 	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
 	lb := listenIn(t, lab.b, Config{Addrs: []netipAddr{addrB}, Ports: []uint16{5002}})
 	watchdog(t, lb, 20*time.Second)
@@ -160,7 +160,7 @@ func TestMark(t *testing.T) {
 	}
 	send(t, la, link.Path{Local: addrA, Remote: addrB}, dataPacket(5001, 5002, 1, 1, []byte("v4")))
 	send(t, la, link.Path{Local: addrA6, Remote: addrB6}, dataPacket(5001, 5002, 1, 1, []byte("v6")))
-	out := run(t, "ip", "netns", "exec", lab.a, "nft", "list", "table", "inet", "sgwmark")
+	out := testlab.Cmd(t, true, "ip", "netns", "exec", lab.a, "nft", "list", "table", "inet", "sgwmark")
 	if !regexp.MustCompile(`counter marked \{\s*packets 2 `).MatchString(out) || !regexp.MustCompile(`counter unmarked \{\s*packets 0 `).MatchString(out) {
 		t.Fatalf("want 2 marked, 0 unmarked packets:\n%s", out)
 	}

@@ -83,7 +83,7 @@ func TestICMPFragNeeded(t *testing.T) {
 	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
 	watchdog(t, la, 20*time.Second)
 	var icmp4, icmp6 int
-	err := inNS(lab.b, func() (err error) {
+	err := testlab.InNS(lab.b, func() (err error) {
 		if icmp4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP); err != nil {
 			return err
 		}

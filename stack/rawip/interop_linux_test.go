@@ -354,7 +354,7 @@ func startCapture(t *testing.T, ns, dev string, path link.Path) *wireCapture {
 		file: filepath.Join(t.TempDir(), "usrsctp.pcap"),
 		to:   net.UDPAddrFromAddrPort(netip.AddrPortFrom(path.Remote, markPort)),
 	}
-	err := inNS(ns, func() (err error) {
+	err := testlab.InNS(ns, func() (err error) {
 		c.conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(path.Local, 0)))
 		return err
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -21,9 +22,9 @@ import (
 // (nor 2001:2::2, its first IPv6 address).
 func multiLab(t *testing.T) (lab *lab, served, unserved []netip.Addr) {
 	lab = newLab(t)
-	run(t, "ip", "-n", lab.b, "addr", "add", "198.18.0.3/24", "dev", "vb")
-	run(t, "ip", "-n", lab.b, "addr", "add", "198.18.0.4/24", "dev", "vb")
-	run(t, "ip", "-n", lab.b, "-6", "addr", "add", "2001:2::3/64", "dev", "vb", "nodad")
+	testlab.Cmd(t, true, "ip", "-n", lab.b, "addr", "add", "198.18.0.3/24", "dev", "vb")
+	testlab.Cmd(t, true, "ip", "-n", lab.b, "addr", "add", "198.18.0.4/24", "dev", "vb")
+	testlab.Cmd(t, true, "ip", "-n", lab.b, "-6", "addr", "add", "2001:2::3/64", "dev", "vb", "nodad")
 	served = []netip.Addr{addrB, mustAddr("198.18.0.3"), mustAddr("2001:2::3")}
 	unserved = []netip.Addr{mustAddr("198.18.0.4"), addrB6}
 	return lab, served, unserved

@@ -8,13 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -40,15 +36,6 @@ func needRoot(tb testing.TB) {
 	testlab.NeedTool(tb, "ip")
 }
 
-func run(tb testing.TB, name string, args ...string) string {
-	tb.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // lab is two network namespaces joined by a veth pair: A (va) and B (vb).
 type lab struct {
 	a, b string // namespace names
@@ -65,50 +52,27 @@ func newLab(tb testing.TB) *lab {
 		b: fmt.Sprintf("sgwr-%d-%d-b", os.Getpid(), n),
 	}
 	for _, ns := range []string{l.a, l.b} {
-		run(tb, "ip", "netns", "add", ns)
+		testlab.Cmd(tb, true, "ip", "netns", "add", ns)
 		tb.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	}
-	run(tb, "ip", "-n", l.a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", l.b)
+	testlab.Cmd(tb, true, "ip", "-n", l.a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", l.b)
 	for _, c := range []struct{ ns, dev, v4, v6 string }{
 		{l.a, "va", "198.18.0.1/24", "2001:2::1/64"},
 		{l.b, "vb", "198.18.0.2/24", "2001:2::2/64"},
 	} {
-		run(tb, "ip", "-n", c.ns, "addr", "add", c.v4, "dev", c.dev)
-		run(tb, "ip", "-n", c.ns, "-6", "addr", "add", c.v6, "dev", c.dev, "nodad")
-		run(tb, "ip", "-n", c.ns, "link", "set", "lo", "up")
-		run(tb, "ip", "-n", c.ns, "link", "set", c.dev, "up")
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "addr", "add", c.v4, "dev", c.dev)
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "-6", "addr", "add", c.v6, "dev", c.dev, "nodad")
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "link", "set", "lo", "up")
+		testlab.Cmd(tb, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
 	}
 	return l
-}
-
-// inNS runs f on a thread that has entered network namespace ns. The thread
-// stays locked and dies with its goroutine, so it never carries the
-// namespace back into the scheduler's pool. Sockets opened by f stay in ns.
-func inNS(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
 }
 
 // listenIn opens a link inside namespace ns, closed when the test ends.
 func listenIn(tb testing.TB, ns string, cfg Config) *Link {
 	tb.Helper()
 	var l *Link
-	err := inNS(ns, func() (err error) {
+	err := testlab.InNS(ns, func() (err error) {
 		l, err = Listen(cfg)
 		return err
 	})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -33,24 +34,24 @@ type pmtuLab struct {
 // newPMTULab builds A --pa/ra-- R --rb/pb-- B for one address family, with
 // 198.18.10.0/24 and 198.18.11.0/24 (RFC 2544) or 2001:2:a::/64 and
 // 2001:2:b::/64 (RFC 5180). The namespaces go when the test ends, failed or
-// not, and fsSweep removes those of killed runs (same prefix).
+// not, and testlab.SweepStaleNS removes those of killed runs (same prefix).
 func newPMTULab(t *testing.T, v6 bool) *pmtuLab {
 	t.Helper()
 	fsNeedRoot(t)
-	fsSweep(t)
+	testlab.SweepStaleNS(t, fsNSPrefix)
 	n := fsNSSeq.Add(1)
 	name := func(s string) string { return fmt.Sprintf("%s-%d-%d-%s", fsNSPrefix, os.Getpid(), n, s) }
 	l := &pmtuLab{a: name("a"), r: name("r"), b: name("b")}
 	for _, ns := range []string{l.a, l.r, l.b} {
-		t.Cleanup(func() { fsCmd(t, false, "ip", "netns", "del", ns) })
-		fsCmd(t, true, "ip", "netns", "add", ns)
-		fsCmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
+		t.Cleanup(func() { testlab.Cmd(t, false, "ip", "netns", "del", ns) })
+		testlab.Cmd(t, true, "ip", "netns", "add", ns)
+		testlab.Cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	fsCmd(t, true, "ip", "-n", l.a, "link", "add", "pa", "type", "veth", "peer", "name", "ra", "netns", l.r)
-	fsCmd(t, true, "ip", "-n", l.b, "link", "add", "pb", "type", "veth", "peer", "name", "rb", "netns", l.r)
+	testlab.Cmd(t, true, "ip", "-n", l.a, "link", "add", "pa", "type", "veth", "peer", "name", "ra", "netns", l.r)
+	testlab.Cmd(t, true, "ip", "-n", l.b, "link", "add", "pb", "type", "veth", "peer", "name", "rb", "netns", l.r)
 	mtu := fmt.Sprint(pmtuRouterMTU)
-	fsCmd(t, true, "ip", "-n", l.r, "link", "set", "rb", "mtu", mtu)
-	fsCmd(t, true, "ip", "-n", l.b, "link", "set", "pb", "mtu", mtu)
+	testlab.Cmd(t, true, "ip", "-n", l.r, "link", "set", "rb", "mtu", mtu)
+	testlab.Cmd(t, true, "ip", "-n", l.b, "link", "set", "pb", "mtu", mtu)
 	fam, plen, netA, netB, host, gw := "-4", "/24", "198.18.10.", "198.18.11.", "1", "254"
 	if v6 {
 		fam, plen, netA, netB, host, gw = "-6", "/64", "2001:2:a::", "2001:2:b::", "1", "fe"
@@ -63,16 +64,16 @@ func newPMTULab(t *testing.T, v6 bool) *pmtuLab {
 		if v6 {
 			args = append(args, "nodad")
 		}
-		fsCmd(t, true, "ip", args...)
-		fsCmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
+		testlab.Cmd(t, true, "ip", args...)
+		testlab.Cmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
 	}
-	fsCmd(t, true, "ip", "-n", l.a, fam, "route", "add", "default", "via", netA+gw)
-	fsCmd(t, true, "ip", "-n", l.b, fam, "route", "add", "default", "via", netB+gw)
+	testlab.Cmd(t, true, "ip", "-n", l.a, fam, "route", "add", "default", "via", netA+gw)
+	testlab.Cmd(t, true, "ip", "-n", l.b, fam, "route", "add", "default", "via", netB+gw)
 	fwd := "net.ipv4.ip_forward=1"
 	if v6 {
 		fwd = "net.ipv6.conf.all.forwarding=1"
 	}
-	fsCmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", fwd)
+	testlab.Cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", fwd)
 	return l
 }
 
