@@ -149,7 +149,7 @@ var usrsctpOpts = stack.Options{
 // down gracefully.
 func TestUsrsctpAssocEchoServer(t *testing.T) {
 	bin := usrsctpBin(t, "echo_server")
-	port := freeUDPPort(t)
+	port := testlab.FreeUDPPort(t)
 	ns := usrsctpNS(t, fmt.Sprintf("sgwa-%d-e", os.Getpid()))
 	l := listenAt(t, ns, ephemeral(""))
 	s := newStackT(t, l)
@@ -248,7 +248,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 			// stdbuf: the client's reports (printf) come line by line, not
 			// at exit.
 			p := startUsrsctp(t, ns, 45*time.Second, true, "stdbuf", "-oL", bin, lo4.String(), strconv.Itoa(portS1AP), "0",
-				strconv.Itoa(int(freeUDPPort(t))), strconv.Itoa(int(l.LocalPort())))
+				strconv.Itoa(int(testlab.FreeUDPPort(t))), strconv.Itoa(int(l.LocalPort())))
 
 			x, err := ln.Accept(ctx)
 			if err != nil {

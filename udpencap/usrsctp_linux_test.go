@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -22,19 +21,6 @@ import (
 func usrsctpBin(t *testing.T, name string) string {
 	t.Helper()
 	return testlab.NeedUsrsctp(t, name)
-}
-
-// freeUDPPort returns a port free for both IPv4 and IPv6 on every address,
-// as usrsctp binds it: the kernel picks it for a dual-stack wildcard socket,
-// which is closed again.
-func freeUDPPort(t *testing.T) uint16 {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
 }
 
 // syncBuffer collects a child's output for the log.
@@ -65,7 +51,7 @@ func (s *syncBuffer) String() string {
 // current namespace, on a random free port.
 func TestUsrsctpHandshake(t *testing.T) {
 	bin := usrsctpBin(t, "echo_server")
-	port := freeUDPPort(t)
+	port := testlab.FreeUDPPort(t)
 	ns := usrsctpNS(t, fmt.Sprintf("sgwu-%d-u", os.Getpid()))
 	l := listenAt(t, ns, ephemeral("127.0.0.1"))
 	startUsrsctp(t, ns, time.Minute, false, bin, strconv.Itoa(int(port)))

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
 )
 
 func writeFile(t *testing.T, name, text string) string {
@@ -81,7 +83,7 @@ func TestRunFailsWhenAdminCannotBind(t *testing.T) {
 	defer taken.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "run", "--listen", fmt.Sprintf("udp://127.0.0.1:%d/36412", freeUDPPort(t)),
+	out, err := exec.CommandContext(ctx, bin, "run", "--listen", fmt.Sprintf("udp://127.0.0.1:%d/36412", testlab.FreeUDPPort(t)),
 		"--forward", "udp://127.0.0.1:9/36412", "--admin", taken.Addr().String()).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "admin listener") ||
 		!strings.Contains(string(out), "address already in use") {
@@ -142,7 +144,7 @@ routes:
   - name: tun
     listen: udp://127.0.0.1:%d/36412
     forward: udp://127.0.0.1:9/36412
-`, freeUDPPort(t)))
+`, testlab.FreeUDPPort(t)))
 	ln := firstLogLine(t, bin, "route listening", "run", "--config", cfg, "--admin", "")
 	var m map[string]any
 	if err := json.Unmarshal([]byte(ln), &m); err != nil || m["route"] != "tun" || m["scope"] != "gateway" || m["level"] != "INFO" {

@@ -57,15 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeUDPPort(t *testing.T) uint16 {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
-}
-
 func freeTCPAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,7 +99,7 @@ func TestRunStatusPingDrain(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
 
 	// The target: our stack on a UDP port, echoing.
-	srvPort := freeUDPPort(t)
+	srvPort := testlab.FreeUDPPort(t)
 	sl, err := udpencap.Listen(udpencap.Config{Addr: netip.AddrPortFrom(lo, srvPort)})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +128,7 @@ func TestRunStatusPingDrain(t *testing.T) {
 		}
 	}()
 
-	gwPort := freeUDPPort(t)
+	gwPort := testlab.FreeUDPPort(t)
 	admin := freeTCPAddr(t)
 	pcap := filepath.Join(t.TempDir(), "gw.pcap")
 	daemon := exec.Command(bin, "run", "--pcap", pcap,

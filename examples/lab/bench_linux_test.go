@@ -144,7 +144,7 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, gws 
 	port := strconv.Itoa(benchTsctpPort)
 	srv := l.start("mme", time.Duration(secs+60)*time.Second, env, bin, "-E", "0", "-p", port, "-R", "1048576")
 	defer srv.kill()
-	waitFor(b, 10*time.Second, "tsctp's server to open its raw socket", func() bool { return l.rawSCTPOpen("mme") })
+	testlab.WaitFor(b, 10*time.Second, "tsctp's server to open its raw socket", func() bool { return l.rawSCTPOpen("mme") })
 	cli := l.start("enb", time.Duration(secs+60)*time.Second, env, bin, "-E", "0", "-p", port,
 		"-l", strconv.Itoa(size), "-T", strconv.Itoa(secs), "-S", "1048576", dst)
 	defer cli.kill()
@@ -152,7 +152,7 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, gws 
 		b.Fatalf("tsctp client to %s still running %d s after its %d s run:\n%s", dst, 45, secs, tailLines(cli.out.String(), 20))
 	}
 	var res usrsctptool.TsctpResult
-	waitFor(b, 15*time.Second, "tsctp's server to print its result for "+dst, func() bool {
+	testlab.WaitFor(b, 15*time.Second, "tsctp's server to print its result for "+dst, func() bool {
 		var ok bool
 		res, ok = usrsctptool.ParseTsctp(srv.out.String())
 		return ok || srv.exited()

@@ -33,7 +33,7 @@ func startCapture(t *testing.T, l *lab, role, dev string) *capture {
 	}
 	c := &capture{l: l, file: filepath.Join(t.TempDir(), role+"-"+dev+".pcapng")}
 	c.p = l.start(role, 5*time.Minute, nil, "dumpcap", "-i", dev, "-f", "udp", "-w", c.file)
-	waitFor(t, 15*time.Second, "dumpcap to start", func() bool {
+	testlab.WaitFor(t, 15*time.Second, "dumpcap to start", func() bool {
 		return strings.Contains(c.p.out.String(), "Capturing on") || c.p.exited()
 	})
 	if c.p.exited() {

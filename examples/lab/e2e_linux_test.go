@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
@@ -54,7 +55,7 @@ func TestE2EUsrsctpThroughGateways(t *testing.T) {
 	checkUsrsctpEchoes(t, "usrsctp client over UDP to the core", out, lines2, echo.out.String())
 
 	// Both pairs were made and closed; none failed.
-	waitFor(t, 10*time.Second, "the core's pairs to close", func() bool { return len(core.snapshot().Pairs) == 0 })
+	testlab.WaitFor(t, 10*time.Second, "the core's pairs to close", func() bool { return len(core.snapshot().Pairs) == 0 })
 	for _, c := range []struct {
 		g      *gw
 		opened uint64
@@ -305,7 +306,7 @@ func TestE2EOwnStackMessagesAndTeardown(t *testing.T) {
 		t.Errorf("the eNB's view of the MME's abort: %v", err)
 	}
 
-	waitFor(t, 10*time.Second, "both gateways to close every pair", func() bool {
+	testlab.WaitFor(t, 10*time.Second, "both gateways to close every pair", func() bool {
 		return len(edge.snapshot().Pairs) == 0 && len(core.snapshot().Pairs) == 0
 	})
 	for _, g := range []*gw{edge, core} {
@@ -437,7 +438,7 @@ func TestE2EHundredAssociationsNATRebinding(t *testing.T) {
 			t.Errorf("MME side of association %d ended with %v (%v)", i, ev.Type, ev.Err)
 		}
 	}
-	waitFor(t, 10*time.Second, "both gateways to close every pair", func() bool {
+	testlab.WaitFor(t, 10*time.Second, "both gateways to close every pair", func() bool {
 		return len(edge.snapshot().Pairs) == 0 && len(core.snapshot().Pairs) == 0
 	})
 	for _, g := range []*gw{edge, core} {
@@ -588,5 +589,5 @@ func TestE2EExampleConfigs(t *testing.T) {
 	if code := edge.p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("edge exited with %d after draining:\n%s", code, edge.p.out)
 	}
-	waitFor(t, 10*time.Second, "the core to close its pairs", func() bool { return len(core.snapshot().Pairs) == 0 })
+	testlab.WaitFor(t, 10*time.Second, "the core to close its pairs", func() bool { return len(core.snapshot().Pairs) == 0 })
 }

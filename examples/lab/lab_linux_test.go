@@ -391,16 +391,6 @@ func usrsctpBin(tb testing.TB, name string) string {
 	return testlab.NeedUsrsctp(tb, name)
 }
 
-// waitFor polls cond every 20 ms for at most d.
-func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	for end := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(end) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-	}
-}
-
 // syncBuf collects a process's output (the first 8 MiB) while the test
 // reads it.
 type syncBuf struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -140,7 +141,7 @@ func (f *farEnd) serve(a *stack.Assoc, port uint16) {
 func (f *farEnd) get(label string, d time.Duration) *farAssoc {
 	f.tb.Helper()
 	var fa *farAssoc
-	waitFor(f.tb, d, "the far end to see "+label, func() bool {
+	testlab.WaitFor(f.tb, d, "the far end to see "+label, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		fa = f.assocs[label]

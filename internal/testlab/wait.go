@@ -57,3 +57,12 @@ func Blocked(frame string) int {
 	}
 	return count
 }
+
+// WaitFor polls cond for up to d and fails the test, naming what it waited
+// for, if cond never held.
+func WaitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	if !Poll(d, cond) {
+		tb.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}

@@ -115,7 +115,7 @@ func (c *fsCapture) mark(t *testing.T, size int, d time.Duration) int {
 		if _, err := c.conn.WriteToUDP(payload, c.to); err != nil {
 			t.Fatalf("sending a capture mark: %v", err)
 		}
-		fsPoll(100*time.Millisecond, found)
+		testlab.Poll(100*time.Millisecond, found)
 	}
 	return frame
 }

@@ -510,7 +510,7 @@ func (p *fsProc) wait(d time.Duration) (exited bool, err error) {
 // waitOutput waits up to d for the process's standard output to hold s.
 func (p *fsProc) waitOutput(t testing.TB, d time.Duration, s string) {
 	t.Helper()
-	if !fsPoll(d, func() bool { return strings.Contains(p.out.String(), s) }) {
+	if !testlab.Poll(d, func() bool { return strings.Contains(p.out.String(), s) }) {
 		t.Fatalf("%s's output lacks %q after %v", p.name, s, d)
 	}
 }
@@ -523,18 +523,6 @@ func fsTail(s string, n int) string {
 		return strings.Join(lines, "\n")
 	}
 	return fmt.Sprintf("[%d lines before]\n%s", len(lines)-n, strings.Join(lines[len(lines)-n:], "\n"))
-}
-
-// fsPoll checks cond every 20 ms for up to d.
-func fsPoll(d time.Duration, cond func() bool) bool {
-	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-	}
 }
 
 // fsBuffer collects a child's output while the test reads it.
@@ -568,7 +556,7 @@ func fsUsrsctpBin(t testing.TB, name string) string {
 // native mode) is open in namespace ns.
 func fsWaitRawSCTP(t testing.TB, ns string, p *fsProc) {
 	t.Helper()
-	ok := fsPoll(10*time.Second, func() bool {
+	ok := testlab.Poll(10*time.Second, func() bool {
 		for _, line := range strings.Split(testlab.Cmd(t, false, "ip", "netns", "exec", ns, "cat", "/proc/net/raw"), "\n") {
 			// sl local_address rem_address ...: "00000000:0084" is protocol 132.
 			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1], ":0084") {

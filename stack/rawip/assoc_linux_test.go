@@ -237,7 +237,7 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	// echo_server prints each message as it gets it, but the pipe from it
 	// to echo.out may lag behind the echoes themselves.
 	count := func() int { return strings.Count(echo.out.String(), "Msg of length") }
-	if !fsPoll(5*time.Second, func() bool { return count() >= assocs*n }) || count() != assocs*n {
+	if !testlab.Poll(5*time.Second, func() bool { return count() >= assocs*n }) || count() != assocs*n {
 		t.Errorf("echo_server reports %d messages, want %d", count(), assocs*n)
 	}
 }
@@ -517,7 +517,7 @@ func TestAssocNativeForeignPorts(t *testing.T) {
 	perPort := uint64(len(out) / 2)
 	// The idle port's packets reach the engine: wait for them, then give
 	// an answer time to come back.
-	if !fsPoll(5*time.Second, func() bool { return srv.stack.Stats().InSCTPPacks >= before.InSCTPPacks+perPort }) {
+	if !testlab.Poll(5*time.Second, func() bool { return srv.stack.Stats().InSCTPPacks >= before.InSCTPPacks+perPort }) {
 		t.Fatalf("the engine received %d of the %d packets to the idle port", srv.stack.Stats().InSCTPPacks-before.InSCTPPacks, perPort)
 	}
 	select {
