@@ -133,6 +133,12 @@ func (a *Association) flush(now time.Time) {
 	}
 	a.data.flushSack(a, &pb, now)
 	for _, info := range a.hbAcks {
+		// Queued for the path MTU of the time; one that a lower MTU
+		// learnt since would push out alone, fragmented, is dropped.
+		if wire.ChunkHeaderLen+wire.ParamHeaderLen+pad4(len(info)) > a.path.maxPacket()-wire.CommonHeaderLen {
+			a.reportCut(1)
+			continue
+		}
 		pb.add(&wire.HeartbeatAck{Info: info})
 	}
 	clear(a.hbAcks)
@@ -148,18 +154,20 @@ func (a *Association) flush(now time.Time) {
 }
 
 // flushErrors adds the ERROR chunk with the queued causes. They fit an
-// empty packet (queueCause); with samePacket they must fit what is left of
-// the current one, and the causes that do not are dropped and counted.
+// empty packet (queueCause: at the path MTU of the time, so they are fitted
+// again in case it dropped since); with samePacket they must fit what is
+// left of the current one. The causes that do not fit are dropped and
+// counted.
 func (a *Association) flushErrors(pb *packetBuilder, samePacket bool) {
 	if len(a.errBuf) == 0 {
 		return
 	}
-	causes := trimLastPadding(a.errBuf)
+	room := a.errRoom()
 	if samePacket {
-		var cut int
-		causes, cut = fitCauses(causes, pb.room()-wire.ChunkHeaderLen)
-		a.reportCut(cut)
+		room = pb.room() - wire.ChunkHeaderLen
 	}
+	causes, cut := fitCauses(trimLastPadding(a.errBuf), room)
+	a.reportCut(cut)
 	if len(causes) > 0 {
 		pb.add(wire.RawChunk{Type: wire.TypeError, Value: causes})
 	}
