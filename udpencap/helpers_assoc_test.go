@@ -1,17 +1,15 @@
 package udpencap
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -93,130 +91,9 @@ func dialAccept(t testing.TB, ctx context.Context, client *stack.Stack, p link.P
 	return c, r.x
 }
 
-// smallFlow marks flows whose large messages stay under 10 KB: usrsctp's
-// echo_server reads into a 10240-byte buffer and echoes only complete
-// messages.
-const smallFlow = 1 << 31
-
-// testPPIDs are the payload protocol identifiers of the signalling that
-// crosses a gateway: S1AP, NGAP, Diameter, M3UA.
-var testPPIDs = [...]uint32{18, 60, 46, 3}
-
-// testMsg is message i of flow: its stream (below streams), PPID, unordered
-// flag, size and bytes all derive from (flow, i), so a receiver regenerates
-// exactly what it should have got. Every 16th message is large enough to be
-// fragmented (up to 20 KB); the others are signalling-sized.
-func testMsg(flow uint32, i int, streams uint16) ([]byte, stack.SndInfo) {
-	r := rand.New(rand.NewPCG(uint64(flow), uint64(i)))
-	size := 8 + r.IntN(400)
-	if i%16 == 15 {
-		if flow&smallFlow != 0 {
-			size = 2000 + r.IntN(8000)
-		} else {
-			size = 2000 + r.IntN(18000)
-		}
-	}
-	b := make([]byte, size)
-	binary.BigEndian.PutUint32(b, flow)
-	binary.BigEndian.PutUint32(b[4:], uint32(i))
-	for j := 8; j < size; j++ {
-		b[j] = byte(r.Uint32())
-	}
-	info := stack.SndInfo{
-		Stream:    uint16((uint32(i)*7 + flow) % uint32(streams)),
-		PPID:      testPPIDs[(uint32(i)+flow)%uint32(len(testPPIDs))],
-		Unordered: i%5 == 2,
-	}
-	return b, info
-}
-
-// msgChecker verifies the messages of one flow as they arrive: each intact
-// (bytes, stream, PPID, unordered flag), none twice, and the ordered ones in
-// order within their stream.
-type msgChecker struct {
-	flow    uint32
-	n       int
-	streams uint16
-	seen    []bool
-	got     int
-	last    map[uint16]int // highest ordered index per stream
-}
-
-func newMsgChecker(flow uint32, n int, streams uint16) *msgChecker {
-	return &msgChecker{flow: flow, n: n, streams: streams, seen: make([]bool, n), last: map[uint16]int{}}
-}
-
-func (c *msgChecker) done() bool { return c.got == c.n }
-
-func (c *msgChecker) check(m stack.Message) error {
-	if len(m.Data) < 8 {
-		return fmt.Errorf("flow %d: a %d-byte message is not one of ours", c.flow, len(m.Data))
-	}
-	flow, i := binary.BigEndian.Uint32(m.Data), int(binary.BigEndian.Uint32(m.Data[4:]))
-	if flow != c.flow || i >= c.n {
-		return fmt.Errorf("flow %d: got message %d of flow %d", c.flow, i, flow)
-	}
-	if c.seen[i] {
-		return fmt.Errorf("flow %d: message %d delivered twice", c.flow, i)
-	}
-	want, info := testMsg(flow, i, c.streams)
-	if !bytes.Equal(m.Data, want) {
-		return fmt.Errorf("flow %d: message %d corrupted: %d bytes, want %d", c.flow, i, len(m.Data), len(want))
-	}
-	if m.Stream != info.Stream || m.PPID != info.PPID || m.Unordered != info.Unordered {
-		return fmt.Errorf("flow %d: message %d on stream %d PPID %d unordered %v; sent on stream %d PPID %d unordered %v",
-			c.flow, i, m.Stream, m.PPID, m.Unordered, info.Stream, info.PPID, info.Unordered)
-	}
-	if !m.Unordered {
-		if last, ok := c.last[m.Stream]; ok && last > i {
-			return fmt.Errorf("flow %d: ordered message %d on stream %d after message %d", c.flow, i, m.Stream, last)
-		}
-		c.last[m.Stream] = i
-	}
-	c.seen[i] = true
-	c.got++
-	return nil
-}
-
-// transferPaced sends n messages of flow from one end, with a pause of gap
-// after each (so that the flow lasts long enough for something to happen
-// meanwhile), and checks them at the other; it returns the first error of
-// either side.
-func transferPaced(ctx context.Context, from, to *stack.Assoc, flow uint32, n int, gap time.Duration) error {
-	out, _ := from.Streams()
-	_, in := to.Streams()
-	if out != in || out == 0 {
-		return fmt.Errorf("flow %d: sender has %d outbound streams, receiver %d inbound", flow, out, in)
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i++ {
-			b, info := testMsg(flow, i, out)
-			if err := from.SendMsg(ctx, b, info); err != nil {
-				sendErr <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
-				return
-			}
-			if gap > 0 {
-				select {
-				case <-time.After(gap):
-				case <-ctx.Done():
-				}
-			}
-		}
-		sendErr <- nil
-	}()
-	c := newMsgChecker(flow, n, in)
-	for !c.done() {
-		m, err := to.RecvMsg(ctx)
-		if err != nil {
-			return errors.Join(fmt.Errorf("flow %d: RecvMsg after %d of %d: %w", flow, c.got, n, err), <-sendErr)
-		}
-		if err := c.check(m); err != nil {
-			return err
-		}
-	}
-	return <-sendErr
-}
+// flowLarge is the largest message of the flows these tests move
+// (testlab.Msg): every 16th message is fragmented, every 64th this large.
+const flowLarge = 20000
 
 // exchange moves n messages each way at once between the two ends of an
 // association, on flows flow (a to b) and flow+1 (b to a).
@@ -227,9 +104,8 @@ func exchange(ctx context.Context, a, b *stack.Assoc, flow uint32, n int) error 
 // exchangePaced is exchange with both senders pausing gap after each
 // message.
 func exchangePaced(ctx context.Context, a, b *stack.Assoc, flow uint32, n int, gap time.Duration) error {
-	back := make(chan error, 1)
-	go func() { back <- transferPaced(ctx, b, a, flow+1, n, gap) }()
-	return errors.Join(transferPaced(ctx, a, b, flow, n, gap), <-back)
+	_, _, err := testlab.Exchange(ctx, a, b, flow, n, flowLarge, gap)
+	return err
 }
 
 // exchangeT is exchange failing the test.

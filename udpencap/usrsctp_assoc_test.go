@@ -164,7 +164,7 @@ func TestUsrsctpAssocEchoServer(t *testing.T) {
 	errs := make(chan error, assocs)
 	for k := range assocs {
 		to := link.Path{Remote: addrs[k%len(addrs)], RemotePort: port}
-		go func() { errs <- echoAssoc(ctx, s, to, echoPort, smallFlow|uint32(k), n) }()
+		go func() { errs <- echoAssoc(ctx, s, to, echoPort, testlab.SmallFlow|uint32(k), n) }()
 	}
 	for range assocs {
 		if err := <-errs; err != nil {
@@ -189,40 +189,7 @@ func echoAssoc(ctx context.Context, s *stack.Stack, to link.Path, port uint16, f
 		c.AbortReason("test: wrong path")
 		return fmt.Errorf("association's path %v after the handshake; want the dialled %v", st.Primary.Path, to)
 	}
-	out, in := c.Streams()
-	if out == 0 || in < out {
-		c.AbortReason("test: streams")
-		return fmt.Errorf("streams %d out, %d in: echoes need as many in as out", out, in)
-	}
-	sent := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i++ {
-			b, info := testMsg(flow, i, out)
-			if err := c.SendMsg(ctx, b, info); err != nil {
-				sent <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
-				return
-			}
-		}
-		sent <- nil
-	}()
-	chk := newMsgChecker(flow, n, out)
-	for !chk.done() {
-		m, err := c.RecvMsg(ctx)
-		if err != nil {
-			return errors.Join(fmt.Errorf("flow %d: %d of %d echoes, then %w", flow, chk.got, n, err), <-sent)
-		}
-		if err := chk.check(m); err != nil {
-			c.AbortReason("test: bad echo")
-			return fmt.Errorf("echo: %w", err)
-		}
-	}
-	if err := <-sent; err != nil {
-		return err
-	}
-	if err := c.Shutdown(ctx); err != nil {
-		return fmt.Errorf("flow %d: Shutdown: %w", flow, err)
-	}
-	return nil
+	return testlab.EchoFlow(ctx, c, flow, n, flowLarge)
 }
 
 // TestUsrsctpAssocClient: usrsctp's client, which sends each line of its

@@ -78,7 +78,7 @@ func fsStartCapture(t *testing.T, lab *fsLab) *fsCapture {
 	// User messages are decoded as plain data: ours are random bytes under
 	// the PPIDs of S1AP, NGAP, Diameter and M3UA, which their dissectors
 	// would rightly call malformed. What is checked is the SCTP layer.
-	for _, ppid := range fsPPIDs {
+	for _, ppid := range testlab.PPIDs {
 		argv = append(argv, "-d", fmt.Sprintf("sctp.ppi==%d,data", ppid))
 	}
 	c.p = fsStart(t, lab.a, 55*time.Second, false, argv...)

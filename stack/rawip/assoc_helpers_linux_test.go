@@ -5,11 +5,9 @@ package rawip
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -224,147 +222,19 @@ func fsDialAccept(t testing.TB, ctx context.Context, client *stack.Stack, p link
 	return c, r.x
 }
 
-// fsSmall marks flows whose messages stay under 10 KB: usrsctp's
-// echo_server reads into a 10240-byte buffer and echoes only whole
-// messages.
-const fsSmall = 1 << 31
-
-// fsPPIDs: S1AP, NGAP, Diameter, M3UA.
-var fsPPIDs = [...]uint32{18, 60, 46, 3}
-
-// fsMaxMsg is the largest message the tests send: 100 KiB.
+// fsMaxMsg is the largest message the tests send: 100 KiB (testlab.Msg:
+// every 64th message of a flow).
 const fsMaxMsg = 100 << 10
-
-// fsMsg is message i of flow: its bytes, stream (below streams), PPID,
-// unordered flag and size derive from (flow, i), so the receiver
-// regenerates what it should have got. Most are signalling-sized; every
-// 16th is 2 KB to 100 KiB (many packets), every 64th exactly 100 KiB.
-func fsMsg(flow uint32, i int, streams uint16) ([]byte, stack.SndInfo) {
-	r := rand.New(rand.NewPCG(uint64(flow), uint64(i)))
-	size := 8 + r.IntN(400)
-	switch {
-	case flow&fsSmall != 0:
-		if i%16 == 15 {
-			size = 2000 + r.IntN(8000)
-		}
-	case i%64 == 63:
-		size = fsMaxMsg
-	case i%16 == 15:
-		size = 2000 + r.IntN(fsMaxMsg-2000)
-	}
-	b := make([]byte, size)
-	binary.BigEndian.PutUint32(b, flow)
-	binary.BigEndian.PutUint32(b[4:], uint32(i))
-	for j := 8; j < size; j++ {
-		b[j] = byte(r.Uint32())
-	}
-	return b, stack.SndInfo{
-		Stream:    uint16((uint32(i)*7 + flow) % uint32(streams)),
-		PPID:      fsPPIDs[(uint32(i)+flow)%uint32(len(fsPPIDs))],
-		Unordered: i%5 == 2,
-	}
-}
-
-// fsChecker verifies one flow's messages as they arrive: each intact
-// (bytes, stream, PPID, unordered flag), none twice, ordered ones in order
-// within their stream.
-type fsChecker struct {
-	flow    uint32
-	n, got  int
-	streams uint16
-	seen    []bool
-	last    map[uint16]int
-	maxSize int
-}
-
-func newFSChecker(flow uint32, n int, streams uint16) *fsChecker {
-	return &fsChecker{flow: flow, n: n, streams: streams, seen: make([]bool, n), last: map[uint16]int{}}
-}
-
-func (c *fsChecker) done() bool { return c.got == c.n }
-
-func (c *fsChecker) check(m stack.Message) error {
-	if len(m.Data) < 8 {
-		return fmt.Errorf("flow %d: a %d-byte message is not one of ours", c.flow, len(m.Data))
-	}
-	flow, i := binary.BigEndian.Uint32(m.Data), int(binary.BigEndian.Uint32(m.Data[4:]))
-	if flow != c.flow || i >= c.n {
-		return fmt.Errorf("flow %d: got message %d of flow %d", c.flow, i, flow)
-	}
-	if c.seen[i] {
-		return fmt.Errorf("flow %d: message %d delivered twice", c.flow, i)
-	}
-	want, info := fsMsg(flow, i, c.streams)
-	if !bytes.Equal(m.Data, want) {
-		return fmt.Errorf("flow %d: message %d corrupted: %d bytes, want %d", c.flow, i, len(m.Data), len(want))
-	}
-	if m.Stream != info.Stream || m.PPID != info.PPID || m.Unordered != info.Unordered {
-		return fmt.Errorf("flow %d: message %d on stream %d PPID %d unordered %v; sent on stream %d PPID %d unordered %v",
-			c.flow, i, m.Stream, m.PPID, m.Unordered, info.Stream, info.PPID, info.Unordered)
-	}
-	if !m.Unordered {
-		if last, ok := c.last[m.Stream]; ok && last > i {
-			return fmt.Errorf("flow %d: ordered message %d on stream %d after message %d", c.flow, i, m.Stream, last)
-		}
-		c.last[m.Stream] = i
-	}
-	c.seen[i] = true
-	c.got++
-	c.maxSize = max(c.maxSize, len(m.Data))
-	return nil
-}
-
-// fsTransfer sends n messages of flow from one end and checks them at the
-// other. It returns the largest message received.
-func fsTransfer(ctx context.Context, from, to *stack.Assoc, flow uint32, n int) (int, error) {
-	out, _ := from.Streams()
-	_, in := to.Streams()
-	if out != in || out == 0 {
-		return 0, fmt.Errorf("flow %d: sender has %d outbound streams, receiver %d inbound", flow, out, in)
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i++ {
-			b, info := fsMsg(flow, i, out)
-			if err := from.SendMsg(ctx, b, info); err != nil {
-				sendErr <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
-				return
-			}
-		}
-		sendErr <- nil
-	}()
-	c := newFSChecker(flow, n, in)
-	for !c.done() {
-		m, err := to.RecvMsg(ctx)
-		if err != nil {
-			return c.maxSize, errors.Join(fmt.Errorf("flow %d: RecvMsg after %d of %d: %w", flow, c.got, n, err), <-sendErr)
-		}
-		if err := c.check(m); err != nil {
-			return c.maxSize, err
-		}
-	}
-	return c.maxSize, <-sendErr
-}
 
 // fsExchange moves n messages each way at once: flow a->b, flow+1 b->a.
 func fsExchange(t testing.TB, ctx context.Context, a, b *stack.Assoc, flow uint32, n int) {
 	t.Helper()
-	type res struct {
-		max int
-		err error
-	}
-	back := make(chan res, 1)
-	go func() {
-		m, err := fsTransfer(ctx, b, a, flow+1, n)
-		back <- res{m, err}
-	}()
-	m1, err1 := fsTransfer(ctx, a, b, flow, n)
-	r := <-back
-	if err := errors.Join(err1, r.err); err != nil {
+	atB, atA, err := testlab.Exchange(ctx, a, b, flow, n, fsMaxMsg, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n >= 64 && flow&fsSmall == 0 && (m1 != fsMaxMsg || r.max != fsMaxMsg) {
-		t.Fatalf("largest messages received: %d and %d bytes, want %d", m1, r.max, fsMaxMsg)
+	if n >= 64 && flow&testlab.SmallFlow == 0 && (atB != fsMaxMsg || atA != fsMaxMsg) {
+		t.Fatalf("largest messages received: %d and %d bytes, want %d", atB, atA, fsMaxMsg)
 	}
 }
 

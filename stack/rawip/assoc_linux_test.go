@@ -212,7 +212,7 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 
 	errs := make(chan error, assocs)
 	for k := range assocs {
-		go func() { errs <- fsEchoAssoc(ctx, cli.stack, echoPort, fsSmall|uint32(k), n) }()
+		go func() { errs <- fsEchoAssoc(ctx, cli.stack, echoPort, testlab.SmallFlow|uint32(k), n) }()
 	}
 	for range assocs {
 		if err := <-errs; err != nil {
@@ -253,40 +253,7 @@ func fsEchoAssoc(ctx context.Context, s *stack.Stack, port uint16, flow uint32, 
 		c.AbortReason("test: wrong path")
 		return fmt.Errorf("flow %d: the association's path is %v, want the dialled %v", flow, p, fsPath)
 	}
-	out, in := c.Streams()
-	if out == 0 || in < out {
-		c.AbortReason("test: streams")
-		return fmt.Errorf("flow %d: streams %d out, %d in: echoes need as many in as out", flow, out, in)
-	}
-	sent := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i++ {
-			b, info := fsMsg(flow, i, out)
-			if err := c.SendMsg(ctx, b, info); err != nil {
-				sent <- fmt.Errorf("flow %d: SendMsg %d: %w", flow, i, err)
-				return
-			}
-		}
-		sent <- nil
-	}()
-	chk := newFSChecker(flow, n, out)
-	for !chk.done() {
-		m, err := c.RecvMsg(ctx)
-		if err != nil {
-			return errors.Join(fmt.Errorf("flow %d: %d of %d echoes, then %w", flow, chk.got, n, err), <-sent)
-		}
-		if err := chk.check(m); err != nil {
-			c.AbortReason("test: bad echo")
-			return fmt.Errorf("echo: %w", err)
-		}
-	}
-	if err := <-sent; err != nil {
-		return err
-	}
-	if err := c.Shutdown(ctx); err != nil {
-		return fmt.Errorf("flow %d: Shutdown: %w", flow, err)
-	}
-	return nil
+	return testlab.EchoFlow(ctx, c, flow, n, fsMaxMsg)
 }
 
 // TestAssocUsrsctpClient: usrsctp's client running natively in namespace
