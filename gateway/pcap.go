@@ -3,12 +3,16 @@ package gateway
 import (
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 
 	"github.com/sctpgw/sctpgw/capture"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
+
+// maxLearned bounds the table of local addresses the tap learns per remote.
+const maxLearned = 4096
 
 // pcapTap writes every packet the stack sees to w. Encapsulated packets get
 // the gateway's UDP port when the link can tell it.
@@ -26,15 +30,14 @@ func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log *slog.Logger
 			ports[i] = lp.LocalPort()
 		}
 	}
+	src := localSource{learned: map[learnKey]netip.Addr{}, route: routeSource}
 	failed := false
 	return func(in bool, i int, p link.Path, pkt []byte) {
 		local := p.Local
-		if !local.IsValid() {
-			// The kernel picks the source; show the family's unspecified.
-			local = netip.IPv4Unspecified()
-			if p.Remote.Is6() && !p.Remote.Is4In6() {
-				local = netip.IPv6Unspecified()
-			}
+		if in {
+			src.learn(i, p)
+		} else if !local.IsValid() {
+			local = src.lookup(i, p.Remote)
 		}
 		src, dst := local, p.Remote
 		sp, dp := ports[i], p.RemotePort
@@ -53,4 +56,65 @@ func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log *slog.Logger
 			log.Warn("pcap: writing failed; no more packets are captured", "err", err)
 		}
 	}, nil
+}
+
+type learnKey struct {
+	link   int
+	remote netip.Addr
+}
+
+// localSource finds the source address of a packet the stack sends without
+// one (the kernel picks it): the address the remote last sent to, else the
+// one the routing table gives, else the family's unspecified address.
+type localSource struct {
+	learned map[learnKey]netip.Addr
+	route   func(remote netip.Addr) (netip.Addr, bool)
+}
+
+func (s *localSource) learn(i int, p link.Path) {
+	if !p.Local.IsValid() || !p.Remote.IsValid() {
+		return
+	}
+	k := learnKey{i, p.Remote}
+	if s.learned[k] == p.Local {
+		return
+	}
+	if len(s.learned) >= maxLearned {
+		clear(s.learned)
+	}
+	s.learned[k] = p.Local
+}
+
+func (s *localSource) lookup(i int, remote netip.Addr) netip.Addr {
+	k := learnKey{i, remote}
+	if a, ok := s.learned[k]; ok {
+		return a
+	}
+	a, ok := s.route(remote)
+	if !ok {
+		a = netip.IPv4Unspecified()
+		if remote.Is6() && !remote.Is4In6() {
+			a = netip.IPv6Unspecified()
+		}
+	}
+	if len(s.learned) >= maxLearned {
+		clear(s.learned)
+	}
+	s.learned[k] = a // once per remote: the lookup is a system call
+	return a
+}
+
+// routeSource asks the kernel which source address it would use toward
+// remote: connecting a UDP socket sends nothing but selects the route.
+func routeSource(remote netip.Addr) (netip.Addr, bool) {
+	if !remote.IsValid() {
+		return netip.Addr{}, false
+	}
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(remote, 9)))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	defer c.Close()
+	a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	return a, a.IsValid() && !a.IsUnspecified()
 }
