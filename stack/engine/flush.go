@@ -49,11 +49,24 @@ func (pb *packetBuilder) add(c wire.Chunk) {
 		pb.buf = c.AppendTo(pb.buf)
 	}
 	pb.chunks++
-	if c.ChunkType() == wire.TypeData || c.ChunkType() == wire.TypeIData {
-		pb.data = true
-		pb.a.host.stats.OutOrderChunks++
-	} else {
+	switch d := c.(type) {
+	case *wire.Data:
+		pb.countData(d.Unordered)
+	case *wire.IData:
+		pb.countData(d.Unordered)
+	default:
 		pb.a.host.stats.OutCtrlChunks++
+	}
+}
+
+// countData counts a DATA or I-DATA chunk as SctpOutOrderChunks or
+// SctpOutUnorderChunks do.
+func (pb *packetBuilder) countData(unordered bool) {
+	pb.data = true
+	if unordered {
+		pb.a.host.stats.OutUnorderChunks++
+	} else {
+		pb.a.host.stats.OutOrderChunks++
 	}
 }
 
