@@ -180,6 +180,9 @@ func (a *Association) established(now time.Time) {
 		a.host.stats.ActiveEstabs++
 	}
 	a.path.startHeartbeat(now)
+	if a.passive {
+		a.path.probeRTT(now)
+	}
 	a.notify(Event{Type: CommUp})
 	if a.shutdownAfterUp {
 		a.shutdownAfterUp = false

@@ -92,6 +92,23 @@ func (pa *path) startHeartbeat(now time.Time) {
 	pa.armHeartbeat(now)
 }
 
+// probeRTT sends a HEARTBEAT now on a path with no RTT measurement yet.
+// The side that accepted an association has none after the handshake (the
+// side that dialled timed its INIT or COOKIE ECHO): without this its SRTT
+// and RTO stay at zero and RTO.Initial until the first heartbeat period
+// or acknowledged DATA, which on a quiet signalling link is HB.interval
+// away. The HEARTBEAT is a regular one (8.3): unanswered, it counts as an
+// error when the heartbeat timer fires.
+func (pa *path) probeRTT(now time.Time) {
+	if !pa.hbOn || pa.hbPending || pa.rto.Measured() {
+		return
+	}
+	pa.hbPending = true
+	pa.hbNonce = pa.a.host.random64()
+	pa.hbSentAt = now
+	pa.a.ctl |= ctlHeartbeat
+}
+
 // armHeartbeat schedules the next heartbeat at RTO + HB.interval with a
 // jitter of +/- 50% of the RTO (8.3).
 func (pa *path) armHeartbeat(now time.Time) {
