@@ -46,7 +46,11 @@ type dataState struct {
 	readable bool  // a Readable event is queued
 	lastRwnd uint32
 	dscratch wire.Data
-	sack     wire.Sack
+	// windowClosed: CloseWindow was called; refused counts the DATA chunks
+	// it dropped since.
+	windowClosed bool
+	refused      int
+	sack         wire.Sack
 
 	// send side
 	sq         *sendqueue.Queue
@@ -194,8 +198,12 @@ func (d *dataState) idle() bool {
 }
 
 // rwnd is the receive window we advertise: the buffer less what the user
-// has not read yet (6.2). A user who stops reading closes it.
+// has not read yet (6.2). A user who stops reading closes it, and so does
+// CloseWindow.
 func (d *dataState) rwnd(a *Association) uint32 {
+	if d.windowClosed {
+		return 0
+	}
 	free := a.cfg.RecvBuffer - d.rq.Buffered()
 	if free < 0 {
 		return 0

@@ -36,6 +36,9 @@ func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) b
 	if dc.Immediate {
 		d.sackNow = true // RFC 7053
 	}
+	if d.refuseData(a, dc.TSN) {
+		return true
+	}
 	// With the window closed, new data above everything received is
 	// dropped unacknowledged (6.2); the sender will retransmit it.
 	stuck := d.stuck(a, dc.TSN)

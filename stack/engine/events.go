@@ -43,6 +43,10 @@ const (
 	// HeartbeatRTT: an on-demand heartbeat (Association.Heartbeat) was
 	// answered after RTT. Not an RFC 6458 notification; ping uses it.
 	HeartbeatRTT
+	// DataRefused: after CloseWindow, the peer sent DATA beyond what was
+	// taken; it holds that data unsent. Raised once. Not an RFC 6458
+	// notification.
+	DataRefused
 )
 
 var eventNames = [...]string{
@@ -51,6 +55,7 @@ var eventNames = [...]string{
 	PeerAddrChange: "PEER_ADDR_CHANGE", RemoteError: "REMOTE_ERROR",
 	SendFailed: "SEND_FAILED", ShutdownEvent: "SHUTDOWN_EVENT",
 	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE", HeartbeatRTT: "HEARTBEAT_RTT",
+	DataRefused: "DATA_REFUSED",
 }
 
 func (t EventType) String() string {

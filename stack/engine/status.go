@@ -25,6 +25,10 @@ type Status struct {
 	Primary     PathStatus
 	Outstanding int // user bytes sent and not acknowledged
 	Delivered   int // messages waiting in the receive queue
+	// WindowClosed: CloseWindow was called; Refused counts the DATA chunks
+	// dropped since.
+	WindowClosed bool
+	Refused      int
 }
 
 // PathStatus mirrors sctp_paddrinfo.
@@ -67,6 +71,7 @@ func (a *Association) Status() Status {
 	if d.sq != nil {
 		s.Pending = d.sq.Buffered()
 	}
+	s.WindowClosed, s.Refused = d.windowClosed, d.refused
 	return s
 }
 
