@@ -59,6 +59,9 @@ type Association struct {
 
 	t2, t5     timer
 	errorCount int // overall error count of 8.1
+	// abortT and abortCauses: see SetAbortDeadline.
+	abortT      timer
+	abortCauses []byte
 
 	ctl ctlSet
 	// hbAcks are the infos of HEARTBEATs to answer at the next flush, and
@@ -135,6 +138,7 @@ func (a *Association) nextDeadline() time.Time {
 	m = earliest(m, a.t1)
 	m = earliest(m, a.t2)
 	m = earliest(m, a.t5)
+	m = earliest(m, a.abortT)
 	m = a.path.earliest(m)
 	m = a.data.earliest(m)
 	return m
@@ -158,6 +162,13 @@ func (a *Association) onTimeout(now time.Time) {
 		a.host.stats.T5ShutdownGuardExpireds++
 		a.t5.stop()
 		a.abortWith(now, nil, ErrShutdownGuard)
+		return
+	}
+	if a.abortT.due(now) {
+		a.abortT.stop()
+		a.host.stats.Aborteds++
+		a.sendAbortBytes(a.abortCauses)
+		a.close(a.lostEvent(ErrDeadline))
 		return
 	}
 	a.path.onTimeout(now)
@@ -203,6 +214,7 @@ func (a *Association) close(ev Event) {
 	a.t1.stop()
 	a.t2.stop()
 	a.t5.stop()
+	a.abortT.stop()
 	a.path.stop()
 	if failed := a.data.failAll(); len(failed) > 0 && ev.Type != ShutdownComp {
 		a.notify(Event{Type: SendFailed, Failed: failed})
@@ -276,6 +288,29 @@ func (a *Association) AbortRaw(now time.Time, causeBytes []byte) {
 	}
 	a.sendAbortBytes(causeBytes)
 	a.close(a.lostEvent(ErrAborted))
+	a.host.finishCall(now)
+}
+
+// SetAbortDeadline makes the association abort itself at t unless it has
+// ended before: it sends an ABORT carrying causeBytes (encoded error causes,
+// relayed verbatim; nil for none; in COOKIE-WAIT nothing is sent, as for
+// Abort) and its handler gets CommLost, or CantStartAssoc before COMM_UP,
+// with ErrDeadline. A gateway bounds its dials with it (whatever T1 and
+// Max.Init.Retransmits would allow), and the time a side may take to
+// deliver what was acknowledged before it relays an ABORT. A later call
+// replaces the deadline; the zero t cancels it.
+func (a *Association) SetAbortDeadline(now, t time.Time, causeBytes []byte) {
+	if a.state == stateClosed {
+		return
+	}
+	if t.IsZero() {
+		a.abortT.stop()
+		a.abortCauses = nil
+	} else {
+		a.abortT.at = t
+		a.abortCauses = append(a.abortCauses[:0], causeBytes...)
+	}
+	a.markDirty()
 	a.host.finishCall(now)
 }
 

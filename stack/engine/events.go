@@ -137,6 +137,9 @@ var (
 	ErrInvalidStream = errors.New("invalid stream identifier")
 	// ErrTooLarge: the message exceeds MaxMessage.
 	ErrTooLarge = errors.New("message too large")
+	// ErrDeadline: the association aborted itself at the time set with
+	// SetAbortDeadline.
+	ErrDeadline = errors.New("deadline passed")
 	// ErrHostClosed: the Host was closed.
 	ErrHostClosed = errors.New("host closed")
 )
