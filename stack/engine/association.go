@@ -56,6 +56,9 @@ type Association struct {
 	shutdownAfterUp bool
 	// holdShutdownAck: see HoldShutdownAck.
 	holdShutdownAck bool
+	// holdShutdownComplete and shutdownAcked: see HoldShutdownComplete.
+	holdShutdownComplete bool
+	shutdownAcked        bool
 
 	t2, t5     timer
 	errorCount int // overall error count of 8.1

@@ -47,6 +47,10 @@ const (
 	// taken; it holds that data unsent. Raised once. Not an RFC 6458
 	// notification.
 	DataRefused
+	// ShutdownAcked: the peer acknowledged our SHUTDOWN while
+	// HoldShutdownComplete holds the SHUTDOWN COMPLETE. Not an RFC 6458
+	// notification.
+	ShutdownAcked
 )
 
 var eventNames = [...]string{
@@ -55,7 +59,7 @@ var eventNames = [...]string{
 	PeerAddrChange: "PEER_ADDR_CHANGE", RemoteError: "REMOTE_ERROR",
 	SendFailed: "SEND_FAILED", ShutdownEvent: "SHUTDOWN_EVENT",
 	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE", HeartbeatRTT: "HEARTBEAT_RTT",
-	DataRefused: "DATA_REFUSED",
+	DataRefused: "DATA_REFUSED", ShutdownAcked: "SHUTDOWN_ACKED",
 }
 
 func (t EventType) String() string {

@@ -40,6 +40,28 @@ func (a *Association) ReleaseShutdownAck(now time.Time) {
 	a.host.finishCall(now)
 }
 
+// HoldShutdownComplete arranges that when the peer acknowledges our
+// SHUTDOWN (its SHUTDOWN ACK: it has sent all it ever will and has all we
+// sent), the association does not answer with SHUTDOWN COMPLETE and end,
+// but raises ShutdownAcked and waits for ReleaseShutdownComplete or Abort.
+// The peer meanwhile retransmits its SHUTDOWN ACK (9.2) and
+// T5-shutdown-guard bounds the wait. A gateway uses it so that a graceful
+// close completes only once what the peer sent has been delivered on the
+// other side of the pair, and otherwise ends in an ABORT that tells the
+// peer of the loss (DESIGN 2.5). Call it before the SHUTDOWN ACK can arrive.
+func (a *Association) HoldShutdownComplete() { a.holdShutdownComplete = true }
+
+// ReleaseShutdownComplete sends the SHUTDOWN COMPLETE held since
+// ShutdownAcked and ends the association gracefully. Before the SHUTDOWN
+// ACK has arrived it does nothing: the hold stays.
+func (a *Association) ReleaseShutdownComplete(now time.Time) {
+	if !a.shutdownAcked || a.state == stateClosed {
+		return
+	}
+	a.completeShutdown()
+	a.host.finishCall(now)
+}
+
 // maybeShutdown sends SHUTDOWN or SHUTDOWN ACK once all our data is
 // acknowledged (9.2); flush calls it before building packets.
 func (a *Association) maybeShutdown(now time.Time) {
@@ -99,6 +121,22 @@ func (a *Association) handleShutdownAck(now time.Time) {
 	if a.state != stateShutdownSent && a.state != stateShutdownAckSent {
 		return
 	}
+	if a.holdShutdownComplete {
+		if !a.shutdownAcked {
+			a.shutdownAcked = true
+			a.t2.stop() // acknowledged: nothing to retransmit
+			if !a.t5.running() {
+				a.t5.start(now, 5*a.cfg.RTO.Max)
+			}
+			a.notify(Event{Type: ShutdownAcked})
+		}
+		return
+	}
+	a.completeShutdown()
+}
+
+// completeShutdown sends SHUTDOWN COMPLETE and ends the association.
+func (a *Association) completeShutdown() {
 	b := a.host.getBuf(64)
 	b = wire.AppendPacket(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag}, &wire.ShutdownComplete{})
 	a.host.stats.OutCtrlChunks++
