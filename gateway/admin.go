@@ -107,8 +107,8 @@ func FormatSnapshot(s Snapshot) string {
 		p("  traffic: in->out %d msgs %d bytes, out->in %d msgs %d bytes\n", x.MsgsIn, x.BytesIn, x.MsgsOut, x.BytesOut)
 	}
 	c := s.Gateway
-	p("\ngateway: pairs opened %d closed %d refused %d failed %d, restarts %d, invalid-stream %d, oversize %d, drain drops %d\n",
-		c.PairsOpened, c.PairsClosed, c.PairsRefused, c.PairsFailed, c.Restarts, c.InvalidStreamMsgs, c.OversizeMsgs, c.DrainDrops)
+	p("\ngateway: pairs opened %d closed %d refused %d failed %d, restarts %d, invalid-stream %d, oversize %d, lost to aborts %d\n",
+		c.PairsOpened, c.PairsClosed, c.PairsRefused, c.PairsFailed, c.Restarts, c.InvalidStreamMsgs, c.OversizeMsgs, c.AbortedMsgs)
 	p("%s", s.Discards)
 	for _, a := range s.ACL {
 		p("\nacl %s: default %s, %d pairs held, %d sources tracked (%d evicted)\n", a.Route, a.Default, a.Pairs, a.Sources, a.SourceEvictions)

@@ -313,8 +313,8 @@ func TestGracefulShutdownBothWays(t *testing.T) {
 				}
 				checkDelivery(t, "eNB->MME", up, mme.msgs)
 				checkDelivery(t, "MME->eNB", down, rec.msgs)
-				if c := g.edgeGW.Counters(); c.DrainDrops != 0 {
-					t.Fatalf("edge dropped %d", c.DrainDrops)
+				if c := g.edgeGW.Counters(); c.AbortedMsgs != 0 {
+					t.Fatalf("edge dropped %d", c.AbortedMsgs)
 				}
 			})
 		}
@@ -402,7 +402,14 @@ func TestDrain(t *testing.T) {
 	}
 	g.edgeGW.Drain(g.net.Now())
 	g.edge.Host.HandleTimeout(g.net.Now()) // flush what Drain queued
-	g.net.RunUntil(func() bool { return g.edgeGW.Pairs() == 0 && g.coreGW.Pairs() == 0 }, time.Minute)
+	g.net.RunUntil(func() bool {
+		for _, rec := range recs {
+			if !rec.ended() {
+				return false
+			}
+		}
+		return g.edgeGW.Pairs() == 0 && g.coreGW.Pairs() == 0
+	}, time.Minute)
 	for i, rec := range recs {
 		if !rec.has(engine.ShutdownComp) {
 			t.Fatalf("eNB %d: %s", i, rec.types())

@@ -61,9 +61,17 @@ type Counters struct {
 	BytesForwarded    [2]uint64
 	InvalidStreamMsgs uint64 // discarded with an ERROR cause 1 (docs/design.md 2.3)
 	OversizeMsgs      uint64
-	DrainDrops        uint64 // messages lost because their side was drained
-	Restarts          uint64
+	// AbortedMsgs counts messages acknowledged to one peer and never
+	// delivered to the other because the pair was aborted: the ABORT told
+	// their sender (docs/design.md 2.6). A drain discards nothing (2.8).
+	AbortedMsgs uint64
+	Restarts    uint64
 }
+
+// RelayWait bounds how long a side whose partner ended may take to deliver
+// what the gateway acknowledged from the partner's peer before the ABORT
+// is relayed (docs/design.md 2.6).
+const RelayWait = 5 * time.Second
 
 // RefusalLogPerSecond is how many refused attempts a route logs per second;
 // beyond it refusals are only counted, and the next line logged says how
@@ -247,7 +255,7 @@ func (t *Counters) add(c *Counters) {
 	}
 	t.InvalidStreamMsgs += c.InvalidStreamMsgs
 	t.OversizeMsgs += c.OversizeMsgs
-	t.DrainDrops += c.DrainDrops
+	t.AbortedMsgs += c.AbortedMsgs
 	t.Restarts += c.Restarts
 }
 
@@ -313,9 +321,11 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	}
 	p := &pair{c: c, r: r, rs: rs, req: req, slot: slot, created: now}
 	p.side[dirIn].a = in
-	// Both sides hold their SHUTDOWN ACK until the pair's other side is done
+	// Both sides hold their SHUTDOWN ACK until the pair's other side is done,
+	// and their SHUTDOWN COMPLETE until what their peer sent was delivered
 	// (docs/design.md 2.5); set before any SHUTDOWN can arrive.
 	in.HoldShutdownAck()
+	in.HoldShutdownComplete()
 	p.side[dirIn].p, p.side[dirOut].p = p, p
 	p.side[dirIn].d, p.side[dirOut].d = dirIn, dirOut
 	// The egress side asks for what the ingress peer asked for
@@ -336,6 +346,7 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	}
 	p.side[dirOut].a = out
 	out.HoldShutdownAck()
+	out.HoldShutdownComplete()
 	c.pairs[p] = struct{}{}
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.Debug("dialling", "route", r.Name, "from", netip.AddrPortFrom(path.Remote, in.RemotePort()).String(),
@@ -347,8 +358,9 @@ func userAbort(reason string) wire.Cause {
 	return &wire.UserInitiatedAbortCause{Reason: []byte(reason)}
 }
 
-// Drain shuts every pair down gracefully and refuses new ones
-// (docs/design.md 2.8). Call AbortAll once the drain deadline passes.
+// Drain shuts every pair down without losing what was acknowledged, and
+// refuses new ones (docs/design.md 2.8; see pair.drain). Call AbortAll
+// once the drain deadline passes.
 func (c *Core) Drain(now time.Time) {
 	c.draining = true
 	for p := range c.pairs {

@@ -32,6 +32,9 @@ type pair struct {
 	created  time.Time // when the COOKIE ECHO was accepted for dialling
 	drained  bool      // the gateway's drain shut it down
 	done     bool
+	// rejected: the ingress peer's connect was answered with an ABORT (or
+	// it left), before any COOKIE ACK.
+	rejected bool
 }
 
 // side is one association of a pair and what the pair knows of it.
@@ -48,9 +51,20 @@ type side struct {
 	released bool
 	// shutdownCalled: we started a graceful shutdown toward this side.
 	shutdownCalled bool
-	closed         bool
-	graceful       bool   // closed by SHUTDOWN COMPLETE
-	end            string // how it ended, for the pair's end line
+	// acked: this side's peer acknowledged our SHUTDOWN; its SHUTDOWN
+	// COMPLETE is held until what the peer sent reached the other side's
+	// peer (docs/design.md 2.5).
+	acked    bool
+	closed   bool
+	graceful bool   // closed by SHUTDOWN COMPLETE
+	end      string // how it ended, for the pair's end line
+	// stopped: this side's window is closed (engine CloseWindow), so what
+	// its peer sends from now on stays with the peer, unacknowledged.
+	stopped bool
+	// abortPending: this side ends in an ABORT carrying abortCauses once
+	// everything owed to its peer is delivered (see finishAborts).
+	abortPending bool
+	abortCauses  []byte
 }
 
 func (p *pair) other(s *side) *side { return &p.side[1-s.d] }
@@ -63,32 +77,15 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 	switch ev.Type {
 	case engine.CommUp:
 		if s.d == dirOut {
-			if err := p.req.Accept(now, &p.side[dirIn]); err != nil {
-				// The ingress peer left while we dialled.
-				s.abort(now, "sctpgw: ingress peer gone")
-				return
-			}
-			p.accepted = true
-			p.opened = now
-			p.rs.setup.Observe(now.Sub(p.created))
-			p.rs.cnt.PairsOpened++
-			_, lp := p.side[dirIn].a.Path()
-			c.log.Info("pair up", "route", p.r.Name,
-				"ingress_peer", netip.AddrPortFrom(lp.Remote, p.side[dirIn].a.RemotePort()).String(),
-				"egress_peer", netip.AddrPortFrom(p.r.ForwardPath.Remote, p.r.ForwardPort).String())
+			p.up(now)
 		}
 	case engine.CantStartAssoc:
 		s.closed = true
 		s.ended(ev)
-		if s.d == dirOut && !p.accepted {
-			p.rs.cnt.PairsFailed++
-			// The client sees its connect fail with the egress cause, not an
-			// association that dies a moment later (docs/design.md 2.1).
-			if len(ev.CauseBytes) > 0 {
-				p.req.RejectRaw(now, ev.CauseBytes)
-			} else {
-				p.req.Reject(now, userAbort(reasonFor(dirOut, ev.Err)))
-			}
+		if s.d == dirOut {
+			p.egressFailed(now, ev)
+		} else {
+			p.ingressGone(now)
 		}
 		p.maybeFinish()
 	case engine.Readable:
@@ -96,6 +93,25 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		p.progress(now)
 	case engine.Writable:
 		p.forward(1 - s.d)
+		p.progress(now)
+	case engine.SenderDry:
+		p.progress(now)
+	case engine.ShutdownAcked:
+		s.acked = true
+		p.progress(now)
+	case engine.DataRefused:
+		// The drain closed this side's window and its peer still sends
+		// (docs/design.md 2.8). That peer cannot close gracefully (it would
+		// have to deliver the refused data first, RFC 9260 9.2), so this
+		// side ends in an ABORT that says so once everything owed to it has
+		// been delivered, and the peer's stack reports the refused messages
+		// unsent.
+		if !s.abortPending {
+			s.abortPending, s.abortCauses = true, drainRefusedCauses
+			if s.end == "" {
+				s.end = "ABORT by gateway: " + drainRefusedReason
+			}
+		}
 		p.progress(now)
 	case engine.ShutdownEvent:
 		s.shut = true
@@ -110,16 +126,13 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 	case engine.CommLost:
 		s.closed = true
 		s.ended(ev)
-		if o.a != nil && !o.closed {
-			if errors.Is(ev.Err, engine.ErrPeerAborted) {
-				// docs/design.md 2.6: the causes go across byte for byte.
-				o.abortRaw(now, ev.Causes, ev.CauseBytes)
-			} else if !errors.Is(ev.Err, engine.ErrAborted) {
-				o.abort(now, reasonFor(s.d, ev.Err))
-			}
-		}
-		if s.d == dirOut && !p.accepted {
-			p.req.Reject(now, userAbort(reasonFor(dirOut, ev.Err)))
+		if p.accepted {
+			p.relay(s, ev, now)
+			p.progress(now)
+		} else if s.d == dirIn {
+			// A pending ingress restarted by its peer: the new association
+			// gets a pair of its own.
+			p.ingressGone(now)
 		}
 		p.maybeFinish()
 	case engine.RemoteError:
@@ -143,6 +156,121 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		s.abort(now, "sctpgw: "+sideNames[1-s.d]+" peer gone")
 	}
 }
+
+// up completes the handshake coupling (docs/design.md 2.1): the egress is
+// up, so the ingress peer gets its COOKIE ACK.
+func (p *pair) up(now time.Time) {
+	c := p.c
+	out := &p.side[dirOut]
+	out.a.SetAbortDeadline(now, time.Time{}, nil) // the dial is over
+	if err := p.req.Accept(now, &p.side[dirIn]); err != nil {
+		// The ingress peer left while we dialled.
+		out.abort(now, "sctpgw: ingress peer gone")
+		return
+	}
+	p.accepted = true
+	p.opened = now
+	p.rs.setup.Observe(now.Sub(p.created))
+	p.rs.cnt.PairsOpened++
+	_, lp := p.side[dirIn].a.Path()
+	c.log.Info("pair up", "route", p.r.Name,
+		"ingress_peer", netip.AddrPortFrom(lp.Remote, p.side[dirIn].a.RemotePort()).String(),
+		"egress_peer", netip.AddrPortFrom(p.r.ForwardPath.Remote, p.r.ForwardPort).String())
+}
+
+// egressFailed answers the waiting ingress peer when the dial fails: its
+// connect fails with the egress cause, not an association that dies a
+// moment later (docs/design.md 2.1).
+func (p *pair) egressFailed(now time.Time, ev engine.Event) {
+	if p.accepted || p.rejected {
+		return
+	}
+	p.rejected = true
+	p.rs.cnt.PairsFailed++
+	if len(ev.CauseBytes) > 0 {
+		p.req.RejectRaw(now, ev.CauseBytes)
+	} else {
+		p.req.Reject(now, userAbort(p.dialFailure(ev.Err)))
+	}
+}
+
+// dialFailure words why the dial failed, for the ingress peer's ABORT.
+func (p *pair) dialFailure(err error) string {
+	return reasonFor(dirOut, err)
+}
+
+// ingressGone ends a pair whose ingress association closed before its
+// COOKIE ACK (its peer aborted, or restarted): the dial is abandoned.
+func (p *pair) ingressGone(now time.Time) {
+	p.rejected = true
+	p.side[dirIn].closed = true
+	if out := &p.side[dirOut]; out.a != nil && !out.closed {
+		out.abort(now, "sctpgw: ingress peer gone")
+	}
+}
+
+// relay carries the end of side s to the other side (docs/design.md 2.6):
+// a peer's ABORT with its causes verbatim, a local failure as a
+// User-Initiated Abort naming the side and the cause. What the gateway
+// acknowledged from s's peer before the end is delivered first, as a
+// native receiver's stack would deliver what it acknowledged before an
+// ABORT (abortAfterDelivery).
+func (p *pair) relay(s *side, ev engine.Event, now time.Time) {
+	o := p.other(s)
+	if o.a == nil || o.closed || errors.Is(ev.Err, engine.ErrAborted) {
+		// Nothing to tell, or we aborted s ourselves and see to o.
+		return
+	}
+	if errors.Is(ev.Err, engine.ErrPeerAborted) {
+		if o.end == "" {
+			o.end = "ABORT relayed from the " + sideNames[s.d] + " peer" + describeCauses(ev.Causes)
+		}
+		p.abortAfterDelivery(o, ev.CauseBytes, now)
+		return
+	}
+	reason := reasonFor(s.d, ev.Err)
+	if o.end == "" {
+		o.end = "ABORT by gateway: " + reason
+	}
+	p.abortAfterDelivery(o, wire.AppendCauses(nil, []wire.Cause{userAbort(reason)}), now)
+}
+
+// abortAfterDelivery makes side o end in an ABORT carrying causes once it
+// has delivered what the other side's peer sent: o's window closes, so what
+// o's peer sends meanwhile is not acknowledged and comes back to it as
+// unsent, and the ABORT goes when nothing is left to deliver
+// (finishAborts), or after RelayWait at the latest.
+func (p *pair) abortAfterDelivery(o *side, causes []byte, now time.Time) {
+	o.abortPending, o.abortCauses = true, causes
+	if !o.stopped {
+		o.stopped = true
+		o.a.CloseWindow(now)
+	}
+	o.a.SetAbortDeadline(now, now.Add(RelayWait), causes)
+	p.forward(1 - o.d)
+}
+
+// finishAborts sends the ABORTs that wait for delivery: side o's goes once
+// its other side is closed (nothing more will come from it) and all it had
+// was handed on, and everything sent on o has been acknowledged.
+func (p *pair) finishAborts(now time.Time) {
+	for d := range p.side {
+		o := &p.side[d]
+		if !o.abortPending || o.a == nil || o.closed {
+			continue
+		}
+		src := p.other(o)
+		if (src.a != nil && !src.closed) || !src.drained() || o.a.Buffered() > 0 {
+			continue
+		}
+		o.a.AbortRaw(now, o.abortCauses)
+	}
+}
+
+// drainRefusedReason ends a drained side whose peer still had data to send.
+const drainRefusedReason = "sctpgw: gateway shutting down: data not accepted"
+
+var drainRefusedCauses = wire.AppendCauses(nil, []wire.Cause{userAbort(drainRefusedReason)})
 
 // reasonFor words a local failure on side d for the other side's ABORT.
 func reasonFor(d int, err error) string {
@@ -182,9 +310,12 @@ func (p *pair) forward(x int) {
 			}
 		}
 		if dst.a == nil || dst.closed {
-			src.held = nil
-			p.rs.cnt.DrainDrops++
-			continue
+			// The pair was aborted (the ABORT told the sender); what is
+			// left is counted when the pair ends.
+			if src.held == nil {
+				src.held = &m
+			}
+			return
 		}
 		err := dst.a.Send(now, m.Data, engine.SndInfo{Stream: m.Stream, PPID: m.PPID, Unordered: m.Unordered})
 		switch {
@@ -210,8 +341,13 @@ func (p *pair) forward(x int) {
 			src.held = nil
 			p.rs.cnt.OversizeMsgs++
 		default:
+			// dst takes no more data although src still delivers (it
+			// cannot happen while shutdowns wait for delivery): never
+			// drop what the sender was told arrived; abort both ways.
 			src.held = nil
-			p.rs.cnt.DrainDrops++
+			p.rs.cnt.AbortedMsgs++
+			p.abort(now, "sctpgw: "+sideNames[1-x]+" refused a message: "+err.Error())
+			return
 		}
 	}
 }
@@ -221,17 +357,28 @@ func (s *side) drained() bool {
 	return s.held == nil && (s.a == nil || s.a.Readable() == 0)
 }
 
-// progress advances a graceful shutdown (docs/design.md 2.5): once a side's peer
-// has shut down (or the side closed gracefully) and all it sent was handed
-// on, the other side is shut down; a held SHUTDOWN ACK goes once the other
-// side's peer can send nothing more and all of that was handed on.
+// finished reports that nothing more will arrive on side s: its peer shut
+// down, or it closed gracefully, or its window is closed and no hole is
+// left to fill.
+func (s *side) finished() bool {
+	return s.shut || s.graceful || s.stopped && s.a != nil && s.a.InboundSettled()
+}
+
+// progress advances a graceful shutdown (docs/design.md 2.5, 2.8): once
+// nothing more will arrive on a side and all it had was handed on, the
+// other side is shut down (unless it must end in an ABORT); a held SHUTDOWN
+// ACK goes once the other side's peer can send nothing more and all of that
+// was handed on; a held SHUTDOWN COMPLETE goes once what the side's peer
+// sent has been acknowledged by the other side's peer; ABORTs waiting for
+// delivery go when it is done.
 func (p *pair) progress(now time.Time) {
 	if !p.accepted {
 		return
 	}
+	p.finishAborts(now)
 	for x := 0; x < 2; x++ {
 		src, dst := &p.side[x], &p.side[1-x]
-		if (src.shut || src.graceful) && src.drained() && dst.a != nil && !dst.closed && !dst.shutdownCalled && !dst.shut {
+		if src.finished() && src.drained() && dst.a != nil && !dst.closed && !dst.shutdownCalled && !dst.shut && !dst.abortPending {
 			dst.shutdownCalled = true
 			dst.a.Shutdown(now)
 		}
@@ -239,19 +386,50 @@ func (p *pair) progress(now time.Time) {
 			src.released = true
 			src.a.ReleaseShutdownAck(now)
 		}
+		// What src's peer sent was all handed on and acknowledged by dst's
+		// peer: src's graceful close may complete. (A dst that was aborted
+		// made src's end an ABORT instead, in relay.)
+		if src.acked && !src.closed && !src.abortPending && src.drained() && (dst.a == nil || dst.a.Buffered() == 0) {
+			src.a.ReleaseShutdownComplete(now)
+		}
 	}
 }
 
-// drain starts a graceful shutdown of the pair from the ingress side.
+// drain closes the pair without losing what was acknowledged
+// (docs/design.md 2.8). The ingress window closes: what the ingress peer
+// sends from now on stays in its stack. Everything already received goes
+// to the egress, which is then shut down; what its peer still sends
+// reaches the ingress peer over the ingress, which is shut down last
+// (progress). An ingress peer with refused data ends in an ABORT instead,
+// once all owed to it was delivered. A pair still dialling has
+// acknowledged nothing: its connect fails.
 func (p *pair) drain(now time.Time) {
+	p.drained = true
 	if !p.accepted {
+		if !p.rejected {
+			p.rejected = true
+			p.req.Reject(now, userAbort("sctpgw: gateway is shutting down"))
+		}
+		if out := &p.side[dirOut]; out.a != nil && !out.closed {
+			out.abort(now, "sctpgw: gateway is shutting down")
+		}
 		return
 	}
 	in := &p.side[dirIn]
-	p.drained = true
-	if !in.closed && !in.shut && !in.shutdownCalled {
-		in.shutdownCalled = true
-		in.a.Shutdown(now)
+	if in.closed || in.stopped {
+		return
+	}
+	in.stopped = true
+	in.a.CloseWindow(now)
+	p.progress(now)
+}
+
+// abort ends both sides at once with reason.
+func (p *pair) abort(now time.Time, reason string) {
+	for d := range p.side {
+		if s := &p.side[d]; s.a != nil && !s.closed {
+			s.abort(now, reason)
+		}
 	}
 }
 
@@ -266,6 +444,16 @@ func (p *pair) maybeFinish() {
 		return
 	}
 	p.done = true
+	// Messages acknowledged to one peer and never delivered to the other:
+	// the pair was aborted, and the ABORT told their sender.
+	for d := range p.side {
+		if s := &p.side[d]; s.held != nil {
+			p.rs.cnt.AbortedMsgs++
+		}
+		if a := p.side[d].a; a != nil {
+			p.rs.cnt.AbortedMsgs += uint64(a.Readable())
+		}
+	}
 	p.slot.Release()
 	delete(p.c.pairs, p)
 	if p.accepted {

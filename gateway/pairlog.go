@@ -27,14 +27,6 @@ func (s *side) abort(now time.Time, reason string) {
 	s.a.Abort(now, userAbort(reason))
 }
 
-// abortRaw relays the other side's peer's ABORT causes to s.
-func (s *side) abortRaw(now time.Time, causes []wire.Cause, causeBytes []byte) {
-	if s.end == "" {
-		s.end = "ABORT relayed from the " + sideNames[1-s.d] + " peer" + describeCauses(causes)
-	}
-	s.a.AbortRaw(now, causeBytes)
-}
-
 // ended records how side s ended from the event that closed it, unless an
 // abort of ours already said.
 func (s *side) ended(ev engine.Event) {

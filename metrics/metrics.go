@@ -68,7 +68,7 @@ var (
 	pairSetup     = desc("pair_setup_seconds", "Time from a valid COOKIE ECHO to the egress side's COMM_UP (the client's COOKIE ACK).", "route")
 	msgs          = desc("messages_forwarded_total", "Messages forwarded, by direction.", "route", "direction")
 	bytes         = desc("bytes_forwarded_total", "User data bytes forwarded, by direction.", "route", "direction")
-	drainDrops    = desc("drain_drops_total", "Messages dropped because their destination side had closed.", "route")
+	abortedMsgs   = desc("aborted_messages_total", "Messages acknowledged to one peer and not delivered to the other because the pair was aborted (the ABORT told their sender).", "route")
 	invalidStream = desc("invalid_stream_messages_total", "Messages answered with ERROR cause 1: the stream was not granted by the far peer.", "route")
 	oversize      = desc("oversize_messages_total", "Messages dropped: larger than the far side's max_message.", "route")
 	restarts      = desc("peer_restarts_total", "Peer restarts that replaced a pair.", "route")
@@ -146,7 +146,7 @@ var (
 // Describe sends every descriptor the collector uses.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{buildInfo, draining, pairsOpened, pairsClosed, pairsRefused, pairsActive, pairSetup,
-		msgs, bytes, drainDrops, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
+		msgs, bytes, abortedMsgs, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
 		linkPackets, linkBytes, linkBatches, currEstab} {
 		ch <- d
 	}
@@ -209,7 +209,7 @@ func collectRoute(ch chan<- prometheus.Metric, r *gateway.RouteStats) {
 	counter(ch, msgs, k.MsgsForwarded[1], n, outToIn)
 	counter(ch, bytes, k.BytesForwarded[0], n, inToOut)
 	counter(ch, bytes, k.BytesForwarded[1], n, outToIn)
-	counter(ch, drainDrops, k.DrainDrops, n)
+	counter(ch, abortedMsgs, k.AbortedMsgs, n)
 	counter(ch, invalidStream, k.InvalidStreamMsgs, n)
 	counter(ch, oversize, k.OversizeMsgs, n)
 	counter(ch, restarts, k.Restarts, n)

@@ -48,7 +48,7 @@ func (a *Association) ReleaseShutdownAck(now time.Time) {
 // T5-shutdown-guard bounds the wait. A gateway uses it so that a graceful
 // close completes only once what the peer sent has been delivered on the
 // other side of the pair, and otherwise ends in an ABORT that tells the
-// peer of the loss (DESIGN 2.5). Call it before the SHUTDOWN ACK can arrive.
+// peer of the loss (docs/design.md 2.5). Call it before the SHUTDOWN ACK can arrive.
 func (a *Association) HoldShutdownComplete() { a.holdShutdownComplete = true }
 
 // ReleaseShutdownComplete sends the SHUTDOWN COMPLETE held since

@@ -5,7 +5,7 @@ import "time"
 // CloseWindow stops the association taking new data from its peer while it
 // goes on sending its own: a gateway draining a pair uses it so that what
 // the peer sends from now on stays with the peer instead of being
-// acknowledged and then lost (DESIGN 2.8).
+// acknowledged and then lost (docs/design.md 2.8).
 //
 // From now on the association advertises a_rwnd 0 and drops, without
 // acknowledging it, every DATA chunk whose TSN is above the highest TSN
