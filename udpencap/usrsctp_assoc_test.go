@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,83 +56,6 @@ func listenAt(t *testing.T, ns string, cfg Config) *Link {
 	return listenIn(t, ns, cfg)
 }
 
-// usrsctpProc is a running usrsctp example program.
-type usrsctpProc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser // when asked for; Wait closes it
-	out   syncBuffer     // stdout and stderr
-	done  chan struct{}
-	err   error // Wait's, once done is closed
-}
-
-// startUsrsctp runs argv, in namespace ns when set, under timeout(1) so
-// that it never outlives limit however it hangs (their client can hang
-// after an ABORT). With withStdin, p.stdin feeds its standard input;
-// otherwise it reads nothing. The process is ours: the test's
-// cleanup ends it by its pid (timeout passes SIGTERM on to the program) and
-// logs its output if the test failed.
-func startUsrsctp(t *testing.T, ns string, limit time.Duration, withStdin bool, argv ...string) *usrsctpProc {
-	t.Helper()
-	full := []string{"timeout", "-k", "3", strconv.Itoa(int(limit / time.Second))}
-	if ns != "" {
-		// ip netns exec switches namespace and execs the program.
-		full = append(full, "ip", "netns", "exec", ns)
-	}
-	full = append(full, argv...)
-	p := &usrsctpProc{cmd: exec.Command(full[0], full[1:]...), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if withStdin {
-		// A pipe of the command's own (not an io.Reader copied by a
-		// goroutine, which Wait would wait for).
-		w, err := p.cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.stdin = w
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %v: %v", full, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	name := argv[0]
-	for _, a := range argv {
-		if strings.HasPrefix(a, "/") {
-			name = a[strings.LastIndexByte(a, '/')+1:]
-			break
-		}
-	}
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.String())
-		}
-	})
-	return p
-}
-
-// wait waits up to d for the program to exit and returns its exit error.
-func (p *usrsctpProc) wait(d time.Duration) (exited bool, err error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	case <-time.After(d):
-		return false, nil
-	}
-}
-
 // usrsctpOpts: INIT is retransmitted quickly while the program binds.
 var usrsctpOpts = stack.Options{
 	NoDelay: true,
@@ -153,7 +75,7 @@ func TestUsrsctpAssocEchoServer(t *testing.T) {
 	ns := usrsctpNS(t, fmt.Sprintf("sgwa-%d-e", os.Getpid()))
 	l := listenAt(t, ns, ephemeral(""))
 	s := newStackT(t, l)
-	startUsrsctp(t, ns, 2*time.Minute, false, bin, strconv.Itoa(int(port)))
+	testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 2 * time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
 	ctx := ctxT(t, time.Minute)
 	addrs := []netip.Addr{lo4}
 	if haveIPv6Loopback() {
@@ -214,7 +136,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 			// client remote_addr remote_port local_port local_encaps_port remote_encaps_port
 			// stdbuf: the client's reports (printf) come line by line, not
 			// at exit.
-			p := startUsrsctp(t, ns, 45*time.Second, true, "stdbuf", "-oL", bin, lo4.String(), strconv.Itoa(portS1AP), "0",
+			p := testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 45 * time.Second, MergeOutput: true, Stdin: true}, "stdbuf", "-oL", bin, lo4.String(), strconv.Itoa(portS1AP), "0",
 				strconv.Itoa(int(testlab.FreeUDPPort(t))), strconv.Itoa(int(l.LocalPort())))
 
 			x, err := ln.Accept(ctx)
@@ -255,7 +177,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 				}
 				echoed <- r
 			}()
-			if _, err := io.WriteString(p.stdin, strings.Join(lines, "")); err != nil {
+			if _, err := io.WriteString(p.Stdin, strings.Join(lines, "")); err != nil {
 				t.Fatalf("writing the client's input: %v", err)
 			}
 			r := <-echoed
@@ -274,7 +196,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 			waitOutput := func(what string) {
 				t.Helper()
 				deadline := time.Now().Add(15 * time.Second)
-				for !strings.Contains(p.out.String(), what) {
+				for !strings.Contains(p.Out.String(), what) {
 					if time.Now().After(deadline) {
 						t.Fatalf("the client's output lacks %q", what)
 					}
@@ -282,14 +204,14 @@ func TestUsrsctpAssocClient(t *testing.T) {
 				}
 			}
 			waitOutput(want)
-			if c := strings.Count(p.out.String(), lines[0]); c != 1 {
+			if c := strings.Count(p.Out.String(), lines[0]); c != 1 {
 				t.Fatalf("the first line came back %d times", c)
 			}
 			waitOutput("SCTP_COMM_UP")
 
 			switch end {
 			case "client-shuts-down":
-				p.stdin.Close() // EOF: shutdown(SHUT_WR), then SHUTDOWN
+				p.Stdin.Close() // EOF: shutdown(SHUT_WR), then SHUTDOWN
 				if _, err := x.RecvMsg(ctx); !isShutdownComp(err) {
 					t.Fatalf("our end after the client's shutdown: %v, want SHUTDOWN_COMP", err)
 				}
@@ -302,7 +224,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 					t.Fatalf("RecvMsg after Shutdown: %v, want SHUTDOWN_COMP", err)
 				}
 				waitOutput("SCTP_SHUTDOWN_COMP")
-				p.stdin.Close() // the client waits in fgets until its input ends
+				p.Stdin.Close() // the client waits in fgets until its input ends
 			case "server-aborts":
 				x.AbortReason("sctpgw: interop abort")
 				var ae *stack.AssocError
@@ -310,18 +232,18 @@ func TestUsrsctpAssocClient(t *testing.T) {
 					t.Fatalf("our end after aborting: %v", err)
 				}
 				waitOutput("SCTP_COMM_LOST")
-				abort := clientAbort(p.out.String())
+				abort := clientAbort(p.Out.String())
 				if abort == nil || !bytes.Contains(abort, []byte("sctpgw: interop abort")) {
 					t.Fatalf("the client reports no ABORT with our reason: %q", abort)
 				}
 				t.Logf("the client got our ABORT chunk: % x", abort)
-				p.stdin.Close()
+				p.Stdin.Close()
 			}
 			limit := 10 * time.Second
 			if end == "server-aborts" {
 				limit = 2 * time.Second
 			}
-			exited, err := p.wait(limit)
+			exited, err := p.Wait(limit)
 			switch {
 			case !exited && end == "server-aborts":
 				// Its main loop waits for a flag only a socket close sets,
@@ -332,7 +254,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 			case err != nil:
 				t.Fatalf("the client exited with %v", err)
 			}
-			t.Logf("client's own lines: %q", strings.ReplaceAll(p.out.String(), want, "<echoed lines>"))
+			t.Logf("client's own lines: %q", strings.ReplaceAll(p.Out.String(), want, "<echoed lines>"))
 		})
 	}
 }

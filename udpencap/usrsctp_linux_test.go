@@ -3,12 +3,10 @@
 package udpencap
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +19,6 @@ import (
 func usrsctpBin(t *testing.T, name string) string {
 	t.Helper()
 	return testlab.NeedUsrsctp(t, name)
-}
-
-// syncBuffer collects a child's output for the log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestUsrsctpHandshake speaks to usrsctp's echo_server, a stack we did not
@@ -54,7 +34,7 @@ func TestUsrsctpHandshake(t *testing.T) {
 	port := testlab.FreeUDPPort(t)
 	ns := usrsctpNS(t, fmt.Sprintf("sgwu-%d-u", os.Getpid()))
 	l := listenAt(t, ns, ephemeral("127.0.0.1"))
-	startUsrsctp(t, ns, time.Minute, false, bin, strconv.Itoa(int(port)))
+	testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
 	pl := startPump(t, l)
 
 	const sctpPort = 7 // echo_server's SCTP port

@@ -40,7 +40,7 @@ type fsCapPacket struct {
 }
 
 type fsCapture struct {
-	p     *fsProc
+	p     *testlab.Proc
 	conn  *net.UDPConn // in namespace A
 	to    *net.UDPAddr
 	start int // frame number of the start mark
@@ -81,7 +81,7 @@ func fsStartCapture(t *testing.T, lab *fsLab) *fsCapture {
 	for _, ppid := range testlab.PPIDs {
 		argv = append(argv, "-d", fmt.Sprintf("sctp.ppi==%d,data", ppid))
 	}
-	c.p = fsStart(t, lab.a, 55*time.Second, false, argv...)
+	c.p = testlab.Start(t, testlab.ProcOptions{NS: lab.a, Limit: 55 * time.Second}, argv...)
 	c.start = c.mark(t, 17, 20*time.Second)
 	return c
 }
@@ -93,7 +93,7 @@ func (c *fsCapture) mark(t *testing.T, size int, d time.Duration) int {
 	want := strconv.Itoa(8 + size)
 	frame := 0
 	found := func() bool {
-		for _, line := range strings.Split(c.p.out.String(), "\n") {
+		for _, line := range strings.Split(c.p.Out.String(), "\n") {
 			f := strings.Split(line, "|")
 			if len(f) >= 2 && f[1] == want {
 				frame, _ = strconv.Atoi(f[0])
@@ -105,11 +105,12 @@ func (c *fsCapture) mark(t *testing.T, size int, d time.Duration) int {
 	payload := make([]byte, size)
 	for end := time.Now().Add(d); !found(); {
 		if time.Now().After(end) {
-			t.Fatalf("tshark printed no %d-byte mark within %v; its stderr: %s", size, d, c.p.err.String())
+			t.Fatalf("tshark printed no %d-byte mark within %v; its stderr: %s", size, d, c.p.Err.String())
 		}
 		select {
-		case <-c.p.done:
-			t.Fatalf("tshark exited: %v; its stderr: %s", c.p.waitErr, c.p.err.String())
+		case <-c.p.Done():
+			_, err := c.p.Wait(0)
+			t.Fatalf("tshark exited: %v; its stderr: %s", err, c.p.Err.String())
 		default:
 		}
 		if _, err := c.conn.WriteToUDP(payload, c.to); err != nil {
@@ -125,9 +126,9 @@ func (c *fsCapture) mark(t *testing.T, size int, d time.Duration) int {
 func (c *fsCapture) finish(t *testing.T) []fsCapPacket {
 	t.Helper()
 	end := c.mark(t, 19, 20*time.Second)
-	c.p.stop(5 * time.Second)
+	c.p.Stop(5 * time.Second)
 	var pkts []fsCapPacket
-	for _, line := range strings.Split(strings.TrimSpace(c.p.out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(c.p.Out.String()), "\n") {
 		f := strings.Split(line, "|")
 		if len(f) != 6 {
 			t.Fatalf("tshark line %q: want 6 fields", line)
@@ -142,7 +143,7 @@ func (c *fsCapture) finish(t *testing.T) []fsCapPacket {
 		pkts = append(pkts, fsCapPacket{frame: n, checksum: f[2], chunks: strings.Split(f[3], ","),
 			malformed: f[4] != "", expert: f[5], line: line})
 	}
-	if s := c.p.err.String(); strings.Contains(s, "dropped") {
+	if s := c.p.Err.String(); strings.Contains(s, "dropped") {
 		t.Logf("tshark: %s", strings.TrimSpace(s))
 	}
 	return pkts

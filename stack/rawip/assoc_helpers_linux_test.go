@@ -3,20 +3,16 @@
 package rawip
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -296,123 +292,6 @@ func fsSawEvent(x *stack.Assoc, typ stack.EventTyp) bool {
 	}
 }
 
-// fsProc is a child process the test started (a usrsctp program, tshark),
-// always under timeout(1) so that it never outlives its limit even if the
-// test binary dies. Only this process is ever signalled, by its pid;
-// timeout passes SIGTERM on to the program.
-type fsProc struct {
-	name     string
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser // when asked for
-	out, err fsBuffer       // stdout; stderr
-	done     chan struct{}
-	waitErr  error // Wait's, once done is closed
-}
-
-// fsStart runs argv in namespace ns (when not "") under timeout(1) with
-// limit. With withStdin, p.stdin feeds its standard input.
-func fsStart(t testing.TB, ns string, limit time.Duration, withStdin bool, argv ...string) *fsProc {
-	t.Helper()
-	full := []string{"timeout", "-k", "3", strconv.Itoa(int(limit / time.Second))}
-	if ns != "" {
-		full = append(full, "ip", "netns", "exec", ns) // which execs the program
-	}
-	full = append(full, argv...)
-	p := &fsProc{cmd: exec.Command(full[0], full[1:]...), done: make(chan struct{})}
-	for _, a := range argv {
-		if a == "stdbuf" || strings.HasPrefix(a, "-") {
-			continue
-		}
-		p.name = a[strings.LastIndexByte(a, '/')+1:]
-		break
-	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
-	if withStdin {
-		w, err := p.cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.stdin = w
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %v: %v", full, err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop(5 * time.Second)
-		if t.Failed() {
-			t.Logf("%s stdout (tail):\n%s\n%s stderr (tail):\n%s", p.name, fsTail(p.out.String(), 30), p.name, fsTail(p.err.String(), 30))
-		}
-	})
-	return p
-}
-
-// stop ends the process if it still runs: SIGTERM, then SIGKILL after
-// grace. It returns once the process has exited.
-func (p *fsProc) stop(grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// wait waits up to d for the process to exit.
-func (p *fsProc) wait(d time.Duration) (exited bool, err error) {
-	select {
-	case <-p.done:
-		return true, p.waitErr
-	case <-time.After(d):
-		return false, nil
-	}
-}
-
-// waitOutput waits up to d for the process's standard output to hold s.
-func (p *fsProc) waitOutput(t testing.TB, d time.Duration, s string) {
-	t.Helper()
-	if !testlab.Poll(d, func() bool { return strings.Contains(p.out.String(), s) }) {
-		t.Fatalf("%s's output lacks %q after %v", p.name, s, d)
-	}
-}
-
-// fsTail is the last n lines of s: a failing test's own message must stay
-// on the screen above a chatty child's output.
-func fsTail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) <= n {
-		return strings.Join(lines, "\n")
-	}
-	return fmt.Sprintf("[%d lines before]\n%s", len(lines)-n, strings.Join(lines[len(lines)-n:], "\n"))
-}
-
-// fsBuffer collects a child's output while the test reads it.
-type fsBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *fsBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *fsBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fsUsrsctpBin is the path of one of Debian's libusrsctp-examples
 // programs, or skips the test.
 func fsUsrsctpBin(t testing.TB, name string) string {
@@ -424,7 +303,7 @@ func fsUsrsctpBin(t testing.TB, name string) string {
 
 // fsWaitRawSCTP waits until a raw socket of protocol 132 (usrsctp's, in
 // native mode) is open in namespace ns.
-func fsWaitRawSCTP(t testing.TB, ns string, p *fsProc) {
+func fsWaitRawSCTP(t testing.TB, ns string, p *testlab.Proc) {
 	t.Helper()
 	ok := testlab.Poll(10*time.Second, func() bool {
 		for _, line := range strings.Split(testlab.Cmd(t, false, "ip", "netns", "exec", ns, "cat", "/proc/net/raw"), "\n") {
@@ -434,14 +313,15 @@ func fsWaitRawSCTP(t testing.TB, ns string, p *fsProc) {
 			}
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("%s exited: %v", p.name, p.waitErr)
+		case <-p.Done():
+			_, err := p.Wait(0)
+			t.Fatalf("%s exited: %v", p.Name, err)
 		default:
 		}
 		return false
 	})
 	if !ok {
-		t.Fatalf("%s opened no raw SCTP socket in %s within 10 s", p.name, ns)
+		t.Fatalf("%s opened no raw SCTP socket in %s within 10 s", p.Name, ns)
 	}
 }
 

@@ -204,7 +204,7 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	bin := fsUsrsctpBin(t, "echo_server")
 	lab := fsNewLab(t)
 	// echo_server local_encaps_port: 0 is native SCTP, over raw sockets.
-	echo := fsStart(t, lab.b, 50*time.Second, false, "stdbuf", "-oL", bin, "0")
+	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 50 * time.Second}, "stdbuf", "-oL", bin, "0")
 	fsWaitRawSCTP(t, lab.b, echo)
 	cli := fsNewNode(t, lab.a, fsAddrA)
 	ctx := fsCtx(t, 30*time.Second)
@@ -236,7 +236,7 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	}
 	// echo_server prints each message as it gets it, but the pipe from it
 	// to echo.out may lag behind the echoes themselves.
-	count := func() int { return strings.Count(echo.out.String(), "Msg of length") }
+	count := func() int { return strings.Count(echo.Out.String(), "Msg of length") }
 	if !testlab.Poll(5*time.Second, func() bool { return count() >= assocs*n }) || count() != assocs*n {
 		t.Errorf("echo_server reports %d messages, want %d", count(), assocs*n)
 	}
@@ -280,7 +280,7 @@ func TestAssocUsrsctpClient(t *testing.T) {
 			// client remote_addr remote_port local_port local_encaps_port
 			// remote_encaps_port: encapsulation ports 0 are native SCTP.
 			// stdbuf: its reports (printf) come line by line, not at exit.
-			p := fsStart(t, lab.a, 30*time.Second, true, "stdbuf", "-oL", bin,
+			p := testlab.Start(t, testlab.ProcOptions{NS: lab.a, Limit: 30 * time.Second, Stdin: true}, "stdbuf", "-oL", bin,
 				fsAddrB.String(), strconv.Itoa(fsPortS1AP), "0", "0", "0")
 			x, err := ln.Accept(ctx)
 			if err != nil {
@@ -318,7 +318,7 @@ func TestAssocUsrsctpClient(t *testing.T) {
 				}
 				echoed <- r
 			}()
-			if _, err := io.WriteString(p.stdin, strings.Join(lines, "")); err != nil {
+			if _, err := io.WriteString(p.Stdin, strings.Join(lines, "")); err != nil {
 				t.Fatalf("writing the client's input: %v", err)
 			}
 			r := <-echoed
@@ -332,19 +332,19 @@ func TestAssocUsrsctpClient(t *testing.T) {
 				}
 			}
 			want := strings.Join(lines, "")
-			p.waitOutput(t, 10*time.Second, want)
-			if c := strings.Count(p.out.String(), lines[0]); c != 1 {
+			p.WaitOutput(t, 10*time.Second, want)
+			if c := strings.Count(p.Out.String(), lines[0]); c != 1 {
 				t.Fatalf("the first line came back %d times", c)
 			}
-			p.waitOutput(t, 5*time.Second, "SCTP_COMM_UP")
+			p.WaitOutput(t, 5*time.Second, "SCTP_COMM_UP")
 
 			switch end {
 			case "client-shuts-down":
-				p.stdin.Close() // EOF: shutdown(SHUT_WR), then SHUTDOWN
+				p.Stdin.Close() // EOF: shutdown(SHUT_WR), then SHUTDOWN
 				if _, err := x.RecvMsg(ctx); !fsIsShutdownComp(err) {
 					t.Fatalf("our end after the client's shutdown: %v, want SHUTDOWN_COMP", err)
 				}
-				p.waitOutput(t, 5*time.Second, "SCTP_SHUTDOWN_COMP")
+				p.WaitOutput(t, 5*time.Second, "SCTP_SHUTDOWN_COMP")
 			case "server-shuts-down":
 				if err := x.Shutdown(ctx); err != nil {
 					t.Fatalf("Shutdown: %v", err)
@@ -352,8 +352,8 @@ func TestAssocUsrsctpClient(t *testing.T) {
 				if _, err := x.RecvMsg(ctx); !fsIsShutdownComp(err) {
 					t.Fatalf("RecvMsg after Shutdown: %v, want SHUTDOWN_COMP", err)
 				}
-				p.waitOutput(t, 5*time.Second, "SCTP_SHUTDOWN_COMP")
-				p.stdin.Close() // the client waits in fgets until its input ends
+				p.WaitOutput(t, 5*time.Second, "SCTP_SHUTDOWN_COMP")
+				p.Stdin.Close() // the client waits in fgets until its input ends
 			case "server-aborts":
 				reason := "sctpgw: native interop abort!" // 29 bytes: padded
 				x.AbortReason(reason)
@@ -361,10 +361,10 @@ func TestAssocUsrsctpClient(t *testing.T) {
 				if _, err := x.RecvMsg(ctx); !errors.As(err, &ae) || ae.Event.Type != engine.CommLost || !errors.Is(err, engine.ErrAborted) {
 					t.Fatalf("our end after aborting: %v", err)
 				}
-				p.waitOutput(t, 5*time.Second, "SCTP_COMM_LOST")
+				p.WaitOutput(t, 5*time.Second, "SCTP_COMM_LOST")
 				// ABORT (6), no flags, length; cause 12 (User-Initiated
 				// Abort), length, the reason; then the chunk's padding.
-				abort := fsClientAbort(p.out.String())
+				abort := fsClientAbort(p.Out.String())
 				want := append([]byte{6, 0, 0, byte(8 + len(reason)), 0, 12, 0, byte(4 + len(reason))}, reason...)
 				exact := len(abort) >= len(want) && len(abort) < len(want)+4 && bytes.Equal(abort[:len(want)], want) &&
 					bytes.Count(abort[len(want):], []byte{0}) == len(abort)-len(want)
@@ -372,13 +372,13 @@ func TestAssocUsrsctpClient(t *testing.T) {
 					t.Fatalf("the client reports the ABORT chunk % x, want % x and padding", abort, want)
 				}
 				t.Logf("the client got our ABORT chunk: % x", abort)
-				p.stdin.Close()
+				p.Stdin.Close()
 			}
 			limit := 10 * time.Second
 			if end == "server-aborts" {
 				limit = time.Second
 			}
-			exited, err := p.wait(limit)
+			exited, err := p.Wait(limit)
 			switch {
 			case !exited && end == "server-aborts":
 				// Its main loop waits for a flag only a socket close sets,

@@ -14,9 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,61 +29,6 @@ import (
 )
 
 const usrsctpEcho = "/usr/lib/usrsctp/echo_server" // Debian's libusrsctp-examples
-
-// startBounded starts a command that is killed by the test if still running
-// at the end; it is also wrapped in timeout(1), so it dies even if the test
-// binary does. Only this process is ever signalled, by its pid.
-func startBounded(tb testing.TB, limit time.Duration, name string, args ...string) (*proc, *syncBuffer) {
-	tb.Helper()
-	argv := append([]string{"--signal=TERM", strconv.Itoa(int(limit.Seconds())), name}, args...)
-	cmd := exec.Command("timeout", argv...)
-	out := new(syncBuffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	tb.Cleanup(func() {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to its child
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return &proc{cmd: cmd, done: done}, out
-}
-
-// proc is a started child and a channel closed when it has exited.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // collector reads a link in the background and hands over copies.
 type collector struct {
@@ -188,7 +131,7 @@ func interop(t *testing.T, path link.Path) {
 	// mark; only then does the exchange begin.
 	capture := startCapture(t, lab.a, "va", path)
 
-	_, echoOut := startBounded(t, 60*time.Second, "ip", "netns", "exec", lab.b, usrsctpEcho, "0")
+	echoOut := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 60 * time.Second, MergeOutput: true}, usrsctpEcho, "0").Out
 	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
 	watchdog(t, la, 55*time.Second)
 	rx := collect(la)
@@ -333,8 +276,8 @@ const markPort = 39998
 const startMarkSize, endMarkSize = 17, 19
 
 type wireCapture struct {
-	p    *proc
-	out  *syncBuffer // dumpcap's output
+	p    *testlab.Proc
+	out  *testlab.Buffer // dumpcap's output
 	file string
 	conn *net.UDPConn // in namespace A
 	to   *net.UDPAddr
@@ -364,9 +307,10 @@ func startCapture(t *testing.T, ns, dev string, path link.Path) *wireCapture {
 	t.Cleanup(func() { c.conn.Close() })
 	// -P: pcap, which the marks are looked for in while dumpcap writes it.
 	// dumpcap stops by itself after 50 s; the test stops it sooner.
-	c.p, c.out = startBounded(t, 60*time.Second, "ip", "netns", "exec", ns,
+	c.p = testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 60 * time.Second, MergeOutput: true},
 		"dumpcap", "-i", dev, "-p", "-P", "-f", fmt.Sprintf("sctp or (udp dst port %d)", markPort),
 		"-a", "duration:50", "-w", c.file)
+	c.out = c.p.Out
 	c.mark(t, startMarkSize, 20*time.Second)
 	return c
 }
@@ -379,7 +323,7 @@ func (c *wireCapture) mark(t *testing.T, size int, d time.Duration) {
 	start := time.Now()
 	for sent, end := 0, start.Add(d); ; {
 		select {
-		case <-c.p.done:
+		case <-c.p.Done():
 			t.Fatalf("dumpcap exited before the %d-byte mark was captured: %s", size, c.out)
 		default:
 		}
@@ -442,14 +386,14 @@ func (c *wireCapture) marks(size int) (int, error) {
 func (c *wireCapture) check(t *testing.T, wantBad int) {
 	t.Helper()
 	c.mark(t, endMarkSize, 20*time.Second)
-	c.p.cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to dumpcap, which closes the file
+	c.p.Cmd.Process.Signal(syscall.SIGTERM) // timeout(1) passes it on to dumpcap, which closes the file
 	select {
-	case <-c.p.done:
+	case <-c.p.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatalf("dumpcap did not stop; it says: %s", c.out)
 	}
-	if !c.p.cmd.ProcessState.Success() {
-		t.Logf("dumpcap: %v: %s", c.p.cmd.ProcessState, c.out)
+	if !c.p.Cmd.ProcessState.Success() {
+		t.Logf("dumpcap: %v: %s", c.p.Cmd.ProcessState, c.out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
