@@ -163,6 +163,11 @@ func TestRunStatusPingDrain(t *testing.T) {
 		t.Fatalf("ping: %v\n%s\ndaemon: %s", err, out, dlog.String())
 	}
 
+	// End to end through the gateway: the target echoes.
+	out, err = exec.CommandContext(ctx, bin, "ping", "--echo", "-n", "3", "-i", "10ms", fmt.Sprintf("udp://127.0.0.1:%d/36412", gwPort)).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("echo rtt min")) || !bytes.Contains(out, []byte("(3/3 answered)")) {
+		t.Fatalf("ping --echo: %v\n%s\ndaemon: %s", err, out, dlog.String())
+	}
 	// A client of ours through the gateway, kept open for status and drain.
 	cl, _ := udpencap.Listen(udpencap.Config{Addr: netip.AddrPortFrom(lo, 0), EphemeralPort: true})
 	cs, _ := stack.New(stack.Config{Links: []link.Link{cl}})
@@ -187,7 +192,7 @@ func TestRunStatusPingDrain(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`sctpgw_pairs_opened_total{route="default"} 2`, `sctpgw_link_packets_total{direction="rx",link="udp"}`, "sctpgw_build_info{"} {
+	for _, want := range []string{`sctpgw_pairs_opened_total{route="default"} 3`, `sctpgw_link_packets_total{direction="rx",link="udp"}`, "sctpgw_build_info{"} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Fatalf("no %q in /metrics:\n%s", want, metrics)
 		}
