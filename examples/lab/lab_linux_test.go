@@ -3,7 +3,6 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,69 +197,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a process the lab started, inside a namespace, under timeout(1)
-// (which makes itself a process group leader, so the group is the process
-// and its children and nothing else). It is ended when the test ends.
+// proc is a process the lab started (testlab.Start: under timeout(1), in
+// its own process group, ended when the test ends), under the names the
+// lab's tests use.
 type proc struct {
+	*testlab.Proc
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuf
-	done chan struct{}
+	out  *testlab.Buffer // stdout and stderr
 }
+
+// syncBuf collects output while the test reads it.
+type syncBuf = testlab.Buffer
 
 // start runs args in role's namespace for at most limit.
 func (l *lab) start(role string, limit time.Duration, env []string, args ...string) *proc {
 	l.tb.Helper()
-	full := append([]string{"netns", "exec", l.ns[role], "timeout", "-s", "KILL", strconv.Itoa(int(limit.Seconds())) + "s"}, args...)
-	p := &proc{name: role + ": " + filepath.Base(args[0]), cmd: exec.Command("ip", full...), out: &syncBuf{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		l.tb.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	l.tb.Cleanup(p.kill)
-	return p
+	tp := testlab.Start(l.tb, testlab.ProcOptions{NS: l.ns[role], Limit: limit, Env: env, MergeOutput: true}, args...)
+	return &proc{Proc: tp, name: role + ": " + filepath.Base(args[0]), cmd: tp.Cmd, out: tp.Out}
 }
 
 // exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) exited() bool { return p.Exited() }
 
 // signal sends sig to the process (timeout(1) passes it on to its child).
-func (p *proc) signal(sig syscall.Signal) {
-	if !p.exited() {
-		p.cmd.Process.Signal(sig)
-	}
-}
+func (p *proc) signal(sig syscall.Signal) { p.Signal(sig) }
 
 // wait waits up to d for the process to end.
 func (p *proc) wait(d time.Duration) bool {
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
+	ok, _ := p.Wait(d)
+	return ok
 }
 
 // kill ends the process: SIGTERM, then after 3 s SIGKILL to its group.
-func (p *proc) kill() {
-	if p.exited() {
-		return
-	}
-	p.signal(syscall.SIGTERM)
-	if !p.wait(3 * time.Second) {
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		p.wait(5 * time.Second)
-	}
-}
+func (p *proc) kill() { p.Stop(3 * time.Second) }
 
 // gw is a running sctpgw daemon.
 type gw struct {
@@ -389,26 +358,4 @@ func (l *lab) nativeStack(role string, addrs ...string) *stack.Stack {
 func usrsctpBin(tb testing.TB, name string) string {
 	tb.Helper()
 	return testlab.NeedUsrsctp(tb, name)
-}
-
-// syncBuf collects a process's output (the first 8 MiB) while the test
-// reads it.
-type syncBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.buf.Len() < 8<<20 {
-		s.buf.Write(p)
-	}
-	return len(p), nil
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
