@@ -2,13 +2,18 @@ package metrics_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -252,5 +257,57 @@ func TestScrapeParsesAndCounts(t *testing.T) {
 	}
 	if more != series {
 		t.Fatalf("%d series with 4 more pairs, %d before", more, series)
+	}
+}
+
+// The example Grafana dashboard is valid JSON and asks only for metrics
+// the collector exports.
+func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "examples", "grafana", "sctpgw.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	ch := make(chan *prometheus.Desc, 100)
+	go func() {
+		metrics.NewCollector(nil, metrics.BuildInfo{}).Describe(ch)
+		close(ch)
+	}()
+	known := map[string]bool{}
+	for dsc := range ch {
+		// Desc's String is the only way to its name: fqName: "sctpgw_...".
+		s := dsc.String()
+		i := strings.Index(s, `fqName: "`) + len(`fqName: "`)
+		known[s[i:i+strings.IndexByte(s[i:], '"')]] = true
+	}
+	re := regexp.MustCompile(`\bsctpgw_[a-z0-9_]+`)
+	used := 0
+	for _, p := range d.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, name := range re.FindAllString(tg.Expr, -1) {
+				base := name
+				for _, suf := range []string{"_bucket", "_sum", "_count"} {
+					base = strings.TrimSuffix(base, suf)
+				}
+				if !known[base] {
+					t.Errorf("panel %q uses %s, which is not exported", p.Title, name)
+				}
+				used++
+			}
+		}
+	}
+	if used < 20 {
+		t.Fatalf("the dashboard uses %d sctpgw metrics", used)
 	}
 }
