@@ -360,3 +360,60 @@ func TestBundledInitDiscardedInAnyOrder(t *testing.T) {
 		t.Fatalf("server association %v", l.srv.assoc.State())
 	}
 }
+
+// HEARTBEAT ACKs and ERROR causes queued while the COOKIE ACK is withheld
+// (ACCEPT-PENDING) were sized for the path MTU of the time. When an ICMP
+// lowers it before they leave, they are fitted again: nothing goes out
+// larger than the path.
+func TestQueuedRepliesRefittedAfterMTUDrop(t *testing.T) {
+	l := newLab(t, 1209, link.UDP, engine.Config{})
+	l.deferAccept = true
+	a, _ := l.dial(engine.Config{})
+	if !l.net.RunUntil(func() bool { return len(l.reqs) > 0 }, time.Minute) {
+		t.Fatal("no COOKIE ECHO reached the server")
+	}
+	sa := l.reqs[0].Association()
+	sl, sp := sa.Tags()
+	p := probe{nd: l.sn, from: link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: 40001}}
+	buf := wire.AppendHeader(nil, wire.CommonHeader{SrcPort: a.LocalPort(), DstPort: serverPort, VerificationTag: sl})
+	buf = (&wire.Heartbeat{Info: make([]byte, 1300)}).AppendTo(buf)
+	for i := 0; i < 150; i++ {
+		buf = wire.RawChunk{Type: 0xFA}.AppendTo(buf)
+	}
+	wire.FinishPacket(buf, 0)
+	if out := sendRaw(t, p, buf, maxUDPPacket); len(out) != 0 {
+		t.Fatalf("ACCEPT-PENDING answered %s", chunkTypes(out))
+	}
+	const mtu = 576
+	quote := wire.AppendHeader(nil, wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort(), VerificationTag: sp})
+	l.sn.Host.HandleNotice(0, link.Packet{Path: p.from, Notice: link.NoticeFragNeeded, MTU: mtu, Buf: quote}, l.net.Now())
+	if st := sa.Status(); st.Primary.MTU != mtu {
+		t.Fatalf("path MTU %d after the notice, want %d", st.Primary.MTU, mtu)
+	}
+	l.sn.Host.ReleaseOutgoing()
+	if err := l.reqs[0].Accept(l.net.Now(), &recorder{net: l.net}); err != nil {
+		t.Fatal(err)
+	}
+	causes := 0
+	for _, o := range l.sn.Host.Outgoing() {
+		if len(o.Buf) > mtu-28 {
+			t.Errorf("a %d-byte packet on a path of MTU %d", len(o.Buf), mtu)
+		}
+		var pk wire.Packet
+		if err := pk.Unmarshal(append([]byte(nil), o.Buf...)); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range pk.Chunks {
+			var e wire.ErrorChunk
+			if c.Type == wire.TypeHeartbeatAck {
+				t.Errorf("a HEARTBEAT ACK of %d bytes left on a path of MTU %d", len(c.Value)+4, mtu)
+			}
+			if c.Type == wire.TypeError && e.Unmarshal(c) == nil {
+				causes += len(e.Causes)
+			}
+		}
+	}
+	if cut := l.sn.Host.Stats().ReportItemsCut; causes == 0 || causes+int(cut) != 150+1 {
+		t.Fatalf("%d causes sent, %d items cut; want 150 causes and the HEARTBEAT ACK accounted for", causes, cut)
+	}
+}
