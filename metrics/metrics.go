@@ -112,6 +112,11 @@ func snmp(name, snmpName string, get func(*engine.Stats) uint64) snmpCounter {
 	return snmpCounter{desc("sctp_"+name+"_total", snmpName+" of /proc/net/sctp/snmp.", nil...), get}
 }
 
+// engineCounter is an engine counter /proc/net/sctp/snmp does not have.
+func engineCounter(name, help string, get func(*engine.Stats) uint64) snmpCounter {
+	return snmpCounter{desc("sctp_"+name+"_total", help, nil...), get}
+}
+
 var (
 	currEstab    = desc("sctp_curr_estab", "SctpCurrEstab: associations ESTABLISHED, SHUTDOWN-RECEIVED or SHUTDOWN-PENDING.")
 	snmpCounters = []snmpCounter{
@@ -137,9 +142,12 @@ var (
 		snmp("t3_rtx_expireds", "SctpT3RtxExpireds", func(s *engine.Stats) uint64 { return s.T3RtxExpireds }),
 		snmp("t5_shutdown_guard_expireds", "SctpT5ShutdownGuardExpireds", func(s *engine.Stats) uint64 { return s.T5ShutdownGuardExpireds }),
 		snmp("delay_sack_expireds", "SctpDelaySackExpireds", func(s *engine.Stats) uint64 { return s.DelaySackExpireds }),
-		snmp("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT (not in", func(s *engine.Stats) uint64 { return s.HBExpireds }),
-		snmp("malformed_packets", "Packets discarded as malformed (not in", func(s *engine.Stats) uint64 { return s.MalformedPackets }),
-		snmp("discarded_bad_tag", "Packets discarded for a wrong verification tag (not in", func(s *engine.Stats) uint64 { return s.DiscardedBadTag }),
+		engineCounter("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT.", func(s *engine.Stats) uint64 { return s.HBExpireds }),
+		engineCounter("malformed_packets", "Packets discarded as malformed.", func(s *engine.Stats) uint64 { return s.MalformedPackets }),
+		engineCounter("discarded_bad_tag", "Packets discarded for a wrong verification tag.", func(s *engine.Stats) uint64 { return s.DiscardedBadTag }),
+		engineCounter("partial_chunks", "Packets ending in a chunk whose framing was cut short; the chunk was dropped.", func(s *engine.Stats) uint64 { return s.PartialChunks }),
+		engineCounter("discarded_bundled_init", "Packets discarded for an INIT bundled with other chunks.", func(s *engine.Stats) uint64 { return s.DiscardedBundledInit }),
+		engineCounter("reply_items_cut", "Items a peer provoked that were left out of a reply to fit one packet.", func(s *engine.Stats) uint64 { return s.ReportItemsCut }),
 	}
 )
 
