@@ -46,7 +46,9 @@ A flag given on the command line (or in its environment variable) wins
 over the file. SIGTERM and SIGINT drain: every pair is shut down gracefully
 within --drain-timeout, then what remains is aborted with a reason. SIGHUP
 is ignored: routes are fixed for the life of the process (restart to change
-them; existing pairs would otherwise have to be re-homed).`,
+them; existing pairs would otherwise have to be re-homed). Under systemd
+(Type=notify) it sends READY=1 once every route listens, STOPPING=1 when
+it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
 		Flags: append(configFlags(),
 			&cli.StringFlag{Name: "pcap", EnvVars: []string{"SCTPGW_PCAP"}, Usage: "write every SCTP packet sent and received to this pcap file"},
 		),
@@ -109,6 +111,12 @@ func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sig)
+	// Under systemd (Type=notify): ready now, every route listens.
+	note := notifier{log: glog}
+	note.ready(len(plan.Routes))
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go note.watchdog(wctx, func() bool { return g.Ready() == nil })
 wait:
 	for {
 		select {
@@ -128,6 +136,8 @@ wait:
 		timeout = plan.DrainTimeout
 	}
 	glog.Info("draining", "timeout", timeout.String())
+	wcancel()
+	note.stopping(timeout)
 	dctx, dcancel := context.WithTimeout(context.Background(), timeout)
 	defer dcancel()
 	return g.Drain(dctx)
