@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -34,55 +33,12 @@ var (
 
 type nsLab struct{ prefix, c, r, s string }
 
-// routerNets are the two /24 (and /64) networks of a three-namespace lab:
-// client .2 and router .1 on the first, router .1 and server .2 on the
-// second. mtu, when set, is the MTU of the router-server link;
-// serverRoute gives the server a default route back through the router.
-type routerNets struct {
-	clientV4, serverV4, clientV6, serverV6 string
-	mtu                                    int
-	serverRoute                            bool
-}
-
-// newRouterNS builds client, router and server namespaces named
-// prefix-<pid>-{c,r,s}, joined by veths, with the router forwarding: the
-// pid because other packages' tests build labs concurrently, the prefix to
-// tell this package's labs apart. They go away when the test ends, failed
-// or not, and sweepStaleNS removes those of killed runs.
-func newRouterNS(t *testing.T, prefix string, n routerNets) *nsLab {
+// newRouterNS builds client, router and server namespaces
+// (testlab.NewRouter), the prefix telling this package's labs apart.
+func newRouterNS(t *testing.T, prefix string, n testlab.RouterNets) *nsLab {
 	t.Helper()
-	testlab.SweepStaleNS(t, prefix)
-	pid := os.Getpid()
-	l := &nsLab{prefix: prefix, c: fmt.Sprintf("%s-%d-c", prefix, pid), r: fmt.Sprintf("%s-%d-r", prefix, pid), s: fmt.Sprintf("%s-%d-s", prefix, pid)}
-	for _, ns := range []string{l.c, l.r, l.s} {
-		t.Cleanup(func() { testlab.Cmd(t, false, "ip", "netns", "del", ns) })
-		testlab.Cmd(t, true, "ip", "netns", "add", ns)
-		testlab.Cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	testlab.Cmd(t, true, "ip", "-n", l.c, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", l.r)
-	testlab.Cmd(t, true, "ip", "-n", l.r, "link", "add", "r1", "type", "veth", "peer", "name", "s0", "netns", l.s)
-	if n.mtu > 0 {
-		testlab.Cmd(t, true, "ip", "-n", l.r, "link", "set", "r1", "mtu", fmt.Sprint(n.mtu))
-		testlab.Cmd(t, true, "ip", "-n", l.s, "link", "set", "s0", "mtu", fmt.Sprint(n.mtu))
-	}
-	for _, a := range []struct{ ns, dev, v4, v6 string }{
-		{l.c, "c0", n.clientV4 + ".2/24", n.clientV6 + "::2/64"},
-		{l.r, "r0", n.clientV4 + ".1/24", n.clientV6 + "::1/64"},
-		{l.r, "r1", n.serverV4 + ".1/24", n.serverV6 + "::1/64"},
-		{l.s, "s0", n.serverV4 + ".2/24", n.serverV6 + "::2/64"},
-	} {
-		testlab.Cmd(t, true, "ip", "-n", a.ns, "addr", "add", a.v4, "dev", a.dev)
-		testlab.Cmd(t, true, "ip", "-n", a.ns, "-6", "addr", "add", a.v6, "dev", a.dev, "nodad")
-		testlab.Cmd(t, true, "ip", "-n", a.ns, "link", "set", a.dev, "up")
-	}
-	testlab.Cmd(t, true, "ip", "-n", l.c, "route", "add", "default", "via", n.clientV4+".1")
-	testlab.Cmd(t, true, "ip", "-n", l.c, "-6", "route", "add", "default", "via", n.clientV6+"::1")
-	if n.serverRoute {
-		testlab.Cmd(t, true, "ip", "-n", l.s, "route", "add", "default", "via", n.serverV4+".1")
-		testlab.Cmd(t, true, "ip", "-n", l.s, "-6", "route", "add", "default", "via", n.serverV6+"::1")
-	}
-	testlab.Cmd(t, true, "ip", "netns", "exec", l.r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
-	return l
+	r := testlab.NewRouter(t, prefix, n)
+	return &nsLab{prefix: prefix, c: r.C, r: r.R, s: r.S}
 }
 
 // newNSLab builds the router lab with masquerade on the router, or skips
@@ -93,7 +49,7 @@ func newNSLab(t *testing.T, prefix string) *nsLab {
 	testlab.NeedTools(t, "ip", "nft", "conntrack", "sysctl")
 	// Only the client needs routes: masquerading makes the router's
 	// server-side address the source the server answers.
-	l := newRouterNS(t, prefix, routerNets{clientV4: "198.18.1", serverV4: "198.19.1", clientV6: "2001:2:1", serverV6: "2001:2:2"})
+	l := newRouterNS(t, prefix, testlab.RouterNets{ClientV4: "198.18.1", ServerV4: "198.19.1", ClientV6: "2001:2:1", ServerV6: "2001:2:2"})
 	l.masquerade(t, "40000-40999")
 	return l
 }

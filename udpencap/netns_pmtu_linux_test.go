@@ -3,16 +3,11 @@
 package udpencap
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/sctpgw/sctpgw/internal/testlab"
-	"github.com/sctpgw/sctpgw/stack"
 )
 
 // The path-MTU lab: client (C) -- router (R) -- server (S), routed without
@@ -36,8 +31,8 @@ func newPMTULab(t *testing.T, prefix string) *nsLab {
 	t.Helper()
 	testlab.NeedRoot(t, "the lab creates network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
 	testlab.NeedTools(t, "ip", "sysctl")
-	return newRouterNS(t, prefix, routerNets{clientV4: "198.18.12", serverV4: "198.19.12", clientV6: "2001:2:12", serverV6: "2001:2:13",
-		mtu: pmtuRouterMTU, serverRoute: true})
+	return newRouterNS(t, prefix, testlab.RouterNets{ClientV4: "198.18.12", ServerV4: "198.19.12", ClientV6: "2001:2:12", ServerV6: "2001:2:13",
+		MTU: pmtuRouterMTU, ServerRoute: true})
 }
 
 // TestE2EAssocNetnsPMTUDrop: a burst of 8 KiB messages right after the
@@ -66,7 +61,7 @@ func TestE2EAssocNetnsPMTUDrop(t *testing.T) {
 			if got := c.Status().Primary.MTU; got <= udpMTU {
 				t.Fatalf("the client starts at path MTU %d, not above the router's %d: nothing to test", got, udpMTU)
 			}
-			pmtuBurst(t, ctx, c, s, 16, 8<<10, 10*time.Second)
+			testlab.Burst(t, ctx, c, s, 16, 8<<10, 10*time.Second)
 			if got := c.Status().Primary.MTU; got != udpMTU {
 				t.Errorf("the client's path MTU is %d, want the router's %d", got, udpMTU)
 			}
@@ -77,43 +72,4 @@ func TestE2EAssocNetnsPMTUDrop(t *testing.T) {
 			}
 		})
 	}
-}
-
-// pmtuBurst sends n messages of size bytes from c at once and reads them at
-// s within limit; both ends must still be ESTABLISHED afterwards.
-func pmtuBurst(t *testing.T, ctx context.Context, c, s *stack.Assoc, n, size int, limit time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	msg := func(i int) []byte {
-		b := make([]byte, size)
-		for j := range b {
-			b[j] = byte(i*31 + j*7)
-		}
-		return b
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i++ {
-			if err := c.SendMsg(ctx, msg(i), stack.SndInfo{PPID: 46}); err != nil {
-				sendErr <- fmt.Errorf("SendMsg %d: %w", i, err)
-				return
-			}
-		}
-		sendErr <- nil
-	}()
-	for i := 0; i < n; i++ {
-		m, err := s.RecvMsg(ctx)
-		if err != nil {
-			t.Fatalf("after %d of %d messages: %v (client state %v, MTU %d)", i, n,
-				errors.Join(err, <-sendErr), c.Status().State, c.Status().Primary.MTU)
-		}
-		if !bytes.Equal(m.Data, msg(i)) {
-			t.Fatalf("message %d: %d bytes, corrupted or out of order", i, len(m.Data))
-		}
-	}
-	if err := <-sendErr; err != nil {
-		t.Fatal(err)
-	}
-	wantEstablished(t, "after the burst", c, s)
 }

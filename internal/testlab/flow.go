@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"testing"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
 // A flow is n messages whose every property derives from (flow, i): size,
@@ -208,4 +210,49 @@ func EchoFlow(ctx context.Context, c *stack.Assoc, flow uint32, n, large int) er
 		return fmt.Errorf("flow %d: Shutdown: %w", flow, err)
 	}
 	return nil
+}
+
+// Burst sends n messages of size bytes from c as fast as the association
+// takes them and checks that s receives them whole and in order within
+// limit, and that both ends are still ESTABLISHED afterwards: what a path
+// MTU drop in the middle of a burst must not break.
+func Burst(tb testing.TB, ctx context.Context, c, s *stack.Assoc, n, size int, limit time.Duration) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	msg := func(i int) []byte {
+		b := make([]byte, size)
+		for j := range b {
+			b[j] = byte(i*31 + j*7)
+		}
+		return b
+	}
+	sendErr := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := c.SendMsg(ctx, msg(i), stack.SndInfo{PPID: 46}); err != nil {
+				sendErr <- fmt.Errorf("SendMsg %d: %w", i, err)
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	for i := 0; i < n; i++ {
+		m, err := s.RecvMsg(ctx)
+		if err != nil {
+			tb.Fatalf("after %d of %d messages: %v (client state %v, MTU %d)", i, n,
+				errors.Join(err, <-sendErr), c.Status().State, c.Status().Primary.MTU)
+		}
+		if !bytes.Equal(m.Data, msg(i)) {
+			tb.Fatalf("message %d: %d bytes, corrupted or out of order", i, len(m.Data))
+		}
+	}
+	if err := <-sendErr; err != nil {
+		tb.Fatal(err)
+	}
+	for i, x := range []*stack.Assoc{c, s} {
+		if st := x.Status().State; st != engine.StateEstablished {
+			tb.Fatalf("end %d is %v after the burst, want ESTABLISHED", i, st)
+		}
+	}
 }
