@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/sctpgw/sctpgw/internal/testlab"
 )
 
 // The UDP benchmarks run every contender between the same two places:
@@ -98,40 +97,8 @@ func inNS(f func() error) error {
 	if ns == "" {
 		return f()
 	}
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", syscall.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		defer target.Close()
-		if err := setns(int(target.Fd())); err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := f()
-		// Only a thread back in its own namespace may serve other
-		// goroutines; otherwise it stays locked and ends with this one.
-		if setns(int(orig.Fd())) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- ferr
-	}()
-	return <-done
+	return testlab.InNS(ns, f)
 }
-
-func setns(fd int) error { return unix.Setns(fd, unix.CLONE_NEWNET) }
 
 // nsCommand is exec.Command run inside the namespace.
 func nsCommand(name string, args ...string) *exec.Cmd {

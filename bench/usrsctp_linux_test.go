@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,7 +157,7 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 	// retransmission would come after usrsctp's 3 s initial RTO).
 	for deadline := time.Now().Add(5 * time.Second); !udpPortTaken(sport); {
 		if time.Now().After(deadline) {
-			b.Fatalf("tsctp server did not bind UDP port %d within 5 s; output:\n%s", sport, tail(srvOut.String()))
+			b.Fatalf("tsctp server did not bind UDP port %d within 5 s; output:\n%s", sport, testlab.Tail(srvOut.String(), 20))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -177,7 +175,7 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 	case <-cliChild.exited:
 	case <-time.After(time.Duration(secs)*time.Second + 30*time.Second):
 		cliChild.stop()
-		b.Fatalf("tsctp client still running %d s after its %d s run; output:\n%s", 30, secs, tail(cliOut.String()))
+		b.Fatalf("tsctp client still running %d s after its %d s run; output:\n%s", 30, secs, testlab.Tail(cliOut.String(), 20))
 	}
 	// The server prints its figures when the association has ended.
 	var res usrsctptool.TsctpResult
@@ -188,7 +186,7 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("no result line from the tsctp server (or it measured nothing); server output:\n%s\nclient output:\n%s",
-				tail(srvOut.String()), tail(cliOut.String()))
+				testlab.Tail(srvOut.String(), 20), testlab.Tail(cliOut.String(), 20))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -216,18 +214,6 @@ func benchUDPUsrsctp(b *testing.B, w workload) {
 	note += fmt.Sprintf("; server: %d messages, %d recv calls in %.3f s; CPU of both processes %v",
 		res.Messages, res.RecvCalls, res.Seconds, cpu.Round(time.Millisecond))
 	recordFinal("UDP", w.name, "usrsctp", int(msgs), figs, note)
-}
-
-func tail(s string) string {
-	sc := bufio.NewScanner(strings.NewReader(s))
-	var lines []string
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > 20 {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 func platformCleanup() { removeBenchNS() }
