@@ -32,7 +32,7 @@ func checkInvariants(t *testing.T, r *Reassembler) {
 		bytes += n
 		items += len(c.frags)
 	}
-	for id, st := range r.streams {
+	for id, st := range r.streams.All() {
 		if st == nil {
 			continue
 		}

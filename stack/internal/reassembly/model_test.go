@@ -267,7 +267,7 @@ func runModel(t *testing.T, seed int64, interleaving bool) {
 	if r.Buffered() != 0 || r.Held() != 0 || r.Ready() != 0 || len(r.runs) != 0 {
 		t.Fatalf("seed %d: at the end Buffered %d Ready %d runs %d", seed, r.Buffered(), r.Ready(), len(r.runs))
 	}
-	for id, st := range r.streams {
+	for id, st := range r.streams.All() {
 		if st != nil && (len(st.waiting)+len(st.ordered)+len(st.unordered) > 0) {
 			t.Fatalf("seed %d: stream %d still holds messages", seed, id)
 		}
@@ -439,7 +439,7 @@ func runAbandon(t *testing.T, seed int64, interleaving bool) {
 	if r.Buffered() != 0 || r.Held() != 0 || len(r.runs) != 0 {
 		t.Fatalf("seed %d: Buffered %d Held %d runs %d at the end", seed, r.Buffered(), r.Held(), len(r.runs))
 	}
-	for id, st := range r.streams {
+	for id, st := range r.streams.All() {
 		if st != nil && (len(st.waiting)+len(st.ordered)+len(st.unordered) > 0) {
 			t.Fatalf("seed %d: stream %d still holds messages", seed, id)
 		}

@@ -28,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/sctpgw/sctpgw/stack/internal/streamtab"
 )
 
 // DefaultMaxMessage is the largest user message accepted unless
@@ -176,9 +178,9 @@ type Reassembler struct {
 	maxMessage   int
 	interleaving bool
 
-	// streams is indexed by stream identifier and grows on first use up to
-	// inStreams; an entry stays nil until its stream sees data.
-	streams []*inStream
+	// streams holds the state of the streams that saw data (an association
+	// may be granted 65535 and use a handful).
+	streams streamtab.Table[inStream]
 
 	// DATA mode: incomplete messages as runs of consecutive TSNs, sorted
 	// by first TSN in serial order.
@@ -235,66 +237,63 @@ func (r *Reassembler) AddInStreams(n int) error {
 // is refused with a *ViolationError and nothing changes. Identifiers beyond
 // InStreams are ignored (the engine answers the request as denied).
 func (r *Reassembler) ResetStreams(ids []uint16) error {
-	busy := func(id int) bool {
-		st := r.streams[id]
+	busy := func(id uint16) bool {
+		st := r.streams.Get(id)
 		if st != nil && (len(st.waiting) > 0 || len(st.ordered) > 0 || len(st.unordered) > 0) {
 			return true
 		}
 		for _, c := range r.runs {
-			if int(c.stream) == id {
+			if c.stream == id {
 				return true
 			}
 		}
 		return false
 	}
-	reset := func(st *inStream) {
-		if st != nil {
-			st.next = 0
-			st.abandonedUnordered = false // the old MIDs no longer exist
-		}
-	}
 	if len(ids) == 0 {
-		for id := range r.streams {
+		// Every stream: refused for the lowest one with something pending,
+		// in the stream state or in an incomplete run.
+		pending, found := uint16(0), false
+		for id := range r.streams.All() {
 			if busy(id) {
-				return violation(0, uint16(id), "stream reset with messages pending")
+				pending, found = id, true
+				break
 			}
 		}
-		for _, st := range r.streams {
-			reset(st)
+		for _, c := range r.runs {
+			if !found || c.stream < pending {
+				pending, found = c.stream, true
+			}
+		}
+		if found {
+			return violation(0, pending, "stream reset with messages pending")
+		}
+		for _, st := range r.streams.All() {
+			st.reset()
 		}
 		return nil
 	}
 	for _, id := range ids {
-		if int(id) < len(r.streams) && busy(int(id)) {
+		if int(id) < r.inStreams && busy(id) {
 			return violation(0, id, "stream reset with messages pending")
 		}
 	}
 	for _, id := range ids {
-		if int(id) < len(r.streams) {
-			reset(r.streams[id])
+		if st := r.streams.Get(id); st != nil {
+			st.reset()
 		}
 	}
 	return nil
 }
 
+// reset restarts the stream at SSN (or MID) 0.
+func (st *inStream) reset() {
+	st.next = 0
+	st.abandonedUnordered = false // the old MIDs no longer exist
+}
+
 // stream returns the state of an inbound stream, creating it on first use.
 // The caller has checked id < inStreams.
-func (r *Reassembler) stream(id uint16) *inStream {
-	if int(id) >= len(r.streams) {
-		// Grow geometrically so that a peer walking up the stream ids
-		// does not cost a copy per stream.
-		n := min(max(2*len(r.streams), int(id)+1, 16), r.inStreams)
-		grown := make([]*inStream, n)
-		copy(grown, r.streams)
-		r.streams = grown
-	}
-	st := r.streams[id]
-	if st == nil {
-		st = &inStream{}
-		r.streams[id] = st
-	}
-	return st
-}
+func (r *Reassembler) stream(id uint16) *inStream { return r.streams.GetOrNew(id) }
 
 // Trim releases the buffers kept for reuse, for an association going idle or
 // a process short of memory. Buffered data is untouched.

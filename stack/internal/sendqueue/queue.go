@@ -38,6 +38,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/streamtab"
 )
 
 // Errors returned by Push and AddStreams. Callers branch on them with
@@ -165,9 +167,10 @@ type Queue struct {
 	sched       Scheduler
 	onExpired   func(Pending)
 
-	// streams[i] is nil until stream i is first used: an association may
-	// have up to 65535 streams and use a handful.
-	streams []*stream
+	// streams holds the state of the streams used so far: an association
+	// may have up to 65535 streams and use a handful.
+	streams    streamtab.Table[stream]
+	outStreams int
 
 	buffered    int    // bytes queued, not yet handed out
 	messages    int    // messages not yet handed out completely
@@ -198,7 +201,7 @@ func New(cfg Config) *Queue {
 		maxMessage:  cfg.MaxMessage,
 		sched:       cfg.Scheduler,
 		onExpired:   cfg.OnExpired,
-		streams:     make([]*stream, cfg.OutStreams),
+		outStreams:  cfg.OutStreams,
 	}
 	if q.maxBuffered == 0 {
 		q.maxBuffered = DefaultMaxBuffered
@@ -214,7 +217,7 @@ func New(cfg Config) *Queue {
 func (q *Queue) Push(m Message) error {
 	size := len(m.Data)
 	switch {
-	case int(m.Stream) >= len(q.streams):
+	case int(m.Stream) >= q.outStreams:
 		return ErrInvalidStream
 	case size == 0:
 		return ErrEmpty
@@ -224,11 +227,7 @@ func (q *Queue) Push(m Message) error {
 	if used := q.Used(); used > 0 && used+size > q.maxBuffered {
 		return ErrFull
 	}
-	st := q.streams[m.Stream]
-	if st == nil {
-		st = &stream{}
-		q.streams[m.Stream] = st
-	}
+	st := q.streams.GetOrNew(m.Stream)
 	q.lastID++
 	st.queue.push(entry{msg: m, id: q.lastID})
 	q.buffered += size
@@ -251,7 +250,7 @@ func (q *Queue) Next(maxPayload int, now time.Time) (Chunk, bool) {
 	if maxPayload < 1 || (!q.inProgress && !q.start(now)) {
 		return Chunk{}, false
 	}
-	st := q.streams[q.curStream]
+	st := q.streams.Get(q.curStream)
 	e := st.queue.front()
 	data := e.msg.Data
 	off := q.curOffset
@@ -275,6 +274,7 @@ func (q *Queue) Next(maxPayload int, now time.Time) (Chunk, bool) {
 	q.outstanding += n
 	if c.Ending {
 		st.queue.popFront()
+		st.queue.trim()
 		q.messages--
 		q.inProgress = false
 		q.sched.Popped(q.curStream, len(data), st.queue.len())
@@ -288,16 +288,14 @@ func (q *Queue) Next(maxPayload int, now time.Time) (Chunk, bool) {
 func (q *Queue) start(now time.Time) bool {
 	for q.messages > 0 {
 		s := q.sched.Pick()
-		var st *stream
-		if int(s) < len(q.streams) {
-			st = q.streams[s]
-		}
+		st := q.streams.Get(s)
 		if st == nil || st.queue.len() == 0 {
 			panic(fmt.Sprintf("sendqueue: scheduler picked stream %d, which has nothing queued", s))
 		}
 		e := st.queue.front()
 		if exp := e.msg.Expiry; !exp.IsZero() && !now.Before(exp) {
 			dropped := st.queue.popFront()
+			st.queue.trim()
 			size := len(dropped.msg.Data)
 			q.buffered -= size
 			q.messages--
@@ -333,20 +331,17 @@ func (q *Queue) Drain() []Pending {
 	}
 	out := make([]Pending, 0, q.messages)
 	if q.inProgress {
-		e := q.streams[q.curStream].queue.popFront()
+		e := q.streams.Get(q.curStream).queue.popFront()
 		out = append(out, Pending{Message: e.msg, ID: e.id, Sent: q.curOffset, Partial: true})
 		q.inProgress = false
 	}
 	first := len(out)
-	for _, st := range q.streams {
-		if st == nil {
-			continue
-		}
+	for _, st := range q.streams.All() {
 		for i := 0; i < st.queue.len(); i++ {
 			e := st.queue.at(i)
 			out = append(out, Pending{Message: e.msg, ID: e.id})
 		}
-		st.queue.reset()
+		st.queue.release()
 	}
 	rest := out[first:]
 	slices.SortFunc(rest, func(a, b Pending) int { return cmp.Compare(a.ID, b.ID) })
@@ -369,15 +364,15 @@ func (q *Queue) Release(n int) {
 // AddStreams adds n outgoing streams after the existing ones (RFC 6525 Add
 // Outgoing Streams Request); their SSNs start at 0.
 func (q *Queue) AddStreams(n int) error {
-	if n < 0 || len(q.streams)+n > MaxStreams {
+	if n < 0 || q.outStreams+n > MaxStreams {
 		return ErrTooManyStreams
 	}
-	q.streams = append(q.streams, make([]*stream, n)...)
+	q.outStreams += n
 	return nil
 }
 
 // OutStreams is the number of outgoing streams.
-func (q *Queue) OutStreams() int { return len(q.streams) }
+func (q *Queue) OutStreams() int { return q.outStreams }
 
 // Buffered is the number of user bytes queued and not yet handed out by
 // Next (the rest of a partly fragmented message included). Zero means Next
@@ -404,8 +399,8 @@ func (q *Queue) MaxBuffered() int { return q.maxBuffered }
 // NextSSN is the SSN the next ordered message on stream will get; 0 for a
 // stream out of range.
 func (q *Queue) NextSSN(stream uint16) uint16 {
-	if int(stream) >= len(q.streams) || q.streams[stream] == nil {
-		return 0
+	if st := q.streams.Get(stream); st != nil && int(stream) < q.outStreams {
+		return st.nextSSN
 	}
-	return q.streams[stream].nextSSN
+	return 0
 }

@@ -26,6 +26,13 @@ func (r *ring[T]) push(v T) {
 	r.n++
 }
 
+// keepRing is the largest buffer an emptied stream queue keeps (trim):
+// enough for the steady state of a request/response stream, so a queue that
+// a burst grew gives its memory back once the burst is gone (an idle
+// association holds little), while push and popFront stay allocation-free
+// in steady state.
+const keepRing = 64
+
 // popFront removes the front element. Its slot is zeroed so that a message's
 // Data is not kept reachable by the queue after it has left.
 func (r *ring[T]) popFront() T {
@@ -38,6 +45,14 @@ func (r *ring[T]) popFront() T {
 	return v
 }
 
+// trim lets the buffer of an empty ring go if a burst grew it beyond
+// keepRing.
+func (r *ring[T]) trim() {
+	if r.n == 0 && len(r.buf) > keepRing {
+		r.buf, r.head = nil, 0
+	}
+}
+
 // removeAt deletes the i-th element, keeping the order of the others. It is
 // O(n) and meant for rare operations, not the hot path.
 func (r *ring[T]) removeAt(i int) {
@@ -48,6 +63,9 @@ func (r *ring[T]) removeAt(i int) {
 	*r.at(r.n - 1) = zero
 	r.n--
 }
+
+// release empties the ring and lets its buffer go.
+func (r *ring[T]) release() { *r = ring[T]{} }
 
 // reset empties the ring and keeps its buffer.
 func (r *ring[T]) reset() {
