@@ -19,6 +19,9 @@ test: lint
 	@# Allocation counts the race detector's instrumentation would inflate,
 	@# skipped under -race (udpencap/race_on_test.go), asserted here.
 	$(GO) test -count=1 -timeout 5m -run '^TestLoopbackZeroAllocs$$' ./udpencap/
+	@# Heap per idle association: the race detector distorts it, so these
+	@# skip under -race and run here.
+	$(GO) test -count=1 -timeout 5m -v -run '^(TestHeapPerIdleAssociation|TestStackHeapPerIdleAssociation)$$' ./stack/ ./stack/engine/
 
 race:
 	$(GO) test -race -count=1 $(PKGS)

@@ -24,7 +24,7 @@ var (
 	addrB = netip.MustParseAddr("198.18.0.2")
 )
 
-func pair(t *testing.T, kind link.Kind) (*stack.Stack, *stack.Stack, link.Path) {
+func pair(t testing.TB, kind link.Kind) (*stack.Stack, *stack.Stack, link.Path) {
 	t.Helper()
 	la, lb := memlink.Pair(kind, addrA, addrB)
 	sa, err := stack.New(stack.Config{Links: []link.Link{la}})

@@ -76,7 +76,7 @@ func (pb *packetBuilder) send() {
 		return
 	}
 	if pb.chunks == 0 {
-		pb.a.host.bufFree = append(pb.a.host.bufFree, pb.buf[:0])
+		pb.a.host.putBuf(pb.buf)
 		pb.buf = nil
 		return
 	}

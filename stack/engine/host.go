@@ -344,6 +344,18 @@ func (h *Host) getBuf(size int) []byte {
 	return make([]byte, 0, size)
 }
 
+// maxFreeBufs bounds the packet buffers kept for reuse: enough for the
+// packets of a busy flush, without keeping a whole burst's worth (a timer
+// tick that sends to thousands of associations) for the life of the Host.
+const maxFreeBufs = 256
+
+// putBuf keeps b for reuse by getBuf.
+func (h *Host) putBuf(b []byte) {
+	if len(h.bufFree) < maxFreeBufs {
+		h.bufFree = append(h.bufFree, b[:0])
+	}
+}
+
 func (h *Host) emit(linkIdx int, p link.Path, b []byte) { h.emitPacket(linkIdx, p, b, false) }
 
 // emitPacket queues b for sending; fragment marks a packet larger than the
@@ -360,7 +372,7 @@ func (h *Host) Outgoing() []Outgoing { return h.out }
 // ReleaseOutgoing recycles the buffers of the packets Outgoing returned.
 func (h *Host) ReleaseOutgoing() {
 	for i := range h.out {
-		h.bufFree = append(h.bufFree, h.out[i].Buf[:0])
+		h.putBuf(h.out[i].Buf)
 		h.out[i] = Outgoing{}
 	}
 	h.out = h.out[:0]

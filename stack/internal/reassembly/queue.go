@@ -1,8 +1,9 @@
 package reassembly
 
 // msgQueue is a FIFO of messages in a ring whose size is a power of two. It
-// grows by doubling and never shrinks, so steady-state delivery does not
-// allocate.
+// grows by doubling and keeps up to keepQueue slots once emptied, so
+// steady-state delivery does not allocate and an idle association does not
+// hold what a burst needed.
 type msgQueue struct {
 	buf  []Message
 	head int
@@ -18,7 +19,7 @@ func (q *msgQueue) push(m Message) {
 }
 
 func (q *msgQueue) grow() {
-	size := max(2*len(q.buf), 16)
+	size := max(2*len(q.buf), 4)
 	buf := make([]Message, size)
 	// Unroll the ring so the head lands at 0.
 	k := copy(buf, q.buf[q.head:])
@@ -41,5 +42,11 @@ func (q *msgQueue) pop() (Message, bool) {
 	q.buf[q.head] = Message{} // the user owns Data now; do not keep it alive
 	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.n--
+	if q.n == 0 && len(q.buf) > keepQueue {
+		q.buf, q.head = nil, 0
+	}
 	return m, true
 }
+
+// keepQueue is the most slots an emptied msgQueue keeps.
+const keepQueue = 64

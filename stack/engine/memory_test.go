@@ -1,0 +1,124 @@
+package engine_test
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/sim"
+)
+
+// gatewayDefaults is what gateway.SCTPConfig{}.Engine() gives (the
+// gateway grants every stream a peer asks for, signalling wants no Nagle):
+// the configuration whose memory issue 13 part 3 measures.
+func gatewayDefaults() engine.Config {
+	return engine.Config{InitMsg: engine.InitMsg{OutStreams: 65535, MaxInStreams: 65535}, NoDelay: true}
+}
+
+// quietHandler reads and drops every message: an association's memory
+// without a recorder's.
+type quietHandler struct{ net *sim.Network }
+
+func (q quietHandler) HandleEvent(a *engine.Association, ev engine.Event) {
+	if ev.Type == engine.Readable {
+		for i := 0; i < 1000; i++ {
+			if _, ok := a.Read(q.net.Now()); !ok {
+				return
+			}
+		}
+	}
+}
+
+func (q quietHandler) Accept(r *engine.AcceptRequest) { _ = r.Accept(q.net.Now(), q) }
+
+// heapPerIdleAssoc brings n associations up between two hosts with cfg on
+// both sides, sends a message each way on stream 1 of each, lets them go
+// idle, and returns the live heap they added per association end (each
+// association counts twice: its client and its server side).
+func heapPerIdleAssoc(tb testing.TB, n int, kind link.Kind, cfg engine.Config) float64 {
+	tb.Helper()
+	net := sim.New(7)
+	cn := net.AddNode("198.18.0.1", kind)
+	sn := net.AddNode("198.18.0.2", kind)
+	if kind == link.UDP {
+		cn.UDPPort = 40001
+	}
+	q := quietHandler{net}
+	if err := sn.Host.Listen(serverPort, cfg, q); err != nil {
+		tb.Fatal(err)
+	}
+	// Warm up: one association up and ended, so one-off allocations (the
+	// cookie jar's keys, buffer pools) are not counted per association.
+	assocs := make([]*engine.Association, 0, n+1)
+	dial := func() {
+		a, err := cn.Host.Dial(0, cn.PathTo(sn), 0, serverPort, cfg, q, net.Now())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		assocs = append(assocs, a)
+	}
+	dial()
+	net.RunFor(time.Second)
+	assocs[0].Shutdown(net.Now())
+	net.RunFor(time.Second)
+	assocs = assocs[:0]
+
+	before := liveHeap()
+	for i := 0; i < n; i++ {
+		dial()
+	}
+	net.RunFor(time.Second)
+	for _, a := range assocs {
+		if a.State() != engine.StateEstablished {
+			tb.Fatalf("association in %v", a.State())
+		}
+		if err := a.Send(net.Now(), []byte("hello"), engine.SndInfo{Stream: 1}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	net.RunFor(time.Second)
+	sn.Host.Associations(func(a *engine.Association) {
+		_ = a.Send(net.Now(), []byte("hello back"), engine.SndInfo{Stream: 1})
+	})
+	net.RunFor(10 * time.Second) // SACKs sent, nothing in flight
+	after := liveHeap()
+	runtime.KeepAlive(assocs)
+	runtime.KeepAlive(net)
+	return float64(after-before) / float64(2*n)
+}
+
+// liveHeap is the bytes of live heap objects after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestHeapPerIdleAssociation bounds the heap an idle association holds
+// with the gateway's default configuration (65535 streams each way granted),
+// loosely: issue 13 part 3 aims at 16 KiB, the bound is 64 KiB so the
+// test does not flake; the figure is printed.
+func TestHeapPerIdleAssociation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory distorts heap figures; measured without -race in make test")
+	}
+	for _, kind := range []link.Kind{link.Native, link.UDP} {
+		per := heapPerIdleAssoc(t, 500, kind, gatewayDefaults())
+		fmt.Printf("heap per idle association, engine, %v link, gateway defaults: %.0f B\n", kind, per)
+		if per > 64<<10 {
+			t.Errorf("%v: %.0f bytes per idle association, want well under 64 KiB (goal 16 KiB)", kind, per)
+		}
+	}
+}
+
+// BenchmarkHeapPerIdleAssociation reports the same figure as a metric.
+func BenchmarkHeapPerIdleAssociation(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.ReportMetric(heapPerIdleAssoc(b, 500, link.Native, gatewayDefaults()), "B/assoc")
+	}
+}
