@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -202,12 +203,12 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 			}
 			opts := stack.Options{} // every default, HB.interval included
 			ln := listenS(t, stacks[1], portS1AP, opts)
-			ctx := ctxT(t, 30*time.Second)
+			ctx := testlab.Ctx(t, 30*time.Second)
 			p := link.Path{Remote: lo4, RemotePort: lb.LocalPort()}
 			if c.native {
 				p.RemotePort = 0
 			}
-			cli, srv := dialAccept(t, ctx, stacks[0], p, 0, portS1AP, opts, ln)
+			cli, srv := testlab.DialAccept(t, ctx, stacks[0], p, 0, portS1AP, opts, ln)
 			up := clk.Now()
 			rtos := [2]time.Duration{cli.Status().Primary.RTO, srv.Status().Primary.RTO}
 			for i, r := range rtos {
@@ -253,7 +254,7 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 						name, at.Sub(up), lo.Sub(up), hi.Sub(up), c.want, rtos[i])
 				}
 			}
-			wantEstablished(t, "after the heartbeats", cli, srv)
+			testlab.WantEstablished(t, "after the heartbeats", cli, srv)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package udpencap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -50,13 +49,6 @@ func newStackT(t testing.TB, links ...link.Link) *stack.Stack {
 	return s
 }
 
-// ctxT is a context that ends after d or with the test.
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // listenS listens on port with opts or fails the test.
 func listenS(t testing.TB, s *stack.Stack, port uint16, opts stack.Options) *stack.Listener {
 	t.Helper()
@@ -65,30 +57,6 @@ func listenS(t testing.TB, s *stack.Stack, port uint16, opts stack.Options) *sta
 		t.Fatalf("Listen(%d): %v", port, err)
 	}
 	return ln
-}
-
-// dialAccept dials from client over path p to port and accepts the
-// association at ln: the two ends of one association.
-func dialAccept(t testing.TB, ctx context.Context, client *stack.Stack, p link.Path, localPort, port uint16, opts stack.Options, ln *stack.Listener) (c, s *stack.Assoc) {
-	t.Helper()
-	type res struct {
-		x   *stack.Assoc
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		x, err := ln.Accept(ctx)
-		ch <- res{x, err}
-	}()
-	c, err := client.Dial(ctx, 0, p, localPort, port, opts)
-	if err != nil {
-		t.Fatalf("Dial %v port %d: %v", p, port, err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("Accept on port %d: %v", port, r.err)
-	}
-	return c, r.x
 }
 
 // flowLarge is the largest message of the flows these tests move
@@ -116,56 +84,11 @@ func exchangeT(t testing.TB, ctx context.Context, a, b *stack.Assoc, flow uint32
 	}
 }
 
-// isShutdownComp reports whether err is how calls on an association end
-// after a graceful shutdown.
-func isShutdownComp(err error) bool {
-	var ae *stack.AssocError
-	return errors.As(err, &ae) && ae.Event.Type == engine.ShutdownComp
-}
-
-// shutdown closes an association gracefully from end x: x.Shutdown must
-// return nil (SHUTDOWN COMPLETE), and y, whose every message was read, must
-// see the end as SHUTDOWN_COMP from RecvMsg and nothing else.
-func shutdown(ctx context.Context, x, y *stack.Assoc) error {
-	peer := make(chan error, 1)
-	go func() {
-		m, err := y.RecvMsg(ctx)
-		switch {
-		case err == nil:
-			peer <- fmt.Errorf("peer received an unexpected %d-byte message during shutdown", len(m.Data))
-		case !isShutdownComp(err):
-			peer <- fmt.Errorf("peer's RecvMsg ended with %v, want SHUTDOWN_COMP", err)
-		default:
-			peer <- nil
-		}
-	}()
-	var errs []error
-	if err := x.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("Shutdown: %w", err))
-	}
-	errs = append(errs, <-peer)
-	for _, e := range []*stack.Assoc{x, y} {
-		if st := e.Status().State; st != engine.StateClosed {
-			errs = append(errs, fmt.Errorf("after the shutdown an end is %v", st))
-		}
-	}
-	return errors.Join(errs...)
-}
-
+// shutdownT is testlab.Shutdown failing the test.
 func shutdownT(t testing.TB, ctx context.Context, x, y *stack.Assoc) {
 	t.Helper()
-	if err := shutdown(ctx, x, y); err != nil {
+	if err := testlab.Shutdown(ctx, x, y); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// wantEstablished fails the test unless every association is ESTABLISHED.
-func wantEstablished(t testing.TB, what string, xs ...*stack.Assoc) {
-	t.Helper()
-	for i, x := range xs {
-		if st := x.Status().State; st != engine.StateEstablished {
-			t.Fatalf("%s: association %d is %v, want ESTABLISHED", what, i, st)
-		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
@@ -46,7 +47,7 @@ func TestAssocLoopbackManyBothWays(t *testing.T) {
 	la, lb := listenT(t, cfg), listenT(t, cfg)
 	sa, sb := newStackT(t, la), newStackT(t, lb)
 	opts := stack.Options{NoDelay: true}
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testlab.Ctx(t, 90*time.Second)
 	acc := map[*stack.Stack]*acceptor{
 		sa: startAcceptor(t, ctx, listenS(t, sa, portS1AP, opts)),
 		sb: startAcceptor(t, ctx, listenS(t, sb, portS1AP, opts)),
@@ -93,9 +94,9 @@ func TestAssocLoopbackManyBothWays(t *testing.T) {
 			return fmt.Errorf("dialler's path %v; want %v from %v", p, want, addr)
 		}
 		if k%2 == 0 {
-			return shutdown(ctx, c, x)
+			return testlab.Shutdown(ctx, c, x)
 		}
-		return shutdown(ctx, x, c)
+		return testlab.Shutdown(ctx, x, c)
 	}
 
 	var wg sync.WaitGroup

@@ -76,7 +76,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 	cliLink := listenIn(t, lab.c, Config{ReadBuffer: 4 << 20})
 	srv, cli := newStackT(t, srvLink), newStackT(t, cliLink)
 	ln := listenS(t, srv, portS1AP, fastOpts)
-	ctx := ctxT(t, 2*time.Minute)
+	ctx := testlab.Ctx(t, 2*time.Minute)
 
 	type family struct {
 		name                   string
@@ -112,7 +112,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 
 	t.Run("through-nat", func(t *testing.T) {
 		for i, f := range fams {
-			f.c, f.s = dialAccept(t, ctx, cli, pathTo(f.server, DefaultPort), 0, portS1AP, fastOpts, ln)
+			f.c, f.s = testlab.DialAccept(t, ctx, cli, pathTo(f.server, DefaultPort), 0, portS1AP, fastOpts, ln)
 			port := followsNAT(t, f, 40000, 40999)
 			t.Logf("%s: client %v:%d appears as %v:%d", f.name, f.client, cliLink.LocalPort(), f.router, port)
 			exchangeT(t, ctx, f.c, f.s, uint32(10*i), 100)
@@ -135,7 +135,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 			}
 		}
 		time.Sleep(300 * time.Millisecond) // lost, and answered with ICMP
-		wantEstablished(t, "after the server's packets hit the flushed mapping", all()...)
+		testlab.WantEstablished(t, "after the server's packets hit the flushed mapping", all()...)
 		for _, f := range fams {
 			if err := f.c.SendMsg(ctx, []byte("through a new mapping"), stack.SndInfo{Stream: 4, PPID: 18}); err != nil {
 				t.Fatal(err)
@@ -164,7 +164,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 			}
 		}
 		t.Logf("ICMP reports about the stale mapping delivered to the server: %d", srvLink.Stats().Notices-notices)
-		wantEstablished(t, "after the flush", all()...)
+		testlab.WantEstablished(t, "after the flush", all()...)
 		for i, f := range fams {
 			exchangeT(t, ctx, f.c, f.s, uint32(100+10*i), 50)
 		}
@@ -190,7 +190,7 @@ func TestE2EAssocNetnsMasquerade(t *testing.T) {
 			port := followsNAT(t, f, 50000, 50999)
 			t.Logf("%s: under load the client moved to %v:%d", f.name, f.router, port)
 		}
-		wantEstablished(t, "after the new masquerade range", all()...)
+		testlab.WantEstablished(t, "after the new masquerade range", all()...)
 	})
 	if t.Failed() {
 		return

@@ -49,7 +49,7 @@ func TestE2EAssocNetnsPMTUDrop(t *testing.T) {
 	cliLink := listenIn(t, lab.c, Config{ReadBuffer: 4 << 20})
 	srv, cli := newStackT(t, srvLink), newStackT(t, cliLink)
 	ln := listenS(t, srv, portS1AP, fastOpts)
-	ctx := ctxT(t, time.Minute)
+	ctx := testlab.Ctx(t, time.Minute)
 	udpMTU := pmtuRouterMTU
 	for _, f := range []struct {
 		name           string
@@ -57,7 +57,7 @@ func TestE2EAssocNetnsPMTUDrop(t *testing.T) {
 	}{{"IPv4", pmtuClient4, pmtuServer4}, {"IPv6", pmtuClient6, pmtuServer6}} {
 		t.Run(f.name, func(t *testing.T) {
 			before := cliLink.Stats().TxFragmented
-			c, s := dialAccept(t, ctx, cli, pathTo(f.server, DefaultPort), 0, portS1AP, fastOpts, ln)
+			c, s := testlab.DialAccept(t, ctx, cli, pathTo(f.server, DefaultPort), 0, portS1AP, fastOpts, ln)
 			if got := c.Status().Primary.MTU; got <= udpMTU {
 				t.Fatalf("the client starts at path MTU %d, not above the router's %d: nothing to test", got, udpMTU)
 			}

@@ -76,7 +76,7 @@ func TestUsrsctpAssocEchoServer(t *testing.T) {
 	l := listenAt(t, ns, ephemeral(""))
 	s := newStackT(t, l)
 	testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 2 * time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
-	ctx := ctxT(t, time.Minute)
+	ctx := testlab.Ctx(t, time.Minute)
 	addrs := []netip.Addr{lo4}
 	if haveIPv6Loopback() {
 		addrs = append(addrs, lo6)
@@ -131,7 +131,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 			l := listenAt(t, ns, ephemeral("127.0.0.1"))
 			s := newStackT(t, l)
 			ln := listenS(t, s, portS1AP, usrsctpOpts)
-			ctx := ctxT(t, time.Minute)
+			ctx := testlab.Ctx(t, time.Minute)
 
 			// client remote_addr remote_port local_port local_encaps_port remote_encaps_port
 			// stdbuf: the client's reports (printf) come line by line, not
@@ -212,7 +212,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 			switch end {
 			case "client-shuts-down":
 				p.Stdin.Close() // EOF: shutdown(SHUT_WR), then SHUTDOWN
-				if _, err := x.RecvMsg(ctx); !isShutdownComp(err) {
+				if _, err := x.RecvMsg(ctx); !testlab.IsShutdownComp(err) {
 					t.Fatalf("our end after the client's shutdown: %v, want SHUTDOWN_COMP", err)
 				}
 				waitOutput("SCTP_SHUTDOWN_COMP")
@@ -220,7 +220,7 @@ func TestUsrsctpAssocClient(t *testing.T) {
 				if err := x.Shutdown(ctx); err != nil {
 					t.Fatalf("Shutdown: %v", err)
 				}
-				if _, err := x.RecvMsg(ctx); !isShutdownComp(err) {
+				if _, err := x.RecvMsg(ctx); !testlab.IsShutdownComp(err) {
 					t.Fatalf("RecvMsg after Shutdown: %v, want SHUTDOWN_COMP", err)
 				}
 				waitOutput("SCTP_SHUTDOWN_COMP")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/transport/v3/vnet"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -79,14 +80,14 @@ func TestAssocVNetNAT(t *testing.T) {
 
 	for i, n := range nats {
 		t.Run(n.name, func(t *testing.T) {
-			ctx := ctxT(t, 60*time.Second)
+			ctx := testlab.Ctx(t, 60*time.Second)
 			flow := uint32(100 * (i + 1))
 			cliLink := listenT(t, Config{Net: n.hosts[0], Addr: netip.AddrPortFrom(n.addrs[0], 0)})
 			cli := newStackT(t, cliLink)
 			cliLn := listenS(t, cli, portNGAP, fastOpts)
 
 			// 1. Out through the NAT.
-			c1, s1 := dialAccept(t, ctx, cli, toAssocSrv, 0, portS1AP, fastOpts, srvLn)
+			c1, s1 := testlab.DialAccept(t, ctx, cli, toAssocSrv, 0, portS1AP, fastOpts, srvLn)
 			p := primary(s1)
 			if p.Remote != n.nat || p.RemotePort == 0 || p.Local != assocServer {
 				t.Fatalf("server's path %v; want from the NAT %v to %v", p, n.nat, assocServer)
@@ -98,7 +99,7 @@ func TestAssocVNetNAT(t *testing.T) {
 			exchangeT(t, ctx, c1, s1, flow, 40)
 
 			// 2. Back in through the same mapping, from the same socket.
-			s2, c2 := dialAccept(t, ctx, srv, primary(s1), 0, portNGAP, fastOpts, cliLn)
+			s2, c2 := testlab.DialAccept(t, ctx, srv, primary(s1), 0, portNGAP, fastOpts, cliLn)
 			if cp := primary(c2); cp.Remote != assocServer || cp.RemotePort != DefaultPort {
 				t.Fatalf("the client's accepted association has path %v; want %v", cp, toAssocSrv)
 			}
@@ -111,7 +112,7 @@ func TestAssocVNetNAT(t *testing.T) {
 				t.Fatalf("the server's two associations to one client socket use ports %d and %d", old, p2)
 			}
 			time.Sleep(assocNATLifetime + 500*time.Millisecond)
-			wantEstablished(t, "after the idle spell", c1, s1, s2, c2)
+			testlab.WantEstablished(t, "after the idle spell", c1, s1, s2, c2)
 			t3 := srv.Stats().T3RtxExpireds
 			for _, x := range []*stack.Assoc{s1, s2} {
 				if err := x.SendMsg(ctx, []byte("into the stale mapping"), stack.SndInfo{Stream: 1, PPID: 60}); err != nil {
@@ -149,7 +150,7 @@ func TestAssocVNetNAT(t *testing.T) {
 			if srv.Stats().T3RtxExpireds == t3 {
 				t.Fatal("the server never retransmitted: its data cannot have gone into the stale mapping")
 			}
-			wantEstablished(t, "after the rebinding", c1, s1, s2, c2)
+			testlab.WantEstablished(t, "after the rebinding", c1, s1, s2, c2)
 			exchangeT(t, ctx, c1, s1, flow+20, 40)
 			exchangeT(t, ctx, s2, c2, flow+30, 40)
 
@@ -177,9 +178,9 @@ func TestAssocVNetHeartbeatKeepsMapping(t *testing.T) {
 	srv := newStackT(t, listenT(t, Config{Net: srvNet, Addr: netip.AddrPortFrom(assocServer, 0)}))
 	ln := listenS(t, srv, portS1AP, opts)
 	cli := newStackT(t, listenT(t, Config{Net: n.hosts[0], Addr: netip.AddrPortFrom(n.addrs[0], 0)}))
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testlab.Ctx(t, 30*time.Second)
 
-	c, s := dialAccept(t, ctx, cli, toAssocSrv, 0, portS1AP, opts, ln)
+	c, s := testlab.DialAccept(t, ctx, cli, toAssocSrv, 0, portS1AP, opts, ln)
 	exchangeT(t, ctx, c, s, 1, 20)
 	port := primary(s).RemotePort
 	before := srv.Stats()
@@ -215,10 +216,10 @@ func TestAssocVNetSamePortsBehindOneNAT(t *testing.T) {
 	ln := listenS(t, srv, portS1AP, fastOpts)
 	cliA := newStackT(t, listenT(t, Config{Net: n.hosts[0], Addr: netip.AddrPortFrom(n.addrs[0], 0)}))
 	cliB := newStackT(t, listenT(t, Config{Net: n.hosts[1], Addr: netip.AddrPortFrom(n.addrs[1], 0)}))
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testlab.Ctx(t, 30*time.Second)
 	const sctpPort = 5000
 
-	a, sa := dialAccept(t, ctx, cliA, toAssocSrv, sctpPort, portS1AP, fastOpts, ln)
+	a, sa := testlab.DialAccept(t, ctx, cliA, toAssocSrv, sctpPort, portS1AP, fastOpts, ln)
 	exchangeT(t, ctx, a, sa, 1, 10)
 	portA := primary(sa).RemotePort
 
@@ -238,13 +239,13 @@ func TestAssocVNetSamePortsBehindOneNAT(t *testing.T) {
 		t.Fatalf("cause 14 says current port %d, new port %d; the first host's external port is %d", c14.CurrentPort, c14.NewPort, portA)
 	}
 	t.Logf("cause 14: current encapsulation port %d, new %d", c14.CurrentPort, c14.NewPort)
-	wantEstablished(t, "the first host's association after the refused INIT", a, sa)
+	testlab.WantEstablished(t, "the first host's association after the refused INIT", a, sa)
 	if p := primary(sa).RemotePort; p != portA {
 		t.Fatalf("the refused INIT moved the first association from port %d to %d (rule 1)", portA, p)
 	}
 	exchangeT(t, ctx, a, sa, 3, 10)
 
-	b, sb := dialAccept(t, ctx, cliB, toAssocSrv, 0, portS1AP, fastOpts, ln)
+	b, sb := testlab.DialAccept(t, ctx, cliB, toAssocSrv, 0, portS1AP, fastOpts, ln)
 	if p := primary(sb); p.Remote != n.nat || p.RemotePort != c14.NewPort {
 		t.Fatalf("second host's association on %v; want %v port %d", p, n.nat, c14.NewPort)
 	}

@@ -33,7 +33,7 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 		la, lb := listenT(t, ephemeral("127.0.0.1")), listenT(t, ephemeral("127.0.0.1"))
 		sa, sb := newStackT(t, la), newStackT(t, lb)
 		ln := listenS(t, sb, portS1AP, sOpts)
-		return dialAccept(t, ctxT(t, 10*time.Second), sa, pathTo(lo4, lb.LocalPort()), 0, portS1AP, cOpts, ln)
+		return testlab.DialAccept(t, testlab.Ctx(t, 10*time.Second), sa, pathTo(lo4, lb.LocalPort()), 0, portS1AP, cOpts, ln)
 	}
 
 	// RecvMsg waits on an association that Shutdown, from another
@@ -41,7 +41,7 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 	// RecvMsg with SHUTDOWN_COMP.
 	t.Run("recv-and-shutdown", func(t *testing.T) {
 		c, s := pair(t, fastOpts, fastOpts)
-		ctx := ctxT(t, bound)
+		ctx := testlab.Ctx(t, bound)
 		recvd := make(chan error, 1)
 		base := testlab.Blocked(recvFrame)
 		go func() {
@@ -58,7 +58,7 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 			case rerr = <-recvd:
 			}
 		}
-		if serr != nil || !isShutdownComp(rerr) {
+		if serr != nil || !testlab.IsShutdownComp(rerr) {
 			t.Errorf("Shutdown: %v (want nil); the concurrent RecvMsg: %v (want SHUTDOWN_COMP). "+
 				"The call that saw its context deadline missed the wake-up of the SHUTDOWN_COMP event", serr, rerr)
 		}
@@ -78,7 +78,7 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 		sOpts := fastOpts
 		sOpts.NoDelay = false // the two messages travel in one packet
 		c, s := pair(t, fastOpts, sOpts)
-		ctx := ctxT(t, bound)
+		ctx := testlab.Ctx(t, bound)
 		got := make(chan error, 2)
 		base := testlab.Blocked(recvFrame)
 		for range 2 {
@@ -107,7 +107,7 @@ func TestAssocConcurrentWaiters(t *testing.T) {
 		la, lb := listenT(t, ephemeral("127.0.0.1")), listenT(t, ephemeral("127.0.0.1"))
 		sa, sb := newStackT(t, la), newStackT(t, lb)
 		ln := listenS(t, sb, portS1AP, fastOpts)
-		ctx := ctxT(t, bound)
+		ctx := testlab.Ctx(t, bound)
 		accepted := make(chan error, 2)
 		base := testlab.Blocked(acceptFrame)
 		for range 2 {

@@ -187,37 +187,6 @@ var fsOpts = stack.Options{
 	PeerAddr:   engine.PeerAddrParams{HBInterval: time.Hour},
 }
 
-// fsCtx is a context that ends after d or with the test.
-func fsCtx(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// fsDialAccept dials from client over p to port and accepts at ln: the two
-// ends of one association.
-func fsDialAccept(t testing.TB, ctx context.Context, client *stack.Stack, p link.Path, port uint16, opts stack.Options, ln *stack.Listener) (c, s *stack.Assoc) {
-	t.Helper()
-	type res struct {
-		x   *stack.Assoc
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		x, err := ln.Accept(ctx)
-		ch <- res{x, err}
-	}()
-	c, err := client.Dial(ctx, 0, p, 0, port, opts)
-	if err != nil {
-		t.Fatalf("Dial %v port %d: %v", p, port, err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("Accept on port %d: %v", port, r.err)
-	}
-	return c, r.x
-}
-
 // fsMaxMsg is the largest message the tests send: 100 KiB (testlab.Msg:
 // every 64th message of a flow).
 const fsMaxMsg = 100 << 10
@@ -234,61 +203,15 @@ func fsExchange(t testing.TB, ctx context.Context, a, b *stack.Assoc, flow uint3
 	}
 }
 
-// fsIsShutdownComp reports whether err is how calls end after a graceful
-// shutdown.
-func fsIsShutdownComp(err error) bool {
-	var ae *stack.AssocError
-	return errors.As(err, &ae) && ae.Event.Type == engine.ShutdownComp
-}
-
-// fsShutdown closes gracefully from x: Shutdown returns nil (SHUTDOWN
-// COMPLETE), and y, all of whose messages were read, sees SHUTDOWN_COMP
-// from RecvMsg and in its events. Both ends are CLOSED afterwards.
+// fsShutdown closes gracefully from x (testlab.Shutdown), and y's events
+// must show SHUTDOWN_COMP.
 func fsShutdown(t testing.TB, ctx context.Context, x, y *stack.Assoc) {
 	t.Helper()
-	peer := make(chan error, 1)
-	go func() {
-		m, err := y.RecvMsg(ctx)
-		switch {
-		case err == nil:
-			peer <- fmt.Errorf("peer received an unexpected %d-byte message during the shutdown", len(m.Data))
-		case !fsIsShutdownComp(err):
-			peer <- fmt.Errorf("peer's RecvMsg ended with %v, want SHUTDOWN_COMP", err)
-		default:
-			peer <- nil
-		}
-	}()
-	var errs []error
-	if err := x.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("Shutdown: %w", err))
-	}
-	errs = append(errs, <-peer)
-	if err := errors.Join(errs...); err != nil {
+	if err := testlab.Shutdown(ctx, x, y); err != nil {
 		t.Fatal(err)
 	}
-	for i, e := range []*stack.Assoc{x, y} {
-		if st := e.Status().State; st != engine.StateClosed {
-			t.Fatalf("after the shutdown end %d is %v", i, st)
-		}
-	}
-	if !fsSawEvent(y, engine.ShutdownComp) {
+	if !testlab.SawEvent(y, engine.ShutdownComp) {
 		t.Fatal("the peer's events lack SHUTDOWN_COMP")
-	}
-}
-
-// fsSawEvent drains the events queued on an ended association and reports
-// whether one of type typ was among them.
-func fsSawEvent(x *stack.Assoc, typ stack.EventTyp) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	for {
-		ev, err := x.NextEvent(ctx)
-		if err != nil {
-			return false
-		}
-		if ev.Type == typ {
-			return true
-		}
 	}
 }
 

@@ -68,11 +68,11 @@ func TestAssocNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli.checkPorts(t, "before dialling")
-	ctx := fsCtx(t, 45*time.Second)
+	ctx := testlab.Ctx(t, 45*time.Second)
 
 	dial := func(t *testing.T) (c, s *stack.Assoc) {
 		t.Helper()
-		c, s = fsDialAccept(t, ctx, cli.stack, fsPath, fsPortS1AP, fsOpts, ln)
+		c, s = testlab.DialAccept(t, ctx, cli.stack, fsPath, 0, fsPortS1AP, fsOpts, ln)
 		if p := c.Status().Primary.Path; p != fsPath {
 			t.Fatalf("the client's path is %v, want %v", p, fsPath)
 		}
@@ -177,7 +177,7 @@ func fsWantAbort(t testing.TB, ctx context.Context, x *stack.Assoc, reason []byt
 	if !found || !bytes.Equal(got, reason) {
 		t.Fatalf("the ABORT's causes %v (raw % x): reason %q, want %q", ae.Event.Causes, ae.Event.CauseBytes, got, reason)
 	}
-	if !fsSawEvent(x, engine.CommLost) {
+	if !testlab.SawEvent(x, engine.CommLost) {
 		t.Fatal("the peer's events lack COMM_LOST")
 	}
 }
@@ -207,7 +207,7 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 50 * time.Second}, "stdbuf", "-oL", bin, "0")
 	fsWaitRawSCTP(t, lab.b, echo)
 	cli := fsNewNode(t, lab.a, fsAddrA)
-	ctx := fsCtx(t, 30*time.Second)
+	ctx := testlab.Ctx(t, 30*time.Second)
 	const echoPort, assocs, n = 7, 4, 64
 
 	errs := make(chan error, assocs)
@@ -276,7 +276,7 @@ func TestAssocUsrsctpClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := fsCtx(t, 20*time.Second)
+			ctx := testlab.Ctx(t, 20*time.Second)
 			// client remote_addr remote_port local_port local_encaps_port
 			// remote_encaps_port: encapsulation ports 0 are native SCTP.
 			// stdbuf: its reports (printf) come line by line, not at exit.
@@ -341,7 +341,7 @@ func TestAssocUsrsctpClient(t *testing.T) {
 			switch end {
 			case "client-shuts-down":
 				p.Stdin.Close() // EOF: shutdown(SHUT_WR), then SHUTDOWN
-				if _, err := x.RecvMsg(ctx); !fsIsShutdownComp(err) {
+				if _, err := x.RecvMsg(ctx); !testlab.IsShutdownComp(err) {
 					t.Fatalf("our end after the client's shutdown: %v, want SHUTDOWN_COMP", err)
 				}
 				p.WaitOutput(t, 5*time.Second, "SCTP_SHUTDOWN_COMP")
@@ -349,7 +349,7 @@ func TestAssocUsrsctpClient(t *testing.T) {
 				if err := x.Shutdown(ctx); err != nil {
 					t.Fatalf("Shutdown: %v", err)
 				}
-				if _, err := x.RecvMsg(ctx); !fsIsShutdownComp(err) {
+				if _, err := x.RecvMsg(ctx); !testlab.IsShutdownComp(err) {
 					t.Fatalf("RecvMsg after Shutdown: %v, want SHUTDOWN_COMP", err)
 				}
 				p.WaitOutput(t, 5*time.Second, "SCTP_SHUTDOWN_COMP")
@@ -424,8 +424,8 @@ func TestAssocNativeForeignPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := fsCtx(t, 30*time.Second)
-	c, s := fsDialAccept(t, ctx, cli.stack, fsPath, fsPortS1AP, fsOpts, ln)
+	ctx := testlab.Ctx(t, 30*time.Second)
+	c, s := testlab.DialAccept(t, ctx, cli.stack, fsPath, 0, fsPortS1AP, fsOpts, ln)
 	fsExchange(t, ctx, c, s, 40, 32)
 
 	var probe *Link
@@ -538,7 +538,7 @@ func TestAssocNativeForeignPorts(t *testing.T) {
 
 	// The stack keeps working: the old association, a new one, shutdowns.
 	fsExchange(t, ctx, c, s, 50, 64)
-	c2, s2 := fsDialAccept(t, ctx, cli.stack, fsPath, fsPortS1AP, fsOpts, ln)
+	c2, s2 := testlab.DialAccept(t, ctx, cli.stack, fsPath, 0, fsPortS1AP, fsOpts, ln)
 	fsExchange(t, ctx, c2, s2, 60, 64)
 	fsShutdown(t, ctx, c, s)
 	fsShutdown(t, ctx, s2, c2)
@@ -597,8 +597,8 @@ func TestAssocNativeLostShutdownComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := fsCtx(t, 20*time.Second)
-	c, s := fsDialAccept(t, ctx, cli.stack, fsPath, fsPortS1AP, fsOpts, ln)
+	ctx := testlab.Ctx(t, 20*time.Second)
+	c, s := testlab.DialAccept(t, ctx, cli.stack, fsPath, 0, fsPortS1AP, fsOpts, ln)
 	fsExchange(t, ctx, c, s, 70, 8)
 	fsShutdown(t, ctx, c, s)
 	if st := srv.stack.Stats(); st.T2ShutdownExpireds == 0 {

@@ -184,7 +184,7 @@ func TestMultipleAddrsAssoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := fsCtx(t, 30*time.Second)
+	ctx := testlab.Ctx(t, 30*time.Second)
 	srcFor := func(dst netip.Addr) netip.Addr {
 		if dst.Is4() {
 			return addrA
@@ -193,7 +193,7 @@ func TestMultipleAddrsAssoc(t *testing.T) {
 	}
 	for _, dst := range served {
 		src := srcFor(dst)
-		c, s := fsDialAccept(t, ctx, client.stack, link.Path{Local: src, Remote: dst}, fsPortS1AP, fsOpts, ln)
+		c, s := testlab.DialAccept(t, ctx, client.stack, link.Path{Local: src, Remote: dst}, 0, fsPortS1AP, fsOpts, ln)
 		if got := s.Status().Primary.Path; got.Local != dst || got.Remote != src {
 			t.Errorf("dialled %v: the server's association is on %v, want %v -> %v", dst, got, dst, src)
 		}

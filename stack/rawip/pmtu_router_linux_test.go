@@ -61,9 +61,9 @@ func TestPMTUDropRouterNative(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := fsCtx(t, 30*time.Second)
+			ctx := testlab.Ctx(t, 30*time.Second)
 			path := link.Path{Local: lab.addrA, Remote: lab.addrB}
-			c, s := fsDialAccept(t, ctx, cli.stack, path, fsPortS1AP, fsOpts, ln)
+			c, s := testlab.DialAccept(t, ctx, cli.stack, path, 0, fsPortS1AP, fsOpts, ln)
 			if got := c.Status().Primary.MTU; got <= pmtuRouterMTU {
 				t.Fatalf("the client starts at path MTU %d, not above the router's %d: nothing to test", got, pmtuRouterMTU)
 			}
