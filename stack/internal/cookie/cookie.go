@@ -41,6 +41,16 @@ type State struct {
 	// 5.1.2), so that the TCB takes packets from them too; unused entries
 	// are the zero Addr.
 	PeerAddrs [MaxPeerAddrs]netip.Addr
+	// AuthOffered says our INIT ACK carried SCTP-AUTH parameters (RFC
+	// 4895) with LocalRandom as its RANDOM. PeerAuth is the peer's key
+	// vector (its RANDOM, CHUNKS and HMAC-ALGO, RFC 4895 6.1), empty when
+	// its INIT offered no SCTP-AUTH: together with the listener's own
+	// parameters they give the association key that authenticates the
+	// COOKIE ECHO itself (RFC 4895 6.3). Open returns PeerAuth aliasing
+	// the cookie.
+	AuthOffered bool
+	LocalRandom [AuthRandomLen]byte
+	PeerAuth    []byte
 }
 
 // MaxPeerAddrs bounds the peer addresses a cookie carries: enough for the
@@ -60,16 +70,25 @@ const (
 	FeatECN
 )
 
+// AuthRandomLen is the length of an SCTP-AUTH RANDOM (RFC 4895 6.1), and
+// MaxPeerAuth the longest peer key vector a cookie carries.
 const (
-	version = 2
+	AuthRandomLen = 32
+	MaxPeerAuth   = 256
+)
+
+const (
+	version = 3
 	// fixedLen is the encoded State up to its address count.
 	fixedLen = 2 + 8 + 4 + 2 + 2 + 4*4 + 4*2 + 4 + 2 + 2 + 2 + 4
 	macLen   = 16 // truncated HMAC-SHA256: 128 bits resist forgery for a cookie's lifetime
-	// MinLen is the size of a cookie with no peer address; each address
-	// adds its length and a length byte (5.1.3: keep it small).
-	MinLen = fixedLen + 1 + macLen
-	// MaxLen is the size of a cookie with MaxPeerAddrs IPv6 addresses.
-	MaxLen = MinLen + MaxPeerAddrs*17
+	// MinLen is the size of a cookie with no peer address and no
+	// SCTP-AUTH; each address adds its length and a length byte (5.1.3:
+	// keep it small).
+	MinLen = fixedLen + 1 + 1 + macLen
+	// MaxLen is the size of a cookie with MaxPeerAddrs IPv6 addresses and
+	// SCTP-AUTH with the longest peer vector.
+	MaxLen = MinLen + MaxPeerAddrs*17 + AuthRandomLen + 2 + MaxPeerAuth
 )
 
 // Errors returned by Open. A forged or unknown-key cookie is discarded
@@ -172,6 +191,17 @@ func (j *Jar) Seal(b []byte, s *State, now time.Time) ([]byte, error) {
 		b = append(b, raw...)
 		b[n]++
 	}
+	if !s.AuthOffered {
+		b = append(b, 0)
+	} else {
+		if len(s.PeerAuth) > MaxPeerAuth {
+			return b[:start], ErrMalformed
+		}
+		b = append(b, 1)
+		b = append(b, s.LocalRandom[:]...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s.PeerAuth)))
+		b = append(b, s.PeerAuth...)
+	}
 	mac := j.mac(j.cur, b[start:])
 	return append(b, mac[:macLen]...), nil
 }
@@ -220,7 +250,7 @@ func (j *Jar) Open(c []byte, now time.Time) (State, error) {
 	s.PeerAdaptation = binary.BigEndian.Uint32(p[50:])
 	// The MAC held, so the list is ours; its bounds are checked all the
 	// same.
-	q := c[fixedLen+1 : bodyLen]
+	q, ok := c[fixedLen+1:bodyLen], true
 	count := int(c[fixedLen])
 	if count > MaxPeerAddrs {
 		return State{}, ErrMalformed
@@ -232,11 +262,39 @@ func (j *Jar) Open(c []byte, now time.Time) (State, error) {
 		s.PeerAddrs[i], _ = netip.AddrFromSlice(q[1 : 1+q[0]])
 		q = q[1+q[0]:]
 	}
-	if len(q) != 0 {
+	if q, ok = s.openAuth(q); !ok || len(q) != 0 {
 		return State{}, ErrMalformed
 	}
 	if age := now.Sub(s.Created); age > s.Lifetime {
+		// The state goes with the error: the caller needs its tags, and
+		// SCTP-AUTH needs the handshake's parameters, to decide.
 		return s, &StaleError{Staleness: age - s.Lifetime}
 	}
 	return s, nil
+}
+
+// openAuth decodes the SCTP-AUTH part of a cookie body at q and returns what
+// follows it.
+func (s *State) openAuth(q []byte) ([]byte, bool) {
+	if len(q) < 1 || q[0] > 1 {
+		return q, false
+	}
+	if q[0] == 0 {
+		return q[1:], true
+	}
+	q = q[1:]
+	if len(q) < AuthRandomLen+2 {
+		return q, false
+	}
+	s.AuthOffered = true
+	copy(s.LocalRandom[:], q)
+	n := int(binary.BigEndian.Uint16(q[AuthRandomLen:]))
+	q = q[AuthRandomLen+2:]
+	if n > MaxPeerAuth || n > len(q) {
+		return q, false
+	}
+	if n > 0 {
+		s.PeerAuth = q[:n:n]
+	}
+	return q[n:], true
 }

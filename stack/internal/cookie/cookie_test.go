@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -46,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("created %v, want %v", got.Created, s.Created)
 	}
 	got.Created = s.Created
-	if got != s {
+	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("opened %+v, want %+v", got, s)
 	}
 }
@@ -122,7 +123,7 @@ func TestPeerAddrs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got.Created = s.Created
-	if got != s {
+	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("opened %+v, want %+v", got, s)
 	}
 	// Unused entries are left out, not encoded as zeros.
@@ -133,5 +134,38 @@ func TestPeerAddrs(t *testing.T) {
 	}
 	if _, err := j.Open(append(c, 0), t0); err == nil {
 		t.Fatal("a cookie with a byte appended opened")
+	}
+}
+
+// TestAuthRoundTrip: the SCTP-AUTH half of the handshake (our RANDOM, the
+// peer's key vector) survives the cookie, and its bounds are kept.
+func TestAuthRoundTrip(t *testing.T) {
+	j := newJar(time.Hour)
+	s := sample(t0)
+	s.AuthOffered = true
+	for i := range s.LocalRandom {
+		s.LocalRandom[i] = byte(i + 1)
+	}
+	for _, peer := range [][]byte{nil, {0x80, 0x02, 0x00, 0x24, 9}, make([]byte, MaxPeerAuth)} {
+		s.PeerAuth = peer
+		c, err := j.Seal(nil, &s, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c) > MaxLen {
+			t.Fatalf("cookie is %d bytes, above MaxLen %d", len(c), MaxLen)
+		}
+		got, err := j.Open(c, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Created = s.Created
+		if !reflect.DeepEqual(got, s) {
+			t.Fatalf("opened %+v, want %+v", got, s)
+		}
+	}
+	s.PeerAuth = make([]byte, MaxPeerAuth+1)
+	if _, err := j.Seal(nil, &s, t0); err == nil {
+		t.Fatal("sealed a peer vector above MaxPeerAuth")
 	}
 }
