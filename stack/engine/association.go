@@ -79,6 +79,8 @@ type Association struct {
 
 	portLink int // the link whose port count this association holds
 
+	auth assocAuth // SCTP-AUTH (auth.go)
+
 	heapIdx  int
 	deadline time.Time
 	inDirty  bool
@@ -198,6 +200,7 @@ func (a *Association) established(now time.Time) {
 		a.path.probeRTT(now)
 	}
 	a.notify(Event{Type: CommUp})
+	a.authUp()
 	if a.shutdownAfterUp {
 		a.shutdownAfterUp = false
 		a.Shutdown(now)
@@ -223,6 +226,7 @@ func (a *Association) close(ev Event) {
 		a.notify(Event{Type: SendFailed, Failed: failed})
 	}
 	a.data.stop()
+	a.authClosed()
 	a.host.removeAssoc(a)
 	if ev.Type != 0 {
 		a.notify(ev)
@@ -368,6 +372,7 @@ func (a *Association) sendChunkOn(linkIdx int, p link.Path, c wire.Chunk) {
 	start := len(b)
 	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
 	b = c.AppendTo(b)
+	b = a.seal(b, start)
 	wire.FinishPacket(b, start)
 	a.host.stats.OutCtrlChunks++
 	a.host.emit(linkIdx, p, b)
@@ -426,6 +431,7 @@ func (a *Association) sendAbortBytes(causes []byte) {
 	start := len(b)
 	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
 	b = wire.RawChunk{Type: wire.TypeAbort, Value: causes}.AppendTo(b)
+	b = a.seal(b, start)
 	wire.FinishPacket(b, start)
 	a.host.stats.OutCtrlChunks++
 	a.host.emit(a.path.linkIdx, a.path.p, b)

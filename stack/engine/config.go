@@ -89,6 +89,8 @@ type Config struct {
 	// Indication (RFC 5061 4.2.6).
 	Adaptation    uint32
 	HasAdaptation bool
+	// Auth turns SCTP-AUTH (RFC 4895) on: see AuthConfig.
+	Auth AuthConfig
 }
 
 // Defaults of RFC 9260 section 16 and common stack practice.
@@ -151,6 +153,7 @@ func (c Config) WithDefaults() Config {
 	// finish: with a small buffer the default limit shrinks to it.
 	seti(&c.MaxMessage, min(DefaultMaxMessage, c.RecvBuffer))
 	seti(&c.MaxBurst, DefaultMaxBurst)
+	c.Auth = c.Auth.withDefaults()
 	return c
 }
 
@@ -184,5 +187,5 @@ func (c Config) Validate() error {
 		// complete and the association deadlocks.
 		return fmt.Errorf("engine: MaxMessage %d above RecvBuffer %d: a message must fit the receive buffer", c.MaxMessage, c.RecvBuffer)
 	}
-	return nil
+	return c.Auth.validate()
 }

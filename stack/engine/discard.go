@@ -30,6 +30,17 @@ const (
 	// causes, HEARTBEAT ACKs, addresses) left out so that it fits one
 	// packet (Stats.ReportItemsCut).
 	DiscardReportCut
+	// DiscardUnauthenticated: a packet whose chunks must arrive
+	// authenticated (SCTP-AUTH, RFC 4895) came without an AUTH chunk, or
+	// from a peer offering no SCTP-AUTH where it is required
+	// (Stats.DiscardedUnauthenticated).
+	DiscardUnauthenticated
+	// DiscardBadAuth: a packet whose AUTH chunk did not verify: a wrong
+	// HMAC, an unknown key identifier or HMAC (Stats.DiscardedBadAuth).
+	DiscardBadAuth
+	// DiscardReplayedCookie: a COOKIE ECHO whose cookie had already built
+	// an association (Stats.DiscardedReplayedCookie).
+	DiscardReplayedCookie
 
 	// NumDiscardKinds bounds the kinds, for tables indexed by kind.
 	NumDiscardKinds
@@ -39,6 +50,8 @@ var discardNames = [...]string{
 	DiscardChecksum: "packet with a bad checksum", DiscardMalformed: "malformed packet",
 	DiscardPartialChunk: "partial chunk", DiscardBundledInit: "INIT bundled with other chunks",
 	DiscardBadTag: "packet with a wrong verification tag", DiscardReportCut: "reply items that did not fit a packet",
+	DiscardUnauthenticated: "packet without the SCTP-AUTH it needs", DiscardBadAuth: "packet whose AUTH chunk did not verify",
+	DiscardReplayedCookie: "replayed COOKIE ECHO",
 }
 
 func (k DiscardKind) String() string {
@@ -81,6 +94,12 @@ func (h *Host) discard(kind DiscardKind, linkIdx int, p link.Path, err error, n 
 		s.DiscardedBadTag += uint64(n)
 	case DiscardReportCut:
 		s.ReportItemsCut += uint64(n)
+	case DiscardUnauthenticated:
+		s.DiscardedUnauthenticated += uint64(n)
+	case DiscardBadAuth:
+		s.DiscardedBadAuth += uint64(n)
+	case DiscardReplayedCookie:
+		s.DiscardedReplayedCookie += uint64(n)
 	}
 	if h.cfg.OnDiscard != nil {
 		h.cfg.OnDiscard(Discard{Kind: kind, Link: linkIdx, Path: p, Err: err, Count: n, At: h.lastNow})

@@ -51,6 +51,9 @@ const (
 	// HoldShutdownComplete holds the SHUTDOWN COMPLETE. Not an RFC 6458
 	// notification.
 	ShutdownAcked
+	// AuthenticationEvent: SCTP-AUTH news (SCTP_AUTHENTICATION_EVENT, RFC
+	// 6458 6.1.8); AuthIndication says which, AuthKeyID names the key.
+	AuthenticationEvent
 )
 
 var eventNames = [...]string{
@@ -60,6 +63,7 @@ var eventNames = [...]string{
 	SendFailed: "SEND_FAILED", ShutdownEvent: "SHUTDOWN_EVENT",
 	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE", HeartbeatRTT: "HEARTBEAT_RTT",
 	DataRefused: "DATA_REFUSED", ShutdownAcked: "SHUTDOWN_ACKED",
+	AuthenticationEvent: "AUTHENTICATION_EVENT",
 }
 
 func (t EventType) String() string {
@@ -95,6 +99,9 @@ type Event struct {
 	Failed []FailedMessage
 	// RTT of a HeartbeatRTT event.
 	RTT time.Duration
+	// AuthIndication and AuthKeyID of an AuthenticationEvent.
+	AuthIndication AuthIndication
+	AuthKeyID      uint16
 }
 
 // FailedMessage is a message that was not, or not surely, delivered.

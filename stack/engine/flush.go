@@ -80,11 +80,12 @@ func (pb *packetBuilder) send() {
 		pb.buf = nil
 		return
 	}
-	wire.FinishPacket(pb.buf, 0)
 	// Only a lone chunk overruns the path: one built before the path MTU
 	// dropped that already has its TSN and cannot be split again, so IP
 	// must fragment it (RFC 9260 6.9), or the link would refuse it forever.
 	frag := len(pb.buf) > pb.a.path.maxPacket()
+	pb.buf = pb.a.seal(pb.buf, 0)
+	wire.FinishPacket(pb.buf, 0)
 	pb.a.host.emitPacket(pb.a.path.linkIdx, pb.a.path.p, pb.buf, frag)
 	pb.buf = nil
 	pb.chunks = 0

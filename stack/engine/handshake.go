@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sctpgw/sctpgw/stack/internal/auth"
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
@@ -68,6 +69,9 @@ func (a *Association) buildInit(now time.Time) {
 		ini.Params = append(ini.Params, &wire.CookiePreservativeParam{LifeSpanIncrement: uint32(a.preserve / time.Millisecond)})
 	}
 	ini.Params = appendOurParams(ini.Params, &a.cfg)
+	if a.cfg.Auth.Keys != nil {
+		ini.Params = appendAuthParams(ini.Params, &a.cfg, a.authRandom())
+	}
 	a.initChunk = ini.AppendTo(a.initChunk[:0])
 }
 
@@ -148,6 +152,11 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 	a.features = info.features & supportedFeatures
 	a.peerAdaptation = info.adaptation
 	a.cookieEcho = append(a.cookieEcho[:0], info.cookie...)
+	// SCTP-AUTH before the data path: the AUTH chunk's room comes off
+	// every packet from here on.
+	if !a.authFromInitAck(ia.Params) {
+		return
+	}
 	a.data.init(a, ia.ARwnd)
 	// 3.2.2: report them with the COOKIE ECHO. Cause 8 carries the
 	// parameters themselves (3.3.10.8), not the INIT ACK's Unrecognized
@@ -234,11 +243,12 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 	switch a.state {
 	case stateCookieWait:
 		// 5.2.1: same tag and TSN as our INIT, no tie-tags.
-		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, 0, 0, &cfg)
+		// RFC 4895 6.1: the RANDOM follows the tag.
+		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, 0, 0, &cfg, a.authRandom())
 	case stateCookieEchoed:
 		// 5.2.1: our INIT's tag again, and the TCB's Tie-Tags.
 		tie := h.tieTagsOf(a)
-		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, tie.local, tie.peer, &cfg)
+		l.answerInit(linkIdx, p, pkt, &ini, now, a.localTag, a.localTSN, tie.local, tie.peer, &cfg, a.authRandom())
 	case stateShutdownAckSent:
 		// 9.2: the SHUTDOWN COMPLETE was probably lost.
 		a.ctl |= ctlShutdownAck
@@ -247,7 +257,7 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 		// 5.2.2: a new tag, and Tie-Tags that link a restart's cookie to
 		// this TCB without revealing its tags (1.3).
 		tie := h.tieTagsOf(a)
-		l.answerInit(linkIdx, p, pkt, &ini, now, h.random32(), h.random32(), tie.local, tie.peer, &cfg)
+		l.answerInit(linkIdx, p, pkt, &ini, now, h.random32(), h.random32(), tie.local, tie.peer, &cfg, nil)
 	}
 }
 
@@ -294,6 +304,13 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 	if st.LocalPort != a.key.localPort || st.PeerPort != a.key.remotePort || st.LocalTag != pkt.VerificationTag {
 		return false
 	}
+	// RFC 4895 6.3: authenticated with the key of the handshake the
+	// cookie echoes (a restart's is not this association's), before it
+	// changes anything.
+	sess, ok := h.cookieAuth(&a.cfg, &st, a.auth.s)
+	if !ok {
+		return false
+	}
 	lt, pt := st.LocalTag == a.localTag, st.PeerTag == a.peerTag
 	if err != nil && !(lt && pt) {
 		// Step 3: stale, and not this association's own cookie.
@@ -309,12 +326,12 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 			a.queueCause(&wire.CookieWhileShuttingDownCause{})
 			return false
 		}
-		a.restart(linkIdx, p, pkt, &st, now)
+		a.restart(linkIdx, p, pkt, &st, sess, now)
 		return false
 	case lt && !pt: // B (peer tag X or 0)
 		h.stats.CookieAction[1]++
 		a.peerTag = st.PeerTag
-		a.adoptPeerFromCookie(&st)
+		a.adoptPeerFromCookie(&st, sess)
 		a.collisionEstablish(now)
 		return true
 	case !lt && pt && st.LocalTieTag == 0 && st.PeerTieTag == 0: // C
@@ -324,7 +341,7 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		h.stats.CookieAction[3]++
 		switch a.state {
 		case stateCookieEchoed, stateCookieWait:
-			a.adoptPeerFromCookie(&st)
+			a.adoptPeerFromCookie(&st, sess)
 			a.collisionEstablish(now)
 		case stateAcceptPending:
 			// The COOKIE ACK stays withheld until the acceptor answers.
@@ -339,10 +356,11 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 
 // adoptPeerFromCookie takes the peer's side of the handshake from our own
 // cookie, which carries what the peer's INIT said.
-func (a *Association) adoptPeerFromCookie(st *cookie.State) {
+func (a *Association) adoptPeerFromCookie(st *cookie.State, sess *auth.Session) {
 	if a.state != stateCookieWait && a.state != stateCookieEchoed {
 		return
 	}
+	a.adoptAuth(sess)
 	a.peerTSN = st.PeerTSN
 	a.outStreams, a.inStreams = st.OutStreams, st.InStreams
 	a.features, a.peerAdaptation = st.Features, st.PeerAdaptation
@@ -363,9 +381,12 @@ func (a *Association) collisionEstablish(now time.Time) {
 // owns the port, the old association ends (ErrRestarted) and the new one
 // goes through the acceptor like any other, so a gateway pairs it afresh
 // (docs/design.md 2.7). A dialled association restarts in place with RESTART.
-func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *cookie.State, now time.Time) {
+func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *cookie.State, sess *auth.Session, now time.Time) {
 	h := a.host
 	if l := h.listeners[a.key.localPort]; l != nil && l.onLink(linkIdx) {
+		if !h.useCookie(st, now) {
+			return
+		}
 		a.close(Event{Type: CommLost, Err: ErrRestarted})
 		// Built as 5.1.5 builds any TCB: keyed by the COOKIE ECHO's source
 		// (which may be another address of the peer's than the old
@@ -373,6 +394,7 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 		key := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: p.Remote}
 		na := h.newAssociation(key, linkIdx, p, l.cfg, nil)
 		na.listener, na.passive = l, true
+		na.adoptAuth(sess)
 		na.adoptCookie(st)
 		na.state = stateAcceptPending
 		h.addAssoc(na)
@@ -389,6 +411,7 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	// A new incarnation: the next INIT draws new Tie-Tags, so a cookie
 	// issued for the old one cannot restart this one.
 	a.tie, a.hasTie = tiePair{}, false
+	a.adoptAuth(sess)
 	a.adoptCookieRestart(st)
 	a.path.reset(now)
 	a.t1.stop()

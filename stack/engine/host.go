@@ -110,6 +110,10 @@ type Host struct {
 	// scratch for parsing, reused across packets
 	pkt  wire.Packet
 	rbuf [8]byte
+	// rxAuth is the AUTH chunk of the packet being processed (auth_rx.go);
+	// replay the cookies that built associations (cookie.Replay).
+	rxAuth rxAuth
+	replay *cookie.Replay
 }
 
 // Stats counts what /proc/net/sctp/snmp counts, named alike.
@@ -157,6 +161,15 @@ type Stats struct {
 	// action of RFC 9260 5.2.4 they took: [0] is A (peer restart), [1] B,
 	// [2] C, [3] D. Cookies that match no row are not counted.
 	CookieAction [4]uint64
+	// DiscardedUnauthenticated and DiscardedBadAuth count packets refused
+	// by SCTP-AUTH (RFC 4895): chunks that must be authenticated came
+	// without it, or with an AUTH chunk that did not verify. The AuthKeys
+	// in use count them too, per route and key.
+	DiscardedUnauthenticated uint64
+	DiscardedBadAuth         uint64
+	// DiscardedReplayedCookie counts COOKIE ECHOs whose cookie had already
+	// built an association.
+	DiscardedReplayedCookie uint64
 }
 
 // tiePair is an association's Local-Tie-Tag and Peer's-Tie-Tag.

@@ -17,6 +17,7 @@ func (h *Host) HandlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 	}
 	h.inFinish = true
 	h.handlePacket(linkIdx, p, buf, now)
+	h.rxAuth = rxAuth{} // buf is not retained
 	h.finishLocked(now)
 	h.inFinish = false
 }
@@ -109,6 +110,11 @@ func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 	}
 	// 8.4 rule 1: nothing from or to a non-unicast address is answered.
 	if !p.Remote.IsValid() || p.Remote.IsMulticast() || p.Remote.IsUnspecified() {
+		return
+	}
+	// SCTP-AUTH: the AUTH chunk is set aside; the chunks after it are
+	// verified before they are processed (auth_rx.go).
+	if h.rxAuthPrepare(linkIdx, p, pkt, buf); len(pkt.Chunks) == 0 {
 		return
 	}
 	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}

@@ -290,13 +290,14 @@ func (l *listener) handleInit(linkIdx int, p link.Path, pkt *wire.Packet, now ti
 			return
 		}
 	}
-	l.answerInit(linkIdx, p, pkt, &ini, now, 0, 0, 0, 0, nil)
+	l.answerInit(linkIdx, p, pkt, &ini, now, 0, 0, 0, 0, nil, nil)
 }
 
 // answerInit sends the INIT ACK for ini. With a TCB present, localTag and
-// localTSN come from it (5.2.1) or are fresh (5.2.2), and the tie-tags are set.
+// localTSN come from it (5.2.1) or are fresh (5.2.2), and the tie-tags are
+// set; so does the SCTP-AUTH RANDOM (nil: fresh).
 func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *wire.Init, now time.Time,
-	localTag, localTSN, localTie, peerTie uint32, cfgOverride *Config) {
+	localTag, localTSN, localTie, peerTie uint32, cfgOverride *Config, authRandom []byte) {
 	h := l.h
 	cfg := l.cfg
 	if cfgOverride != nil {
@@ -311,6 +312,15 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 	}
 	maxPkt := cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote)
 	ours := appendOurParams(nil, &cfg)
+	var authSt cookie.State
+	if cfg.Auth.Keys != nil {
+		ap, cause := h.authForInit(&cfg, ini, authRandom, &authSt)
+		if cause != nil {
+			abort(cause)
+			return
+		}
+		ours = append(ours, ap...)
+	}
 	// What the INIT ACK holds besides the reports, at most: RFC 9260 3.2.1
 	// lets us report, it does not make us send an INIT ACK that cannot
 	// leave (issue 12), so the reports get what is left of one packet.
@@ -338,6 +348,7 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		OutStreams: min(cfg.InitMsg.OutStreams, ini.InStreams),
 		InStreams:  min(ini.OutStreams, cfg.InitMsg.MaxInStreams),
 		Features:   info.features & supportedFeatures, PeerAdaptation: info.adaptation,
+		AuthOffered: authSt.AuthOffered, LocalRandom: authSt.LocalRandom, PeerAuth: authSt.PeerAuth,
 	}
 	if h.LinkKind(linkIdx) == link.Native {
 		// The INIT's source and the addresses it lists are the peer's
@@ -400,13 +411,23 @@ func (l *listener) handleCookieEcho(linkIdx int, p link.Path, pkt *wire.Packet, 
 	if st.LocalPort != pkt.DstPort || st.PeerPort != pkt.SrcPort || st.LocalTag != pkt.VerificationTag {
 		return
 	}
+	// RFC 4895 6.3: authenticated with the key the cookie's handshake
+	// gives, or discarded before anything is built or answered.
+	sess, ok := h.cookieAuth(&l.cfg, &st, nil)
+	if !ok {
+		return
+	}
 	if err != nil { // step 4
 		h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
+		return
+	}
+	if !h.useCookie(&st, now) {
 		return
 	}
 	key := assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: p.Remote}
 	a := h.newAssociation(key, linkIdx, p, l.cfg, nil)
 	a.listener, a.passive = l, true
+	a.adoptAuth(sess)
 	a.adoptCookie(&st)
 	a.state = stateAcceptPending
 	h.addAssoc(a)

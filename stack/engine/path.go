@@ -60,9 +60,10 @@ func (pa *path) reset(now time.Time) {
 	}
 }
 
-// maxPacket is the largest SCTP packet (common header on) the path carries.
+// maxPacket is the largest SCTP packet (common header on) the path carries,
+// less the AUTH chunk the association adds to packets (auth.go: seal).
 func (pa *path) maxPacket() int {
-	return pa.mtu - pa.a.host.cfg.Links[pa.linkIdx].overhead(pa.p.Remote)
+	return pa.mtu - pa.a.host.cfg.Links[pa.linkIdx].overhead(pa.p.Remote) - pa.a.auth.overhead
 }
 
 func (pa *path) setMTU(mtu int) {

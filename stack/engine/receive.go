@@ -36,11 +36,13 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 	if pkt.VerificationTag != a.localTag {
 		// Only ABORT and SHUTDOWN COMPLETE may carry the peer's tag, and
 		// only with the T bit set (8.5.1 B, C).
-		for _, c := range pkt.Chunks {
+		for i, c := range pkt.Chunks {
 			switch c.Type {
 			case wire.TypeAbort, wire.TypeShutdownComplete:
 				if c.Flags&1 != 0 && a.peerTag != 0 && pkt.VerificationTag == a.peerTag {
-					a.processChunk(linkIdx, p, pkt, c, now)
+					if a.rxAllowed(i, c.Type) {
+						a.processChunk(linkIdx, p, pkt, c, now)
+					}
 					return
 				}
 			}
@@ -102,6 +104,9 @@ func (a *Association) processChunks(linkIdx int, p link.Path, pkt *wire.Packet, 
 	hadData := false
 	for i := from; i < len(pkt.Chunks); i++ {
 		c := pkt.Chunks[i]
+		if !a.rxAllowed(i, c.Type) {
+			continue // RFC 4895 6.3: unauthenticated, or after a failed AUTH
+		}
 		if c.Type == wire.TypeData {
 			hadData = true
 		}
@@ -152,6 +157,10 @@ func (a *Association) processChunk(linkIdx int, p link.Path, pkt *wire.Packet, c
 	case wire.TypeInit, wire.TypeCookieEcho:
 		// Only valid first in a packet, where handlePacket took them.
 		return false
+	case wire.TypeAuth:
+		// A second AUTH chunk: the first one (taken out by
+		// rxAuthPrepare) covers the chunks after it already.
+		return true
 	default:
 		return a.handleUnknown(c)
 	}
