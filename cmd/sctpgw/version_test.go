@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
 )
 
 // --version prints the module version, the VCS revision and time the
@@ -29,12 +31,7 @@ func TestVersion(t *testing.T) {
 // the binary; the man page is roff with every subcommand.
 func TestCompletionAndManPage(t *testing.T) {
 	bin := buildBinary(t)
-	if _, err := exec.LookPath("bash"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("bash is not installed: the completion script cannot be checked")
-		}
-		t.Skip("bash is not installed: the completion script cannot be checked")
-	}
+	testlab.NeedTool(t, "bash") // to check the completion script
 	script, err := exec.Command(bin, "completion", "bash").Output()
 	if err != nil {
 		t.Fatal(err)
