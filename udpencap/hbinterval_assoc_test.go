@@ -137,13 +137,31 @@ func (h *hbTap) tap(in bool, _ int, _ link.Path, pkt []byte) {
 	}
 }
 
-func (h *hbTap) first() (time.Time, bool) {
+// firstAfter is the first HEARTBEAT sent after start. The side that
+// accepted an association also sends one at COMM_UP to measure its RTT
+// (engine: probeRTT), which is not the periodic heartbeat timed here.
+func (h *hbTap) firstAfter(start time.Time) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.at) == 0 {
-		return time.Time{}, false
+	for _, at := range h.at {
+		if at.After(start) {
+			return at, true
+		}
 	}
-	return h.at[0], true
+	return time.Time{}, false
+}
+
+// countAt is how many HEARTBEATs were sent at t.
+func (h *hbTap) countAt(t time.Time) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, at := range h.at {
+		if at.Equal(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // nextDeadline is the earliest timer of the stacks, read under their locks.
@@ -222,8 +240,8 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 
 			limit := up.Add(c.want + 2*max(rtos[0], rtos[1]))
 			for {
-				_, ok0 := taps[0].first()
-				_, ok1 := taps[1].first()
+				_, ok0 := taps[0].firstAfter(up)
+				_, ok1 := taps[1].firstAfter(up)
 				if ok0 && ok1 {
 					break
 				}
@@ -245,8 +263,11 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
+			if c, s := taps[0].countAt(up), taps[1].countAt(up); c != 0 || s != 1 {
+				t.Errorf("HEARTBEATs at COMM_UP: client %d, server %d; want only the server's RTT probe", c, s)
+			}
 			for i, name := range []string{"client", "server"} {
-				at, _ := taps[i].first()
+				at, _ := taps[i].firstAfter(up)
 				lo, hi := up.Add(c.want+rtos[i]/2), up.Add(c.want+rtos[i]+rtos[i]/2)
 				t.Logf("%s: first HEARTBEAT %v after COMM_UP", name, at.Sub(up))
 				if at.Before(lo) || !at.Before(hi) {
