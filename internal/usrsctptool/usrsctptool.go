@@ -6,6 +6,7 @@ package usrsctptool
 
 import (
 	"crypto/sha256"
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -134,4 +135,62 @@ func ParseTsctp(out string) (TsctpResult, bool) {
 	r.Bytes, _ = strconv.ParseInt(m[4], 10, 64)
 	r.Seconds, _ = strconv.ParseFloat(m[5], 64)
 	return r, r.Seconds > 0 && r.Messages > 0
+}
+
+//go:embed c/authpeer.c
+var authPeerC []byte
+
+var authPeer struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// AuthPeer returns the path of authpeer, a small usrsctp program with
+// SCTP-AUTH keys (authpeer.c says how to run it), compiled with the
+// system's C compiler against libusrsctp-dev the first time. Like the
+// shim it is kept in the temporary directory under a name derived from
+// its source. An error says what is missing.
+func AuthPeer() (string, error) {
+	authPeer.once.Do(func() { authPeer.path, authPeer.err = buildAuthPeer() })
+	return authPeer.path, authPeer.err
+}
+
+func buildAuthPeer() (string, error) {
+	sum := sha256.Sum256(authPeerC)
+	bin := filepath.Join(os.TempDir(), fmt.Sprintf("sgw-authpeer-%x", sum[:6]))
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		return "", errors.New("usrsctptool: no C compiler (cc) to build authpeer")
+	}
+	if _, err := os.Stat("/usr/include/usrsctp.h"); err != nil {
+		return "", errors.New("usrsctptool: libusrsctp-dev is not installed (no /usr/include/usrsctp.h)")
+	}
+	dir, err := os.MkdirTemp("", "sgw-authpeer-")
+	if err != nil {
+		return "", fmt.Errorf("usrsctptool: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	src, tmp := filepath.Join(dir, "authpeer.c"), filepath.Join(dir, "authpeer")
+	if err := os.WriteFile(src, authPeerC, 0o644); err != nil {
+		return "", fmt.Errorf("usrsctptool: %w", err)
+	}
+	if out, err := exec.Command(cc, "-O2", "-Wall", "-o", tmp, src, "-lusrsctp", "-lpthread").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("usrsctptool: cc authpeer.c: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(tmp)
+	if err != nil {
+		return "", fmt.Errorf("usrsctptool: %w", err)
+	}
+	part := fmt.Sprintf("%s.%d", bin, os.Getpid())
+	if err := os.WriteFile(part, b, 0o755); err != nil {
+		return "", fmt.Errorf("usrsctptool: %w", err)
+	}
+	if err := os.Rename(part, bin); err != nil {
+		return "", fmt.Errorf("usrsctptool: %w", err)
+	}
+	return bin, nil
 }
