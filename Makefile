@@ -5,10 +5,23 @@ PKGS      ?= ./...
 # staticcheck, pinned in .ci/run (go install honnef.co/go/tools/cmd/staticcheck@VERSION).
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: build test race fuzz bench bench-compare bench-lab e2e lint ci
+.PHONY: build test race fuzz bench bench-compare bench-lab e2e lint ci image-bins image compose-images
 
 build:
 	$(GO) build -buildvcs=auto -o bin/sctpgw ./cmd/sctpgw
+
+# Container images from static binaries, nothing pulled from a registry:
+# localhost/sctpgw (Containerfile) and the compose lab's localhost/sctpgw-lab
+# (examples/compose). Docker format keeps the HEALTHCHECK.
+PODMAN ?= podman --runtime runc
+image-bins:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/image/ ./cmd/sctpgw ./examples/compose/s1sim ./examples/compose/natbox
+
+image: image-bins
+	$(PODMAN) build --format docker -t localhost/sctpgw:latest -f Containerfile .
+
+compose-images: image
+	$(PODMAN) build --format docker -t localhost/sctpgw-lab:latest -f examples/compose/Containerfile .
 
 # Unit, simulator, vnet and (as root) namespace tests, with the race detector.
 test: lint
@@ -51,9 +64,10 @@ BENCHTIME ?= 5s
 bench-lab:
 	$(GO) test -count=1 -timeout 20m -run XXX -bench Lab -benchtime $(BENCHTIME) ./examples/lab/
 
-# End-to-end lab in network namespaces; needs root (CI runs it).
+# End-to-end labs in network namespaces and containers (examples/compose,
+# podman); needs root (CI runs them).
 e2e:
-	$(GO) test -count=1 -timeout 10m -run 'E2E|Usrsctp|Assoc|Interop|NAT|Netns' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
+	$(GO) test -count=1 -timeout 10m -run 'E2E|Usrsctp|Assoc|Interop|NAT|Netns|Compose' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
 
 # gofmt, go vet and staticcheck, on the product and on the bench module.
 lint:

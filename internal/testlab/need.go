@@ -47,16 +47,20 @@ func NeedRoot(tb testing.TB, why string) {
 
 // packages names the Debian package of each tool the tests run.
 var packages = map[string]string{
-	"ip":        "iproute2",
-	"nft":       "nftables",
-	"conntrack": "conntrack",
-	"ethtool":   "ethtool",
-	"tshark":    "tshark",
-	"dumpcap":   "wireshark-common, with tshark",
-	"sysctl":    "procps",
-	"timeout":   "coreutils",
-	"stdbuf":    "coreutils",
-	"setpriv":   "util-linux",
+	"ip":              "iproute2",
+	"nft":             "nftables",
+	"conntrack":       "conntrack",
+	"ethtool":         "ethtool",
+	"tshark":          "tshark",
+	"dumpcap":         "wireshark-common, with tshark",
+	"sysctl":          "procps",
+	"timeout":         "coreutils",
+	"stdbuf":          "coreutils",
+	"setpriv":         "util-linux",
+	"podman":          "podman",
+	"runc":            "runc",
+	"podman-compose":  "podman-compose",
+	"systemd-analyze": "systemd",
 }
 
 // NeedTool applies Missing unless tool is on PATH, and returns its path.
