@@ -20,7 +20,10 @@ import (
 // not guess but a peer or an on-path one could, according to the control
 // byte, so inputs get past the checks that guard the interesting code:
 //
-//	bit 0  the verification tag of the association (or 0 toward a listener)
+//	bit 0  what an attacker on the path knows: the verification tag of the
+//	       association (or 0 toward a listener), the cookie of the
+//	       handshake (for a COOKIE ECHO with an empty one) and the TSNs
+//	       (small ones in DATA and SACK become offsets from those seen)
 //	bit 1  keep the fuzzed ports (else the association's / listener's)
 //	bit 2  keep the fuzzed checksum (else a correct CRC32c)
 //	bit 3  which host of the pair receives, where the target has two
@@ -55,26 +58,84 @@ type fuzzRig struct {
 	a        *engine.Association // to's association, nil for a listener
 	lport    uint16              // to's port
 	rport    uint16              // the peer's port
+	seen     *onPath
 }
 
-func newFuzzRig(t *testing.T, ctl byte) *lab {
+// onPath is what an attacker on the path has seen of the lab's traffic:
+// the last COOKIE ECHO, and per host the first TSN it sent and the last
+// cumulative TSN it acknowledged.
+type onPath struct {
+	cookie   []byte
+	firstTSN map[*sim.Node]uint32
+	cumAck   map[*sim.Node]uint32
+}
+
+func newFuzzRig(t *testing.T, ctl byte) (*lab, *onPath) {
 	kind := link.Native
 	if ctl&fzUDP != 0 {
 		kind = link.UDP
 	}
 	l := newLab(t, 12, kind, engine.Config{})
-	checkOffered(t, l.net)
-	return l
-}
-
-// checkOffered fails the test on any packet a host hands the network that
-// a well-behaved SCTP stack would not send (sim.CheckSent).
-func checkOffered(t *testing.T, net *sim.Network) {
-	net.Offered = func(_ time.Time, from *sim.Node, fromLink int, p link.Packet) {
+	seen := &onPath{firstTSN: map[*sim.Node]uint32{}, cumAck: map[*sim.Node]uint32{}}
+	l.net.Offered = func(_ time.Time, from *sim.Node, fromLink int, p link.Packet) {
 		if err := sim.CheckSent(from, fromLink, p, engine.DefaultPathMTU); err != nil {
 			t.Fatal(err)
 		}
+		seen.watch(from, p.Buf)
 	}
+	return l, seen
+}
+
+func (s *onPath) watch(from *sim.Node, b []byte) {
+	var pk wire.Packet
+	if pk.Unmarshal(b) != nil {
+		return
+	}
+	for _, c := range pk.Chunks {
+		switch c.Type {
+		case wire.TypeCookieEcho:
+			s.cookie = append(s.cookie[:0], c.Value...)
+		case wire.TypeData:
+			if _, ok := s.firstTSN[from]; !ok && len(c.Value) >= 4 {
+				s.firstTSN[from] = binary.BigEndian.Uint32(c.Value)
+			}
+		case wire.TypeSack:
+			if len(c.Value) >= 4 {
+				s.cumAck[from] = binary.BigEndian.Uint32(c.Value)
+			}
+		}
+	}
+}
+
+// fixUp makes a fuzzed packet to host to what an attacker on the path
+// would send: a COOKIE ECHO with an empty cookie leading the packet gets
+// the cookie last seen, and small TSNs (below 0x10000) become offsets from
+// what the path showed: a DATA chunk's from the cumulative TSN to has
+// acknowledged, a SACK's from the first TSN to sent.
+func (s *onPath) fixUp(to *sim.Node, b []byte) []byte {
+	const hdr = wire.CommonHeaderLen
+	if len(b) >= hdr+4 && b[hdr] == byte(wire.TypeCookieEcho) && binary.BigEndian.Uint16(b[hdr+2:]) == 4 && s.cookie != nil {
+		rest := append([]byte(nil), b[hdr+4:]...)
+		b = append((&wire.CookieEcho{Cookie: s.cookie}).AppendTo(b[:hdr]), rest...)
+	}
+	var pk wire.Packet
+	_ = pk.UnmarshalUnverified(b) // the whole chunks, views into b
+	for _, c := range pk.Chunks {
+		if len(c.Value) < 4 {
+			continue
+		}
+		v := binary.BigEndian.Uint32(c.Value)
+		if v >= 0x10000 {
+			continue
+		}
+		switch c.Type {
+		case wire.TypeData:
+			binary.BigEndian.PutUint32(c.Value, s.cumAck[to]+v)
+		case wire.TypeSack:
+			binary.BigEndian.PutUint32(c.Value, s.firstTSN[to]-1+v)
+		}
+	}
+	return b
 }
 
 // inject hands the fuzzed packets to r.to as if from r.from, fixed up as ctl
@@ -101,6 +162,7 @@ func (r *fuzzRig) inject(ctl byte, pkts ...[]byte) {
 		}
 		if ctl&fzRightTag != 0 {
 			binary.BigEndian.PutUint32(b[4:8], tag)
+			b = r.seen.fixUp(r.to, b)
 		}
 		if ctl&fzKeepCRC == 0 {
 			wire.SetChecksum(b)
@@ -185,8 +247,8 @@ func sendBurst(t *testing.T, l *lab, a *engine.Association, n int) {
 // ECHOs and everything out of the blue.
 func FuzzListener(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctl byte, p1, p2, p3 []byte) {
-		l := newFuzzRig(t, ctl)
-		r := &fuzzRig{l: l, to: l.sn, from: l.cn, lport: serverPort, rport: 4000}
+		l, seen := newFuzzRig(t, ctl)
+		r := &fuzzRig{l: l, to: l.sn, from: l.cn, lport: serverPort, rport: 4000, seen: seen}
 		r.inject(ctl, fuzzPackets(p1, p2, p3)...)
 		r.settle(t)
 	})
@@ -195,12 +257,12 @@ func FuzzListener(f *testing.F) {
 // FuzzCookieWait: a client whose INIT is unanswered (COOKIE-WAIT).
 func FuzzCookieWait(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctl byte, p1, p2, p3 []byte) {
-		l := newFuzzRig(t, ctl)
+		l, seen := newFuzzRig(t, ctl)
 		l.sn.Down = true
 		a, _ := l.dial(engine.Config{})
 		l.net.RunFor(10 * time.Millisecond)
 		mustState(t, a, engine.StateCookieWait)
-		r := &fuzzRig{l: l, to: l.cn, from: l.sn, a: a, lport: a.LocalPort(), rport: serverPort}
+		r := &fuzzRig{l: l, to: l.cn, from: l.sn, a: a, lport: a.LocalPort(), rport: serverPort, seen: seen}
 		r.inject(ctl, fuzzPackets(p1, p2, p3)...)
 		r.settle(t)
 	})
@@ -211,18 +273,18 @@ func FuzzCookieWait(f *testing.F) {
 // ACK withheld), either receiving.
 func FuzzCookieEchoed(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctl byte, p1, p2, p3 []byte) {
-		l := newFuzzRig(t, ctl)
+		l, seen := newFuzzRig(t, ctl)
 		l.deferAccept = true
 		a, _ := l.dial(engine.Config{})
 		if !l.net.RunUntil(func() bool { return len(l.reqs) > 0 }, time.Minute) {
 			t.Fatal("no COOKIE ECHO reached the server")
 		}
 		mustState(t, a, engine.StateCookieEchoed)
-		r := &fuzzRig{l: l, to: l.cn, from: l.sn, a: a, lport: a.LocalPort(), rport: serverPort}
+		r := &fuzzRig{l: l, to: l.cn, from: l.sn, a: a, lport: a.LocalPort(), rport: serverPort, seen: seen}
 		if ctl&fzOtherHost != 0 {
 			sa := l.reqs[0].Association()
 			mustState(t, sa, engine.StateAcceptPending)
-			r = &fuzzRig{l: l, to: l.sn, from: l.cn, a: sa, lport: serverPort, rport: a.LocalPort()}
+			r = &fuzzRig{l: l, to: l.sn, from: l.cn, a: sa, lport: serverPort, rport: a.LocalPort(), seen: seen}
 		}
 		r.inject(ctl, fuzzPackets(p1, p2, p3)...)
 		r.settle(t)
@@ -233,13 +295,13 @@ func FuzzCookieEchoed(f *testing.F) {
 // SACKs in flight, either side receiving.
 func FuzzEstablished(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctl byte, p1, p2, p3 []byte) {
-		l := newFuzzRig(t, ctl)
+		l, seen := newFuzzRig(t, ctl)
 		a, _ := l.up(engine.Config{})
 		l.cn.Imp.Delay, l.sn.Imp.Delay = 10*time.Millisecond, 10*time.Millisecond
 		sendBurst(t, l, a, 20)
 		sendBurst(t, l, l.srv.assoc, 5)
 		l.net.RunFor(15 * time.Millisecond)
-		r := fuzzRigFor(l, a, ctl)
+		r := fuzzRigFor(l, seen, a, ctl)
 		r.inject(ctl, fuzzPackets(p1, p2, p3)...)
 		r.settle(t)
 	})
@@ -250,7 +312,7 @@ func FuzzEstablished(f *testing.F) {
 // (server, its data unacknowledged), SHUTDOWN-ACK-SENT (server).
 func FuzzShutdown(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctl byte, p1, p2, p3 []byte) {
-		l := newFuzzRig(t, ctl)
+		l, seen := newFuzzRig(t, ctl)
 		a, _ := l.up(engine.Config{})
 		sa := l.srv.assoc
 		l.cn.Imp.Delay, l.sn.Imp.Delay = 10*time.Millisecond, 10*time.Millisecond
@@ -260,25 +322,25 @@ func FuzzShutdown(f *testing.F) {
 			sendBurst(t, l, a, 10)
 			a.Shutdown(l.net.Now())
 			mustState(t, a, engine.StateShutdownPending)
-			r = fuzzRigFor(l, a, 0)
+			r = fuzzRigFor(l, seen, a, 0)
 		case 1:
 			a.Shutdown(l.net.Now())
 			mustState(t, a, engine.StateShutdownSent)
-			r = fuzzRigFor(l, a, 0)
+			r = fuzzRigFor(l, seen, a, 0)
 		case 2:
 			sendBurst(t, l, sa, 10)
 			a.Shutdown(l.net.Now())
 			if !l.net.RunUntil(func() bool { return sa.State() == engine.StateShutdownReceived }, time.Second) {
 				t.Fatalf("server in %v, want SHUTDOWN-RECEIVED", sa.State())
 			}
-			r = fuzzRigFor(l, a, fzOtherHost)
+			r = fuzzRigFor(l, seen, a, fzOtherHost)
 		case 3:
 			l.cn.Imp.Drop = func(_ *sim.Node, pkt []byte) bool { return len(pkt) > 12 && pkt[12] == byte(wire.TypeShutdownComplete) }
 			a.Shutdown(l.net.Now())
 			if !l.net.RunUntil(func() bool { return sa.State() == engine.StateShutdownAckSent }, time.Second) {
 				t.Fatalf("server in %v, want SHUTDOWN-ACK-SENT", sa.State())
 			}
-			r = fuzzRigFor(l, a, fzOtherHost)
+			r = fuzzRigFor(l, seen, a, fzOtherHost)
 		}
 		r.inject(ctl, fuzzPackets(p1, p2, p3)...)
 		r.settle(t)
@@ -287,11 +349,11 @@ func FuzzShutdown(f *testing.F) {
 
 // fuzzRigFor aims at the client's association a, or with fzOtherHost in
 // ctl at the server's.
-func fuzzRigFor(l *lab, a *engine.Association, ctl byte) *fuzzRig {
+func fuzzRigFor(l *lab, seen *onPath, a *engine.Association, ctl byte) *fuzzRig {
 	if ctl&fzOtherHost != 0 {
-		return &fuzzRig{l: l, to: l.sn, from: l.cn, a: l.srv.assoc, lport: serverPort, rport: a.LocalPort()}
+		return &fuzzRig{l: l, to: l.sn, from: l.cn, a: l.srv.assoc, lport: serverPort, rport: a.LocalPort(), seen: seen}
 	}
-	return &fuzzRig{l: l, to: l.cn, from: l.sn, a: a, lport: a.LocalPort(), rport: serverPort}
+	return &fuzzRig{l: l, to: l.cn, from: l.sn, a: a, lport: a.LocalPort(), rport: serverPort, seen: seen}
 }
 
 func mustState(t *testing.T, a *engine.Association, s engine.State) {
