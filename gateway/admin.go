@@ -127,6 +127,17 @@ func FormatSnapshot(s Snapshot) string {
 			p("  warning: %s\n", w)
 		}
 	}
+	for _, a := range s.Auth {
+		p("\nauth %s: active key %d; received %d authenticated, %d refused unauthenticated, %d bad MAC; sent %d signed\n",
+			a.Route, a.ActiveKey, a.Authenticated, a.Unauthenticated, a.BadMAC, a.Signed)
+		for _, k := range a.Keys {
+			mark := ""
+			if k.Active {
+				mark = " (active)"
+			}
+			p("  key %d%s: in %d, out %d, bad MAC %d\n", k.ID, mark, k.In, k.Out, k.BadMAC)
+		}
+	}
 	for _, l := range s.Links {
 		local := ""
 		if l.Local != "" {

@@ -50,6 +50,9 @@ type RouteConfig struct {
 	Forward string      `yaml:"forward"`
 	SCTP    SCTPConfig  `yaml:"sctp"`
 	ACL     *acl.Config `yaml:"acl"`
+	// Auth authenticates the route's udp:// side with SCTP-AUTH (RFC 4895):
+	// a core serves only edges holding the key. Native sides are unchanged.
+	Auth *AuthConfig `yaml:"auth"`
 }
 
 // SCTPConfig holds a route's SCTP settings, named after the RFC 6458 socket

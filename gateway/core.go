@@ -40,6 +40,9 @@ type Route struct {
 	Ingress, Egress engine.Config
 	// Policy decides who may open a pair; nil admits everyone.
 	Policy *acl.Policy
+	// Auth holds the SCTP-AUTH keys of the route's udp:// side (set in
+	// Ingress.Auth or Egress.Auth); nil without.
+	Auth *engine.AuthKeys
 }
 
 // Counters are the gateway's own figures, beside the engine's, for one
@@ -268,7 +271,8 @@ type RouteStats struct {
 	// Setup is the time from a valid COOKIE ECHO to the egress side's
 	// COMM_UP, when the client's COOKIE ACK goes.
 	Setup Histogram
-	ACL   *ACLStatus // nil without a policy
+	ACL   *ACLStatus  // nil without a policy
+	Auth  *AuthStatus // nil without SCTP-AUTH
 }
 
 // RouteStats reports each route's figures.
@@ -281,6 +285,10 @@ func (c *Core) RouteStats() []RouteStats {
 		if rs.r.Policy != nil {
 			a := aclStatus(rs.r)
 			out[i].ACL = &a
+		}
+		if rs.r.Auth != nil {
+			a := authStatus(rs.r.Name, rs.r.Auth)
+			out[i].Auth = &a
 		}
 	}
 	for p := range c.pairs {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,10 @@ type Options struct {
 	// loaded.
 	NativeMark    uint32
 	NativePortUse func(port uint16, inUse bool)
+	// AuthKeyPoll is how often the routes' SCTP-AUTH key files are looked
+	// at for changes (zero: DefaultAuthKeyPoll; negative: never, only
+	// ReloadAuthKeys).
+	AuthKeyPoll time.Duration
 }
 
 // Gateway is a running gateway: its links, stack and pairing core.
@@ -53,6 +58,9 @@ type Gateway struct {
 	native link.Link
 	udp    link.Link
 	routes []*Route
+	// auth are the routes' key files; stopAuth ends their watcher.
+	auth     []*routeAuth
+	stopAuth context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
@@ -111,6 +119,12 @@ func New(p *Plan, o Options) (*Gateway, error) {
 		}
 		if f.Encap {
 			r.ForwardPath.RemotePort = f.UDPPort
+		}
+		if rp.Auth != nil {
+			if err := g.setupAuth(r, rp, l.Encap, f.Encap); err != nil {
+				g.closeLinks()
+				return nil, err
+			}
 		}
 		if rp.Policy != nil {
 			// A rule that can never match is almost always a mistake in
@@ -173,6 +187,11 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	for _, rp := range p.Routes {
 		g.log.Info("route listening", "route", rp.Name, "listen", rp.Listen.String(), "forward", rp.Forward.String())
 	}
+	if len(g.auth) > 0 && o.AuthKeyPoll >= 0 {
+		var ctx context.Context
+		ctx, g.stopAuth = context.WithCancel(context.Background())
+		go g.watchAuthKeys(ctx, cmp.Or(o.AuthKeyPoll, DefaultAuthKeyPoll))
+	}
 	return g, nil
 }
 
@@ -188,7 +207,8 @@ func (g *Gateway) closeLinks() {
 type Snapshot struct {
 	Pairs    []PairStatus      `json:"pairs"`
 	Gateway  Counters          `json:"gateway"`
-	ACL      []ACLStatus       `json:"acl,omitempty"` // routes with a policy
+	ACL      []ACLStatus       `json:"acl,omitempty"`  // routes with a policy
+	Auth     []AuthStatus      `json:"auth,omitempty"` // routes with SCTP-AUTH
 	SNMP     map[string]uint64 `json:"snmp"`
 	Links    []LinkStatus      `json:"links"`
 	Discards DiscardStatus     `json:"discards"`
@@ -202,6 +222,7 @@ func (g *Gateway) Snapshot() Snapshot {
 		g.core.EachPair(func(p PairStatus) { s.Pairs = append(s.Pairs, p) })
 		s.Gateway = g.core.Counters()
 		s.ACL = g.core.ACL()
+		s.Auth = g.core.Auth()
 		s.SNMP = SNMP(h.Stats())
 		s.Discards = discardStatus(h.Stats())
 		s.Draining = g.core.draining
@@ -278,6 +299,9 @@ func (g *Gateway) Close() error {
 		return nil
 	}
 	g.closed = true
+	if g.stopAuth != nil {
+		g.stopAuth()
+	}
 	err := g.st.Close("sctpgw: gateway stopped")
 	if errors.Is(err, stack.ErrClosed) {
 		err = nil

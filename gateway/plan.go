@@ -50,6 +50,8 @@ type RoutePlan struct {
 	Engine engine.Config
 	// Policy is nil when the route has no acl block.
 	Policy *acl.Policy
+	// Auth is nil when the route has no auth block.
+	Auth *AuthPlan
 }
 
 // Plan checks c and resolves it, looking forward host names up with resolve
@@ -160,6 +162,14 @@ func (r *RouteConfig) plan(i int, resolve func(string) (netip.Addr, error)) (Rou
 	if r.ACL != nil {
 		if rp.Policy, err = acl.Compile(*r.ACL); err != nil {
 			return rp, fmt.Errorf("%s: %v", field("acl"), err)
+		}
+	}
+	if r.Auth != nil {
+		if !rp.Listen.Encap && !rp.Forward.Encap {
+			return rp, fmt.Errorf("%s: the route has no udp:// side: SCTP-AUTH authenticates the tunnel, and native peers (eNBs, MMEs) do not speak it", field("auth"))
+		}
+		if rp.Auth, err = r.Auth.plan(); err != nil {
+			return rp, fmt.Errorf("%s.%v", field("auth"), err)
 		}
 	}
 	return rp, nil

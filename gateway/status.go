@@ -145,18 +145,25 @@ type DiscardStatus struct {
 	BadTag         uint64 `json:"bad_tag"`
 	OutOfTheBlue   uint64 `json:"out_of_the_blue"`
 	ReplyItemsCut  uint64 `json:"reply_items_cut"`
+	// SCTP-AUTH: packets without the authentication they need, with an
+	// AUTH chunk that did not verify, and COOKIE ECHOs replayed.
+	Unauthenticated uint64 `json:"unauthenticated"`
+	BadAuth         uint64 `json:"bad_auth"`
+	ReplayedCookie  uint64 `json:"replayed_cookie"`
 }
 
 func discardStatus(st engine.Stats) DiscardStatus {
 	return DiscardStatus{
 		ChecksumErrors: st.ChecksumErrors, Malformed: st.MalformedPackets, PartialChunks: st.PartialChunks,
 		BundledInit: st.DiscardedBundledInit, BadTag: st.DiscardedBadTag, OutOfTheBlue: st.OutOfBlues,
-		ReplyItemsCut: st.ReportItemsCut,
+		ReplyItemsCut: st.ReportItemsCut, Unauthenticated: st.DiscardedUnauthenticated,
+		BadAuth: st.DiscardedBadAuth, ReplayedCookie: st.DiscardedReplayedCookie,
 	}
 }
 
 // String is the status line for people.
 func (d DiscardStatus) String() string {
-	return fmt.Sprintf("discarded: bad checksum %d, malformed %d, partial chunk %d, bundled INIT %d, wrong tag %d, out of the blue %d; reply items cut %d\n",
-		d.ChecksumErrors, d.Malformed, d.PartialChunks, d.BundledInit, d.BadTag, d.OutOfTheBlue, d.ReplyItemsCut)
+	return fmt.Sprintf("discarded: bad checksum %d, malformed %d, partial chunk %d, bundled INIT %d, wrong tag %d, out of the blue %d, unauthenticated %d, bad AUTH %d, replayed COOKIE ECHO %d; reply items cut %d\n",
+		d.ChecksumErrors, d.Malformed, d.PartialChunks, d.BundledInit, d.BadTag, d.OutOfTheBlue,
+		d.Unauthenticated, d.BadAuth, d.ReplayedCookie, d.ReplyItemsCut)
 }

@@ -78,6 +78,11 @@ var (
 	aclPairs     = desc("acl_pairs_held", "Pairs counted against the route's pair limits.", "route")
 	aclSources   = desc("acl_sources_tracked", "Source groups with per-source state.", "route")
 	aclEvictions = desc("acl_source_evictions_total", "Per-source states evicted at max_sources.", "route")
+
+	authReceived  = desc("auth_received_packets_total", "SCTP-AUTH on the route's udp:// side: received packets authenticated, refused as unauthenticated (no AUTH chunk where one is needed, or a peer without SCTP-AUTH), refused for a bad MAC (wrong key, unknown key id, HMAC not offered).", "route", "result")
+	authSigned    = desc("auth_signed_packets_total", "Packets sent with an AUTH chunk on the route's udp:// side.", "route")
+	authKeyPkts   = desc("auth_key_packets_total", "Packets per SCTP-AUTH key: verified with it (in), signed with it (out), naming it with a wrong MAC (bad_mac).", "route", "key", "direction")
+	authActiveKey = desc("auth_active_key", "The SCTP-AUTH key id the route signs with.", "route")
 )
 
 // linkCounter is one counter of gateway.LinkStatus.
@@ -148,6 +153,9 @@ var (
 		engineCounter("partial_chunks", "Packets ending in a chunk whose framing was cut short; the chunk was dropped.", func(s *engine.Stats) uint64 { return s.PartialChunks }),
 		engineCounter("discarded_bundled_init", "Packets discarded for an INIT bundled with other chunks.", func(s *engine.Stats) uint64 { return s.DiscardedBundledInit }),
 		engineCounter("reply_items_cut", "Items a peer provoked that were left out of a reply to fit one packet.", func(s *engine.Stats) uint64 { return s.ReportItemsCut }),
+		engineCounter("discarded_unauthenticated", "Packets discarded for lacking the SCTP-AUTH they need.", func(s *engine.Stats) uint64 { return s.DiscardedUnauthenticated }),
+		engineCounter("discarded_bad_auth", "Packets discarded for an AUTH chunk that did not verify.", func(s *engine.Stats) uint64 { return s.DiscardedBadAuth }),
+		engineCounter("discarded_replayed_cookie", "COOKIE ECHOs discarded: their cookie had built an association already.", func(s *engine.Stats) uint64 { return s.DiscardedReplayedCookie }),
 	}
 )
 
@@ -155,7 +163,7 @@ var (
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{buildInfo, draining, pairsOpened, pairsClosed, pairsRefused, pairsActive, pairSetup,
 		msgs, bytes, abortedMsgs, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
-		linkPackets, linkBytes, linkBatches, currEstab} {
+		authReceived, authSigned, authKeyPkts, authActiveKey, linkPackets, linkBytes, linkBatches, currEstab} {
 		ch <- d
 	}
 	for _, l := range linkOther {
@@ -232,6 +240,19 @@ func collectRoute(ch chan<- prometheus.Metric, r *gateway.RouteStats) {
 		gauge(ch, aclPairs, float64(a.Pairs), n)
 		gauge(ch, aclSources, float64(a.Sources), n)
 		counter(ch, aclEvictions, a.SourceEvictions, n)
+	}
+	if a := r.Auth; a != nil {
+		counter(ch, authReceived, a.Authenticated, n, "authenticated")
+		counter(ch, authReceived, a.Unauthenticated, n, "unauthenticated")
+		counter(ch, authReceived, a.BadMAC, n, "bad_mac")
+		counter(ch, authSigned, a.Signed, n)
+		gauge(ch, authActiveKey, float64(a.ActiveKey), n)
+		for _, k := range a.Keys {
+			id := strconv.Itoa(int(k.ID))
+			counter(ch, authKeyPkts, k.In, n, id, "in")
+			counter(ch, authKeyPkts, k.Out, n, id, "out")
+			counter(ch, authKeyPkts, k.BadMAC, n, id, "bad_mac")
+		}
 	}
 }
 
