@@ -207,3 +207,29 @@ func waitReady(t *testing.T, admin string, log fmt.Stringer) {
 	}
 	t.Fatalf("the daemon's admin endpoint %s did not answer in 30 s:\n%s", admin, log)
 }
+
+// TestCheckAuthKeyFile: --auth-key-file gives the single route SCTP-AUTH;
+// check reads the file as run would and refuses one others can read.
+func TestCheckAuthKeyFile(t *testing.T) {
+	bin := buildBinary(t)
+	key := filepath.Join(t.TempDir(), "tunnel.key")
+	line := "1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	if err := os.WriteFile(key, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"check", "--listen", "udp://0.0.0.0:9899/36412", "--forward", "sctp://198.18.2.10:36412", "--auth-key-file", key}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "auth: SCTP-AUTH on the udp:// side, key file "+key+", keys [1 (active)], hmac sha256, sha1") {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "00112233") {
+		t.Fatalf("check printed the secret:\n%s", out)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(bin, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "routes[0].auth.key_file: "+key+": readable by group or others (mode 0644)") {
+		t.Fatalf("check of a world-readable key file: %v\n%s", err, out)
+	}
+}

@@ -28,6 +28,7 @@ func configFlags() []cli.Flag {
 		&cli.StringFlag{Name: "listen", EnvVars: []string{"SCTPGW_LISTEN"}, Usage: "listen side: sctp://ADDR:PORT or udp://ADDR:UDPPORT/SCTPPORT"},
 		&cli.StringFlag{Name: "forward", EnvVars: []string{"SCTPGW_FORWARD"}, Usage: "forward side: sctp://HOST:PORT or udp://HOST:UDPPORT/SCTPPORT"},
 		&cli.StringFlag{Name: "udp", EnvVars: []string{"SCTPGW_UDP"}, Usage: "UDP address for encapsulation (default 0.0.0.0:9899); overrides udp.listen"},
+		&cli.StringFlag{Name: "auth-key-file", EnvVars: []string{"SCTPGW_AUTH_KEY_FILE"}, Usage: "SCTP-AUTH (RFC 4895) key file for the udp:// side of the --listen/--forward route (lines \"<key id> <hex secret> [active]\", mode 600)"},
 		&cli.StringFlag{Name: "admin", Value: defaultAdmin, EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "admin endpoint: status, metrics, health (empty: off); overrides the file's admin"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_DRAIN_TIMEOUT"}, Usage: "how long SIGTERM waits for graceful shutdowns; overrides drain_timeout"},
 		allowKernelSCTPFlag(),
@@ -45,8 +46,10 @@ func runCommand() *cli.Command {
 A flag given on the command line (or in its environment variable) wins
 over the file. SIGTERM and SIGINT drain: every pair is shut down gracefully
 within --drain-timeout, then what remains is aborted with a reason. SIGHUP
-is ignored: routes are fixed for the life of the process (restart to change
-them; existing pairs would otherwise have to be re-homed). Under systemd
+re-reads the routes' SCTP-AUTH key files (they are also re-read within 10 s
+of a change); the routes themselves are fixed for the life of the process
+(restart to change them; existing pairs would otherwise have to be
+re-homed). Under systemd
 (Type=notify) it sends READY=1 once every route listens, STOPPING=1 when
 it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
 		Flags: append(configFlags(),
@@ -124,7 +127,10 @@ wait:
 			if s != syscall.SIGHUP {
 				break wait
 			}
-			glog.Warn("SIGHUP: routes are fixed while running; restart to reload them")
+			if err := g.ReloadAuthKeys(); err != nil {
+				glog.Error("SIGHUP: auth key files", "err", err)
+			}
+			glog.Warn("SIGHUP: routes are fixed while running; restart to reload them (auth key files are re-read)")
 		case err := <-adminDone:
 			// The admin server stopped on its own: say so and keep the
 			// pairs up; a health check will notice the listener is gone.
@@ -175,6 +181,12 @@ func configFromFlags(c *cli.Context) (*gateway.Config, error) {
 		return nil, errors.New("give --config FILE, or both --listen URL and --forward URL")
 	default:
 		cfg = &gateway.Config{Routes: []gateway.RouteConfig{{Name: "default", Listen: c.String("listen"), Forward: c.String("forward")}}}
+		if f := c.String("auth-key-file"); f != "" {
+			cfg.Routes[0].Auth = &gateway.AuthConfig{KeyFile: f}
+		}
+	}
+	if c.String("auth-key-file") != "" && c.String("config") != "" {
+		return nil, errors.New("--auth-key-file goes with --listen/--forward; with --config give each route an auth block")
 	}
 	if v := c.String("udp"); v != "" {
 		cfg.UDP.Listen = v
