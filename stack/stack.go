@@ -113,7 +113,9 @@ func New(cfg Config) (*Stack, error) {
 		if i < len(cfg.AnswerUnserved) {
 			ans = cfg.AnswerUnserved[i]
 		}
-		infos[i] = engine.LinkInfo{Kind: l.Kind(), Overhead: l.Overhead, AnswerUnserved: ans}
+		cv, _ := l.(link.ChecksumVerifier)
+		infos[i] = engine.LinkInfo{Kind: l.Kind(), Overhead: l.Overhead, AnswerUnserved: ans,
+			ChecksumVerified: cv != nil && cv.VerifiesChecksum()}
 	}
 	s := &Stack{
 		cfg: cfg, clock: cfg.Clock, log: lf.NewLogger("sctp"),

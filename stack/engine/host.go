@@ -26,6 +26,9 @@ type LinkInfo struct {
 	// link, whose every SCTP port is ours. Leave it off on a native link:
 	// another SCTP stack may own those ports (docs/design.md 4).
 	AnswerUnserved bool
+	// ChecksumVerified says the link checks the CRC32c of what it
+	// delivers (link.ChecksumVerifier): the Host does not check it again.
+	ChecksumVerified bool
 }
 
 func (l LinkInfo) overhead(remote netip.Addr) int {

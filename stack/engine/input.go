@@ -80,7 +80,12 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 func (h *Host) handlePacket(linkIdx int, p link.Path, buf []byte, now time.Time) {
 	h.lastNow = now
 	pkt := &h.pkt
-	err := pkt.Unmarshal(buf)
+	var err error
+	if h.cfg.Links[linkIdx].ChecksumVerified {
+		err = pkt.UnmarshalUnverified(buf)
+	} else {
+		err = pkt.Unmarshal(buf)
+	}
 	if err != nil && isChecksumErr(err) {
 		h.discard(DiscardChecksum, linkIdx, p, err, 1)
 		return

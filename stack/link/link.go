@@ -93,6 +93,14 @@ type Packet struct {
 	Fragment bool
 }
 
+// ChecksumVerifier is implemented by a link that checks the CRC32c of every
+// packet it delivers (RFC 9260 6.8), and answers for the ones it lets
+// through unchecked (rawip: a zero CRC32c from a kernel of this host that
+// left it to a device). The engine then does not check again.
+type ChecksumVerifier interface {
+	VerifiesChecksum() bool
+}
+
 // Link is a packet transport for SCTP. ReadBatch and WriteBatch may be called
 // from different goroutines, but each from one goroutine at a time.
 type Link interface {

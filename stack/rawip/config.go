@@ -56,4 +56,9 @@ type Stats struct {
 	// FragmentErrors is the failures to lift or restore DF around such a
 	// send (setsockopt IP(V6)_MTU_DISCOVER).
 	FragmentErrors uint64
+	// UncheckedLocal is the packets accepted (part of Received) with a
+	// CRC32c of zero from a veth, bridge, macvlan, ipvlan or loopback
+	// interface: a kernel SCTP of this host left the CRC to a device that
+	// never computes it (checksum offload between namespaces).
+	UncheckedLocal uint64
 }

@@ -53,7 +53,9 @@ type Link struct {
 	ports  atomic.Pointer[portSet]
 
 	nReceived, nNotices, nChecksum, nFiltered, nSent, nSendErrors atomic.Uint64
-	nFragmented, nFragErrors                                      atomic.Uint64
+	nFragmented, nFragErrors, nUnchecked                          atomic.Uint64
+
+	offload localOffload
 
 	r reader
 	w writer
@@ -223,6 +225,10 @@ func (l *Link) warnForeignAddrs() {
 	}
 }
 
+// VerifiesChecksum reports true: ReadBatch checks every packet's CRC32c
+// (link.ChecksumVerifier).
+func (l *Link) VerifiesChecksum() bool { return true }
+
 // Kind reports link.Native.
 func (l *Link) Kind() link.Kind { return link.Native }
 
@@ -312,6 +318,7 @@ func (l *Link) Stats() Stats {
 		SendErrors:     l.nSendErrors.Load(),
 		Fragmented:     l.nFragmented.Load(),
 		FragmentErrors: l.nFragErrors.Load(),
+		UncheckedLocal: l.nUnchecked.Load(),
 	}
 }
 

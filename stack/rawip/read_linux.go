@@ -82,12 +82,35 @@ func (r *reader) prepare(i int, v6 bool, buf []byte) {
 		h.SetControllen(oobRead)
 		return
 	}
-	// The IPv4 socket delivers the IP header, which holds both addresses.
+	// The IPv4 socket delivers the IP header, which holds both addresses;
+	// IP_PKTINFO names the interface, read only for a packet whose CRC32c
+	// fails (see localOffload).
 	hdr := &r.iovs[2*i]
 	hdr.Base = &r.ip4[i][0]
 	hdr.SetLen(ipv4HeaderLen)
 	h.Iov = hdr
 	h.SetIovlen(2)
+	h.Control = &r.oob[i][0]
+	h.SetControllen(oobRead)
+}
+
+// ifindex is the interface message i arrived on, from its IP_PKTINFO or
+// IPV6_PKTINFO (0 when absent).
+func (r *reader) ifindex(i int, v6 bool) int32 {
+	oob := r.oob[i][:r.hdrs[i].Hdr.Controllen]
+	for {
+		c, rest, ok := nextCmsg(oob)
+		if !ok {
+			return 0
+		}
+		switch {
+		case !v6 && c.level == unix.IPPROTO_IP && c.typ == unix.IP_PKTINFO && len(c.data) >= 4:
+			return int32(binary.NativeEndian.Uint32(c.data[0:4])) // in_pktinfo.ipi_ifindex
+		case v6 && c.level == unix.IPPROTO_IPV6 && c.typ == unix.IPV6_PKTINFO && len(c.data) >= 20:
+			return int32(binary.NativeEndian.Uint32(c.data[16:20])) // in6_pktinfo.ipi6_ifindex
+		}
+		oob = rest
+	}
 }
 
 // ReadBatch blocks until at least one packet or notice is ready, then fills
@@ -253,7 +276,7 @@ func (l *Link) parse4(i int, p *link.Packet, ports *portSet) verdict {
 	}
 	src := netip.AddrFrom4([4]byte(h[12:16]))
 	dst := netip.AddrFrom4([4]byte(h[16:20]))
-	return l.check(p, buf[:n], src, dst, ports)
+	return l.check(p, buf[:n], src, dst, ports, i, false)
 }
 
 func (l *Link) parse6(i int, p *link.Packet, ports *portSet) verdict {
@@ -278,12 +301,12 @@ func (l *Link) parse6(i int, p *link.Packet, ports *portSet) verdict {
 		return dropFiltered
 	}
 	src := netip.AddrFrom16(r.names[i].Addr)
-	return l.check(p, p.Buf[:int(hdr.Len)], src, dst, ports)
+	return l.check(p, p.Buf[:int(hdr.Len)], src, dst, ports, i, true)
 }
 
 // check applies the user-space filter and the checksum to one received
-// packet and, if it is kept, fills p.
-func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *portSet) verdict {
+// packet (message i of the batch) and, if it is kept, fills p.
+func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *portSet, i int, v6 bool) verdict {
 	if len(pkt) < wire.CommonHeaderLen || !ports.has(binary.BigEndian.Uint16(pkt[2:4])) {
 		return dropFiltered
 	}
@@ -292,9 +315,14 @@ func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *por
 	if !unicast(src) || !unicast(dst) || !l.serves(dst) {
 		return dropFiltered
 	}
-	// RFC 9260 6.8: a packet with an invalid CRC32c is silently discarded.
+	// RFC 9260 6.8: a packet with an invalid CRC32c is silently discarded,
+	// but for one the kernel of this host sent with its CRC left to the
+	// device (see localOffload).
 	if !wire.VerifyChecksum(pkt) {
-		return dropChecksum
+		if binary.BigEndian.Uint32(pkt[8:12]) != 0 || !l.offload.local(l.nl, l.r.ifindex(i, v6)) {
+			return dropChecksum
+		}
+		l.nUnchecked.Add(1)
 	}
 	*p = link.Packet{Path: link.Path{Local: dst, Remote: src}, Buf: pkt}
 	return keep
