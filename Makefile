@@ -5,7 +5,7 @@ PKGS      ?= ./...
 # staticcheck, pinned in .ci/run (go install honnef.co/go/tools/cmd/staticcheck@VERSION).
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: build test race fuzz bench bench-compare bench-lab e2e lint ci image-bins image compose-images
+.PHONY: build test race fuzz bench bench-compare bench-lab e2e kernel-test kernel-fetch lint ci image-bins image compose-images
 
 build:
 	$(GO) build -buildvcs=auto -o bin/sctpgw ./cmd/sctpgw
@@ -35,6 +35,8 @@ test: lint
 	@# Heap per idle association: the race detector distorts it, so these
 	@# skip under -race and run here.
 	$(GO) test -count=1 -timeout 5m -v -run '^(TestHeapPerIdleAssociation|TestStackHeapPerIdleAssociation)$$' ./stack/ ./stack/engine/
+	@# Last, with the machine to itself: a real kernel with SCTP under qemu.
+	$(MAKE) kernel-test
 
 race:
 	$(GO) test -race -count=1 $(PKGS)
@@ -69,6 +71,17 @@ bench-lab:
 e2e:
 	$(GO) test -count=1 -timeout 10m -run 'E2E|Usrsctp|Assoc|Interop|NAT|Netns|Compose' ./examples/... ./gateway/... ./udpencap/... ./stack/rawip/...
 
+# sctpgw against a real Linux kernel with SCTP: Debian's cloud kernel booted
+# once under qemu (no KVM), sctpgw and kernel SCTP peers inside, the host's
+# sctpgw pair around it (test/kernel, its own module, README there). Root,
+# qemu-system-x86 and the kernel package (make kernel-fetch); skipped
+# otherwise, except under CI=true where it fails. About a minute once built.
+kernel-test:
+	cd test/kernel && $(GO) test -count=1 -timeout 15m -v ./...
+
+kernel-fetch:
+	test/kernel/fetch-kernel.sh
+
 # gofmt, go vet and staticcheck, on the product and on the bench module.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -76,5 +89,6 @@ lint:
 	@test -x $(STATICCHECK) || { echo "staticcheck not found at $(STATICCHECK): see .ci/run for the pinned version to go install"; exit 1; }
 	$(STATICCHECK) $(PKGS)
 	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
+	cd test/kernel && $(GO) vet ./... && $(STATICCHECK) ./...
 
 ci: test

@@ -4,12 +4,8 @@ package portguard
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,26 +21,16 @@ import (
 // leaving from a guarded port without our mark, whoever sends them, and a
 // raw socket without the mark stands in for the kernel's control socket.
 
-var nsSeq atomic.Uint32
-
-func needRootAndNft(tb testing.TB) {
-	tb.Helper()
-	testlab.NeedRoot(tb, "the test creates network namespaces and nftables tables (CAP_SYS_ADMIN, CAP_NET_ADMIN) and opens raw sockets (CAP_NET_RAW)")
-	testlab.NeedTools(tb, "ip", "nft") // to build the namespaces and to read the table back
-}
-
 // twoNS is namespaces a (198.18.0.1, 2001:2::1) and b (.2, ::2) joined by a
 // veth pair, deleted when the test ends.
 func twoNS(tb testing.TB) (a, b string) {
 	tb.Helper()
-	needRootAndNft(tb)
-	n := nsSeq.Add(1)
-	a = fmt.Sprintf("sgwg-%d-%d-a", os.Getpid(), n)
-	b = fmt.Sprintf("sgwg-%d-%d-b", os.Getpid(), n)
-	for _, ns := range []string{a, b} {
-		testlab.Cmd(tb, true, "ip", "netns", "add", ns)
-		tb.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	}
+	testlab.NeedRoot(tb, "the test creates network namespaces and nftables tables and opens raw sockets")
+	testlab.NeedTools(tb, "ip", "nft")
+	base := testlab.NSName("sgwg")
+	a, b = base+"-a", base+"-b"
+	testlab.AddNS(tb, a)
+	testlab.AddNS(tb, b)
 	testlab.Cmd(tb, true, "ip", "-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b)
 	for _, c := range []struct{ ns, dev, v4, v6 string }{
 		{a, "va", "198.18.0.1/24", "2001:2::1/64"},
@@ -52,7 +38,6 @@ func twoNS(tb testing.TB) (a, b string) {
 	} {
 		testlab.Cmd(tb, true, "ip", "-n", c.ns, "addr", "add", c.v4, "dev", c.dev)
 		testlab.Cmd(tb, true, "ip", "-n", c.ns, "-6", "addr", "add", c.v6, "dev", c.dev, "nodad")
-		testlab.Cmd(tb, true, "ip", "-n", c.ns, "link", "set", "lo", "up")
 		testlab.Cmd(tb, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
 	}
 	return a, b
