@@ -572,8 +572,11 @@ func icmpErrno(e unix.Errno) bool {
 // ICMP types and codes the link turns into notices (RFC 792, RFC 4443).
 const (
 	icmpDestUnreach    = 3
+	icmpProtoUnreach   = 2
+	icmpPortUnreach    = 3
 	icmpFragNeeded     = 4
 	icmp6DestUnreach   = 1
+	icmp6PortUnreach   = 4
 	icmp6PacketTooBig  = 2
 	sizeofExtendedErr  = int(unsafe.Sizeof(unix.SockExtendedErr{}))
 	cmsgHeaderLenBytes = unix.SizeofCmsghdr
@@ -600,6 +603,11 @@ func extendedError(oob []byte) (notice link.Notice, mtu int, local bool) {
 			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach && ee.Code == icmpFragNeeded,
 				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6PacketTooBig:
 				return link.NoticeFragNeeded, int(ee.Info), false
+			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach && (ee.Code == icmpPortUnreach || ee.Code == icmpProtoUnreach),
+				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6DestUnreach && ee.Code == icmp6PortUnreach:
+				// Nothing listens there: RFC 6951 5.5 treats a port
+				// unreachable as SCTP's protocol unreachable.
+				return link.NoticeProtoUnreachable, 0, false
 			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach,
 				ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6DestUnreach:
 				return link.NoticeUnreachable, 0, false

@@ -57,14 +57,15 @@
 // the link reads the socket error queue. An ICMP "fragmentation needed" or
 // ICMPv6 "packet too big" about a datagram we sent becomes a Packet with
 // Notice link.NoticeFragNeeded and MTU set to the reported next-hop MTU (it
-// may be 0 when an old router does not report one); an ICMP/ICMPv6
-// destination unreachable (host, network, port, administratively
-// prohibited) becomes link.NoticeUnreachable. Path is the path the offending
-// datagram was sent on and Buf holds the quoted start of our SCTP packet, as
-// much as the router quoted (enough for the verification tag when the router
-// follows RFC 1812; possibly nothing). RFC 6951 5.5 has the engine discard a
-// notice whose verification tag it cannot verify and treat a port
-// unreachable like a protocol unreachable. A datagram larger than the
+// may be 0 when an old router does not report one); an ICMP/ICMPv6 port
+// unreachable (nothing listens on that UDP port) becomes
+// link.NoticeProtoUnreachable, as RFC 6951 5.5 has it treated like SCTP's
+// protocol unreachable; any other destination unreachable (host, network,
+// administratively prohibited) becomes link.NoticeUnreachable. Path is the
+// path the offending datagram was sent on and Buf holds the quoted start of
+// our SCTP packet, as much as the router quoted (enough for the verification
+// tag when the router follows RFC 1812; possibly nothing). RFC 6951 5.5 has
+// the engine discard a notice whose verification tag it cannot verify. A datagram larger than the
 // outgoing interface's MTU never leaves: WriteBatch fails with EMSGSIZE and
 // a NoticeFragNeeded with the interface MTU, quoting the packet, follows on
 // ReadBatch, as if the interface were a router (see toobig_linux.go). Time

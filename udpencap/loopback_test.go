@@ -277,7 +277,8 @@ func closedPort(t *testing.T, addr netip.Addr) uint16 {
 }
 
 // TestLoopbackPortUnreachable: the kernel's ICMP port unreachable for a
-// datagram we sent becomes a NoticeUnreachable on the path it was sent on,
+// datagram we sent becomes a NoticeProtoUnreachable (RFC 6951 5.5) on the
+// path it was sent on,
 // with our SCTP packet quoted; the stale socket error it leaves does not
 // fail the next send to another peer.
 func TestLoopbackPortUnreachable(t *testing.T) {
@@ -311,8 +312,8 @@ func TestLoopbackPortUnreachable(t *testing.T) {
 				t.Fatal("no notice for the port unreachable")
 			}
 			want := link.Path{Local: tc.peer, Remote: tc.peer, RemotePort: dead}
-			if n.Notice != link.NoticeUnreachable || n.Path != want {
-				t.Fatalf("notice %d on %v, want %d on %v", n.Notice, n.Path, link.NoticeUnreachable, want)
+			if n.Notice != link.NoticeProtoUnreachable || n.Path != want {
+				t.Fatalf("notice %d on %v, want %d on %v", n.Notice, n.Path, link.NoticeProtoUnreachable, want)
 			}
 			if len(n.Buf) < wire.CommonHeaderLen || !bytes.HasPrefix(init, n.Buf) {
 				t.Fatalf("quoted %x, want a prefix of %x of at least the common header", n.Buf, init)

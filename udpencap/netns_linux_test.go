@@ -193,8 +193,8 @@ func TestE2ENetnsMasquerade(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: no ICMP for the stale mapping", f.name)
 			}
-			if n.Notice != link.NoticeUnreachable || n.Path != old[f.name] {
-				t.Fatalf("%s: notice %d on %v, want unreachable on %v", f.name, n.Notice, n.Path, old[f.name])
+			if n.Notice != link.NoticeProtoUnreachable || n.Path != old[f.name] {
+				t.Fatalf("%s: notice %d on %v, want port unreachable on %v", f.name, n.Notice, n.Path, old[f.name])
 			}
 			if !pc.quiet(200*time.Millisecond, data) {
 				t.Fatalf("%s: a packet to the stale mapping reached the client", f.name)
@@ -212,8 +212,8 @@ func TestE2ENetnsMasquerade(t *testing.T) {
 				t.Fatalf("%s: no notice for the server's port unreachable", f.name)
 			}
 			to.Local = f.client
-			if n.Notice != link.NoticeUnreachable || n.Path != to {
-				t.Fatalf("%s: notice %d on %v, want unreachable on %v", f.name, n.Notice, n.Path, to)
+			if n.Notice != link.NoticeProtoUnreachable || n.Path != to {
+				t.Fatalf("%s: notice %d on %v, want port unreachable on %v", f.name, n.Notice, n.Path, to)
 			}
 			if len(n.Buf) < wire.CommonHeaderLen || !bytes.HasPrefix(pkt, n.Buf) {
 				t.Fatalf("%s: quoted %x, want a prefix of our packet", f.name, n.Buf)

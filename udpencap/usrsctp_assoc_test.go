@@ -56,7 +56,7 @@ func listenAt(t *testing.T, ns string, cfg Config) *Link {
 	return listenIn(t, ns, cfg)
 }
 
-// usrsctpOpts: INIT is retransmitted quickly while the program binds.
+// usrsctpOpts: short RTOs, for quick handshakes over loopback.
 var usrsctpOpts = stack.Options{
 	NoDelay: true,
 	RTO:     stack.RTOInfo{Initial: 300 * time.Millisecond, Min: 200 * time.Millisecond, Max: 2 * time.Second},
@@ -101,8 +101,16 @@ func TestUsrsctpAssocEchoServer(t *testing.T) {
 
 // echoAssoc opens one association to an echo server, sends n messages of
 // flow and checks every echo, then shuts down.
+//
+// Until the program has bound its UDP port, the kernel answers our INIT
+// with a port unreachable, which fails the dial at once (RFC 6951 5.5):
+// dial again, every 50 ms, until ctx ends.
 func echoAssoc(ctx context.Context, s *stack.Stack, to link.Path, port uint16, flow uint32, n int) error {
 	c, err := s.Dial(ctx, 0, to, 0, port, usrsctpOpts)
+	for i := 0; i < 1000 && errors.Is(err, engine.ErrPeerRefused) && ctx.Err() == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+		c, err = s.Dial(ctx, 0, to, 0, port, usrsctpOpts)
+	}
 	if err != nil {
 		return fmt.Errorf("dial echo_server: %w", err)
 	}

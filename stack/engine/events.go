@@ -128,6 +128,10 @@ var (
 	// ErrPeerUnreachable: Association.Max.Retrans (or Max.Init.Retransmits)
 	// was exceeded (RFC 9260 8.1, 5.1).
 	ErrPeerUnreachable = errors.New("peer unreachable")
+	// ErrPeerRefused: in COOKIE-WAIT, the peer's host answered our INIT
+	// with ICMP protocol unreachable, or port unreachable on a UDP path
+	// (RFC 9260 10 ICMP8, RFC 6951 5.5). It is an ErrPeerUnreachable.
+	ErrPeerRefused = fmt.Errorf("%w: refused (ICMP protocol or port unreachable)", ErrPeerUnreachable)
 	// ErrPeerAborted: the peer sent ABORT; the event's Causes say why.
 	ErrPeerAborted = errors.New("aborted by peer")
 	// ErrAborted: the local user aborted the association.

@@ -65,12 +65,22 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 	switch pk.Notice {
 	case link.NoticeFragNeeded:
 		a.path.setMTU(pk.MTU)
-	case link.NoticeUnreachable:
-		// RFC 6951 5.5 and RFC 9260 10 item 8 would abort here. We count a
+	case link.NoticeProtoUnreachable:
+		if a.state == stateCookieWait {
+			// The peer's host refused our INIT (no SCTP there, or nothing
+			// on its UDP port, RFC 6951 5.5): RFC 9260 10 ICMP8 ends the
+			// association, and the dial fails at once, as Linux's connect
+			// does with ECONNREFUSED, instead of retrying for minutes.
+			a.close(Event{Type: CantStartAssoc, Err: ErrPeerRefused})
+			break
+		}
+		// Once the peer has answered, ICMP8 would abort too. We count a
 		// path error instead: behind a NAT that lost its mapping, the
 		// router's port unreachable is transient, and the next packet from
 		// the peer (5.4) repairs the path. Repeated errors still end the
 		// association through Association.Max.Retrans.
+		a.path.onUnreachable(now)
+	case link.NoticeUnreachable:
 		a.path.onUnreachable(now)
 	}
 	h.finishLocked(now)

@@ -68,11 +68,19 @@ const (
 	// big" for a packet we sent on Path; MTU holds the reported next-hop MTU
 	// and Buf the start of our SCTP packet as quoted by the ICMP message.
 	NoticeFragNeeded
-	// NoticeUnreachable: ICMP destination or port unreachable for a packet we
-	// sent on Path; Buf is the quoted start of our SCTP packet. RFC 9260
-	// section 10 lets the association treat it like an ABORT or a path
-	// failure after checking the quoted verification tag.
+	// NoticeUnreachable: ICMP destination unreachable (network, host,
+	// administratively prohibited, ...) for a packet we sent on Path; Buf
+	// is the quoted start of our SCTP packet. RFC 9260 section 10 lets the
+	// association treat it like an ABORT or a path failure after checking
+	// the quoted verification tag.
 	NoticeUnreachable
+	// NoticeProtoUnreachable: the peer's host itself refused our packet:
+	// ICMP protocol unreachable or ICMPv6 "unrecognized next header" (no
+	// SCTP there) on a native link, port unreachable (nothing listens on
+	// the UDP port) on a UDP link, which RFC 6951 5.5 treats alike. Buf is
+	// the quoted start of our SCTP packet. RFC 9260 section 10 (ICMP8)
+	// makes it an ABORT.
+	NoticeProtoUnreachable
 )
 
 // Packet is one SCTP packet (common header onwards) with the path it came on

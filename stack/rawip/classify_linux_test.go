@@ -22,18 +22,18 @@ func TestClassify(t *testing.T) {
 	}{
 		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 4}, link.NoticeFragNeeded, true},
 		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 1}, link.NoticeUnreachable, true},
-		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 2}, link.NoticeUnreachable, true}, // protocol unreachable
-		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 3}, link.NoticeNone, false},       // port unreachable: ICMP3
-		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 11, code: 0}, link.NoticeNone, false},      // time exceeded: ICMP1
+		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 2}, link.NoticeProtoUnreachable, true}, // protocol unreachable: ICMP8
+		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 3}, link.NoticeNone, false},            // port unreachable: ICMP3
+		{false, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 11, code: 0}, link.NoticeNone, false},           // time exceeded: ICMP1
 		{false, errEntry{origin: unix.SO_EE_ORIGIN_LOCAL, errno: uint32(unix.EMSGSIZE)}, link.NoticeFragNeeded, true},
 		{false, errEntry{origin: unix.SO_EE_ORIGIN_LOCAL, errno: uint32(unix.ENOBUFS)}, link.NoticeNone, false},
 		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 2}, link.NoticeFragNeeded, true},
 		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 1, code: 3}, link.NoticeUnreachable, true},
-		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 1, code: 4}, link.NoticeNone, false}, // port unreachable
-		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 4, code: 1}, link.NoticeUnreachable, true},
-		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 4, code: 0}, link.NoticeNone, false}, // ICMP4
-		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 3}, link.NoticeNone, false},          // time exceeded
-		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 4}, link.NoticeNone, false},  // wrong family
+		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 1, code: 4}, link.NoticeNone, false},            // port unreachable
+		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 4, code: 1}, link.NoticeProtoUnreachable, true}, // unrecognized next header
+		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 4, code: 0}, link.NoticeNone, false},            // ICMP4
+		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP6, typ: 3}, link.NoticeNone, false},                     // time exceeded
+		{true, errEntry{origin: unix.SO_EE_ORIGIN_ICMP, typ: 3, code: 4}, link.NoticeNone, false},             // wrong family
 	} {
 		got, ok := classify(c.v6, c.e)
 		if got != c.want || ok != c.wantOK {

@@ -474,6 +474,7 @@ const sizeofSockExtendedErr = 16
 // ICMP types and codes the link tells apart (RFC 792, RFC 4443).
 const (
 	icmpDestUnreach     = 3
+	icmpCodeProtoUnr    = 2
 	icmpCodePortUnr     = 3
 	icmpCodeFragNeeded  = 4
 	icmp6DestUnreach    = 1
@@ -487,11 +488,11 @@ const (
 // section 10 (appendix C of RFC 4960): only Destination Unreachable
 // (ICMPv4), and Destination Unreachable, Packet Too Big and Parameter
 // Problem "unrecognized next header" (ICMPv6) matter (ICMP1, ICMP2, ICMP4),
-// and Port Unreachable is ignored (ICMP3). Every other Destination
-// Unreachable code, Protocol Unreachable and its ICMPv6 counterpart among
-// them, is NoticeUnreachable: link.Notice does not tell them apart, and the
-// engine counts each as a path error after its tag check (ICMP9), not as
-// the ABORT that ICMP8 asks for on Protocol Unreachable. A local EMSGSIZE
+// and Port Unreachable is ignored (ICMP3). Protocol Unreachable and its
+// ICMPv6 counterpart, Parameter Problem "unrecognized next header", are
+// NoticeProtoUnreachable (ICMP8: the peer's host has no SCTP); every other
+// Destination Unreachable code is NoticeUnreachable. The engine checks the
+// quoted tag either way. A local EMSGSIZE
 // (our packet exceeded the path MTU the kernel already knows) is
 // NoticeFragNeeded with that MTU.
 func classify(v6 bool, e errEntry) (link.Notice, bool) {
@@ -509,6 +510,8 @@ func classify(v6 bool, e errEntry) (link.Notice, bool) {
 			return link.NoticeFragNeeded, true
 		case icmpCodePortUnr:
 			return link.NoticeNone, false
+		case icmpCodeProtoUnr:
+			return link.NoticeProtoUnreachable, true
 		}
 		return link.NoticeUnreachable, true
 	case unix.SO_EE_ORIGIN_ICMP6:
@@ -525,7 +528,7 @@ func classify(v6 bool, e errEntry) (link.Notice, bool) {
 			return link.NoticeUnreachable, true
 		case icmp6ParamProb:
 			if e.code == icmp6CodeUnrecogNxt {
-				return link.NoticeUnreachable, true
+				return link.NoticeProtoUnreachable, true
 			}
 		}
 	}

@@ -100,6 +100,11 @@ type Node struct {
 	Imp     Impairments
 	// Down drops everything to and from the node (a silent peer).
 	Down bool
+	// Refuse makes the node's host answer every packet sent to it with an
+	// ICMP report quoting it (link.NoticeProtoUnreachable) instead of
+	// taking it: a host without SCTP, or with nothing on its UDP port (a
+	// stopped gateway). Its Host sees nothing.
+	Refuse bool
 	// PortUse, when set, hears every engine.HostConfig.PortUse call of the
 	// node's Host (see Iface.FilterPorts), after the node has applied it.
 	PortUse func(linkIdx int, port uint16, inUse bool)
@@ -280,6 +285,10 @@ func (n *Network) offer(from *Node, fromLink int, p link.Packet) {
 		n.Dropped++
 		return
 	}
+	if to.Refuse {
+		n.refused(from, fromLink, p)
+		return
+	}
 	at := n.now
 	if imp.Bandwidth > 0 {
 		if from.busyUntil.After(at) {
@@ -346,6 +355,20 @@ func (n *Network) tooBig(from *Node, fromLink int, p link.Packet) bool {
 		notice: link.NoticeFragNeeded, mtu: mtu,
 	})
 	return true
+}
+
+// refused drops p at a node that refuses it and queues its host's ICMP
+// report back to the sender after the round trip.
+func (n *Network) refused(from *Node, fromLink int, p link.Packet) {
+	n.Dropped++
+	src := from.iface(fromLink)
+	n.seq++
+	heap.Push(&n.inbox, &inflight{
+		at: n.now.Add(2 * from.Imp.Delay), seq: n.seq, from: from, to: from, toLink: fromLink,
+		path:   link.Path{Local: src.Addr, Remote: p.Path.Remote, RemotePort: p.Path.RemotePort},
+		buf:    append([]byte(nil), p.Buf[:min(len(p.Buf), icmpQuote)]...),
+		notice: link.NoticeProtoUnreachable,
+	})
 }
 
 func (n *Network) chance(p float64) bool { return p > 0 && n.rng.Float64() < p }
