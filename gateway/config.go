@@ -45,15 +45,23 @@ type Config struct {
 
 // RouteConfig is one route of the file.
 type RouteConfig struct {
-	Name    string      `yaml:"name"`
-	Listen  string      `yaml:"listen"`
-	Forward string      `yaml:"forward"`
-	SCTP    SCTPConfig  `yaml:"sctp"`
-	ACL     *acl.Config `yaml:"acl"`
+	Name    string `yaml:"name"`
+	Listen  string `yaml:"listen"`
+	Forward string `yaml:"forward"`
+	// DialTimeout bounds each egress handshake (default DefaultDialTimeout).
+	DialTimeout Duration    `yaml:"dial_timeout"`
+	SCTP        SCTPConfig  `yaml:"sctp"`
+	ACL         *acl.Config `yaml:"acl"`
 	// Auth authenticates the route's udp:// side with SCTP-AUTH (RFC 4895):
 	// a core serves only edges holding the key. Native sides are unchanged.
 	Auth *AuthConfig `yaml:"auth"`
 }
+
+// DefaultDialTimeout bounds an egress handshake when a route does not say:
+// a few seconds, so the client's connect fails with a reason before its
+// own INIT and COOKIE ECHO retransmissions give up (Linux: 3 s initial
+// RTO, 8 attempts), however the network toward the target behaves.
+const DefaultDialTimeout = 5 * time.Second
 
 // SCTPConfig holds a route's SCTP settings, named after the RFC 6458 socket
 // options they mirror. Zero values take the defaults of RFC 9260 section 16.

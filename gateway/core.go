@@ -43,6 +43,11 @@ type Route struct {
 	// Auth holds the SCTP-AUTH keys of the route's udp:// side (set in
 	// Ingress.Auth or Egress.Auth); nil without.
 	Auth *engine.AuthKeys
+	// DialTimeout bounds the egress handshake, whatever T1 and
+	// Max.Init.Retransmits allow: the ingress peer's connect then fails
+	// with a reason, before its own INIT/COOKIE ECHO retransmissions give
+	// up. 0: no bound beyond the engine's.
+	DialTimeout time.Duration
 }
 
 // Counters are the gateway's own figures, beside the engine's, for one
@@ -329,6 +334,9 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	}
 	p := &pair{c: c, r: r, rs: rs, req: req, slot: slot, created: now}
 	p.side[dirIn].a = in
+	// The pair hears of an ingress that ends before its COOKIE ACK (its peer
+	// gives up, or restarts): the dial is then abandoned.
+	in.SetHandler(&p.side[dirIn])
 	// Both sides hold their SHUTDOWN ACK until the pair's other side is done,
 	// and their SHUTDOWN COMPLETE until what their peer sent was delivered
 	// (docs/design.md 2.5); set before any SHUTDOWN can arrive.
@@ -355,6 +363,9 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	p.side[dirOut].a = out
 	out.HoldShutdownAck()
 	out.HoldShutdownComplete()
+	if r.DialTimeout > 0 {
+		out.SetAbortDeadline(now, now.Add(r.DialTimeout), nil)
+	}
 	c.pairs[p] = struct{}{}
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.Debug("dialling", "route", r.Name, "from", netip.AddrPortFrom(path.Remote, in.RemotePort()).String(),

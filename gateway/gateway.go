@@ -115,7 +115,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 		r := &Route{
 			Name: rp.Name, ListenLink: linkFor(l), ListenPort: l.SCTPPort,
 			ForwardLink: linkFor(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
-			Ingress: rp.Engine, Egress: rp.Engine, Policy: rp.Policy,
+			Ingress: rp.Engine, Egress: rp.Engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
 		}
 		if f.Encap {
 			r.ForwardPath.RemotePort = f.UDPPort

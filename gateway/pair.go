@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -187,6 +188,13 @@ func (p *pair) egressFailed(now time.Time, ev engine.Event) {
 	}
 	p.rejected = true
 	p.rs.cnt.PairsFailed++
+	out := &p.side[dirOut]
+	switch {
+	case errors.Is(ev.Err, engine.ErrDeadline):
+		out.end = fmt.Sprintf("timeout: no answer in %v (dial_timeout)", p.r.DialTimeout)
+	case errors.Is(ev.Err, engine.ErrPeerRefused):
+		out.end = "refused: ICMP protocol or port unreachable"
+	}
 	if len(ev.CauseBytes) > 0 {
 		p.req.RejectRaw(now, ev.CauseBytes)
 	} else {
@@ -196,6 +204,9 @@ func (p *pair) egressFailed(now time.Time, ev engine.Event) {
 
 // dialFailure words why the dial failed, for the ingress peer's ABORT.
 func (p *pair) dialFailure(err error) string {
+	if errors.Is(err, engine.ErrDeadline) {
+		return fmt.Sprintf("sctpgw: egress peer unreachable: no answer in %v (dial_timeout)", p.r.DialTimeout)
+	}
 	return reasonFor(dirOut, err)
 }
 
@@ -276,7 +287,8 @@ var drainRefusedCauses = wire.AppendCauses(nil, []wire.Cause{userAbort(drainRefu
 func reasonFor(d int, err error) string {
 	switch {
 	case errors.Is(err, engine.ErrPeerUnreachable):
-		return "sctpgw: " + sideNames[d] + " peer unreachable"
+		// "peer unreachable", with what the engine adds (ICMP refusal).
+		return "sctpgw: " + sideNames[d] + " " + err.Error()
 	case errors.Is(err, engine.ErrRestarted):
 		return "sctpgw: " + sideNames[d] + " peer restarted"
 	case errors.Is(err, engine.ErrShutdownGuard):
@@ -408,6 +420,7 @@ func (p *pair) drain(now time.Time) {
 	if !p.accepted {
 		if !p.rejected {
 			p.rejected = true
+			p.side[dirIn].end = "connect refused: the gateway is shutting down"
 			p.req.Reject(now, userAbort("sctpgw: gateway is shutting down"))
 		}
 		if out := &p.side[dirOut]; out.a != nil && !out.closed {

@@ -111,7 +111,10 @@ func (p *pair) logEnd(now time.Time) {
 	if !p.accepted {
 		// The client's connect was refused with the egress side's causes
 		// (or a reason naming it) and never saw COMM_UP.
-		msg, ingressEnd, dur = "pair failed", "connect refused: the egress side failed", now.Sub(p.created)
+		msg, dur = "pair failed", now.Sub(p.created)
+		if ingressEnd == "" {
+			ingressEnd = "connect refused: the egress side failed"
+		}
 	}
 	if ingressEnd == "" {
 		ingressEnd = "closed"

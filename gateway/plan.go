@@ -52,6 +52,8 @@ type RoutePlan struct {
 	Policy *acl.Policy
 	// Auth is nil when the route has no auth block.
 	Auth *AuthPlan
+	// DialTimeout bounds each egress handshake (dial_timeout).
+	DialTimeout time.Duration
 }
 
 // Plan checks c and resolves it, looking forward host names up with resolve
@@ -145,7 +147,10 @@ func linkWord(encap bool) string {
 
 func (r *RouteConfig) plan(i int, resolve func(string) (netip.Addr, error)) (RoutePlan, error) {
 	field := func(f string) string { return fmt.Sprintf("routes[%d].%s", i, f) }
-	rp := RoutePlan{Name: r.Name}
+	rp := RoutePlan{Name: r.Name, DialTimeout: time.Duration(r.DialTimeout)}
+	if rp.DialTimeout == 0 {
+		rp.DialTimeout = DefaultDialTimeout
+	}
 	if rp.Name == "" {
 		rp.Name = fmt.Sprintf("route%d", i)
 	}

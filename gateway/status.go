@@ -101,6 +101,9 @@ type PairStatus struct {
 func (p *pair) status() PairStatus {
 	ps := PairStatus{Route: p.r.Name, MsgsIn: p.msgs[dirIn], MsgsOut: p.msgs[dirOut],
 		BytesIn: p.bytes[dirIn], BytesOut: p.bytes[dirOut], Since: p.opened}
+	if !p.accepted {
+		ps.Since = p.created // still dialling: since the COOKIE ECHO
+	}
 	ps.Ingress = sideStatus(p.c.h, p.side[dirIn].a)
 	ps.Egress = sideStatus(p.c.h, p.side[dirOut].a)
 	return ps

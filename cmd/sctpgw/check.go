@@ -43,9 +43,9 @@ func printPlan(w io.Writer, p *gateway.Plan) {
 		}
 		fmt.Fprintln(w)
 		e := r.Engine
-		fmt.Fprintf(w, "  sctp: streams out %d in %d, rto %v..%v (initial %v), max_retrans %d, hb_interval %v, send_buffer %d\n",
+		fmt.Fprintf(w, "  sctp: streams out %d in %d, rto %v..%v (initial %v), max_retrans %d, hb_interval %v, send_buffer %d; dial_timeout %v\n",
 			e.InitMsg.OutStreams, e.InitMsg.MaxInStreams, e.RTO.Min, e.RTO.Max, e.RTO.Initial, e.Assoc.MaxRetrans,
-			e.PeerAddr.HBInterval, e.SendBuffer)
+			e.PeerAddr.HBInterval, e.SendBuffer, r.DialTimeout)
 		if a := r.Auth; a != nil {
 			var hmacs []string
 			for _, id := range a.HMACs {

@@ -31,6 +31,7 @@ func configFlags() []cli.Flag {
 		&cli.StringFlag{Name: "auth-key-file", EnvVars: []string{"SCTPGW_AUTH_KEY_FILE"}, Usage: "SCTP-AUTH (RFC 4895) key file for the udp:// side of the --listen/--forward route (lines \"<key id> <hex secret> [active]\", mode 600)"},
 		&cli.StringFlag{Name: "admin", Value: defaultAdmin, EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "admin endpoint: status, metrics, health (empty: off); overrides the file's admin"},
 		&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_DRAIN_TIMEOUT"}, Usage: "how long SIGTERM waits for graceful shutdowns; overrides drain_timeout"},
+		&cli.DurationFlag{Name: "dial-timeout", Value: gateway.DefaultDialTimeout, EnvVars: []string{"SCTPGW_DIAL_TIMEOUT"}, Usage: "bound on each egress handshake: the client's connect then fails with a reason; overrides every route's dial_timeout"},
 		allowKernelSCTPFlag(),
 	}, logFlags()...)
 }
@@ -193,6 +194,14 @@ func configFromFlags(c *cli.Context) (*gateway.Config, error) {
 	}
 	if c.IsSet("admin") || cfg.Admin == "" {
 		cfg.Admin = c.String("admin")
+	}
+	if c.IsSet("dial-timeout") {
+		if c.Duration("dial-timeout") <= 0 {
+			return nil, fmt.Errorf("--dial-timeout: %v: expected a positive duration such as 5s", c.Duration("dial-timeout"))
+		}
+		for i := range cfg.Routes {
+			cfg.Routes[i].DialTimeout = gateway.Duration(c.Duration("dial-timeout"))
+		}
 	}
 	if c.IsSet("allow-kernel-sctp") {
 		cfg.AllowKernelSCTP = c.Bool("allow-kernel-sctp")
