@@ -143,7 +143,11 @@ func (s *Stack) Do(f func(h *engine.Host, now time.Time)) error {
 	if s.closed {
 		return ErrClosed
 	}
-	f(s.host, s.clock.Now())
+	now := s.clock.Now()
+	f(s.host, now)
+	// What f queued goes out now, and the events it caused are delivered
+	// (engine calls that finish themselves make this a no-op).
+	s.host.Flush(now)
 	s.flushLocked()
 	return nil
 }

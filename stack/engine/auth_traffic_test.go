@@ -268,3 +268,35 @@ func TestAuthDeletedKeyRefused(t *testing.T) {
 		t.Errorf("%d messages; server %+v client %+v", len(l.srv.msgs), sk.Stats(), ck.Stats())
 	}
 }
+
+// TestAuthAddsNoAllocations: signing and verifying reuse their HMAC state
+// and the packet's buffer: a message sent and acknowledged over an
+// authenticated association allocates no more than over a plain one.
+func TestAuthAddsNoAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	perMsg := func(cfg engine.Config) float64 {
+		l := newLab(t, 1814, link.UDP, cfg)
+		a, _ := l.up(cfg)
+		msg := make([]byte, 200)
+		round := func() {
+			if err := a.Send(l.net.Now(), msg, engine.SndInfo{}); err != nil {
+				t.Fatal(err)
+			}
+			l.net.RunFor(300 * time.Millisecond)
+			l.srv.msgs = l.srv.msgs[:0]
+		}
+		for range 50 {
+			round()
+		}
+		return testing.AllocsPerRun(200, round)
+	}
+	plain := perMsg(engine.Config{NoDelay: true})
+	k1 := keysWith(t, 1, "k") // both ends share it: the same secret
+	authed := perMsg(engine.Config{NoDelay: true, Auth: engine.AuthConfig{Keys: k1, Required: true}})
+	t.Logf("allocations per message: %.2f plain, %.2f authenticated", plain, authed)
+	if authed > plain+0.05 {
+		t.Errorf("SCTP-AUTH adds %.2f allocations per message", authed-plain)
+	}
+}
