@@ -11,9 +11,9 @@
 // while sctpgw runs.
 //
 // A Guard watches for the module and, once it is there, installs one
-// nftables table through netlink (no nft binary):
+// nftables table of its own through netlink (no nft binary):
 //
-//	table inet sctpgw {
+//	table inet sctpgw_PID {
 //		set ports { type inet_service; elements = { 36412, ... } }
 //		chain output {
 //			type filter hook output priority raw; policy accept;
@@ -25,7 +25,8 @@
 // replies leave from its per-namespace control socket, unmarked, and are
 // dropped. The set follows the ports in use: the routes' listening ports and
 // the local ports of associations sctpgw dials natively. The table goes when
-// the Guard is closed.
+// the Guard is closed; its name carries the process id, so two daemons in
+// one namespace keep their own.
 //
 // Why a mark and not the socket's owner (meta skuid): the kernel's control
 // socket has no file, so an owner match does not match it at all, neither

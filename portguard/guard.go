@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +14,10 @@ import (
 )
 
 const (
-	// DefaultTable is the nftables table a Guard installs (family inet).
+	// DefaultTable names the operator's hand-written table (family inet)
+	// and starts the name of each Guard's own, "sctpgw_PID": one per
+	// daemon, so two sctpgw in one namespace (an edge and a core on one
+	// host) never replace or delete each other's.
 	DefaultTable = "sctpgw"
 	// DefaultMark is the SO_MARK of sctpgw's raw sockets under a Guard. It
 	// leaves the bits kube-proxy (0x4000, 0x8000) and Calico (the upper 16)
@@ -34,8 +39,9 @@ type Config struct {
 	// picked at run time (49152-65535): the refusal's hand-written rule
 	// must then cover that range.
 	Dials bool
-	// Table and Mark: see RulesConfig. Interval: how often to look for
-	// the module while it is absent; 0 means DefaultInterval.
+	// Table is the Guard's table; "" means "sctpgw_PID". Mark: see
+	// RulesConfig. Interval: how often to look for the module while it is
+	// absent; 0 means DefaultInterval.
 	Table    string
 	Mark     uint32
 	Interval time.Duration
@@ -49,11 +55,15 @@ type host struct {
 	loaded   func() string
 	netAdmin func() bool
 	install  func(RulesConfig, []uint16) (ruleSet, error)
-	uid      int
+	uid, pid int
+	// alive reports whether process pid runs (in this pid namespace).
+	alive func(pid int) bool
 }
 
 // ruleSet is what a Guard needs of *Rules.
 type ruleSet interface {
+	// Others lists the namespace's other inet tables.
+	Others() ([]string, error)
 	SetPort(port uint16, on bool) error
 	Dropped() (uint64, error)
 	Remove() error
@@ -66,6 +76,8 @@ func realHost() host {
 		netAdmin: hasNetAdmin,
 		install:  func(c RulesConfig, p []uint16) (ruleSet, error) { return installRules(c, p) },
 		uid:      os.Getuid(),
+		pid:      os.Getpid(),
+		alive:    processAlive,
 	}
 }
 
@@ -105,7 +117,7 @@ func Start(cfg Config, ports []uint16) (*Guard, error) {
 
 func start(cfg Config, ports []uint16, h host) (*Guard, error) {
 	if cfg.Table == "" {
-		cfg.Table = DefaultTable
+		cfg.Table = fmt.Sprintf("%s_%d", DefaultTable, h.pid)
 	}
 	if cfg.Mark == 0 {
 		cfg.Mark = DefaultMark
@@ -134,7 +146,7 @@ func start(cfg Config, ports []uint16, h host) (*Guard, error) {
 		}
 		return g, nil
 	case where != "" && !admin:
-		return nil, &Refusal{Where: where, Ports: slices.Clone(g.ports), Dials: cfg.Dials, UID: h.uid, Table: cfg.Table}
+		return nil, &Refusal{Where: where, Ports: slices.Clone(g.ports), Dials: cfg.Dials, UID: h.uid}
 	case where != "":
 		if err := g.install(where, false); err != nil {
 			return nil, err
@@ -207,7 +219,7 @@ func (g *Guard) check() bool {
 		defer g.mu.Unlock()
 		if !g.warned {
 			g.warned = true
-			r := Refusal{Where: where, Ports: slices.Clone(g.ports), Dials: g.cfg.Dials, UID: g.h.uid, Table: g.cfg.Table}
+			r := Refusal{Where: where, Ports: slices.Clone(g.ports), Dials: g.cfg.Dials, UID: g.h.uid}
 			g.log.Error("kernel SCTP was loaded while sctpgw runs: the kernel now answers INITs to the native ports with ABORT, "+
 				"and sctpgw cannot stop it without CAP_NET_ADMIN: "+r.Remedy(), "module", where)
 		}
@@ -239,7 +251,27 @@ func (g *Guard) install(where string, late bool) error {
 		msg = "kernel SCTP was loaded while sctpgw runs: installed an nftables rule that drops its out-of-the-blue replies for the native ports"
 	}
 	g.log.Info(msg, "module", where, "rule", r.String())
+	g.warnStale(r)
 	return nil
+}
+
+// warnStale names the tables of earlier sctpgw processes that are gone (a
+// daemon killed with SIGKILL cannot remove its own). They are left alone: a
+// process of another pid namespace (a container sharing the host's network)
+// looks gone from here and may well be running.
+func (g *Guard) warnStale(r ruleSet) {
+	others, err := r.Others()
+	if err != nil {
+		return
+	}
+	for _, t := range others {
+		pid, err := strconv.Atoi(strings.TrimPrefix(t, DefaultTable+"_"))
+		if !strings.HasPrefix(t, DefaultTable+"_") || err != nil || pid == g.h.pid || g.h.alive(pid) {
+			continue
+		}
+		g.log.Warn("kernel SCTP guard: table inet "+t+" was left by sctpgw process "+strconv.Itoa(pid)+
+			", which is not running here; unless it runs in another pid namespace, delete it: nft delete table inet "+t, "table", t)
+	}
 }
 
 // Close stops watching and removes the rule, saying how many kernel replies

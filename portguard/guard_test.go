@@ -20,6 +20,7 @@ type fakeHost struct {
 	failWith error
 	installs []RulesConfig
 	rules    *fakeRules
+	others   []string // tables already in the namespace
 }
 
 type fakeRules struct {
@@ -27,7 +28,10 @@ type fakeRules struct {
 	ports   []uint16
 	dropped uint64
 	removed bool
+	others  []string
 }
+
+func (r *fakeRules) Others() ([]string, error) { return r.others, nil }
 
 func (r *fakeRules) SetPort(p uint16, on bool) error {
 	r.mu.Lock()
@@ -69,10 +73,12 @@ func (f *fakeHost) host() host {
 			if f.failWith != nil {
 				return nil, f.failWith
 			}
-			f.rules = &fakeRules{ports: slices.Clone(ports), dropped: 7}
+			f.rules = &fakeRules{ports: slices.Clone(ports), dropped: 7, others: f.others}
 			return f.rules, nil
 		},
-		uid: 1000,
+		uid:   1000,
+		pid:   4242,
+		alive: func(pid int) bool { return pid == 5000 },
 	}
 }
 
@@ -90,7 +96,9 @@ func TestLoadedWithNetAdminInstallsFollowsPortsAndRemoves(t *testing.T) {
 	if g.Mark() != DefaultMark || !g.Installed() {
 		t.Fatalf("mark %#x installed %v", g.Mark(), g.Installed())
 	}
-	if len(f.installs) != 1 || f.installs[0].Mark != DefaultMark || f.installs[0].Table != DefaultTable {
+	// A table of its own per process: two daemons in one namespace never
+	// replace or delete each other's.
+	if len(f.installs) != 1 || f.installs[0].Mark != DefaultMark || f.installs[0].Table != "sctpgw_4242" {
 		t.Fatalf("installs %+v", f.installs)
 	}
 	if got := f.rules.list(); !slices.Equal(got, []uint16{36412, 38412}) {
@@ -255,5 +263,27 @@ func TestWatchInstallsWhenTheModuleAppears(t *testing.T) {
 			t.Fatal("not installed 5 s after the module appeared")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Tables of sctpgw processes that are gone are named, with the command to
+// delete them; those of live ones, others' and the operator's are not.
+func TestStaleTablesNamed(t *testing.T) {
+	f := &fakeHost{where: "/sys/module/sctp", admin: true,
+		others: []string{"sctpgw_4000", "sctpgw_5000", "sctpgw", "filter", "sctpgw_x"}}
+	var log bytes.Buffer
+	g, err := start(Config{Logger: logTo(&log)}, []uint16{36412}, f.host())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	out := log.String()
+	if !strings.Contains(out, "nft delete table inet sctpgw_4000") {
+		t.Errorf("the table of gone process 4000 is not named: %s", out)
+	}
+	// Not 5000 (alive), not the operator's, another program's or an odd
+	// name.
+	if n := strings.Count(out, "was left by sctpgw process"); n != 1 {
+		t.Errorf("%d stale tables named, want 1: %s", n, out)
 	}
 }

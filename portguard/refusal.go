@@ -17,7 +17,6 @@ type Refusal struct {
 	Ports []uint16 // the native ports served
 	Dials bool     // the routes dial native associations too
 	UID   int      // the daemon's user, for the owner match of the rule
-	Table string
 }
 
 func (r *Refusal) Error() string {
@@ -36,10 +35,7 @@ func (r *Refusal) Remedy() string {
 		"  systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN\n")
 	b.WriteString("or add this rule in sctpgw's network namespace and start with --allow-kernel-sctp " +
 		"(allow_kernel_sctp: true in the file); it lets sctpgw's own packets pass by their owner and drops the kernel's:\n")
-	t := r.Table
-	if t == "" {
-		t = DefaultTable
-	}
+	t := DefaultTable
 	fmt.Fprintf(&b, "  nft add table inet %s\n", t)
 	fmt.Fprintf(&b, "  nft add chain inet %s output '{ type filter hook output priority raw; policy accept; }'\n", t)
 	fmt.Fprintf(&b, "  nft add rule inet %s output meta l4proto sctp sctp sport %s meta skuid %d accept\n", t, r.portSet(), r.UID)

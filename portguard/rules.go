@@ -10,8 +10,8 @@ const (
 // RulesConfig says where the table goes and which mark passes.
 type RulesConfig struct {
 	// Table is the inet table's name; "" means DefaultTable. A table of
-	// that name already there (left by a daemon that was killed) is
-	// replaced.
+	// that name already there (left by a process that was killed, whose
+	// pid this one has now: a container's 1) is replaced.
 	Table string
 	// Mark is the SO_MARK of sctpgw's own packets; 0 means DefaultMark.
 	Mark uint32

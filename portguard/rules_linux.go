@@ -141,6 +141,23 @@ func (r *Rules) SetPort(port uint16, on bool) error {
 	return nil
 }
 
+// Others lists the other inet tables of the namespace.
+func (r *Rules) Others() ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ts, err := r.conn.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("portguard: listing tables: %w", err)
+	}
+	var out []string
+	for _, t := range ts {
+		if t.Name != r.table.Name {
+			out = append(out, t.Name)
+		}
+	}
+	return out, nil
+}
+
 // Ports returns the ports in the set, ascending.
 func (r *Rules) Ports() []uint16 {
 	r.mu.Lock()
@@ -203,6 +220,10 @@ func describe(table string, mark uint32, ports []uint16) string {
 		"meta l4proto sctp sctp sport @%s meta mark != %#x counter drop } }",
 		table, setName, strings.Join(ps, ", "), chainName, setName, mark)
 }
+
+// processAlive reports whether pid runs: signal 0 is refused with ESRCH
+// only when there is no such process.
+func processAlive(pid int) bool { return unix.Kill(pid, 0) != unix.ESRCH }
 
 func installRules(c RulesConfig, ports []uint16) (ruleSet, error) {
 	r, err := InstallRules(c, ports)

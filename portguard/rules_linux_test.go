@@ -5,6 +5,7 @@ package portguard
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,38 @@ func TestRulesReplaceALeftoverTable(t *testing.T) {
 	}
 	if strings.Count(out, "counter packets") != 1 {
 		t.Errorf("want one rule:\n%s", out)
+	}
+}
+
+// Two daemons in one namespace (an edge and a core on one host) each have
+// their own table: each drops for its own ports, and removing one leaves
+// the other in force.
+func TestRulesOfTwoDaemonsCoexist(t *testing.T) {
+	a, b := twoNS(t)
+	fd := nsFD(t, a)
+	edge, err := InstallRules(RulesConfig{Table: "sctpgw_100", NetNS: fd}, []uint16{36412})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edge.Remove()
+	core, err := InstallRules(RulesConfig{Table: "sctpgw_200", NetNS: fd}, []uint16{50000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer core.Remove()
+	if others, err := core.Others(); err != nil || !slices.Contains(others, "sctpgw_100") {
+		t.Errorf("Others: %v, %v", others, err)
+	}
+	w := newWireLab(t, a, b, DefaultMark)
+	for _, port := range []uint16{36412, 50000} {
+		if w.passes(w.plain, w.dst4, port) {
+			t.Errorf("both installed: unmarked from %d passed", port)
+		}
+	}
+	if err := edge.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if !w.passes(w.plain, w.dst4, 36412) || w.passes(w.plain, w.dst4, 50000) {
+		t.Error("after the edge's table went: want 36412 open and 50000 still guarded")
 	}
 }

@@ -157,7 +157,7 @@ func daemon(t *testing.T, r report.Result, name string) report.Daemon {
 // table with it.
 func guarded(t *testing.T, d report.Daemon, logged string) {
 	t.Helper()
-	if !d.LogHas(logged, "module=/sys/module/sctp", "table inet sctpgw", "sctp sport @ports meta mark != 0x5c7 counter drop") {
+	if !d.LogHas(logged, "module=/sys/module/sctp", "table inet sctpgw_", "sctp sport @ports meta mark != 0x5c7 counter drop") {
 		t.Errorf("%s: no log line saying %q with the module and the rule", d.Name, logged)
 	}
 	if !d.Table || d.Dropped == 0 {
@@ -166,7 +166,7 @@ func guarded(t *testing.T, d report.Daemon, logged string) {
 	if d.Exit != 0 || d.TableAfter {
 		t.Errorf("%s: exit %d, table left after exit %v", d.Name, d.Exit, d.TableAfter)
 	}
-	if !d.LogHas("removed table inet sctpgw", "kernel_replies_dropped=") {
+	if !d.LogHas("removed table inet sctpgw_", "kernel_replies_dropped=") {
 		t.Errorf("%s: the removal is not logged", d.Name)
 	}
 }

@@ -200,26 +200,23 @@ func (d *daemon) stop(timeout time.Duration) {
 	d.res.Daemons = append(d.res.Daemons, *d.rep)
 }
 
-// guardTable looks for table inet sctpgw in ns and reads its rule's
-// counter.
+// guardTable looks for sctpgw's tables in ns (the daemons' sctpgw_PID, the
+// operator's sctpgw) and adds up their rules' counters.
 func guardTable(ns netns.NsHandle) (present bool, dropped uint64) {
 	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
 	if err != nil {
 		return false, 0
 	}
-	t, err := c.ListTableOfFamily("sctpgw", nftables.TableFamilyINet)
-	if err != nil || t == nil {
-		return false, 0
-	}
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return true, 0
+		return false, 0
 	}
 	for _, ch := range chains {
-		if ch.Table.Name != t.Name {
+		if ch.Table.Name != "sctpgw" && !strings.HasPrefix(ch.Table.Name, "sctpgw_") {
 			continue
 		}
-		rules, err := c.GetRules(t, ch)
+		present = true
+		rules, err := c.GetRules(ch.Table, ch)
 		if err != nil {
 			continue
 		}
@@ -231,5 +228,5 @@ func guardTable(ns netns.NsHandle) (present bool, dropped uint64) {
 			}
 		}
 	}
-	return true, dropped
+	return present, dropped
 }
