@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
@@ -36,11 +35,11 @@ type Association struct {
 	tie    tiePair
 	hasTie bool
 
-	path *path // primary (and, until multi-homing, only) path
-	// peerAlt are the peer's other addresses, learnt from its INIT ACK
-	// (RFC 9260 5.1.2): packets from them reach this association, though
-	// it sends only on its primary path. See Host.addPeerAddrs.
-	peerAlt []netip.Addr
+	// paths are the peer's transport addresses (paths.go): the one the
+	// association was made on, and those its INIT or INIT ACK listed (RFC
+	// 9260 5.1.2), on a native link. Packets from any of them reach this
+	// association (Host.addPeerAddrs).
+	paths pathTable
 
 	// Handshake state: our INIT for retransmission and for answering a
 	// colliding INIT (5.2.1), the cookie to echo, T1 and its attempt count.
@@ -67,6 +66,8 @@ type Association struct {
 	abortCauses []byte
 
 	ctl ctlSet
+	// cookieAckTo is where the queued COOKIE ACK goes (nil: the tx path).
+	cookieAckTo *path
 	// hbAcks are the infos of HEARTBEATs to answer at the next flush, and
 	// hbAckLen the size of their HEARTBEAT ACKs: together one packet.
 	hbAcks   [][]byte
@@ -81,9 +82,8 @@ type Association struct {
 
 	auth assocAuth // SCTP-AUTH (auth.go)
 
-	heapIdx  int
-	deadline time.Time
-	inDirty  bool
+	tm      timerSlot
+	inDirty bool
 }
 
 // ctlSet is the control chunks an association has queued for its next flush.
@@ -95,12 +95,12 @@ const (
 	ctlCookieAck
 	ctlShutdown
 	ctlShutdownAck
-	ctlHeartbeat
 )
 
 func (h *Host) newAssociation(key assocKey, linkIdx int, p link.Path, cfg Config, hd Handler) *Association {
-	a := &Association{host: h, key: key, cfg: cfg, handler: hd, heapIdx: -1}
-	a.path = newPath(a, linkIdx, p)
+	a := &Association{host: h, key: key, cfg: cfg, handler: hd, tm: timerSlot{idx: -1}}
+	a.data.paths = &a.paths
+	a.paths.add(newPath(a, linkIdx, p, true))
 	return a
 }
 
@@ -112,7 +112,7 @@ func (a *Association) LocalPort() uint16  { return a.key.localPort }
 func (a *Association) RemotePort() uint16 { return a.key.remotePort }
 
 // Path is the primary path with its link index.
-func (a *Association) Path() (linkIdx int, p link.Path) { return a.path.linkIdx, a.path.p }
+func (a *Association) Path() (linkIdx int, p link.Path) { pa := a.tx(); return pa.linkIdx, pa.p }
 
 // Streams returns the negotiated outbound and inbound stream counts.
 func (a *Association) Streams() (out, in uint16) { return a.outStreams, a.inStreams }
@@ -144,10 +144,13 @@ func (a *Association) nextDeadline() time.Time {
 	m = earliest(m, a.t2)
 	m = earliest(m, a.t5)
 	m = earliest(m, a.abortT)
-	m = a.path.earliest(m)
 	m = a.data.earliest(m)
 	return m
 }
+
+func (a *Association) slot() *timerSlot { return &a.tm }
+
+func (a *Association) live() bool { return a.state != stateClosed }
 
 // onTimeout runs every timer of a that is due at now.
 func (a *Association) onTimeout(now time.Time) {
@@ -176,10 +179,6 @@ func (a *Association) onTimeout(now time.Time) {
 		a.close(a.lostEvent(ErrDeadline))
 		return
 	}
-	a.path.onTimeout(now)
-	if a.state == stateClosed {
-		return
-	}
 	a.data.onTimeout(a, now)
 	a.markDirty()
 }
@@ -195,9 +194,9 @@ func (a *Association) established(now time.Time) {
 	} else {
 		a.host.stats.ActiveEstabs++
 	}
-	a.path.startHeartbeat(now)
+	a.startPaths(now)
 	if a.passive {
-		a.path.probeRTT(now)
+		a.tx().probeRTT(now)
 	}
 	a.notify(Event{Type: CommUp})
 	a.authUp()
@@ -221,7 +220,7 @@ func (a *Association) close(ev Event) {
 	a.t2.stop()
 	a.t5.stop()
 	a.abortT.stop()
-	a.path.stop()
+	a.stopPaths()
 	if failed := a.data.failAll(); len(failed) > 0 && ev.Type != ShutdownComp {
 		a.notify(Event{Type: SendFailed, Failed: failed})
 	}
@@ -248,7 +247,7 @@ func (a *Association) ReportError(now time.Time, causes ...Cause) {
 // errRoom is the most the causes of one ERROR chunk may take: what one
 // packet on the path carries besides the headers.
 func (a *Association) errRoom() int {
-	return a.path.maxPacket() - wire.CommonHeaderLen - wire.ChunkHeaderLen
+	return a.tx().maxPacket() - wire.CommonHeaderLen - wire.ChunkHeaderLen
 }
 
 // causeFits reports whether a cause of n bytes (padded) still fits the next
@@ -348,7 +347,7 @@ func (a *Association) abortWith(now time.Time, causes []wire.Cause, err error) {
 // and the cause); the caller's causes are not modified. Other causes that do
 // not fit are dropped whole by fitCauses.
 func (a *Association) shortenReasons(causes []wire.Cause) []wire.Cause {
-	room := a.path.maxPacket() - wire.CommonHeaderLen - wire.ChunkHeaderLen
+	room := a.tx().maxPacket() - wire.CommonHeaderLen - wire.ChunkHeaderLen
 	copied, used := false, 0
 	var scratch []byte
 	for i, c := range causes {
@@ -363,19 +362,6 @@ func (a *Association) shortenReasons(causes []wire.Cause) []wire.Cause {
 		used += len(scratch)
 	}
 	return causes
-}
-
-// sendChunkOn emits one control chunk at once on a path other than the
-// primary one, under the peer's tag.
-func (a *Association) sendChunkOn(linkIdx int, p link.Path, c wire.Chunk) {
-	b := a.host.getBuf(link.MaxPacket)
-	start := len(b)
-	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
-	b = c.AppendTo(b)
-	b = a.seal(b, start)
-	wire.FinishPacket(b, start)
-	a.host.stats.OutCtrlChunks++
-	a.host.emit(linkIdx, p, b)
 }
 
 // fitCauses keeps the leading whole causes of b that fit in room bytes and
@@ -425,7 +411,8 @@ func (a *Association) sendAbortBytes(causes []byte) {
 	if a.state == stateCookieWait || a.peerTag == 0 {
 		return
 	}
-	causes, cut := fitCauses(causes, a.path.maxPacket()-wire.CommonHeaderLen-wire.ChunkHeaderLen)
+	pa := a.tx()
+	causes, cut := fitCauses(causes, pa.maxPacket()-wire.CommonHeaderLen-wire.ChunkHeaderLen)
 	a.reportCut(cut)
 	b := a.host.getBuf(wire.CommonHeaderLen + wire.ChunkHeaderLen + len(causes) + 4)
 	start := len(b)
@@ -434,5 +421,5 @@ func (a *Association) sendAbortBytes(causes []byte) {
 	b = a.seal(b, start)
 	wire.FinishPacket(b, start)
 	a.host.stats.OutCtrlChunks++
-	a.host.emit(a.path.linkIdx, a.path.p, b)
+	a.host.emit(pa.linkIdx, pa.p, b)
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"time"
 
-	"github.com/sctpgw/sctpgw/stack/internal/congestion"
 	"github.com/sctpgw/sctpgw/stack/internal/reassembly"
 	"github.com/sctpgw/sctpgw/stack/internal/rxtsn"
 	"github.com/sctpgw/sctpgw/stack/internal/sendqueue"
@@ -53,21 +52,25 @@ type dataState struct {
 	sack         wire.Sack
 
 	// send side
-	sq         *sendqueue.Queue
-	cc         *congestion.Controller
-	nextTSN    uint32
-	cumAckPt   uint32     // highest TSN acked cumulatively by the peer
-	out        []outChunk // outstanding from out[head], in TSN order
-	head       int
-	flight     int // chunk bytes outstanding, neither gap-acked nor marked for rtx
-	flightUser int // the same in user bytes
-	gapAcked   int // outstanding chunks covered by a gap block
-	dout       wire.Data
-	outBytes   int
-	peerRwnd   uint32
-	t3         timer
-	rtxPending int // chunks marked for retransmission
-	rtxUser    int // their user bytes
+	sq *sendqueue.Queue
+	// paths are the association's destinations, each with its congestion
+	// state and flight (path.go); initialRwnd the peer's first a_rwnd, a
+	// new destination's initial ssthresh.
+	paths       *pathTable
+	initialRwnd int
+	nextTSN     uint32
+	cumAckPt    uint32     // highest TSN acked cumulatively by the peer
+	out         []outChunk // outstanding from out[head], in TSN order
+	head        int
+	flight      int // chunk bytes outstanding, neither gap-acked nor marked for rtx
+	flightUser  int // the same in user bytes
+	gapAcked    int // outstanding chunks covered by a gap block
+	dout        wire.Data
+	outBytes    int
+	peerRwnd    uint32
+	t3          timer
+	rtxPending  int // chunks marked for retransmission
+	rtxUser     int // their user bytes
 	// forceOne lets one packet of marked retransmissions go regardless of
 	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
 	forceOne  bool
@@ -97,6 +100,7 @@ type dataState struct {
 // outChunk is a DATA chunk sent and not yet cumulatively acknowledged.
 type outChunk struct {
 	tsn      uint32
+	dst      uint8 // the path it was last sent to (pathTable index)
 	chunk    sendqueue.Chunk
 	sentAt   time.Time
 	acked    bool // covered by a gap block of the latest SACK
@@ -133,10 +137,10 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 			a.notify(Event{Type: SendFailed, Failed: failed})
 		}
 	}
-	// The controller's MTU is the largest SCTP packet: its PMDCS (RFC 9260
-	// 1.3) is that less the common header.
-	d.cc = congestion.New(congestion.Config{MTU: a.path.maxPacket(), IPv6: !a.path.p.Remote.Is4() && !a.path.p.Remote.Is4In6()})
-	d.cc.SetInitialSsthresh(int(peerRwnd))
+	d.initialRwnd = int(peerRwnd)
+	for _, pa := range a.paths.list {
+		pa.initCC(d.initialRwnd)
+	}
 	d.nextTSN = a.localTSN
 	d.cumAckPt = a.localTSN - 1
 	d.peerRwnd = peerRwnd
@@ -230,6 +234,9 @@ func (d *dataState) failAll() []FailedMessage {
 	d.out, d.head = d.out[:0], 0
 	d.outBytes, d.flight, d.flightUser, d.gapAcked = 0, 0, 0, 0
 	d.rtxPending, d.rtxUser = 0, 0
+	for _, pa := range d.paths.list {
+		pa.flight, pa.outstanding = 0, 0
+	}
 	if d.sq != nil {
 		for _, m := range d.sq.Drain() {
 			if m.Partial && len(failed) > 0 && failed[len(failed)-1].Data != nil && sameData(failed[len(failed)-1].Data, m.Message.Data) {

@@ -107,7 +107,7 @@ func (d *dataState) stuck(a *Association, tsn uint32) bool {
 
 // rxSlack is how far past the receive buffer a hole may be filled: a few
 // packets, for a sender whose a_rwnd was stale (SACKs reordered).
-func (d *dataState) rxSlack(a *Association) int { return 4 * a.path.maxPacket() }
+func (d *dataState) rxSlack(a *Association) int { return 4 * a.tx().maxPacket() }
 
 // maxAhead bounds how far above the cumulative ack a TSN is accepted (RFC
 // 9260 6.2 lets a receiver drop DATA outside its window). A sender within
@@ -147,7 +147,7 @@ func (d *dataState) afterPacket(a *Association, hadData bool, now time.Time) {
 			d.unacked = 0
 		}
 		a.errorCount = 0
-		a.t2.start(now, a.path.rto.RTO())
+		a.t2.start(now, a.tx().rto.RTO())
 	}
 }
 
@@ -200,7 +200,7 @@ func (a *Association) Read(now time.Time) (Message, bool) {
 	}
 	if a.state != stateClosed {
 		w := d.rwnd(a)
-		mtu := uint32(a.path.maxPacket())
+		mtu := uint32(a.tx().maxPacket())
 		if w > d.lastRwnd && (d.lastRwnd < mtu || w-d.lastRwnd >= uint32(a.cfg.RecvBuffer)/2) {
 			d.sackNow = true
 			a.markDirty()

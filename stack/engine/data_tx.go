@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/sctpgw/sctpgw/stack/internal/congestion"
 	"github.com/sctpgw/sctpgw/stack/internal/sendqueue"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -72,13 +71,13 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		return
 	}
 	h := a.host
-	maxPayload := a.path.maxPacket() - wire.CommonHeaderLen - wire.DataHeaderSize
+	pa := a.tx()
+	maxPayload := a.fragRoom() - wire.CommonHeaderLen - wire.DataHeaderSize
 	if a.cfg.MaxSeg > 0 && a.cfg.MaxSeg < maxPayload {
 		maxPayload = a.cfg.MaxSeg
 	}
 	// Retransmissions.
 	if d.rtxPending > 0 {
-		budget := d.cc.Cwnd() - d.flight
 		forced := d.forceOne
 		d.forceOne = false
 		live := d.live()
@@ -87,9 +86,11 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			if !o.rtx {
 				continue
 			}
-			if !forced && budget < o.size() {
+			dst := d.paths.at(int(o.dst))
+			if !forced && dst.cc.Cwnd()-dst.flight < o.size() {
 				break
 			}
+			pb.to(dst)
 			if forced && pb.chunks > 0 && pb.room() < wire.DataHeaderSize+o.size() {
 				// Only what fits one packet bypasses cwnd.
 				break
@@ -103,7 +104,6 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			}
 			o.resent = true
 			o.sentAt = now
-			budget -= o.size()
 			pb.add(d.dataChunk(o))
 			if d.rttActive && !serialAfter(d.rttTSN, o.tsn) {
 				d.rttActive = false // Karn: the timed chunk is now ambiguous
@@ -118,6 +118,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		return // new DATA may follow the COOKIE ECHO only once it is acked
 	}
 	// New data.
+	pb.to(pa)
 	startPackets := h.stats.OutSCTPPacks
 	for {
 		// Max.Burst (6.1 rule 4) counts packets: those already emitted
@@ -131,8 +132,8 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			pb.room() < (wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())+3)&^3) {
 			break
 		}
-		flight := d.flight
-		if flight > 0 && flight >= d.cc.Cwnd() {
+		flight := pa.flight
+		if flight > 0 && flight >= pa.cc.Cwnd() {
 			break
 		}
 		// 6.1 rule A, with its zero-window probe: new data goes only if the
@@ -149,7 +150,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			if !d.probeDue {
 				if !d.probeT.running() {
 					if d.probeWait == 0 {
-						d.probeWait = a.path.rto.RTO()
+						d.probeWait = pa.rto.RTO()
 					}
 					d.probeT.start(now, d.probeWait)
 				}
@@ -163,16 +164,17 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		}
 		// Rule B (6.1), and one packet in flight after a timeout (7.2.3),
 		// judged on the largest chunk Next could return.
-		if !d.cc.CanSend(flight, wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())) {
+		if !pa.cc.CanSend(flight, wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())) {
 			break
 		}
 		ch, ok := d.sq.Next(maxPayload, now)
 		if !ok {
 			break
 		}
-		o := outChunk{tsn: d.nextTSN, chunk: ch, sentAt: now}
+		o := outChunk{tsn: d.nextTSN, dst: uint8(pa.idx), chunk: ch, sentAt: now}
 		d.nextTSN++
 		d.out = append(d.out, o)
+		pa.outstanding++
 		d.outBytes += len(ch.Payload)
 		d.toFlight(&d.out[len(d.out)-1], 1)
 		if uint32(len(ch.Payload)) >= d.peerRwnd {
@@ -187,7 +189,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			h.stats.FragUsrMsgs++
 		}
 		pb.add(d.dataChunk(&d.out[len(d.out)-1]))
-		a.path.lastRTTSend = now
+		pa.hb.lastRTTSend = now
 		if probe {
 			// One probe, timed by its own backed-off interval.
 			d.probeDue, d.probing, d.probeSack, d.probeTSN = false, true, false, o.tsn
@@ -225,6 +227,7 @@ func (d *dataState) dataChunk(o *outChunk) *wire.Data {
 func (d *dataState) toFlight(o *outChunk, sign int) {
 	d.flight += sign * o.size()
 	d.flightUser += sign * o.userBytes()
+	d.paths.at(int(o.dst)).flight += sign * o.size()
 }
 
 // markRtx marks o for retransmission: it leaves the flight (cwnd) but stays
@@ -254,6 +257,7 @@ func (d *dataState) outstanding() int { return len(d.out) - d.head }
 // only once the dead prefix dominates, so a SACK costs O(acked), not O(all).
 func (d *dataState) dropAcked(n int) {
 	for i := d.head; i < d.head+n; i++ {
+		d.paths.at(int(d.out[i].dst)).outstanding--
 		d.out[i] = outChunk{}
 	}
 	d.head += n
@@ -267,7 +271,7 @@ func (d *dataState) dropAcked(n int) {
 }
 
 func (d *dataState) armT3(a *Association, now time.Time) {
-	d.t3.start(now, a.path.rto.RTO())
+	d.t3.start(now, a.tx().rto.RTO())
 }
 
 // handleSack processes a SACK (6.2.1, 7.2).
@@ -300,7 +304,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		a.abortWith(now, []wire.Cause{&wire.ProtocolViolationCause{Info: []byte("cumulative TSN ack beyond TSNs sent")}}, ErrProtocolViolation)
 		return
 	}
-	flightBefore := d.flight
+	d.paths.beginAck()
 	advanced := serialAfter(cum, d.cumAckPt)
 	acked := 0
 	// Cumulatively acknowledged chunks leave the queue.
@@ -309,8 +313,9 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 	for n < len(live) && !serialAfter(live[n].tsn, cum) {
 		o := &live[n]
 		if !o.acked {
-			acked += o.size()
+			acked += d.paths.credit(o)
 		} else {
+			d.paths.at(int(o.dst)).heard = true
 			d.gapAcked--
 		}
 		if o.rtx {
@@ -321,7 +326,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		if d.rttActive && o.tsn == d.rttTSN {
 			d.rttActive = false
 			if !o.resent {
-				a.path.rto.Observe(now.Sub(d.rttSent))
+				d.paths.at(int(o.dst)).rto.Observe(now.Sub(d.rttSent))
 			}
 		}
 		d.outBytes -= o.userBytes()
@@ -351,7 +356,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 			if in && !o.acked {
 				o.acked = true
 				d.gapAcked++
-				acked += o.size()
+				acked += d.paths.credit(o)
 				if o.rtx {
 					d.unmarkRtx(o)
 				} else {
@@ -381,7 +386,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		d.fastRecov = false
 	}
 	if acked > 0 {
-		d.cc.OnAck(congestion.Ack{Bytes: acked, FlightBefore: flightBefore, AllAcked: d.outstanding() == 0, InFastRecovery: d.fastRecov})
+		d.paths.onAck(d.fastRecov)
 	}
 	if marked && !d.fastRecov {
 		// 7.2.4 steps 2, 3 and 6, after the 7.2.1/7.2.2 adjustments for
@@ -389,12 +394,12 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		// packet of retransmissions bypass cwnd, and mark the exit point.
 		d.fastRecov = true
 		d.recoverTSN = d.nextTSN - 1
-		d.cc.OnFastRetransmit()
+		d.paths.onFastRetransmit()
 		d.forceOne = true
 	}
 	if acked > 0 || advanced {
 		a.errorCount = 0
-		a.path.clearErrors()
+		d.paths.clearHeard()
 	}
 	d.lastARwnd = arwnd
 	if d.probing {
@@ -405,7 +410,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 			// alive, and unacknowledged probes are no errors (6.1 rule A).
 			d.probeSack = true
 			a.errorCount = 0
-			a.path.clearErrors()
+			d.paths.at(int(d.live()[0].dst)).clearErrors()
 			if d.outstanding() == 1 && arwnd >= uint32(d.live()[0].userBytes()) && !d.live()[0].rtx && !d.live()[0].acked {
 				// The window reopened while the probe, dropped by the
 				// closed window, is still outstanding: resend it now
@@ -457,6 +462,7 @@ func (d *dataState) countMisses(htna uint32) bool {
 		if o.misses >= 3 {
 			o.fastDone = true
 			d.markRtx(o)
+			d.paths.at(int(o.dst)).fastMarked = true
 			marked = true
 		}
 	}
@@ -501,9 +507,10 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 		return
 	}
 	// E1, E2: congestion collapse and RTO backoff; the error counters.
-	d.cc.OnRetransmitTimeout()
-	a.path.rto.Backoff()
-	if a.countError(a.path, now) {
+	pa := a.tx()
+	pa.cc.OnRetransmitTimeout()
+	pa.rto.Backoff()
+	if a.countError(pa, now, true) {
 		return
 	}
 	d.fastRecov = false

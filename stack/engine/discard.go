@@ -108,5 +108,6 @@ func (h *Host) discard(kind DiscardKind, linkIdx int, p link.Path, err error, n 
 
 // reportCut counts n items cut from a reply of a's.
 func (a *Association) reportCut(n int) {
-	a.host.discard(DiscardReportCut, a.path.linkIdx, a.path.p, nil, n)
+	pa := a.tx()
+	a.host.discard(DiscardReportCut, pa.linkIdx, pa.p, nil, n)
 }

@@ -73,13 +73,55 @@ func (t EventType) String() string {
 	return fmt.Sprintf("event %d", uint8(t))
 }
 
-// PathState is a destination's reachability (RFC 6458 SCTP_ADDR_*).
+// PathState is a destination's state as sctp_paddrinfo's spinfo_state
+// reports it (RFC 6458 8.2.2).
 type PathState uint8
 
 const (
+	// PathActive: the destination is reachable (SCTP_ACTIVE).
 	PathActive PathState = iota + 1
+	// PathInactive: Path.Max.Retrans was exceeded (SCTP_INACTIVE, RFC
+	// 9260 8.2).
 	PathInactive
+	// PathUnconfirmed: the address was not yet verified by a HEARTBEAT
+	// (SCTP_UNCONFIRMED, RFC 9260 5.4); nothing but heartbeats goes to it.
+	PathUnconfirmed
 )
+
+var pathStateNames = [...]string{PathActive: "active", PathInactive: "inactive", PathUnconfirmed: "unconfirmed"}
+
+func (s PathState) String() string {
+	if int(s) < len(pathStateNames) && pathStateNames[s] != "" {
+		return pathStateNames[s]
+	}
+	return fmt.Sprintf("path state %d", uint8(s))
+}
+
+// AddrChange is what a PeerAddrChange event reports, as sctp_paddr_change's
+// spc_state does (RFC 6458 6.1.2).
+type AddrChange uint8
+
+const (
+	// AddrAvailable: the destination is reachable again (SCTP_ADDR_AVAILABLE).
+	AddrAvailable AddrChange = iota + 1
+	// AddrUnreachable: the destination failed (SCTP_ADDR_UNREACHABLE).
+	AddrUnreachable
+	// AddrConfirmed: a HEARTBEAT verified the address (SCTP_ADDR_CONFIRMED).
+	AddrConfirmed
+	// AddrMadePrimary: the destination became the primary path
+	// (SCTP_ADDR_MADE_PRIM).
+	AddrMadePrimary
+)
+
+var addrChangeNames = [...]string{AddrAvailable: "ADDR_AVAILABLE", AddrUnreachable: "ADDR_UNREACHABLE",
+	AddrConfirmed: "ADDR_CONFIRMED", AddrMadePrimary: "ADDR_MADE_PRIM"}
+
+func (c AddrChange) String() string {
+	if int(c) < len(addrChangeNames) && addrChangeNames[c] != "" {
+		return addrChangeNames[c]
+	}
+	return fmt.Sprintf("address change %d", uint8(c))
+}
 
 // Event is one notification. Which fields are set depends on Type.
 type Event struct {
@@ -92,9 +134,11 @@ type Event struct {
 	// same causes exactly as received, for relaying them verbatim.
 	Causes     []wire.Cause
 	CauseBytes []byte
-	// Path and PathState for PeerAddrChange.
-	Path      link.Path
-	PathState PathState
+	// Path, PathState (the destination's state after the change) and
+	// AddrChange (what changed) for PeerAddrChange.
+	Path       link.Path
+	PathState  PathState
+	AddrChange AddrChange
 	// Failed lists the messages of a SendFailed event.
 	Failed []FailedMessage
 	// RTT of a HeartbeatRTT event.

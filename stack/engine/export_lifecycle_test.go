@@ -12,4 +12,4 @@ func (h *Host) OpenCookie(c []byte, now time.Time) (cookie.State, error) { retur
 
 // RTTVar is the primary path's RTTVAR (RFC 9260 6.3.1), which Status does
 // not report.
-func (a *Association) RTTVar() time.Duration { return a.path.rto.RTTVar() }
+func (a *Association) RTTVar() time.Duration { return a.primaryPath().rto.RTTVar() }

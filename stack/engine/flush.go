@@ -10,15 +10,32 @@ import (
 // and hands finished packets to the Host.
 type packetBuilder struct {
 	a      *Association
+	pa     *path // the destination; nil: the association's tx path
 	buf    []byte
 	max    int
 	chunks int
 	data   bool // the current packet holds DATA
 }
 
+// dest is the path the packets go to.
+func (pb *packetBuilder) dest() *path {
+	if pb.pa == nil {
+		pb.pa = pb.a.tx()
+	}
+	return pb.pa
+}
+
+// to makes pa the destination, sending what was built for another first.
+func (pb *packetBuilder) to(pa *path) {
+	if pb.dest() != pa {
+		pb.send()
+		pb.pa = pa
+	}
+}
+
 func (pb *packetBuilder) begin() {
 	a := pb.a
-	pb.max = a.path.maxPacket()
+	pb.max = pb.dest().maxPacket()
 	pb.buf = a.host.getBuf(pb.max)
 	pb.buf = wire.AppendHeader(pb.buf, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag})
 	pb.chunks = 0
@@ -28,7 +45,7 @@ func (pb *packetBuilder) begin() {
 // room is how many more bytes fit in the current packet.
 func (pb *packetBuilder) room() int {
 	if pb.buf == nil {
-		return pb.a.path.maxPacket() - wire.CommonHeaderLen
+		return pb.dest().maxPacket() - wire.CommonHeaderLen
 	}
 	return pb.max - len(pb.buf)
 }
@@ -83,10 +100,11 @@ func (pb *packetBuilder) send() {
 	// Only a lone chunk overruns the path: one built before the path MTU
 	// dropped that already has its TSN and cannot be split again, so IP
 	// must fragment it (RFC 9260 6.9), or the link would refuse it forever.
-	frag := len(pb.buf) > pb.a.path.maxPacket()
+	pa := pb.dest()
+	frag := len(pb.buf) > pa.maxPacket()
 	pb.buf = pb.a.seal(pb.buf, 0)
 	wire.FinishPacket(pb.buf, 0)
-	pb.a.host.emitPacket(pb.a.path.linkIdx, pb.a.path.p, pb.buf, frag)
+	pb.a.host.emitPacket(pa.linkIdx, pa.p, pb.buf, frag)
 	pb.buf = nil
 	pb.chunks = 0
 }
@@ -109,7 +127,7 @@ func (a *Association) flush(now time.Time) {
 		pb.send()
 		a.t1Sent = now
 		a.t1.start(now, a.t1Timeout())
-		a.path.lastRTTSend = now
+		pb.dest().hb.lastRTTSend = now
 		return // nothing else may go before the INIT ACK
 	}
 	if a.ctl&ctlCookieEcho != 0 {
@@ -119,7 +137,7 @@ func (a *Association) flush(now time.Time) {
 		a.flushErrors(&pb, true)
 		a.t1Sent = now
 		a.t1.start(now, a.t1Timeout())
-		a.path.lastRTTSend = now
+		pb.dest().hb.lastRTTSend = now
 		// Until the COOKIE ACK only this packet may go (5.1 step 3); DATA
 		// may ride along.
 		a.data.flush(a, &pb, now)
@@ -131,7 +149,7 @@ func (a *Association) flush(now time.Time) {
 	}
 	if a.ctl&ctlCookieAck != 0 {
 		a.ctl &^= ctlCookieAck
-		pb.add(&wire.CookieAck{})
+		a.addCookieAck(&pb)
 	}
 	if a.state == stateAcceptPending {
 		// Nothing goes out before the COOKIE ACK; what is queued waits.
@@ -149,7 +167,7 @@ func (a *Association) flush(now time.Time) {
 	for _, info := range a.hbAcks {
 		// Queued for the path MTU of the time; one that a lower MTU
 		// learnt since would push out alone, fragmented, is dropped.
-		if wire.ChunkHeaderLen+wire.ParamHeaderLen+pad4(len(info)) > a.path.maxPacket()-wire.CommonHeaderLen {
+		if wire.ChunkHeaderLen+wire.ParamHeaderLen+pad4(len(info)) > pb.dest().maxPacket()-wire.CommonHeaderLen {
 			a.reportCut(1)
 			continue
 		}
@@ -157,11 +175,7 @@ func (a *Association) flush(now time.Time) {
 	}
 	clear(a.hbAcks)
 	a.hbAcks, a.hbAckLen = a.hbAcks[:0], 0
-	if a.ctl&ctlHeartbeat != 0 {
-		a.ctl &^= ctlHeartbeat
-		var info [16]byte
-		pb.add(&wire.Heartbeat{Info: a.path.heartbeatInfo(info[:0])})
-	}
+	a.flushHeartbeats(&pb)
 	a.flushErrors(&pb, false)
 	a.data.flush(a, &pb, now)
 	pb.send()

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/auth"
@@ -78,7 +77,7 @@ func (a *Association) buildInit(now time.Time) {
 // t1Timeout is the RTO for T1, capped by MaxInitTimeout (RFC 6458
 // sinit_max_init_timeo).
 func (a *Association) t1Timeout() time.Duration {
-	return min(a.path.rto.RTO(), a.cfg.InitMsg.MaxInitTimeout)
+	return min(a.tx().rto.RTO(), a.cfg.InitMsg.MaxInitTimeout)
 }
 
 func (a *Association) onT1(now time.Time) {
@@ -96,7 +95,7 @@ func (a *Association) onT1(now time.Time) {
 		a.close(Event{Type: CantStartAssoc, Err: ErrPeerUnreachable})
 		return
 	}
-	a.path.rto.Backoff()
+	a.tx().rto.Backoff()
 	a.t1Retransmit = true
 	if a.state == stateCookieWait {
 		a.ctl |= ctlInit
@@ -127,7 +126,7 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 	}
 	// 3.2.2: what we report rides in one ERROR behind the COOKIE ECHO, in
 	// one packet (5.1 step 3), so the reports get what the cookie leaves.
-	budget := a.path.maxPacket() - wire.CommonHeaderLen - 2*wire.ChunkHeaderLen
+	budget := a.tx().maxPacket() - wire.CommonHeaderLen - 2*wire.ChunkHeaderLen
 	if ck, ok := ia.Param(wire.ParamStateCookie).(*wire.StateCookieParam); ok {
 		budget -= pad4(len(ck.Cookie))
 	}
@@ -143,7 +142,7 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 		return
 	}
 	if !a.t1Retransmit && !a.t1Sent.IsZero() {
-		a.path.rto.Observe(now.Sub(a.t1Sent)) // Karn: only an unretransmitted INIT
+		a.tx().rto.Observe(now.Sub(a.t1Sent)) // Karn: only an unretransmitted INIT
 	}
 	a.peerTag = ia.InitiateTag
 	a.peerTSN = ia.InitialTSN
@@ -165,8 +164,9 @@ func (a *Association) handleInitAck(p link.Path, c wire.RawChunk, now time.Time)
 		a.queueCause(&wire.UnrecognizedParamsCause{Params: p.AppendTo(nil)})
 	}
 	a.reportCut(info.cut)
-	a.host.addPeerAddrs(a, p.Remote)
-	a.host.addPeerAddrs(a, info.addrs...)
+	// 5.4 rule 1: only the addresses the user dialled are confirmed.
+	a.host.addPeerAddrs(a, false, p.Remote)
+	a.host.addPeerAddrs(a, false, info.addrs...)
 	a.state = stateCookieEchoed
 	a.t1.stop()
 	a.t1Attempts = 0
@@ -183,7 +183,7 @@ func (a *Association) handleCookieAck(now time.Time) {
 		return
 	}
 	if !a.t1Retransmit && !a.t1Sent.IsZero() {
-		a.path.rto.Observe(now.Sub(a.t1Sent))
+		a.tx().rto.Observe(now.Sub(a.t1Sent))
 	}
 	a.ctl &^= ctlCookieEcho
 	a.established(now)
@@ -203,11 +203,12 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 	}
 	// Rules 4, 6 and 7: an INIT that would change the path's encapsulation
 	// is refused with cause 14; rules 1-3: it never changes it either way.
-	curEncap := h.cfg.Links[a.path.linkIdx].Kind == link.UDP
+	cur := a.tx()
+	curEncap := h.cfg.Links[cur.linkIdx].Kind == link.UDP
 	newEncap := h.cfg.Links[linkIdx].Kind == link.UDP
 	curPort := uint16(0)
 	if curEncap {
-		curPort = a.path.p.RemotePort
+		curPort = cur.p.RemotePort
 	}
 	newPort := uint16(0)
 	if newEncap {
@@ -269,14 +270,13 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 // counts as added. The list holds the first of them that fit in room
 // bytes; cut says how many others there were.
 func (a *Association) addedAddrParams(linkIdx int, ini *wire.Init, room int) (b []byte, cut int) {
-	if a.host.LinkKind(linkIdx) != link.Native || a.host.LinkKind(a.path.linkIdx) != link.Native ||
-		1+len(a.peerAlt) >= maxPeerAddrs {
+	if a.host.LinkKind(linkIdx) != link.Native || a.host.LinkKind(a.tx().linkIdx) != link.Native ||
+		len(a.paths.list) >= maxPeerAddrs {
 		return nil, 0
 	}
 	for _, prm := range ini.Params {
 		addr, ok := addrParam(prm)
-		if !ok || !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() ||
-			addr == a.key.remote || slices.Contains(a.peerAlt, addr) {
+		if !ok || !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() || a.paths.find(addr) != nil {
 			continue
 		}
 		n := len(b)
@@ -330,6 +330,7 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		return false
 	case lt && !pt: // B (peer tag X or 0)
 		h.stats.CookieAction[1]++
+		a.cookieAckTo = a.paths.find(p.Remote)
 		a.peerTag = st.PeerTag
 		a.adoptPeerFromCookie(&st, sess)
 		a.collisionEstablish(now)
@@ -339,6 +340,7 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		return false
 	case lt && pt: // D
 		h.stats.CookieAction[3]++
+		a.cookieAckTo = a.paths.find(p.Remote)
 		switch a.state {
 		case stateCookieEchoed, stateCookieWait:
 			a.adoptPeerFromCookie(&st, sess)
@@ -398,7 +400,7 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 		na.adoptCookie(st)
 		na.state = stateAcceptPending
 		h.addAssoc(na)
-		h.addPeerAddrs(na, st.PeerAddrs[:]...)
+		h.addCookieAddrs(na, st)
 		h.accepts = append(h.accepts, &AcceptRequest{l: l, a: na, Restart: true})
 		na.processChunks(linkIdx, p, pkt, 1, now)
 		return
@@ -412,8 +414,15 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	// issued for the old one cannot restart this one.
 	a.tie, a.hasTie = tiePair{}, false
 	a.adoptAuth(sess)
+	for _, pa := range a.paths.list {
+		pa.reset()
+		// 5.4 rule 2 for the new incarnation: the address its INIT ACK
+		// went to, and the one its cookie came back from.
+		if pa.p.Remote == st.PeerAddrs[0] || pa.p.Remote == p.Remote {
+			pa.confirmed = true
+		}
+	}
 	a.adoptCookieRestart(st)
-	a.path.reset(now)
 	a.t1.stop()
 	a.t2.stop()
 	a.t5.stop()
@@ -423,7 +432,8 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	}
 	a.state = stateEstablished
 	a.ctl = ctlCookieAck
-	a.path.startHeartbeat(now)
+	a.cookieAckTo = a.paths.find(p.Remote)
+	a.startPaths(now)
 	a.notify(Event{Type: Restart})
 	a.processChunks(linkIdx, p, pkt, 1, now)
 	a.markDirty()

@@ -273,7 +273,7 @@ func (h *Host) served(p uint16, now time.Time) bool {
 func (h *Host) addAssoc(a *Association) {
 	h.assocs[a.key] = a
 	h.portRefs[a.key.localPort]++
-	a.portLink = a.path.linkIdx
+	a.portLink = a.tx().linkIdx
 	h.usePort(a.portLink, a.key.localPort, true)
 }
 
@@ -282,22 +282,25 @@ func (h *Host) addAssoc(a *Association) {
 // one INIT or INIT ACK: the cookie's bound, so both sides agree.
 const maxPeerAddrs = cookie.MaxPeerAddrs
 
-// addPeerAddrs makes packets from the peer's other addresses reach a: the
-// INIT ACK's source address and those it lists (RFC 9260 5.1.2). An
-// address another association already holds for the same ports stays
-// that association's; ours keeps sending on its primary path only.
-func (h *Host) addPeerAddrs(a *Association, addrs ...netip.Addr) {
-	if h.LinkKind(a.path.linkIdx) != link.Native {
+// addPeerAddrs gives a a path to each of the peer's other addresses, so
+// that packets from them reach it: the INIT ACK's source address and those
+// it lists (RFC 9260 5.1.2), or those the INIT listed. confirmed says 5.4
+// counts them as the peer's already (addresses the user dialled). An
+// address another association already holds for the same ports stays that
+// association's.
+func (h *Host) addPeerAddrs(a *Association, confirmed bool, addrs ...netip.Addr) {
+	linkIdx := a.tx().linkIdx
+	if h.LinkKind(linkIdx) != link.Native {
 		// Behind a NAT the addresses a peer lists are its private ones,
 		// which may be another peer's public address (RFC 6951 5.7: an
 		// encapsulating peer must not list addresses a NAT translates).
 		return
 	}
 	for _, addr := range addrs {
-		if len(a.peerAlt) >= maxPeerAddrs-1 {
+		if len(a.paths.list) >= maxPeerAddrs {
 			return
 		}
-		if !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() || addr == a.key.remote {
+		if !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() || a.paths.find(addr) != nil {
 			continue
 		}
 		k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: addr}
@@ -305,18 +308,27 @@ func (h *Host) addPeerAddrs(a *Association, addrs ...netip.Addr) {
 			continue
 		}
 		h.assocs[k] = a
-		a.peerAlt = append(a.peerAlt, addr)
+		a.addPath(linkIdx, addr, confirmed)
 	}
 }
 
+// addCookieAddrs adds the peer addresses a cookie carries: the INIT's
+// source first, which 5.4 rule 2 confirms (the INIT ACK went there), then
+// those the INIT listed, unconfirmed. The COOKIE ECHO's source, where the
+// association is made, counts as confirmed too: it echoed the cookie of
+// that INIT ACK under our tag.
+func (h *Host) addCookieAddrs(a *Association, st *cookie.State) {
+	h.addPeerAddrs(a, true, st.PeerAddrs[0])
+	h.addPeerAddrs(a, false, st.PeerAddrs[1:]...)
+}
+
 func (h *Host) removeAssoc(a *Association) {
-	for _, addr := range a.peerAlt {
-		k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: addr}
+	for _, pa := range a.paths.list[1:] {
+		k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: pa.p.Remote}
 		if h.assocs[k] == a {
 			delete(h.assocs, k)
 		}
 	}
-	a.peerAlt = nil
 	a.tie, a.hasTie = tiePair{}, false
 	if h.assocs[a.key] == a {
 		delete(h.assocs, a.key)

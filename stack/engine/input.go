@@ -32,8 +32,11 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		// association toward that peer on that link.
 		if pk.Notice == link.NoticeFragNeeded && pk.Path.Remote.IsValid() {
 			for k, a := range h.assocs {
-				if k == a.key && a.path.linkIdx == linkIdx && a.key.remote == pk.Path.Remote {
-					a.path.setMTU(pk.MTU)
+				if k.remote != pk.Path.Remote {
+					continue
+				}
+				if pa := a.paths.find(k.remote); pa != nil && pa.linkIdx == linkIdx {
+					pa.setMTU(pk.MTU)
 				}
 			}
 		}
@@ -45,8 +48,9 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		return
 	}
 	a := h.assocs[assocKey{localPort: hdr.SrcPort, remotePort: hdr.DstPort, remote: pk.Path.Remote}]
-	if a != nil && a.key.remote != pk.Path.Remote {
-		a = nil // we send to the primary address only: not about our packet
+	var pa *path
+	if a != nil {
+		pa = a.paths.find(pk.Path.Remote) // the destination the quoted packet went to
 	}
 	// RFC 9260 section 10: the quoted verification tag must be the peer's;
 	// before we know it (our INIT, tag 0), the quoted INIT's Initiate Tag
@@ -64,7 +68,7 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 	h.inFinish = true
 	switch pk.Notice {
 	case link.NoticeFragNeeded:
-		a.path.setMTU(pk.MTU)
+		pa.setMTU(pk.MTU)
 	case link.NoticeProtoUnreachable:
 		if a.state == stateCookieWait {
 			// The peer's host refused our INIT (no SCTP there, or nothing
@@ -79,9 +83,9 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		// router's port unreachable is transient, and the next packet from
 		// the peer (5.4) repairs the path. Repeated errors still end the
 		// association through Association.Max.Retrans.
-		a.path.onUnreachable(now)
+		pa.onUnreachable(now)
 	case link.NoticeUnreachable:
-		a.path.onUnreachable(now)
+		pa.onUnreachable(now)
 	}
 	h.finishLocked(now)
 	h.inFinish = false
@@ -172,7 +176,7 @@ func (h *Host) initAckFromOtherAddr(linkIdx int, pkt *wire.Packet) *Association 
 			break
 		}
 		a := h.assocs[assocKey{localPort: pkt.DstPort, remotePort: pkt.SrcPort, remote: addr}]
-		if a != nil && a.key.remote == addr && a.path.linkIdx == linkIdx && a.state == stateCookieWait && a.localTag == pkt.VerificationTag {
+		if a != nil && a.key.remote == addr && a.tx().linkIdx == linkIdx && a.state == stateCookieWait && a.localTag == pkt.VerificationTag {
 			return a
 		}
 	}
@@ -260,19 +264,19 @@ func (h *Host) HandleTimeout(now time.Time) {
 	h.lastNow = now
 	h.releasePorts(now)
 	for i := 0; i < 1<<20; i++ {
-		a := h.timers.peek()
-		if a == nil || a.deadline.After(now) {
+		o := h.timers.peek()
+		if o == nil || o.slot().deadline.After(now) {
 			break
 		}
-		a.onTimeout(now)
-		if a.state != stateClosed {
-			h.timers.update(a)
+		o.onTimeout(now)
+		if o.live() {
+			h.timers.update(o)
 		}
-		// An association whose timers did not move forward would spin.
-		if a.state != stateClosed && a.heapIdx >= 0 && !a.deadline.After(now) {
-			h.timers.remove(a)
-			a.deadline = now.Add(time.Millisecond)
-			h.timers.Push(a)
+		// An owner whose timers did not move forward would spin.
+		if s := o.slot(); o.live() && s.idx >= 0 && !s.deadline.After(now) {
+			h.timers.remove(o)
+			s.deadline = now.Add(time.Millisecond)
+			h.timers.push(o)
 		}
 	}
 	h.finishLocked(now)
@@ -282,8 +286,8 @@ func (h *Host) HandleTimeout(now time.Time) {
 // NextDeadline reports when HandleTimeout next has work, if ever.
 func (h *Host) NextDeadline() (time.Time, bool) {
 	var d time.Time
-	if a := h.timers.peek(); a != nil {
-		d = a.deadline
+	if o := h.timers.peek(); o != nil {
+		d = o.slot().deadline
 	}
 	if r, ok := h.nextPortRelease(); ok && (d.IsZero() || r.Before(d)) {
 		d = r

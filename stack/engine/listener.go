@@ -76,7 +76,7 @@ type AcceptRequest struct {
 func (r *AcceptRequest) Association() *Association { return r.a }
 
 // LinkKind is the kind of link the association arrived on.
-func (r *AcceptRequest) LinkKind() link.Kind { return r.l.h.cfg.Links[r.a.path.linkIdx].Kind }
+func (r *AcceptRequest) LinkKind() link.Kind { return r.l.h.cfg.Links[r.a.tx().linkIdx].Kind }
 
 // Accept sends the COOKIE ACK: the association is ESTABLISHED and h gets
 // COMM_UP. Data that came before is delivered after it.
@@ -431,7 +431,7 @@ func (l *listener) handleCookieEcho(linkIdx int, p link.Path, pkt *wire.Packet, 
 	a.adoptCookie(&st)
 	a.state = stateAcceptPending
 	h.addAssoc(a)
-	h.addPeerAddrs(a, st.PeerAddrs[:]...)
+	h.addCookieAddrs(a, &st)
 	h.accepts = append(h.accepts, &AcceptRequest{l: l, a: a})
 	// Step 7: DATA bundled after the COOKIE ECHO is processed; its SACK
 	// waits for the COOKIE ACK, which must lead the packet (5.1 step 4).

@@ -241,10 +241,21 @@ func TestAcceptedPeerOtherAddress(t *testing.T) {
 			if !taken {
 				t.Fatalf("DATA from the peer's other address was not delivered; the host sent %v", got)
 			}
+			// The other address is unconfirmed (RFC 9260 5.4 rule 2): only
+			// a verification HEARTBEAT may go there; the rest goes to the
+			// primary.
+			probed := false
 			for _, s := range got {
+				if s.path.Remote == m.other && len(s.pkt.Chunks) == 1 && s.pkt.Chunks[0].Type == wire.TypeHeartbeat {
+					probed = true
+					continue
+				}
 				if s.path.Remote != m.dialled {
 					t.Errorf("answered to %v, want the primary %v", s.path.Remote, m.dialled)
 				}
+			}
+			if !probed {
+				t.Errorf("no verification HEARTBEAT to the unconfirmed %v: %v", m.other, got)
 			}
 		})
 	}

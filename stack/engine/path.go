@@ -1,63 +1,79 @@
 package engine
 
 import (
-	"encoding/binary"
 	"time"
 
+	"github.com/sctpgw/sctpgw/stack/internal/congestion"
 	"github.com/sctpgw/sctpgw/stack/internal/rto"
 	"github.com/sctpgw/sctpgw/stack/link"
-	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
 // path is one destination transport address of the peer with everything
-// kept per destination: RTO, error count, heartbeats, MTU (RFC 9260 6.3, 8.2,
-// 8.3).
+// RFC 9260 keeps per destination: RTO (6.3), cwnd and ssthresh (7.2), the
+// flight toward it, the error counter and reachability (8.2), heartbeats
+// (8.3) and whether the address is confirmed (5.4). Its timers sit on the
+// Host's timer heap as an entry of their own.
 type path struct {
-	a       *Association
+	a   *Association
+	idx int // its place in the association's pathTable, fixed for life
+	// linkIdx and p are where packets to this destination go. p.Local is
+	// the address the peer last reached us at from p.Remote (replies leave
+	// from the address the peer used), or unset, leaving the source to the
+	// link (the only address of the family, or the kernel's route).
 	linkIdx int
 	p       link.Path
 	rto     *rto.Estimator
-	mtu     int // IP-level path MTU
-	errors  int
-	state   PathState
-
-	hbTimer    timer
-	hbInterval time.Duration
-	hbOn       bool
-	// The outstanding HEARTBEAT: its nonce and send time. hbPending means
-	// one was sent and not yet acknowledged.
-	hbPending  bool
-	hbOnDemand bool // the outstanding one was asked for by the user
-	hbNonce    uint64
-	hbSentAt   time.Time
-	// lastRTTSend is when a chunk usable for an RTT measurement was last
-	// sent here: a path that sent one during the heartbeat period is not
-	// idle (8.3).
-	lastRTTSend time.Time
+	// cc is the destination's congestion state; nil until the data path is
+	// set up (dataState.init). flight is the chunk bytes sent here and
+	// outstanding, neither gap-acknowledged nor marked for retransmission,
+	// and outstanding the count of chunks last sent here and not yet
+	// cumulatively acknowledged. acked and flightBefore hold the SACK being
+	// processed (dataState.processAck).
+	cc           *congestion.Controller
+	flight       int
+	outstanding  int
+	acked        int
+	flightBefore int
+	// heard: the SACK being processed acknowledged something last sent
+	// here; fastMarked: it marked a chunk last sent here for Fast
+	// Retransmit (7.2.4 step 2 adjusts that destination's cwnd).
+	heard, fastMarked bool
+	mtu               int // IP-level path MTU
+	errors            int
+	state             PathState // PathActive or PathInactive
+	// confirmed: the address is known to be the peer's (5.4). Only
+	// HEARTBEATs with a nonce and HEARTBEAT ACKs go to one that is not.
+	confirmed bool
+	hb        heartbeat
+	tm        timerSlot
 }
 
-func newPath(a *Association, linkIdx int, p link.Path) *path {
-	pa := &path{a: a, linkIdx: linkIdx, p: p, state: PathActive}
-	pa.reset(time.Time{})
+func newPath(a *Association, linkIdx int, p link.Path, confirmed bool) *path {
+	pa := &path{a: a, linkIdx: linkIdx, p: p, confirmed: confirmed, tm: timerSlot{idx: -1}}
+	pa.reset()
 	return pa
 }
 
 // reset returns the path to its initial measurements (a restart, 5.2.4 A).
-func (pa *path) reset(now time.Time) {
+func (pa *path) reset() {
 	cfg := &pa.a.cfg
 	pa.rto = rto.New(rto.Config{Initial: cfg.RTO.Initial, Min: cfg.RTO.Min, Max: cfg.RTO.Max})
 	pa.mtu = cfg.PeerAddr.PathMTU
 	pa.errors = 0
 	pa.state = PathActive
-	pa.hbPending = false
-	pa.hbOn = cfg.PeerAddr.Heartbeat == HeartbeatOn
-	pa.hbInterval = cfg.PeerAddr.HBInterval
-	if pa.hbInterval == 0 {
-		pa.hbInterval = DefaultHBInterval
-		if pa.a.host.cfg.Links[pa.linkIdx].Kind == link.UDP {
-			pa.hbInterval = DefaultHBIntervalUDP
-		}
-	}
+	pa.hb.reset(pa)
+	pa.rearm()
+}
+
+// initCC gives the path its congestion state once the peer's window is
+// known (7.2.1: ssthresh may start at the peer's a_rwnd). The controller's
+// MTU is the largest SCTP packet: its PMDCS (RFC 9260 1.3) is that less the
+// common header.
+func (pa *path) initCC(ssthresh int) {
+	r := pa.p.Remote
+	pa.cc = congestion.New(congestion.Config{MTU: pa.maxPacket(), IPv6: !r.Is4() && !r.Is4In6()})
+	pa.cc.SetInitialSsthresh(ssthresh)
+	pa.flight, pa.outstanding = 0, 0
 }
 
 // maxPacket is the largest SCTP packet (common header on) the path carries,
@@ -69,163 +85,101 @@ func (pa *path) maxPacket() int {
 func (pa *path) setMTU(mtu int) {
 	if mtu >= 576 && mtu < pa.mtu {
 		pa.mtu = mtu
-		if d := &pa.a.data; d.cc != nil {
-			d.cc.OnMTUChange(pa.maxPacket())
+		if pa.cc != nil {
+			pa.cc.OnMTUChange(pa.maxPacket())
 		}
 	}
 }
 
-func (pa *path) earliest(m time.Time) time.Time { return earliest(m, pa.hbTimer) }
+// usable reports whether DATA and control chunks may go to the path: its
+// address is confirmed (5.4) and it is not known to have failed (8.2).
+func (pa *path) usable() bool { return pa.confirmed && pa.state == PathActive }
 
-func (pa *path) stop() { pa.hbTimer.stop() }
-
-func (pa *path) stopHeartbeat() {
-	pa.hbOn = false
-	pa.hbTimer.stop()
-}
-
-// startHeartbeat arms the heartbeat timer once the association is up.
-func (pa *path) startHeartbeat(now time.Time) {
-	if pa.a.cfg.PeerAddr.Heartbeat != HeartbeatOn {
-		return
+// reportedState is the state sctp_paddrinfo shows.
+func (pa *path) reportedState() PathState {
+	if !pa.confirmed {
+		return PathUnconfirmed
 	}
-	pa.hbOn = true
-	pa.armHeartbeat(now)
+	return pa.state
 }
 
-// probeRTT sends a HEARTBEAT now on a path with no RTT measurement yet.
-// The side that accepted an association has none after the handshake (the
-// side that dialled timed its INIT or COOKIE ECHO): without this its SRTT
-// and RTO stay at zero and RTO.Initial until the first heartbeat period
-// or acknowledged DATA, which on a quiet signalling link is HB.interval
-// away. The HEARTBEAT is a regular one (8.3): unanswered, it counts as an
-// error when the heartbeat timer fires.
-func (pa *path) probeRTT(now time.Time) {
-	if !pa.hbOn || pa.hbPending || pa.rto.Measured() {
-		return
-	}
-	pa.hbPending = true
-	pa.hbNonce = pa.a.host.random64()
-	pa.hbSentAt = now
-	pa.a.ctl |= ctlHeartbeat
-}
+// --- its entry on the Host's timer heap ------------------------------------
 
-// armHeartbeat schedules the next heartbeat at RTO + HB.interval with a
-// jitter of +/- 50% of the RTO (8.3).
-func (pa *path) armHeartbeat(now time.Time) {
-	r := pa.rto.RTO()
-	jitter := time.Duration(0)
-	if r > 0 {
-		jitter = time.Duration(pa.a.host.random64()%uint64(r)) - r/2
-	}
-	pa.hbTimer.start(now, pa.hbInterval+r+jitter)
-}
+func (pa *path) slot() *timerSlot { return &pa.tm }
 
-// onTimeout runs the heartbeat timer: an unanswered heartbeat counts as an
-// error (and backs the RTO off); an idle path gets a new HEARTBEAT.
+func (pa *path) nextDeadline() time.Time { return earliest(time.Time{}, pa.hb.timer) }
+
+func (pa *path) live() bool { return pa.a.state != stateClosed }
+
 func (pa *path) onTimeout(now time.Time) {
-	if !pa.hbTimer.due(now) {
-		return
+	if pa.hb.timer.due(now) {
+		pa.onHeartbeatTimer(now)
 	}
-	pa.hbTimer.stop()
-	if !pa.hbOn {
-		return
+}
+
+// rearm re-files the path on the timer heap after one of its timers
+// changed; a closed association's paths are off the heap for good.
+func (pa *path) rearm() {
+	if pa.live() {
+		pa.a.host.timers.update(pa)
 	}
-	a := pa.a
-	if pa.hbPending {
-		pa.hbPending = false
-		pa.rto.Backoff()
-		if a.countError(pa, now) {
-			return
+}
+
+// stop stops every timer of the path and takes it off the heap.
+func (pa *path) stop() {
+	pa.hb.timer.stop()
+	pa.a.host.timers.remove(pa)
+}
+
+// --- error counting (8.1, 8.2) ---------------------------------------------
+
+// countError strokes the error counter of pa and, when assoc, the
+// association's overall one (8.1, 8.2). It reports whether the association
+// ended. 8.1: a heartbeat unanswered on a path other than the one data goes
+// to does not count against the association.
+func (a *Association) countError(pa *path, now time.Time, assoc bool) bool {
+	if assoc {
+		a.errorCount++
+		if a.errorCount > a.cfg.Assoc.MaxRetrans {
+			a.abortWith(now, nil, ErrPeerUnreachable)
+			return true
 		}
 	}
-	// A path that carried RTT-measurable data this period is not idle.
-	if !pa.lastRTTSend.IsZero() && now.Sub(pa.lastRTTSend) < pa.hbInterval {
-		pa.armHeartbeat(now)
-		return
-	}
-	pa.hbPending = true
-	pa.hbNonce = a.host.random64()
-	pa.hbSentAt = now
-	a.ctl |= ctlHeartbeat
-	a.host.stats.HBExpireds++
-	a.markDirty()
-	pa.armHeartbeat(now)
+	pa.strike()
+	return false
 }
 
-// heartbeatInfo is our Heartbeat Information: nonce, send time. RFC 9260
-// 8.3 asks for the time and the destination; the nonce proves the ACK
-// answers our HEARTBEAT, and the destination is the association's only path.
-func (pa *path) heartbeatInfo(b []byte) []byte {
-	b = binary.BigEndian.AppendUint64(b, pa.hbNonce)
-	return binary.BigEndian.AppendUint64(b, uint64(pa.hbSentAt.UnixNano()))
-}
-
-// handleHeartbeatAck takes an RTT sample and clears the error counters (8.3).
-func (pa *path) handleHeartbeatAck(c wire.RawChunk, now time.Time) {
-	var ack wire.HeartbeatAck
-	if ack.Unmarshal(c) != nil || len(ack.Info) != 16 {
+// strike counts one error on the path; past Path.Max.Retrans it is
+// inactive (8.2), and 8.3 stops counting there.
+func (pa *path) strike() {
+	if pa.state != PathActive {
 		return
 	}
-	if !pa.hbPending || binary.BigEndian.Uint64(ack.Info) != pa.hbNonce {
-		return
+	pa.errors++
+	if pa.errors > pa.a.cfg.PeerAddr.PathMaxRetrans {
+		pa.state = PathInactive
+		pa.notify(AddrUnreachable)
 	}
-	sent := time.Unix(0, int64(binary.BigEndian.Uint64(ack.Info[8:])))
-	pa.hbPending = false
-	rtt := now.Sub(sent)
-	pa.rto.Observe(rtt)
-	if pa.hbOnDemand {
-		pa.hbOnDemand = false
-		pa.a.notify(Event{Type: HeartbeatRTT, RTT: rtt})
-	}
-	pa.a.errorCount = 0
-	pa.clearErrors()
 }
 
-// clearErrors marks the path reachable again after an acknowledgement.
+// clearErrors marks the path reachable again after an acknowledgement of
+// something sent to it (8.2, 8.3).
 func (pa *path) clearErrors() {
 	pa.errors = 0
 	if pa.state == PathInactive {
 		pa.state = PathActive
-		pa.a.notify(Event{Type: PeerAddrChange, Path: pa.p, PathState: PathActive})
+		pa.notify(AddrAvailable)
 	}
+}
+
+// notify raises a PEER_ADDR_CHANGE for the path.
+func (pa *path) notify(what AddrChange) {
+	pa.a.notify(Event{Type: PeerAddrChange, Path: pa.p, PathState: pa.reportedState(), AddrChange: what})
 }
 
 // onUnreachable treats an ICMP unreachable for our packet as a path error
-// (RFC 9260 section 10).
+// (RFC 9260 section 10); it counts against the association as a data
+// transmission's would.
 func (pa *path) onUnreachable(now time.Time) {
-	pa.a.countError(pa, now)
-}
-
-// countError strokes the path and association error counters (8.1, 8.2). It
-// reports whether the association ended.
-func (a *Association) countError(pa *path, now time.Time) bool {
-	a.errorCount++
-	if a.errorCount > a.cfg.Assoc.MaxRetrans {
-		a.abortWith(now, nil, ErrPeerUnreachable)
-		return true
-	}
-	if pa.state == PathActive {
-		pa.errors++
-		if pa.errors > a.cfg.PeerAddr.PathMaxRetrans {
-			pa.state = PathInactive
-			a.notify(Event{Type: PeerAddrChange, Path: pa.p, PathState: PathInactive})
-		}
-	}
-	return false
-}
-
-// Heartbeat sends an on-demand HEARTBEAT now (RFC 9260 8.3, function 4);
-// its round trip comes back as a HeartbeatRTT event.
-func (a *Association) Heartbeat(now time.Time) {
-	if a.state != stateEstablished {
-		return
-	}
-	pa := a.path
-	pa.hbPending, pa.hbOnDemand = true, true
-	pa.hbNonce = a.host.random64()
-	pa.hbSentAt = now
-	a.ctl |= ctlHeartbeat
-	a.markDirty()
-	a.host.finishCall(now)
+	pa.a.countError(pa, now, true)
 }

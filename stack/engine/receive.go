@@ -85,16 +85,20 @@ func hasChunk(pkt *wire.Packet, t wire.ChunkType) bool {
 // port becomes the path's remote encapsulation port, and its link (native or
 // UDP) the path's link. This is what keeps an association alive across NAT
 // rebinding.
+//
+// On a native link the packet's destination becomes the source of what we
+// send to the peer address it came from (6.4: replies go back the way the
+// peer came; for a locally multi-homed endpoint, from the address the peer
+// used).
 func (a *Association) adoptPath(linkIdx int, p link.Path) {
-	if p.Remote != a.path.p.Remote {
-		// From another of the peer's addresses: we still send on the
-		// primary path, as it was.
+	pa := a.paths.find(p.Remote)
+	if pa == nil {
 		return
 	}
-	a.path.linkIdx = linkIdx
-	a.path.p.RemotePort = p.RemotePort
+	pa.linkIdx = linkIdx
+	pa.p.RemotePort = p.RemotePort
 	if p.Local.IsValid() {
-		a.path.p.Local = p.Local
+		pa.p.Local = p.Local
 	}
 }
 
@@ -135,7 +139,7 @@ func (a *Association) processChunk(linkIdx int, p link.Path, pkt *wire.Packet, c
 	case wire.TypeHeartbeat:
 		a.handleHeartbeat(linkIdx, p, c)
 	case wire.TypeHeartbeatAck:
-		a.path.handleHeartbeatAck(c, now)
+		a.handleHeartbeatAck(c, now)
 	case wire.TypeAbort:
 		a.handleAbort(c)
 		return false
@@ -220,7 +224,7 @@ func (a *Association) staleCookie(sc *wire.StaleCookieCause, now time.Time) {
 	}
 	stale := time.Duration(sc.Staleness) * time.Microsecond
 	// Ask for the staleness plus the RTT measured, at most a second more.
-	a.preserve = stale + min(a.path.rto.SRTT(), time.Second) + time.Millisecond
+	a.preserve = stale + min(a.tx().rto.SRTT(), time.Second) + time.Millisecond
 	a.buildInit(now)
 	a.state = stateCookieWait
 	a.peerTag = 0
@@ -246,8 +250,9 @@ func (a *Association) handleHeartbeat(linkIdx int, p link.Path, c wire.RawChunk)
 	// A HEARTBEAT larger than the path may be a PMTU probe, but RFC 8899
 	// 4.1 probes pad with a PAD chunk, whose HEARTBEAT ACK is small.
 	n := wire.ChunkHeaderLen + pad4(len(c.Value))
-	off := linkIdx != a.path.linkIdx || p.Remote != a.path.p.Remote
-	room := a.path.maxPacket() - wire.CommonHeaderLen - a.hbAckLen
+	tx := a.tx()
+	off := linkIdx != tx.linkIdx || p.Remote != tx.p.Remote
+	room := a.tx().maxPacket() - wire.CommonHeaderLen - a.hbAckLen
 	if off {
 		room = a.cfg.PeerAddr.PathMTU - a.host.cfg.Links[linkIdx].overhead(p.Remote) - wire.CommonHeaderLen
 	}

@@ -73,10 +73,10 @@ func (a *Association) maybeShutdown(now time.Time) {
 		a.state = stateShutdownSent
 		a.ctl |= ctlShutdown
 		a.errorCount = 0
-		a.t2.start(now, a.path.rto.RTO())
+		a.t2.start(now, a.tx().rto.RTO())
 		// T5-shutdown-guard: 5 x RTO.Max bounds the whole sequence.
 		a.t5.start(now, 5*a.cfg.RTO.Max)
-		a.path.stopHeartbeat() // 8.3: heartbeats end with SHUTDOWN
+		a.stopHeartbeats() // 8.3: heartbeats end with SHUTDOWN
 	case stateShutdownReceived:
 		if a.holdShutdownAck {
 			return
@@ -84,8 +84,8 @@ func (a *Association) maybeShutdown(now time.Time) {
 		a.state = stateShutdownAckSent
 		a.ctl |= ctlShutdownAck
 		a.errorCount = 0
-		a.t2.start(now, a.path.rto.RTO())
-		a.path.stopHeartbeat()
+		a.t2.start(now, a.tx().rto.RTO())
+		a.stopHeartbeats()
 	}
 }
 
@@ -108,7 +108,7 @@ func (a *Association) handleShutdown(c wire.RawChunk, now time.Time) {
 		a.state = stateShutdownAckSent
 		a.ctl &^= ctlShutdown
 		a.ctl |= ctlShutdownAck
-		a.t2.start(now, a.path.rto.RTO())
+		a.t2.start(now, a.tx().rto.RTO())
 		a.notify(Event{Type: ShutdownEvent})
 	case stateShutdownAckSent:
 		a.ctl |= ctlShutdownAck
@@ -140,7 +140,8 @@ func (a *Association) completeShutdown() {
 	b := a.host.getBuf(64)
 	b = wire.AppendPacket(b, wire.CommonHeader{SrcPort: a.key.localPort, DstPort: a.key.remotePort, VerificationTag: a.peerTag}, &wire.ShutdownComplete{})
 	a.host.stats.OutCtrlChunks++
-	a.host.emit(a.path.linkIdx, a.path.p, b)
+	pa := a.tx()
+	a.host.emit(pa.linkIdx, pa.p, b)
 	a.host.stats.Shutdowns++
 	a.close(Event{Type: ShutdownComp})
 }
@@ -161,7 +162,7 @@ func (a *Association) onT2(now time.Time) {
 	a.t2.stop()
 	a.host.stats.T2ShutdownExpireds++
 	a.errorCount++
-	a.path.rto.Backoff()
+	a.tx().rto.Backoff()
 	if a.errorCount > a.cfg.Assoc.MaxRetrans {
 		a.abortWith(now, nil, ErrPeerUnreachable)
 		return
@@ -174,6 +175,6 @@ func (a *Association) onT2(now time.Time) {
 	default:
 		return
 	}
-	a.t2.start(now, a.path.rto.RTO())
+	a.t2.start(now, a.tx().rto.RTO())
 	a.markDirty()
 }

@@ -10,37 +10,49 @@ import (
 // Status mirrors SCTP_STATUS (RFC 6458 8.2.1) plus the figures of
 // /proc/net/sctp/assocs.
 type Status struct {
-	State       State
-	LocalTag    uint32
-	PeerTag     uint32
-	LocalPort   uint16
-	RemotePort  uint16
-	PeerRwnd    uint32 // the peer's current receive window as we track it
-	Rwnd        uint32 // the window we advertise
-	Unacked     int    // DATA chunks sent and not acknowledged
-	Pending     int    // user bytes queued, not yet sent
-	InStreams   uint16
-	OutStreams  uint16
-	FragPoint   int // largest DATA payload per packet
+	State      State
+	LocalTag   uint32
+	PeerTag    uint32
+	LocalPort  uint16
+	RemotePort uint16
+	PeerRwnd   uint32 // the peer's current receive window as we track it
+	Rwnd       uint32 // the window we advertise
+	Unacked    int    // DATA chunks sent and not acknowledged
+	Pending    int    // user bytes queued, not yet sent
+	InStreams  uint16
+	OutStreams uint16
+	FragPoint  int // largest DATA payload per packet
+	// Primary is the primary path; Paths every destination, the primary
+	// among them, in the order they were learnt.
 	Primary     PathStatus
+	Paths       []PathStatus
 	Outstanding int // user bytes sent and not acknowledged
 	Delivered   int // messages waiting in the receive queue
 	// WindowClosed: CloseWindow was called; Refused counts the DATA chunks
 	// dropped since.
 	WindowClosed bool
 	Refused      int
+	// ErrorCount is the overall error counter of RFC 9260 8.1, which ends
+	// the association past Association.Max.Retrans.
+	ErrorCount int
 }
 
-// PathStatus mirrors sctp_paddrinfo.
+// PathStatus mirrors sctp_paddrinfo (RFC 6458 8.2.2) for one destination.
 type PathStatus struct {
 	Link     int
 	Path     link.Path
 	State    PathState
+	Primary  bool // the primary path (SCTP_PRIMARY_ADDR)
 	Cwnd     int
 	Ssthresh int
 	SRTT     time.Duration
+	RTTVar   time.Duration
 	RTO      time.Duration
 	MTU      int
+	// Errors is the destination's error counter (RFC 9260 8.2);
+	// Outstanding the DATA chunk bytes in flight to it.
+	Errors      int
+	Outstanding int
 }
 
 // Status reports the association's current figures.
@@ -50,11 +62,12 @@ func (a *Association) Status() Status {
 		State: a.state, LocalTag: a.localTag, PeerTag: a.peerTag,
 		LocalPort: a.key.localPort, RemotePort: a.key.remotePort,
 		InStreams: a.inStreams, OutStreams: a.outStreams,
-		FragPoint: a.path.maxPacket() - wire.CommonHeaderLen - wire.DataHeaderSize,
-		Primary: PathStatus{
-			Link: a.path.linkIdx, Path: a.path.p, State: a.path.state,
-			SRTT: a.path.rto.SRTT(), RTO: a.path.rto.RTO(), MTU: a.path.mtu,
-		},
+		FragPoint: a.fragRoom() - wire.CommonHeaderLen - wire.DataHeaderSize,
+		Primary:   a.pathStatus(a.primaryPath()),
+		Paths:     make([]PathStatus, len(a.paths.list)),
+	}
+	for i, pa := range a.paths.list {
+		s.Paths[i] = a.pathStatus(pa)
 	}
 	if a.cfg.MaxSeg > 0 && a.cfg.MaxSeg < s.FragPoint {
 		s.FragPoint = a.cfg.MaxSeg
@@ -64,14 +77,13 @@ func (a *Association) Status() Status {
 		s.Rwnd = d.rwnd(a)
 		s.Unacked = d.outstanding()
 		s.Outstanding = d.outBytes
-		s.Primary.Cwnd = d.cc.Cwnd()
-		s.Primary.Ssthresh = d.cc.Ssthresh()
 		s.Delivered = d.rq.Ready()
 	}
 	if d.sq != nil {
 		s.Pending = d.sq.Buffered()
 	}
 	s.WindowClosed, s.Refused = d.windowClosed, d.refused
+	s.ErrorCount = a.errorCount
 	return s
 }
 

@@ -5,58 +5,84 @@ import (
 	"time"
 )
 
-// timerHeap orders associations by their earliest timer so the Host can
-// report one deadline and expire only what is due. Each association computes
-// its own earliest deadline from its timers (a small fixed set).
-type timerHeap struct{ items []*Association }
+// timerHeap orders the Host's timer owners by their earliest timer so the
+// Host can report one deadline and expire only what is due. An owner is an
+// association (its handshake, shutdown and data timers, a small fixed set it
+// folds itself) or one of its paths (heartbeat and T3-rtx of one
+// destination): an association with several paths costs a heap entry per
+// path rather than a scan of its paths on every update.
+type timerHeap struct{ items []timerOwner }
+
+// timerOwner is what the heap holds.
+type timerOwner interface {
+	slot() *timerSlot
+	// nextDeadline is the earliest of the owner's timers, zero if none runs.
+	nextDeadline() time.Time
+	// onTimeout runs every timer of the owner that is due at now.
+	onTimeout(now time.Time)
+	// live is false once the owner's association has closed.
+	live() bool
+}
+
+// timerSlot is an owner's place in the heap: idx is -1 when it is not there.
+type timerSlot struct {
+	deadline time.Time
+	idx      int
+}
 
 func (t *timerHeap) Len() int { return len(t.items) }
 func (t *timerHeap) Less(i, j int) bool {
-	return t.items[i].deadline.Before(t.items[j].deadline)
+	return t.items[i].slot().deadline.Before(t.items[j].slot().deadline)
 }
 func (t *timerHeap) Swap(i, j int) {
 	t.items[i], t.items[j] = t.items[j], t.items[i]
-	t.items[i].heapIdx = i
-	t.items[j].heapIdx = j
+	t.items[i].slot().idx = i
+	t.items[j].slot().idx = j
 }
 func (t *timerHeap) Push(x any) {
-	a := x.(*Association)
-	a.heapIdx = len(t.items)
-	t.items = append(t.items, a)
+	o := x.(timerOwner)
+	o.slot().idx = len(t.items)
+	t.items = append(t.items, o)
 }
 func (t *timerHeap) Pop() any {
 	n := len(t.items)
-	a := t.items[n-1]
+	o := t.items[n-1]
 	t.items[n-1] = nil
 	t.items = t.items[:n-1]
-	a.heapIdx = -1
-	return a
+	o.slot().idx = -1
+	return o
 }
 
-// update re-files a after its timers changed.
-func (t *timerHeap) update(a *Association) {
-	d := a.nextDeadline()
+// update re-files o after its timers changed.
+func (t *timerHeap) update(o timerOwner) {
+	d := o.nextDeadline()
+	s := o.slot()
 	switch {
-	case d.IsZero() && a.heapIdx >= 0:
-		heap.Remove(t, a.heapIdx)
+	case d.IsZero() && s.idx >= 0:
+		heap.Remove(t, s.idx)
 	case d.IsZero():
-	case a.heapIdx >= 0:
-		a.deadline = d
-		heap.Fix(t, a.heapIdx)
+	case s.idx >= 0:
+		if !s.deadline.Equal(d) {
+			s.deadline = d
+			heap.Fix(t, s.idx)
+		}
 	default:
-		a.deadline = d
-		heap.Push(t, a)
+		s.deadline = d
+		heap.Push(t, o)
 	}
 }
 
-func (t *timerHeap) remove(a *Association) {
-	if a.heapIdx >= 0 {
-		heap.Remove(t, a.heapIdx)
+func (t *timerHeap) remove(o timerOwner) {
+	if s := o.slot(); s.idx >= 0 {
+		heap.Remove(t, s.idx)
 	}
 }
 
-// peek returns the association with the earliest deadline.
-func (t *timerHeap) peek() *Association {
+// push files o, which is not on the heap, at its slot's deadline.
+func (t *timerHeap) push(o timerOwner) { heap.Push(t, o) }
+
+// peek returns the owner with the earliest deadline.
+func (t *timerHeap) peek() timerOwner {
 	if len(t.items) == 0 {
 		return nil
 	}

@@ -8,8 +8,10 @@ package sim
 import (
 	"container/heap"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -58,6 +60,8 @@ type Network struct {
 	Offered func(now time.Time, from *Node, fromLink int, p link.Packet)
 	// TooBig counts packets dropped for exceeding a PathMTU.
 	TooBig int
+	// down holds addresses whose interface is down (SetAddrDown).
+	down map[netip.Addr]bool
 	// Filtered counts packets a link with FilterPorts did not deliver.
 	Filtered int
 }
@@ -76,6 +80,12 @@ func (n *Network) Rand() *rand.Rand { return n.rng }
 // Iface is one of a node's links: an address on a native or UDP link.
 type Iface struct {
 	Addr netip.Addr
+	// More are further addresses of a native link (a multi-homed host
+	// with one raw socket): packets to any of them arrive on this link,
+	// and a packet leaves from its Path.Local when that is one of them,
+	// else from the one sharing the longest prefix with the destination
+	// (as a kernel's route would pick).
+	More []netip.Addr
 	Kind link.Kind
 	// UDPPort is the node's source UDP port on a UDP link: what a peer sees
 	// as RemotePort. Change it to simulate a NAT rebinding.
@@ -252,12 +262,54 @@ func (h *pktHeap) Pop() any {
 func (n *Network) nodeAt(a netip.Addr) (*Node, int) {
 	for _, nd := range n.nodes {
 		for i := range nd.Ifaces {
-			if nd.iface(i).Addr == a {
+			if f := nd.iface(i); f.Addr == a || slices.Contains(f.More, a) {
 				return nd, i
 			}
 		}
 	}
 	return nil, 0
+}
+
+// SetAddrDown takes the interface of a down (or up again): every packet
+// from or to a is dropped, as when the veth holding it is down.
+func (n *Network) SetAddrDown(a netip.Addr, down bool) {
+	if n.down == nil {
+		n.down = map[netip.Addr]bool{}
+	}
+	n.down[a] = down
+}
+
+// source is the address a packet on path p leaves link f from.
+func (f *Iface) source(p link.Path) netip.Addr {
+	if len(f.More) == 0 {
+		return f.Addr
+	}
+	if p.Local == f.Addr || slices.Contains(f.More, p.Local) {
+		return p.Local
+	}
+	best, bestLen := f.Addr, commonPrefix(f.Addr, p.Remote)
+	for _, a := range f.More {
+		if l := commonPrefix(a, p.Remote); l > bestLen {
+			best, bestLen = a, l
+		}
+	}
+	return best
+}
+
+func commonPrefix(a, b netip.Addr) int {
+	if a.BitLen() != b.BitLen() {
+		return -1
+	}
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d != 0 {
+			return n + bits.LeadingZeros8(d)
+		}
+		n += 8
+	}
+	return n
 }
 
 // collect moves every packet the hosts produced into the network.
@@ -281,7 +333,10 @@ func (n *Network) offer(from *Node, fromLink int, p link.Packet) {
 	if n.tooBig(from, fromLink, p) {
 		return
 	}
-	if to == nil || from.Down || to.Down || (imp.Drop != nil && imp.Drop(from, p.Buf)) || n.chance(imp.Loss) {
+	f := from.iface(fromLink)
+	srcAddr := f.source(p.Path)
+	if to == nil || from.Down || to.Down || n.down[srcAddr] || n.down[p.Path.Remote] ||
+		(imp.Drop != nil && imp.Drop(from, p.Buf)) || n.chance(imp.Loss) {
 		n.Dropped++
 		return
 	}
@@ -308,10 +363,9 @@ func (n *Network) offer(from *Node, fromLink int, p link.Packet) {
 		}
 		at = at.Add(time.Duration(n.rng.Int64N(int64(rd)) + 1))
 	}
-	src := from.iface(fromLink)
-	rp := link.Path{Local: to.iface(toLink).Addr, Remote: src.Addr}
-	if src.Kind == link.UDP {
-		rp.RemotePort = src.UDPPort
+	rp := link.Path{Local: p.Path.Remote, Remote: srcAddr}
+	if f.Kind == link.UDP {
+		rp.RemotePort = f.UDPPort
 	}
 	copies := 1
 	if n.chance(imp.Duplicate) {
