@@ -109,7 +109,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	infos := make([]engine.LinkInfo, len(cfg.Links))
 	for i, l := range cfg.Links {
-		ans := l.Kind() == link.UDP
+		ans := l.Kind().Encapsulated()
 		if i < len(cfg.AnswerUnserved) {
 			ans = cfg.AnswerUnserved[i]
 		}

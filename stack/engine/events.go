@@ -201,4 +201,8 @@ var (
 	ErrDeadline = errors.New("deadline passed")
 	// ErrHostClosed: the Host was closed.
 	ErrHostClosed = errors.New("host closed")
+	// ErrLinkDown: the link lost the association's path for good
+	// (link.NoticeDown, such as a DTLS session that failed); the event's
+	// Err wraps it with the link's reason.
+	ErrLinkDown = errors.New("link down")
 )

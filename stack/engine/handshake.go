@@ -204,8 +204,8 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 	// Rules 4, 6 and 7: an INIT that would change the path's encapsulation
 	// is refused with cause 14; rules 1-3: it never changes it either way.
 	cur := a.tx()
-	curEncap := h.cfg.Links[cur.linkIdx].Kind == link.UDP
-	newEncap := h.cfg.Links[linkIdx].Kind == link.UDP
+	curEncap := h.cfg.Links[cur.linkIdx].Kind.Encapsulated()
+	newEncap := h.cfg.Links[linkIdx].Kind.Encapsulated()
 	curPort := uint16(0)
 	if curEncap {
 		curPort = cur.p.RemotePort

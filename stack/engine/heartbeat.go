@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
@@ -36,7 +35,7 @@ func (hb *heartbeat) reset(pa *path) {
 	hb.interval = cfg.PeerAddr.HBInterval
 	if hb.interval == 0 {
 		hb.interval = DefaultHBInterval
-		if pa.a.host.cfg.Links[pa.linkIdx].Kind == link.UDP {
+		if pa.a.host.cfg.Links[pa.linkIdx].Kind.Encapsulated() {
 			hb.interval = DefaultHBIntervalUDP
 		}
 	}

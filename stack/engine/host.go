@@ -36,7 +36,7 @@ func (l LinkInfo) overhead(remote netip.Addr) int {
 		return l.Overhead(remote)
 	}
 	n := link.IPOverhead(remote)
-	if l.Kind == link.UDP {
+	if l.Kind.Encapsulated() {
 		n += 8
 	}
 	return n

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -25,6 +26,10 @@ func (h *Host) HandlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 // HandleNotice processes an ICMP report about a packet we sent (link.Notice).
 func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 	if h.closed {
+		return
+	}
+	if pk.Notice == link.NoticeDown {
+		h.pathDown(linkIdx, pk.Path, pk.Err, now)
 		return
 	}
 	if len(pk.Buf) < wire.CommonHeaderLen {
@@ -86,6 +91,35 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 		pa.onUnreachable(now)
 	case link.NoticeUnreachable:
 		pa.onUnreachable(now)
+	}
+	h.finishLocked(now)
+	h.inFinish = false
+}
+
+// pathDown ends every association whose path is p on linkIdx: the link
+// says nothing sent there can arrive (link.NoticeDown). Nothing is sent;
+// each handler hears CommLost, or CantStartAssoc before COMM_UP, with an
+// error wrapping ErrLinkDown and the link's reason.
+func (h *Host) pathDown(linkIdx int, p link.Path, reason error, now time.Time) {
+	h.lastNow = now
+	var err error
+	h.inFinish = true
+	for k, a := range h.assocs {
+		if k.remote != p.Remote || a.state == stateClosed {
+			continue
+		}
+		pa := a.paths.find(k.remote)
+		if pa == nil || pa.linkIdx != linkIdx || pa.p.RemotePort != p.RemotePort {
+			continue
+		}
+		if err == nil {
+			err = ErrLinkDown
+			if reason != nil {
+				err = fmt.Errorf("%w: %w", ErrLinkDown, reason)
+			}
+		}
+		h.stats.Aborteds++
+		a.close(a.lostEvent(err))
 	}
 	h.finishLocked(now)
 	h.inFinish = false

@@ -1,5 +1,6 @@
 // Package link defines what carries SCTP packets: a native link (raw IP,
-// stack/rawip) or an RFC 6951 UDP link (udpencap). A link is the only thing
+// stack/rawip), an RFC 6951 UDP link (udpencap) or an RFC 8261 DTLS link
+// (dtlslink). A link is the only thing
 // that differs between the two; the association engine sees packets with the
 // path they came on and hands back packets with the path to send them on.
 //
@@ -21,7 +22,16 @@ const (
 	Native Kind = iota + 1
 	// UDP carries SCTP in UDP (RFC 6951).
 	UDP
+	// DTLS carries SCTP as DTLS application data over UDP (RFC 8261), one
+	// DTLS session per peer gateway. To the engine it is an encapsulating
+	// link like UDP: paths are the link's, a peer's listed addresses are
+	// never used, heartbeats keep NAT bindings.
+	DTLS
 )
+
+// Encapsulated reports whether packets of this kind travel inside UDP
+// (RFC 6951 or RFC 8261): the link, not IP, names the peer's path.
+func (k Kind) Encapsulated() bool { return k == UDP || k == DTLS }
 
 func (k Kind) String() string {
 	switch k {
@@ -29,6 +39,8 @@ func (k Kind) String() string {
 		return "native"
 	case UDP:
 		return "udp"
+	case DTLS:
+		return "dtls"
 	}
 	return fmt.Sprintf("link kind %d", uint8(k))
 }
@@ -81,6 +93,11 @@ const (
 	// the quoted start of our SCTP packet. RFC 9260 section 10 (ICMP8)
 	// makes it an ABORT.
 	NoticeProtoUnreachable
+	// NoticeDown: the link lost its only way to Path for good (a DTLS
+	// session failed its handshake, was closed by the peer or died); Err
+	// says why and Buf is empty. Every association on that path ends with
+	// an error wrapping Err: nothing it sends could arrive.
+	NoticeDown
 )
 
 // Packet is one SCTP packet (common header onwards) with the path it came on
@@ -99,6 +116,8 @@ type Packet struct {
 	// every other packet with DF set as before. Links that cannot choose
 	// per packet send it as any other. Received packets never have it.
 	Fragment bool
+	// Err is why the link went down with NoticeDown; nil otherwise.
+	Err error
 }
 
 // ChecksumVerifier is implemented by a link that checks the CRC32c of every
