@@ -1,0 +1,104 @@
+package dtlslink
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/transport/v3"
+	"github.com/pion/transport/v3/stdnet"
+)
+
+// Defaults of Config.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultMaxSessions      = 1024
+	// CIDLength is the length of the connection IDs we ask peers to put in
+	// the records they send us (RFC 9146): what lets a session survive a
+	// NAT rebinding.
+	CIDLength = 8
+)
+
+// Config configures a Link.
+type Config struct {
+	// Net is the network: nil means the real one; tests pass a pion vnet.
+	Net transport.Net
+	// Listen is the address whose UDP socket accepts sessions from peer
+	// gateways; zero accepts none (an edge that only dials).
+	Listen netip.AddrPort
+	// Credentials authenticate accepted sessions, and dialled ones whose
+	// Peers entry is nil.
+	Credentials *Credentials
+	// Peers are the gateways the link may dial, by address and DTLS port,
+	// each with its credentials (nil: Credentials). Nothing else is ever
+	// dialled: a packet for another path without a session is dropped and
+	// the path reported down.
+	Peers map[netip.AddrPort]*Credentials
+	// HandshakeTimeout bounds a handshake (DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a session that carried nothing either way for
+	// that long (DefaultIdleTimeout). Heartbeats (15 s on encapsulated
+	// paths) keep every session with an association busy.
+	IdleTimeout time.Duration
+	// MaxSessions bounds the sessions, handshaking ones included
+	// (DefaultMaxSessions).
+	MaxSessions int
+	// Logger receives session events (established, refused, ended); nil
+	// discards them. Refusals are logged at most 10 a second.
+	Logger *slog.Logger
+	// PionLogger receives pion/dtls's own log lines; nil discards them.
+	PionLogger logging.LoggerFactory
+	// Now is the clock certificates are checked against; nil: time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	d := *c
+	if d.HandshakeTimeout <= 0 {
+		d.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if d.IdleTimeout <= 0 {
+		d.IdleTimeout = DefaultIdleTimeout
+	}
+	if d.MaxSessions <= 0 {
+		d.MaxSessions = DefaultMaxSessions
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.PionLogger == nil {
+		d.PionLogger = &logging.DefaultLoggerFactory{Writer: io.Discard}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Net == nil {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return d, fmt.Errorf("dtlslink: real network: %w", err)
+		}
+		d.Net = n
+	}
+	if d.Listen.IsValid() {
+		if err := d.Credentials.Validate(); err != nil {
+			return d, fmt.Errorf("dtlslink: listen %s: %w", d.Listen, err)
+		}
+	}
+	for p, cr := range d.Peers {
+		if cr == nil {
+			cr = d.Credentials
+		}
+		if err := cr.Validate(); err != nil {
+			return d, fmt.Errorf("dtlslink: peer %s: %w", p, err)
+		}
+	}
+	if !d.Listen.IsValid() && len(d.Peers) == 0 {
+		return d, errors.New("dtlslink: neither a listen address nor peers to dial")
+	}
+	return d, nil
+}
