@@ -19,7 +19,7 @@ type Stats struct {
 	// Opened and Closed count sessions that came up and that ended.
 	Opened, Closed uint64
 	// Refused counts handshakes that failed, by reason (Reasons).
-	Refused map[string]uint64
+	Refused                       map[string]uint64
 	RxPackets, RxBytes, RxBatches uint64
 	// RxTruncated: records larger than the caller's buffer, dropped.
 	RxTruncated                   uint64
