@@ -187,6 +187,9 @@ type certError struct {
 }
 
 func (e *certError) Error() string {
+	if e.reason == ReasonPSKMismatch {
+		return e.err.Error()
+	}
 	if e.subject != "" {
 		return fmt.Sprintf("peer certificate %q: %v", e.subject, e.err)
 	}

@@ -138,3 +138,7 @@ func exchangeT(t testing.TB, ctx context.Context, a, b *stack.Assoc, flow uint32
 }
 
 func primary(a *stack.Assoc) link.Path { return a.Status().Primary.Path }
+
+func peersOf(c *Credentials) map[netip.AddrPort]*Credentials {
+	return map[netip.AddrPort]*Credentials{corePeer: c}
+}

@@ -122,7 +122,8 @@ func (l *Link) dial(s *session, creds *Credentials) {
 		l.dialFailed(s, nil, fmt.Errorf("dtls session to %s: socket: %w", s.key, err), creds.IsPSK())
 		return
 	}
-	conn, err := dtls.Client(sock, net.UDPAddrFromAddrPort(s.key), l.clientOptions(creds)...)
+	cc := &countingConn{PacketConn: sock}
+	conn, err := dtls.Client(cc, net.UDPAddrFromAddrPort(s.key), l.clientOptions(creds)...)
 	if err != nil {
 		sock.Close()
 		l.dialFailed(s, nil, fmt.Errorf("dtls session to %s: %w", s.key, err), creds.IsPSK())
@@ -134,6 +135,9 @@ func (l *Link) dial(s *session, creds *Credentials) {
 	if err != nil {
 		conn.Close()
 		sock.Close()
+		if creds.IsPSK() && cc.rx.Load() > 0 && reasonOf(err, true) == ReasonTimeout {
+			err = errPSKSilence
+		}
 		l.dialFailed(s, err, fmt.Errorf("dtls session to %s: handshake: %w", s.key, err), creds.IsPSK())
 		return
 	}
@@ -192,6 +196,28 @@ func (l *Link) dialFailed(s *session, hsErr, err error, psk bool) {
 	l.mu.Unlock()
 	l.logRefusal(s.key, reason, err)
 	l.report(s.path, err)
+}
+
+// errPSKSilence: with pre-shared keys, a peer that answers but never
+// completes the handshake almost always holds another key. DTLS discards
+// a record it cannot decrypt without a word (RFC 6347 4.1.2.7), so a
+// wrong key shows as a Finished that never comes.
+var errPSKSilence = &certError{reason: ReasonPSKMismatch,
+	err: errors.New("the peer answered but its Finished never verified: the pre-shared keys differ (or the peer went away mid-handshake)")}
+
+// countingConn counts what a dialled session's socket receives, so a
+// handshake that timed out can tell a silent peer from one that answered.
+type countingConn struct {
+	net.PacketConn
+	rx atomic.Int64
+}
+
+func (c *countingConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, a, err := c.PacketConn.ReadFrom(b)
+	if err == nil {
+		c.rx.Add(1)
+	}
+	return n, a, err
 }
 
 // RefusedError is why a session could not be set up: Reason is one of the
@@ -264,6 +290,9 @@ func (l *Link) handshakeAccepted(conn *dtls.Conn) {
 		l.mu.Lock()
 		l.nsess--
 		l.mu.Unlock()
+		if l.psk && reasonOf(err, true) == ReasonTimeout {
+			err = errPSKSilence
+		}
 		reason := reasonOf(err, l.psk)
 		l.stats.refused[reasonIndex(reason)].Add(1)
 		l.logRefusal(from, reason, fmt.Errorf("dtls session from %s: handshake: %w", from, err))
@@ -323,6 +352,7 @@ func (l *Link) readLoop(s *session, sock net.PacketConn) {
 			break
 		}
 	}
+	why := s.endReason(err)
 	s.close()
 	if sock != nil {
 		sock.Close()
@@ -338,7 +368,6 @@ func (l *Link) readLoop(s *session, sock net.PacketConn) {
 		return
 	}
 	l.stats.closed.Add(1)
-	why := s.endReason(err)
 	l.log.Info("dtls session ended", "peer", s.key.String(), "identity", s.peer, "reason", why, "lasted", time.Since(s.since).Round(time.Millisecond).String())
 	dir := "from"
 	if s.dialled {
