@@ -32,6 +32,10 @@ test: lint
 	@# Allocation counts the race detector's instrumentation would inflate,
 	@# skipped under -race (udpencap/race_on_test.go), asserted here.
 	$(GO) test -count=1 -timeout 5m -run '^TestLoopbackZeroAllocs$$' ./udpencap/
+	@# The deployment files' tests (deploy/: systemd unit, Kubernetes
+	@# manifests), a module of their own so that k8s.io/api stays out of
+	@# the product's dependencies.
+	cd deploy && $(GO) test -race -count=1 -timeout 5m ./...
 	@# Heap per idle association: the race detector distorts it, so these
 	@# skip under -race and run here.
 	$(GO) test -count=1 -timeout 5m -v -run '^(TestHeapPerIdleAssociation|TestStackHeapPerIdleAssociation)$$' ./stack/ ./stack/engine/
@@ -82,7 +86,8 @@ kernel-test:
 kernel-fetch:
 	test/kernel/fetch-kernel.sh
 
-# gofmt, go vet and staticcheck, on the product and on the bench module.
+# gofmt, go vet and staticcheck, on the product and on the bench, test/kernel
+# and deploy modules.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
@@ -90,5 +95,6 @@ lint:
 	$(STATICCHECK) $(PKGS)
 	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
 	cd test/kernel && $(GO) vet ./... && $(STATICCHECK) ./...
+	cd deploy && $(GO) vet ./... && $(STATICCHECK) ./...
 
 ci: test

@@ -61,6 +61,7 @@ var packages = map[string]string{
 	"runc":            "runc",
 	"podman-compose":  "podman-compose",
 	"systemd-analyze": "systemd",
+	"systemd-nspawn":  "systemd-container",
 }
 
 // NeedTool applies Missing unless tool is on PATH, and returns its path.
