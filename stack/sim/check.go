@@ -27,7 +27,13 @@ func CheckSent(from *Node, fromLink int, p link.Packet, pathMTU int) error {
 	if from.iface(fromLink).Kind == link.UDP {
 		ovh += 8
 	}
-	first := pk.Chunks[0].Type
+	// An AUTH chunk may lead what it authenticates (RFC 4895 6.2), a
+	// COOKIE ECHO included (6.3): the packet's first chunk is the next one.
+	lead := 0
+	if pk.Chunks[0].Type == wire.TypeAuth && len(pk.Chunks) > 1 {
+		lead = 1
+	}
+	first := pk.Chunks[lead].Type
 	if max := pathMTU - ovh; len(p.Buf) > max {
 		led := first == wire.TypeData || first == wire.TypeIData || first == wire.TypeCookieEcho
 		if !p.Fragment || !led {
@@ -38,7 +44,7 @@ func CheckSent(from *Node, fromLink int, p link.Packet, pathMTU int) error {
 		if c.Type == wire.TypeInit && (len(pk.Chunks) != 1 || pk.VerificationTag != 0) {
 			return fmt.Errorf("%v sent an INIT bundled or tagged: %s tag %#x", from.Addr, chunkList(&pk), pk.VerificationTag)
 		}
-		if i > 0 && (c.Type == wire.TypeCookieEcho || c.Type == wire.TypeInitAck) {
+		if i > lead && c.Type == wire.TypeCookieEcho || i > 0 && c.Type == wire.TypeInitAck {
 			return fmt.Errorf("%v sent %v behind another chunk: %s", from.Addr, c.Type, chunkList(&pk))
 		}
 	}
