@@ -55,6 +55,21 @@ type RouteConfig struct {
 	// Auth authenticates the route's udp:// side with SCTP-AUTH (RFC 4895):
 	// a core serves only edges holding the key. Native sides are unchanged.
 	Auth *AuthConfig `yaml:"auth"`
+	// TLS and PSKFile authenticate the route's dtls:// side (RFC 8261):
+	// mutual certificates under a CA, or a pre-shared key. One of the two
+	// is required there, and neither is allowed without a dtls:// side.
+	TLS     *TLSConfig `yaml:"tls"`
+	PSKFile string     `yaml:"psk_file"`
+}
+
+// TLSConfig is a route's tls block: our certificate and key, the CA that
+// signs the peer gateways' certificates, and optionally the name the
+// peer's certificate must carry.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"`
+	PeerName string `yaml:"peer_name"`
 }
 
 // DefaultDialTimeout bounds an egress handshake when a route does not say:

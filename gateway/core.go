@@ -203,7 +203,8 @@ func (c *Core) logRefusal(rs *routeState, what string, src netip.Addr, port uint
 }
 
 func linkKind(h *engine.Host, i int) acl.LinkKind {
-	if h.LinkKind(i) == link.UDP {
+	// A dtls:// side is an encapsulated one to an ACL ("link udp").
+	if h.LinkKind(i).Encapsulated() {
 		return acl.LinkUDP
 	}
 	return acl.LinkNative

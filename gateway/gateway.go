@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/transport/v3"
+
+	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/logs"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -25,8 +28,14 @@ type Options struct {
 	// Native and UDP links; nil ones are opened from the plan (raw IP
 	// sockets, the UDP socket of udp.listen).
 	Native, UDP link.Link
-	Clock       stack.Clock
-	Rand        io.Reader
+	// DTLS is the RFC 8261 link; nil opens one from the plan (its listen
+	// address, the routes' credentials and peers). Tests pass one on a vnet.
+	DTLS link.Link
+	// DTLSNet is the network the DTLS link opened from the plan uses (nil:
+	// the real one; tests pass a pion vnet).
+	DTLSNet transport.Net
+	Clock   stack.Clock
+	Rand    io.Reader
 	// Logger receives everything the gateway, its stack and the links it
 	// opens log, each line with its scope (gateway, pair, sctp, link); nil
 	// discards it. See package logs for levels per scope.
@@ -57,6 +66,7 @@ type Gateway struct {
 	log    *slog.Logger
 	native link.Link
 	udp    link.Link
+	dtls   link.Link
 	routes []*Route
 	// auth are the routes' key files; stopAuth ends their watcher.
 	auth     []*routeAuth
@@ -75,9 +85,9 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	}
 	g := &Gateway{plan: p, log: root.With(logs.ScopeKey, "gateway")}
 	linkLog := root.With(logs.ScopeKey, "link")
-	g.native, g.udp = o.Native, o.UDP
+	g.native, g.udp, g.dtls = o.Native, o.UDP, o.DTLS
 	var links []link.Link
-	nativeIdx, udpIdx := -1, -1
+	nativeIdx, udpIdx, dtlsIdx := -1, -1, -1
 	if p.NeedNative {
 		if g.native == nil {
 			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog, Mark: o.NativeMark})
@@ -104,9 +114,26 @@ func New(p *Plan, o Options) (*Gateway, error) {
 		udpIdx = len(links)
 		links = append(links, g.udp)
 	}
+	if p.NeedDTLS {
+		if g.dtls == nil {
+			listen, peers := p.dtlsCredentials()
+			dl, err := dtlslink.New(dtlslink.Config{Net: o.DTLSNet, Listen: p.DTLS, Credentials: listen, Peers: peers,
+				Logger: linkLog, PionLogger: logs.Pion(linkLog)})
+			if err != nil {
+				g.closeLinks()
+				return nil, fmt.Errorf("gateway: DTLS link: %w", err)
+			}
+			g.dtls = dl
+		}
+		dtlsIdx = len(links)
+		links = append(links, g.dtls)
+	}
 	linkFor := func(e Endpoint) int {
-		if e.Encap {
+		switch {
+		case e.Encap:
 			return udpIdx
+		case e.DTLS:
+			return dtlsIdx
 		}
 		return nativeIdx
 	}
@@ -117,11 +144,11 @@ func New(p *Plan, o Options) (*Gateway, error) {
 			ForwardLink: linkFor(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
 			Ingress: rp.Engine, Egress: rp.Engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
 		}
-		if f.Encap {
+		if f.Tunnel() {
 			r.ForwardPath.RemotePort = f.UDPPort
 		}
 		if rp.Auth != nil {
-			if err := g.setupAuth(r, rp, l.Encap, f.Encap); err != nil {
+			if err := g.setupAuth(r, rp, l.Tunnel(), f.Tunnel()); err != nil {
 				g.closeLinks()
 				return nil, err
 			}
@@ -196,7 +223,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 }
 
 func (g *Gateway) closeLinks() {
-	for _, l := range []link.Link{g.native, g.udp} {
+	for _, l := range []link.Link{g.native, g.udp, g.dtls} {
 		if l != nil {
 			l.Close()
 		}
@@ -205,14 +232,16 @@ func (g *Gateway) closeLinks() {
 
 // Snapshot is everything `sctpgw status` shows.
 type Snapshot struct {
-	Pairs    []PairStatus      `json:"pairs"`
-	Gateway  Counters          `json:"gateway"`
-	ACL      []ACLStatus       `json:"acl,omitempty"`  // routes with a policy
-	Auth     []AuthStatus      `json:"auth,omitempty"` // routes with SCTP-AUTH
-	SNMP     map[string]uint64 `json:"snmp"`
-	Links    []LinkStatus      `json:"links"`
-	Discards DiscardStatus     `json:"discards"`
-	Draining bool              `json:"draining"`
+	Pairs   []PairStatus      `json:"pairs"`
+	Gateway Counters          `json:"gateway"`
+	ACL     []ACLStatus       `json:"acl,omitempty"`  // routes with a policy
+	Auth    []AuthStatus      `json:"auth,omitempty"` // routes with SCTP-AUTH
+	SNMP    map[string]uint64 `json:"snmp"`
+	Links   []LinkStatus      `json:"links"`
+	// DTLSSessions are the DTLS link's sessions, one per peer gateway.
+	DTLSSessions []dtlslink.SessionInfo `json:"dtls_sessions,omitempty"`
+	Discards     DiscardStatus          `json:"discards"`
+	Draining     bool                   `json:"draining"`
 }
 
 // Snapshot takes the current figures.
@@ -228,6 +257,7 @@ func (g *Gateway) Snapshot() Snapshot {
 		s.Draining = g.core.draining
 	})
 	s.Links = g.linkStatuses()
+	s.DTLSSessions = g.DTLSSessions()
 	return s
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/rawip"
 	"github.com/sctpgw/sctpgw/udpencap"
@@ -30,16 +31,32 @@ type LinkStatus struct {
 	SendErrors     uint64 `json:"send_errors"`
 	Fragmented     uint64 `json:"fragmented"`
 	FragmentErrors uint64 `json:"fragment_errors"`
+	// DTLS link only: sessions up and handshaking, sessions opened and
+	// ended, handshakes refused by reason (dtlslink.Reasons), packets
+	// dropped for a path without a session.
+	Sessions       int               `json:"sessions,omitempty"`
+	Handshaking    int               `json:"handshaking,omitempty"`
+	SessionsOpened uint64            `json:"sessions_opened,omitempty"`
+	SessionsClosed uint64            `json:"sessions_closed,omitempty"`
+	Refused        map[string]uint64 `json:"refused,omitempty"`
+	Dropped        uint64            `json:"dropped,omitempty"`
 }
 
 // linkStatus reads a link's counters; links that keep none (in-memory
 // links of tests) report their kind alone.
 func linkStatus(l link.Link) LinkStatus {
-	s := LinkStatus{Kind: "native"}
-	if l.Kind() == link.UDP {
-		s.Kind = "udp"
-	}
+	s := LinkStatus{Kind: l.Kind().String()}
 	switch x := l.(type) {
+	case *dtlslink.Link:
+		st := x.Stats()
+		if a := x.LocalAddr(); a.IsValid() {
+			s.Local = a.String()
+		}
+		s.RxPackets, s.RxBytes, s.RxBatches = st.RxPackets, st.RxBytes, st.RxBatches
+		s.TxPackets, s.TxBytes, s.TxBatches = st.TxPackets, st.TxBytes, st.TxBatches
+		s.Truncated, s.SendErrors, s.Dropped = st.RxTruncated, st.TxErrors, st.TxDropped
+		s.Sessions, s.Handshaking, s.SessionsOpened, s.SessionsClosed = st.Sessions, st.Handshaking, st.Opened, st.Closed
+		s.Refused = st.Refused
 	case *rawip.Link:
 		st := x.Stats()
 		s.RxPackets, s.TxPackets, s.Notices = st.Received, st.Sent, st.Notices
@@ -59,7 +76,7 @@ func linkStatus(l link.Link) LinkStatus {
 // linkStatuses reports the gateway's links, native first.
 func (g *Gateway) linkStatuses() []LinkStatus {
 	var out []LinkStatus
-	for _, l := range []link.Link{g.native, g.udp} {
+	for _, l := range []link.Link{g.native, g.udp, g.dtls} {
 		if l != nil {
 			out = append(out, linkStatus(l))
 		}

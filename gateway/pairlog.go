@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
-	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
@@ -97,8 +96,8 @@ func (p *pair) peerURL(s *side) string {
 		return ""
 	}
 	li, path := s.a.Path()
-	if p.c.h.LinkKind(li) == link.UDP {
-		return fmt.Sprintf("udp://%s/%d", netip.AddrPortFrom(path.Remote, path.RemotePort), s.a.RemotePort())
+	if k := p.c.h.LinkKind(li); k.Encapsulated() {
+		return fmt.Sprintf("%s://%s/%d", k, netip.AddrPortFrom(path.Remote, path.RemotePort), s.a.RemotePort())
 	}
 	return "sctp://" + netip.AddrPortFrom(path.Remote, s.a.RemotePort()).String()
 }

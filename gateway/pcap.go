@@ -46,7 +46,7 @@ func pcapTap(w io.Writer, links []link.Link, clock stack.Clock, log *slog.Logger
 		}
 		var err error
 		ts := clock.Now()
-		if links[i].Kind() == link.UDP {
+		if links[i].Kind().Encapsulated() {
 			err = cw.WriteSCTPInUDP(ts, netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), pkt)
 		} else {
 			err = cw.WriteSCTP(ts, src, dst, pkt)

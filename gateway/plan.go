@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sctpgw/sctpgw/acl"
+	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/logs"
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
@@ -24,6 +25,14 @@ type Plan struct {
 	// address). NeedUDP and NeedNative say which links the routes use.
 	UDP                 netip.AddrPort
 	NeedUDP, NeedNative bool
+	// NeedDTLS says a route has a dtls:// side; DTLS is the address of the
+	// DTLS link's listening socket (zero: no dtls:// listen route).
+	NeedDTLS bool
+	DTLS     netip.AddrPort
+	// DTLSListen are the credentials of accepted sessions; DTLSPeers those
+	// of each peer gateway the DTLS link may dial.
+	DTLSListen *DTLSPlan
+	DTLSPeers  map[netip.AddrPort]*DTLSPlan
 	// NativeAddrs are the local addresses the native link serves (none:
 	// every address); NativePorts the SCTP ports the routes listen on.
 	NativeAddrs []netip.Addr
@@ -54,6 +63,11 @@ type RoutePlan struct {
 	Auth *AuthPlan
 	// DialTimeout bounds each egress handshake (dial_timeout).
 	DialTimeout time.Duration
+	// DTLS is the credentials of the route's dtls:// side, nil without one.
+	DTLS *DTLSPlan
+
+	dtlsFiles *dtlslink.Files
+	dtlsField string
 }
 
 // Plan checks c and resolves it, looking forward host names up with resolve
@@ -86,8 +100,8 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 	names := map[string]int{}
 	// listeners: which route listens on each (link, SCTP port).
 	type listenKey struct {
-		encap bool
-		port  uint16
+		link string
+		port uint16
 	}
 	listeners := map[listenKey]int{}
 	udpFrom := "udp.listen"
@@ -103,13 +117,18 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 		}
 		names[rp.Name] = i
 		l := rp.Listen
-		k := listenKey{l.Encap, l.SCTPPort}
+		k := listenKey{linkWord(l), l.SCTPPort}
 		if j, dup := listeners[k]; dup {
 			return nil, fmt.Errorf("%s: %q: SCTP port %d on the %s link is routes[%d]'s (%s) already",
-				field("listen"), c.Routes[i].Listen, l.SCTPPort, linkWord(l.Encap), j, p.Routes[j].Name)
+				field("listen"), c.Routes[i].Listen, l.SCTPPort, linkWord(l), j, p.Routes[j].Name)
 		}
 		listeners[k] = i
-		if l.Encap {
+		if err := p.planDTLS(i, &rp, c.Routes[i].Listen); err != nil {
+			return nil, err
+		}
+		if l.DTLS {
+			// planDTLS took the listen address.
+		} else if l.Encap {
 			ap := netip.AddrPortFrom(l.Addr, l.UDPPort)
 			if !p.UDP.IsValid() {
 				p.UDP, udpFrom = ap, field("listen")
@@ -127,7 +146,8 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 		}
 		for _, e := range []Endpoint{rp.Listen, rp.Forward} {
 			p.NeedUDP = p.NeedUDP || e.Encap
-			p.NeedNative = p.NeedNative || !e.Encap
+			p.NeedNative = p.NeedNative || e.Native()
+			p.NeedDTLS = p.NeedDTLS || e.DTLS
 		}
 		p.Routes = append(p.Routes, rp)
 	}
@@ -138,9 +158,12 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 	return p, nil
 }
 
-func linkWord(encap bool) string {
-	if encap {
+func linkWord(e Endpoint) string {
+	switch {
+	case e.Encap:
 		return "UDP"
+	case e.DTLS:
+		return "DTLS"
 	}
 	return "native"
 }
@@ -169,9 +192,12 @@ func (r *RouteConfig) plan(i int, resolve func(string) (netip.Addr, error)) (Rou
 			return rp, fmt.Errorf("%s: %v", field("acl"), err)
 		}
 	}
+	if rp.dtlsFiles, rp.dtlsField, err = r.dtlsFiles(); err != nil {
+		return rp, fmt.Errorf("routes[%d]: %v", i, err)
+	}
 	if r.Auth != nil {
-		if !rp.Listen.Encap && !rp.Forward.Encap {
-			return rp, fmt.Errorf("%s: the route has no udp:// side: SCTP-AUTH authenticates the tunnel, and native peers (eNBs, MMEs) do not speak it", field("auth"))
+		if !rp.Listen.Tunnel() && !rp.Forward.Tunnel() {
+			return rp, fmt.Errorf("%s: the route has no udp:// side (nor a dtls:// one): SCTP-AUTH authenticates the tunnel, and native peers (eNBs, MMEs) do not speak it", field("auth"))
 		}
 		if rp.Auth, err = r.Auth.plan(); err != nil {
 			return rp, fmt.Errorf("%s.%v", field("auth"), err)

@@ -12,11 +12,13 @@ import (
 //
 //	sctp://HOST:PORT               native SCTP
 //	udp://HOST:UDPPORT/SCTPPORT    SCTP in UDP (RFC 6951); UDPPORT defaults to 9899
+//	dtls://HOST:PORT/SCTPPORT      SCTP in DTLS (RFC 8261) between gateways; PORT is the DTLS (UDP) port
 type Endpoint struct {
 	Encap    bool   // udp://
+	DTLS     bool   // dtls://
 	Host     string // as written (a name is resolved at start)
 	Addr     netip.Addr
-	UDPPort  uint16 // udp:// only
+	UDPPort  uint16 // udp:// and dtls:// only
 	SCTPPort uint16
 }
 
@@ -28,8 +30,18 @@ func (e Endpoint) String() string {
 	if e.Encap {
 		return fmt.Sprintf("udp://%s:%d/%d", h, e.UDPPort, e.SCTPPort)
 	}
+	if e.DTLS {
+		return fmt.Sprintf("dtls://%s:%d/%d", h, e.UDPPort, e.SCTPPort)
+	}
 	return fmt.Sprintf("sctp://%s:%d", h, e.SCTPPort)
 }
+
+// Native reports whether the endpoint is native SCTP (sctp://).
+func (e Endpoint) Native() bool { return !e.Encap && !e.DTLS }
+
+// Tunnel reports whether the endpoint is a tunnel between gateways or to
+// an RFC 6951 stack (udp:// or dtls://).
+func (e Endpoint) Tunnel() bool { return e.Encap || e.DTLS }
 
 // ParseEndpoint parses a listen or forward URL. Names are resolved with
 // resolve (nil: only literal addresses are accepted).
@@ -43,10 +55,27 @@ func ParseEndpoint(s string, resolve func(string) (netip.Addr, error)) (Endpoint
 	case "sctp":
 	case "udp":
 		e.Encap = true
+	case "dtls":
+		e.DTLS = true
 	default:
-		return e, fmt.Errorf("%q: unknown scheme %q, expected sctp or udp", s, scheme)
+		return e, fmt.Errorf("%q: unknown scheme %q, expected sctp, udp or dtls", s, scheme)
 	}
 	hostport := rest
+	if e.DTLS {
+		var sp string
+		hostport, sp, ok = strings.Cut(rest, "/")
+		if !ok || sp == "" {
+			return e, fmt.Errorf("%q: expected dtls://HOST:PORT/SCTPPORT (the SCTP port after the slash)", s)
+		}
+		p, err := parsePort(sp)
+		if err != nil {
+			return e, fmt.Errorf("%q: SCTP port %q: %v", s, sp, err)
+		}
+		e.SCTPPort = p
+		if _, _, err := net.SplitHostPort(hostport); err != nil {
+			return e, fmt.Errorf("%q: expected dtls://HOST:PORT/SCTPPORT (the DTLS port is not optional): %v", s, err)
+		}
+	}
 	if e.Encap {
 		var sp string
 		hostport, sp, ok = strings.Cut(rest, "/")
@@ -71,7 +100,7 @@ func ParseEndpoint(s string, resolve func(string) (netip.Addr, error)) (Endpoint
 	if err != nil {
 		return e, fmt.Errorf("%q: port %q: %v", s, port, err)
 	}
-	if e.Encap {
+	if e.Encap || e.DTLS {
 		e.UDPPort = p
 	} else {
 		e.SCTPPort = p

@@ -16,6 +16,7 @@ func TestParseEndpoint(t *testing.T) {
 		{"udp://198.18.0.1:9899/36412", Endpoint{Encap: true, Host: "198.18.0.1", Addr: netip.MustParseAddr("198.18.0.1"), UDPPort: 9899, SCTPPort: 36412}},
 		{"udp://198.18.0.1/3868", Endpoint{Encap: true, Host: "198.18.0.1", Addr: netip.MustParseAddr("198.18.0.1"), UDPPort: 9899, SCTPPort: 3868}},
 		{"udp://[::]:40000/36412", Endpoint{Encap: true, Host: "::", Addr: netip.MustParseAddr("::"), UDPPort: 40000, SCTPPort: 36412}},
+		{"dtls://198.18.0.1:4740/36412", Endpoint{DTLS: true, Host: "198.18.0.1", Addr: netip.MustParseAddr("198.18.0.1"), UDPPort: 4740, SCTPPort: 36412}},
 	}
 	for _, g := range good {
 		got, err := ParseEndpoint(g.in, nil)
@@ -35,6 +36,8 @@ func TestParseEndpoint(t *testing.T) {
 		"udp://1.2.3.4:9899/x":  "SCTP port",
 		"sctp://core.example:1": "not an IP address",
 		"sctp://:36412":         "missing host",
+		"dtls://1.2.3.4/36412":  "DTLS port is not optional",
+		"dtls://1.2.3.4:4740":   "SCTP port after the slash",
 	}
 	for in, frag := range bad {
 		if _, err := ParseEndpoint(in, nil); err == nil || !strings.Contains(err.Error(), frag) {

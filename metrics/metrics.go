@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
@@ -105,6 +106,26 @@ var (
 		{desc("link_fragment_errors_total", "Failures to lift or restore DF around such a send.", "link"), func(l *gateway.LinkStatus) uint64 { return l.FragmentErrors }},
 	}
 )
+
+var (
+	dtlsSessions = desc("dtls_sessions", "DTLS sessions with peer gateways (RFC 8261 link), by state: up or handshaking.", "state")
+	dtlsOpened   = desc("dtls_sessions_opened_total", "DTLS sessions that completed their handshake (dialled or accepted).")
+	dtlsClosed   = desc("dtls_sessions_closed_total", "DTLS sessions that ended (closed by the peer, failed, idle, replaced).")
+	dtlsRefused  = desc("dtls_refused_total", "DTLS handshakes that failed, by reason: unknown_ca, expired, bad_certificate, name_mismatch, no_certificate, psk_mismatch, peer_refused, timeout, session_limit, error.", "reason")
+	dtlsDropped  = desc("dtls_dropped_packets_total", "SCTP packets the DTLS link could not send: no session and none may be dialled, or the handshake queue full.")
+)
+
+// collectDTLS exports the DTLS link's session figures.
+func collectDTLS(ch chan<- prometheus.Metric, l *gateway.LinkStatus) {
+	gauge(ch, dtlsSessions, float64(l.Sessions), "up")
+	gauge(ch, dtlsSessions, float64(l.Handshaking), "handshaking")
+	counter(ch, dtlsOpened, l.SessionsOpened)
+	counter(ch, dtlsClosed, l.SessionsClosed)
+	for _, r := range dtlslink.Reasons {
+		counter(ch, dtlsRefused, l.Refused[r], r)
+	}
+	counter(ch, dtlsDropped, l.Dropped)
+}
 
 // snmpCounter is one engine counter, named as /proc/net/sctp/snmp names it
 // (SctpT3RtxExpireds becomes sctpgw_sctp_t3_rtx_expireds_total).
@@ -200,6 +221,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, linkBatches, l.TxBatches, l.Kind, "tx")
 		for _, o := range linkOther {
 			counter(ch, o.d, o.get(l), l.Kind)
+		}
+		if l.Kind == "dtls" {
+			collectDTLS(ch, l)
 		}
 	}
 	gauge(ch, currEstab, float64(s.SCTP.CurrEstab))

@@ -23,7 +23,7 @@ func allowKernelSCTPFlag() cli.Flag {
 func startGuard(plan *gateway.Plan, log *slog.Logger, opts *gateway.Options) (*portguard.Guard, error) {
 	dials := false
 	for _, r := range plan.Routes {
-		dials = dials || !r.Forward.Encap
+		dials = dials || r.Forward.Native()
 	}
 	g, err := portguard.Start(portguard.Config{
 		Allow:  plan.AllowKernelSCTP,

@@ -26,7 +26,12 @@ func configFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"SCTPGW_CONFIG"}, Usage: "YAML route configuration"},
 		&cli.StringFlag{Name: "listen", EnvVars: []string{"SCTPGW_LISTEN"}, Usage: "listen side: sctp://ADDR:PORT or udp://ADDR:UDPPORT/SCTPPORT"},
-		&cli.StringFlag{Name: "forward", EnvVars: []string{"SCTPGW_FORWARD"}, Usage: "forward side: sctp://HOST:PORT or udp://HOST:UDPPORT/SCTPPORT"},
+		&cli.StringFlag{Name: "forward", EnvVars: []string{"SCTPGW_FORWARD"}, Usage: "forward side: sctp://HOST:PORT, udp://HOST:UDPPORT/SCTPPORT or dtls://HOST:PORT/SCTPPORT"},
+		&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"SCTPGW_TLS_CERT"}, Usage: "dtls:// side: our certificate (PEM); with --tls-key and --tls-ca"},
+		&cli.StringFlag{Name: "tls-key", EnvVars: []string{"SCTPGW_TLS_KEY"}, Usage: "dtls:// side: our private key (PEM)"},
+		&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"SCTPGW_TLS_CA"}, Usage: "dtls:// side: the CA the peer gateway's certificate must chain to"},
+		&cli.StringFlag{Name: "tls-peer-name", EnvVars: []string{"SCTPGW_TLS_PEER_NAME"}, Usage: "dtls:// side: the name the peer's certificate must carry (optional)"},
+		&cli.StringFlag{Name: "psk-file", EnvVars: []string{"SCTPGW_PSK_FILE"}, Usage: "dtls:// side: a pre-shared key file ([IDENTITY:]HEXKEY) instead of certificates"},
 		&cli.StringFlag{Name: "udp", EnvVars: []string{"SCTPGW_UDP"}, Usage: "UDP address for encapsulation (default 0.0.0.0:9899); overrides udp.listen"},
 		&cli.StringFlag{Name: "auth-key-file", EnvVars: []string{"SCTPGW_AUTH_KEY_FILE"}, Usage: "SCTP-AUTH (RFC 4895) key file for the udp:// side of the --listen/--forward route (lines \"<key id> <hex secret> [active]\", mode 600)"},
 		&cli.StringFlag{Name: "admin", Value: defaultAdmin, EnvVars: []string{"SCTPGW_ADMIN"}, Usage: "admin endpoint: status, metrics, health (empty: off); overrides the file's admin"},
@@ -131,7 +136,10 @@ wait:
 			if err := g.ReloadAuthKeys(); err != nil {
 				glog.Error("SIGHUP: auth key files", "err", err)
 			}
-			glog.Warn("SIGHUP: routes are fixed while running; restart to reload them (auth key files are re-read)")
+			if err := g.ReloadCredentials(); err != nil {
+				glog.Error("SIGHUP: dtls credentials (the old ones stay in use)", "err", err)
+			}
+			glog.Warn("SIGHUP: routes are fixed while running; restart to reload them (auth key files and dtls credentials are re-read)")
 		case err := <-adminDone:
 			// The admin server stopped on its own: say so and keep the
 			// pairs up; a health check will notice the listener is gone.
@@ -185,6 +193,14 @@ func configFromFlags(c *cli.Context) (*gateway.Config, error) {
 		if f := c.String("auth-key-file"); f != "" {
 			cfg.Routes[0].Auth = &gateway.AuthConfig{KeyFile: f}
 		}
+		if c.String("tls-cert") != "" || c.String("tls-key") != "" || c.String("tls-ca") != "" {
+			cfg.Routes[0].TLS = &gateway.TLSConfig{CertFile: c.String("tls-cert"), KeyFile: c.String("tls-key"),
+				CAFile: c.String("tls-ca"), PeerName: c.String("tls-peer-name")}
+		}
+		cfg.Routes[0].PSKFile = c.String("psk-file")
+	}
+	if c.String("config") != "" && (c.String("tls-cert") != "" || c.String("psk-file") != "") {
+		return nil, errors.New("--tls-* and --psk-file go with --listen/--forward; with --config give each dtls:// route a tls block or psk_file")
 	}
 	if c.String("auth-key-file") != "" && c.String("config") != "" {
 		return nil, errors.New("--auth-key-file goes with --listen/--forward; with --config give each route an auth block")
