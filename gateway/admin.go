@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sctpgw/sctpgw/dtlslink"
 	"net"
 	"net/http"
 	"sort"
@@ -147,6 +148,29 @@ func FormatSnapshot(s Snapshot) string {
 			l.Kind, local, l.RxPackets, l.RxBytes, l.RxBatches, l.TxPackets, l.TxBytes, l.TxBatches)
 		p("  icmp notices %d, checksum errors %d, filtered %d, truncated %d, send errors %d, fragmented %d (errors %d)\n",
 			l.Notices, l.ChecksumErrors, l.Filtered, l.Truncated, l.SendErrors, l.Fragmented, l.FragmentErrors)
+		if l.Kind == "dtls" {
+			p("  sessions %d up, %d handshaking; opened %d, ended %d; packets dropped %d\n",
+				l.Sessions, l.Handshaking, l.SessionsOpened, l.SessionsClosed, l.Dropped)
+			p("  refused:")
+			for _, r := range dtlslink.Reasons {
+				if n := l.Refused[r]; n > 0 {
+					p(" %s %d", r, n)
+				}
+			}
+			p("\n")
+		}
+	}
+	for _, d := range s.DTLSSessions {
+		state := "up"
+		if !d.Up {
+			state = "handshaking"
+		}
+		dir := "accepted"
+		if d.Dialled {
+			dir = "dialled"
+		}
+		p("dtls session %s (%s, now at %s): %s, %s, %q, since %s\n", d.Path, dir, d.Remote, state, d.Cipher, d.Identity,
+			d.Since.Format(time.RFC3339))
 	}
 	keys := make([]string, 0, len(s.SNMP))
 	for k := range s.SNMP {
