@@ -36,6 +36,9 @@ test: lint
 	@# manifests), a module of their own so that k8s.io/api stays out of
 	@# the product's dependencies.
 	cd deploy && $(GO) test -race -count=1 -timeout 5m ./...
+	@# RFC 8261 interop: pion/sctp over pion/dtls against the DTLS link
+	@# (bench/, where pion/sctp may be a dependency).
+	cd bench && $(GO) test -race -count=1 -timeout 5m -run '^TestDTLSInterop' .
 	@# Heap per idle association: the race detector distorts it, so these
 	@# skip under -race and run here.
 	$(GO) test -count=1 -timeout 5m -v -run '^(TestHeapPerIdleAssociation|TestStackHeapPerIdleAssociation)$$' ./stack/ ./stack/engine/
