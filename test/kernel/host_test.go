@@ -140,11 +140,18 @@ func newHostNet(t *testing.T) *hostNet {
 	return h
 }
 
-// startHostGateways runs the host's edge (two routes: to the core over UDP,
-// and straight to the VM kernel's RFC 6951 port) and core (UDP in, native
-// out to the VM's kernel server).
-func startHostGateways(t *testing.T, h *hostNet, bin, dir string) map[string]*testlab.Proc {
+// startHostGateways runs the host's edge (three routes: to the core over
+// UDP, straight to the VM kernel's RFC 6951 port, and the same with
+// SCTP-AUTH to the VM's keyed server) and core (two routes, UDP in, native
+// out to the VM's kernel server: one plain, one requiring SCTP-AUTH).
+// authKey (hex) is the key of the authenticated routes, as key
+// report.AuthKeyID.
+func startHostGateways(t *testing.T, h *hostNet, bin, dir, authKey string) map[string]*testlab.Proc {
 	t.Helper()
+	keyFile := filepath.Join(dir, "tunnel.key")
+	if err := os.WriteFile(keyFile, []byte(fmt.Sprintf("%d %s\n", report.AuthKeyID, authKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "host-edge.yaml")
 	yaml := fmt.Sprintf(`admin: ""
 drain_timeout: 2s
@@ -155,9 +162,28 @@ routes:
   - name: to-kernel-encap
     listen: sctp://%[1]s:%[6]d
     forward: udp://%[7]s:%[4]d/%[8]d
+  - name: to-kernel-auth
+    listen: sctp://%[1]s:%[9]d
+    forward: udp://%[7]s:%[4]d/%[10]d
+    auth: {key_file: %[11]s}
 `, report.HostEdge, report.EdgePort, report.HostCore, report.UDPPort, report.VMServerPort,
-		report.EdgePortEnc, report.VMAddr, report.VMEncapPort)
+		report.EdgePortEnc, report.VMAddr, report.VMEncapPort, report.EdgePortAuth, report.VMAuthPort, keyFile)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	coreCfg := filepath.Join(dir, "host-core.yaml")
+	yaml = fmt.Sprintf(`admin: ""
+drain_timeout: 2s
+routes:
+  - name: core
+    listen: udp://%[1]s:%[2]d/%[3]d
+    forward: sctp://%[4]s:%[3]d
+  - name: core-auth
+    listen: udp://%[1]s:%[2]d/%[5]d
+    forward: sctp://%[4]s:%[3]d
+    auth: {key_file: %[6]s}
+`, report.HostCore, report.UDPPort, report.VMServerPort, report.VMAddr, report.AuthCorePort, keyFile)
+	if err := os.WriteFile(coreCfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	gws := map[string]*testlab.Proc{}
@@ -165,8 +191,7 @@ routes:
 		name, ns string
 		args     []string
 	}{
-		{"core", h.core, []string{"--listen", fmt.Sprintf("udp://%s:%d/%d", report.HostCore, report.UDPPort, report.VMServerPort),
-			"--forward", fmt.Sprintf("sctp://%s:%d", report.VMAddr, report.VMServerPort)}},
+		{"core", h.core, []string{"--config", coreCfg}},
 		{"edge", h.edge, []string{"--config", cfg}},
 	} {
 		argv := append([]string{bin, "run", "--admin", "", "--drain-timeout", "2s"}, g.args...)

@@ -3,6 +3,8 @@
 package kernel
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -27,6 +29,9 @@ var cases = []struct {
 	{report.ThroughNative, checkThroughNative},
 	{report.KernelEncapToCore, checkKernelEncapToCore},
 	{report.EdgeToKernelEncap, checkEdgeToKernelEncap},
+	{report.AuthKernelToCore, checkAuthKernelToCore},
+	{report.AuthKernelNoKey, checkAuthKernelNoKey},
+	{report.AuthEdgeToKernelEn, checkAuthEdgeToKernel},
 }
 
 // TestKernelSCTP boots Debian's kernel under qemu once and runs every case
@@ -39,10 +44,15 @@ func TestKernelSCTP(t *testing.T) {
 	for _, c := range cases {
 		plan.Cases = append(plan.Cases, c.name)
 	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	plan.AuthKey = hex.EncodeToString(key)
 	initrd := filepath.Join(dir, "initrd.cpio")
 	packInitramfs(t, k, guest, sctpgw, plan, initrd)
 	h := newHostNet(t)
-	hostGWs := startHostGateways(t, h, sctpgw, dir)
+	hostGWs := startHostGateways(t, h, sctpgw, dir, plan.AuthKey)
 	results, notes := boot(t, k, initrd, h, dir)
 	logs := hostLogs{}
 	for name, p := range hostGWs {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/sctpgw/sctpgw/test/kernel/ksock"
 	"github.com/sctpgw/sctpgw/test/kernel/report"
 )
 
@@ -20,6 +21,10 @@ type env struct {
 	hasNIC                     bool
 	sctpReady                  bool
 	sameSrv, rootSrv           *server
+	// authKey is the SCTP-AUTH key of the AUTH cases; authSrv the kernel
+	// server holding it (auth.go).
+	authKey []byte
+	authSrv *server
 }
 
 func newEnv() (*env, error) {
@@ -114,6 +119,8 @@ func (e *env) run(name string, r *report.Result) error {
 		return e.through(r, netip.AddrPortFrom(netip.MustParseAddr(report.HostCore), report.VMServerPort), true)
 	case report.EdgeToKernelEncap:
 		return e.through(r, netip.AddrPortFrom(netip.MustParseAddr(report.HostEdge), report.EdgePortEnc), false)
+	case report.AuthKernelToCore, report.AuthKernelNoKey, report.AuthEdgeToKernelEn:
+		return e.auth(name, r)
 	}
 	return fmt.Errorf("unknown case %q", name)
 }
@@ -200,11 +207,15 @@ func (e *env) sameClient(r *report.Result, ds ...*daemon) {
 // client runs a kernel client from ns to target with an ABORT watch in ns,
 // and collects what srv saw.
 func (e *env) client(r *report.Result, ns netns.NsHandle, target netip.AddrPort, srv *server) {
+	e.clientWith(r, ns, target, srv, nil)
+}
+
+func (e *env) clientWith(r *report.Result, ns netns.NsHandle, target netip.AddrPort, srv *server, prep func(*ksock.Conn) error) {
 	w, err := watch(ns)
 	if err != nil {
 		r.Notes = append(r.Notes, err.Error())
 	}
-	r.Client = runClient(ns, target, testMessages(r.Case))
+	r.Client = runClientWith(ns, target, testMessages(r.Case), prep)
 	if w != nil {
 		r.Watch = w.finish()
 	}
@@ -287,6 +298,12 @@ func (e *env) ownerMismatch(r *report.Result) error {
 // the host's gateways, to the VM's kernel server; encap makes the client's
 // socket use the kernel's RFC 6951 encapsulation.
 func (e *env) through(r *report.Result, target netip.AddrPort, encap bool) error {
+	return e.throughWith(r, target, encap, e.rootSrv, nil)
+}
+
+// throughWith is through to the kernel server srv, with prep applied to
+// the client's socket before it connects.
+func (e *env) throughWith(r *report.Result, target netip.AddrPort, encap bool, srv *server, prep func(*ksock.Conn) error) error {
 	if !e.hasNIC {
 		return fmt.Errorf("the VM has no NIC: boot it with the host's tap")
 	}
@@ -302,7 +319,7 @@ func (e *env) through(r *report.Result, target netip.AddrPort, encap bool) error
 			return err
 		}
 	}
-	e.client(r, e.root, target, e.rootSrv)
+	e.clientWith(r, e.root, target, srv, prep)
 	if encap {
 		if err := sysctl(e.root, "net.sctp.encap_port", "0"); err != nil {
 			return err

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -86,6 +87,10 @@ func main() {
 	env, err := newEnv()
 	if err != nil {
 		say("network setup: %v", err)
+		return
+	}
+	if env.authKey, err = hex.DecodeString(plan.AuthKey); err != nil {
+		say("plan: auth key: %v", err)
 		return
 	}
 	say("namespaces ready, up %s s", uptime())

@@ -35,11 +35,18 @@ func testMessages(tag string) []ksock.Msg {
 
 // runClient connects a kernel SCTP socket created in ns to target, sends
 // msgs, waits for their echoes, and shuts down gracefully.
-func runClient(ns netns.NsHandle, target netip.AddrPort, msgs []ksock.Msg) *report.Client {
+// prep, when set, is applied to the socket before it connects (in ns, so
+// that the namespace's sysctls apply).
+func runClientWith(ns netns.NsHandle, target netip.AddrPort, msgs []ksock.Msg, prep func(*ksock.Conn) error) *report.Client {
 	c := &report.Client{Target: target.String()}
 	var conn *ksock.Conn
 	err := inNS(ns, func() (err error) {
-		conn, err = ksock.Socket(target.Addr().Is6(), initOpts)
+		if conn, err = ksock.Socket(target.Addr().Is6(), initOpts); err != nil || prep == nil {
+			return err
+		}
+		if err = prep(conn); err != nil {
+			conn.Close()
+		}
 		return err
 	})
 	if err != nil {
@@ -50,6 +57,9 @@ func runClient(ns netns.NsHandle, target netip.AddrPort, msgs []ksock.Msg) *repo
 	if err := conn.Connect(target, 15*time.Second); err != nil {
 		c.ConnectErr = err.Error()
 		return c
+	}
+	if prep != nil {
+		c.PeerAuthChunks, _ = conn.PeerAuthChunks()
 	}
 	for _, m := range msgs {
 		if err := conn.Send(m); err != nil {
@@ -97,6 +107,7 @@ func runClient(ns netns.NsHandle, target netip.AddrPort, msgs []ksock.Msg) *repo
 // server is a kernel SCTP echo server: it accepts on its ports and sends
 // every message back on its stream with its PPID and flags.
 type server struct {
+	auth  bool // its sockets hold an SCTP-AUTH key: report what the peer required
 	mu    sync.Mutex
 	ended []report.ServerAssoc
 	wake  chan struct{}
@@ -108,10 +119,21 @@ func newServer() *server { return &server{wake: make(chan struct{}, 1)} }
 
 // listen opens a listening socket in ns on port (every address).
 func (s *server) listen(ns netns.NsHandle, port uint16) error {
+	return s.listenWith(ns, port, nil)
+}
+
+// listenWith is listen with prep applied to the socket before it binds.
+func (s *server) listenWith(ns netns.NsHandle, port uint16, prep func(*ksock.Conn) error) error {
 	var l *ksock.Conn
 	err := inNS(ns, func() (err error) {
 		if l, err = ksock.Socket(false, initOpts); err != nil {
 			return err
+		}
+		if prep != nil {
+			if err = prep(l); err != nil {
+				return err
+			}
+			s.auth = true
 		}
 		if err = l.Bind(netip.AddrPortFrom(netip.IPv4Unspecified(), port)); err != nil {
 			return err
@@ -139,6 +161,9 @@ func (s *server) listen(ns netns.NsHandle, port uint16) error {
 func (s *server) serve(port uint16, c *ksock.Conn, peer netip.AddrPort) {
 	defer c.Close()
 	a := report.ServerAssoc{Port: port, Peer: peer.String()}
+	if s.auth {
+		a.PeerAuthChunks, _ = c.PeerAuthChunks()
+	}
 	shutdown := false
 	for a.End == "" {
 		m, ev, err := c.Recv(30 * time.Second)
@@ -247,7 +272,7 @@ func (w *watcher) loop() {
 }
 
 var chunkNames = map[byte]string{0: "DATA", 1: "INIT", 2: "INIT_ACK", 3: "SACK", 4: "HEARTBEAT", 5: "HEARTBEAT_ACK",
-	6: "ABORT", 7: "SHUTDOWN", 8: "SHUTDOWN_ACK", 9: "ERROR", 10: "COOKIE_ECHO", 11: "COOKIE_ACK", 14: "SHUTDOWN_COMPLETE"}
+	6: "ABORT", 7: "SHUTDOWN", 8: "SHUTDOWN_ACK", 9: "ERROR", 10: "COOKIE_ECHO", 11: "COOKIE_ACK", 14: "SHUTDOWN_COMPLETE", 15: "AUTH"}
 
 // note parses an IPv4 packet with its header (raw IPv4 sockets deliver it).
 func (w *watcher) note(p []byte) {

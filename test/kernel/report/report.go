@@ -37,11 +37,23 @@ const (
 	ThroughNative     = "through-gateways/native"
 	KernelEncapToCore = "through-gateways/kernel-encap-to-core"
 	EdgeToKernelEncap = "through-gateways/edge-to-kernel-encap"
+	// SCTP-AUTH (RFC 4895, issue 18) with the kernel at the far end of the
+	// tunnel: a kernel client holding the key encapsulates to the host
+	// core's authenticated route; one without it is refused there; the
+	// host edge's authenticated route reaches a kernel server holding the
+	// key. Last in the plan: they turn net.sctp.auth_enable on while they
+	// create their sockets.
+	AuthKernelToCore   = "through-gateways/auth-kernel-encap-to-core"
+	AuthKernelNoKey    = "through-gateways/auth-kernel-without-key"
+	AuthEdgeToKernelEn = "through-gateways/auth-edge-to-kernel-encap"
 )
 
 // Plan is what the guest runs, in order.
 type Plan struct {
 	Cases []string `json:"cases"`
+	// AuthKey is the SCTP-AUTH key (hex) the host's authenticated routes
+	// hold as key AuthKeyID, for the kernel's sockets of the AUTH cases.
+	AuthKey string `json:"auth_key,omitempty"`
 }
 
 // Addresses of the same-kernel cases, inside the VM (198.18.0.0/15, set
@@ -78,7 +90,18 @@ const (
 	VMServerPort = 38412 // the VM's kernel server behind the core (native)
 	VMEncapPort  = 38413 // the VM's kernel server reached over UDP
 	UDPPort      = 9899  // every RFC 6951 UDP port, the VM kernel's included
+	// SCTP-AUTH: the host core's authenticated route (over UDP, on to
+	// VMServerPort natively), the host edge's (to VMAuthPort over UDP), the
+	// VM's kernel server holding the key, and the key's id.
+	AuthCorePort = 38414
+	EdgePortAuth = 36414
+	VMAuthPort   = 38415
+	AuthKeyID    = 1
 )
+
+// AuthChunks are the chunk types the kernel's AUTH sockets require
+// authenticated: what carries data or could end an association.
+var AuthChunks = []byte{0, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 
 // Result is what the guest saw in one case.
 type Result struct {
@@ -107,6 +130,9 @@ type Client struct {
 	Err        string      `json:"err,omitempty"` // after connect
 	// ShutdownComplete: the graceful close ended in SHUTDOWN_COMP.
 	ShutdownComplete bool `json:"shutdown_complete"`
+	// PeerAuthChunks: what the peer required authenticated
+	// (SCTP_PEER_AUTH_CHUNKS), for a socket with SCTP-AUTH.
+	PeerAuthChunks []int `json:"peer_auth_chunks,omitempty"`
 }
 
 // ServerAssoc is one association the kernel server accepted.
@@ -116,6 +142,8 @@ type ServerAssoc struct {
 	Received []ksock.Msg `json:"received,omitempty"`
 	// End: "graceful" (the peer shut down), "abort: ..." or "timeout".
 	End string `json:"end"`
+	// PeerAuthChunks: see Client.
+	PeerAuthChunks []int `json:"peer_auth_chunks,omitempty"`
 }
 
 // Watch is what a raw socket in the client's namespace saw arrive.
