@@ -33,7 +33,7 @@ func testMessages(tag string) []ksock.Msg {
 	}
 }
 
-// runClient connects a kernel SCTP socket created in ns to target, sends
+// runClientWith connects a kernel SCTP socket created in ns to target, sends
 // msgs, waits for their echoes, and shuts down gracefully.
 // prep, when set, is applied to the socket before it connects (in ns, so
 // that the namespace's sysctls apply).
