@@ -76,18 +76,85 @@ const (
 	bpfMaxInsns = 4096
 )
 
+// maxKernelRanges bounds the port ranges of the kernel filter. Past it the
+// filter admits a cover of the served ports: whole blocks of ports (64,
+// 128, ... as many as it takes) that hold a served one. A few more foreign
+// packets then reach the user-space check, which rejects them, and the
+// program stays small (at most three instructions a range, for every packet
+// the socket sees) however many ports are served. A new port in a covered
+// block needs no new program: with thousands of associations, each on its
+// own ephemeral port, rebuilding and JIT-compiling a program of thousands
+// of instructions per association was most of a gateway's setup cost.
+const maxKernelRanges = 64
+
+// kernelFilter is what the kernel filter admits: ranges in ascending order,
+// exactly the served ports or (exact false) a cover of them.
+type kernelFilter struct {
+	rs    []portRange
+	exact bool
+}
+
+// coverFilter is the filter for ports (ascending): exact when they form at
+// most limit ranges, else the smallest blocks of a power-of-two size
+// (from 64 ports up) whose union, merged, has at most limit ranges.
+func coverFilter(ports []uint16, limit int) kernelFilter {
+	rs := ranges(ports)
+	if len(rs) <= limit {
+		return kernelFilter{rs: rs, exact: true}
+	}
+	for shift := 6; ; shift++ {
+		var out []portRange
+		for _, r := range rs {
+			lo := uint16(uint32(r.lo) >> shift << shift)
+			hi := uint16(uint32(r.hi)>>shift<<shift | (1<<shift - 1))
+			if n := len(out); n > 0 && uint32(out[n-1].hi)+1 >= uint32(lo) {
+				out[n-1].hi = max(out[n-1].hi, hi)
+				continue
+			}
+			out = append(out, portRange{lo, hi})
+		}
+		if len(out) <= limit {
+			return kernelFilter{rs: out}
+		}
+	}
+}
+
+// admits reports whether the filter lets packets for port p through.
+func (k kernelFilter) admits(p uint16) bool {
+	i, _ := slices.BinarySearchFunc(k.rs, p, func(r portRange, p uint16) int {
+		switch {
+		case r.hi < p:
+			return -1
+		case r.lo > p:
+			return 1
+		}
+		return 0
+	})
+	return i < len(k.rs) && k.rs[i].lo <= p && p <= k.rs[i].hi
+}
+
+// runs is the number of ranges the set's ports form, counted without
+// listing them.
+func (s *portSet) runs() int {
+	n, carry := 0, uint64(0)
+	for _, w := range s {
+		// A run starts at every set bit whose lower neighbour is clear.
+		n += bits.OnesCount64(w &^ (w<<1 | carry))
+		carry = w >> 63
+	}
+	return n
+}
+
 // filterProgram builds the socket filter that lets through only SCTP packets
-// whose destination port is served. What the program sees differs by
+// whose destination port lies in rs. What the program sees differs by
 // family: a raw IPv4 socket runs the filter on the packet from its IP header
 // on (whose length varies with options, so the port is loaded relative to
 // 4*IHL with the LoadMemShift idiom), a raw IPv6 socket on the transport
 // header, after any extension headers. A packet too short to hold the port
 // fails the load, and the kernel drops it.
 //
-// Each range costs at most three instructions, so even a few thousand
-// scattered ports fit; past the kernel's limit the program accepts every
-// SCTP packet and the user-space check does the filtering.
-func filterProgram(ipv4 bool, ports []uint16) ([]bpf.RawInstruction, bool, error) {
+// Each range costs at most three instructions; coverFilter keeps them few.
+func filterProgram(ipv4 bool, rs []portRange) ([]bpf.RawInstruction, error) {
 	var prog []bpf.Instruction
 	if ipv4 {
 		prog = append(prog,
@@ -97,12 +164,10 @@ func filterProgram(ipv4 bool, ports []uint16) ([]bpf.RawInstruction, bool, error
 	} else {
 		prog = append(prog, bpf.LoadAbsolute{Off: 2, Size: 2})
 	}
-	complete := true
-	for _, r := range ranges(ports) {
-		if len(prog)+4 > bpfMaxInsns {
-			complete = false
-			break
-		}
+	if 3*len(rs)+len(prog)+1 > bpfMaxInsns {
+		return nil, fmt.Errorf("rawip: %d port ranges do not fit a kernel filter", len(rs))
+	}
+	for _, r := range rs {
 		if r.lo == r.hi {
 			prog = append(prog,
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(r.lo), SkipFalse: 1},
@@ -116,14 +181,10 @@ func filterProgram(ipv4 bool, ports []uint16) ([]bpf.RawInstruction, bool, error
 			bpf.RetConstant{Val: bpfAccept},
 		)
 	}
-	if complete {
-		prog = append(prog, bpf.RetConstant{Val: bpfDrop})
-	} else {
-		prog = append(prog[:0], bpf.RetConstant{Val: bpfAccept})
-	}
+	prog = append(prog, bpf.RetConstant{Val: bpfDrop})
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		return nil, false, fmt.Errorf("rawip: assembling the port filter: %w", err)
+		return nil, fmt.Errorf("rawip: assembling the port filter: %w", err)
 	}
-	return raw, complete, nil
+	return raw, nil
 }

@@ -174,3 +174,61 @@ func TestMark(t *testing.T) {
 		t.Fatalf("want 2 marked, 0 unmarked packets:\n%s", out)
 	}
 }
+
+// TestPortFilterManyPorts: with more scattered ports than the kernel filter
+// keeps ranges, every served port still gets its packets, a foreign port
+// inside the cover is caught by the user-space check, and once enough
+// ports are removed the kernel filter is exact again.
+func TestPortFilterManyPorts(t *testing.T) {
+	lab := newLab(t)
+	la := listenIn(t, lab.a, Config{Ports: []uint16{5001}})
+	lb := listenIn(t, lab.b, Config{Ports: []uint16{5002}})
+	watchdog(t, lb, 20*time.Second)
+	path := link.Path{Local: addrA, Remote: addrB}
+	var many []uint16
+	for p := uint16(50000); p < 50000+2*300; p += 2 { // 300 ranges of one port
+		many = append(many, p)
+		if err := lb.AddPort(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lb.kf.exact || len(lb.kf.rs) > maxKernelRanges {
+		t.Fatalf("kernel filter of %d ranges, exact %v", len(lb.kf.rs), lb.kf.exact)
+	}
+	for _, p := range []uint16{many[0], many[150], many[299], 5002} {
+		pkt := dataPacket(5001, p, 1, 1, []byte("served"))
+		send(t, la, path, pkt)
+		if got := readOne(t, lb); !bytes.Equal(got.Buf, pkt) {
+			t.Fatalf("port %d: got %x", p, got.Buf)
+		}
+	}
+	// Between two served ports, inside the cover: the kernel lets it
+	// through, user space drops it.
+	between := many[298] + 1
+	if !lb.kf.admits(between) {
+		t.Fatalf("port %d outside the cover %v", between, lb.kf.rs)
+	}
+	sentinel := dataPacket(5001, 5002, 2, 2, []byte("sentinel"))
+	send(t, la, path, dataPacket(5001, between, 1, 1, []byte("foreign")), sentinel)
+	if got := readOne(t, lb); !bytes.Equal(got.Buf, sentinel) {
+		t.Fatalf("got %x, want the sentinel", got.Buf)
+	}
+	if st := lb.Stats(); st.Filtered != 1 {
+		t.Fatalf("stats %+v: want the foreign packet filtered in user space", st)
+	}
+	for _, p := range many[:len(many)-10] {
+		if err := lb.RemovePort(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !lb.kf.exact {
+		t.Fatalf("11 ports left, the kernel filter is still a cover: %v", lb.kf.rs)
+	}
+	send(t, la, path, dataPacket(5001, between, 1, 1, []byte("foreign")), dataPacket(5001, many[0], 1, 1, []byte("removed")), sentinel)
+	if got := readOne(t, lb); !bytes.Equal(got.Buf, sentinel) {
+		t.Fatalf("got %x, want the sentinel", got.Buf)
+	}
+	if st := lb.Stats(); st.Filtered != 1 {
+		t.Fatalf("stats %+v: the kernel filter must drop foreign packets again", st)
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 func runFilter(t *testing.T, ipv4 bool, ports []uint16, pkt []byte) bool {
 	t.Helper()
-	raw, _, err := filterProgram(ipv4, ports)
+	raw, err := filterProgram(ipv4, coverFilter(ports, maxKernelRanges).rs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,26 +81,68 @@ func TestFilterProgram(t *testing.T) {
 	}
 }
 
-func TestFilterProgramTooManyPorts(t *testing.T) {
+// TestCoverFilter: past maxKernelRanges the kernel filter admits a cover
+// of the served ports, whole blocks merged into at most that many ranges,
+// so its program stays small; every served port is admitted.
+func TestCoverFilter(t *testing.T) {
 	var ports []uint16
-	for p := 2; p < 20000; p += 2 { // 9999 ranges of one port: too many
+	for p := 2; p < 20000; p += 2 { // 9999 ranges of one port
 		ports = append(ports, uint16(p))
 	}
-	raw, complete, err := filterProgram(false, ports)
-	if err != nil || complete || len(raw) != 1 {
-		t.Fatalf("got %d instructions, complete %v, %v; want the accept-all fallback", len(raw), complete, err)
+	ports = append(ports, 36412, 38412, 60000, 60001, 60002)
+	kf := coverFilter(ports, maxKernelRanges)
+	if kf.exact || len(kf.rs) > maxKernelRanges {
+		t.Fatalf("cover of %d ports: %d ranges, exact %v; want at most %d", len(ports), len(kf.rs), kf.exact, maxKernelRanges)
 	}
-	if !runFilter(t, false, ports, sctpHeader(3)) {
-		t.Error("the fallback program must accept everything")
+	for _, p := range ports {
+		if !kf.admits(p) {
+			t.Fatalf("served port %d not admitted", p)
+		}
 	}
-	// A run of consecutive ports costs three instructions, whatever its length.
+	// Blocks of 64 do: 0-20031 is one range, the three others one block
+	// each; what lies between stays out.
+	if len(kf.rs) != 4 || kf.rs[0] != (portRange{0, 20031}) || kf.rs[1] != (portRange{36352, 36415}) {
+		t.Errorf("cover %v", kf.rs)
+	}
+	for _, p := range []uint16{20032, 30000, 36351, 36416, 38000, 50000, 59967, 60032, 65535} {
+		if kf.admits(p) {
+			t.Errorf("port %d between the blocks admitted", p)
+		}
+	}
+	// 65 ports 128 apart: 65 blocks of 64 are too many, blocks of 128
+	// touch and merge into one range.
+	var spread []uint16
+	for i := range 65 {
+		spread = append(spread, uint16(i*128))
+	}
+	kf = coverFilter(spread, maxKernelRanges)
+	if kf.exact || len(kf.rs) != 1 || kf.rs[0] != (portRange{0, 65*128 - 1}) {
+		t.Errorf("65 ports 128 apart: cover %v", kf.rs)
+	}
+	raw, err := filterProgram(true, kf.rs)
+	if err != nil || len(raw) > 3*maxKernelRanges+3 {
+		t.Fatalf("cover program: %d instructions, %v", len(raw), err)
+	}
+	set := newPortSet(ports)
+	if got := set.runs(); got != 9999+3 {
+		t.Errorf("runs() = %d, want %d", got, 9999+3)
+	}
+	if got := newPortSet([]uint16{0, 63, 64, 65535, 65534}).runs(); got != 3 {
+		t.Errorf("runs across words and at the ends = %d, want 3", got)
+	}
+	// A run of consecutive ports costs three instructions, whatever its
+	// length, and a few ranges stay exact.
 	var run []uint16
 	for p := 1000; p < 60000; p++ {
 		run = append(run, uint16(p))
 	}
-	raw, complete, err = filterProgram(true, run)
-	if err != nil || !complete || len(raw) != 6 {
-		t.Fatalf("one range: %d instructions, complete %v, %v", len(raw), complete, err)
+	kf = coverFilter(run, maxKernelRanges)
+	raw, err = filterProgram(true, kf.rs)
+	if err != nil || !kf.exact || len(raw) != 6 {
+		t.Fatalf("one range: %d instructions, exact %v, %v", len(raw), kf.exact, err)
+	}
+	if kf.admits(999) || !kf.admits(1000) || !kf.admits(59999) || kf.admits(60000) {
+		t.Error("one range admits the wrong ports")
 	}
 }
 

@@ -51,6 +51,7 @@ type Link struct {
 
 	portMu sync.Mutex // serialises port changes
 	ports  atomic.Pointer[portSet]
+	kf     kernelFilter // what the sockets' kernel filters admit; under portMu
 
 	nReceived, nNotices, nChecksum, nFiltered, nSent, nSendErrors atomic.Uint64
 	nFragmented, nFragErrors, nUnchecked                          atomic.Uint64
@@ -95,6 +96,7 @@ func Listen(cfg Config) (*Link, error) {
 	}
 	l.src4, l.src6 = onlyAddr(l.addrs, true), onlyAddr(l.addrs, false)
 	l.ports.Store(newPortSet(cfg.Ports))
+	l.kf = coverFilter(l.ports.Load().list(), maxKernelRanges)
 
 	ok := false
 	defer func() {
@@ -166,12 +168,8 @@ func (l *Link) openSock(v6 bool, cfg Config) (*sock, error) {
 	// The filter goes on first, so the least possible foreign traffic is
 	// queued; anything that slipped in before is caught by the user-space
 	// port check.
-	complete, err := attachFilter(fd, v6, l.ports.Load().list())
-	if err != nil {
+	if err := attachFilter(fd, v6, l.kf); err != nil {
 		return fail("attaching the port filter (SO_ATTACH_FILTER)", err)
-	}
-	if !complete {
-		l.log.Warn("rawip: too many port ranges for the kernel filter; filtering in user space", "family", s.family)
 	}
 	type opt struct {
 		level, name, val int
@@ -290,20 +288,27 @@ func (l *Link) setPort(port uint16, on bool) error {
 	// filter only saves the work of copying foreign packets.
 	next := old.with(port, on)
 	l.ports.Store(next)
-	list := next.list()
+	switch {
+	case on && l.kf.admits(port):
+		return nil // inside the cover already
+	case !on && !l.kf.exact && next.runs() > maxKernelRanges:
+		return nil // the cover still covers; exact again once the ports fit
+	}
+	kf := coverFilter(next.list(), maxKernelRanges)
 	for _, s := range l.socks {
-		complete, err := attachFilter(s.fd, s.v6, list)
-		if err != nil {
+		if err := attachFilter(s.fd, s.v6, kf); err != nil {
 			l.ports.Store(old)
 			for _, s2 := range l.socks {
-				attachFilter(s2.fd, s2.v6, old.list()) // best effort back to the old filter
+				attachFilter(s2.fd, s2.v6, l.kf) // best effort back to the old filter
 			}
 			return fmt.Errorf("rawip: %s socket: updating the port filter for port %d: %w", s.family, port, err)
 		}
-		if !complete {
-			l.log.Warn("rawip: too many port ranges for the kernel filter; filtering in user space", "family", s.family)
-		}
 	}
+	if l.kf.exact && !kf.exact {
+		l.log.Debug("rawip: more port ranges than the kernel filter keeps; it admits a cover of them, user space checks each packet",
+			"ports", len(next.list()), "ranges", maxKernelRanges)
+	}
+	l.kf = kf
 	return nil
 }
 

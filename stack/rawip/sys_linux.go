@@ -47,17 +47,17 @@ func recvmsg(fd int, hdr *unix.Msghdr, flags int) (int, syscall.Errno) {
 
 // attachFilter installs the port filter on a socket; SO_ATTACH_FILTER
 // replaces any previous program atomically.
-func attachFilter(fd int, v6 bool, ports []uint16) (complete bool, err error) {
-	raw, complete, err := filterProgram(!v6, ports)
+func attachFilter(fd int, v6 bool, kf kernelFilter) error {
+	raw, err := filterProgram(!v6, kf.rs)
 	if err != nil {
-		return false, err
+		return err
 	}
 	ins := make([]unix.SockFilter, len(raw))
 	for i, r := range raw {
 		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	prog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-	return complete, unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog)
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog)
 }
 
 // cmsg is one control message found in a received control buffer.
