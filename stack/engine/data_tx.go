@@ -253,6 +253,23 @@ func (d *dataState) live() []outChunk { return d.out[d.head:] }
 
 func (d *dataState) outstanding() int { return len(d.out) - d.head }
 
+// keepOutstanding is the most outstanding-chunk slots an idle association
+// keeps (trimIdle).
+const keepOutstanding = 64
+
+// trimIdle gives back what a burst grew once the association is idle (its
+// path due a heartbeat): the outstanding-chunk array when nothing is
+// outstanding, and the fragment buffers reassembly pools. The data path
+// keeps its buffers while busy, so it allocates nothing per packet.
+func (d *dataState) trimIdle() {
+	if d.outstanding() == 0 && cap(d.out) > keepOutstanding {
+		d.out, d.head = nil, 0
+	}
+	if d.rq != nil {
+		d.rq.Trim()
+	}
+}
+
 // dropAcked forgets the n oldest outstanding chunks; the slice is compacted
 // only once the dead prefix dominates, so a SACK costs O(acked), not O(all).
 func (d *dataState) dropAcked(n int) {

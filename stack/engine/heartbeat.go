@@ -127,6 +127,7 @@ func (pa *path) onHeartbeatTimer(now time.Time) {
 		pa.armHeartbeat(now)
 		return
 	}
+	a.data.trimIdle()
 	pa.sendHeartbeat(now)
 	a.host.stats.HBExpireds++
 	pa.armHeartbeat(now)

@@ -471,6 +471,9 @@ func (h *Host) markDirty(a *Association) {
 func (h *Host) flushAll(now time.Time) {
 	for len(h.dirty) > 0 {
 		a := h.dirty[len(h.dirty)-1]
+		// Clear the slot: the array keeps its size after a burst, and
+		// must not keep the associations it held alive once they close.
+		h.dirty[len(h.dirty)-1] = nil
 		h.dirty = h.dirty[:len(h.dirty)-1]
 		a.inDirty = false
 		a.flush(now)

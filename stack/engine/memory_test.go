@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -120,5 +121,75 @@ func TestHeapPerIdleAssociation(t *testing.T) {
 func BenchmarkHeapPerIdleAssociation(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.ReportMetric(heapPerIdleAssoc(b, 500, link.Native, gatewayDefaults()), "B/assoc")
+	}
+}
+
+// TestClosedAssociationsAreFreed: once an association has ended and its
+// user let go of it, nothing in the Host keeps it: not the list of
+// associations a burst of timers made dirty (seen holding thousands of
+// closed associations' memory in a gateway after they all closed).
+func TestClosedAssociationsAreFreed(t *testing.T) {
+	const n = 200
+	net := sim.New(9)
+	cn := net.AddNode("198.18.0.1", link.Native)
+	sn := net.AddNode("198.18.0.2", link.Native)
+	q := quietHandler{net}
+	if err := sn.Host.Listen(serverPort, engine.Config{}, q); err != nil {
+		t.Fatal(err)
+	}
+	weaks := make([]weak.Pointer[engine.Association], n)
+	func() {
+		as := make([]*engine.Association, n)
+		for i := range as {
+			a, err := cn.Host.Dial(0, cn.PathTo(sn), 0, serverPort, engine.Config{}, q, net.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			as[i], weaks[i] = a, weak.Make(a)
+		}
+		net.RunFor(time.Second)
+		// Every heartbeat due at once: one flush for all of them.
+		cn.Host.HandleTimeout(net.Now().Add(2 * time.Minute))
+		for _, a := range as {
+			a.Abort(net.Now())
+		}
+		net.RunFor(time.Second)
+	}()
+	runtime.GC()
+	runtime.GC()
+	kept := 0
+	for _, w := range weaks {
+		if w.Value() != nil {
+			kept++
+		}
+	}
+	if kept > 0 {
+		t.Fatalf("%d of %d closed associations still reachable", kept, n)
+	}
+	runtime.KeepAlive(cn)
+}
+
+// TestIdleAssociationGivesBurstBack: the outstanding-chunk array a burst
+// grew stays while the association is busy and goes once it is idle (at
+// its next heartbeat).
+func TestIdleAssociationGivesBurstBack(t *testing.T) {
+	l := newLab(t, 11, link.Native, engine.Config{})
+	a, _ := l.up(engine.Config{NoDelay: true})
+	for i := 0; i < 2000; i++ {
+		if err := a.Send(l.net.Now(), []byte("burst"), engine.SndInfo{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.net.RunFor(time.Second)
+	if a.Status().Unacked != 0 {
+		t.Fatalf("%d chunks still outstanding", a.Status().Unacked)
+	}
+	busy := a.OutstandingSlots()
+	if busy <= 64 {
+		t.Fatalf("the burst grew the array to only %d slots", busy)
+	}
+	l.net.RunFor(2 * time.Minute)
+	if n := a.OutstandingSlots(); n > 64 {
+		t.Fatalf("idle for 2 min, the association keeps %d slots (%d after the burst)", n, busy)
 	}
 }

@@ -1,0 +1,5 @@
+package engine
+
+// OutstandingSlots is the capacity of the association's array of
+// outstanding chunks, for tests of what an idle association keeps.
+func (a *Association) OutstandingSlots() int { return cap(a.data.out) }
