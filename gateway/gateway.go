@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -195,7 +196,10 @@ func New(p *Plan, o Options) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: logs.Pion(root), PortUse: portUse, Tap: tap})
+	// A gateway runs for months with the pair count rising and falling:
+	// what thousands of closed pairs held goes back to the system.
+	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: logs.Pion(root), PortUse: portUse, Tap: tap,
+		ReturnMemory: debug.FreeOSMemory})
 	if err != nil {
 		g.closeLinks()
 		return nil, err

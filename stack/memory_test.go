@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/link/memlink"
 )
 
 // gatewayOptions is what gateway.SCTPConfig{}.Engine() gives: every stream
@@ -102,4 +104,75 @@ func BenchmarkStackHeapPerIdleAssociation(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.ReportMetric(stackHeapPerIdleAssoc(b, 300), "B/assoc")
 	}
+}
+
+// TestReturnMemory: Config.ReturnMemory is called once the established
+// associations fell to half their peak by at least 256, and once more three
+// checks (15 s) later; not for smaller drops, and not again without a new
+// drop.
+func TestReturnMemory(t *testing.T) {
+	la, lb := memlink.Pair(link.Native, addrA, addrB)
+	ca, cb := newVClock(), newVClock()
+	var calls atomic.Int32
+	sa, err := stack.New(stack.Config{Links: []link.Link{la}, Clock: ca, ReturnMemory: func() { calls.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sa.Close("")
+	sb, err := stack.New(stack.Config{Links: []link.Link{lb}, Clock: cb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close("")
+	ctx := ctxT(t)
+	ln, err := sb.Listen(5000, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, err := ln.Accept(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	const n = 600
+	as := make([]*stack.Assoc, n)
+	for i := range as {
+		if as[i], err = sa.Dial(ctx, 0, link.Path{Local: addrA, Remote: addrB}, 0, 5000, stack.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeSome := func(k int) {
+		t.Helper()
+		for ; k > 0; k-- {
+			if err := as[0].Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			as = as[1:]
+		}
+		ca.Advance(t, 5*time.Second)
+	}
+	want := func(c int32, what string) {
+		t.Helper()
+		if got := calls.Load(); got != c {
+			t.Fatalf("%s: ReturnMemory called %d times, want %d", what, got, c)
+		}
+	}
+	ca.Advance(t, 5*time.Second) // the peak: 600
+	closeSome(150)               // 450 left
+	closeSome(100)               // 350 left: 250 fewer, not half
+	want(0, "600 -> 350")
+	closeSome(50) // 300 left: half the peak, 300 fewer
+	want(1, "600 -> 300")
+	closeSome(0)
+	closeSome(0)
+	want(1, "10 s later")
+	closeSome(0)
+	want(2, "15 s later")
+	closeSome(200) // 100: a third of 300 but only 200 fewer
+	for range 5 {
+		closeSome(0)
+	}
+	want(2, "300 -> 100")
 }
