@@ -5,7 +5,7 @@ PKGS      ?= ./...
 # staticcheck, pinned in .ci/run (go install honnef.co/go/tools/cmd/staticcheck@VERSION).
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: build test race fuzz bench bench-compare bench-lab e2e kernel-test kernel-fetch lint ci image-bins image compose-images
+.PHONY: build test race fuzz bench bench-compare bench-lab bench-scale e2e kernel-test kernel-fetch lint ci image-bins image compose-images
 
 build:
 	$(GO) build -buildvcs=auto -o bin/sctpgw ./cmd/sctpgw
@@ -71,7 +71,14 @@ bench-compare:
 # one run (root; libusrsctp-examples). BENCHTIME is per tsctp run.
 BENCHTIME ?= 5s
 bench-lab:
-	$(GO) test -count=1 -timeout 20m -run XXX -bench Lab -benchtime $(BENCHTIME) ./examples/lab/
+	$(GO) test -count=1 -timeout 20m -run XXX -bench '^BenchmarkLab$$' -benchtime $(BENCHTIME) ./examples/lab/
+
+# 10,000 idle pairs through edge and core in the namespace lab (root): RSS
+# per pair and at 10,000, idle CPU, setup rate with where its CPU goes (perf
+# if installed), RSS after the close. About 2 minutes; SGWL_SCALE_PAIRS,
+# SGWL_SCALE_PARALLEL, SGWL_SCALE_IDLE_S, SGWL_SCALE_AFTER_S change it.
+bench-scale:
+	$(GO) test -count=1 -timeout 20m -run XXX -bench '^BenchmarkLabScale$$' -benchtime 1x ./examples/lab/
 
 # End-to-end labs in network namespaces and containers (examples/compose,
 # podman); needs root (CI runs them).

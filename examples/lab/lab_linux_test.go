@@ -190,6 +190,9 @@ func sctpgwBin(tb testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(scaleServerEnv); spec != "" {
+		os.Exit(scaleServerMain(spec)) // BenchmarkLabScale's far server
+	}
 	code := m.Run()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
