@@ -9,6 +9,7 @@ import (
 
 	"github.com/sctpgw/sctpgw/stack/internal/auth"
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
@@ -463,4 +464,26 @@ func (h *Host) useCookie(st *cookie.State, now time.Time) bool {
 	}
 	h.discard(DiscardReplayedCookie, h.rxAuth.link, h.rxAuth.path, nil, 1)
 	return false
+}
+
+// sendOOTBAuth is sendOOTB for an answer to a COOKIE ECHO that built
+// nothing (a Stale Cookie ERROR): authenticated with s, the session the
+// cookie gives, when the peer requires c's type authenticated, since it
+// would discard the answer otherwise.
+func (h *Host) sendOOTBAuth(linkIdx int, p link.Path, srcPort, dstPort uint16, vtag uint32, c wire.Chunk, s *auth.Session) {
+	if s == nil || !s.Peer.Has(c.ChunkType()) {
+		h.sendOOTB(linkIdx, p, srcPort, dstPort, vtag, c)
+		return
+	}
+	n := s.ChunkLen()
+	b := h.getBuf(256 + n)
+	start := len(b)
+	b = wire.AppendHeader(b, wire.CommonHeader{SrcPort: srcPort, DstPort: dstPort, VerificationTag: vtag})
+	b = slices.Grow(b, n)
+	b = b[:len(b)+n]
+	b = c.AppendTo(b)
+	s.Sign(b[start:], wire.CommonHeaderLen)
+	wire.FinishPacket(b, start)
+	h.stats.OutCtrlChunks++
+	h.emit(linkIdx, p, b)
 }

@@ -421,3 +421,26 @@ func TestAuthConfigValidate(t *testing.T) {
 		t.Errorf("HMACs %v (caller's %v)", got, ids[:2])
 	}
 }
+
+// TestAuthStaleCookie: a path slower than the cookie's life. The listener's
+// Stale Cookie ERROR (RFC 9260 5.2.6) is authenticated with the key the
+// cookie gives, so that the dialer, which requires ERROR authenticated,
+// takes it and retries with a Cookie Preservative instead of discarding it
+// and giving up.
+func TestAuthStaleCookie(t *testing.T) {
+	const delay, life = 300 * time.Millisecond, 200 * time.Millisecond
+	sk, ck := keysWith(t, 1, "tunnel key"), keysWith(t, 1, "tunnel key")
+	srv := authCfg(sk)
+	srv.Assoc.CookieLife = life
+	l := newLab(t, 1806, link.Native, srv)
+	l.cn.Imp.Delay, l.sn.Imp.Delay = delay, delay
+	cli := authCfg(ck)
+	cli.InitMsg.MaxAttempts = 4
+	_, rec := l.dial(cli)
+	if !l.net.RunUntil(func() bool { return rec.has(engine.CommUp) || rec.ended() }, 10*time.Minute) || !rec.has(engine.CommUp) {
+		t.Fatalf("client %s: the stale cookie error was not taken", rec.types())
+	}
+	if st := ck.Stats(); st.Unauthenticated != 0 || st.BadMAC != 0 {
+		t.Errorf("client auth stats %+v", st)
+	}
+}

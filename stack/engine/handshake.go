@@ -314,7 +314,7 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 	lt, pt := st.LocalTag == a.localTag, st.PeerTag == a.peerTag
 	if err != nil && !(lt && pt) {
 		// Step 3: stale, and not this association's own cookie.
-		h.sendOOTB(linkIdx, p, a.key.localPort, a.key.remotePort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
+		h.sendOOTBAuth(linkIdx, p, a.key.localPort, a.key.remotePort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}}, sess)
 		return false
 	}
 	tieMatch := a.hasTie && st.LocalTieTag == a.tie.local && st.PeerTieTag == a.tie.peer

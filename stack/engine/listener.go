@@ -418,7 +418,7 @@ func (l *listener) handleCookieEcho(linkIdx int, p link.Path, pkt *wire.Packet, 
 		return
 	}
 	if err != nil { // step 4
-		h.sendOOTB(linkIdx, p, pkt.DstPort, pkt.SrcPort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}})
+		h.sendOOTBAuth(linkIdx, p, pkt.DstPort, pkt.SrcPort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}}, sess)
 		return
 	}
 	if !h.useCookie(&st, now) {
