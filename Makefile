@@ -28,7 +28,7 @@ test: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@# The seeded simulator soaks at their full seed counts: under -race they
 	@# run a tenth of them (stack/engine/seeds_test.go).
-	$(GO) test -count=1 -timeout 10m -run '^(TestTransferUnderImpairments|TestShutdownDeliversDataInFlight|TestSoakLifecycle)$$' ./stack/engine/
+	$(GO) test -count=1 -timeout 10m -run '^(TestTransferUnderImpairments|TestShutdownDeliversDataInFlight|TestSoakLifecycle|TestFailover|TestFailoverWithoutPF)$$' ./stack/engine/
 	@# Allocation counts the race detector's instrumentation would inflate,
 	@# skipped under -race (udpencap/race_on_test.go), asserted here.
 	$(GO) test -count=1 -timeout 5m -run '^TestLoopbackZeroAllocs$$' ./udpencap/

@@ -66,8 +66,13 @@ type Association struct {
 	abortCauses []byte
 
 	ctl ctlSet
-	// cookieAckTo is where the queued COOKIE ACK goes (nil: the tx path).
+	// hsDest is where INIT and COOKIE ECHO go (nil: the tx path): T1
+	// moves it through the addresses the user dialled.
+	hsDest *path
+	// cookieAckTo is where the queued COOKIE ACK goes (nil: the tx path);
+	// sackTo the destination the latest DATA came from (addSack).
 	cookieAckTo *path
+	sackTo      *path
 	// hbAcks are the infos of HEARTBEATs to answer at the next flush, and
 	// hbAckLen the size of their HEARTBEAT ACKs: together one packet.
 	hbAcks   [][]byte

@@ -2,7 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"time"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
 // InitMsg mirrors SCTP_INITMSG (RFC 6458 8.1.3).
@@ -53,7 +58,25 @@ type PeerAddrParams struct {
 	// PathMTU is the IP-level MTU assumed for a path until PLPMTUD or ICMP
 	// says otherwise.
 	PathMTU int
+	// PotentiallyFailed turns RFC 7829's quick failover on (the default,
+	// as in Linux) or off. With it, a destination of a multi-homed peer
+	// whose error count exceeds PFMaxRetrans (PotentiallyFailed.Max.Retrans,
+	// 0 by default: the first timeout) is avoided by data at once and
+	// probed by a HEARTBEAT every RTO until it answers, instead of taking
+	// new data until Path.Max.Retrans timeouts made it inactive.
+	PotentiallyFailed PotentiallyFailed
+	PFMaxRetrans      int
 }
+
+// PotentiallyFailed selects RFC 7829 (SCTP-PF) for PeerAddrParams.
+type PotentiallyFailed uint8
+
+const (
+	// PFOn uses the potentially-failed state (the default).
+	PFOn PotentiallyFailed = iota
+	// PFOff fails over only once a destination is inactive (RFC 9260 8.2).
+	PFOff
+)
 
 // DelayedAck mirrors SCTP_DELAYED_SACK (RFC 6458 8.1.19).
 type DelayedAck struct {
@@ -91,6 +114,39 @@ type Config struct {
 	HasAdaptation bool
 	// Auth turns SCTP-AUTH (RFC 4895) on: see AuthConfig.
 	Auth AuthConfig
+	// LocalAddrs are the local addresses of a multi-homed endpoint on a
+	// native link (sctp_bindx, RFC 6458 9.1), at most MaxLocalAddrs. With
+	// more than one, the INIT or INIT ACK lists them (RFC 9260 5.1.2), so
+	// the peer keeps a path to each; a listener takes INITs sent to them
+	// only. Empty: the address a packet used, as a single-homed endpoint.
+	// A UDP link never lists addresses (RFC 6951 5.7).
+	LocalAddrs []netip.Addr
+}
+
+// MaxLocalAddrs bounds Config.LocalAddrs: what a peer keeps of them (ours
+// keeps that many of a peer's, cookie.MaxPeerAddrs).
+const MaxLocalAddrs = maxPeerAddrs
+
+// servesAddr reports whether a packet to local address addr is for an
+// endpoint with this configuration.
+func (c *Config) servesAddr(addr netip.Addr) bool {
+	return len(c.LocalAddrs) == 0 || !addr.IsValid() || slices.Contains(c.LocalAddrs, addr.Unmap())
+}
+
+// appendLocalAddrs lists the local addresses of a multi-homed endpoint in
+// an INIT or INIT ACK on a native link (5.1.2).
+func appendLocalAddrs(ps []wire.Param, c *Config, kind link.Kind) []wire.Param {
+	if len(c.LocalAddrs) < 2 || kind != link.Native {
+		return ps
+	}
+	for _, addr := range c.LocalAddrs {
+		if addr.Is4() {
+			ps = append(ps, &wire.IPv4AddressParam{Addr: addr})
+		} else {
+			ps = append(ps, &wire.IPv6AddressParam{Addr: addr})
+		}
+	}
+	return ps
 }
 
 // Defaults of RFC 9260 section 16 and common stack practice.
@@ -170,6 +226,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engine: Assoc.MaxRetrans %d, want at least 1", c.Assoc.MaxRetrans)
 	case c.PeerAddr.PathMaxRetrans < 1:
 		return fmt.Errorf("engine: PeerAddr.PathMaxRetrans %d, want at least 1", c.PeerAddr.PathMaxRetrans)
+	case c.PeerAddr.PFMaxRetrans < 0 || c.PeerAddr.PFMaxRetrans >= c.PeerAddr.PathMaxRetrans:
+		// RFC 7829 5.1: PFMR from 0 up to, not reaching, PMR.
+		return fmt.Errorf("engine: PeerAddr.PFMaxRetrans %d, want 0 to PathMaxRetrans-1 (%d)", c.PeerAddr.PFMaxRetrans, c.PeerAddr.PathMaxRetrans-1)
 	case c.DelayedAck.Delay > maxSackDelay:
 		return fmt.Errorf("engine: DelayedAck.Delay %v above the 500 ms of RFC 9260 6.2", c.DelayedAck.Delay)
 	case c.RecvBuffer < minRecvBuffer:
@@ -181,6 +240,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engine: MaxSeg %d below 64", c.MaxSeg)
 	case c.MaxMessage < 1:
 		return fmt.Errorf("engine: MaxMessage %d, want at least 1", c.MaxMessage)
+	case len(c.LocalAddrs) > MaxLocalAddrs:
+		return fmt.Errorf("engine: LocalAddrs has %d addresses, want at most %d", len(c.LocalAddrs), MaxLocalAddrs)
+	case badLocalAddr(c.LocalAddrs) != nil:
+		return fmt.Errorf("engine: LocalAddrs: %v: want a unicast address, each once", *badLocalAddr(c.LocalAddrs))
 	case c.MaxMessage > c.RecvBuffer:
 		// Without partial delivery a message is held whole until read: one
 		// larger than the receive buffer closes the window before it is
@@ -188,4 +251,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engine: MaxMessage %d above RecvBuffer %d: a message must fit the receive buffer", c.MaxMessage, c.RecvBuffer)
 	}
 	return c.Auth.validate()
+}
+
+// badLocalAddr is the first of addrs that is not a unicast address or
+// repeats one before it, or nil.
+func badLocalAddr(addrs []netip.Addr) *netip.Addr {
+	for i, a := range addrs {
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.Is4In6() || a.Zone() != "" || slices.Contains(addrs[:i], a) {
+			return &addrs[i]
+		}
+	}
+	return nil
 }

@@ -68,7 +68,6 @@ type dataState struct {
 	dout        wire.Data
 	outBytes    int
 	peerRwnd    uint32
-	t3          timer
 	rtxPending  int // chunks marked for retransmission
 	rtxUser     int // their user bytes
 	// forceOne lets one packet of marked retransmissions go regardless of
@@ -107,6 +106,7 @@ type outChunk struct {
 	rtx      bool // marked for retransmission
 	fastDone bool // already fast-retransmitted once (7.2.4)
 	resent   bool // ever retransmitted (Karn)
+	timedOut bool // marked by T3-rtx: retransmitted to another destination (6.4)
 	misses   int
 }
 
@@ -179,14 +179,12 @@ func failedFrom(m sendqueue.Pending) FailedMessage {
 
 func (d *dataState) stop() {
 	d.sackDue.stop()
-	d.t3.stop()
 	d.probeT.stop()
 }
 
 func (d *dataState) earliest(m time.Time) time.Time {
 	m = earliest(m, d.sackDue)
-	m = earliest(m, d.probeT)
-	return earliest(m, d.t3)
+	return earliest(m, d.probeT)
 }
 
 func (d *dataState) cumAck() uint32 {

@@ -163,9 +163,12 @@ func (d *dataState) acceptedNow(a *Association) {
 	}
 }
 
+// sackReady reports whether flushSack has a SACK to add.
+func (d *dataState) sackReady() bool { return d.inited && d.sackNow }
+
 // flushSack appends a SACK if one is due.
 func (d *dataState) flushSack(a *Association, pb *packetBuilder, now time.Time) {
-	if !d.inited || !d.sackNow {
+	if !d.sackReady() {
 		return
 	}
 	d.sackNow = false

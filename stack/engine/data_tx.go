@@ -80,27 +80,31 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	if d.rtxPending > 0 {
 		forced := d.forceOne
 		d.forceOne = false
+		held := a.tx() // where the retransmissions left waiting go
 		live := d.live()
 		for i := range live {
 			o := &live[i]
 			if !o.rtx {
 				continue
 			}
-			dst := d.paths.at(int(o.dst))
+			dst := d.paths.rtxDest(a, o)
 			if !forced && dst.cc.Cwnd()-dst.flight < o.size() {
+				held = dst
 				break
 			}
 			pb.to(dst)
 			if forced && pb.chunks > 0 && pb.room() < wire.DataHeaderSize+o.size() {
 				// Only what fits one packet bypasses cwnd.
+				held = dst
 				break
 			}
 			d.unmarkRtx(o)
+			d.paths.move(o, dst)
 			d.toFlight(o, 1)
 			if i == 0 && !d.probing {
 				// The earliest outstanding chunk goes again: restart
 				// T3-rtx (6.1, 7.2.4 step 4).
-				d.armT3(a, now)
+				d.armT3(dst, now)
 			}
 			o.resent = true
 			o.sentAt = now
@@ -110,7 +114,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			}
 		}
 		if d.rtxPending > 0 {
-			d.armT3(a, now)
+			d.armT3(held, now)
 			return
 		}
 	}
@@ -193,16 +197,14 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		if probe {
 			// One probe, timed by its own backed-off interval.
 			d.probeDue, d.probing, d.probeSack, d.probeTSN = false, true, false, o.tsn
-			d.t3.start(now, d.probeWait)
+			pa.startT3(now, d.probeWait)
 			break
 		}
 		// The window is open again: the next closing starts probing anew.
 		d.probeT.stop()
 		d.probeDue, d.probeWait = false, 0
 	}
-	if d.outstanding() > 0 && !d.t3.running() {
-		d.armT3(a, now)
-	}
+	d.paths.armT3s(now)
 	if d.wantWrite && (d.sq.Available() >= d.wantBytes || d.sq.Used() == 0) {
 		d.wantWrite = false
 		a.notify(Event{Type: Writable})
@@ -243,7 +245,7 @@ func (d *dataState) markRtx(o *outChunk) {
 // unmarkRtx undoes markRtx's bookkeeping when o is sent again or acked;
 // the caller puts it back into the flight if it was sent.
 func (d *dataState) unmarkRtx(o *outChunk) {
-	o.rtx = false
+	o.rtx, o.timedOut = false, false
 	d.rtxPending--
 	d.rtxUser -= o.userBytes()
 }
@@ -287,9 +289,8 @@ func (d *dataState) dropAcked(n int) {
 	}
 }
 
-func (d *dataState) armT3(a *Association, now time.Time) {
-	d.t3.start(now, a.tx().rto.RTO())
-}
+// armT3 (re)starts the T3-rtx timer of pa with its RTO (6.3.2).
+func (d *dataState) armT3(pa *path, now time.Time) { pa.startT3(now, pa.rto.RTO()) }
 
 // handleSack processes a SACK (6.2.1, 7.2).
 func (d *dataState) handleSack(a *Association, c wire.RawChunk, now time.Time) {
@@ -332,7 +333,8 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		if !o.acked {
 			acked += d.paths.credit(o)
 		} else {
-			d.paths.at(int(o.dst)).heard = true
+			// Acknowledged already by a gap block, maybe before the
+			// path it went on failed: no news of that path now.
 			d.gapAcked--
 		}
 		if o.rtx {
@@ -435,7 +437,7 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 				o := &d.live()[0]
 				d.markRtx(o)
 				d.probing, d.probeWait = false, 0
-				d.armT3(a, now)
+				d.armT3(d.paths.at(int(o.dst)), now)
 			}
 		}
 	}
@@ -447,13 +449,8 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 	} else {
 		d.peerRwnd = 0
 	}
-	// 6.3.2 R2/R3: timer off when all is acked, restarted when the
-	// earliest outstanding TSN was acked.
-	if d.outstanding() == 0 {
-		d.t3.stop()
-	} else if advanced {
-		d.armT3(a, now)
-	}
+	// 6.3.2 R2/R3, per destination.
+	d.paths.afterAck(now, advanced)
 	if d.outstanding() == 0 && d.sq != nil && d.sq.Buffered() == 0 && !d.dry {
 		d.dry = true
 		a.notify(Event{Type: SenderDry})
@@ -486,8 +483,8 @@ func (d *dataState) countMisses(htna uint32) bool {
 	return marked
 }
 
-// onTimeout runs the data timers: delayed SACK, the zero window probe's
-// delay and T3-rtx (6.3.3).
+// onTimeout runs the data timers of the association: delayed SACK and the
+// zero window probe's delay. T3-rtx is per destination (onT3).
 func (d *dataState) onTimeout(a *Association, now time.Time) {
 	if d.sackDue.due(now) {
 		d.sackDue.stop()
@@ -498,12 +495,13 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 		d.probeT.stop()
 		d.probeDue = true
 	}
-	if !d.t3.due(now) {
-		return
-	}
-	d.t3.stop()
+}
+
+// onT3 runs the T3-rtx timer of destination pa (6.3.3).
+func (d *dataState) onT3(a *Association, pa *path, now time.Time) {
+	pa.t3.stop()
 	a.host.stats.T3RtxExpireds++
-	if d.outstanding() == 0 {
+	if pa.outstanding == 0 || !d.inited {
 		return
 	}
 	if live := d.live(); d.probing && d.probeSack && len(live) == 1 && live[0].tsn == d.probeTSN &&
@@ -520,26 +518,29 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 		d.probeWait = min(2*d.probeWait, a.cfg.RTO.Max)
 		d.probeSack = false
 		d.rttActive = false
-		d.t3.start(now, d.probeWait)
+		pa.startT3(now, d.probeWait)
 		return
 	}
-	// E1, E2: congestion collapse and RTO backoff; the error counters.
-	pa := a.tx()
+	// E1, E2: congestion collapse and RTO backoff for that destination;
+	// the error counters (8.1, 8.2).
 	pa.cc.OnRetransmitTimeout()
 	pa.rto.Backoff()
 	if a.countError(pa, now, true) {
 		return
 	}
 	d.fastRecov = false
-	// E3: everything not acknowledged is retransmitted; one packet now.
+	// E3: everything not acknowledged that was last sent there is
+	// retransmitted, to another destination if one is active (6.4); one
+	// packet now.
 	live := d.live()
 	for i := range live {
 		o := &live[i]
-		if !o.acked && !o.rtx {
+		if !o.acked && !o.rtx && int(o.dst) == pa.idx {
 			d.markRtx(o)
+			o.timedOut = true
 		}
 	}
 	d.rttActive = false
 	d.forceOne = true
-	d.armT3(a, now)
+	d.armT3(pa, now)
 }

@@ -14,5 +14,11 @@ func (a *Association) RecvHeld() (bytes, items int) {
 // RecvCumAck is the receiver's Cumulative TSN Ack.
 func (a *Association) RecvCumAck() uint32 { return a.data.cumAck() }
 
-// T3Deadline is when T3-rtx expires, zero if it is not running.
-func (a *Association) T3Deadline() time.Time { return a.data.t3.at }
+// T3Deadline is when the earliest T3-rtx expires, zero if none is running.
+func (a *Association) T3Deadline() time.Time {
+	var m time.Time
+	for _, pa := range a.paths.list {
+		m = earliest(m, pa.t3)
+	}
+	return m
+}

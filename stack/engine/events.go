@@ -86,9 +86,13 @@ const (
 	// PathUnconfirmed: the address was not yet verified by a HEARTBEAT
 	// (SCTP_UNCONFIRMED, RFC 9260 5.4); nothing but heartbeats goes to it.
 	PathUnconfirmed
+	// PathPotentiallyFailed: a timeout was seen and data avoids the
+	// destination while heartbeats probe it (SCTP_PF, RFC 7829).
+	PathPotentiallyFailed
 )
 
-var pathStateNames = [...]string{PathActive: "active", PathInactive: "inactive", PathUnconfirmed: "unconfirmed"}
+var pathStateNames = [...]string{PathActive: "active", PathInactive: "inactive", PathUnconfirmed: "unconfirmed",
+	PathPotentiallyFailed: "potentially-failed"}
 
 func (s PathState) String() string {
 	if int(s) < len(pathStateNames) && pathStateNames[s] != "" {
@@ -111,10 +115,13 @@ const (
 	// AddrMadePrimary: the destination became the primary path
 	// (SCTP_ADDR_MADE_PRIM).
 	AddrMadePrimary
+	// AddrPotentiallyFailed: the destination is potentially failed (RFC
+	// 7829 7; Linux's SCTP_ADDR_POTENTIALLY_FAILED).
+	AddrPotentiallyFailed
 )
 
 var addrChangeNames = [...]string{AddrAvailable: "ADDR_AVAILABLE", AddrUnreachable: "ADDR_UNREACHABLE",
-	AddrConfirmed: "ADDR_CONFIRMED", AddrMadePrimary: "ADDR_MADE_PRIM"}
+	AddrConfirmed: "ADDR_CONFIRMED", AddrMadePrimary: "ADDR_MADE_PRIM", AddrPotentiallyFailed: "ADDR_POTENTIALLY_FAILED"}
 
 func (c AddrChange) String() string {
 	if int(c) < len(addrChangeNames) && addrChangeNames[c] != "" {
@@ -199,6 +206,12 @@ var (
 	// ErrDeadline: the association aborted itself at the time set with
 	// SetAbortDeadline.
 	ErrDeadline = errors.New("deadline passed")
+	// ErrNoPath: the address is not one of the peer's the association
+	// knows.
+	ErrNoPath = errors.New("not a peer address of the association")
+	// ErrUnconfirmed: the peer's address is not confirmed yet (RFC 9260
+	// 5.4), so it cannot be the primary path.
+	ErrUnconfirmed = errors.New("peer address not confirmed")
 	// ErrHostClosed: the Host was closed.
 	ErrHostClosed = errors.New("host closed")
 	// ErrLinkDown: the link lost the association's path for good

@@ -120,6 +120,7 @@ func (a *Association) flush(now time.Time) {
 	pb := packetBuilder{a: a}
 	if a.ctl&ctlInit != 0 {
 		a.ctl &^= ctlInit
+		pb.pa = a.handshakeDest()
 		pb.begin()
 		pb.buf = append(pb.buf, a.initChunk...)
 		pb.chunks = 1
@@ -132,6 +133,7 @@ func (a *Association) flush(now time.Time) {
 	}
 	if a.ctl&ctlCookieEcho != 0 {
 		a.ctl &^= ctlCookieEcho
+		pb.pa = a.handshakeDest()
 		pb.add(&wire.CookieEcho{Cookie: a.cookieEcho})
 		// 3.2.2: the ERROR goes in the COOKIE ECHO's packet or not at all.
 		a.flushErrors(&pb, true)
@@ -163,7 +165,9 @@ func (a *Association) flush(now time.Time) {
 		a.ctl &^= ctlShutdown
 		pb.add(&wire.Shutdown{CumTSNAck: a.data.cumAck()})
 	}
-	a.data.flushSack(a, &pb, now)
+	if a.data.sackReady() {
+		a.addSack(&pb, now)
+	}
 	for _, info := range a.hbAcks {
 		// Queued for the path MTU of the time; one that a lower MTU
 		// learnt since would push out alone, fragmented, is dropped.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/auth"
@@ -16,6 +17,15 @@ const ephemeralLo, ephemeralHi = 49152, 65535
 // remotePort over path p of link linkIdx (5.1 step 1). The handler gets
 // COMM_UP or CANT_STR_ASSOC. Messages sent before COMM_UP wait for it.
 func (h *Host) Dial(linkIdx int, p link.Path, localPort, remotePort uint16, cfg Config, hd Handler, now time.Time) (*Association, error) {
+	return h.DialAddrs(linkIdx, p, nil, localPort, remotePort, cfg, hd, now)
+}
+
+// DialAddrs is Dial to a multi-homed peer whose other addresses the user
+// knows (sctp_connectx, RFC 6458 9.9): p.Remote is the primary path, and
+// more are the peer's other addresses on a native link, confirmed (RFC
+// 9260 5.4 rule 1) and tried in turn when the INIT or COOKIE ECHO goes
+// unanswered (at most MaxLocalAddrs-1 of them are kept).
+func (h *Host) DialAddrs(linkIdx int, p link.Path, more []netip.Addr, localPort, remotePort uint16, cfg Config, hd Handler, now time.Time) (*Association, error) {
 	if h.closed {
 		return nil, ErrHostClosed
 	}
@@ -50,6 +60,7 @@ func (h *Host) Dial(linkIdx int, p link.Path, localPort, remotePort uint16, cfg 
 	a.buildInit(now)
 	a.state = stateCookieWait
 	h.addAssoc(a)
+	h.addPeerAddrs(a, true, more...)
 	a.ctl |= ctlInit
 	a.t1Attempts = 0
 	a.markDirty()
@@ -68,6 +79,7 @@ func (a *Association) buildInit(now time.Time) {
 		ini.Params = append(ini.Params, &wire.CookiePreservativeParam{LifeSpanIncrement: uint32(a.preserve / time.Millisecond)})
 	}
 	ini.Params = appendOurParams(ini.Params, &a.cfg)
+	ini.Params = appendLocalAddrs(ini.Params, &a.cfg, a.host.LinkKind(a.tx().linkIdx))
 	if a.cfg.Auth.Keys != nil {
 		ini.Params = appendAuthParams(ini.Params, &a.cfg, a.authRandom())
 	}
@@ -97,6 +109,7 @@ func (a *Association) onT1(now time.Time) {
 	}
 	a.tx().rto.Backoff()
 	a.t1Retransmit = true
+	a.nextHandshakeDest(now)
 	if a.state == stateCookieWait {
 		a.ctl |= ctlInit
 	} else {

@@ -56,9 +56,23 @@ func (pa *path) startHeartbeat(now time.Time, delay time.Duration) {
 		pa.onProbeTimer(now)
 		return
 	}
+	if pa.state == PathPotentiallyFailed {
+		pa.probePF(now)
+		return
+	}
 	if pa.hb.on {
 		pa.armHeartbeat(now)
 	}
+}
+
+// probePF probes a potentially failed destination: a HEARTBEAT now unless
+// one is outstanding, the next an RTO later (RFC 7829 5.1).
+func (pa *path) probePF(now time.Time) {
+	if !pa.hb.pending {
+		pa.sendHeartbeat(now)
+	}
+	pa.hb.timer.start(now, pa.rto.RTO())
+	pa.rearm()
 }
 
 // stopHeartbeat ends heartbeats and probes (8.3: after SHUTDOWN or
@@ -111,7 +125,7 @@ func (pa *path) onHeartbeatTimer(now time.Time) {
 		pa.onProbeTimer(now)
 		return
 	}
-	if !pa.hb.on {
+	if !pa.hb.on && pa.state != PathPotentiallyFailed {
 		return
 	}
 	a := pa.a
@@ -121,6 +135,16 @@ func (pa *path) onHeartbeatTimer(now time.Time) {
 		if a.countError(pa, now, pa == a.tx()) {
 			return
 		}
+	}
+	if pa.state == PathPotentiallyFailed {
+		// RFC 7829 5.1: a HEARTBEAT every RTO (backed off) while data
+		// avoids the destination.
+		a.host.stats.HBExpireds++
+		pa.probePF(now)
+		return
+	}
+	if !pa.hb.on {
+		return
 	}
 	// A path that carried RTT-measurable data this period is not idle.
 	if !pa.hb.lastRTTSend.IsZero() && now.Sub(pa.hb.lastRTTSend) < pa.hb.interval {
@@ -139,7 +163,7 @@ func (pa *path) onHeartbeatTimer(now time.Time) {
 func (pa *path) onProbeTimer(now time.Time) {
 	if pa.hb.pending {
 		pa.hb.pending = false
-		pa.strike()
+		pa.strike(now)
 	}
 	if pa.a.state != stateEstablished && pa.a.state != stateShutdownPending && pa.a.state != stateShutdownReceived {
 		return

@@ -220,7 +220,7 @@ func (h *Host) initAckFromOtherAddr(linkIdx int, pkt *wire.Packet) *Association 
 // handleOOTB applies RFC 9260 8.4 to a packet that matches no association.
 func (h *Host) handleOOTB(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
 	l := h.listeners[pkt.DstPort]
-	if l != nil && !l.onLink(linkIdx) {
+	if l != nil && (!l.onLink(linkIdx) || !l.cfg.servesAddr(p.Local)) {
 		l = nil
 	}
 	if l == nil && !h.served(pkt.DstPort, now) && !h.cfg.Links[linkIdx].AnswerUnserved {

@@ -311,7 +311,7 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		return
 	}
 	maxPkt := cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote)
-	ours := appendOurParams(nil, &cfg)
+	ours := appendLocalAddrs(appendOurParams(nil, &cfg), &cfg, h.LinkKind(linkIdx))
 	var authSt cookie.State
 	if cfg.Auth.Keys != nil {
 		ap, cause := h.authForInit(&cfg, ini, authRandom, &authSt)

@@ -38,9 +38,11 @@ type path struct {
 	// here; fastMarked: it marked a chunk last sent here for Fast
 	// Retransmit (7.2.4 step 2 adjusts that destination's cwnd).
 	heard, fastMarked bool
-	mtu               int // IP-level path MTU
-	errors            int
-	state             PathState // PathActive or PathInactive
+	// t3 is the destination's T3-rtx timer (6.3.2).
+	t3     timer
+	mtu    int // IP-level path MTU
+	errors int
+	state  PathState // PathActive, PathPotentiallyFailed or PathInactive
 	// confirmed: the address is known to be the peer's (5.4). Only
 	// HEARTBEATs with a nonce and HEARTBEAT ACKs go to one that is not.
 	confirmed bool
@@ -62,6 +64,7 @@ func (pa *path) reset() {
 	pa.errors = 0
 	pa.state = PathActive
 	pa.hb.reset(pa)
+	pa.t3.stop()
 	pa.rearm()
 }
 
@@ -107,14 +110,24 @@ func (pa *path) reportedState() PathState {
 
 func (pa *path) slot() *timerSlot { return &pa.tm }
 
-func (pa *path) nextDeadline() time.Time { return earliest(time.Time{}, pa.hb.timer) }
+func (pa *path) nextDeadline() time.Time { return earliest(earliest(time.Time{}, pa.hb.timer), pa.t3) }
 
 func (pa *path) live() bool { return pa.a.state != stateClosed }
 
 func (pa *path) onTimeout(now time.Time) {
-	if pa.hb.timer.due(now) {
+	if pa.t3.due(now) {
+		pa.a.data.onT3(pa.a, pa, now)
+	}
+	if pa.live() && pa.hb.timer.due(now) {
 		pa.onHeartbeatTimer(now)
 	}
+	pa.a.markDirty()
+}
+
+// startT3 (re)starts the destination's T3-rtx timer to expire after d.
+func (pa *path) startT3(now time.Time, d time.Duration) {
+	pa.t3.start(now, d)
+	pa.rearm()
 }
 
 // rearm re-files the path on the timer heap after one of its timers
@@ -128,6 +141,7 @@ func (pa *path) rearm() {
 // stop stops every timer of the path and takes it off the heap.
 func (pa *path) stop() {
 	pa.hb.timer.stop()
+	pa.t3.stop()
 	pa.a.host.timers.remove(pa)
 }
 
@@ -145,28 +159,41 @@ func (a *Association) countError(pa *path, now time.Time, assoc bool) bool {
 			return true
 		}
 	}
-	pa.strike()
+	pa.strike(now)
 	return false
 }
 
 // strike counts one error on the path; past Path.Max.Retrans it is
-// inactive (8.2), and 8.3 stops counting there.
-func (pa *path) strike() {
-	if pa.state != PathActive {
+// inactive (8.2), and 8.3 stops counting there. With more than one
+// destination, past PotentiallyFailed.Max.Retrans it is potentially failed
+// first (RFC 7829 5.1): data avoids it at once and a HEARTBEAT probes it
+// every RTO.
+func (pa *path) strike(now time.Time) {
+	if pa.state == PathInactive {
 		return
 	}
 	pa.errors++
-	if pa.errors > pa.a.cfg.PeerAddr.PathMaxRetrans {
+	cfg := &pa.a.cfg.PeerAddr
+	switch {
+	case pa.errors > cfg.PathMaxRetrans:
 		pa.state = PathInactive
 		pa.notify(AddrUnreachable)
+	case pa.state == PathActive && pa.confirmed && cfg.PotentiallyFailed == PFOn &&
+		pa.errors > cfg.PFMaxRetrans && len(pa.a.paths.list) > 1:
+		pa.state = PathPotentiallyFailed
+		pa.notify(AddrPotentiallyFailed)
+		if pa.a.state >= stateEstablished {
+			pa.probePF(now)
+		}
 	}
 }
 
 // clearErrors marks the path reachable again after an acknowledgement of
-// something sent to it (8.2, 8.3).
+// something sent to it (8.2, 8.3; RFC 7829 5.1 for a potentially failed
+// one).
 func (pa *path) clearErrors() {
 	pa.errors = 0
-	if pa.state == PathInactive {
+	if pa.state != PathActive {
 		pa.state = PathActive
 		pa.notify(AddrAvailable)
 	}

@@ -17,12 +17,18 @@ func (t *pathTable) beginAck() {
 }
 
 // credit counts o, newly acknowledged, for the path it was last sent to,
-// and returns its size.
+// and returns its size. An acknowledged retransmission says nothing sure
+// of the path it went last when there are others: an earlier copy sent
+// elsewhere may be what arrived, so it does not clear that path's errors
+// (8.2 allows this; without it a failed path whose retransmissions are
+// acknowledged through their first copy would seem to come back).
 func (t *pathTable) credit(o *outChunk) int {
 	pa := t.list[o.dst]
 	n := o.size()
 	pa.acked += n
-	pa.heard = true
+	if !o.resent || len(t.list) == 1 {
+		pa.heard = true
+	}
 	return n
 }
 

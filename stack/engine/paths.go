@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -49,9 +50,127 @@ func (t *pathTable) byNonce(nonce uint64) *path {
 	return nil
 }
 
-// tx is the path new data and control chunks go to: the primary path
-// (6.4: "an endpoint SHOULD always transmit to the primary path").
-func (a *Association) tx() *path { return a.paths.list[a.paths.primary] }
+// tx is the path new data and control chunks go to: the primary path while
+// it is usable (6.4: "an endpoint SHOULD always transmit to the primary
+// path"), so data returns to it as soon as it answers again (failback).
+func (a *Association) tx() *path {
+	pr := a.paths.list[a.paths.primary]
+	if pr.usable() || len(a.paths.list) == 1 {
+		return pr
+	}
+	return a.paths.failover(pr)
+}
+
+// failover picks the destination while the primary pr is not usable: the
+// first usable one after it in the table, one only (8.2: "only ONE
+// transport address SHOULD be chosen"); with none (RFC 7829 4, dormant),
+// the potentially failed one with the fewest errors, else the primary.
+func (t *pathTable) failover(pr *path) *path {
+	if alt := t.alternate(pr); alt != nil {
+		return alt
+	}
+	best := pr
+	for _, pa := range t.list {
+		if pa.confirmed && pa.state == PathPotentiallyFailed &&
+			(best.state != PathPotentiallyFailed || pa.errors < best.errors) {
+			best = pa
+		}
+	}
+	return best
+}
+
+// alternate is the first usable destination other than last, looking from
+// the one after it, or nil.
+func (t *pathTable) alternate(last *path) *path {
+	n := len(t.list)
+	for i := 1; i < n; i++ {
+		if pa := t.list[(last.idx+i)%n]; pa.usable() {
+			return pa
+		}
+	}
+	return nil
+}
+
+// rtxDest is where the retransmission of o goes (6.4): a chunk T3-rtx
+// timed out goes to another active destination when there is one, a fast
+// retransmission to the one it was sent to while that is usable.
+func (t *pathTable) rtxDest(a *Association, o *outChunk) *path {
+	last := t.list[o.dst]
+	if o.timedOut {
+		if alt := t.alternate(last); alt != nil {
+			return alt
+		}
+	}
+	if last.usable() {
+		return last
+	}
+	return a.tx()
+}
+
+// move makes dst the destination o was last sent to, before it is sent
+// there: 6.4 moves its outstanding count from the old destination.
+func (t *pathTable) move(o *outChunk, dst *path) {
+	if int(o.dst) != dst.idx {
+		t.list[o.dst].outstanding--
+		dst.outstanding++
+		o.dst = uint8(dst.idx)
+	}
+}
+
+// armT3s applies 6.3.2 R1 and R2 after a flush: a destination with data
+// outstanding has its T3-rtx running, one with none has it stopped.
+func (t *pathTable) armT3s(now time.Time) {
+	for _, pa := range t.list {
+		switch {
+		case pa.outstanding == 0 && pa.t3.running():
+			pa.t3.stop()
+			pa.rearm()
+		case pa.outstanding > 0 && !pa.t3.running():
+			pa.startT3(now, pa.rto.RTO())
+		}
+	}
+}
+
+// afterAck applies 6.3.2 R2 and R3 after a SACK: T3-rtx off where nothing
+// is outstanding, restarted where the cumulative ack advanced over data
+// sent there.
+func (t *pathTable) afterAck(now time.Time, advanced bool) {
+	for _, pa := range t.list {
+		switch {
+		case pa.outstanding == 0:
+			if pa.t3.running() {
+				pa.t3.stop()
+				pa.rearm()
+			}
+		case advanced && pa.acked > 0:
+			pa.startT3(now, pa.rto.RTO())
+		}
+	}
+}
+
+// SetPrimary makes the peer's address addr the primary path
+// (SCTP_PRIMARY_ADDR, RFC 6458 8.3.2; RFC 9260 6.4), announced with
+// ADDR_MADE_PRIM. The address must be one of the association's and
+// confirmed (5.4).
+func (a *Association) SetPrimary(now time.Time, addr netip.Addr) error {
+	if a.state == stateClosed {
+		return ErrClosed
+	}
+	pa := a.paths.find(addr.Unmap())
+	switch {
+	case pa == nil:
+		return fmt.Errorf("%w: %v", ErrNoPath, addr)
+	case !pa.confirmed:
+		return fmt.Errorf("%w: %v", ErrUnconfirmed, addr)
+	case pa.idx == a.paths.primary:
+		return nil
+	}
+	a.paths.primary = pa.idx
+	pa.notify(AddrMadePrimary)
+	a.markDirty()
+	a.host.finishCall(now)
+	return nil
+}
 
 // primaryPath is the primary path (SCTP_PRIMARY_ADDR).
 func (a *Association) primaryPath() *path { return a.paths.list[a.paths.primary] }
@@ -130,6 +249,33 @@ func (a *Association) pathStatus(pa *path) PathStatus {
 	return ps
 }
 
+// handshakeDest is where the INIT or COOKIE ECHO goes.
+func (a *Association) handshakeDest() *path {
+	if a.hsDest != nil {
+		return a.hsDest
+	}
+	return a.tx()
+}
+
+// nextHandshakeDest moves the INIT or COOKIE ECHO to the next confirmed
+// address of a peer dialled at several (DialAddrs) after T1 expired, as
+// 6.4 has retransmissions go to an alternate; the one that did not answer
+// takes an error, so data avoids it once the association is up.
+func (a *Association) nextHandshakeDest(now time.Time) {
+	if len(a.paths.list) < 2 {
+		return
+	}
+	cur := a.handshakeDest()
+	cur.strike(now)
+	n := len(a.paths.list)
+	for i := 1; i < n; i++ {
+		if pa := a.paths.list[(cur.idx+i)%n]; pa.confirmed {
+			a.hsDest = pa
+			return
+		}
+	}
+}
+
 // addCookieAck adds the COOKIE ACK, which goes where the COOKIE ECHO came
 // from (6.4: a reply goes to the source of what it answers) when that
 // address is confirmed (5.4 allows an unconfirmed one only with a
@@ -142,6 +288,25 @@ func (a *Association) addCookieAck(pb *packetBuilder) {
 		return
 	}
 	a.sendChunkOn(to.linkIdx, to.p, &wire.CookieAck{})
+}
+
+// addSack adds the due SACK, to the destination the latest DATA came from
+// while it is usable: 6.4 keeps a SACK's destination while DATA comes from
+// one source, and when our primary toward the peer has failed unnoticed (it
+// is idle), a SACK sent there would never arrive. Otherwise to the tx path.
+// Another destination than pb's gets a packet of its own.
+func (a *Association) addSack(pb *packetBuilder, now time.Time) {
+	to := a.sackTo
+	if to == nil || !to.usable() {
+		to = a.tx()
+	}
+	if to != pb.dest() {
+		pb.to(to)
+		a.data.flushSack(a, pb, now)
+		pb.to(a.tx())
+		return
+	}
+	a.data.flushSack(a, pb, now)
 }
 
 // sendChunkOn emits one control chunk at once on a path other than the

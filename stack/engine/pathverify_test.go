@@ -252,8 +252,10 @@ func TestHeartbeatEveryIdlePath(t *testing.T) {
 	for range 300 {
 		step(time.Second)
 	}
-	if c := x.rec.addrChanges(x.other); len(c) != 2 || c[1] != engine.AddrUnreachable {
-		t.Fatalf("events for %v: %v, want ADDR_CONFIRMED, ADDR_UNREACHABLE", x.other, c)
+	// RFC 7829: potentially failed at the first loss, inactive past
+	// Path.Max.Retrans.
+	if c := x.rec.addrChanges(x.other); len(c) != 3 || c[1] != engine.AddrPotentiallyFailed || c[2] != engine.AddrUnreachable {
+		t.Fatalf("events for %v: %v, want ADDR_CONFIRMED, ADDR_POTENTIALLY_FAILED, ADDR_UNREACHABLE", x.other, c)
 	}
 	if x.a.State() != engine.StateEstablished {
 		t.Fatalf("association %v: heartbeats on an idle alternate counted against it (8.1)", x.a.State())
@@ -262,7 +264,7 @@ func TestHeartbeatEveryIdlePath(t *testing.T) {
 	for range 200 {
 		step(time.Second)
 	}
-	if c := x.rec.addrChanges(x.other); len(c) != 3 || c[2] != engine.AddrAvailable {
+	if c := x.rec.addrChanges(x.other); len(c) != 4 || c[3] != engine.AddrAvailable {
 		t.Fatalf("events for %v: %v, want ADDR_AVAILABLE once it answers again", x.other, c)
 	}
 	if p, _ := pathOf(x.a.Status(), x.other); p.State != engine.PathActive || p.Errors != 0 {

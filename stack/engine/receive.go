@@ -121,6 +121,9 @@ func (a *Association) processChunks(linkIdx int, p link.Path, pkt *wire.Packet, 
 	if a.state == stateClosed {
 		return
 	}
+	if hadData {
+		a.sackTo = a.paths.find(p.Remote)
+	}
 	a.data.afterPacket(a, hadData, now)
 	a.markDirty()
 }

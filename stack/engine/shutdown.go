@@ -161,10 +161,11 @@ func (a *Association) handleShutdownComplete(c wire.RawChunk) {
 func (a *Association) onT2(now time.Time) {
 	a.t2.stop()
 	a.host.stats.T2ShutdownExpireds++
-	a.errorCount++
-	a.tx().rto.Backoff()
-	if a.errorCount > a.cfg.Assoc.MaxRetrans {
-		a.abortWith(now, nil, ErrPeerUnreachable)
+	pa := a.tx()
+	pa.rto.Backoff()
+	// Counted against the destination too, so that the next
+	// retransmission goes to another one once it failed (8.2).
+	if a.countError(pa, now, true) {
 		return
 	}
 	switch a.state {
