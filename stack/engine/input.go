@@ -220,11 +220,13 @@ func (h *Host) initAckFromOtherAddr(linkIdx int, pkt *wire.Packet) *Association 
 // handleOOTB applies RFC 9260 8.4 to a packet that matches no association.
 func (h *Host) handleOOTB(linkIdx int, p link.Path, pkt *wire.Packet, now time.Time) {
 	l := h.listeners[pkt.DstPort]
-	if l != nil && (!l.onLink(linkIdx) || !l.cfg.servesAddr(p.Local)) {
+	otherAddr := l != nil && !l.cfg.servesAddr(p.Local)
+	if l != nil && (!l.onLink(linkIdx) || otherAddr) {
 		l = nil
 	}
-	if l == nil && !h.served(pkt.DstPort, now) && !h.cfg.Links[linkIdx].AnswerUnserved {
-		// Another stack may own this port (docs/design.md 4): say nothing.
+	if l == nil && (otherAddr || !h.served(pkt.DstPort, now)) && !h.cfg.Links[linkIdx].AnswerUnserved {
+		// Another stack may own this port, or this port on that address
+		// (docs/design.md 4): say nothing.
 		return
 	}
 	first := pkt.Chunks[0]

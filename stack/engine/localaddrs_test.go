@@ -1,0 +1,116 @@
+package engine_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/sim"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// TestDialAddrsRotatesInit: dialling a peer at two addresses (connectx)
+// whose first is unreachable: the INIT goes to the other address after T1
+// (6.4), the association comes up, both addresses are confirmed paths (5.4
+// rule 1), and new data avoids the one that did not answer.
+func TestDialAddrsRotatesInit(t *testing.T) {
+	n := sim.New(21)
+	cn := n.AddMultiNode(sim.Iface{Addr: mhClient1, More: []netip.Addr{mhClient2}, Kind: link.Native})
+	sn := n.AddMultiNode(sim.Iface{Addr: mhServer1, More: []netip.Addr{mhServer2}, Kind: link.Native})
+	srec := &echoCheck{net: n}
+	if err := sn.Host.Listen(serverPort, engine.Config{LocalAddrs: []netip.Addr{mhServer1, mhServer2}}, engine.AcceptFunc(func(r *engine.AcceptRequest) {
+		_ = r.Accept(n.Now(), srec)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	n.SetAddrDown(mhServer1, true)
+	crec := &echoCheck{net: n}
+	var initsTo []netip.Addr
+	n.Offered = func(_ time.Time, from *sim.Node, _ int, p link.Packet) {
+		var pk wire.Packet
+		if from == cn && pk.Unmarshal(p.Buf) == nil && pk.Chunks[0].Type == wire.TypeInit {
+			initsTo = append(initsTo, p.Path.Remote)
+		}
+	}
+	a, err := cn.Host.DialAddrs(0, link.Path{Remote: mhServer1}, []netip.Addr{mhServer2}, 0, serverPort,
+		engine.Config{LocalAddrs: []netip.Addr{mhClient1, mhClient2}}, crec, n.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !n.RunUntil(func() bool { return a.State() == engine.StateEstablished }, time.Minute) {
+		t.Fatalf("not up: %v, INITs to %v", a.State(), initsTo)
+	}
+	if len(initsTo) != 2 || initsTo[0] != mhServer1 || initsTo[1] != mhServer2 {
+		t.Fatalf("INITs went to %v, want %v then %v", initsTo, mhServer1, mhServer2)
+	}
+	st := a.Status()
+	if len(st.Paths) != 2 || st.Paths[1].State != engine.PathActive && st.Paths[1].State != engine.PathPotentiallyFailed {
+		t.Fatalf("paths %+v", st.Paths)
+	}
+	for _, p := range st.Paths {
+		if p.State == engine.PathUnconfirmed {
+			t.Fatalf("a dialled address is unconfirmed: %+v", p)
+		}
+	}
+	var dataTo []netip.Addr
+	n.Offered = func(_ time.Time, from *sim.Node, _ int, p link.Packet) {
+		if _, ok := highestTSN(p.Buf); ok && from == cn {
+			dataTo = append(dataTo, p.Path.Remote)
+		}
+	}
+	if err := a.Send(n.Now(), make([]byte, 100), engine.SndInfo{PPID: 18}); err != nil {
+		t.Fatal(err)
+	}
+	n.RunFor(time.Second)
+	if len(dataTo) != 1 || dataTo[0] != mhServer2 || len(srec.seen) != 1 {
+		t.Fatalf("DATA went to %v (server got %d), want only %v, which answered the INIT", dataTo, len(srec.seen), mhServer2)
+	}
+}
+
+// TestListenerLocalAddrs: a listener with LocalAddrs answers INITs sent to
+// those addresses only, and its INIT ACK lists them (5.1.2); on a UDP link
+// the list is never sent (RFC 6951 5.7).
+func TestListenerLocalAddrs(t *testing.T) {
+	for _, kind := range []link.Kind{link.Native, link.UDP} {
+		t.Run(kind.String(), func(t *testing.T) {
+			n := sim.New(22)
+			third := netip.MustParseAddr("198.18.7.2")
+			sn := n.AddMultiNode(sim.Iface{Addr: mhServer1, More: []netip.Addr{mhServer2, third}, Kind: kind})
+			if err := sn.Host.Listen(serverPort, engine.Config{LocalAddrs: []netip.Addr{mhServer1, mhServer2}}, engine.AcceptFunc(func(r *engine.AcceptRequest) {
+				_ = r.Accept(n.Now(), &echoCheck{net: n})
+			})); err != nil {
+				t.Fatal(err)
+			}
+			init := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x1111, ARwnd: 1 << 20, OutStreams: 1, InStreams: 1, InitialTSN: 1}}
+			for _, to := range []netip.Addr{mhServer2, third} {
+				p := probe{nd: sn, from: link.Path{Local: to, Remote: mhClient1, RemotePort: 9899}}
+				out := p.send(t, n.Now(), wire.CommonHeader{SrcPort: 40000, DstPort: serverPort}, init)
+				if to == third {
+					if kind == link.Native && len(out) != 0 {
+						t.Fatalf("INIT to %v, not a listener address, answered %s", to, chunkTypes(out))
+					}
+					continue
+				}
+				var ia wire.InitAck
+				if len(out) != 1 || ia.Unmarshal(out[0].Chunks[0]) != nil {
+					t.Fatalf("INIT to %v answered %s", to, chunkTypes(out))
+				}
+				var listed []netip.Addr
+				for _, prm := range ia.Params {
+					if v, ok := prm.(*wire.IPv4AddressParam); ok {
+						listed = append(listed, v.Addr)
+					}
+				}
+				want := []netip.Addr{mhServer1, mhServer2}
+				if kind == link.UDP {
+					want = nil
+				}
+				if len(listed) != len(want) || len(want) > 0 && (listed[0] != want[0] || listed[1] != want[1]) {
+					t.Fatalf("INIT ACK lists %v, want %v", listed, want)
+				}
+			}
+		})
+	}
+}
