@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -23,6 +24,24 @@ type (
 	Heartbeat      = engine.Heartbeat
 	DelayedAck     = engine.DelayedAck
 	EventTyp       = engine.EventType
+	PathStatus     = engine.PathStatus
+	PathState      = engine.PathState
+	AddrChange     = engine.AddrChange
+)
+
+// A path's state (PathStatus.State) and what a PEER_ADDR_CHANGE reports
+// (Event.AddrChange), as RFC 6458 names them.
+const (
+	PathActive            = engine.PathActive
+	PathInactive          = engine.PathInactive
+	PathUnconfirmed       = engine.PathUnconfirmed
+	PathPotentiallyFailed = engine.PathPotentiallyFailed
+
+	AddrAvailable         = engine.AddrAvailable
+	AddrUnreachable       = engine.AddrUnreachable
+	AddrConfirmed         = engine.AddrConfirmed
+	AddrMadePrimary       = engine.AddrMadePrimary
+	AddrPotentiallyFailed = engine.AddrPotentiallyFailed
 )
 
 // Heartbeat modes of PeerAddrParams.Heartbeat (SPP_HB_ENABLE and
@@ -62,6 +81,10 @@ type DialOptions struct {
 	// EventQueue bounds the notifications waiting to be read; see
 	// Assoc.Events. Zero means DefaultEventQueue.
 	EventQueue int
+	// PeerAddrs are the peer's other addresses on a native link
+	// (sctp_connectx): confirmed from the start, and tried in turn when
+	// the INIT goes unanswered. Dial's path is the primary.
+	PeerAddrs []netip.Addr
 }
 
 // DefaultEventQueue is the default bound of an association's notification
@@ -289,7 +312,19 @@ func (x *Assoc) AbortReason(reason string) {
 	x.Abort(&wire.UserInitiatedAbortCause{Reason: []byte(reason)})
 }
 
-// Status reports SCTP_STATUS-like figures.
+// SetPrimary makes the peer's address addr the primary path
+// (SCTP_PRIMARY_ADDR); the address must be one of the peer's the
+// association knows and confirmed (engine.ErrNoPath, engine.ErrUnconfirmed).
+func (x *Assoc) SetPrimary(addr netip.Addr) error {
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	err := x.a.SetPrimary(x.s.clock.Now(), addr)
+	x.s.flushLocked()
+	return err
+}
+
+// Status reports SCTP_STATUS-like figures, every path of the peer's
+// included (Status.Paths).
 func (x *Assoc) Status() Status {
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
@@ -399,7 +434,7 @@ func (s *Stack) DialWith(ctx context.Context, linkIdx int, p link.Path, localPor
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	a, err := s.host.Dial(linkIdx, p, localPort, remotePort, do.Options, x, s.clock.Now())
+	a, err := s.host.DialAddrs(linkIdx, p, do.PeerAddrs, localPort, remotePort, do.Options, x, s.clock.Now())
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
