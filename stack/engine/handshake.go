@@ -427,14 +427,7 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	// issued for the old one cannot restart this one.
 	a.tie, a.hasTie = tiePair{}, false
 	a.adoptAuth(sess)
-	for _, pa := range a.paths.list {
-		pa.reset()
-		// 5.4 rule 2 for the new incarnation: the address its INIT ACK
-		// went to, and the one its cookie came back from.
-		if pa.p.Remote == st.PeerAddrs[0] || pa.p.Remote == p.Remote {
-			pa.confirmed = true
-		}
-	}
+	a.restartPaths(p.Remote, st)
 	a.adoptCookieRestart(st)
 	a.t1.stop()
 	a.t2.stop()
@@ -445,7 +438,6 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 	}
 	a.state = stateEstablished
 	a.ctl = ctlCookieAck
-	a.cookieAckTo = a.paths.find(p.Remote)
 	a.startPaths(now)
 	a.notify(Event{Type: Restart})
 	a.processChunks(linkIdx, p, pkt, 1, now)

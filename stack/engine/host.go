@@ -322,6 +322,14 @@ func (h *Host) addCookieAddrs(a *Association, st *cookie.State) {
 	h.addPeerAddrs(a, false, st.PeerAddrs[1:]...)
 }
 
+// dropPeerAddr stops packets from addr reaching a.
+func (h *Host) dropPeerAddr(a *Association, addr netip.Addr) {
+	k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: addr}
+	if h.assocs[k] == a {
+		delete(h.assocs, k)
+	}
+}
+
 func (h *Host) removeAssoc(a *Association) {
 	for _, pa := range a.paths.list[1:] {
 		k := assocKey{localPort: a.key.localPort, remotePort: a.key.remotePort, remote: pa.p.Remote}

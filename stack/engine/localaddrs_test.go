@@ -114,3 +114,87 @@ func TestListenerLocalAddrs(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartFromOtherAddress: a multi-homed client crashes and comes back
+// dialling the server's second address from its own second address (its
+// first network is still down). The INIT comes from one of the
+// association's addresses and adds none, so 5.2.2 answers it with Tie-Tags;
+// its COOKIE ECHO restarts the association (5.2.4 A): the old one ends with
+// ErrRestarted, the new one is keyed by the address the cookie came from,
+// verifies the other address the INIT listed and carries data. An INIT
+// that adds an address gets ABORT cause 11 and changes nothing.
+func TestRestartFromOtherAddress(t *testing.T) {
+	l := newMHLab(t, 31, engine.Config{NoDelay: true})
+	old := l.server
+	port := l.client.LocalPort() // a restarted peer comes back on its port
+	third := netip.MustParseAddr("198.18.7.1")
+	l.cn.Ifaces[0].More = append(l.cn.Ifaces[0].More, third)
+	l.cn.Restart()
+	l.net.SetAddrDown(mhClient1, true)
+	l.net.SetAddrDown(mhServer1, true)
+	// With a third address the INIT adds one: refused, nothing changes.
+	var abort *wire.Abort
+	l.net.Offered = func(_ time.Time, from *sim.Node, _ int, p link.Packet) {
+		var pk wire.Packet
+		if from == l.sn && pk.Unmarshal(p.Buf) == nil && pk.Chunks[0].Type == wire.TypeAbort && abort == nil {
+			abort = &wire.Abort{}
+			_ = abort.Unmarshal(pk.Chunks[0])
+		}
+	}
+	adding := &echoCheck{net: l.net}
+	cfg := engine.Config{NoDelay: true, InitMsg: engine.InitMsg{MaxAttempts: 1}, LocalAddrs: []netip.Addr{mhClient1, mhClient2, third}}
+	if _, err := l.cn.Host.Dial(0, link.Path{Local: mhClient2, Remote: mhServer2}, port, serverPort, cfg, adding, l.net.Now()); err != nil {
+		t.Fatal(err)
+	}
+	l.net.RunFor(5 * time.Second)
+	if abort == nil || len(abort.Causes) != 1 {
+		t.Fatalf("INIT adding %v: no ABORT with one cause (%+v)", third, abort)
+	}
+	if c, ok := abort.Causes[0].(*wire.RestartWithNewAddressesCause); !ok || string(c.Addresses) != string((&wire.IPv4AddressParam{Addr: third}).AppendTo(nil)) {
+		t.Fatalf("ABORT cause %#v, want cause 11 listing %v", abort.Causes[0], third)
+	}
+	if old.State() != engine.StateEstablished || l.srec.ended() {
+		t.Fatalf("the INIT adding an address changed the association: %v", old.State())
+	}
+	// Without it, the restart goes through.
+	l.net.Offered = nil
+	l.cn.Restart()
+	crec := &echoCheck{net: l.net}
+	cfg.LocalAddrs = []netip.Addr{mhClient1, mhClient2}
+	cfg.InitMsg.MaxAttempts = 0
+	a, err := l.cn.Host.Dial(0, link.Path{Local: mhClient2, Remote: mhServer2}, port, serverPort, cfg, crec, l.net.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.net.RunUntil(func() bool { return a.State() == engine.StateEstablished && l.server != old }, time.Minute) {
+		t.Fatalf("no restart: client %v", a.State())
+	}
+	restarted := false
+	for _, ev := range l.srec.events { // the old association's and the new one's
+		restarted = restarted || ev.Type == engine.CommLost && ev.Err == engine.ErrRestarted
+	}
+	if !restarted || old.State() != engine.StateClosed {
+		t.Fatalf("the old association (%v) did not end with ErrRestarted", old.State())
+	}
+	st := l.server.Status()
+	if st.Primary.Path.Remote != mhClient2 || len(st.Paths) != 2 {
+		t.Fatalf("new association: primary %v, paths %+v", st.Primary.Path.Remote, st.Paths)
+	}
+	l.net.SetAddrDown(mhClient1, false)
+	l.net.SetAddrDown(mhServer1, false)
+	if !l.net.RunUntil(func() bool {
+		p, _ := pathOf(l.server.Status(), mhClient1)
+		return p.State == engine.PathActive
+	}, time.Minute) {
+		t.Fatalf("the restarted association never confirmed %v: %+v", mhClient1, l.server.Status().Paths)
+	}
+	if err := a.Send(l.net.Now(), make([]byte, 100), engine.SndInfo{PPID: 18}); err != nil {
+		t.Fatal(err)
+	}
+	srec := &echoCheck{net: l.net}
+	l.server.SetHandler(srec)
+	l.net.RunFor(time.Second)
+	if len(srec.seen) != 1 {
+		t.Fatal("no data through the restarted association")
+	}
+}

@@ -312,8 +312,24 @@ func TestInitFromPeersOtherAddress(t *testing.T) {
 	if l, p := a.Tags(); l != ia.InitiateTag || p != init.InitiateTag {
 		t.Fatalf("tags after the restart %#x/%#x", l, p)
 	}
-	if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeCookieAck || got[0].pkt.VerificationTag != init.InitiateTag {
-		t.Fatalf("COOKIE ECHO answered %v, want a COOKIE ACK", got)
+	// The COOKIE ACK goes where the COOKIE ECHO came from; the new
+	// incarnation's other address, the one dialled, is verified again
+	// (5.4 rule 2), so it gets a HEARTBEAT and nothing else.
+	acks := 0
+	for _, s := range got {
+		switch c := s.pkt.Chunks[0].Type; {
+		case c == wire.TypeCookieAck && s.path.Remote == m.other && s.pkt.VerificationTag == init.InitiateTag:
+			acks++
+		case c == wire.TypeHeartbeat && s.path.Remote == m.dialled && len(s.pkt.Chunks) == 1:
+		default:
+			t.Fatalf("COOKIE ECHO answered %v, want a COOKIE ACK to %v", got, m.other)
+		}
+	}
+	if acks != 1 {
+		t.Fatalf("COOKIE ECHO answered %v, want one COOKIE ACK to %v", got, m.other)
+	}
+	if p := a.Status().Primary.Path.Remote; p != m.other {
+		t.Fatalf("primary after the restart %v, want %v, the confirmed address", p, m.other)
 	}
 }
 
@@ -372,5 +388,40 @@ func TestRestartFromPeersOtherAddressAccepted(t *testing.T) {
 	m.host.Associations(func(*engine.Association) { count++ })
 	if count != 1 {
 		t.Fatalf("host holds %d associations", count)
+	}
+}
+
+// TestRestartInPlaceTakesNewAddresses: a dialled association restarted in
+// place (5.2.4 A) keeps its key, and its paths become the new
+// incarnation's addresses: one the restarted peer no longer lists is
+// dropped, and its packets no longer reach the association.
+func TestRestartInPlaceTakesNewAddresses(t *testing.T) {
+	m := newMHPeer(t)
+	third := netip.MustParseAddr("198.18.0.4")
+	a, rec, tag := m.dial()
+	m.from(m.dialled, tag, m.initAck(0x7e57ab1e, m.dialled, m.other, third))
+	m.from(m.dialled, tag, &wire.CookieAck{})
+	if n := len(a.Status().Paths); n != 3 {
+		t.Fatalf("%d paths before the restart, want 3", n)
+	}
+	init := &wire.Init{InitFields: wire.InitFields{InitiateTag: 0x0bad0bad, ARwnd: 1 << 16, OutStreams: 1, InStreams: 1, InitialTSN: 9,
+		Params: []wire.Param{&wire.IPv4AddressParam{Addr: m.dialled}, &wire.IPv4AddressParam{Addr: m.other}}}}
+	got := m.from(m.dialled, 0, init)
+	var ia wire.InitAck
+	if len(got) != 1 || ia.Unmarshal(got[0].pkt.Chunks[0]) != nil {
+		t.Fatalf("INIT answered %v", got)
+	}
+	m.from(m.dialled, ia.InitiateTag, &wire.CookieEcho{Cookie: ia.Param(wire.ParamStateCookie).(*wire.StateCookieParam).Cookie})
+	if !rec.has(engine.Restart) {
+		t.Fatalf("events %s, want RESTART", rec.types())
+	}
+	st := a.Status()
+	if len(st.Paths) != 2 || st.Paths[0].Path.Remote != m.dialled || st.Paths[1].Path.Remote != m.other ||
+		st.Paths[0].State != engine.PathActive || st.Paths[1].State != engine.PathUnconfirmed {
+		t.Fatalf("paths after the restart %+v, want %v confirmed and %v to verify", st.Paths, m.dialled, m.other)
+	}
+	got = m.from(third, ia.InitiateTag, &wire.Heartbeat{Info: []byte("still there?")})
+	if len(got) != 1 || got[0].pkt.Chunks[0].Type != wire.TypeAbort {
+		t.Fatalf("a HEARTBEAT from the dropped %v was answered %v, want an out-of-the-blue ABORT", third, got)
 	}
 }

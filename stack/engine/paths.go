@@ -3,8 +3,10 @@ package engine
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
+	"github.com/sctpgw/sctpgw/stack/internal/cookie"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -12,8 +14,9 @@ import (
 // pathTable is an association's destinations: one path per transport
 // address of the peer (RFC 9260 6.4), at most maxPeerAddrs, in the order
 // they were learnt. list[0] is the address the association was made on.
-// Paths are never removed while the association lives, so a path's index
-// names it for good (outChunk.dst).
+// Paths are removed only by a restart in place, when nothing is
+// outstanding, so a path's index names it for as long as a chunk can
+// refer to it (outChunk.dst).
 //
 // The transmit side asks it where to send through tx; the receive side
 // finds the path a packet came on with find.
@@ -170,6 +173,38 @@ func (a *Association) SetPrimary(now time.Time, addr netip.Addr) error {
 	a.markDirty()
 	a.host.finishCall(now)
 	return nil
+}
+
+// restartPaths gives an association restarted in place (5.2.4 A) the
+// addresses of the new incarnation: those its cookie carries (its INIT's
+// source and list) and src, where the cookie came from. Paths to others are
+// dropped, but for the one the association is keyed by; all start afresh.
+// 5.4 rule 2 confirms the INIT's source and src. Nothing is outstanding
+// (the restart failed it), so the table may be renumbered.
+func (a *Association) restartPaths(src netip.Addr, st *cookie.State) {
+	listed := func(addr netip.Addr) bool { return addr == src || slices.Contains(st.PeerAddrs[:], addr) }
+	kept := a.paths.list[:0]
+	primary := a.primaryPath()
+	for _, pa := range a.paths.list {
+		if !listed(pa.p.Remote) && pa.p.Remote != a.key.remote {
+			a.host.dropPeerAddr(a, pa.p.Remote)
+			pa.stop()
+			continue
+		}
+		pa.reset()
+		pa.confirmed = pa.p.Remote == st.PeerAddrs[0] || pa.p.Remote == src
+		pa.idx = len(kept)
+		kept = append(kept, pa)
+	}
+	clear(a.paths.list[len(kept):])
+	a.paths.list = kept
+	a.paths.primary = 0
+	if primary.idx < len(kept) && kept[primary.idx] == primary && primary.confirmed {
+		a.paths.primary = primary.idx
+	} else if pa := a.paths.find(src); pa != nil {
+		a.paths.primary = pa.idx
+	}
+	a.cookieAckTo, a.sackTo, a.hsDest = a.paths.find(src), nil, nil
 }
 
 // primaryPath is the primary path (SCTP_PRIMARY_ADDR).
