@@ -151,7 +151,9 @@ func TestAuthGatewayTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := coreAuth(t, l.core)
-	if a.Authenticated < 50 || a.Signed < 50 || a.BadMAC != 0 || a.Unauthenticated != 0 || len(a.Keys) != 1 || !a.Keys[0].Active || a.Keys[0].In != a.Authenticated {
+	// Packets, not messages: the runtime bundles what one read delivers,
+	// so under load fewer packets carry the 100 messages.
+	if a.Authenticated < 10 || a.Signed < 10 || a.BadMAC != 0 || a.Unauthenticated != 0 || len(a.Keys) != 1 || !a.Keys[0].Active || a.Keys[0].In != a.Authenticated {
 		t.Errorf("core auth status %+v", a)
 	}
 	text := gateway.FormatSnapshot(l.core.Snapshot())

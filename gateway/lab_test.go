@@ -107,6 +107,9 @@ type labOpts struct {
 func newGLab(t *testing.T, o labOpts) *glab {
 	t.Helper()
 	g := &glab{t: t, net: sim.New(o.seed)}
+	// What arrives together is handled as one batch, as stack's reader
+	// does with one read.
+	g.net.Batch = 64
 	f := o.filterPorts
 	g.enb = g.net.AddMultiNode(sim.Iface{Addr: enbAddr, Kind: link.Native, FilterPorts: f})
 	g.edge = g.net.AddMultiNode(sim.Iface{Addr: edgeNative, Kind: link.Native, FilterPorts: f}, sim.Iface{Addr: edgeUDP, Kind: link.UDP, UDPPort: 9899})

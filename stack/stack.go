@@ -228,16 +228,16 @@ func (s *Stack) readLoop(i int) {
 			return
 		}
 		now := s.clock.Now()
-		for j := 0; j < n; j++ {
-			if pkts[j].Notice != link.NoticeNone {
-				s.host.HandleNotice(i, pkts[j], now)
-				continue
+		if s.cfg.Tap != nil {
+			for _, p := range pkts[:n] {
+				if p.Notice == link.NoticeNone {
+					s.cfg.Tap(true, i, p.Path, p.Buf)
+				}
 			}
-			if s.cfg.Tap != nil {
-				s.cfg.Tap(true, i, pkts[j].Path, pkts[j].Buf)
-			}
-			s.host.HandlePacket(i, pkts[j].Path, pkts[j].Buf, now)
 		}
+		// One input for the whole batch: one SACK per association, and
+		// the relay's handlers forward what the batch completed at once.
+		s.host.HandleBatch(i, pkts[:n], now)
 		s.flushLocked()
 		s.mu.Unlock()
 	}

@@ -94,6 +94,12 @@ type dataState struct {
 	wantWrite  bool // Send returned ErrFull: announce Writable
 	wantBytes  int  // ... once this much send buffer is free
 	inited     bool
+	// bursts counts the messages Send took since the last flush. Each is a
+	// sending opportunity of its own (6.1 rule 4): a flush that sends many
+	// messages queued in one input (a relay forwarding what one batch of
+	// packets completed, or deferred sends) may send Max.Burst packets per
+	// message, what a flush per message would have, and no more.
+	bursts int
 }
 
 // outChunk is a DATA chunk sent and not yet cumulatively acknowledged.

@@ -47,6 +47,7 @@ func (a *Association) Send(now time.Time, data []byte, info SndInfo) error {
 		return err
 	}
 	d.dry = false
+	d.bursts++
 	a.markDirty()
 	a.host.finishCall(now)
 	return nil
@@ -72,6 +73,8 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	}
 	h := a.host
 	pa := a.tx()
+	maxBurst := a.cfg.MaxBurst * max(1, d.bursts)
+	d.bursts = 0
 	maxPayload := a.fragRoom() - wire.CommonHeaderLen - wire.DataHeaderSize
 	if a.cfg.MaxSeg > 0 && a.cfg.MaxSeg < maxPayload {
 		maxPayload = a.cfg.MaxSeg
@@ -132,7 +135,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		if pb.buf != nil && pb.chunks > 0 {
 			packets++
 		}
-		if packets >= a.cfg.MaxBurst && (packets > a.cfg.MaxBurst || pb.chunks == 0 ||
+		if packets >= maxBurst && (packets > maxBurst || pb.chunks == 0 ||
 			pb.room() < (wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())+3)&^3) {
 			break
 		}

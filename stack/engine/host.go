@@ -475,20 +475,20 @@ func (h *Host) markDirty(a *Association) {
 	}
 }
 
-// flushAll lets every dirty association send what it queued.
+// flushAll lets every dirty association send what it queued, in the order
+// they became dirty: associations a batch of packets or of accepts touched
+// answer in the order of what they answer.
 func (h *Host) flushAll(now time.Time) {
-	for len(h.dirty) > 0 {
-		a := h.dirty[len(h.dirty)-1]
-		// Clear the slot: the array keeps its size after a burst, and
-		// must not keep the associations it held alive once they close.
-		h.dirty[len(h.dirty)-1] = nil
-		h.dirty = h.dirty[:len(h.dirty)-1]
+	for i := 0; i < len(h.dirty); i++ {
+		a := h.dirty[i]
 		a.inDirty = false
 		a.flush(now)
 		if a.state != stateClosed {
 			h.timers.update(a)
 		}
 	}
+	clear(h.dirty)
+	h.dirty = h.dirty[:0]
 }
 
 // LinkKind is the kind of link i.

@@ -64,6 +64,12 @@ type Network struct {
 	down map[netip.Addr]bool
 	// Filtered counts packets a link with FilterPorts did not deliver.
 	Filtered int
+	// Batch, above 1, delivers up to Batch packets due at the same instant
+	// to the same node and link as one engine.Host.HandleBatch, as a
+	// runtime does with what one read returned; otherwise every packet is
+	// its own HandlePacket.
+	Batch int
+	batch []link.Packet
 }
 
 // New makes a network whose randomness comes from seed.
@@ -449,6 +455,8 @@ func (n *Network) Step(limit time.Time) bool {
 	}
 	if timerNode != nil {
 		timerNode.Host.HandleTimeout(n.now)
+	} else if n.Batch > 1 {
+		n.deliverBatch()
 	} else {
 		p := heap.Pop(&n.inbox).(*inflight)
 		switch {
@@ -466,6 +474,37 @@ func (n *Network) Step(limit time.Time) bool {
 	}
 	n.collect()
 	return true
+}
+
+// deliverBatch hands the node the next packet due and every other packet
+// due at the same instant on the same node and link, up to Batch, in one
+// HandleBatch.
+func (n *Network) deliverBatch() {
+	first := n.inbox[0]
+	n.batch = n.batch[:0]
+	for len(n.inbox) > 0 && len(n.batch) < n.Batch {
+		p := n.inbox[0]
+		if !p.at.Equal(first.at) || p.to != first.to || p.toLink != first.toLink {
+			break
+		}
+		heap.Pop(&n.inbox)
+		switch {
+		case p.to.Down:
+		case p.notice == link.NoticeNone && p.to.filtered(p.toLink, p.buf):
+			n.Filtered++
+		case p.notice != link.NoticeNone:
+			n.batch = append(n.batch, link.Packet{Path: p.path, Buf: p.buf, Notice: p.notice, MTU: p.mtu})
+		default:
+			if n.Trace != nil {
+				n.Trace(n.now, p.from, p.to, p.buf)
+			}
+			n.batch = append(n.batch, link.Packet{Path: p.path, Buf: p.buf})
+		}
+	}
+	if len(n.batch) > 0 {
+		first.to.Host.HandleBatch(first.toLink, n.batch, n.now)
+	}
+	clear(n.batch)
 }
 
 // RunFor advances the clock by d, processing everything due.
