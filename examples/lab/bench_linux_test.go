@@ -3,12 +3,11 @@
 package lab
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,30 +15,38 @@ import (
 
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/internal/usrsctptool"
-	"github.com/sctpgw/sctpgw/stack"
-	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
-// BenchmarkLab measures the gateway pair in the lab against the same
-// traffic with no gateway at all, in one run, and prints both and their
-// ratio:
+// BenchmarkLab measures, in one run, three ways to carry native SCTP from
+// the eNB to the MME across the lab (edge, masquerading NAT, core):
 //
-//   - throughput: usrsctp's tsctp sends 1 KiB, 8 KiB and 100-byte messages
-//     from enb to a tsctp server in mme for -benchtime (default 5 s) each,
-//     native SCTP at both ends; once through edge, NAT and core (the
-//     gateways carry it over UDP), once "direct": the edge and the core
-//     route it as plain IP routers and the NAT lets SCTP through untouched,
-//     so the packets cross the same namespaces and veths;
-//   - latency: our stack pings (echo of a 100-byte message, one at a time,
-//     one every 2 ms) from enb to mme, direct and through the gateways; the
-//     round trip a gateway adds is half the difference (each round trip
-//     crosses both gateways once each way).
+//   - "sctpgw": the gateway pair (edge and core carry it over UDP);
+//   - "usrsctp relay": the relay a lab engineer would write on usrsctp
+//     (internal/usrsctptool/c/relay.c: accepts natively, dials over UDP
+//     encapsulation, copies every message with its stream, PPID and flags;
+//     its mirror image at the core), in the same namespaces;
+//   - "direct": no gateway: the edge and the core route SCTP as plain IP
+//     routers and the NAT lets it through untouched, so the packets cross
+//     the same namespaces and veths.
 //
-// The usrsctp figures are what tsctp's server measures (first message to
-// the end). Nothing here asserts a speed; the figures are for reading.
-// Needs root and libusrsctp-examples, and a C compiler for the shim that
-// keeps tsctp's debug output off (without it the figures would measure
-// printf, so the benchmark skips).
+// Throughput: usrsctp's tsctp sends 1 KiB, 8 KiB and 100-byte messages from
+// enb to a tsctp server in mme for -benchtime (default 5 s) each, native
+// SCTP at both ends, Nagle on, 1 MiB socket buffers; the figures are what
+// tsctp's server measures (first message to the end). For each relay the
+// CPU time of each of its two processes over the transfer (user + system,
+// /proc, every thread) divided by the messages, and the IP packets per
+// second its namespace delivered to it and sent (the relay is the only
+// thing there that sends or receives).
+//
+// Latency: our stack sends 100-byte messages at 10 k msg/s from enb to an
+// echo in mme for 2 s, direct and through each relay; every echo's round
+// trip is measured. What a relay pair adds, halved, is what one gateway
+// adds to a round trip (each round trip crosses it twice, once each way).
+//
+// LAB_ROUNDS=N (default 1) repeats the throughput runs N times, the three
+// contenders in turn within each round, and prints the median. Nothing here
+// asserts a speed: the figures, and the load average printed with them, are
+// for reading. Needs root, libusrsctp-examples, libusrsctp-dev and cc.
 //
 //	make bench-lab       # or: go test -run XXX -bench Lab -benchtime 5s ./examples/lab
 func BenchmarkLab(b *testing.B) {
@@ -48,58 +55,124 @@ func BenchmarkLab(b *testing.B) {
 	if err != nil {
 		b.Skipf("tsctp would run with its debug output on (%v): its figures would measure printf", err)
 	}
+	relayBin, err := usrsctptool.Relay()
+	if err != nil {
+		testlab.Missing(b, "the usrsctp relay: %v", err)
+		return
+	}
 	secs := benchSeconds(5)
+	rounds := 1
+	if n, err := strconv.Atoi(os.Getenv("LAB_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
 	l := newLab(b)
 	l.routeDirect()
-	edge, core := l.gatewaysMulti(benchTsctpPort, benchPingPort)
 
-	type row struct {
-		name       string
-		size       int
-		direct, gw tsctpRun
+	sizes := []struct {
+		name string
+		size int
+	}{{"1 KiB", 1024}, {"8 KiB", 8192}, {"100 B", 100}}
+	ways := []string{"sctpgw", "usrsctp relay", "direct"}
+	runs := map[string][][]relayRun{} // way -> size index -> rounds
+	for _, w := range ways {
+		runs[w] = make([][]relayRun, len(sizes))
 	}
-	rows := []*row{{name: "1 KiB", size: 1024}, {name: "8 KiB", size: 8192}, {name: "100 B", size: 100}}
-	for _, r := range rows {
-		r.direct = l.tsctpRun(b, tsctp, shim, mmeAddr, r.size, secs)
-		r.gw = l.tsctpRun(b, tsctp, shim, edgeRAN, r.size, secs, edge, core)
+	for range rounds {
+		for _, w := range ways {
+			var rp *relayPair
+			switch w {
+			case "sctpgw":
+				rp = l.sctpgwPair()
+			case "usrsctp relay":
+				rp = l.usrsctpPair(relayBin)
+			}
+			for i, s := range sizes {
+				dst := mmeAddr
+				if rp != nil {
+					dst = edgeRAN
+				}
+				runs[w][i] = append(runs[w][i], l.tsctpRun(b, tsctp, shim, dst, s.size, secs, rp))
+			}
+			rp.stop()
+		}
 	}
-	direct, viaGW := l.pingRTTs(b, 1000)
+	lat := map[string][]time.Duration{}
+	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+		var rp *relayPair
+		switch w {
+		case "sctpgw":
+			rp = l.sctpgwPair()
+		case "usrsctp relay":
+			rp = l.usrsctpPair(relayBin)
+		}
+		lat[w] = l.latency(b, w, rp, 10_000, 2*time.Second)
+		if w != "sctpgw" {
+			rp.stop()
+		} else {
+			s := rp.edgeGW.snapshot()
+			defer fmt.Printf("  sctpgw edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
+				s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
+		}
+	}
 
 	out := &strings.Builder{}
-	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, Nagle on, 1 MiB socket buffers; %d CPUs\n",
-		secs, runtime.NumCPU())
-	fmt.Fprintf(out, "  %-6s %14s %14s %8s %14s %14s %8s\n", "size", "direct Mbit/s", "gw Mbit/s", "ratio", "direct msgs/s", "gw msgs/s", "ratio")
-	for _, r := range rows {
-		fmt.Fprintf(out, "  %-6s %14.1f %14.1f %7.2fx %14.0f %14.0f %7.2fx\n", r.name,
-			r.direct.Mbitps(), r.gw.Mbitps(), r.gw.Mbitps()/r.direct.Mbitps(),
-			r.direct.Msgps(), r.gw.Msgps(), r.gw.Msgps()/r.direct.Msgps())
+	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, median of %d; Nagle on at the ends, 1 MiB socket buffers; %d CPUs; load average %s\n",
+		secs, rounds, runtime.NumCPU(), loadAvg())
+	med := func(w string, i int) relayRun { return medianRun(runs[w][i]) }
+	fmt.Fprintf(out, "  %-6s %-14s %10s %10s %9s %9s %9s %9s %11s %11s\n", "size", "", "Mbit/s", "msgs/s", "/direct", "/usrsctp",
+		"edge µs", "core µs", "edge pkt/s", "core pkt/s")
+	for i, s := range sizes {
+		d, u := med("direct", i), med("usrsctp relay", i)
+		for _, w := range ways {
+			r := med(w, i)
+			ratioU := ""
+			if w == "sctpgw" {
+				ratioU = fmt.Sprintf("%8.2fx", r.Msgps()/u.Msgps())
+			}
+			cpu := func(d time.Duration) string {
+				if w == "direct" {
+					return ""
+				}
+				return fmt.Sprintf("%9.2f", float64(d.Nanoseconds())/1e3/float64(r.Messages))
+			}
+			pps := func(n uint64) string {
+				if w == "direct" {
+					return ""
+				}
+				return fmt.Sprintf("%11.0f", float64(n)/r.Seconds)
+			}
+			fmt.Fprintf(out, "  %-6s %-14s %10.1f %10.0f %8.2fx %9s %9s %9s %11s %11s\n", s.name, w, r.Mbitps(), r.Msgps(),
+				r.Msgps()/d.Msgps(), ratioU, cpu(r.edgeCPU), cpu(r.coreCPU), pps(r.edgePkts), pps(r.corePkts))
+		}
 	}
-	fmt.Fprintf(out, "  CPU per message (µs): %-6s %17s %17s %17s\n", "size", "tsctp ends, direct", "tsctp ends, gw", "edge+core")
-	for _, r := range rows {
-		fmt.Fprintf(out, "                       %-6s %17.2f %17.2f %17.2f\n", r.name,
-			cpuPerMsg(r.direct.endpointsCPU, r.direct.TsctpResult), cpuPerMsg(r.gw.endpointsCPU, r.gw.TsctpResult), cpuPerMsg(r.gw.gatewaysCPU, r.gw.TsctpResult))
+	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: IP packets in + out of its namespace; ratios of msgs/s)\n")
+	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s (round trips):\n")
+	q := func(d []time.Duration, f float64) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		return d[min(len(d)-1, int(f*float64(len(d))))]
 	}
-	p := func(d []time.Duration, q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))] }
-	fmt.Fprintf(out, "  ping (our stack, 100 B echo, 1 every 2 ms, %d samples each)\n", len(direct))
-	for _, c := range []struct {
-		name string
-		d    []time.Duration
-	}{{"direct", direct}, {"through the gateways", viaGW}} {
-		fmt.Fprintf(out, "    %-21s p50 %-10v p90 %-10v p99 %-10v max %v\n", c.name,
-			p(c.d, .5).Round(time.Microsecond), p(c.d, .9).Round(time.Microsecond), p(c.d, .99).Round(time.Microsecond), c.d[len(c.d)-1].Round(time.Microsecond))
+	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+		d := lat[w]
+		fmt.Fprintf(out, "    %-14s %6d echoes  p50 %-9v p90 %-9v p99 %-9v p99.9 %-9v max %v\n", w, len(d),
+			q(d, .5).Round(time.Microsecond), q(d, .9).Round(time.Microsecond), q(d, .99).Round(time.Microsecond),
+			q(d, .999).Round(time.Microsecond), q(d, 1).Round(time.Microsecond))
 	}
-	fmt.Fprintf(out, "  added round trip per gateway: p50 %v, p99 %v\n",
-		((p(viaGW, .5) - p(direct, .5)) / 2).Round(time.Microsecond), ((p(viaGW, .99) - p(direct, .99)) / 2).Round(time.Microsecond))
-	s := edge.snapshot()
-	fmt.Fprintf(out, "  edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
-		s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
+	for _, w := range []string{"usrsctp relay", "sctpgw"} {
+		fmt.Fprintf(out, "    added per gateway (%s, half the pair's): p50 %v, p99 %v\n", w,
+			((q(lat[w], .5) - q(lat["direct"], .5)) / 2).Round(time.Microsecond),
+			((q(lat[w], .99) - q(lat["direct"], .99)) / 2).Round(time.Microsecond))
+	}
+	fmt.Fprintf(out, "  load average after the runs: %s\n", loadAvg())
 	fmt.Print(out.String())
 
-	b.ReportMetric(rows[0].gw.Mbitps(), "gw-1KiB-Mbit/s")
-	b.ReportMetric(rows[0].gw.Mbitps()/rows[0].direct.Mbitps(), "gw/direct-1KiB")
-	b.ReportMetric(rows[2].gw.Msgps(), "gw-100B-msgs/s")
-	b.ReportMetric(rows[2].gw.Msgps()/rows[2].direct.Msgps(), "gw/direct-100B")
-	b.ReportMetric(float64((p(viaGW, .5)-p(direct, .5))/2)/1e3, "added-us/gw-p50")
+	gw1, dir1, u1 := med("sctpgw", 0), med("direct", 0), med("usrsctp relay", 0)
+	b.ReportMetric(gw1.Mbitps(), "gw-1KiB-Mbit/s")
+	b.ReportMetric(gw1.Msgps()/dir1.Msgps(), "gw/direct-1KiB")
+	b.ReportMetric(gw1.Msgps()/u1.Msgps(), "gw/usrsctp-1KiB")
+	b.ReportMetric(float64(gw1.edgeCPU.Nanoseconds())/1e3/float64(gw1.Messages), "edge-us/msg-1KiB")
+	b.ReportMetric(float64((q(lat["sctpgw"], .5)-q(lat["direct"], .5))/2)/1e3, "added-us/gw-p50")
 }
 
 const (
@@ -134,12 +207,74 @@ func (l *lab) routeDirect() {
 	l.in("nat", "nft", "insert", "rule", "ip", "sgwlab", "post", "meta", "l4proto", "sctp", "accept")
 }
 
+// relayPair is the edge and core processes of one way to relay: sctpgw's
+// pair or the usrsctp relay's. A nil *relayPair is "direct".
+type relayPair struct {
+	edge, core     *proc
+	edgeGW, coreGW *gw // sctpgw's only
+}
+
+// sctpgwPair starts sctpgw at the edge and the core, one route per
+// benchmark port.
+func (l *lab) sctpgwPair() *relayPair {
+	e, c := l.gatewaysMulti(benchTsctpPort, benchPingPort)
+	return &relayPair{edge: e.p, core: c.p, edgeGW: e, coreGW: c}
+}
+
+// usrsctpPair starts the usrsctp relay at the edge and the core for the
+// tsctp port and the echo port.
+func (l *lab) usrsctpPair(bin string) *relayPair {
+	l.tb.Helper()
+	rp := &relayPair{}
+	ports := []string{"-p", strconv.Itoa(benchTsctpPort), "-p", strconv.Itoa(benchPingPort)}
+	rp.edge = l.start("edge", 30*time.Minute, nil, append([]string{bin, "-u", "9899", "-l", edgeRAN, "-d", coreWAN, "-e", "9899"}, ports...)...)
+	rp.core = l.start("core", 30*time.Minute, nil, append([]string{bin, "-u", "9899", "-l", coreWAN, "-d", mmeAddr}, ports...)...)
+	for _, p := range []*proc{rp.edge, rp.core} {
+		testlab.WaitFor(l.tb, 10*time.Second, "the usrsctp relay to listen", func() bool {
+			return strings.Contains(p.out.String(), "listening") || p.exited()
+		})
+		if p.exited() {
+			l.tb.Fatalf("%s ended:\n%s", p.name, p.out)
+		}
+	}
+	return rp
+}
+
+// stop ends both processes (nothing for direct).
+func (rp *relayPair) stop() {
+	if rp == nil {
+		return
+	}
+	rp.edge.kill()
+	rp.core.kill()
+}
+
+// relayRun is one tsctp measurement and what the relay processes spent on
+// it.
+type relayRun struct {
+	usrsctptool.TsctpResult
+	edgeCPU, coreCPU   time.Duration
+	edgePkts, corePkts uint64 // IP packets in + out of each namespace
+}
+
+// medianRun is the run with the median message rate.
+func medianRun(rs []relayRun) relayRun {
+	s := append([]relayRun(nil), rs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].Msgps() < s[j].Msgps() })
+	return s[len(s)/2]
+}
+
 // tsctpRun runs a tsctp server in mme and a client in enb sending
 // size-byte messages to dst for secs seconds, native SCTP (-E 0), and
-// returns what the server measured.
-func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, gws ...*gw) tsctpRun {
+// returns what the server measured, with rp's CPU time and packets.
+func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *relayPair) relayRun {
 	b.Helper()
-	gwBefore := gatewaysCPU(gws)
+	var before [2]time.Duration
+	var pktsBefore [2]uint64
+	if rp != nil {
+		before = [2]time.Duration{treeCPU(rp.edge.cmd.Process.Pid, 4), treeCPU(rp.core.cmd.Process.Pid, 4)}
+		pktsBefore = [2]uint64{l.ipPackets("edge"), l.ipPackets("core")}
+	}
 	env := []string{"LD_PRELOAD=" + shim}
 	port := strconv.Itoa(benchTsctpPort)
 	srv := l.start("mme", time.Duration(secs+60)*time.Second, env, bin, "-E", "0", "-p", port, "-R", "1048576")
@@ -161,39 +296,37 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, gws 
 		b.Fatalf("tsctp to %s, %d-byte messages: no result; server:\n%s\nclient:\n%s", dst, size,
 			tailLines(srv.out.String(), 20), tailLines(cli.out.String(), 20))
 	}
-	gwCPU := gatewaysCPU(gws) - gwBefore
+	r := relayRun{TsctpResult: res}
+	if rp != nil {
+		r.edgeCPU = treeCPU(rp.edge.cmd.Process.Pid, 4) - before[0]
+		r.coreCPU = treeCPU(rp.core.cmd.Process.Pid, 4) - before[1]
+		r.edgePkts = l.ipPackets("edge") - pktsBefore[0]
+		r.corePkts = l.ipPackets("core") - pktsBefore[1]
+	}
 	srv.kill()
-	return tsctpRun{res, procCPU(srv) + procCPU(cli), gwCPU}
+	return r
 }
 
-// tsctpRun is one tsctp measurement and the CPU time it cost: both tsctp
-// processes, and the gateways' processes during it.
-type tsctpRun struct {
-	usrsctptool.TsctpResult
-	endpointsCPU, gatewaysCPU time.Duration
-}
-
-// cpuPerMsg is CPU microseconds per message received.
-func cpuPerMsg(d time.Duration, r usrsctptool.TsctpResult) float64 {
-	return float64(d.Microseconds()) / float64(r.Messages)
-}
-
-// procCPU is the user and system time of an ended process and the children
-// it waited for (timeout(1) waits for the program it runs).
-func procCPU(p *proc) time.Duration {
-	if p.cmd.ProcessState == nil {
-		return 0
+// ipPackets is the IP packets role's namespace delivered locally and sent
+// (Ip InDelivers + OutRequests in /proc/net/snmp).
+func (l *lab) ipPackets(role string) uint64 {
+	out := testlab.Cmd(l.tb, false, "ip", "netns", "exec", l.ns[role], "cat", "/proc/net/snmp")
+	lines := strings.Split(out, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "Ip: ") || !strings.HasPrefix(lines[i+1], "Ip: ") {
+			continue
+		}
+		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		var n uint64
+		for j := range min(len(names), len(vals)) {
+			if names[j] == "InDelivers" || names[j] == "OutRequests" {
+				v, _ := strconv.ParseUint(vals[j], 10, 64)
+				n += v
+			}
+		}
+		return n
 	}
-	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
-}
-
-// gatewaysCPU is the CPU time the gateways' processes have used so far.
-func gatewaysCPU(gws []*gw) time.Duration {
-	var d time.Duration
-	for _, g := range gws {
-		d += treeCPU(g.p.cmd.Process.Pid, 4)
-	}
-	return d
+	return 0
 }
 
 // treeCPU sums utime and stime of pid and its descendants, depth levels
@@ -238,41 +371,6 @@ func (l *lab) rawSCTPOpen(role string) bool {
 		}
 	}
 	return false
-}
-
-// pingRTTs measures n round trips of a 100-byte echo, one every 2 ms,
-// direct to the MME and through the gateways; each result is sorted.
-func (l *lab) pingRTTs(b *testing.B, n int) (direct, viaGW []time.Duration) {
-	b.Helper()
-	opts := stack.Options{NoDelay: true, InitMsg: engine.InitMsg{OutStreams: 4, MaxInStreams: 4}}
-	serveFar(b, l.nativeStack("mme", mmeAddr), opts, benchPingPort)
-	enb := l.nativeStack("enb", enbAddr)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(n)*20*time.Millisecond+30*time.Second)
-	defer cancel()
-	msg := make([]byte, 100)
-	run := func(to, label string) []time.Duration {
-		a, err := dialHello(ctx, enb, enbAddr, to, benchPingPort, label, opts)
-		if err != nil {
-			b.Fatalf("ping %s: %v", label, err)
-		}
-		rtts := make([]time.Duration, 0, n)
-		for i := range n + 50 {
-			start := time.Now()
-			if err := echoOnce(ctx, a, msg, stack.SndInfo{PPID: 18}); err != nil {
-				b.Fatalf("ping %s, echo %d: %v", label, i, err)
-			}
-			if i >= 50 { // the first ones warm up caches and cwnd
-				rtts = append(rtts, time.Since(start))
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		if err := a.Shutdown(ctx); err != nil {
-			b.Fatalf("ping %s: shutdown: %v", label, err)
-		}
-		slices.Sort(rtts)
-		return rtts
-	}
-	return run(mmeAddr, "ping-direct"), run(edgeRAN, "ping-gw")
 }
 
 // tailLines is the last n lines of s.

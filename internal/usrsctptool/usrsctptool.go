@@ -140,46 +140,64 @@ func ParseTsctp(out string) (TsctpResult, bool) {
 //go:embed c/authpeer.c
 var authPeerC []byte
 
-var authPeer struct {
+//go:embed c/relay.c
+var relayC []byte
+
+// program is a small usrsctp program of ours, compiled once per process.
+type program struct {
+	name string
+	src  []byte
 	once sync.Once
 	path string
 	err  error
 }
+
+var (
+	authPeer = &program{name: "authpeer", src: authPeerC}
+	relay    = &program{name: "relay", src: relayC}
+)
 
 // AuthPeer returns the path of authpeer, a small usrsctp program with
 // SCTP-AUTH keys (authpeer.c says how to run it), compiled with the
 // system's C compiler against libusrsctp-dev the first time. Like the
 // shim it is kept in the temporary directory under a name derived from
 // its source. An error says what is missing.
-func AuthPeer() (string, error) {
-	authPeer.once.Do(func() { authPeer.path, authPeer.err = buildAuthPeer() })
-	return authPeer.path, authPeer.err
+func AuthPeer() (string, error) { return authPeer.build() }
+
+// Relay returns the path of relay, an SCTP relay built on usrsctp (relay.c
+// says how to run it): the gateway a lab engineer would otherwise write,
+// which the lab benchmark compares sctpgw's pair with. Built as AuthPeer.
+func Relay() (string, error) { return relay.build() }
+
+func (p *program) build() (string, error) {
+	p.once.Do(func() { p.path, p.err = buildProgram(p.name, p.src) })
+	return p.path, p.err
 }
 
-func buildAuthPeer() (string, error) {
-	sum := sha256.Sum256(authPeerC)
-	bin := filepath.Join(os.TempDir(), fmt.Sprintf("sgw-authpeer-%x", sum[:6]))
+func buildProgram(name string, src []byte) (string, error) {
+	sum := sha256.Sum256(src)
+	bin := filepath.Join(os.TempDir(), fmt.Sprintf("sgw-%s-%x", name, sum[:6]))
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
 	cc, err := exec.LookPath("cc")
 	if err != nil {
-		return "", errors.New("usrsctptool: no C compiler (cc) to build authpeer")
+		return "", fmt.Errorf("usrsctptool: no C compiler (cc) to build %s", name)
 	}
 	if _, err := os.Stat("/usr/include/usrsctp.h"); err != nil {
 		return "", errors.New("usrsctptool: libusrsctp-dev is not installed (no /usr/include/usrsctp.h)")
 	}
-	dir, err := os.MkdirTemp("", "sgw-authpeer-")
+	dir, err := os.MkdirTemp("", "sgw-"+name+"-")
 	if err != nil {
 		return "", fmt.Errorf("usrsctptool: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	src, tmp := filepath.Join(dir, "authpeer.c"), filepath.Join(dir, "authpeer")
-	if err := os.WriteFile(src, authPeerC, 0o644); err != nil {
+	srcPath, tmp := filepath.Join(dir, name+".c"), filepath.Join(dir, name)
+	if err := os.WriteFile(srcPath, src, 0o644); err != nil {
 		return "", fmt.Errorf("usrsctptool: %w", err)
 	}
-	if out, err := exec.Command(cc, "-O2", "-Wall", "-o", tmp, src, "-lusrsctp", "-lpthread").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("usrsctptool: cc authpeer.c: %v: %s", err, out)
+	if out, err := exec.Command(cc, "-O2", "-Wall", "-o", tmp, srcPath, "-lusrsctp", "-lpthread").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("usrsctptool: cc %s.c: %v: %s", name, err, out)
 	}
 	b, err := os.ReadFile(tmp)
 	if err != nil {
