@@ -252,11 +252,13 @@ func (b *batchIO) readFD(fd uintptr) bool {
 			}
 		case errno == unix.EINTR:
 		case errno == unix.EAGAIN:
-			// Drained. An ICMP report raises only an edge on the
-			// socket, so look at the error queue before sleeping.
-			if m := b.readErrQueue(fd, r.pkts); m > 0 {
-				r.n = m
-				return true
+			// Drained. No error-queue read before sleeping: every ICMP
+			// report the kernel queues also sets the socket error, which
+			// the next receive or send returns (icmpErrno); a receive
+			// sets errPending itself, a send sets it and wakes this
+			// reader (wakeReader). One system call less per sleep.
+			if b.errPending.Load() {
+				continue
 			}
 			return false
 		case icmpErrno(errno):
@@ -516,6 +518,11 @@ func (b *batchIO) writeFD(fd uintptr) bool {
 		default:
 			if icmpErrno(errno) {
 				b.errPending.Store(true)
+				if errno != unix.EMSGSIZE {
+					// The reader may sleep with the report queued:
+					// it reads the error queue only when told.
+					b.wakeReader()
+				}
 				// The error may be an earlier ICMP report about
 				// another peer, which the kernel hands to the next
 				// call whatever it is; the retry tells.

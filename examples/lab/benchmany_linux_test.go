@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,7 +35,7 @@ const benchManyPort = 36422
 // out of the edge's namespace, and the edge's CPU per message and per
 // packet, over -benchtime after a second of warm-up, with the load
 // average. The clients and the sink run in the benchmark's own process on
-// the same two cores.
+// the same two cores. LAB_MANY_SIZES=1024 runs one size (to profile it).
 func BenchmarkLabManyAssocs(b *testing.B) {
 	const assocs = 100
 	secs := benchSeconds(5)
@@ -56,7 +58,16 @@ func BenchmarkLabManyAssocs(b *testing.B) {
 	out := fmt.Sprintf("\nlab benchmark, many associations: %d associations from our stack in enb -> edge -> UDP sink, %d s per run; %d CPUs\n",
 		assocs, secs, runtime.NumCPU())
 	out += fmt.Sprintf("  %-6s %10s %12s %12s %13s %13s %9s  %s\n", "size", "msgs/s", "edge pkt/s", "edge CPU %", "edge µs/msg", "edge µs/pkt", "pkts/msg", "load average")
-	for _, size := range []int{100, 1024} {
+	sizes := []int{100, 1024}
+	if env := os.Getenv("LAB_MANY_SIZES"); env != "" { // e.g. "1024" to profile one
+		sizes = sizes[:0]
+		for _, f := range strings.Split(env, ",") {
+			if n, err := strconv.Atoi(f); err == nil && n > 0 && n <= 64<<10 {
+				sizes = append(sizes, n)
+			}
+		}
+	}
+	for _, size := range sizes {
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		msg := make([]byte, size)
