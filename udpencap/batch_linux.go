@@ -50,6 +50,9 @@ type batchIO struct {
 	errPending atomic.Bool
 	// tooBig carries packets refused with EMSGSIZE from writer to reader.
 	tooBig tooBigQueue
+	// gso: the socket sends runs of equal packets as UDP GSO
+	// super-datagrams (gso_linux.go); cleared when the kernel refuses one.
+	gso atomic.Bool
 
 	rx rxState
 	tx txState
@@ -84,11 +87,16 @@ type txState struct {
 	oob   []byte
 	fn    func(fd uintptr) bool
 
-	// The batch in progress: hs[off:k] (for pkts[off:k]) remain to be
-	// sent; retried is the index already retried after an error (-1: none).
+	// The batch in progress: messages hs[moff:nmsg] remain to be sent,
+	// holding pkts[off:]; message m carries cnt[m] packets (more than one
+	// as a UDP GSO super-datagram, gso_linux.go). retried is the packet
+	// index already retried after an error (-1: none).
 	pkts            []link.Packet
-	k, off, retried int
+	cnt             []int
+	nmsg, moff, off int
+	retried         int
 	err             error
+	noGSO           bool // this batch goes one datagram per packet (see writeBatch)
 	// frag says the batch is one packet with link.Packet.Fragment, sent
 	// with DF lifted at level fragLevel (IPv4 options govern IPv4 peers
 	// even on a dual-stack socket).
@@ -153,6 +161,7 @@ func (b *batchIO) setup(fd int, log *slog.Logger) error {
 		bestEffort(log, "IP_RECVERR", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1))
 		bestEffort(log, "IP_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE))
 	}
+	b.setupGSO(fd)
 	return nil
 }
 
@@ -187,6 +196,7 @@ func (t *txState) init() {
 	t.iov = make([]unix.Iovec, maxBatch)
 	t.names = make([]unix.RawSockaddrInet6, maxBatch)
 	t.oob = make([]byte, maxBatch*txOOBSize)
+	t.cnt = make([]int, maxBatch)
 	for i := range t.hs {
 		h := &t.hs[i].Hdr
 		h.Name = (*byte)(unsafe.Pointer(&t.names[i]))
@@ -355,11 +365,12 @@ func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
 func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
 	t := &b.tx
 	sent := 0
+	t.noGSO = false
 	for sent < len(pkts) {
 		end := fragmentRun(pkts, sent, min(len(pkts), sent+maxBatch))
 		k, perr := b.prepare(pkts[sent:end])
 		if k > 0 {
-			t.pkts, t.k, t.off, t.retried, t.err = pkts[sent:end], k, 0, -1, nil
+			t.pkts, t.moff, t.off, t.retried, t.err = pkts[sent:sent+k], 0, 0, -1, nil
 			t.frag, t.fragLevel = pkts[sent].Fragment, unix.IPPROTO_IP
 			if b.v6 && !pkts[sent].Path.Remote.Unmap().Is4() {
 				t.fragLevel = unix.IPPROTO_IPV6
@@ -369,6 +380,12 @@ func (b *batchIO) writeBatch(pkts []link.Packet) (int, error) {
 			sent += t.off
 			if err != nil {
 				return sent, err
+			}
+			if t.err == errGSORefused {
+				// Sent again one datagram per packet, from the
+				// super-datagram the kernel refused.
+				t.noGSO = true
+				continue
 			}
 			if t.err != nil {
 				if t.err == unix.EMSGSIZE {
@@ -418,19 +435,27 @@ func (b *batchIO) setFragment(fd uintptr, level int, on bool) {
 	}
 }
 
-// prepare fills the send headers for pkts and returns how many are ready;
-// an error is about pkts[k].
+// prepare fills the send headers for pkts, one message per packet or per
+// run of packets sent as one UDP GSO super-datagram (gsoRun), and returns
+// how many packets are ready; an error is about pkts[k].
 func (b *batchIO) prepare(pkts []link.Packet) (int, error) {
 	t := &b.tx
-	for i := range pkts {
+	t.nmsg = 0
+	gso := !t.noGSO && b.gso.Load()
+	for i := 0; i < len(pkts); {
 		p := &pkts[i]
 		if err := checkPath(p.Path); err != nil {
 			return i, err
 		}
-		h := &t.hs[i].Hdr
+		n := 1
+		if gso {
+			n = gsoRun(pkts, i)
+		}
+		m := t.nmsg
+		h := &t.hs[m].Hdr
 		remote := p.Path.Remote.Unmap()
 		if b.v6 {
-			sa := &t.names[i]
+			sa := &t.names[m]
 			*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: remote.As16()}
 			if z := remote.Zone(); z != "" {
 				sa.Scope_id = t.scope(z)
@@ -441,27 +466,38 @@ func (b *batchIO) prepare(pkts []link.Packet) (int, error) {
 			if !remote.Is4() {
 				return i, fmt.Errorf("%w: IPv6 peer on an IPv4 socket", errBadPath)
 			}
-			sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.names[i]))
+			sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.names[m]))
 			*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: remote.As4()}
 			putPort(&sa.Port, p.Path.RemotePort)
 			h.Namelen = unix.SizeofSockaddrInet4
 		}
-		if len(p.Buf) == 0 {
-			t.iov[i].Base = nil
-		} else {
-			t.iov[i].Base = &p.Buf[0]
+		for j := i; j < i+n; j++ {
+			if len(pkts[j].Buf) == 0 {
+				t.iov[j].Base = nil
+			} else {
+				t.iov[j].Base = &pkts[j].Buf[0]
+			}
+			t.iov[j].SetLen(len(pkts[j].Buf))
 		}
-		t.iov[i].SetLen(len(p.Buf))
-		n, err := b.sourceControl(t.oob[i*txOOBSize:(i+1)*txOOBSize], p.Path.Local)
+		h.Iov = &t.iov[i]
+		h.SetIovlen(n)
+		oob := t.oob[m*txOOBSize : (m+1)*txOOBSize]
+		c, err := b.sourceControl(oob, p.Path.Local)
 		if err != nil {
 			return i, err
 		}
-		if n == 0 {
+		if n > 1 {
+			c += putSegment(oob[c:], len(p.Buf))
+		}
+		if c == 0 {
 			h.Control = nil
 		} else {
-			h.Control = &t.oob[i*txOOBSize]
+			h.Control = &oob[0]
 		}
-		h.SetControllen(n)
+		h.SetControllen(c)
+		t.cnt[m] = n
+		t.nmsg++
+		i += n
 	}
 	return len(pkts), nil
 }
@@ -498,11 +534,11 @@ func (b *batchIO) sourceControl(oob []byte, local netip.Addr) (int, error) {
 // the socket is writable.
 func (b *batchIO) writeFD(fd uintptr) bool {
 	t := &b.tx
-	for t.off < t.k {
+	for t.moff < t.nmsg {
 		if t.frag {
 			b.setFragment(fd, t.fragLevel, true)
 		}
-		n, errno := mmsg(fd, unix.SYS_SENDMMSG, t.hs[t.off:t.k])
+		n, errno := mmsg(fd, unix.SYS_SENDMMSG, t.hs[t.moff:t.nmsg])
 		if t.frag {
 			b.setFragment(fd, t.fragLevel, false)
 			if errno == 0 {
@@ -511,10 +547,19 @@ func (b *batchIO) writeFD(fd uintptr) bool {
 		}
 		switch {
 		case errno == 0:
-			t.off += n
+			for _, c := range t.cnt[t.moff : t.moff+n] {
+				t.off += c
+				if c > 1 {
+					b.stats.txGSO.Add(uint64(c))
+				}
+			}
+			t.moff += n
 		case errno == unix.EINTR:
 		case errno == unix.EAGAIN:
 			return false
+		case t.cnt[t.moff] > 1 && b.gsoRefused(errno):
+			t.err = errGSORefused
+			return true
 		default:
 			if icmpErrno(errno) {
 				b.errPending.Store(true)

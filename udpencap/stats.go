@@ -26,6 +26,11 @@ type Stats struct {
 	// TxErrors counts WriteBatch calls that failed (EMSGSIZE, ENOBUFS, a
 	// refused destination, ...) on an open socket.
 	TxErrors uint64
+	// TxGSO counts datagrams sent as segments of UDP GSO super-datagrams
+	// (Linux); TxGSOOff is 1 once the kernel refused GSO on the socket's
+	// routes and the link went back to one datagram per packet.
+	TxGSO    uint64
+	TxGSOOff uint64
 }
 
 // Stats returns a snapshot of the link's counters.
@@ -36,7 +41,7 @@ func (l *Link) Stats() Stats {
 		RxTruncated: c.rxTruncated.Load(), Notices: c.notices.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
 		TxFragmented: c.txFragmented.Load(), TxFragmentErrors: c.txFragErrors.Load(),
-		TxErrors: c.txErrors.Load(),
+		TxErrors: c.txErrors.Load(), TxGSO: c.txGSO.Load(), TxGSOOff: c.txGSOOff.Load(),
 	}
 }
 
@@ -46,6 +51,7 @@ type counters struct {
 	rxPackets, rxBytes, rxBatches, rxTruncated, notices atomic.Uint64
 	txPackets, txBytes, txBatches                       atomic.Uint64
 	txFragmented, txFragErrors, txErrors                atomic.Uint64
+	txGSO, txGSOOff                                     atomic.Uint64
 }
 
 func (c *counters) rx(pkts []link.Packet) {
