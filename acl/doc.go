@@ -23,11 +23,12 @@
 //
 // A rule is one line:
 //
-//	ACTION [from PREFIX] [sport PORTS] [port PORTS] [link native|udp]
+//	ACTION [from PREFIX] [sport PORTS] [port PORTS] [link native|udp|dtls|encap]
 //
 //	allow from 198.18.0.0/15 sport 1024-65535 port 36412 link native
 //	deny from 2001:db8::/32
 //	drop from 0.0.0.0/0 link udp
+//	allow from 203.0.113.0/24 link dtls
 //
 // ACTION is allow, deny or drop. The fields after it come in any order, at
 // most once each; a field left out (or given as "any") matches anything.
@@ -44,8 +45,10 @@
 //   - port: the served SCTP port, i.e. the destination port the peer
 //     connects to, which selects the route (dport is accepted too).
 //     Port 0 is not a valid SCTP port and is refused in both.
-//   - link: native (SCTP over IP) or udp (RFC 6951 encapsulation; encap
-//     is accepted too).
+//   - link: native (SCTP over IP), udp (plain RFC 6951 encapsulation),
+//     dtls (the encrypted tunnel, RFC 8261: a dtls:// side), or encap
+//     (alias encapsulated: udp or dtls). "drop link udp" with "allow link
+//     dtls" admits tunnels only when they are encrypted.
 //
 // Keywords are case-insensitive. Rule.String writes the canonical form:
 // fields in the order above, defaults left out, and ParseRule of it gives

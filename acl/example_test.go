@@ -52,6 +52,6 @@ func ExampleParseRule() {
 	_, err = acl.ParseRule("allow from 10.1.2.3/8")
 	fmt.Println(err)
 	// Output:
-	// allow from 2001:db8::/32 port 38412 link udp <nil>
+	// allow from 2001:db8::/32 port 38412 link encap <nil>
 	// prefix 10.1.2.3/8 has host bits set (did you mean 10.0.0.0/8?)
 }

@@ -15,6 +15,7 @@ func FuzzParseRule(f *testing.F) {
 		"deny from 2001:db8::/32",
 		"drop from 0.0.0.0/0 link udp",
 		"ALLOW link encap dport 1-2 from ::1",
+		"allow from 198.18.0.0/15 link dtls",
 		"deny from any sport any port any link any",
 		"allow from ::ffff:1.2.3.4/128",
 		"allow from 10.1.2.3/8",

@@ -29,7 +29,7 @@ type matcher struct {
 	noSrc int // bitset of rules matching a request without a valid source
 	sport dim[uint32]
 	dport dim[uint32]
-	link  [3]int // bitset per LinkKind of the request
+	link  [requestKinds]int // bitset per LinkKind of the request
 }
 
 type u128 struct{ hi, lo uint64 }
@@ -101,7 +101,7 @@ func (m *matcher) first(req *Request) int {
 	s := find32(&m.sport, uint32(req.Src.Port()))
 	d := find32(&m.dport, uint32(req.DstPort))
 	l := m.link[0]
-	if req.Link <= LinkUDP {
+	if int(req.Link) < requestKinds {
 		l = m.link[req.Link]
 	}
 	ar := m.arena
@@ -204,7 +204,7 @@ func compileMatcher(rules []Rule) *matcher {
 	var v6 []span[u128]
 	var sp, dp []span[uint32]
 	noSrc := make([]uint64, m.words)
-	var link [3][]uint64
+	var link [requestKinds][]uint64
 	for k := range link {
 		link[k] = make([]uint64, m.words)
 	}
@@ -236,12 +236,10 @@ func compileMatcher(rules []Rule) *matcher {
 		sp = append(sp, span[uint32]{i, uint32(slo), uint32(shi)})
 		dlo, dhi := r.Port.bounds()
 		dp = append(dp, span[uint32]{i, uint32(dlo), uint32(dhi)})
-		if r.Link == LinkAny {
-			for k := range link {
+		for k := range link {
+			if r.Link.covers(LinkKind(k)) {
 				link[k][i/64] |= bit
 			}
-		} else {
-			link[r.Link][i/64] |= bit
 		}
 	}
 	less32 := func(a, b uint32) bool { return a < b }

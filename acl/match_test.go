@@ -76,6 +76,9 @@ func TestEvaluateTable(t *testing.T) {
 		{"unknown link skips link rules", req("198.18.1.1:40000", 36412, LinkAny), -1, Deny},
 		{"invalid source matches only from-free rules", Request{DstPort: 2905}, 6, Allow},
 		{"invalid source, from rules skipped", Request{DstPort: 36412, Link: LinkNative}, -1, Deny},
+		// link udp is plain RFC 6951 only: the DTLS link is a kind of its own.
+		{"dtls is not udp", req("192.0.2.1:9", 3869, LinkDTLS), -1, Deny},
+		{"dtls skips the udp drop", req("203.0.113.5:5", 1, LinkDTLS), -1, Deny},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,6 +293,48 @@ func TestCompileErrors(t *testing.T) {
 		_, err := Compile(tc.c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Compile(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}
+
+// TestLinkDTLS: link dtls matches only the DTLS link, link udp only plain
+// RFC 6951, link encap either encapsulated kind and never native; the
+// compiled matcher and the reference scan agree on each.
+func TestLinkDTLS(t *testing.T) {
+	p := mustPolicy(t, Deny,
+		"allow from 198.18.0.0/15 link dtls", // 0: encrypted tunnels from the lab
+		"drop link udp",                      // 1: no plain tunnel at all
+		"allow port 36412 link encap",        // 2
+		"allow link native",                  // 3
+	)
+	rules := []string{"allow from 198.18.0.0/15 link dtls", "drop link udp", "allow port 36412 link encap", "allow link native"}
+	tests := []struct {
+		req     Request
+		rule    int
+		verdict Action
+	}{
+		{req("198.18.1.1:4740", 36412, LinkDTLS), 0, Allow},
+		{req("198.18.1.1:9899", 36412, LinkUDP), 1, Drop},
+		{req("203.0.113.1:4740", 36412, LinkDTLS), 2, Allow},
+		{req("203.0.113.1:4740", 38412, LinkDTLS), -1, Deny},
+		{req("203.0.113.1:40000", 38412, LinkNative), 3, Allow},
+		{req("203.0.113.1:40000", 36412, LinkAny), -1, Deny},
+	}
+	var parsed []Rule
+	for _, s := range rules {
+		r, err := ParseRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, r)
+	}
+	for _, tc := range tests {
+		d := p.Evaluate(tc.req)
+		if d.Rule != tc.rule || d.Verdict != tc.verdict {
+			t.Errorf("%+v: rule %d %v, want rule %d %v", tc.req, d.Rule, d.Verdict, tc.rule, tc.verdict)
+		}
+		if want := naive(parsed, tc.req); want != tc.rule {
+			t.Errorf("%+v: reference scan says rule %d, want %d", tc.req, want, tc.rule)
 		}
 	}
 }

@@ -695,5 +695,5 @@ func covers(a, b *Rule) bool {
 	if alo > blo || ahi < bhi {
 		return false
 	}
-	return a.Link == LinkAny || a.Link == b.Link
+	return a.Link.covers(b.Link)
 }

@@ -68,15 +68,27 @@ func (a *Action) UnmarshalText(b []byte) error {
 }
 
 // LinkKind is the kind of link an association arrives on. In a rule, LinkAny
-// matches both kinds; in a Request, LinkAny (an unknown link) matches only
-// rules that do not name a link.
+// matches every kind and LinkEncap both encapsulated ones; in a Request,
+// LinkAny (an unknown link) matches only rules that do not name a link, and
+// LinkEncap is not a kind a request arrives on.
 type LinkKind uint8
 
 const (
-	LinkAny    LinkKind = iota // rule: either link
+	LinkAny    LinkKind = iota // rule: any link
 	LinkNative                 // native SCTP over IP (protocol 132)
-	LinkUDP                    // SCTP encapsulated in UDP (RFC 6951)
+	LinkUDP                    // SCTP encapsulated in plain UDP (RFC 6951)
+	LinkDTLS                   // SCTP in DTLS over UDP (RFC 8261): the encrypted tunnel
+	LinkEncap                  // rule: UDP or DTLS
 )
+
+// requestKinds are the kinds a Request can carry, LinkAny (unknown) first:
+// the compiled matcher keeps one bitset per kind.
+const requestKinds = int(LinkDTLS) + 1
+
+// covers reports whether a rule naming link k matches a request on link r.
+func (k LinkKind) covers(r LinkKind) bool {
+	return k == LinkAny || k == r || (k == LinkEncap && (r == LinkUDP || r == LinkDTLS))
+}
 
 func (k LinkKind) String() string {
 	switch k {
@@ -86,22 +98,30 @@ func (k LinkKind) String() string {
 		return "native"
 	case LinkUDP:
 		return "udp"
+	case LinkDTLS:
+		return "dtls"
+	case LinkEncap:
+		return "encap"
 	}
 	return "invalid(" + strconv.Itoa(int(k)) + ")"
 }
 
-// ParseLinkKind parses "native", "udp" (alias "encap", "encapsulated") or
-// "any".
+// ParseLinkKind parses "native", "udp", "dtls", "encap" (alias
+// "encapsulated": udp or dtls) or "any".
 func ParseLinkKind(s string) (LinkKind, error) {
 	switch asciiLower(s) {
 	case "any":
 		return LinkAny, nil
 	case "native":
 		return LinkNative, nil
-	case "udp", "encap", "encapsulated":
+	case "udp":
 		return LinkUDP, nil
+	case "dtls":
+		return LinkDTLS, nil
+	case "encap", "encapsulated":
+		return LinkEncap, nil
 	}
-	return 0, fmt.Errorf("unknown link %q (want native or udp)", s)
+	return 0, fmt.Errorf("unknown link %q (want native, udp, dtls or encap)", s)
 }
 
 // PortRange is an inclusive range of SCTP ports. The zero value means any
@@ -203,9 +223,13 @@ func (r *Rule) Matches(req Request) bool {
 	if r.From.IsValid() && !r.From.Contains(req.Src.Addr().Unmap()) {
 		return false
 	}
+	link := req.Link
+	if int(link) >= requestKinds {
+		link = LinkAny // not a kind a request arrives on: unknown
+	}
 	return r.SPort.Contains(req.Src.Port()) &&
 		r.Port.Contains(req.DstPort) &&
-		(r.Link == LinkAny || r.Link == req.Link)
+		r.Link.covers(link)
 }
 
 // Validate reports why r could never have come out of ParseRule, or nil.
@@ -222,7 +246,7 @@ func (r *Rule) Validate() error {
 	if err := r.Port.valid(); err != nil {
 		return fmt.Errorf("port: %w", err)
 	}
-	if r.Link > LinkUDP {
+	if r.Link > LinkEncap {
 		return fmt.Errorf("invalid link %d", uint8(r.Link))
 	}
 	return nil

@@ -19,8 +19,10 @@ func TestParseRule(t *testing.T) {
 		{"allow from 198.18.0.0/15 sport 1024-65535 port 36412 link native",
 			Rule{Action: Allow, From: pfx("198.18.0.0/15"), SPort: PortRange{1024, 65535}, Port: PortRange{36412, 36412}, Link: LinkNative}, ""},
 		// Any order, any case for keywords, aliases, extra blanks.
-		{"  ALLOW link encap\tport 38412 from 10.0.0.0/8 ", Rule{Action: Allow, From: pfx("10.0.0.0/8"), Port: PortRange{38412, 38412}, Link: LinkUDP},
-			"allow from 10.0.0.0/8 port 38412 link udp"},
+		{"  ALLOW link encapsulated\tport 38412 from 10.0.0.0/8 ", Rule{Action: Allow, From: pfx("10.0.0.0/8"), Port: PortRange{38412, 38412}, Link: LinkEncap},
+			"allow from 10.0.0.0/8 port 38412 link encap"},
+		{"deny link dtls", Rule{Action: Deny, Link: LinkDTLS}, ""},
+		{"allow link DTLS port 36412", Rule{Action: Allow, Port: PortRange{36412, 36412}, Link: LinkDTLS}, "allow port 36412 link dtls"},
 		{"deny dport 3868-3869", Rule{Action: Deny, Port: PortRange{3868, 3869}}, "deny port 3868-3869"},
 		// A bare address is a host prefix.
 		{"allow from 192.0.2.7", Rule{Action: Allow, From: pfx("192.0.2.7/32")}, "allow from 192.0.2.7/32"},

@@ -203,8 +203,10 @@ func (c *Core) logRefusal(rs *routeState, what string, src netip.Addr, port uint
 }
 
 func linkKind(h *engine.Host, i int) acl.LinkKind {
-	// A dtls:// side is an encapsulated one to an ACL ("link udp").
-	if h.LinkKind(i).Encapsulated() {
+	switch h.LinkKind(i) {
+	case link.DTLS:
+		return acl.LinkDTLS
+	case link.UDP:
 		return acl.LinkUDP
 	}
 	return acl.LinkNative

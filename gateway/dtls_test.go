@@ -175,3 +175,39 @@ func TestDTLSRefusalIsNoPair(t *testing.T) {
 		t.Fatalf("edge counters %+v: want one failed pair", c)
 	}
 }
+
+// TestACLLinkDTLS: a core route whose ACL admits only the encrypted tunnel
+// ("allow link dtls", "drop link udp") takes the pair over DTLS; one that
+// denies "link dtls" refuses it with an ABORT naming the policy, even
+// though it allows "link udp": a DTLS side is a link kind of its own.
+func TestACLLinkDTLS(t *testing.T) {
+	ca := testlab.NewCA(t, "lab")
+	cf, kf := ca.IssueValid(t, "core.lab")
+	ef, ek := ca.IssueValid(t, "edge.lab")
+	coreTLS := tlsBlock(dtlslink.Files{CertFile: cf, KeyFile: kf, CAFile: ca.File})
+	edgeTLS := tlsBlock(dtlslink.Files{CertFile: ef, KeyFile: ek, CAFile: ca.File})
+	enbAt := link.Path{Remote: netip.MustParseAddr("198.18.1.1")}
+
+	l := newDTLSLab(t, coreTLS+`
+    acl: {default: deny, rules: ["drop link udp", "allow from 203.0.113.0/24 port 36412 link dtls"]}`, edgeTLS)
+	ctx := testlab.Ctx(t, 30*time.Second)
+	c, s := testlab.DialAccept(t, ctx, l.enb, enbAt, 0, 36412, enbOpts, l.mmeLn)
+	if _, _, err := testlab.Exchange(ctx, c, s, 1, 50, 2000, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	l = newDTLSLab(t, coreTLS+`
+    acl: {default: deny, rules: ["deny link dtls", "allow link udp"]}`, edgeTLS)
+	_, err := l.enb.Dial(ctx, 0, enbAt, 0, 36412, enbOpts)
+	var ae *stack.AssocError
+	if !errors.As(err, &ae) || len(ae.Event.Causes) != 1 {
+		t.Fatalf("eNB's connect through a core denying link dtls: %v; want refused with an ABORT", err)
+	}
+	u, ok := ae.Event.Causes[0].(*wire.UserInitiatedAbortCause)
+	if !ok || !strings.Contains(string(u.Reason), "deny link dtls") {
+		t.Fatalf("ABORT cause %v; want the policy's rule named", ae.Event.Causes[0])
+	}
+	if st := l.mme.Stats(); st.InSCTPPacks != 0 {
+		t.Fatalf("the MME received %d packets from a denied pair", st.InSCTPPacks)
+	}
+}
