@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -24,9 +26,11 @@ func pingCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ping",
 		Usage:     "open an association to an SCTP endpoint and measure it",
-		ArgsUsage: "sctp://HOST:PORT | udp://HOST:UDPPORT/SCTPPORT",
-		Description: `Opens an association (natively, which needs CAP_NET_RAW, or over RFC 6951
-UDP encapsulation) and reports the handshake time (INIT to COOKIE ACK:
+		ArgsUsage: "sctp://HOST:PORT | udp://HOST:UDPPORT/SCTPPORT | dtls://HOST:PORT/SCTPPORT",
+		Description: `Opens an association (natively, which needs CAP_NET_RAW, over RFC 6951
+UDP encapsulation, or through the encrypted tunnel of a core gateway's
+dtls:// listener with --tls-cert, --tls-key and --tls-ca or --psk-file, as
+an edge gateway would: a refused DTLS handshake prints its reason) and reports the handshake time (INIT to COOKIE ACK:
 through sctpgw, whose COOKIE ACK waits for the far side, the time to bring
 up the whole chain) and the negotiated streams. Then it measures round
 trips, and shuts down gracefully:
@@ -45,6 +49,11 @@ before the last probe.`,
 			&cli.IntFlag{Name: "size", Value: 64, EnvVars: []string{"SCTPGW_PING_SIZE"}, Usage: "--echo message size in bytes (at least 8)"},
 			&cli.UintFlag{Name: "ppid", EnvVars: []string{"SCTPGW_PING_PPID"}, Usage: "--echo message PPID"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, EnvVars: []string{"SCTPGW_PING_TIMEOUT"}, Usage: "give up on the handshake after this long"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"SCTPGW_TLS_CERT"}, Usage: "dtls://: our certificate (PEM); with --tls-key and --tls-ca"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"SCTPGW_TLS_KEY"}, Usage: "dtls://: our private key (PEM)"},
+			&cli.StringFlag{Name: "tls-ca", EnvVars: []string{"SCTPGW_TLS_CA"}, Usage: "dtls://: the CA the gateway's certificate must chain to"},
+			&cli.StringFlag{Name: "tls-peer-name", EnvVars: []string{"SCTPGW_TLS_PEER_NAME"}, Usage: "dtls://: the name the gateway's certificate must carry (optional)"},
+			&cli.StringFlag{Name: "psk-file", EnvVars: []string{"SCTPGW_PSK_FILE"}, Usage: "dtls://: a pre-shared key file ([IDENTITY:]HEXKEY) instead of certificates"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -65,10 +74,14 @@ func ping(c *cli.Context, ep gateway.Endpoint) error {
 	var l link.Link
 	var err error
 	p := link.Path{Remote: ep.Addr}
-	if ep.Encap {
+	switch {
+	case ep.Encap:
 		l, err = udpencap.Listen(udpencap.Config{EphemeralPort: true})
 		p.RemotePort = ep.UDPPort
-	} else {
+	case ep.DTLS:
+		l, err = dtlsLink(c, ep)
+		p.RemotePort = ep.UDPPort
+	default:
 		l, err = rawip.Listen(rawip.Config{Ports: []uint16{localPort}})
 	}
 	if err != nil {
@@ -107,6 +120,23 @@ func ping(c *cli.Context, ep gateway.Endpoint) error {
 	}
 	fmt.Fprintln(w, "measuring heartbeat round trips: answered by the first SCTP endpoint on the path (a gateway answers for itself); --echo measures end to end")
 	return measure(c, a, "heartbeat", heartbeatProber(a))
+}
+
+// dtlsLink is an edge's DTLS link to the one gateway of ep, with the
+// credentials of the flags (the run command's names).
+func dtlsLink(c *cli.Context, ep gateway.Endpoint) (link.Link, error) {
+	files := dtlslink.Files{CertFile: c.String("tls-cert"), KeyFile: c.String("tls-key"), CAFile: c.String("tls-ca"),
+		PeerName: c.String("tls-peer-name"), PSKFile: c.String("psk-file")}
+	if files == (dtlslink.Files{}) {
+		return nil, fmt.Errorf("%s: --tls-cert, --tls-key and --tls-ca (or --psk-file) are needed", ep)
+	}
+	creds, err := files.Load()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ep, err)
+	}
+	peer := netip.AddrPortFrom(ep.Addr, ep.UDPPort)
+	return dtlslink.New(dtlslink.Config{Peers: map[netip.AddrPort]*dtlslink.Credentials{peer: creds},
+		HandshakeTimeout: c.Duration("timeout")})
 }
 
 func describeCause(c engine.Cause) string {
