@@ -73,7 +73,7 @@ func TestDTLSInteropPionSCTP(t *testing.T) {
 	}
 	quiet := pionlog.NewDefaultLoggerFactory()
 	quiet.DefaultLogLevel = pionlog.LogLevelError
-	pa, err := sctp.Client(sctp.Config{NetConn: dc, LoggerFactory: quiet})
+	pa, err := sctp.ClientWithOptions(sctp.Config{NetConn: dc, LoggerFactory: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
