@@ -82,6 +82,22 @@ func ServeAdmin(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
+// formatPaths lists a multi-homed side's paths, one a line.
+func formatPaths(p func(string, ...any), paths []PathInfo) {
+	for _, pa := range paths {
+		mark := ""
+		if pa.Primary {
+			mark = " primary"
+		}
+		local := pa.LocalAddr
+		if local == "" {
+			local = "*"
+		}
+		p("    path %s -> %s %s%s srtt %v rto %v cwnd %d errors %d\n",
+			local, pa.RemoteAddr, pa.State, mark, pa.SRTT.Round(time.Microsecond), pa.RTO, pa.Cwnd, pa.Errors)
+	}
+}
+
 // FormatSnapshot renders a Snapshot for people, like `sctpgw status`.
 func FormatSnapshot(s Snapshot) string {
 	var b []byte
@@ -104,6 +120,9 @@ func FormatSnapshot(s Snapshot) string {
 				sd.name, sd.s.State, sd.s.Link, sd.s.LocalAddr, sd.s.LocalPort, sd.s.RemoteAddr, sd.s.RemotePort, encap,
 				sd.s.InStreams, sd.s.OutStreams, sd.s.Rwnd, sd.s.Cwnd, sd.s.SRTT.Round(time.Microsecond), sd.s.RTO,
 				sd.s.Queued, sd.s.Unacked, sd.s.LocalTag, sd.s.PeerTag)
+			if len(sd.s.Paths) > 1 {
+				formatPaths(p, sd.s.Paths)
+			}
 		}
 		p("  traffic: in->out %d msgs %d bytes, out->in %d msgs %d bytes\n", x.MsgsIn, x.BytesIn, x.MsgsOut, x.BytesOut)
 	}

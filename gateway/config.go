@@ -94,14 +94,18 @@ type SCTPConfig struct {
 	Heartbeat      *bool    `yaml:"heartbeat"`   // SPP_HB_ENABLE / SPP_HB_DISABLE
 	PathMaxRetrans int      `yaml:"path_max_retrans"`
 	PathMTU        int      `yaml:"path_mtu"`
-	SackDelay      Duration `yaml:"sack_delay"` // SCTP_DELAYED_SACK sack_delay
-	SackFreq       int      `yaml:"sack_freq"`  // SCTP_DELAYED_SACK sack_freq
-	NoDelay        *bool    `yaml:"nodelay"`    // SCTP_NODELAY; the gateway defaults to true
-	MaxSeg         int      `yaml:"maxseg"`     // SCTP_MAXSEG
-	RecvBuffer     int      `yaml:"recv_buffer"`
-	SendBuffer     int      `yaml:"send_buffer"`
-	MaxMessage     int      `yaml:"max_message"`
-	MaxBurst       int      `yaml:"max_burst"`
+	// PotentiallyFailed and PFMaxRetrans: RFC 7829 quick failover on a
+	// multi-homed leg (on, 0 by default; Linux's pf_enable, pf_retrans).
+	PotentiallyFailed *bool    `yaml:"potentially_failed"`
+	PFMaxRetrans      int      `yaml:"pf_max_retrans"`
+	SackDelay         Duration `yaml:"sack_delay"` // SCTP_DELAYED_SACK sack_delay
+	SackFreq          int      `yaml:"sack_freq"`  // SCTP_DELAYED_SACK sack_freq
+	NoDelay           *bool    `yaml:"nodelay"`    // SCTP_NODELAY; the gateway defaults to true
+	MaxSeg            int      `yaml:"maxseg"`     // SCTP_MAXSEG
+	RecvBuffer        int      `yaml:"recv_buffer"`
+	SendBuffer        int      `yaml:"send_buffer"`
+	MaxMessage        int      `yaml:"max_message"`
+	MaxBurst          int      `yaml:"max_burst"`
 }
 
 // LogConfig is the log block: a default level, levels per scope (gateway,
@@ -180,7 +184,7 @@ func (s SCTPConfig) Engine() (engine.Config, error) {
 		val  int
 	}{{"max_init_retrans", s.MaxInitRetrans}, {"max_retrans", s.MaxRetrans}, {"path_max_retrans", s.PathMaxRetrans},
 		{"sack_freq", s.SackFreq}, {"maxseg", s.MaxSeg}, {"recv_buffer", s.RecvBuffer}, {"send_buffer", s.SendBuffer},
-		{"max_message", s.MaxMessage}, {"max_burst", s.MaxBurst}, {"path_mtu", s.PathMTU}} {
+		{"max_message", s.MaxMessage}, {"max_burst", s.MaxBurst}, {"path_mtu", s.PathMTU}, {"pf_max_retrans", s.PFMaxRetrans}} {
 		if v.val < 0 {
 			return e, fmt.Errorf("%s: %d: expected a positive number", v.name, v.val)
 		}
@@ -197,6 +201,10 @@ func (s SCTPConfig) Engine() (engine.Config, error) {
 	if s.Heartbeat != nil && !*s.Heartbeat {
 		e.PeerAddr.Heartbeat = engine.HeartbeatOff
 	}
+	if s.PotentiallyFailed != nil && !*s.PotentiallyFailed {
+		e.PeerAddr.PotentiallyFailed = engine.PFOff
+	}
+	e.PeerAddr.PFMaxRetrans = s.PFMaxRetrans
 	e.DelayedAck = engine.DelayedAck{Delay: time.Duration(s.SackDelay), Freq: s.SackFreq}
 	// Signalling wants latency, not Nagle: on unless the route says no.
 	e.NoDelay = s.NoDelay == nil || *s.NoDelay

@@ -32,9 +32,12 @@ type Route struct {
 	ListenPort uint16
 	// ForwardLink, ForwardPath and ForwardPort: where egress goes. For a UDP
 	// forward link, ForwardPath.RemotePort is the peer's UDP port.
+	// ForwardMore are a multi-homed target's other addresses (native
+	// links), dialled with it (engine.Host.DialAddrs).
 	ForwardLink int
 	ForwardPath link.Path
 	ForwardPort uint16
+	ForwardMore []netip.Addr
 	// Ingress and Egress are the SCTP settings of each side. Egress stream
 	// counts are taken from the ingress peer, as docs/design.md 2.1 says.
 	Ingress, Egress engine.Config
@@ -353,9 +356,9 @@ func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
 	inOut, inIn := in.Streams()
 	ecfg.InitMsg.OutStreams, ecfg.InitMsg.MaxInStreams = inIn, inOut
 	// Keep the peer's port toward the target when free: traces stay readable.
-	out, err := c.h.Dial(r.ForwardLink, r.ForwardPath, in.RemotePort(), r.ForwardPort, ecfg, &p.side[dirOut], now)
+	out, err := c.h.DialAddrs(r.ForwardLink, r.ForwardPath, r.ForwardMore, in.RemotePort(), r.ForwardPort, ecfg, &p.side[dirOut], now)
 	if err == engine.ErrPortInUse {
-		out, err = c.h.Dial(r.ForwardLink, r.ForwardPath, 0, r.ForwardPort, ecfg, &p.side[dirOut], now)
+		out, err = c.h.DialAddrs(r.ForwardLink, r.ForwardPath, r.ForwardMore, 0, r.ForwardPort, ecfg, &p.side[dirOut], now)
 	}
 	if err != nil {
 		slot.Release()

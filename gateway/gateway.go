@@ -145,6 +145,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 			ForwardLink: linkFor(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
 			Ingress: rp.Engine, Egress: rp.Engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
 		}
+		multihome(r, l, f)
 		if f.Tunnel() {
 			r.ForwardPath.RemotePort = f.UDPPort
 		}
@@ -224,6 +225,26 @@ func New(p *Plan, o Options) (*Gateway, error) {
 		go g.watchAuthKeys(ctx, cmp.Or(o.AuthKeyPoll, DefaultAuthKeyPoll))
 	}
 	return g, nil
+}
+
+// multihome gives route r its native legs' addresses: a listen URL's
+// become the ingress side's local addresses (listed in its INIT ACK), a
+// forward URL's the target's other addresses (connectx) and its from= the
+// egress side's local ones (listed in its INIT, the first the source of
+// the primary path).
+func multihome(r *Route, l, f Endpoint) {
+	if l.Native() && l.Multihomed() {
+		r.Ingress.LocalAddrs = l.Addrs
+	}
+	if f.Native() {
+		r.ForwardMore = f.Addrs[1:]
+		if len(f.From) > 0 {
+			r.ForwardPath.Local = f.From[0]
+		}
+		if len(f.From) > 1 {
+			r.Egress.LocalAddrs = f.From
+		}
+	}
 }
 
 func (g *Gateway) closeLinks() {

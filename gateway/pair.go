@@ -240,6 +240,11 @@ func (p *pair) relay(s *side, ev engine.Event, now time.Time) {
 		return
 	}
 	reason := reasonFor(s.d, ev.Err)
+	if n := len(s.a.Status().Paths); n > 1 && errors.Is(ev.Err, engine.ErrPeerUnreachable) {
+		// A multi-homed leg ends only when every path has failed (RFC
+		// 9260 8.1): say so, a single path's failure never reaches here.
+		reason += fmt.Sprintf(": all %d paths failed", n)
+	}
 	if o.end == "" {
 		o.end = "ABORT by gateway: " + reason
 	}

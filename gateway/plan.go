@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/sctpgw/sctpgw/acl"
@@ -141,9 +142,12 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 			if l.Addr.IsUnspecified() {
 				allNative = true
 			} else {
-				p.NativeAddrs = append(p.NativeAddrs, l.Addr)
+				p.NativeAddrs = appendNew(p.NativeAddrs, l.Addrs...)
 			}
 		}
+		// The addresses egress dials from must be served too, or the
+		// link would filter what the target sends to them.
+		p.NativeAddrs = appendNew(p.NativeAddrs, rp.Forward.From...)
 		for _, e := range []Endpoint{rp.Listen, rp.Forward} {
 			p.NeedUDP = p.NeedUDP || e.Encap
 			p.NeedNative = p.NeedNative || e.Native()
@@ -156,6 +160,16 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 		p.NativeAddrs = nil
 	}
 	return p, nil
+}
+
+// appendNew appends the addresses of more not in s yet.
+func appendNew(s []netip.Addr, more ...netip.Addr) []netip.Addr {
+	for _, a := range more {
+		if !slices.Contains(s, a) {
+			s = append(s, a)
+		}
+	}
+	return s
 }
 
 func linkWord(e Endpoint) string {
@@ -183,6 +197,9 @@ func (r *RouteConfig) plan(i int, resolve func(string) (netip.Addr, error)) (Rou
 	}
 	if rp.Forward, err = ParseEndpoint(r.Forward, resolve); err != nil {
 		return rp, fmt.Errorf("%s: %v", field("forward"), err)
+	}
+	if len(rp.Listen.From) > 0 {
+		return rp, fmt.Errorf("%s: %q: from= names where egress dials from; a listen URL lists its addresses before the port", field("listen"), r.Listen)
 	}
 	if rp.Engine, err = r.SCTP.Engine(); err != nil {
 		return rp, fmt.Errorf("%s: %v", field("sctp"), err)

@@ -84,6 +84,21 @@ type SideStatus struct {
 	RTO        time.Duration `json:"rto_ns"`
 	Queued     int           `json:"queued"`
 	Unacked    int           `json:"unacked"`
+	// Paths are every destination of the peer's (a multi-homed peer has
+	// several; a tunnel leg one), the primary among them.
+	Paths []PathInfo `json:"paths"`
+}
+
+// PathInfo is one destination of a side's peer, as sctp_paddrinfo shows it.
+type PathInfo struct {
+	LocalAddr  string        `json:"local_addr,omitempty"`
+	RemoteAddr string        `json:"remote_addr"`
+	State      string        `json:"state"` // active, potentially-failed, inactive, unconfirmed
+	Primary    bool          `json:"primary,omitempty"`
+	SRTT       time.Duration `json:"srtt_ns"`
+	RTO        time.Duration `json:"rto_ns"`
+	Cwnd       int           `json:"cwnd"`
+	Errors     int           `json:"errors"`
 }
 
 // PairStatus is one pair with traffic figures each way.
@@ -124,7 +139,17 @@ func sideStatus(h *engine.Host, a *engine.Association) SideStatus {
 		Rwnd: st.Rwnd, PeerRwnd: st.PeerRwnd, Cwnd: st.Primary.Cwnd,
 		SRTT: st.Primary.SRTT, RTO: st.Primary.RTO,
 		Queued: st.Pending, Unacked: st.Unacked,
+		Paths: pathInfos(st.Paths),
 	}
+}
+
+func pathInfos(ps []engine.PathStatus) []PathInfo {
+	out := make([]PathInfo, len(ps))
+	for i, p := range ps {
+		out[i] = PathInfo{LocalAddr: addrString(p.Path.Local), RemoteAddr: addrString(p.Path.Remote),
+			State: p.State.String(), Primary: p.Primary, SRTT: p.SRTT, RTO: p.RTO, Cwnd: p.Cwnd, Errors: p.Errors}
+	}
+	return out
 }
 
 func addrString(a interface {

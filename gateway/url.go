@@ -4,43 +4,87 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
 // Endpoint is a parsed listen or forward URL:
 //
-//	sctp://HOST:PORT               native SCTP
+//	sctp://HOST[,HOST...]:PORT[?from=ADDR[,ADDR...]]   native SCTP, multi-homed with several hosts
 //	udp://HOST:UDPPORT/SCTPPORT    SCTP in UDP (RFC 6951); UDPPORT defaults to 9899
 //	dtls://HOST:PORT/SCTPPORT      SCTP in DTLS (RFC 8261) between gateways; PORT is the DTLS (UDP) port
+//
+// A native endpoint may name several addresses (IPv6 ones in brackets), at
+// most engine.MaxLocalAddrs: a listen URL's are the local addresses the
+// route serves, listed in its INIT ACK so a multi-homed peer has a path to
+// each (RFC 9260 5.1.2, 6.4); a forward URL's are the target's addresses,
+// the first the primary path, the others tried and failed over to
+// (sctp_connectx). A forward URL's from= names the local addresses the
+// egress side dials from and lists in its INIT, so the target has a path to
+// each of them too. A tunnel stays single-path: see Endpoint.Tunnel.
 type Endpoint struct {
 	Encap    bool   // udp://
 	DTLS     bool   // dtls://
-	Host     string // as written (a name is resolved at start)
+	Host     string // as written (a name is resolved at start); the first of Hosts
 	Addr     netip.Addr
 	UDPPort  uint16 // udp:// and dtls:// only
 	SCTPPort uint16
+	// Hosts and Addrs are every address of the endpoint, Host and Addr
+	// first; From the local addresses of a forward URL's from=.
+	Hosts []string
+	Addrs []netip.Addr
+	From  []netip.Addr
 }
 
 func (e Endpoint) String() string {
-	h := e.Host
-	if strings.Contains(h, ":") {
-		h = "[" + h + "]"
+	hosts := e.Hosts
+	if len(hosts) == 0 {
+		hosts = []string{e.Host}
 	}
+	hs := make([]string, len(hosts))
+	for i, h := range hosts {
+		hs[i] = bracket(h)
+	}
+	h := strings.Join(hs, ",")
 	if e.Encap {
 		return fmt.Sprintf("udp://%s:%d/%d", h, e.UDPPort, e.SCTPPort)
 	}
 	if e.DTLS {
 		return fmt.Sprintf("dtls://%s:%d/%d", h, e.UDPPort, e.SCTPPort)
 	}
-	return fmt.Sprintf("sctp://%s:%d", h, e.SCTPPort)
+	s := fmt.Sprintf("sctp://%s:%d", h, e.SCTPPort)
+	if len(e.From) > 0 {
+		f := make([]string, len(e.From))
+		for i, a := range e.From {
+			f[i] = bracket(a.String())
+		}
+		s += "?from=" + strings.Join(f, ",")
+	}
+	return s
 }
+
+func bracket(h string) string {
+	if strings.Contains(h, ":") {
+		return "[" + h + "]"
+	}
+	return h
+}
+
+// Multihomed reports whether a native endpoint names several addresses.
+func (e Endpoint) Multihomed() bool { return len(e.Addrs) > 1 }
 
 // Native reports whether the endpoint is native SCTP (sctp://).
 func (e Endpoint) Native() bool { return !e.Encap && !e.DTLS }
 
 // Tunnel reports whether the endpoint is a tunnel between gateways or to
-// an RFC 6951 stack (udp:// or dtls://).
+// an RFC 6951 stack (udp:// or dtls://). A tunnel leg is single-path: an
+// encapsulating peer must not list addresses in its INIT (RFC 6951 5.7),
+// since behind a NAT they are private ones, and the one address a NAT
+// shows is all either side can reach; failover there is the NAT's and the
+// network's, and a pair's two native legs fail over on their own.
 func (e Endpoint) Tunnel() bool { return e.Encap || e.DTLS }
 
 // ParseEndpoint parses a listen or forward URL. Names are resolved with
@@ -48,6 +92,12 @@ func (e Endpoint) Tunnel() bool { return e.Encap || e.DTLS }
 func ParseEndpoint(s string, resolve func(string) (netip.Addr, error)) (Endpoint, error) {
 	var e Endpoint
 	scheme, rest, ok := strings.Cut(s, "://")
+	if ok && scheme == "sctp" && strings.ContainsAny(rest, ",?") {
+		return parseMultihomed(s, rest, resolve)
+	}
+	if ok && scheme != "sctp" && strings.Contains(rest, ",") {
+		return e, fmt.Errorf("%q: a tunnel is single-path: one address (RFC 6951 5.7: an encapsulating peer lists none)", s)
+	}
 	if !ok {
 		return e, fmt.Errorf("%q: expected sctp://HOST:PORT or udp://HOST:UDPPORT/SCTPPORT", s)
 	}
@@ -111,6 +161,7 @@ func ParseEndpoint(s string, resolve func(string) (netip.Addr, error)) (Endpoint
 	e.Host = host
 	if a, err := netip.ParseAddr(host); err == nil {
 		e.Addr = a.Unmap()
+		e.Hosts, e.Addrs = []string{host}, []netip.Addr{e.Addr}
 		return e, nil
 	}
 	if resolve == nil {
@@ -121,7 +172,84 @@ func ParseEndpoint(s string, resolve func(string) (netip.Addr, error)) (Endpoint
 		return e, fmt.Errorf("%q: resolving %q: %v", s, host, err)
 	}
 	e.Addr = a.Unmap()
+	e.Hosts, e.Addrs = []string{host}, []netip.Addr{e.Addr}
 	return e, nil
+}
+
+// parseMultihomed parses sctp://HOST,HOST...:PORT?from=ADDR,... (rest is
+// what follows the scheme).
+func parseMultihomed(s, rest string, resolve func(string) (netip.Addr, error)) (Endpoint, error) {
+	e := Endpoint{}
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	i := strings.LastIndex(rest, ":")
+	if i < 0 || strings.LastIndex(rest, "]") > i {
+		return e, fmt.Errorf("%q: expected sctp://HOST,HOST:PORT (the port after the last colon)", s)
+	}
+	p, err := parsePort(rest[i+1:])
+	if err != nil {
+		return e, fmt.Errorf("%q: port %q: %v", s, rest[i+1:], err)
+	}
+	e.SCTPPort = p
+	if e.Hosts, e.Addrs, err = parseHostList(s, rest[:i], resolve); err != nil {
+		return e, err
+	}
+	e.Host, e.Addr = e.Hosts[0], e.Addrs[0]
+	for _, a := range e.Addrs {
+		if a.IsUnspecified() && len(e.Addrs) > 1 {
+			return e, fmt.Errorf("%q: %v: a list names the addresses to use; a wildcard goes alone", s, a)
+		}
+	}
+	if hasQuery {
+		v, ok := strings.CutPrefix(query, "from=")
+		if !ok || v == "" {
+			return e, fmt.Errorf("%q: %q: the one option is from=ADDR[,ADDR...]", s, query)
+		}
+		if _, e.From, err = parseHostList(s, v, nil); err != nil {
+			return e, err
+		}
+		for _, a := range e.From {
+			if a.IsUnspecified() {
+				return e, fmt.Errorf("%q: from=%v: name the local addresses to dial from", s, a)
+			}
+		}
+	}
+	return e, nil
+}
+
+// parseHostList parses HOST[,HOST...] of a native URL: at most
+// engine.MaxLocalAddrs, each once, IPv6 literals in brackets.
+func parseHostList(s, list string, resolve func(string) (netip.Addr, error)) ([]string, []netip.Addr, error) {
+	parts := strings.Split(list, ",")
+	if len(parts) > engine.MaxLocalAddrs {
+		return nil, nil, fmt.Errorf("%q: %d addresses, at most %d", s, len(parts), engine.MaxLocalAddrs)
+	}
+	var hosts []string
+	var addrs []netip.Addr
+	for _, h := range parts {
+		if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+			h = h[1 : len(h)-1]
+		} else if strings.ContainsAny(h, ":[]") {
+			return nil, nil, fmt.Errorf("%q: %q: an IPv6 address in a list goes in brackets", s, h)
+		}
+		if h == "" {
+			return nil, nil, fmt.Errorf("%q: missing host in the list", s)
+		}
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			if resolve == nil {
+				return nil, nil, fmt.Errorf("%q: %q is not an IP address", s, h)
+			}
+			if a, err = resolve(h); err != nil {
+				return nil, nil, fmt.Errorf("%q: resolving %q: %v", s, h, err)
+			}
+		}
+		a = a.Unmap()
+		if slices.Contains(addrs, a) {
+			return nil, nil, fmt.Errorf("%q: %v named twice", s, a)
+		}
+		hosts, addrs = append(hosts, h), append(addrs, a)
+	}
+	return hosts, addrs, nil
 }
 
 func parsePort(s string) (uint16, error) {

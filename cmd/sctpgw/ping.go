@@ -97,8 +97,10 @@ func ping(c *cli.Context, ep gateway.Endpoint) error {
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
 	t0 := time.Now()
-	a, err := st.Dial(ctx, 0, p, localPort, ep.SCTPPort, stack.Options{NoDelay: true,
-		InitMsg: engine.InitMsg{OutStreams: uint16(c.Int("streams")), MaxInStreams: 65535}})
+	// A multi-homed target's other addresses are tried when the first does
+	// not answer (sctp_connectx).
+	a, err := st.DialWith(ctx, 0, p, localPort, ep.SCTPPort, stack.DialOptions{PeerAddrs: ep.Addrs[1:], Options: stack.Options{NoDelay: true,
+		InitMsg: engine.InitMsg{OutStreams: uint16(c.Int("streams")), MaxInStreams: 65535}}})
 	if err != nil {
 		var ae *stack.AssocError
 		if errors.As(err, &ae) {
