@@ -34,9 +34,9 @@ import (
 // SCTP at both ends, Nagle on, 1 MiB socket buffers; the figures are what
 // tsctp's server measures (first message to the end). For each relay the
 // CPU time of each of its two processes over the transfer (user + system,
-// /proc, every thread) divided by the messages, and the IP packets per
-// second its namespace delivered to it and sent (the relay is the only
-// thing there that sends or receives).
+// /proc, every thread) divided by the messages, and the packets per second
+// each received and sent (sctpgw's SCTP packet counters; for the usrsctp
+// relay the IP packets of its namespace, where nothing else runs).
 //
 // Latency: our stack sends 100-byte messages at 10 k msg/s from enb to an
 // echo in mme for 2 s, direct and through each relay; every echo's round
@@ -145,7 +145,7 @@ func BenchmarkLab(b *testing.B) {
 				r.Msgps()/d.Msgps(), ratioU, cpu(r.edgeCPU), cpu(r.coreCPU), pps(r.edgePkts), pps(r.corePkts))
 		}
 	}
-	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: IP packets in + out of its namespace; ratios of msgs/s)\n")
+	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: packets in + out of each; ratios of msgs/s)\n")
 	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s (round trips):\n")
 	q := func(d []time.Duration, f float64) time.Duration {
 		if len(d) == 0 {
@@ -240,6 +240,17 @@ func (l *lab) usrsctpPair(bin string) *relayPair {
 	return rp
 }
 
+// packets is the packets each of the pair received and sent: sctpgw's
+// SCTP packet counters, or the IP packets of the usrsctp relay's namespace
+// (where it is the only thing that sends or receives, one datagram per
+// packet).
+func (rp *relayPair) packets(l *lab) [2]uint64 {
+	if rp.edgeGW != nil {
+		return [2]uint64{rp.edgeGW.sctpPackets(), rp.coreGW.sctpPackets()}
+	}
+	return [2]uint64{l.ipPackets("edge"), l.ipPackets("core")}
+}
+
 // stop ends both processes (nothing for direct).
 func (rp *relayPair) stop() {
 	if rp == nil {
@@ -273,7 +284,7 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 	var pktsBefore [2]uint64
 	if rp != nil {
 		before = [2]time.Duration{treeCPU(rp.edge.cmd.Process.Pid, 4), treeCPU(rp.core.cmd.Process.Pid, 4)}
-		pktsBefore = [2]uint64{l.ipPackets("edge"), l.ipPackets("core")}
+		pktsBefore = rp.packets(l)
 	}
 	env := []string{"LD_PRELOAD=" + shim}
 	port := strconv.Itoa(benchTsctpPort)
@@ -300,11 +311,19 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 	if rp != nil {
 		r.edgeCPU = treeCPU(rp.edge.cmd.Process.Pid, 4) - before[0]
 		r.coreCPU = treeCPU(rp.core.cmd.Process.Pid, 4) - before[1]
-		r.edgePkts = l.ipPackets("edge") - pktsBefore[0]
-		r.corePkts = l.ipPackets("core") - pktsBefore[1]
+		pkts := rp.packets(l)
+		r.edgePkts, r.corePkts = pkts[0]-pktsBefore[0], pkts[1]-pktsBefore[1]
 	}
 	srv.kill()
 	return r
+}
+
+// sctpPackets is the SCTP packets the gateway received and sent, from its
+// counters: what crossed the wire, however many went per system call or
+// per GSO super-datagram (which the namespace's IP counters count once).
+func (g *gw) sctpPackets() uint64 {
+	s := g.snapshot()
+	return s.SNMP["SctpInSCTPPacks"] + s.SNMP["SctpOutSCTPPacks"]
 }
 
 // ipPackets is the IP packets role's namespace delivered locally and sent

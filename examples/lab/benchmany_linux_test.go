@@ -31,11 +31,12 @@ const benchManyPort = 36422
 // to the edge, which carries them over UDP to a sink of ours (our stack on
 // a UDP link in the nat namespace, one hop away, reading and dropping
 // every message). No core: the figure is one gateway's. It prints the
-// messages per second the sink received, the IP packets per second in and
-// out of the edge's namespace, and the edge's CPU per message and per
+// messages per second the sink received, the SCTP packets per second in
+// and out of the edge, and the edge's CPU per message and per
 // packet, over -benchtime after a second of warm-up, with the load
 // average. The clients and the sink run in the benchmark's own process on
-// the same two cores. LAB_MANY_SIZES=1024 runs one size (to profile it).
+// the same two cores. LAB_MANY_SIZES=1024 runs one size (to profile it);
+// LAB_MANY_SCTP="{sack_freq: 4}" gives the edge's route SCTP settings.
 func BenchmarkLabManyAssocs(b *testing.B) {
 	const assocs = 100
 	secs := benchSeconds(5)
@@ -67,6 +68,7 @@ func BenchmarkLabManyAssocs(b *testing.B) {
 			}
 		}
 	}
+	notes := ""
 	for _, size := range sizes {
 		var stop atomic.Bool
 		var wg sync.WaitGroup
@@ -83,9 +85,13 @@ func BenchmarkLabManyAssocs(b *testing.B) {
 			}()
 		}
 		time.Sleep(time.Second) // warm-up: windows, queues and cwnd
-		cpu0, pk0, n0, t0 := treeCPU(edge.p.cmd.Process.Pid, 4), l.ipPackets("edge"), got.Load(), time.Now()
+		s0 := edge.snapshot()
+		cpu0, n0, t0 := treeCPU(edge.p.cmd.Process.Pid, 4), got.Load(), time.Now()
 		time.Sleep(time.Duration(secs) * time.Second)
-		cpu1, pk1, n1, t1 := treeCPU(edge.p.cmd.Process.Pid, 4), l.ipPackets("edge"), got.Load(), time.Now()
+		cpu1, n1, t1 := treeCPU(edge.p.cmd.Process.Pid, 4), got.Load(), time.Now()
+		s1 := edge.snapshot()
+		d := func(k string) float64 { return float64(s1.SNMP[k] - s0.SNMP[k]) }
+		pk0, pk1 := uint64(0), uint64(d("SctpInSCTPPacks")+d("SctpOutSCTPPacks"))
 		stop.Store(true)
 		wg.Wait()
 		wall := t1.Sub(t0).Seconds()
@@ -96,12 +102,14 @@ func BenchmarkLabManyAssocs(b *testing.B) {
 		cpu := float64((cpu1 - cpu0).Nanoseconds()) / 1e3
 		out += fmt.Sprintf("  %-6d %10.0f %12.0f %11.0f%% %13.2f %13.2f %9.2f  %s\n", size, msgs/wall, pkts/wall,
 			cpu/1e4/wall, cpu/msgs, cpu/pkts, pkts/msgs, loadAvg())
+		notes += fmt.Sprintf("  %-6d per message: %.2f packets in, %.2f out, %.2f control chunks in, %.2f out; T3 expiries %.0f\n", size,
+			d("SctpInSCTPPacks")/msgs, d("SctpOutSCTPPacks")/msgs, d("SctpInCtrlChunks")/msgs, d("SctpOutCtrlChunks")/msgs, d("SctpT3RtxExpireds"))
 		b.ReportMetric(msgs/wall, fmt.Sprintf("msgs/s-%dB", size))
 		b.ReportMetric(pkts/wall, fmt.Sprintf("edge-pkts/s-%dB", size))
 		// Let what is queued drain before the next size.
 		time.Sleep(500 * time.Millisecond)
 	}
-	fmt.Print(out + "  (pkt/s: IP packets in + out of the edge's namespace; CPU: the edge's process, user + system)\n")
+	fmt.Print(out + notes + "  (pkt/s: SCTP packets in + out of the edge (its counters); CPU: the edge's process, user + system)\n")
 }
 
 // edgeToSink starts sctpgw at the edge with one route: native SCTP on
@@ -109,8 +117,12 @@ func BenchmarkLabManyAssocs(b *testing.B) {
 func (l *lab) edgeToSink(port int) *gw {
 	l.tb.Helper()
 	dir := l.tb.TempDir()
+	sctp := ""
+	if s := os.Getenv("LAB_MANY_SCTP"); s != "" { // e.g. "{sack_freq: 4}", to try a setting
+		sctp = ", sctp: " + s
+	}
 	cfg := fmt.Sprintf("udp: {listen: \"0.0.0.0:9899\"}\nlog: {level: warn}\nroutes:\n"+
-		"  - {name: many, listen: \"sctp://%s:%d\", forward: \"udp://%s:9899/%d\"}\n", edgeRAN, port, natInside, port)
+		"  - {name: many, listen: \"sctp://%s:%d\", forward: \"udp://%s:9899/%d\"%s}\n", edgeRAN, port, natInside, port, sctp)
 	f := filepath.Join(dir, "edge.yaml")
 	if err := os.WriteFile(f, []byte(cfg), 0o644); err != nil {
 		l.tb.Fatal(err)

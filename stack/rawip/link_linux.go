@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +27,11 @@ type sock struct {
 	// POLLERR, a read returned a socket error, or a send failed with
 	// EMSGSIZE. The reader drains the queue before reading data.
 	errPending atomic.Bool
+	// f and rc, when set, hand the descriptor to Go's network poller
+	// (read_poller_linux.go): the link's only socket, read without a
+	// thread of its own blocked in poll. f owns the descriptor then.
+	f  *os.File
+	rc syscall.RawConn
 }
 
 // Link is a native SCTP link over raw IPv4 and IPv6 sockets. It implements
@@ -130,6 +137,11 @@ func Listen(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	l.warnForeignAddrs()
+	if len(l.socks) == 1 {
+		if err := l.socks[0].usePoller(); err != nil {
+			return nil, err
+		}
+	}
 	l.r.init(l.batch, len(l.socks))
 	l.w.init(l.batch)
 	ok = true
@@ -335,6 +347,9 @@ func (l *Link) Close() error {
 	}
 	var one = [8]byte{1}
 	unix.Write(l.wake, one[:]) // an eventfd write of 1 cannot fail short of overflow
+	for _, s := range l.socks {
+		s.wakeReader() // a reader in the network poller
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.release()
@@ -343,7 +358,7 @@ func (l *Link) Close() error {
 func (l *Link) release() error {
 	var errs []error
 	for _, s := range l.socks {
-		if err := unix.Close(s.fd); err != nil {
+		if err := s.close(); err != nil {
 			errs = append(errs, fmt.Errorf("rawip: closing the %s socket: %w", s.family, err))
 		}
 	}

@@ -41,6 +41,8 @@ type reader struct {
 	drained []bool
 	// errRun counts consecutive failed reads.
 	errRun int
+	// poll is a read in Go's network poller (read_poller_linux.go).
+	poll polled
 
 	// One error-queue message at a time: errors are rare.
 	ehdr  unix.Msghdr
@@ -125,6 +127,9 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	if len(l.socks) == 1 && l.socks[0].rc != nil {
+		return l.readPolled(l.socks[0], pkts)
+	}
 	for {
 		if l.closed.Load() {
 			return 0, link.ErrClosed
