@@ -4,6 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,9 +51,14 @@ func loopPair(b *testing.B, dtlsKind bool) (link.Link, link.Link, link.Path) {
 	return cli, srv, link.Path{Remote: loop, RemotePort: port}
 }
 
-// transferRate moves n messages of size one way over one association and
-// returns the rate in MB/s.
-func transferRate(b *testing.B, dtlsKind bool, size, n int) float64 {
+// transfer is one run: rate and the process's CPU per message (both
+// stacks and both links are in this process).
+type transfer struct {
+	mbps, cpuPerMsg float64 // MB/s, µs
+}
+
+// transferRate moves n messages of size one way over one association.
+func transferRate(b *testing.B, dtlsKind bool, size, n int) transfer {
 	cli, srv, path := loopPair(b, dtlsKind)
 	cs, err := stack.New(stack.Config{Links: []link.Link{cli}})
 	if err != nil {
@@ -79,6 +89,7 @@ func transferRate(b *testing.B, dtlsKind bool, size, n int) float64 {
 		}
 		done <- nil
 	}()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		if err := c.SendMsg(ctx, msg, stack.SndInfo{PPID: 60}); err != nil {
@@ -88,26 +99,67 @@ func transferRate(b *testing.B, dtlsKind bool, size, n int) float64 {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	return float64(size*n) / time.Since(start).Seconds() / 1e6
+	el := time.Since(start)
+	return transfer{mbps: float64(size*n) / el.Seconds() / 1e6, cpuPerMsg: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
+}
+
+// cpuTime is the process's user and system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // BenchmarkDTLSvsUDP: one association over the DTLS link and over the RFC
-// 6951 link on loopback, in the same run, one-way bulk transfer; prints
-// both rates and their ratio (goal: DTLS at least 0.8 of UDP).
+// 6951 link on loopback, alternately in the same run (DTLS_BENCH_ROUNDS
+// rounds, 3 by default), one-way bulk transfer; prints rates, the
+// process's CPU per message (steadier than rates on a shared machine) and
+// the ratios, with the load average (goal: DTLS at least 0.8 of UDP).
 func BenchmarkDTLSvsUDP(b *testing.B) {
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("DTLS_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
 	for _, size := range []int{1024, 8192} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			n := 20000 * 1024 / size
-			var udp, dtls float64
-			for i := 0; i < b.N; i++ {
-				udp += transferRate(b, false, size, n)
-				dtls += transferRate(b, true, size, n)
+			var udp, dtls []transfer
+			for i := 0; i < b.N*rounds; i++ {
+				udp = append(udp, transferRate(b, false, size, n))
+				dtls = append(dtls, transferRate(b, true, size, n))
 			}
-			udp, dtls = udp/float64(b.N), dtls/float64(b.N)
-			b.ReportMetric(udp, "udp-MB/s")
-			b.ReportMetric(dtls, "dtls-MB/s")
-			b.ReportMetric(dtls/udp, "dtls/udp")
-			b.Logf("%d-byte messages: UDP %.1f MB/s, DTLS %.1f MB/s, ratio %.2f", size, udp, dtls, dtls/udp)
+			u, d := median(udp), median(dtls)
+			b.ReportMetric(u.mbps, "udp-MB/s")
+			b.ReportMetric(d.mbps, "dtls-MB/s")
+			b.ReportMetric(d.mbps/u.mbps, "dtls/udp")
+			b.ReportMetric(d.cpuPerMsg, "dtls-cpu-µs/msg")
+			b.ReportMetric(u.cpuPerMsg, "udp-cpu-µs/msg")
+			b.Logf("%d-byte messages, median of %d: UDP %.1f MB/s %.1f µs CPU/msg, DTLS %.1f MB/s %.1f µs CPU/msg: rate ratio %.2f, CPU ratio (UDP/DTLS) %.2f; load %s",
+				size, len(udp), u.mbps, u.cpuPerMsg, d.mbps, d.cpuPerMsg, d.mbps/u.mbps, u.cpuPerMsg/d.cpuPerMsg, loadAvg())
 		})
 	}
+}
+
+// median takes the median rate and the median CPU per message, each on
+// its own.
+func median(ts []transfer) transfer {
+	r := make([]float64, len(ts))
+	c := make([]float64, len(ts))
+	for i, t := range ts {
+		r[i], c[i] = t.mbps, t.cpuPerMsg
+	}
+	sort.Float64s(r)
+	sort.Float64s(c)
+	return transfer{mbps: r[len(r)/2], cpuPerMsg: c[len(c)/2]}
 }

@@ -1,18 +1,18 @@
 package dtlslink
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/dtls/v4"
-
 	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/udpencap"
 )
 
 // udpHeaderLen is the UDP header below every DTLS record.
@@ -25,40 +25,49 @@ const udpHeaderLen = 8
 // and at most 24 bytes of explicit nonce and tag (AES-GCM: 8 + 16).
 const RecordOverhead = 13 + 16 + 1 + 24
 
-// bufSize holds the largest DTLS plaintext (2^14, RFC 6347 4.1 via RFC
-// 5246 6.2.1) with room to spare.
-const bufSize = 1<<14 + 256
+// maxDatagram holds the largest DTLS record (2^14 of plaintext, RFC 6347
+// 4.1 via RFC 5246 6.2.1, and its overhead) with room to spare; a larger
+// datagram is no record of ours.
+const maxDatagram = 1<<14 + 2048
 
-// rxQueue and rxBuffers bound what waits between the sessions' readers and
-// ReadBatch; a full queue stops the readers, and DTLS's own buffers then
-// drop, as a socket's receive buffer would.
-const (
-	rxQueue   = 1024
-	rxBuffers = 512
-)
+// rxBatch bounds the datagrams read per system call.
+const rxBatch = 64
 
 // Link is the RFC 8261 link: SCTP packets as DTLS application data, one
-// DTLS session per peer gateway carrying all of its associations. It
-// implements link.Link; see the package documentation.
+// DTLS session per peer gateway carrying all of its associations, every
+// session on one UDP socket. It implements link.Link; see the package
+// documentation.
 type Link struct {
 	cfg   Config
 	log   *slog.Logger
 	creds atomic.Pointer[Credentials]
 	peers atomic.Pointer[map[netip.AddrPort]*Credentials]
-	psk   bool // the listener's kind, fixed at Listen
+	psk   bool // the listener's kind, fixed at New
 
-	sock  net.PacketConn // the listening socket; nil when not listening
-	ln    net.Listener
-	local netip.AddrPort
+	sock      *udpencap.Link // every session's datagrams, batched
+	local     netip.AddrPort // the listening address; zero when not listening
+	listening bool
 
-	mu       sync.Mutex
-	sessions map[netip.AddrPort]*session
-	failed   map[netip.AddrPort]*failure
-	nsess    int // sessions in the map, handshaking ones included, plus accepted handshakes
+	// wake makes a ReadBatch blocked on the socket look at the backlog: a
+	// datagram of wakeToken to the socket itself.
+	wakePath  link.Path
+	wakeToken [16]byte
 
-	rx        chan rxItem
-	free      chan []byte
-	allocated atomic.Int32
+	mu         sync.Mutex
+	byAddr     map[netip.AddrPort]*session // the peer's current address -> its session
+	byCID      map[string]*session         // the connection ID we gave -> its session
+	byPath     map[netip.AddrPort]*session // the engine's path -> its session
+	candidates map[netip.AddrPort]*session // a new handshake from a session's address
+	failed     map[netip.AddrPort]*failure
+	nsess      int      // sessions in the maps, handshaking ones and candidates included
+	backlog    []rxItem // for ReadBatch, from other goroutines or past its batch
+	woken      bool     // a wake-up datagram is on its way
+
+	txMu sync.Mutex // one WriteBatch on the socket at a time
+
+	// ReadBatch's own: one reader at a time (link.Link).
+	rxIn  []link.Packet
+	rxOut drained
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -73,11 +82,13 @@ type Link struct {
 
 var _ link.Link = (*Link)(nil)
 
-// rxItem is a received SCTP packet, or a path gone down (err set).
+// rxItem is a received SCTP packet (buf, owned), or a path notice.
 type rxItem struct {
-	path link.Path
-	buf  []byte
-	err  error
+	path   link.Path
+	buf    []byte
+	notice link.Notice
+	mtu    int
+	err    error
 }
 
 // failure is a peer whose last dial failed: packets to it are dropped,
@@ -88,8 +99,10 @@ type failure struct {
 	err     error
 }
 
-// New opens the link: the listening socket when cfg.Listen is set. Sessions
-// to cfg.Peers are dialled on demand, when the engine first sends there.
+// New opens the link's socket: on cfg.Listen when set (sessions are
+// accepted there and dialled from there), else on an ephemeral port.
+// Sessions to cfg.Peers are dialled on demand, when the engine first sends
+// there.
 func New(cfg Config) (*Link, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -97,53 +110,66 @@ func New(cfg Config) (*Link, error) {
 	}
 	l := &Link{
 		cfg: c, log: c.Logger,
-		sessions: map[netip.AddrPort]*session{}, failed: map[netip.AddrPort]*failure{},
-		rx: make(chan rxItem, rxQueue), free: make(chan []byte, rxBuffers), done: make(chan struct{}),
+		byAddr: map[netip.AddrPort]*session{}, byCID: map[string]*session{}, byPath: map[netip.AddrPort]*session{},
+		candidates: map[netip.AddrPort]*session{}, failed: map[netip.AddrPort]*failure{},
+		done: make(chan struct{}),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.creds.Store(c.Credentials)
 	peers := c.Peers
 	l.peers.Store(&peers)
-	if c.Listen.IsValid() {
-		if err := l.listen(); err != nil {
-			return nil, err
-		}
+	l.psk = c.Credentials.IsPSK()
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	l.rxIn = make([]link.Packet, rxBatch)
+	for i := range l.rxIn {
+		l.rxIn[i].Buf = make([]byte, 0, maxDatagram)
+	}
+	if _, err := rand.Read(l.wakeToken[:]); err != nil {
+		l.sock.Close()
+		return nil, fmt.Errorf("dtlslink: %w", err)
 	}
 	l.wg.Add(1)
 	go l.janitor()
 	return l, nil
 }
 
-func (l *Link) listen() error {
-	a := l.cfg.Listen
-	network := "udp4"
-	if a.Addr().Is6() && !a.Addr().Is4In6() {
-		network = "udp6"
+// open opens the socket: the listening address, or an ephemeral port of
+// the peers' family.
+func (l *Link) open() error {
+	uc := udpencap.Config{Net: l.cfg.Net, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: l.log}
+	if l.cfg.Listen.IsValid() {
+		uc.Addr = l.cfg.Listen
+		l.listening = true
+	} else {
+		uc.EphemeralPort = true
+		uc.Addr = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+		for p := range l.cfg.Peers {
+			if !p.Addr().Unmap().Is4() {
+				uc.Addr = netip.AddrPort{} // dual stack
+			}
+		}
 	}
-	conn, err := l.cfg.Net.ListenUDP(network, net.UDPAddrFromAddrPort(a))
+	sock, err := udpencap.Listen(uc)
 	if err != nil {
-		return fmt.Errorf("dtlslink: listen %s: %w", a, err)
+		return fmt.Errorf("dtlslink: %w", err)
 	}
-	if uc, ok := conn.(*net.UDPConn); ok {
-		// A burst of records from many associations overflows the default
-		// receive buffer quickly; raise it where the system lets us.
-		_ = uc.SetReadBuffer(4 << 20)
-		_ = uc.SetWriteBuffer(4 << 20)
+	l.sock = sock
+	la := sock.LocalAddr()
+	if l.listening {
+		l.local = netip.AddrPortFrom(la.Addr().Unmap(), la.Port())
 	}
-	l.psk = l.cfg.Credentials.IsPSK()
-	ln, err := dtls.Listen(conn, l.serverOptions()...)
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("dtlslink: listen %s: %w", a, err)
+	self := la.Addr().Unmap()
+	switch {
+	case !self.IsUnspecified():
+	case self.Is4() || uc.Addr == (netip.AddrPort{}):
+		self = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	default:
+		self = netip.IPv6Loopback()
 	}
-	l.sock, l.ln = conn, ln
-	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
-		ap := ua.AddrPort()
-		l.local = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	l.wg.Add(1)
-	go l.acceptLoop()
-	l.log.Debug("dtlslink: listening", "addr", l.local.String())
+	l.wakePath = link.Path{Remote: self, RemotePort: la.Port()}
+	l.log.Debug("dtlslink: socket open", "addr", la.String(), "listening", l.listening)
 	return nil
 }
 
@@ -173,7 +199,7 @@ func (l *Link) LocalAddrs() []netip.Addr {
 // so do their associations. peers replaces Config.Peers when not nil. A
 // listener keeps its kind (certificates or a pre-shared key).
 func (l *Link) SetCredentials(c *Credentials, peers map[netip.AddrPort]*Credentials) error {
-	if l.ln != nil {
+	if l.listening {
 		if err := c.Validate(); err != nil {
 			return fmt.Errorf("dtlslink: credentials: %w", err)
 		}
@@ -204,82 +230,156 @@ func kindWord(psk bool) string {
 	return "certificates"
 }
 
-// ReadBatch blocks until a packet or a path-down notice is there, then
-// fills as many of pkts as are ready (link.Link). Each packet is copied
-// into the caller's buffer.
+// ReadBatch blocks until a packet or a path notice is there, then fills as
+// many of pkts as are ready (link.Link). It reads the socket itself, a
+// batch of datagrams per system call, and decrypts each on this goroutine:
+// no hand-off between a socket reader and the caller.
 func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 	if len(pkts) == 0 {
 		return 0, nil
 	}
-	var it rxItem
-	select {
-	case it = <-l.rx:
-	case <-l.done:
-		return 0, link.ErrClosed
+	for {
+		if n := l.takeBacklog(pkts); n > 0 {
+			return n, nil
+		}
+		if l.closed.Load() {
+			return 0, link.ErrClosed
+		}
+		m, err := l.sock.ReadBatch(l.rxIn[:min(len(pkts), len(l.rxIn))])
+		if err != nil {
+			if l.closed.Load() {
+				return 0, link.ErrClosed
+			}
+			return 0, fmt.Errorf("dtlslink: %w", err)
+		}
+		o := &l.rxOut
+		o.reset()
+		for i := range l.rxIn[:m] {
+			l.receive(&l.rxIn[i], o)
+		}
+		l.send(o.tx)
+		if n := l.deliver(pkts, o.rx); n > 0 {
+			return n, nil
+		}
 	}
+}
+
+// deliver copies items into pkts and queues what does not fit.
+func (l *Link) deliver(pkts []link.Packet, items []rxItem) int {
 	n := 0
 	var rxPkts, rxBytes uint64
-	for {
-		p := &pkts[n]
-		buf := p.Buf[:cap(p.Buf)]
-		if it.err != nil {
-			*p = link.Packet{Path: it.path, Buf: buf[:0], Notice: link.NoticeDown, Err: it.err}
-		} else {
-			m := copy(buf, it.buf)
-			if m < len(it.buf) {
-				l.stats.rxTruncated.Add(1)
-				m = 0
-			}
-			*p = link.Packet{Path: it.path, Buf: buf[:m]}
-			rxPkts++
-			rxBytes += uint64(m)
-			l.putBuf(it.buf)
-		}
-		n++
+	for i, it := range items {
 		if n == len(pkts) {
+			l.mu.Lock()
+			l.backlog = append(l.backlog, items[i:]...)
+			l.mu.Unlock()
 			break
 		}
-		select {
-		case it = <-l.rx:
-			continue
-		default:
+		if l.fill(&pkts[n], it) {
+			if it.notice == link.NoticeNone {
+				rxPkts++
+				rxBytes += uint64(len(it.buf))
+			}
+			n++
 		}
-		break
 	}
-	l.stats.rxBatches.Add(1)
-	l.stats.rxPackets.Add(rxPkts)
-	l.stats.rxBytes.Add(rxBytes)
-	return n, nil
+	if n > 0 {
+		l.stats.rxBatches.Add(1)
+		l.stats.rxPackets.Add(rxPkts)
+		l.stats.rxBytes.Add(rxBytes)
+	}
+	return n
+}
+
+// fill puts one item in p; false when it does not fit p's buffer.
+func (l *Link) fill(p *link.Packet, it rxItem) bool {
+	buf := p.Buf[:cap(p.Buf)]
+	if it.notice != link.NoticeNone {
+		*p = link.Packet{Path: it.path, Buf: buf[:0], Notice: it.notice, MTU: it.mtu, Err: it.err}
+		return true
+	}
+	if len(it.buf) > len(buf) {
+		l.stats.rxTruncated.Add(1)
+		return false
+	}
+	*p = link.Packet{Path: it.path, Buf: buf[:copy(buf, it.buf)]}
+	return true
+}
+
+// takeBacklog delivers what waits in the backlog.
+func (l *Link) takeBacklog(pkts []link.Packet) int {
+	l.mu.Lock()
+	if len(l.backlog) == 0 {
+		l.mu.Unlock()
+		return 0
+	}
+	items := l.backlog
+	l.backlog = nil
+	l.woken = false
+	l.mu.Unlock()
+	return l.deliver(pkts, items)
+}
+
+// queue hands items to ReadBatch from another goroutine, waking it.
+func (l *Link) queue(items ...rxItem) {
+	if len(items) == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.backlog = append(l.backlog, items...)
+	wake := !l.woken
+	l.woken = true
+	l.mu.Unlock()
+	if wake {
+		l.send([]link.Packet{{Path: l.wakePath, Buf: l.wakeToken[:]}})
+	}
+}
+
+// isWake tells our own wake-up datagram.
+func (l *Link) isWake(p *link.Packet) bool {
+	return p.Path.RemotePort == l.wakePath.RemotePort && bytes.Equal(p.Buf, l.wakeToken[:])
 }
 
 // WriteBatch sends each packet as one DTLS record on the session of its
-// path, dialling a configured peer on first use. It never fails a batch
-// for one path's sake: a packet that cannot go (no session and none
-// allowed, a session still handshaking with its queue full) is dropped and
-// counted, as IP would drop it, and a path that cannot work is reported
-// down through ReadBatch.
+// path, dialling a configured peer on first use, and every record of the
+// batch in one system call. It never fails a batch for one path's sake: a
+// packet that cannot go (no session and none allowed, a session still
+// handshaking with its queue full) is dropped and counted, as IP would
+// drop it, and a path that cannot work is reported down through
+// ReadBatch.
 func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 	if l.closed.Load() {
 		return 0, link.ErrClosed
 	}
-	var s *session
-	var key netip.AddrPort
+	o := getDrained()
 	var txPkts, txBytes uint64
-	for i := range pkts {
+	for i := 0; i < len(pkts); {
 		p := &pkts[i]
-		k := netip.AddrPortFrom(p.Path.Remote, p.Path.RemotePort)
-		if s == nil || k != key {
-			s, key = l.sessionFor(k, p.Path), k
+		key := netip.AddrPortFrom(p.Path.Remote, p.Path.RemotePort)
+		s := l.sessionFor(key, p.Path, o)
+		// The run of packets to this path goes in under one lock.
+		j := i + 1
+		for j < len(pkts) && pkts[j].Path.Remote == p.Path.Remote && pkts[j].Path.RemotePort == p.Path.RemotePort {
+			j++
 		}
 		if s == nil {
-			l.stats.txDropped.Add(1)
+			l.stats.txDropped.Add(uint64(j - i))
+			i = j
 			continue
 		}
-		if s.send(p.Buf) {
-			txPkts++
-			txBytes += uint64(len(p.Buf))
+		s.drive.Lock()
+		for ; i < j; i++ {
+			if s.write(pkts[i].Buf) {
+				txPkts++
+				txBytes += uint64(len(pkts[i].Buf))
+			}
 		}
+		s.drain(o)
+		s.drive.Unlock()
 	}
+	l.send(o.tx)
+	l.queue(o.rx...)
+	putDrained(o)
 	if txPkts > 0 {
 		l.stats.txBatches.Add(1)
 		l.stats.txPackets.Add(txPkts)
@@ -288,66 +388,53 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 	return len(pkts), nil
 }
 
-// Close ends every session (with close_notify) and the listener; a blocked
+// send writes datagrams to the socket; one that fails is counted and the
+// rest go on.
+func (l *Link) send(tx []link.Packet) {
+	if len(tx) == 0 {
+		return
+	}
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	for len(tx) > 0 {
+		n, err := l.sock.WriteBatch(tx)
+		if err == nil {
+			return
+		}
+		if l.closed.Load() {
+			return
+		}
+		l.stats.txErrors.Add(1)
+		tx = tx[min(n+1, len(tx)):]
+	}
+}
+
+// Close ends every session (with close_notify) and the socket; a blocked
 // ReadBatch returns link.ErrClosed.
 func (l *Link) Close() error {
 	l.once.Do(func() {
-		l.closed.Store(true)
-		l.cancel()
-		close(l.done)
-		if l.ln != nil {
-			l.ln.Close()
-		}
 		l.mu.Lock()
 		var all []*session
-		for _, s := range l.sessions {
+		for _, s := range l.byCID {
 			all = append(all, s)
 		}
 		l.mu.Unlock()
+		o := getDrained()
 		for _, s := range all {
-			s.close()
+			s.drive.Lock()
+			s.why = whyLinkClosed
+			s.closeConn()
+			s.drain(o)
+			s.drive.Unlock()
 		}
-		if l.sock != nil {
-			l.sock.Close()
-		}
+		l.send(o.tx)
+		l.closed.Store(true)
+		l.cancel()
+		close(l.done)
+		l.sock.Close()
 	})
 	l.wg.Wait()
 	return nil
-}
-
-// report queues a path-down notice for ReadBatch.
-func (l *Link) report(p link.Path, err error) {
-	select {
-	case l.rx <- rxItem{path: p, err: err}:
-	case <-l.done:
-	}
-}
-
-// getBuf takes a receive buffer, allocating up to rxBuffers of them; nil
-// once the link is closed.
-func (l *Link) getBuf() []byte {
-	select {
-	case b := <-l.free:
-		return b
-	default:
-	}
-	if l.allocated.Add(1) <= rxBuffers {
-		return make([]byte, bufSize)
-	}
-	l.allocated.Add(-1)
-	select {
-	case b := <-l.free:
-		return b
-	case <-l.done:
-		return nil
-	}
-}
-
-func (l *Link) putBuf(b []byte) {
-	select {
-	case l.free <- b[:cap(b)]:
-	default:
-	}
 }
 
 // logLimit lets at most 10 lines a second through, and says how many it

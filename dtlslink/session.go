@@ -2,10 +2,9 @@ package dtlslink
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v4"
-	cryptosuite "github.com/pion/dtls/v4/pkg/crypto/ciphersuite"
-	"github.com/pion/dtls/v4/pkg/protocol"
 
 	"github.com/sctpgw/sctpgw/stack/link"
 )
@@ -30,161 +27,452 @@ const (
 	maxRetry = 30 * time.Second
 )
 
-// session is one DTLS session with a peer gateway. Its path, the one the
-// engine sees, is fixed for its life: the address it was dialled at, or the
+// session is one DTLS session with a peer gateway: a pion DetachedConn
+// whose datagrams the link moves itself. Its path, the one the engine
+// sees, is fixed for its life: the address it was dialled at, or the
 // address it was first accepted from. A NAT rebinding moves the peer's
 // address under it (RFC 9146 connection IDs, checked by a return
 // routability test, RFC 9853) without the engine noticing anything.
 type session struct {
 	l       *Link
-	key     netip.AddrPort
+	key     netip.AddrPort // the engine's path, as a map key
 	path    link.Path
+	local   netip.Addr // the address we send from (accepted: the one the peer reached)
+	cid     string     // the connection ID we gave the peer
 	dialled bool
 	since   time.Time
+	creds   *Credentials // what the handshake used
 
-	up   atomic.Bool
-	conn *dtls.Conn // set before up
+	// drive serialises everything that drives dc (Start, HandleDatagram,
+	// Write, Close) with the draining of its events; the fields below it
+	// are the driver's.
+	drive    sync.Mutex
+	dc       *dtls.DetachedConn
+	started  bool
+	pending  [][]byte // dialled, while handshaking
+	ended    bool     // no more records either way
+	finished bool     // its closed event was handled
+	why      string   // set when we end it: idle, replaced, link closed
+	replaces *session // a candidate: the session it replaces once authenticated
+	hsRx     int      // datagrams received while handshaking
+	hsCancel context.CancelFunc
+	settled  chan struct{} // closed once up or ended: the handshake watcher stops
+	lastTo   net.Addr      // the last destination pion named, and as AddrPort
+	lastToAP netip.AddrPort
 
-	mu      sync.Mutex
-	pending [][]byte // while handshaking
-	ended   bool
-	peer    string // certificate subject or PSK identity
+	up     atomic.Bool
+	remote atomic.Pointer[netip.AddrPort] // where the peer is now
+	peer   string                         // identity, set before up
+	cipher string
 
 	lastIO atomic.Int64 // unix nanoseconds of the last record either way
 }
 
+func newCID() string {
+	b := make([]byte, CIDLength)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	return string(b)
+}
+
+func (l *Link) newSession(key netip.AddrPort, dialled bool, creds *Credentials) *session {
+	s := &session{l: l, key: key, dialled: dialled, since: time.Now(), creds: creds, cid: newCID(), settled: make(chan struct{})}
+	s.path = link.Path{Remote: key.Addr(), RemotePort: key.Port()}
+	if !dialled {
+		if a := l.local.Addr(); a.IsValid() && !a.IsUnspecified() {
+			s.path.Local = a
+		}
+	}
+	s.remote.Store(&key)
+	s.lastTo, s.lastToAP = net.UDPAddrFromAddrPort(key), key
+	s.lastIO.Store(time.Now().UnixNano())
+	return s
+}
+
 // sessionFor finds the session of a path, or starts dialling one when the
-// path is a configured peer. nil means the packet cannot go.
-func (l *Link) sessionFor(key netip.AddrPort, p link.Path) *session {
+// path is a configured peer. nil means the packet cannot go; the path is
+// then reported down through o.
+func (l *Link) sessionFor(key netip.AddrPort, p link.Path, o *drained) *session {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s := l.sessions[key]; s != nil {
+	if s := l.byPath[key]; s != nil {
+		l.mu.Unlock()
 		return s
 	}
 	creds, ok := peerCreds(*l.peers.Load(), l.creds.Load(), key)
-	if !ok {
+	var refusal error
+	now := time.Now()
+	switch f := l.failed[key]; {
+	case !ok:
 		l.stats.noSession.Add(1)
-		go l.report(p, fmt.Errorf("no DTLS session with %s", key))
+		refusal = fmt.Errorf("no DTLS session with %s", key)
+	case f != nil && now.Before(f.retry):
+		refusal = f.err
+	case l.nsess >= l.cfg.MaxSessions:
+		l.stats.refused[reasonIndex(ReasonSessionLimit)].Add(1)
+		refusal = fmt.Errorf("dtls session to %s: %d sessions already (max_sessions)", key, l.nsess)
+	}
+	if refusal != nil {
+		l.mu.Unlock()
+		o.rx = append(o.rx, rxItem{path: p, notice: link.NoticeDown, err: refusal})
 		return nil
 	}
-	now := time.Now()
-	if f := l.failed[key]; f != nil && now.Before(f.retry) {
-		go l.report(p, f.err)
+	s := l.newSession(key, true, creds)
+	dc, err := dtls.DetachedClient(net.UDPAddrFromAddrPort(key), l.clientOptions(creds, s.cid)...)
+	if err != nil {
+		l.mu.Unlock()
+		o.rx = append(o.rx, rxItem{path: p, notice: link.NoticeDown, err: fmt.Errorf("dtls session to %s: %w", key, err)})
+		return nil
+	}
+	s.dc = dc
+	l.byPath[key], l.byAddr[key], l.byCID[s.cid] = s, s, s
+	l.nsess++
+	l.mu.Unlock()
+	s.drive.Lock()
+	s.start(o)
+	s.drive.Unlock()
+	return s
+}
+
+// newAccepted makes a session for a ClientHello from an address: a new
+// peer, or a candidate to replace old (the peer restarted from the same
+// address and port). The candidate replaces old only once its handshake
+// has authenticated the peer, so a spoofed ClientHello changes nothing.
+// Called with l.mu held; nil when refused.
+func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session) *session {
+	if !l.listening {
 		return nil
 	}
 	if l.nsess >= l.cfg.MaxSessions {
 		l.stats.refused[reasonIndex(ReasonSessionLimit)].Add(1)
-		go l.report(p, fmt.Errorf("dtls session to %s: %d sessions already (max_sessions)", key, l.nsess))
+		l.logRefusal(from, ReasonSessionLimit, errors.New("max_sessions reached"))
 		return nil
 	}
-	s := &session{l: l, key: key, path: link.Path{Remote: key.Addr(), RemotePort: key.Port()}, dialled: true, since: now}
-	l.sessions[key] = s
+	creds := l.creds.Load()
+	s := l.newSession(from, false, creds)
+	s.local, s.replaces = local, old
+	dc, err := dtls.DetachedServer(net.UDPAddrFromAddrPort(from), l.serverOptions(s.cid)...)
+	if err != nil {
+		l.log.Warn("dtlslink: new session", "peer", from.String(), "err", err)
+		return nil
+	}
+	s.dc = dc
+	l.byCID[s.cid] = s
+	if old != nil {
+		l.candidates[from] = s
+	} else {
+		l.byAddr[from] = s
+	}
 	l.nsess++
-	l.wg.Add(1)
-	go l.dial(s, creds)
 	return s
 }
 
-// send hands one SCTP packet to the session: encrypted and sent at once
-// when it is up, queued while it handshakes. It reports whether the packet
-// went (or was queued).
-func (s *session) send(b []byte) bool {
-	if !s.up.Load() {
-		s.mu.Lock()
-		if !s.up.Load() {
-			defer s.mu.Unlock()
-			if s.ended || len(s.pending) >= maxPending {
-				s.l.stats.txDropped.Add(1)
-				return false
-			}
-			s.pending = append(s.pending, append([]byte(nil), b...))
-			return true
-		}
-		s.mu.Unlock()
+// start begins the handshake (drive held), bounded by HandshakeTimeout,
+// with a watcher that sends its retransmissions until it settles.
+func (s *session) start(o *drained) {
+	l := s.l
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
+	s.hsCancel, s.started = cancel, true
+	if err := s.dc.Start(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		l.log.Debug("dtlslink: handshake start", "peer", s.key.String(), "err", err)
 	}
-	s.lastIO.Store(time.Now().UnixNano())
-	if _, err := s.conn.Write(b); err != nil {
+	s.drain(o)
+	l.wg.Add(1)
+	go l.watch(s)
+}
+
+// watch drains a handshaking session's events that no datagram of ours
+// drove: retransmissions, the handshake's timeout. After the handshake the
+// janitor picks up such events.
+func (l *Link) watch(s *session) {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-s.dc.EventReady():
+		case <-s.settled:
+			return
+		case <-l.done:
+			return
+		}
+		l.drainFrom(s, false)
+	}
+}
+
+// drainFrom drains s on a goroutine other than ReadBatch's: what it sends
+// goes out, what it delivers waits for ReadBatch.
+func (l *Link) drainFrom(s *session, try bool) {
+	o := getDrained()
+	if try {
+		if !s.drive.TryLock() {
+			putDrained(o)
+			return
+		}
+	} else {
+		s.drive.Lock()
+	}
+	s.drain(o)
+	s.drive.Unlock()
+	l.send(o.tx)
+	l.queue(o.rx...)
+	putDrained(o)
+}
+
+// write encrypts one SCTP packet into a record (drive held), or queues it
+// while the session handshakes. It reports whether the packet went (or
+// was queued).
+func (s *session) write(b []byte) bool {
+	if s.ended {
+		s.l.stats.txDropped.Add(1)
+		return false
+	}
+	if !s.up.Load() {
+		if len(s.pending) >= maxPending {
+			s.l.stats.txDropped.Add(1)
+			return false
+		}
+		s.pending = append(s.pending, append([]byte(nil), b...))
+		return true
+	}
+	if _, err := s.dc.Write(b); err != nil {
 		s.l.stats.txErrors.Add(1)
 		return false
 	}
 	return true
 }
 
-// dial runs a dialled session's handshake on a socket of its own.
-func (l *Link) dial(s *session, creds *Credentials) {
-	defer l.wg.Done()
-	network := "udp4"
-	if s.key.Addr().Is6() {
-		network = "udp6"
-	}
-	sock, err := l.cfg.Net.ListenUDP(network, &net.UDPAddr{})
-	if err != nil {
-		l.dialFailed(s, nil, fmt.Errorf("dtls session to %s: socket: %w", s.key, err), creds.IsPSK())
+// handle feeds one datagram from the peer to DTLS (drive held).
+func (s *session) handle(b []byte, from netip.AddrPort, o *drained) {
+	if s.ended {
 		return
 	}
-	cc := &countingConn{PacketConn: sock}
-	conn, err := dtls.Client(cc, net.UDPAddrFromAddrPort(s.key), l.clientOptions(creds)...)
-	if err != nil {
-		sock.Close()
-		l.dialFailed(s, nil, fmt.Errorf("dtls session to %s: %w", s.key, err), creds.IsPSK())
-		return
+	if !s.started {
+		s.start(o)
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
-	err = conn.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		conn.Close()
-		sock.Close()
-		if creds.IsPSK() && cc.rx.Load() > 0 && reasonOf(err, true) == ReasonTimeout {
-			err = errPSKSilence
+	if !s.up.Load() {
+		s.hsRx++
+	}
+	var addr net.Addr // nil: where the session is now (no allocation)
+	if cur := s.remote.Load(); *cur != from {
+		addr = net.UDPAddrFromAddrPort(from)
+	}
+	if err := s.dc.HandleDatagram(b, addr); err != nil && s.up.Load() {
+		s.l.stats.rxErrors.Add(1)
+	}
+	s.drain(o)
+}
+
+// drain takes every event DTLS produced (drive held): datagrams to send,
+// records to deliver, the handshake's end either way.
+func (s *session) drain(o *drained) {
+	io := false
+	for {
+		ev := s.dc.NextEvent()
+		switch ev.Kind {
+		case dtls.DetachedNoEvent:
+			if io {
+				s.lastIO.Store(time.Now().UnixNano())
+			}
+			return
+		case dtls.DetachedWriteDatagrams:
+			to := s.addrOf(ev.Addr)
+			for _, d := range ev.Datagrams {
+				o.tx = append(o.tx, link.Packet{Path: link.Path{Local: s.local, Remote: to.Addr(), RemotePort: to.Port()}, Buf: d})
+			}
+			io = true
+		case dtls.DetachedApplicationData:
+			if s.up.Load() && !s.ended {
+				o.rx = append(o.rx, rxItem{path: s.path, buf: ev.Data})
+				io = true
+			}
+		case dtls.DetachedHandshakeDone:
+			s.l.established(s, o)
+		case dtls.DetachedClosed:
+			s.l.ended(s, ev.Err, o)
 		}
-		l.dialFailed(s, err, fmt.Errorf("dtls session to %s: handshake: %w", s.key, err), creds.IsPSK())
+	}
+}
+
+// addrOf converts the destination pion names, caching the last one: it
+// names the same address every time until the peer moves.
+func (s *session) addrOf(a net.Addr) netip.AddrPort {
+	if a == nil {
+		return *s.remote.Load()
+	}
+	if a == s.lastTo {
+		return s.lastToAP
+	}
+	ap := addrPortOf(a)
+	s.lastTo, s.lastToAP = a, ap
+	if cur := s.remote.Load(); *cur != ap && s.up.Load() {
+		// pion sends to a new address only once it validated it (RFC 9853)
+		// or to probe it; the session follows where pion sends data.
+		s.l.moved(s, *cur, ap)
+	}
+	return ap
+}
+
+// moved re-keys the session under the peer's new address.
+func (l *Link) moved(s *session, from, to netip.AddrPort) {
+	l.mu.Lock()
+	if l.byAddr[from] == s {
+		delete(l.byAddr, from)
+	}
+	if l.byAddr[to] == nil {
+		l.byAddr[to] = s
+	}
+	l.mu.Unlock()
+	s.remote.Store(&to)
+	l.log.Info("dtls session moved", "path", s.key.String(), "from", from.String(), "to", to.String())
+}
+
+// established makes a session that finished its handshake carry data
+// (drive held). A candidate replaces the session it was made for: that
+// one's path is reported down first, since the peer that restarted has
+// lost its associations.
+func (l *Link) established(s *session, o *drained) {
+	if s.ended || s.up.Load() {
 		return
 	}
-	s.peer = peerOf(conn, creds)
-	s.conn = conn
-	// Send what waited, in order, before anything newer: send() waits on
-	// s.mu while up is still false.
-	s.mu.Lock()
+	if st, ok := s.dc.ConnectionState(); ok {
+		s.peer, s.cipher = peerOf(st, s.creds), st.CipherSuiteID.String()
+	}
+	s.up.Store(true)
+	s.settle()
+	var old *session
+	l.mu.Lock()
+	if s.dialled {
+		delete(l.failed, s.key)
+	} else {
+		if s.replaces != nil {
+			old = s.replaces
+			if l.candidates[s.key] == s {
+				delete(l.candidates, s.key)
+			}
+			l.forget(old)
+			l.byAddr[*s.remote.Load()] = s
+		}
+		l.byPath[s.key] = s
+	}
+	l.mu.Unlock()
+	if old != nil {
+		o.rx = append(o.rx, rxItem{path: old.path, notice: link.NoticeDown,
+			err: fmt.Errorf("dtls session from %s: replaced by a new authenticated session from the same address (the peer restarted)", s.key)})
+		l.stats.closed.Add(1)
+		l.log.Info("dtls session replaced", "peer", s.key.String(), "identity", old.peer, "lasted", time.Since(old.since).Round(time.Millisecond).String())
+		l.wg.Add(1)
+		go l.retire(old)
+	}
 	for _, b := range s.pending {
-		if _, err := conn.Write(b); err != nil {
+		if _, err := s.dc.Write(b); err != nil {
 			l.stats.txErrors.Add(1)
 		}
 	}
 	s.pending = nil
-	s.lastIO.Store(time.Now().UnixNano())
-	s.up.Store(true)
-	s.mu.Unlock()
-	l.mu.Lock()
-	delete(l.failed, s.key)
-	l.mu.Unlock()
 	l.stats.opened.Add(1)
-	l.log.Info("dtls session up", "peer", s.key.String(), "dialled", true, "identity", s.peer, "cipher", cipherOf(conn))
-	l.readLoop(s, sock)
+	l.log.Info("dtls session up", "peer", s.key.String(), "dialled", s.dialled, "identity", s.peer, "cipher", s.cipher)
 }
 
-// dialFailed ends a session that never came up: counted by reason,
-// logged, the peer held down for a while, and its path reported down so
-// the associations waiting on it end now, naming the reason.
-func (l *Link) dialFailed(s *session, hsErr, err error, psk bool) {
-	reason := ReasonError
-	if hsErr != nil {
-		reason = reasonOf(hsErr, psk)
+// retire closes a replaced session quietly: its peer is gone, and the
+// close_notify would only reach the peer's new session, which cannot read
+// it.
+func (l *Link) retire(s *session) {
+	defer l.wg.Done()
+	s.drive.Lock()
+	s.ended, s.why = true, whyReplaced
+	s.closeConn()
+	for s.dc.NextEvent().Kind != dtls.DetachedNoEvent {
 	}
-	if l.closed.Load() {
-		reason = ReasonError
+	s.drive.Unlock()
+}
+
+// Why we ended a session ourselves, beside idleness.
+const (
+	whyReplaced   = "replaced"
+	whyLinkClosed = "link closed"
+)
+
+// forget removes s from the maps (l.mu held).
+func (l *Link) forget(s *session) {
+	found := false
+	if l.byCID[s.cid] == s {
+		delete(l.byCID, s.cid)
+		found = true
 	}
-	l.stats.refused[reasonIndex(reason)].Add(1)
-	err = &RefusedError{Reason: reason, Err: err}
-	s.mu.Lock()
-	s.ended = true
-	s.pending = nil
-	s.mu.Unlock()
-	l.mu.Lock()
-	if l.sessions[s.key] == s {
-		delete(l.sessions, s.key)
+	if l.byPath[s.key] == s {
+		delete(l.byPath, s.key)
+	}
+	if ap := *s.remote.Load(); l.byAddr[ap] == s {
+		delete(l.byAddr, ap)
+	}
+	if l.byAddr[s.key] == s {
+		delete(l.byAddr, s.key)
+	}
+	if l.candidates[s.key] == s {
+		delete(l.candidates, s.key)
+	}
+	if found {
 		l.nsess--
 	}
+}
+
+// ended handles a session's end (drive held): a handshake that failed is
+// counted by reason (and a dialled peer held down), a session that was up
+// has its path reported down, naming why.
+func (l *Link) ended(s *session, err error, o *drained) {
+	if s.finished {
+		return
+	}
+	s.finished, s.ended = true, true
+	s.settle()
+	s.pending = nil
+	l.mu.Lock()
+	l.forget(s)
+	l.mu.Unlock()
+	if l.closed.Load() || s.why == whyLinkClosed || s.why == whyReplaced {
+		return
+	}
+	if !s.up.Load() {
+		l.refused(s, err, o)
+		return
+	}
+	why := s.why
+	switch {
+	case why != "":
+	case errors.Is(err, dtls.ErrConnClosed):
+		why = "closed by the peer"
+	case err != nil:
+		why = err.Error()
+	default:
+		why = "closed"
+	}
+	l.stats.closed.Add(1)
+	l.log.Info("dtls session ended", "peer", s.key.String(), "identity", s.peer, "reason", why, "lasted", time.Since(s.since).Round(time.Millisecond).String())
+	dir := "from"
+	if s.dialled {
+		dir = "to"
+	}
+	o.rx = append(o.rx, rxItem{path: s.path, notice: link.NoticeDown, err: fmt.Errorf("dtls session %s %s: %s", dir, s.key, why)})
+}
+
+// refused counts and logs a handshake that failed; a dialled peer is held
+// down for a while and its path reported down, so the associations waiting
+// on it end now, naming the reason.
+func (l *Link) refused(s *session, hsErr error, o *drained) {
+	psk := s.creds.IsPSK()
+	if hsErr == nil {
+		hsErr = errors.New("ended before the handshake completed")
+	}
+	if psk && s.hsRx > 0 && reasonOf(hsErr, true) == ReasonTimeout {
+		hsErr = errPSKSilence
+	}
+	reason := reasonOf(hsErr, psk)
+	l.stats.refused[reasonIndex(reason)].Add(1)
+	if !s.dialled {
+		l.logRefusal(s.key, reason, fmt.Errorf("dtls session from %s: handshake: %w", s.key, hsErr))
+		return
+	}
+	err := &RefusedError{Reason: reason, Err: fmt.Errorf("dtls session to %s: handshake: %w", s.key, hsErr)}
+	l.mu.Lock()
 	f := l.failed[s.key]
 	if f == nil {
 		f = &failure{backoff: minRetry}
@@ -195,7 +483,27 @@ func (l *Link) dialFailed(s *session, hsErr, err error, psk bool) {
 	f.retry, f.err = time.Now().Add(f.backoff), err
 	l.mu.Unlock()
 	l.logRefusal(s.key, reason, err)
-	l.report(s.path, err)
+	o.rx = append(o.rx, rxItem{path: s.path, notice: link.NoticeDown, err: err})
+}
+
+// settle ends the handshake's watcher and timeout (drive held).
+func (s *session) settle() {
+	select {
+	case <-s.settled:
+	default:
+		close(s.settled)
+	}
+	if s.hsCancel != nil {
+		s.hsCancel()
+	}
+}
+
+// closeConn ends the DTLS connection (drive held): close_notify to the
+// peer, then a closed event.
+func (s *session) closeConn() {
+	if err := s.dc.Close(); err != nil {
+		s.l.log.Debug("dtlslink: close", "peer", s.key.String(), "err", err)
+	}
 }
 
 // errPSKSilence: with pre-shared keys, a peer that answers but never
@@ -204,21 +512,6 @@ func (l *Link) dialFailed(s *session, hsErr, err error, psk bool) {
 // wrong key shows as a Finished that never comes.
 var errPSKSilence = &certError{reason: ReasonPSKMismatch,
 	err: errors.New("the peer answered but its Finished never verified: the pre-shared keys differ (or the peer went away mid-handshake)")}
-
-// countingConn counts what a dialled session's socket receives, so a
-// handshake that timed out can tell a silent peer from one that answered.
-type countingConn struct {
-	net.PacketConn
-	rx atomic.Int64
-}
-
-func (c *countingConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	n, a, err := c.PacketConn.ReadFrom(b)
-	if err == nil {
-		c.rx.Add(1)
-	}
-	return n, a, err
-}
 
 // RefusedError is why a session could not be set up: Reason is one of the
 // Reason constants.
@@ -240,169 +533,11 @@ func (l *Link) logRefusal(from netip.AddrPort, reason string, err error) {
 	}
 }
 
-// acceptLoop takes new handshakes off the listener; each runs on its own
-// goroutine, bounded by MaxSessions.
-func (l *Link) acceptLoop() {
-	defer l.wg.Done()
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if l.closed.Load() {
-				return
-			}
-			l.log.Warn("dtlslink: accept", "err", err)
-			select {
-			case <-l.done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			continue
-		}
-		conn := c.(*dtls.Conn)
-		l.mu.Lock()
-		full := l.nsess >= l.cfg.MaxSessions
-		if !full {
-			l.nsess++
-		}
-		l.mu.Unlock()
-		if full {
-			l.stats.refused[reasonIndex(ReasonSessionLimit)].Add(1)
-			l.logRefusal(addrPortOf(conn.RemoteAddr()), ReasonSessionLimit, errors.New("max_sessions reached"))
-			conn.Close()
-			continue
-		}
-		l.wg.Add(1)
-		go l.handshakeAccepted(conn)
-	}
-}
-
-// handshakeAccepted completes an accepted session's handshake. Only then
-// can the peer's first record reach the engine: an INIT, let alone a dial
-// at the far side, needs an authenticated session first.
-func (l *Link) handshakeAccepted(conn *dtls.Conn) {
-	defer l.wg.Done()
-	from := addrPortOf(conn.RemoteAddr())
-	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
-	err := conn.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		conn.Close()
-		l.mu.Lock()
-		l.nsess--
-		l.mu.Unlock()
-		if l.psk && reasonOf(err, true) == ReasonTimeout {
-			err = errPSKSilence
-		}
-		reason := reasonOf(err, l.psk)
-		l.stats.refused[reasonIndex(reason)].Add(1)
-		l.logRefusal(from, reason, fmt.Errorf("dtls session from %s: handshake: %w", from, err))
-		return
-	}
-	s := &session{l: l, key: from, path: link.Path{Local: l.local.Addr(), Remote: from.Addr(), RemotePort: from.Port()},
-		since: time.Now(), conn: conn, peer: peerOf(conn, l.creds.Load())}
-	if !s.path.Local.IsValid() || s.path.Local.IsUnspecified() {
-		s.path.Local = netip.Addr{}
-	}
-	s.lastIO.Store(time.Now().UnixNano())
-	s.up.Store(true)
-	l.mu.Lock()
-	old := l.sessions[from]
-	l.sessions[from] = s
-	if old != nil {
-		l.nsess--
-	}
-	l.mu.Unlock()
-	if old != nil {
-		// The peer came back from the same address and port (it
-		// restarted): the associations of the old session are gone with
-		// it. Report that before any packet of the new one.
-		old.close()
-		l.report(old.path, fmt.Errorf("dtls session from %s: replaced by a new session from the same address", from))
-		l.stats.closed.Add(1)
-	}
-	l.stats.opened.Add(1)
-	l.log.Info("dtls session up", "peer", from.String(), "dialled", false, "identity", s.peer, "cipher", cipherOf(conn))
-	l.readLoop(s, nil)
-}
-
-// readLoop delivers the session's records until it ends, then reports its
-// path down. sock is a dialled session's own socket.
-func (l *Link) readLoop(s *session, sock net.PacketConn) {
-	var err error
-	for {
-		buf := l.getBuf()
-		if buf == nil {
-			err = link.ErrClosed
-			break
-		}
-		var n int
-		n, err = s.conn.Read(buf)
-		if err != nil {
-			l.putBuf(buf)
-			break
-		}
-		s.lastIO.Store(time.Now().UnixNano())
-		select {
-		case l.rx <- rxItem{path: s.path, buf: buf[:n]}:
-		case <-l.done:
-			l.putBuf(buf)
-			err = link.ErrClosed
-		}
-		if err != nil {
-			break
-		}
-	}
-	why := s.endReason(err)
-	s.close()
-	if sock != nil {
-		sock.Close()
-	}
-	l.mu.Lock()
-	current := l.sessions[s.key] == s
-	if current {
-		delete(l.sessions, s.key)
-		l.nsess--
-	}
-	l.mu.Unlock()
-	if !current || l.closed.Load() {
-		return
-	}
-	l.stats.closed.Add(1)
-	l.log.Info("dtls session ended", "peer", s.key.String(), "identity", s.peer, "reason", why, "lasted", time.Since(s.since).Round(time.Millisecond).String())
-	dir := "from"
-	if s.dialled {
-		dir = "to"
-	}
-	l.report(s.path, fmt.Errorf("dtls session %s %s: %s", dir, s.key, why))
-}
-
-func (s *session) endReason(err error) string {
-	s.mu.Lock()
-	idle := s.ended
-	s.mu.Unlock()
-	switch {
-	case idle:
-		return "closed (idle or replaced)"
-	case errors.Is(err, io.EOF):
-		return "closed by the peer"
-	}
-	return err.Error()
-}
-
-// close ends the session's DTLS connection (close_notify to the peer).
-func (s *session) close() {
-	s.mu.Lock()
-	s.ended = true
-	s.mu.Unlock()
-	if c := s.conn; c != nil {
-		c.Close()
-	}
-}
-
-// janitor closes sessions idle for IdleTimeout.
+// janitor closes sessions idle for IdleTimeout, and sends what timers
+// made sessions that are up produce (DTLS retransmissions, path checks).
 func (l *Link) janitor() {
 	defer l.wg.Done()
-	t := time.NewTicker(max(l.cfg.IdleTimeout/4, 100*time.Millisecond))
+	t := time.NewTicker(min(max(l.cfg.IdleTimeout/4, 10*time.Millisecond), 200*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -410,118 +545,57 @@ func (l *Link) janitor() {
 			return
 		case now := <-t.C:
 			limit := now.Add(-l.cfg.IdleTimeout).UnixNano()
-			var idle []*session
+			var up []*session
 			l.mu.Lock()
-			for _, s := range l.sessions {
-				if s.up.Load() && s.lastIO.Load() < limit {
-					idle = append(idle, s)
+			for _, s := range l.byCID {
+				if s.up.Load() {
+					up = append(up, s)
 				}
 			}
 			l.mu.Unlock()
-			for _, s := range idle {
-				s.close()
-			}
-		}
-	}
-}
-
-// suites are AEAD only, so RecordOverhead holds: forward secrecy first.
-var (
-	certSuites = []cryptosuite.ID{
-		cryptosuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, cryptosuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		cryptosuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, cryptosuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	}
-	pskSuites = []cryptosuite.ID{cryptosuite.TLS_PSK_WITH_AES_128_GCM_SHA256}
-)
-
-func (l *Link) common(psk bool) []dtls.Option {
-	o := []dtls.Option{
-		dtls.WithMinVersion(protocol.Version1_2), dtls.WithMaxVersion(protocol.Version1_2),
-		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
-		dtls.WithConnectionID(dtls.RandomCIDGenerator(CIDLength), dtls.CIDPathMigrationRRC),
-		dtls.WithLoggerFactory(l.cfg.PionLogger),
-	}
-	if psk {
-		return append(o, dtls.WithCipherSuites(pskSuites...))
-	}
-	return append(o, dtls.WithCipherSuites(certSuites...))
-}
-
-// serverOptions read the credentials at each handshake, so a reload
-// reaches the sessions accepted after it.
-func (l *Link) serverOptions() []dtls.ServerOption {
-	var o []dtls.ServerOption
-	for _, c := range l.common(l.psk) {
-		o = append(o, c)
-	}
-	if l.psk {
-		return append(o, dtls.WithPSK(nil, func(ids [][]byte) (*dtls.PSK, error) {
-			c := l.creds.Load()
-			for _, id := range ids {
-				if string(id) == string(c.PSKIdentity) {
-					return &dtls.PSK{Identity: id, Key: c.PSK}, nil
+			for _, s := range up {
+				if s.lastIO.Load() < limit {
+					l.closeIdle(s)
+					continue
 				}
+				l.drainFrom(s, true)
 			}
-			return nil, nil
-		}))
-	}
-	return append(o,
-		dtls.WithGetCertificate(func(*dtls.ClientHelloInfo) (*tls.Certificate, error) { return l.creds.Load().Certificate, nil }),
-		dtls.WithClientAuth(dtls.RequireAnyClientCert),
-		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509Cert) error {
-			return verifyPeer(l.creds.Load(), raw, l.cfg.Now())
-		}))
-}
-
-func (l *Link) clientOptions(c *Credentials) []dtls.ClientOption {
-	var o []dtls.ClientOption
-	for _, x := range l.common(c.IsPSK()) {
-		o = append(o, x)
-	}
-	if c.IsPSK() {
-		return append(o, dtls.WithPSK(func() ([]dtls.PSK, error) {
-			return []dtls.PSK{{Identity: c.PSKIdentity, Key: c.PSK}}, nil
-		}, nil))
-	}
-	return append(o,
-		dtls.WithCertificates(*c.Certificate),
-		// The chain is verified by verifyPeer, against these credentials,
-		// with typed errors for the refusal counters.
-		dtls.WithInsecureSkipVerify(true),
-		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509Cert) error {
-			return verifyPeer(c, raw, l.cfg.Now())
-		}))
-}
-
-func peerOf(conn *dtls.Conn, c *Credentials) string {
-	st, ok := conn.ConnectionState()
-	if !ok {
-		return ""
-	}
-	if len(st.PeerCertificates) > 0 {
-		if cert, err := parseCert(st.PeerCertificates[0]); err == nil {
-			return cert.Subject.String()
 		}
 	}
-	if c.IsPSK() {
-		return "psk:" + string(c.PSKIdentity)
-	}
-	return ""
 }
 
-func cipherOf(conn *dtls.Conn) string {
-	st, ok := conn.ConnectionState()
-	if !ok {
-		return ""
+func (l *Link) closeIdle(s *session) {
+	o := getDrained()
+	s.drive.Lock()
+	if !s.ended {
+		s.why = fmt.Sprintf("idle for %v", l.cfg.IdleTimeout)
+		s.closeConn()
+		s.drain(o)
 	}
-	return st.CipherSuiteID.String()
+	s.drive.Unlock()
+	l.send(o.tx)
+	l.queue(o.rx...)
+	putDrained(o)
 }
 
-func addrPortOf(a net.Addr) netip.AddrPort {
-	if ua, ok := a.(*net.UDPAddr); ok {
-		ap := ua.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
+// drained is what driving sessions produced: datagrams to send and items
+// for ReadBatch.
+type drained struct {
+	tx []link.Packet
+	rx []rxItem
+}
+
+func (o *drained) reset() {
+	clear(o.tx)
+	clear(o.rx)
+	o.tx, o.rx = o.tx[:0], o.rx[:0]
+}
+
+var drainedPool = sync.Pool{New: func() any { return new(drained) }}
+
+func getDrained() *drained { return drainedPool.Get().(*drained) }
+
+func putDrained(o *drained) {
+	o.reset()
+	drainedPool.Put(o)
 }

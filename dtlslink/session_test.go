@@ -109,11 +109,11 @@ func TestSessionEndEndsItsAssociations(t *testing.T) {
 
 	core.mu.Lock()
 	var sess *session
-	for _, s := range core.sessions {
+	for _, s := range core.byPath {
 		sess = s
 	}
 	core.mu.Unlock()
-	sess.close() // as the idle janitor does
+	core.closeIdle(sess) // as the idle janitor does
 
 	for _, c := range []*stack.Assoc{c1, c2} {
 		_, err := c.RecvMsg(ctx)

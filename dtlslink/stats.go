@@ -31,6 +31,10 @@ type Stats struct {
 	// NoSession counts packets for paths the link may not dial and that
 	// have no session (a peer gateway that went away).
 	NoSession uint64
+	// RxUnknown counts datagrams that are no record of a session: an
+	// unknown connection ID, an address without a session that sent no
+	// ClientHello, a refused new session.
+	RxUnknown uint64
 }
 
 type counters struct {
@@ -39,6 +43,7 @@ type counters struct {
 	rxPackets, rxBytes, rxBatches, rxTruncated atomic.Uint64
 	txPackets, txBytes, txBatches              atomic.Uint64
 	txDropped, txErrors, noSession             atomic.Uint64
+	rxUnknown, rxErrors                        atomic.Uint64
 }
 
 // Stats returns a snapshot of the link's counters.
@@ -49,12 +54,13 @@ func (l *Link) Stats() Stats {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxBatches: c.rxBatches.Load(), RxTruncated: c.rxTruncated.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
 		TxDropped: c.txDropped.Load(), TxErrors: c.txErrors.Load(), NoSession: c.noSession.Load(),
+		RxUnknown: c.rxUnknown.Load(),
 	}
 	for i, r := range Reasons {
 		s.Refused[r] = c.refused[i].Load()
 	}
 	l.mu.Lock()
-	for _, x := range l.sessions {
+	for _, x := range l.byCID {
 		if x.up.Load() {
 			s.Sessions++
 		} else {
@@ -81,20 +87,17 @@ type SessionInfo struct {
 // Sessions lists the sessions, by path.
 func (l *Link) Sessions() []SessionInfo {
 	l.mu.Lock()
-	all := make([]*session, 0, len(l.sessions))
-	for _, s := range l.sessions {
+	all := make([]*session, 0, len(l.byPath))
+	for _, s := range l.byPath {
 		all = append(all, s)
 	}
 	l.mu.Unlock()
 	out := make([]SessionInfo, 0, len(all))
 	for _, s := range all {
-		si := SessionInfo{Path: s.key, Remote: s.key, Dialled: s.dialled, Up: s.up.Load(), Since: s.since}
+		si := SessionInfo{Path: s.key, Remote: *s.remote.Load(), Dialled: s.dialled, Up: s.up.Load(), Since: s.since}
 		if si.Up {
-			si.Remote = addrPortOf(s.conn.RemoteAddr())
-			si.Cipher = cipherOf(s.conn)
-			s.mu.Lock()
-			si.Identity = s.peer
-			s.mu.Unlock()
+			// peer and cipher are written before up is set.
+			si.Identity, si.Cipher = s.peer, s.cipher
 		}
 		out = append(out, si)
 	}

@@ -1,0 +1,256 @@
+package dtlslink
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v4"
+	"github.com/pion/dtls/v4/pkg/protocol"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// peerClient is a DTLS client on its own UDP socket, as a peer gateway
+// dials: our cipher suites, connection IDs and certificate.
+type peerClient struct {
+	sock *net.UDPConn
+	conn *dtls.Conn
+}
+
+func clientOpts(t testing.TB, f Files) []dtls.ClientOption {
+	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []dtls.ClientOption{
+		dtls.WithMinVersion(protocol.Version1_2), dtls.WithMaxVersion(protocol.Version1_2),
+		dtls.WithCipherSuites(certSuites...), dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithConnectionID(dtls.RandomCIDGenerator(CIDLength), dtls.CIDPathMigrationRRC),
+		dtls.WithCertificates(cert), dtls.WithInsecureSkipVerify(true),
+	}
+}
+
+// dialFrom handshakes with to from the local address from.
+func dialFrom(t *testing.T, from, to netip.AddrPort, opts []dtls.ClientOption) (*peerClient, error) {
+	t.Helper()
+	sock, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dtls.Client(sock, net.UDPAddrFromAddrPort(to), opts...)
+	if err != nil {
+		sock.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		sock.Close()
+		return nil, err
+	}
+	return &peerClient{sock: sock, conn: conn}, nil
+}
+
+// crash ends the client as a killed process would: the socket goes, no
+// close_notify is sent.
+func (c *peerClient) crash() {
+	c.sock.Close()
+	c.conn.Close()
+}
+
+// reader collects what a link's ReadBatch delivers.
+type reader struct {
+	mu   sync.Mutex
+	pkts []link.Packet
+}
+
+func startReader(l *Link) *reader {
+	r := &reader{}
+	go func() {
+		pkts := make([]link.Packet, 8)
+		for i := range pkts {
+			pkts[i].Buf = make([]byte, 0, link.MaxPacket)
+		}
+		for {
+			n, err := l.ReadBatch(pkts)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			for _, p := range pkts[:n] {
+				p.Buf = bytes.Clone(p.Buf)
+				r.pkts = append(r.pkts, p)
+			}
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+func (r *reader) snapshot() []link.Packet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]link.Packet(nil), r.pkts...)
+}
+
+// waitData waits for a packet carrying payload and returns everything
+// delivered up to it.
+func (r *reader) waitData(t *testing.T, payload string, d time.Duration) []link.Packet {
+	t.Helper()
+	var got []link.Packet
+	testlab.WaitFor(t, d, "the core delivering "+payload, func() bool {
+		got = r.snapshot()
+		for _, p := range got {
+			if string(p.Buf) == payload {
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// TestPeerRestartSameAddress: a peer gateway that restarts and dials again
+// from the same address and port, while the core still holds its old
+// session, gets its new session at once: the new handshake replaces the
+// old session once it has authenticated, the old session's path is
+// reported down before any packet of the new one, and the new session's
+// records are delivered.
+func TestPeerRestartSameAddress(t *testing.T) {
+	ca := testlab.NewCA(t, "lab")
+	corePeer := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
+	core := newLinkT(t, Config{Listen: corePeer, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeTimeout: 2 * time.Second})
+	r := startReader(core)
+	from := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
+	opts := clientOpts(t, certFiles(t, ca, "edge.lab", ca))
+
+	c1, err := dialFrom(t, from, corePeer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c1.conn.Write([]byte("first life")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitData(t, "first life", 5*time.Second)
+	c1.crash()
+
+	t0 := time.Now()
+	c2, err := dialFrom(t, from, corePeer, opts)
+	if err != nil {
+		t.Fatalf("the restarted peer's handshake from %s: %v (after %v)", from, err, time.Since(t0).Round(time.Millisecond))
+	}
+	defer c2.crash()
+	if _, err := c2.conn.Write([]byte("second life")); err != nil {
+		t.Fatal(err)
+	}
+	got := r.waitData(t, "second life", 5*time.Second)
+	t.Logf("new session up and delivering %v after the restart", time.Since(t0).Round(time.Millisecond))
+	down := -1
+	for i, p := range got {
+		if p.Notice == link.NoticeDown && p.Path.Remote == from.Addr() && p.Path.RemotePort == from.Port() {
+			down = i
+			t.Logf("old session reported down: %v", p.Err)
+		}
+	}
+	if down < 0 || string(got[len(got)-1].Buf) != "second life" || down > len(got)-1 {
+		t.Fatalf("delivered %d items, old path down at %d: want the down notice before the new session's data", len(got), down)
+	}
+	if s := core.Stats(); s.Sessions != 1 || s.Opened != 2 {
+		t.Fatalf("core stats %+v: want one session up, two opened", s)
+	}
+}
+
+// TestSpoofedClientHelloReplacesNothing: a ClientHello on a live session's
+// address and port (a spoofer's, or a stale retransmission) does not touch
+// the session: it goes on delivering both ways, before and after the
+// would-be handshake times out.
+func TestSpoofedClientHelloReplacesNothing(t *testing.T) {
+	ca := testlab.NewCA(t, "lab")
+	corePeer := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
+	core := newLinkT(t, Config{Listen: corePeer, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeTimeout: time.Second})
+	r := startReader(core)
+	from := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
+	opts := clientOpts(t, certFiles(t, ca, "edge.lab", ca))
+	c, err := dialFrom(t, from, corePeer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.crash()
+	hello := firstFlight(t, corePeer, opts)
+	// The spoofer's datagram leaves from the live session's own socket:
+	// the same address and port, as a spoofed source would be.
+	if _, err := c.sock.WriteToUDPAddrPort(hello, corePeer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.conn.Write([]byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitData(t, "still here", 5*time.Second)
+	time.Sleep(1500 * time.Millisecond) // past the handshake timeout
+	if _, err := c.conn.Write([]byte("and after")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.waitData(t, "and after", 5*time.Second) {
+		if p.Notice != link.NoticeNone {
+			t.Fatalf("the live session's path got notice %v: %v", p.Notice, p.Err)
+		}
+	}
+	// The ClientHello did start a handshake, which went nowhere.
+	if s := core.Stats(); s.Sessions != 1 || s.Opened != 1 || s.Closed != 0 || s.Refused[ReasonTimeout] != 1 {
+		t.Fatalf("core stats %+v: want the one session untouched and one handshake timed out", s)
+	}
+}
+
+// firstFlight returns the ClientHello a client with opts sends to to.
+func firstFlight(t *testing.T, to netip.AddrPort, opts []dtls.ClientOption) []byte {
+	pc := &captureConn{got: make(chan []byte, 4), closed: make(chan struct{})}
+	conn, err := dtls.Client(pc, net.UDPAddrFromAddrPort(to), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go conn.HandshakeContext(ctx)
+	var b []byte
+	select {
+	case b = <-pc.got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ClientHello")
+	}
+	cancel()
+	conn.Close()
+	return b
+}
+
+// captureConn records what is written to it and never receives.
+type captureConn struct {
+	got    chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *captureConn) ReadFrom([]byte) (int, net.Addr, error) {
+	<-c.closed
+	return 0, nil, net.ErrClosed
+}
+
+func (c *captureConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	select {
+	case c.got <- bytes.Clone(b):
+	default:
+	}
+	return len(b), nil
+}
+
+func (c *captureConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
+func (c *captureConn) LocalAddr() net.Addr              { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *captureConn) SetDeadline(time.Time) error      { return nil }
+func (c *captureConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *captureConn) SetWriteDeadline(time.Time) error { return nil }
