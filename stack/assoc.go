@@ -127,7 +127,7 @@ func newAssoc(s *Stack, queue int, context uint32) *Assoc {
 }
 
 // waitCh is the channel to wait on after the condition checked under s.mu
-// failed; take it before unlocking, or an event in between is missed.
+// failed (see await); take it before unlocking.
 func (x *Assoc) waitCh() <-chan struct{} {
 	x.waiting = true
 	return x.notify
@@ -187,15 +187,28 @@ func (x *Assoc) queueEvent(ev Event) {
 	}
 }
 
-// wait blocks until ch (from waitCh) is closed or ctx ends.
-func (x *Assoc) wait(ctx context.Context, ch <-chan struct{}) error {
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-x.s.done:
-		return ErrClosed
+// await is the loop of every blocking call: it runs ready under s.mu and,
+// until ready reports true, waits outside the lock for the association's
+// next event and runs it again. ready leaves what the call returns in
+// variables of its caller. await returns nil once ready reported true,
+// ctx.Err() if ctx ended first, and ErrClosed if the Stack closed.
+func (x *Assoc) await(ctx context.Context, ready func() bool) error {
+	for {
+		x.s.mu.Lock()
+		if ready() {
+			x.s.mu.Unlock()
+			return nil
+		}
+		// Taken before unlocking, or an event in between is missed.
+		ch := x.waitCh()
+		x.s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-x.s.done:
+			return ErrClosed
+		}
 	}
 }
 
@@ -223,52 +236,42 @@ func (e *AssocError) Unwrap() error { return e.Event.Err }
 // SendMsg queues a message, blocking while the send buffer is full: the
 // caller is slowed down, nothing is dropped. It takes ownership of data.
 func (x *Assoc) SendMsg(ctx context.Context, data []byte, info SndInfo) error {
-	for {
-		x.s.mu.Lock()
+	var err error
+	if werr := x.await(ctx, func() bool {
 		if x.ended != nil {
-			err := x.endErr()
-			x.s.mu.Unlock()
-			return err
+			err = x.endErr()
+			return true
 		}
-		err := x.s.sendLocked(x.a, data, info)
-		var ch <-chan struct{}
-		if errors.Is(err, engine.ErrFull) {
-			ch = x.waitCh()
-		}
-		x.s.mu.Unlock()
-		if !errors.Is(err, engine.ErrFull) {
-			return err
-		}
-		if err := x.wait(ctx, ch); err != nil {
-			return err
-		}
+		err = x.s.sendLocked(x.a, data, info)
+		return !errors.Is(err, engine.ErrFull)
+	}); werr != nil {
+		return werr
 	}
+	return err
 }
 
 // RecvMsg returns the next message, blocking until one arrives. After a
 // graceful shutdown it returns io.EOF-like *AssocError with ShutdownComp once
 // every message was read.
 func (x *Assoc) RecvMsg(ctx context.Context) (Message, error) {
-	for {
-		x.s.mu.Lock()
-		m, ok := x.a.Read(x.s.clock.Now())
-		if ok {
+	var msg Message
+	var err error
+	if werr := x.await(ctx, func() bool {
+		if m, ok := x.a.Read(x.s.clock.Now()); ok {
 			x.s.flushLocked()
 			info := RcvInfo{Stream: m.Stream, SSN: m.SSN, PPID: m.PPID, TSN: m.TSN, Unordered: m.Unordered, Context: x.context}
-			x.s.mu.Unlock()
-			return Message{RcvInfo: info, Data: m.Data}, nil
+			msg = Message{RcvInfo: info, Data: m.Data}
+			return true
 		}
 		if x.ended != nil {
-			err := x.endErr()
-			x.s.mu.Unlock()
-			return Message{}, err
+			err = x.endErr()
+			return true
 		}
-		ch := x.waitCh()
-		x.s.mu.Unlock()
-		if err := x.wait(ctx, ch); err != nil {
-			return Message{}, err
-		}
+		return false
+	}); werr != nil {
+		return Message{}, werr
 	}
+	return msg, err
 }
 
 // Shutdown closes gracefully (gen_sctp eof/2) and waits until it completes:
@@ -280,21 +283,14 @@ func (x *Assoc) Shutdown(ctx context.Context) error {
 		x.s.flushLocked()
 	}
 	x.s.mu.Unlock()
-	for {
-		x.s.mu.Lock()
-		ended := x.ended
-		ch := x.waitCh()
-		x.s.mu.Unlock()
-		if ended != nil {
-			if ended.Type == engine.ShutdownComp {
-				return nil
-			}
-			return &AssocError{Event: *ended}
-		}
-		if err := x.wait(ctx, ch); err != nil {
-			return err
-		}
+	var ended *Event
+	if err := x.await(ctx, func() bool { ended = x.ended; return ended != nil }); err != nil {
+		return err
 	}
+	if ended.Type == engine.ShutdownComp {
+		return nil
+	}
+	return &AssocError{Event: *ended}
 }
 
 // Abort ends the association at once with an ABORT carrying causes.
@@ -442,22 +438,16 @@ func (s *Stack) DialWith(ctx context.Context, linkIdx int, p link.Path, localPor
 	x.a = a
 	s.flushLocked()
 	s.mu.Unlock()
-	for {
-		s.mu.Lock()
-		up, ended := x.up, x.ended
-		ch := x.waitCh()
-		s.mu.Unlock()
-		if up {
-			return x, nil
-		}
-		if ended != nil {
-			return nil, &AssocError{Event: *ended}
-		}
-		if err := x.wait(ctx, ch); err != nil {
-			x.Abort()
-			return nil, err
-		}
+	var up bool
+	var ended *Event
+	if err := x.await(ctx, func() bool { up, ended = x.up, x.ended; return up || ended != nil }); err != nil {
+		x.Abort()
+		return nil, err
 	}
+	if up {
+		return x, nil
+	}
+	return nil, &AssocError{Event: *ended}
 }
 
 // Heartbeat sends an on-demand HEARTBEAT and waits for its answer,
@@ -473,19 +463,13 @@ func (x *Assoc) Heartbeat(ctx context.Context) (time.Duration, error) {
 	x.a.Heartbeat(x.s.clock.Now())
 	x.s.flushLocked()
 	x.s.mu.Unlock()
-	for {
-		x.s.mu.Lock()
-		rtt, ended := x.rtt, x.ended
-		ch := x.waitCh()
-		x.s.mu.Unlock()
-		if rtt >= 0 {
-			return rtt, nil
-		}
-		if ended != nil {
-			return 0, &AssocError{Event: *ended}
-		}
-		if err := x.wait(ctx, ch); err != nil {
-			return 0, err
-		}
+	var rtt time.Duration
+	var ended *Event
+	if err := x.await(ctx, func() bool { rtt, ended = x.rtt, x.ended; return rtt >= 0 || ended != nil }); err != nil {
+		return 0, err
 	}
+	if rtt >= 0 {
+		return rtt, nil
+	}
+	return 0, &AssocError{Event: *ended}
 }
