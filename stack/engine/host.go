@@ -432,7 +432,7 @@ func (h *Host) notify(a *Association, ev Event) {
 
 // finishLocked runs after every input: it sends what associations queued,
 // then delivers events, whose handlers may queue more, until both are
-// drained. The caller has set inFinish.
+// drained. The caller has set inFinish (Host.input).
 func (h *Host) finishLocked(now time.Time) {
 	for round := 0; ; round++ {
 		h.flushAll(now)

@@ -16,11 +16,10 @@ func (h *Host) HandlePacket(linkIdx int, p link.Path, buf []byte, now time.Time)
 	if h.closed || linkIdx < 0 || linkIdx >= len(h.cfg.Links) {
 		return
 	}
-	h.inFinish = true
-	h.handlePacket(linkIdx, p, buf, now)
-	h.rxAuth = rxAuth{} // buf is not retained
-	h.finishLocked(now)
-	h.inFinish = false
+	h.input(now, func() {
+		h.handlePacket(linkIdx, p, buf, now)
+		h.rxAuth = rxAuth{} // buf is not retained
+	})
 }
 
 // HandleBatch processes the packets and notices of one link read as one
@@ -34,18 +33,17 @@ func (h *Host) HandleBatch(linkIdx int, pkts []link.Packet, now time.Time) {
 	if h.closed || linkIdx < 0 || linkIdx >= len(h.cfg.Links) {
 		return
 	}
-	h.inFinish = true
-	for i := range pkts {
-		if pkts[i].Notice != link.NoticeNone {
-			h.handleNotice(linkIdx, pkts[i], now)
-		} else {
-			h.handlePacket(linkIdx, pkts[i].Path, pkts[i].Buf, now)
-			h.rxAuth = rxAuth{}
+	h.input(now, func() {
+		for i := range pkts {
+			if pkts[i].Notice != link.NoticeNone {
+				h.handleNotice(linkIdx, pkts[i], now)
+			} else {
+				h.handlePacket(linkIdx, pkts[i].Path, pkts[i].Buf, now)
+				h.rxAuth = rxAuth{}
+			}
+			h.flushAll(now)
 		}
-		h.flushAll(now)
-	}
-	h.finishLocked(now)
-	h.inFinish = false
+	})
 }
 
 // HandleNotice processes an ICMP report about a packet we sent (link.Notice).
@@ -53,10 +51,7 @@ func (h *Host) HandleNotice(linkIdx int, pk link.Packet, now time.Time) {
 	if h.closed {
 		return
 	}
-	h.inFinish = true
-	h.handleNotice(linkIdx, pk, now)
-	h.finishLocked(now)
-	h.inFinish = false
+	h.input(now, func() { h.handleNotice(linkIdx, pk, now) })
 }
 
 func (h *Host) handleNotice(linkIdx int, pk link.Packet, now time.Time) {
@@ -322,8 +317,12 @@ func (h *Host) HandleTimeout(now time.Time) {
 	if h.closed {
 		return
 	}
-	h.inFinish = true
 	h.lastNow = now
+	h.input(now, func() { h.runTimers(now) })
+}
+
+// runTimers is HandleTimeout's work: every timer due at now.
+func (h *Host) runTimers(now time.Time) {
 	h.releasePorts(now)
 	for i := 0; i < 1<<20; i++ {
 		o := h.timers.peek()
@@ -341,8 +340,6 @@ func (h *Host) HandleTimeout(now time.Time) {
 			h.timers.push(o)
 		}
 	}
-	h.finishLocked(now)
-	h.inFinish = false
 }
 
 // NextDeadline reports when HandleTimeout next has work, if ever.
@@ -363,9 +360,7 @@ func (h *Host) finishCall(now time.Time) {
 	if h.inFinish || h.deferred {
 		return
 	}
-	h.inFinish = true
-	h.finishLocked(now)
-	h.inFinish = false
+	h.input(now, nil)
 }
 
 var errNothingToProcess = errors.New("no chunk, or a zero port")
@@ -384,7 +379,18 @@ func (h *Host) Flush(now time.Time) {
 	if h.inFinish {
 		return
 	}
+	h.input(now, nil)
+}
+
+// input runs work (if any) as one input of the Host: inFinish is set
+// meanwhile, so that what work and the handlers it causes call only queues
+// more for this loop; finishLocked then sends everything queued and
+// delivers the events, until both are drained.
+func (h *Host) input(now time.Time, work func()) {
 	h.inFinish = true
+	if work != nil {
+		work()
+	}
 	h.finishLocked(now)
 	h.inFinish = false
 }

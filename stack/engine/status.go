@@ -93,20 +93,19 @@ func (h *Host) Close(now time.Time, reason string) {
 	if h.closed {
 		return
 	}
-	h.inFinish = true
 	var causes []wire.Cause
 	if reason != "" {
 		causes = []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte(reason)}}
 	}
-	for k, a := range h.assocs {
-		if k == a.key { // once each, not per peer address
-			a.abortWith(now, causes, ErrHostClosed)
+	h.input(now, func() {
+		for k, a := range h.assocs {
+			if k == a.key { // once each, not per peer address
+				a.abortWith(now, causes, ErrHostClosed)
+			}
 		}
-	}
-	for port := range h.listeners {
-		h.Unlisten(port)
-	}
-	h.finishLocked(now)
-	h.inFinish = false
+		for port := range h.listeners {
+			h.Unlisten(port)
+		}
+	})
 	h.closed = true
 }
