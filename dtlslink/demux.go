@@ -83,6 +83,7 @@ func (l *Link) receive(p *link.Packet, o *drained) {
 	s.drive.Lock()
 	s.handle(b, from, o)
 	s.drive.Unlock()
+	s.lastIO.Store(o.now)
 }
 
 // notice passes an ICMP report about a peer's address on to the engine,

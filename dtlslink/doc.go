@@ -86,16 +86,39 @@
 // new certificate, key, CA or key file; sessions up keep theirs, and so do
 // their associations.
 //
-// # Speed
+// # Speed, and the record layer
 //
-// Each session is a pion/dtls DetachedConn: pion does the handshake and
-// the record protection, the link moves the datagrams. ReadBatch reads a
-// batch of datagrams per system call (udpencap's recvmmsg) and feeds each
-// to its session on the caller's goroutine, so a record is decrypted and
-// delivered without a hand-off to or from a reader goroutine; WriteBatch
-// encrypts each packet on the caller's goroutine and sends the batch's
-// records in one system call (sendmmsg, GSO). Inside pion, a
-// DetachedConn still hands each received datagram to its own goroutine
-// and back (two switches on one thread), and sealing or opening a record
-// allocates about 40 times; BenchmarkDTLSvsUDP measures what that costs.
+// Each session is a pion/dtls DetachedConn: pion does the handshake, the
+// link moves the datagrams. ReadBatch reads a batch of datagrams per
+// system call (udpencap's recvmmsg) and handles each on the caller's
+// goroutine; WriteBatch sends a batch's records in one call (sendmmsg,
+// GSO). Once a handshake is done the link protects the application data
+// itself (record.go): pion seals or opens a record with about 40
+// allocations and, for a received one, two goroutine switches, some 11 µs
+// of CPU per 1 KiB record here, where AES-GCM itself costs well under one.
+// The keys come from pion's own snapshot of the session (State.
+// MarshalBinary: the master secret, randoms and sequence numbers; the key
+// block is derived as RFC 5246 6.3 says, with pion's PRF). Records are the
+// AES-GCM records of RFC 5288 in DTLS 1.2 (RFC 6347 4.1.2), in the
+// tls12_cid form of RFC 9146 when the peer gave a connection ID:
+//
+//   - every record of the epoch on the wire takes its sequence number (and
+//     so its explicit nonce) from one counter, which starts where pion's
+//     stopped: the records pion still makes after the handover (alerts,
+//     handshake retransmissions, return routability checks) are opened
+//     and sealed again under it, so no nonce is ever used twice;
+//   - a received record is authenticated, then checked against a
+//     1024-record replay window (RFC 6347 4.1.2.6; numbers from before the
+//     handover are refused); one that fails is discarded silently
+//     (4.1.2.7) and counted (Stats.RxDiscarded); only records that passed
+//     go on to pion, so pion never sees a replay;
+//   - application data is delivered only from the session's current
+//     address; a record from another address goes to pion, which checks
+//     the new path (RFC 9853), and the session moves when the answer to
+//     pion's challenge comes back from there;
+//   - only DTLS 1.2 and the epoch after the first handshake exist (pion
+//     does not renegotiate); a record of another epoch is pion's.
+//
+// The tests run the layer against pion's own record layer both ways, with
+// and without connection IDs, through replays, forgeries and a path move.
 package dtlslink

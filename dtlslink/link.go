@@ -254,6 +254,7 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 		}
 		o := &l.rxOut
 		o.reset()
+		o.now = time.Now().UnixNano()
 		for i := range l.rxIn[:m] {
 			l.receive(&l.rxIn[i], o)
 		}
@@ -270,8 +271,9 @@ func (l *Link) deliver(pkts []link.Packet, items []rxItem) int {
 	var rxPkts, rxBytes uint64
 	for i, it := range items {
 		if n == len(pkts) {
+			rest := owned(items[i:])
 			l.mu.Lock()
-			l.backlog = append(l.backlog, items[i:]...)
+			l.backlog = append(l.backlog, rest...)
 			l.mu.Unlock()
 			break
 		}
@@ -325,6 +327,7 @@ func (l *Link) queue(items ...rxItem) {
 	if len(items) == 0 {
 		return
 	}
+	items = owned(items)
 	l.mu.Lock()
 	l.backlog = append(l.backlog, items...)
 	wake := !l.woken
@@ -352,6 +355,7 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 		return 0, link.ErrClosed
 	}
 	o := getDrained()
+	o.now = time.Now().UnixNano()
 	var txPkts, txBytes uint64
 	for i := 0; i < len(pkts); {
 		p := &pkts[i]
@@ -369,13 +373,14 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 		}
 		s.drive.Lock()
 		for ; i < j; i++ {
-			if s.write(pkts[i].Buf) {
+			if s.write(pkts[i].Buf, o) {
 				txPkts++
 				txBytes += uint64(len(pkts[i].Buf))
 			}
 		}
 		s.drain(o)
 		s.drive.Unlock()
+		s.lastIO.Store(o.now)
 	}
 	l.send(o.tx)
 	l.queue(o.rx...)

@@ -46,19 +46,21 @@ type session struct {
 	// drive serialises everything that drives dc (Start, HandleDatagram,
 	// Write, Close) with the draining of its events; the fields below it
 	// are the driver's.
-	drive    sync.Mutex
-	dc       *dtls.DetachedConn
-	started  bool
-	pending  [][]byte // dialled, while handshaking
-	ended    bool     // no more records either way
-	finished bool     // its closed event was handled
-	why      string   // set when we end it: idle, replaced, link closed
-	replaces *session // a candidate: the session it replaces once authenticated
-	hsRx     int      // datagrams received while handshaking
-	hsCancel context.CancelFunc
-	settled  chan struct{} // closed once up or ended: the handshake watcher stops
-	lastTo   net.Addr      // the last destination pion named, and as AddrPort
-	lastToAP netip.AddrPort
+	drive      sync.Mutex
+	dc         *dtls.DetachedConn
+	started    bool
+	pending    [][]byte // dialled, while handshaking
+	ended      bool     // no more records either way
+	finished   bool     // its closed event was handled
+	why        string   // set when we end it: idle, replaced, link closed
+	replaces   *session // a candidate: the session it replaces once authenticated
+	hsRx       int      // datagrams received while handshaking
+	hsCancel   context.CancelFunc
+	settled    chan struct{} // closed once up or ended: the handshake watcher stops
+	lastTo     net.Addr      // the last destination pion named, and as AddrPort
+	lastToAP   netip.AddrPort
+	rec        *recordLayer // ours once up (record.go)
+	challenges []challenge  // path checks pion sent, to follow its move
 
 	up     atomic.Bool
 	remote atomic.Pointer[netip.AddrPort] // where the peer is now
@@ -220,7 +222,7 @@ func (l *Link) drainFrom(s *session, try bool) {
 // write encrypts one SCTP packet into a record (drive held), or queues it
 // while the session handshakes. It reports whether the packet went (or
 // was queued).
-func (s *session) write(b []byte) bool {
+func (s *session) write(b []byte, o *drained) bool {
 	if s.ended {
 		s.l.stats.txDropped.Add(1)
 		return false
@@ -233,11 +235,7 @@ func (s *session) write(b []byte) bool {
 		s.pending = append(s.pending, append([]byte(nil), b...))
 		return true
 	}
-	if _, err := s.dc.Write(b); err != nil {
-		s.l.stats.txErrors.Add(1)
-		return false
-	}
-	return true
+	return s.sealData(b, o)
 }
 
 // handle feeds one datagram from the peer to DTLS (drive held).
@@ -247,6 +245,11 @@ func (s *session) handle(b []byte, from netip.AddrPort, o *drained) {
 	}
 	if !s.started {
 		s.start(o)
+	}
+	if s.rec != nil {
+		s.receiveRecords(b, from, o)
+		s.drain(o)
+		return
 	}
 	if !s.up.Load() {
 		s.hsRx++
@@ -276,6 +279,10 @@ func (s *session) drain(o *drained) {
 		case dtls.DetachedWriteDatagrams:
 			to := s.addrOf(ev.Addr)
 			for _, d := range ev.Datagrams {
+				if s.rec != nil {
+					s.reseal(d, to, o)
+					continue
+				}
 				o.tx = append(o.tx, link.Packet{Path: link.Path{Local: s.local, Remote: to.Addr(), RemotePort: to.Port()}, Buf: d})
 			}
 			io = true
@@ -303,11 +310,6 @@ func (s *session) addrOf(a net.Addr) netip.AddrPort {
 	}
 	ap := addrPortOf(a)
 	s.lastTo, s.lastToAP = a, ap
-	if cur := s.remote.Load(); *cur != ap && s.up.Load() {
-		// pion sends to a new address only once it validated it (RFC 9853)
-		// or to probe it; the session follows where pion sends data.
-		s.l.moved(s, *cur, ap)
-	}
 	return ap
 }
 
@@ -333,8 +335,21 @@ func (l *Link) established(s *session, o *drained) {
 	if s.ended || s.up.Load() {
 		return
 	}
-	if st, ok := s.dc.ConnectionState(); ok {
+	st, ok := s.dc.ConnectionState()
+	var err error
+	if ok {
 		s.peer, s.cipher = peerOf(st, s.creds), st.CipherSuiteID.String()
+		s.rec, err = newRecordLayer(st)
+	} else {
+		err = errors.New("no connection state")
+	}
+	if err != nil {
+		// Never seen with the suites offered; the session cannot carry
+		// data, so it ends as a failed handshake.
+		l.log.Error("dtlslink: taking over the record layer", "peer", s.key.String(), "err", err)
+		s.why = "record layer: " + err.Error()
+		s.closeConn()
+		return
 	}
 	s.up.Store(true)
 	s.settle()
@@ -363,9 +378,7 @@ func (l *Link) established(s *session, o *drained) {
 		go l.retire(old)
 	}
 	for _, b := range s.pending {
-		if _, err := s.dc.Write(b); err != nil {
-			l.stats.txErrors.Add(1)
-		}
+		s.sealData(b, o)
 	}
 	s.pending = nil
 	l.stats.opened.Add(1)
@@ -581,17 +594,22 @@ func (l *Link) closeIdle(s *session) {
 // drained is what driving sessions produced: datagrams to send and items
 // for ReadBatch.
 type drained struct {
-	tx []link.Packet
-	rx []rxItem
+	tx     []link.Packet
+	rx     []rxItem
+	now    int64    // unix nanoseconds, taken once per batch
+	chunks [][]byte // the arena: sealed records, opened contents
+	chunk  int
+	cur    []byte
 }
 
 func (o *drained) reset() {
 	clear(o.tx)
 	clear(o.rx)
 	o.tx, o.rx = o.tx[:0], o.rx[:0]
+	o.chunk, o.cur = -1, nil
 }
 
-var drainedPool = sync.Pool{New: func() any { return new(drained) }}
+var drainedPool = sync.Pool{New: func() any { return &drained{chunk: -1} }}
 
 func getDrained() *drained { return drainedPool.Get().(*drained) }
 

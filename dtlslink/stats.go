@@ -35,6 +35,9 @@ type Stats struct {
 	// unknown connection ID, an address without a session that sent no
 	// ClientHello, a refused new session.
 	RxUnknown uint64
+	// RxDiscarded counts records of a session that failed authentication
+	// or the replay check, discarded silently (RFC 6347 4.1.2.7).
+	RxDiscarded uint64
 }
 
 type counters struct {
@@ -43,7 +46,7 @@ type counters struct {
 	rxPackets, rxBytes, rxBatches, rxTruncated atomic.Uint64
 	txPackets, txBytes, txBatches              atomic.Uint64
 	txDropped, txErrors, noSession             atomic.Uint64
-	rxUnknown, rxErrors                        atomic.Uint64
+	rxUnknown, rxErrors, rxDiscarded           atomic.Uint64
 }
 
 // Stats returns a snapshot of the link's counters.
@@ -54,7 +57,7 @@ func (l *Link) Stats() Stats {
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(), RxBatches: c.rxBatches.Load(), RxTruncated: c.rxTruncated.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
 		TxDropped: c.txDropped.Load(), TxErrors: c.txErrors.Load(), NoSession: c.noSession.Load(),
-		RxUnknown: c.rxUnknown.Load(),
+		RxUnknown: c.rxUnknown.Load(), RxDiscarded: c.rxDiscarded.Load(),
 	}
 	for i, r := range Reasons {
 		s.Refused[r] = c.refused[i].Load()
