@@ -16,7 +16,6 @@ import (
 	cryptosuite "github.com/pion/dtls/v4/pkg/crypto/ciphersuite"
 	"github.com/pion/dtls/v4/pkg/crypto/prf"
 	"github.com/pion/dtls/v4/pkg/protocol"
-	"github.com/pion/transport/v3/replaydetector"
 )
 
 // The record layer of an established session (DTLS 1.2, RFC 6347 4.1 and
@@ -46,13 +45,21 @@ const (
 	gcmTagLen          = 16
 	maxPlaintext       = 1 << 14
 	maxSequence        = 1<<48 - 1
-	replayWindow       = 1024
 	dtls12Major        = 254
 	dtls12Minor        = 253
 	seqPlaceholderByte = 0xff
 )
 
 // errNotOurs: a record of another epoch (the handshake's): pion's.
+// errReplayed: a record seen already, or older than the window.
+var (
+	errReplayed = errors.New("replayed or too old")
+	errOtherCID = errors.New("another connection ID")
+	errShort    = errors.New("short record")
+	errVersion  = errors.New("not DTLS 1.2")
+	errNoType   = errors.New("no content type")
+)
+
 var errNotOurs = errors.New("not a record of the current epoch")
 
 // recordLayer protects one session's records after its handshake.
@@ -64,8 +71,12 @@ type recordLayer struct {
 	peerCID            []byte // in the records we send (RFC 9146: the peer's)
 	ourCID             []byte // in the records the peer sends
 	nextSeq            uint64
-	replay             replaydetector.ReplayDetector
+	replay             replayWindow
 	cutoff             uint64 // records below it were pion's to see
+	// Scratch for the AEAD calls (their arguments would escape to the
+	// heap from the stack).
+	nonce [12]byte
+	ad    [64]byte
 }
 
 // exportedState is the part of pion's serialised State (State.MarshalBinary,
@@ -135,7 +146,7 @@ func newRecordLayer(st dtls.State) (*recordLayer, error) {
 		sealKey, sealIV, openKey, openIV = openKey, openIV, sealKey, sealIV
 	}
 	r := &recordLayer{epoch: 1, peerCID: es.RemoteConnectionID, ourCID: es.LocalConnectionID,
-		nextSeq: es.SequenceNumber, cutoff: es.RemoteSequenceNumber, replay: replaydetector.New(replayWindow, maxSequence)}
+		nextSeq: es.SequenceNumber, cutoff: es.RemoteSequenceNumber}
 	copy(r.sealSalt[:], sealIV)
 	copy(r.openSalt[:], openIV)
 	if r.seal, err = newGCM(sealKey); err != nil {
@@ -191,18 +202,16 @@ func (r *recordLayer) sealTo(out []byte, typ byte, content []byte) error {
 	binary.BigEndian.PutUint64(out[3:11], uint64(r.epoch)<<48|seq)
 	copy(out[11:hl-2], r.peerCID)
 	binary.BigEndian.PutUint16(out[hl-2:hl], uint16(explicitNonceLen+inner+gcmTagLen))
-	nonce := [12]byte{}
-	copy(nonce[:4], r.sealSalt[:])
-	copy(nonce[4:], out[3:11])
+	copy(r.nonce[:4], r.sealSalt[:])
+	copy(r.nonce[4:], out[3:11])
 	copy(out[hl:hl+explicitNonceLen], out[3:11])
 	body := out[hl+explicitNonceLen:]
 	copy(body, content)
 	if len(r.peerCID) > 0 {
 		body[len(content)] = typ
 	}
-	var ad [64]byte
-	a := additionalData(ad[:0], outer, out[3:11], r.peerCID, inner)
-	r.seal.Seal(body[:0], nonce[:], body[:inner], a)
+	a := additionalData(r.ad[:0], outer, out[3:11], r.peerCID, inner)
+	r.seal.Seal(body[:0], r.nonce[:], body[:inner], a)
 	return nil
 }
 
@@ -251,17 +260,16 @@ func (r *recordLayer) openTo(dst, rec []byte) (byte, []byte, error) {
 	}
 	seq := binary.BigEndian.Uint64(rec[3:11]) & maxSequence
 	if seq < r.cutoff {
-		return 0, nil, errors.New("before the handover")
+		return 0, nil, errReplayed // before the handover: pion's to see
 	}
-	accept, ok := r.replay.Check(seq)
-	if !ok {
-		return 0, nil, errors.New("replayed or too old")
+	if !r.replay.fresh(seq) {
+		return 0, nil, errReplayed
 	}
-	typ, pt, err := unseal(r.open, r.openSalt, r.ourCID, dst, rec)
+	typ, pt, err := r.unseal(r.open, r.openSalt, r.ourCID, dst, rec)
 	if err != nil {
 		return 0, nil, err
 	}
-	accept()
+	r.replay.mark(seq)
 	return typ, pt, nil
 }
 
@@ -271,15 +279,15 @@ func (r *recordLayer) unsealLocal(dst, rec []byte) (byte, []byte, error) {
 	if binary.BigEndian.Uint16(rec[3:5]) != r.epoch {
 		return 0, nil, errNotOurs
 	}
-	return unseal(r.seal, r.sealSalt, r.peerCID, dst, rec)
+	return r.unseal(r.seal, r.sealSalt, r.peerCID, dst, rec)
 }
 
 // unseal authenticates and decrypts one record whose tls12_cid form
 // carries cid.
-func unseal(aead cipher.AEAD, salt [4]byte, cid, dst, rec []byte) (byte, []byte, error) {
+func (r *recordLayer) unseal(aead cipher.AEAD, salt [4]byte, cid, dst, rec []byte) (byte, []byte, error) {
 	outer := rec[0]
 	if rec[1] != dtls12Major || rec[2] != dtls12Minor {
-		return 0, nil, errors.New("not DTLS 1.2")
+		return 0, nil, errVersion
 	}
 	var recCID []byte
 	hl := recordHeaderLen
@@ -287,20 +295,18 @@ func unseal(aead cipher.AEAD, salt [4]byte, cid, dst, rec []byte) (byte, []byte,
 		hl += len(cid)
 		recCID = rec[11 : hl-2]
 		if !bytes.Equal(recCID, cid) {
-			return 0, nil, errors.New("another connection ID")
+			return 0, nil, errOtherCID
 		}
 	}
 	body := rec[hl:]
 	if len(body) < explicitNonceLen+gcmTagLen {
-		return 0, nil, errors.New("short record")
+		return 0, nil, errShort
 	}
 	innerLen := len(body) - explicitNonceLen - gcmTagLen
-	nonce := [12]byte{}
-	copy(nonce[:4], salt[:])
-	copy(nonce[4:], body[:explicitNonceLen])
-	var ad [64]byte
-	a := additionalData(ad[:0], outer, rec[3:11], recCID, innerLen)
-	pt, err := aead.Open(dst[:0], nonce[:], body[explicitNonceLen:], a)
+	copy(r.nonce[:4], salt[:])
+	copy(r.nonce[4:], body[:explicitNonceLen])
+	a := additionalData(r.ad[:0], outer, rec[3:11], recCID, innerLen)
+	pt, err := aead.Open(dst[:0], r.nonce[:], body[explicitNonceLen:], a)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -313,7 +319,7 @@ func unseal(aead cipher.AEAD, salt [4]byte, cid, dst, rec []byte) (byte, []byte,
 		i--
 	}
 	if i < 0 {
-		return 0, nil, errors.New("no content type")
+		return 0, nil, errNoType
 	}
 	return pt[i], pt[:i], nil
 }
