@@ -123,7 +123,7 @@ func (l *Listener) engineAccept(er *engine.AcceptRequest) {
 
 // admit accepts under s.mu and queues x for Listener.Accept.
 func (l *Listener) admit(er *engine.AcceptRequest, x *Assoc, now time.Time) error {
-	if err := er.Accept(now, x); err != nil {
+	if err := er.Accept(now, x.handler()); err != nil {
 		return err
 	}
 	l.pending = append(l.pending, x)

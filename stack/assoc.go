@@ -110,7 +110,7 @@ type Assoc struct {
 	notify  chan struct{}
 	waiting bool
 	context uint32 // SCTP_CONTEXT, stamped on every message read
-	// evch queues notifications for Events and NextEvent; only HandleEvent
+	// evch queues notifications for Events and NextEvent; only handleEvent
 	// sends, under s.mu, and never blocks (see queueEvent). It is closed
 	// after the final event.
 	evch      chan Event
@@ -133,8 +133,20 @@ func (x *Assoc) waitCh() <-chan struct{} {
 	return x.notify
 }
 
-// HandleEvent runs under s.mu from the engine.
-func (x *Assoc) HandleEvent(a *engine.Association, ev engine.Event) {
+// engineHandler is an Assoc as the engine's Handler of its association.
+// A type of its own keeps the callback out of Assoc's methods: only the
+// engine may call it, under s.mu.
+type engineHandler Assoc
+
+func (h *engineHandler) HandleEvent(a *engine.Association, ev engine.Event) {
+	(*Assoc)(h).handleEvent(a, ev)
+}
+
+// handler is x as the engine's Handler.
+func (x *Assoc) handler() *engineHandler { return (*engineHandler)(x) }
+
+// handleEvent runs under s.mu from the engine.
+func (x *Assoc) handleEvent(a *engine.Association, ev engine.Event) {
 	x.a = a
 	switch ev.Type {
 	case engine.CommUp, engine.Restart:
@@ -430,7 +442,7 @@ func (s *Stack) DialWith(ctx context.Context, linkIdx int, p link.Path, localPor
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	a, err := s.host.DialAddrs(linkIdx, p, do.PeerAddrs, localPort, remotePort, do.Options, x, s.clock.Now())
+	a, err := s.host.DialAddrs(linkIdx, p, do.PeerAddrs, localPort, remotePort, do.Options, x.handler(), s.clock.Now())
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
