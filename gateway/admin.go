@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sctpgw/sctpgw/dtlslink"
 	"net"
 	"net/http"
 	"sort"
 	"time"
 
+	"github.com/sctpgw/sctpgw/dtlslink"
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
@@ -36,7 +37,7 @@ func (g *Gateway) AdminMux() *http.ServeMux {
 		fmt.Fprint(w, g.Routes())
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := g.st.Do(func(*engine.Host, time.Time) {}); err != nil {
+		if err := stackhost.Do(g.st, func(*engine.Host, time.Time) {}); err != nil {
 			http.Error(w, "stopped", http.StatusServiceUnavailable)
 			return
 		}
@@ -57,7 +58,7 @@ func (g *Gateway) AdminMux() *http.ServeMux {
 // from then until it drains or stops.
 func (g *Gateway) Ready() error {
 	draining := false
-	if err := g.st.Do(func(*engine.Host, time.Time) { draining = g.core.draining }); err != nil {
+	if err := stackhost.Do(g.st, func(*engine.Host, time.Time) { draining = g.core.draining }); err != nil {
 		return errors.New("stopped")
 	}
 	if draining {

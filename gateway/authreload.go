@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
@@ -77,7 +78,7 @@ func (g *Gateway) reloadAuth(ra *routeAuth, force bool) error {
 		return fmt.Errorf("route %s: auth key file kept as it was: %w", ra.route, err)
 	}
 	var applied error
-	if err := g.st.Do(func(*engine.Host, time.Time) { applied = applyKeys(ra.keys, keys) }); err != nil {
+	if err := stackhost.Do(g.st, func(*engine.Host, time.Time) { applied = applyKeys(ra.keys, keys) }); err != nil {
 		return err
 	}
 	if applied != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/transport/v3"
 
 	"github.com/sctpgw/sctpgw/dtlslink"
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/logs"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -207,7 +208,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	}
 	g.st = st
 	var cerr error
-	if err := st.Do(func(h *engine.Host, _ time.Time) {
+	if err := stackhost.Do(st, func(h *engine.Host, _ time.Time) {
 		g.core, cerr = NewCore(h, g.routes, root.With(logs.ScopeKey, "pair"))
 	}); err != nil {
 		cerr = err
@@ -272,7 +273,7 @@ type Snapshot struct {
 // Snapshot takes the current figures.
 func (g *Gateway) Snapshot() Snapshot {
 	var s Snapshot
-	g.st.Do(func(h *engine.Host, _ time.Time) {
+	stackhost.Do(g.st, func(h *engine.Host, _ time.Time) {
 		g.core.EachPair(func(p PairStatus) { s.Pairs = append(s.Pairs, p) })
 		s.Gateway = g.core.Counters()
 		s.ACL = g.core.ACL()
@@ -299,7 +300,7 @@ type Stats struct {
 // Stats takes the current figures.
 func (g *Gateway) Stats() Stats {
 	var s Stats
-	g.st.Do(func(h *engine.Host, _ time.Time) {
+	stackhost.Do(g.st, func(h *engine.Host, _ time.Time) {
 		s.Routes = g.core.RouteStats()
 		s.SCTP = h.Stats()
 		s.Draining = g.core.draining
@@ -327,19 +328,19 @@ func SNMP(st engine.Stats) map[string]uint64 {
 // Drain shuts every pair down gracefully, refusing new ones, and aborts what
 // is left when ctx ends (docs/design.md 2.8). It then stops the gateway.
 func (g *Gateway) Drain(ctx context.Context) error {
-	g.st.Do(func(_ *engine.Host, now time.Time) { g.core.Drain(now) })
+	stackhost.Do(g.st, func(_ *engine.Host, now time.Time) { g.core.Drain(now) })
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		n := 0
-		g.st.Do(func(*engine.Host, time.Time) { n = g.core.Pairs() })
+		stackhost.Do(g.st, func(*engine.Host, time.Time) { n = g.core.Pairs() })
 		if n == 0 {
 			return g.Close()
 		}
 		select {
 		case <-ctx.Done():
 			g.log.Warn("drain deadline: aborting the pairs left", "pairs", n)
-			g.st.Do(func(_ *engine.Host, now time.Time) { g.core.AbortAll(now, "sctpgw: gateway shutting down") })
+			stackhost.Do(g.st, func(_ *engine.Host, now time.Time) { g.core.AbortAll(now, "sctpgw: gateway shutting down") })
 			return g.Close()
 		case <-tick.C:
 		}

@@ -34,7 +34,7 @@ func NewAuthKeys() *AuthKeys { return engine.NewAuthKeys() }
 // causes (AuthFreeKey) before returning.
 func (s *Stack) ChangeAuthKeys(f func() error) error {
 	var err error
-	if derr := s.Do(func(*engine.Host, time.Time) { err = f() }); derr != nil {
+	if derr := s.do(func(*engine.Host, time.Time) { err = f() }); derr != nil {
 		return derr
 	}
 	return err
@@ -43,6 +43,6 @@ func (s *Stack) ChangeAuthKeys(f func() error) error {
 // AuthStats returns k's counters, read under the stack's lock.
 func (s *Stack) AuthStats(k *AuthKeys) AuthStats {
 	var st AuthStats
-	s.Do(func(*engine.Host, time.Time) { st = k.Stats() })
+	s.do(func(*engine.Host, time.Time) { st = k.Stats() })
 	return st
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/logging"
 
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -63,7 +64,7 @@ func TestDiscardsLoggedRateLimited(t *testing.T) {
 	badCRC := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: 1, DstPort: 2, VerificationTag: 3}, hb)
 	badCRC[8] ^= 0xFF
 	flood := func() {
-		s.Do(func(h *engine.Host, now time.Time) {
+		stackhost.Do(s, func(h *engine.Host, now time.Time) {
 			for i := 0; i < 100; i++ {
 				h.HandlePacket(0, from, partial, now)
 				h.HandlePacket(0, from, badCRC, now)

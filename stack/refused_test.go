@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -67,7 +68,7 @@ func TestRefusedPacketNotCapturedRestSent(t *testing.T) {
 	}
 	// Two INITs handled in one go: their INIT ACKs leave in one batch, the
 	// refused one first.
-	err = s.Do(func(h *engine.Host, now time.Time) {
+	err = stackhost.Do(s, func(h *engine.Host, now time.Time) {
 		for _, src := range []netip.Addr{refused, ok} {
 			ini := &wire.Init{InitFields: wire.InitFields{InitiateTag: 7, ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: 1}}
 			pkt := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: 4000, DstPort: 5000}, ini)

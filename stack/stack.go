@@ -163,24 +163,6 @@ func New(cfg Config) (*Stack, error) {
 	return s, nil
 }
 
-// Do runs f with the engine Host under the Stack's lock and then sends what
-// it produced. Code that drives associations through engine handlers (the
-// gateway) uses it to enter the engine from outside.
-func (s *Stack) Do(f func(h *engine.Host, now time.Time)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	now := s.clock.Now()
-	f(s.host, now)
-	// What f queued goes out now, and the events it caused are delivered
-	// (engine calls that finish themselves make this a no-op).
-	s.host.Flush(now)
-	s.flushLocked()
-	return nil
-}
-
 // AssocCount is the number of associations the engine holds, in any state
 // (those waiting for an accept answer included).
 func (s *Stack) AssocCount() int {

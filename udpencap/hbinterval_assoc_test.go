@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -168,13 +169,13 @@ func (h *hbTap) countAt(t time.Time) int {
 func nextDeadline(t *testing.T, ss ...*stack.Stack) (time.Time, bool) {
 	var next time.Time
 	for _, s := range ss {
-		err := s.Do(func(h *engine.Host, _ time.Time) {
+		err := stackhost.Do(s, func(h *engine.Host, _ time.Time) {
 			if d, ok := h.NextDeadline(); ok && (next.IsZero() || d.Before(next)) {
 				next = d
 			}
 		})
 		if err != nil {
-			t.Fatalf("Stack.Do: %v", err)
+			t.Fatalf("stackhost.Do: %v", err)
 		}
 	}
 	return next, !next.IsZero()

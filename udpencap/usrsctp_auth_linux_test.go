@@ -52,11 +52,6 @@ func authOpts(t *testing.T, id uint16, secret []byte) (stack.Options, *engine.Au
 	return o, k
 }
 
-func authStats(s *stack.Stack, k *engine.AuthKeys) (st engine.AuthStats) {
-	s.Do(func(*engine.Host, time.Time) { st = k.Stats() })
-	return st
-}
-
 func keyArg(id int, secret []byte) string {
 	return fmt.Sprintf("%d:%s", id, hex.EncodeToString(secret))
 }
@@ -102,7 +97,7 @@ func TestUsrsctpAuthDial(t *testing.T) {
 			if !strings.Contains(out, "peer-auth-chunks: "+strings.Join(ours, " ")+"\n") || !strings.Contains(out, "auth-supported: 1") {
 				t.Errorf("usrsctp did not take our SCTP-AUTH parameters:\n%s", out)
 			}
-			st := authStats(s, keys)
+			st := s.AuthStats(keys)
 			if st.Authenticated < n/4 || st.Signed < n/4 || st.BadMAC != 0 || st.Unauthenticated != 0 {
 				t.Errorf("auth stats %+v", st)
 			}
@@ -139,7 +134,7 @@ func TestUsrsctpAuthAccept(t *testing.T) {
 		}
 	}
 	cli.WaitOutput(t, 20*time.Second, fmt.Sprintf("ok: %d", n))
-	if st := authStats(s, keys); st.Authenticated < n/2 || st.BadMAC != 0 || st.Unauthenticated != 0 || st.Keys[0].ID != 7 {
+	if st := s.AuthStats(keys); st.Authenticated < n/2 || st.BadMAC != 0 || st.Unauthenticated != 0 || st.Keys[0].ID != 7 {
 		t.Errorf("auth stats %+v", st)
 	}
 }
@@ -166,7 +161,7 @@ func TestUsrsctpAuthRefused(t *testing.T) {
 			args := append([]string{bin, "client", "-l", strconv.Itoa(int(testlab.FreeUDPPort(t))), "-a", lo4.String(),
 				"-r", strconv.Itoa(int(l.LocalPort())), "-P", strconv.Itoa(portS1AP), "-n", "1"}, c.keys...)
 			cli := testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 30 * time.Second, MergeOutput: true}, args...)
-			testlab.WaitFor(t, 15*time.Second, "a refused COOKIE ECHO", func() bool { return authStats(s, keys).BadMAC >= 2 })
+			testlab.WaitFor(t, 15*time.Second, "a refused COOKIE ECHO", func() bool { return s.AuthStats(keys).BadMAC >= 2 })
 			ctx := testlab.Ctx(t, 500*time.Millisecond)
 			if x, err := ln.Accept(ctx); err == nil {
 				t.Fatalf("an association was accepted: %v", x.Status())
@@ -174,7 +169,7 @@ func TestUsrsctpAuthRefused(t *testing.T) {
 			if strings.Contains(cli.Out.String(), "up") {
 				t.Errorf("the client got up:\n%s", cli.Out.String())
 			}
-			if st := authStats(s, keys); st.Authenticated != 0 || st.Keys[0].In != 0 {
+			if st := s.AuthStats(keys); st.Authenticated != 0 || st.Keys[0].In != 0 {
 				t.Errorf("auth stats %+v", st)
 			}
 			if n := s.Stats().DiscardedBadAuth; n < 2 {

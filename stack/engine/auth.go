@@ -31,7 +31,7 @@ import (
 // Identifier, and the counters of every association that uses them. One
 // AuthKeys may serve a listener and any number of dialled associations (a
 // gateway route). Like the Host, it is not safe for concurrent use: change
-// it from the goroutine that drives the Host (under stack.Stack.Do), or
+// it from the goroutine that drives the Host (stack.Stack.ChangeAuthKeys), or
 // before any association uses it. Keys are never logged.
 type AuthKeys struct {
 	ring auth.Keyring

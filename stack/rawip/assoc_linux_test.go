@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -522,7 +523,7 @@ func TestAssocNativeForeignPorts(t *testing.T) {
 		t.Errorf("associations: %d accepted (was %d), %d up; want no new one", after.PassiveEstabs, before.PassiveEstabs, after.CurrEstab)
 	}
 	var assocs []string
-	srv.stack.Do(func(h *engine.Host, _ time.Time) {
+	stackhost.Do(srv.stack, func(h *engine.Host, _ time.Time) {
 		h.Associations(func(a *engine.Association) {
 			st := a.Status()
 			assocs = append(assocs, fmt.Sprintf("%d<-%v:%d %v", st.LocalPort, st.Primary.Path.Remote, st.RemotePort, st.State))
