@@ -32,6 +32,7 @@ test: lint
 	@# Allocation counts the race detector's instrumentation would inflate,
 	@# skipped under -race (udpencap/race_on_test.go), asserted here.
 	$(GO) test -count=1 -timeout 5m -run '^TestLoopbackZeroAllocs$$' ./udpencap/
+	$(GO) test -count=1 -timeout 5m -run '^TestRelayAllocations$$' ./gateway/
 	@# The deployment files' tests (deploy/: systemd unit, Kubernetes
 	@# manifests), a module of their own so that k8s.io/api stays out of
 	@# the product's dependencies.

@@ -330,7 +330,7 @@ func (p *pair) forward(x int) {
 			// The pair was aborted (the ABORT told the sender); what is
 			// left is counted when the pair ends.
 			if src.held == nil {
-				src.held = &m
+				src.hold(m)
 			}
 			return
 		}
@@ -346,7 +346,7 @@ func (p *pair) forward(x int) {
 			// Stop reading: the source's window closes and its peer slows
 			// down (docs/design.md 2.4). Writable on dst resumes.
 			if src.held == nil {
-				src.held = &m
+				src.hold(m)
 			}
 			return
 		case errors.Is(err, engine.ErrInvalidStream):
@@ -367,6 +367,14 @@ func (p *pair) forward(x int) {
 			return
 		}
 	}
+}
+
+// hold keeps m, which could not be sent, for the next forward. The copy is
+// made here so that forward's own message stays on the stack: taking its
+// address there cost an allocation per message relayed.
+func (s *side) hold(m engine.Message) {
+	h := m
+	s.held = &h
 }
 
 // drained reports that everything side s received has been handed on.

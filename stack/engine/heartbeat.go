@@ -230,12 +230,14 @@ func (pa *path) confirm(now time.Time) {
 // flushHeartbeats sends the queued HEARTBEATs: the one to the path pb
 // builds for rides in its packet, the others go in packets of their own.
 func (a *Association) flushHeartbeats(pb *packetBuilder) {
-	var info [16]byte
 	for _, pa := range a.paths.list {
 		if !pa.hb.queued {
 			continue
 		}
 		pa.hb.queued = false
+		// Declared here, not above the loop: the chunk escapes, and so
+		// would the array, allocated on every flush with no heartbeat due.
+		var info [16]byte
 		hb := &wire.Heartbeat{Info: pa.heartbeatInfo(info[:0])}
 		if pa == pb.dest() {
 			pb.add(hb)
