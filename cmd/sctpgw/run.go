@@ -60,6 +60,7 @@ re-homed). Under systemd
 it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
 		Flags: append(configFlags(),
 			&cli.StringFlag{Name: "pcap", EnvVars: []string{"SCTPGW_PCAP"}, Usage: "write every SCTP packet sent and received to this pcap file"},
+			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"SCTPGW_PPROF"}, Usage: "serve Go's profiler (CPU, heap, execution trace) under /debug/pprof/ on the admin endpoint"},
 		),
 		Action: func(c *cli.Context) error {
 			plan, err := planFromFlags(c)
@@ -114,6 +115,9 @@ func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
 		mux := g.AdminMux()
 		info, _, _ := buildInfo()
 		mux.Handle("/metrics", metrics.Handler(g, info))
+		if c.Bool("pprof") {
+			mountPprof(mux)
+		}
 		go func() { adminDone <- gateway.ServeAdmin(ctx, admin, mux) }()
 		glog.Info("admin listening", "addr", admin.Addr().String())
 	}

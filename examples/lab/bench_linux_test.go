@@ -3,9 +3,13 @@
 package lab
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -44,7 +48,9 @@ import (
 // adds to a round trip (each round trip crosses it twice, once each way).
 //
 // LAB_ROUNDS=N (default 1) repeats the throughput runs N times, the three
-// contenders in turn within each round, and prints the median. Nothing here
+// contenders in turn within each round, and prints the median.
+// LAB_PROFILE_DIR=DIR saves a CPU profile and an execution trace of the
+// edge gateway during each of its runs there (edge-1KiB.pprof, .trace). Nothing here
 // asserts a speed: the figures, and the load average printed with them, are
 // for reading. Needs root, libusrsctp-examples, libusrsctp-dev and cc.
 //
@@ -91,7 +97,14 @@ func BenchmarkLab(b *testing.B) {
 				if rp != nil {
 					dst = edgeRAN
 				}
+				var prof chan struct{}
+				if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
+					prof = rp.edgeGW.profile(b, dir, strings.ReplaceAll(s.name, " ", ""), secs)
+				}
 				runs[w][i] = append(runs[w][i], l.tsctpRun(b, tsctp, shim, dst, s.size, secs, rp))
+				if prof != nil {
+					<-prof
+				}
 			}
 			rp.stop()
 		}
@@ -146,6 +159,11 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: packets in + out of each; ratios of msgs/s)\n")
+	for i, s := range sizes {
+		r := med("sctpgw", i)
+		fmt.Fprintf(out, "  sctpgw %-6s heap allocations per message: edge %.2f, core %.2f; GC cycles during the run: edge %.0f, core %.0f\n",
+			s.name, r.allocs[0]/float64(r.Messages), r.allocs[1]/float64(r.Messages), r.gcs[0], r.gcs[1])
+	}
 	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s (round trips):\n")
 	q := func(d []time.Duration, f float64) time.Duration {
 		if len(d) == 0 {
@@ -265,7 +283,10 @@ func (rp *relayPair) stop() {
 type relayRun struct {
 	usrsctptool.TsctpResult
 	edgeCPU, coreCPU   time.Duration
-	edgePkts, corePkts uint64 // IP packets in + out of each namespace
+	edgePkts, corePkts uint64 // packets in + out of each
+	// sctpgw only: heap allocations and GC cycles of each gateway during
+	// the run (Go runtime counters from /metrics).
+	allocs, gcs [2]float64
 }
 
 // medianRun is the run with the median message rate.
@@ -282,9 +303,13 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 	b.Helper()
 	var before [2]time.Duration
 	var pktsBefore [2]uint64
+	var rtBefore [2]map[string]float64
 	if rp != nil {
 		before = [2]time.Duration{treeCPU(rp.edge.cmd.Process.Pid, 4), treeCPU(rp.core.cmd.Process.Pid, 4)}
 		pktsBefore = rp.packets(l)
+		if rp.edgeGW != nil {
+			rtBefore = [2]map[string]float64{rp.edgeGW.runtimeStats(), rp.coreGW.runtimeStats()}
+		}
 	}
 	env := []string{"LD_PRELOAD=" + shim}
 	port := strconv.Itoa(benchTsctpPort)
@@ -313,9 +338,91 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 		r.coreCPU = treeCPU(rp.core.cmd.Process.Pid, 4) - before[1]
 		pkts := rp.packets(l)
 		r.edgePkts, r.corePkts = pkts[0]-pktsBefore[0], pkts[1]-pktsBefore[1]
+		if rp.edgeGW != nil {
+			for i, g := range []*gw{rp.edgeGW, rp.coreGW} {
+				after := g.runtimeStats()
+				r.allocs[i] = after["go_memstats_mallocs_total"] - rtBefore[i]["go_memstats_mallocs_total"]
+				r.gcs[i] = after["go_gc_duration_seconds_count"] - rtBefore[i]["go_gc_duration_seconds_count"]
+			}
+		}
 	}
 	srv.kill()
 	return r
+}
+
+// adminGet fetches path from the gateway's admin endpoint, which listens
+// on 127.0.0.1 inside its namespace: the connection is opened from a
+// thread in that namespace (an HTTP client would dial from another
+// goroutine), with a plain HTTP/1.0 request.
+func (g *gw) adminGet(path string, timeout time.Duration) ([]byte, error) {
+	var body []byte
+	err := g.l.inNS(g.role, func() error {
+		c, err := net.DialTimeout("tcp", g.admin, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(timeout))
+		fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: sctpgw\r\n\r\n", path)
+		resp, err := io.ReadAll(c)
+		if err != nil {
+			return err
+		}
+		head, b, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
+		if !ok || !bytes.HasPrefix(head, []byte("HTTP/1.0 200")) && !bytes.HasPrefix(head, []byte("HTTP/1.1 200")) {
+			return fmt.Errorf("GET %s: %.100q", path, head)
+		}
+		body = b
+		return nil
+	})
+	return body, err
+}
+
+// profile takes, in the background, a CPU profile and then an execution
+// trace of the gateway during a run of secs seconds starting now, into dir
+// as edge-NAME.pprof and edge-NAME.trace; the channel closes when done.
+func (g *gw) profile(b *testing.B, dir, name string, secs int) chan struct{} {
+	done := make(chan struct{})
+	cpu := max(secs/2, 1)
+	go func() {
+		defer close(done)
+		time.Sleep(time.Second) // tsctp connects and ramps up
+		for _, p := range []struct{ path, file string }{
+			{fmt.Sprintf("/debug/pprof/profile?seconds=%d", cpu), "edge-" + name + ".pprof"},
+			{"/debug/pprof/trace?seconds=1", "edge-" + name + ".trace"},
+		} {
+			body, err := g.adminGet(p.path, time.Duration(cpu+10)*time.Second)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, p.file), body, 0o644)
+			}
+			if err != nil {
+				b.Logf("profile %s: %v", p.file, err)
+			}
+		}
+	}()
+	return done
+}
+
+// runtimeStats is the Go runtime's counters of the gateway from /metrics
+// (go_memstats_*, go_gc_*), by name; empty when the scrape fails. The
+// scrape allocates too (a few thousand allocations), which the per-message
+// figure of a multi-second run hardly feels.
+func (g *gw) runtimeStats() map[string]float64 {
+	m := map[string]float64{}
+	b, err := g.adminGet("/metrics", 10*time.Second)
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "go_") {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if v, err := strconv.ParseFloat(val, 64); ok && err == nil {
+			m[name] = v
+		}
+	}
+	return m
 }
 
 // sctpPackets is the SCTP packets the gateway received and sent, from its

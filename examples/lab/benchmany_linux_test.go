@@ -127,7 +127,7 @@ func (l *lab) edgeToSink(port int) *gw {
 	if err := os.WriteFile(f, []byte(cfg), 0o644); err != nil {
 		l.tb.Fatal(err)
 	}
-	return l.startGateway("edge", edgeAdmin, "--config", f)
+	return l.startGateway("edge", edgeAdmin, "--config", f, "--pprof")
 }
 
 // udpSink is our stack on a UDP link at addr:9899 in role's namespace,

@@ -294,7 +294,8 @@ func (l *lab) gatewaysMulti(ports ...int) (edge, core *gw) {
 	if err := os.WriteFile(cf, []byte(c.String()), 0o644); err != nil {
 		l.tb.Fatal(err)
 	}
-	return l.startGateway("edge", edgeAdmin, "--config", ef), l.startGateway("core", coreAdmin, "--config", cf)
+	// --pprof: the benchmark may take profiles (LAB_PROFILE_DIR).
+	return l.startGateway("edge", edgeAdmin, "--config", ef, "--pprof"), l.startGateway("core", coreAdmin, "--config", cf, "--pprof")
 }
 
 // statusText runs `sctpgw status` in the gateway's namespace.
