@@ -5,7 +5,7 @@ PKGS      ?= ./...
 # staticcheck, pinned in .ci/run (go install honnef.co/go/tools/cmd/staticcheck@VERSION).
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: build test race fuzz bench bench-compare bench-lab bench-scale e2e kernel-test kernel-fetch lint ci image-bins image compose-images
+.PHONY: build test race fuzz bench bench-compare bench-lab bench-lab-dtls bench-scale e2e kernel-test kernel-fetch lint ci image-bins image compose-images
 
 build:
 	$(GO) build -buildvcs=auto -o bin/sctpgw ./cmd/sctpgw
@@ -73,6 +73,11 @@ bench-compare:
 BENCHTIME ?= 5s
 bench-lab:
 	$(GO) test -count=1 -timeout 20m -run XXX -bench '^BenchmarkLab$$' -benchtime $(BENCHTIME) ./examples/lab/
+
+# The pair over dtls:// against the pair over udp:// in the namespace lab
+# (root; libusrsctp-examples, libusrsctp-dev, cc). LAB_ROUNDS=N alternates.
+bench-lab-dtls:
+	$(GO) test -count=1 -timeout 20m -run XXX -bench '^BenchmarkLabDTLS$$' -benchtime $(BENCHTIME) ./examples/lab/
 
 # 10,000 idle pairs through edge and core in the namespace lab (root): RSS
 # per pair and at 10,000, idle CPU, setup rate with where its CPU goes (perf
