@@ -111,6 +111,13 @@ type enginePair struct {
 	msgs           int // messages transferred, warm-up included
 }
 
+// nopHandler ignores what the associations report: the pair reads and
+// sends by polling.
+type nopHandler struct{}
+
+func (nopHandler) HandleEvent(*engine.Association, engine.Event)   {}
+func (nopHandler) HandleSignal(*engine.Association, engine.Signal) {}
+
 func newEnginePair() (*enginePair, error) {
 	li := []engine.LinkInfo{{Kind: link.UDP, AnswerUnserved: true}}
 	e := &enginePair{
@@ -120,7 +127,7 @@ func newEnginePair() (*enginePair, error) {
 		atA: link.Path{Local: addrA, Remote: addrB, RemotePort: 9899},
 		atB: link.Path{Local: addrB, Remote: addrA, RemotePort: 40000},
 	}
-	nop := engine.HandlerFunc(func(*engine.Association, engine.Event) {})
+	var nop nopHandler
 	err := e.hb.Listen(sctpPort, engine.Config{}, engine.AcceptFunc(func(r *engine.AcceptRequest) {
 		e.s = r.Association()
 		r.Accept(e.now, nop)

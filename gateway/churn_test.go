@@ -35,8 +35,10 @@ func TestSoakChurnFixedPorts(t *testing.T) {
 // echoer sends every message back on its stream.
 type echoer struct{ net *sim.Network }
 
-func (e echoer) HandleEvent(a *engine.Association, ev engine.Event) {
-	if ev.Type != engine.Readable {
+func (e echoer) HandleEvent(*engine.Association, engine.Event) {}
+
+func (e echoer) HandleSignal(a *engine.Association, s engine.Signal) {
+	if s.Type != engine.Readable {
 		return
 	}
 	for i := 0; i < 1000; i++ {

@@ -29,8 +29,17 @@ type countingEchoer struct {
 func (e *countingEchoer) HandleEvent(a *engine.Association, ev engine.Event) {
 	e.a = a
 	e.events = append(e.events, ev)
-	switch ev.Type {
-	case engine.Readable:
+	if ev.Type == engine.SendFailed {
+		for _, f := range ev.Failed {
+			e.failed = append(e.failed, reqIndex(f.Data))
+		}
+	}
+	e.flush()
+}
+
+func (e *countingEchoer) HandleSignal(a *engine.Association, s engine.Signal) {
+	e.a = a
+	if s.Type == engine.Readable {
 		for i := 0; i < 1<<20; i++ {
 			m, ok := a.Read(e.net.Now())
 			if !ok {
@@ -38,10 +47,6 @@ func (e *countingEchoer) HandleEvent(a *engine.Association, ev engine.Event) {
 			}
 			e.got = append(e.got, reqIndex(m.Data))
 			e.backlog = append(e.backlog, m)
-		}
-	case engine.SendFailed:
-		for _, f := range ev.Failed {
-			e.failed = append(e.failed, reqIndex(f.Data))
 		}
 	}
 	e.flush()
@@ -98,15 +103,19 @@ type requester struct {
 
 func (q *requester) HandleEvent(a *engine.Association, ev engine.Event) {
 	q.recorder.HandleEvent(a, ev)
-	for _, m := range q.recorder.msgs {
-		q.answers = append(q.answers, reqIndex(m.Data))
-	}
-	q.recorder.msgs = q.recorder.msgs[:0]
 	if ev.Type == engine.SendFailed {
 		for _, f := range ev.Failed {
 			q.failed = append(q.failed, reqIndex(f.Data))
 		}
 	}
+}
+
+func (q *requester) HandleSignal(a *engine.Association, s engine.Signal) {
+	q.recorder.HandleSignal(a, s)
+	for _, m := range q.recorder.msgs {
+		q.answers = append(q.answers, reqIndex(m.Data))
+	}
+	q.recorder.msgs = q.recorder.msgs[:0]
 }
 
 // send offers request i; it reports whether the stack took it.

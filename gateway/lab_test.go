@@ -28,7 +28,11 @@ type recorder struct {
 func (r *recorder) HandleEvent(a *engine.Association, ev engine.Event) {
 	r.a = a
 	r.events = append(r.events, ev)
-	if ev.Type == engine.Readable && !r.noRead {
+}
+
+func (r *recorder) HandleSignal(a *engine.Association, s engine.Signal) {
+	r.a = a
+	if s.Type == engine.Readable && !r.noRead {
 		r.drain()
 	}
 }

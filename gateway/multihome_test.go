@@ -49,7 +49,10 @@ type echoRec struct {
 
 func (e *echoRec) HandleEvent(a *engine.Association, ev engine.Event) {
 	e.events = append(e.events, ev)
-	switch ev.Type {
+}
+
+func (e *echoRec) HandleSignal(a *engine.Association, s engine.Signal) {
+	switch s.Type {
 	case engine.Readable:
 		for i := 0; i < 1_000_000; i++ {
 			m, ok := a.Read(e.net.Now())

@@ -70,7 +70,8 @@ type side struct {
 
 func (p *pair) other(s *side) *side { return &p.side[1-s.d] }
 
-// HandleEvent is the engine's callback for both associations of a pair.
+// HandleEvent is the engine's notification callback for both associations
+// of a pair.
 func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 	p, c := s.p, s.p.c
 	now := c.h.Now()
@@ -89,30 +90,7 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 			p.ingressGone(now)
 		}
 		p.maybeFinish()
-	case engine.Readable:
-		p.forward(s.d)
-		p.progress(now)
-	case engine.Writable:
-		p.forward(1 - s.d)
-		p.progress(now)
 	case engine.SenderDry:
-		p.progress(now)
-	case engine.ShutdownAcked:
-		s.acked = true
-		p.progress(now)
-	case engine.DataRefused:
-		// The drain closed this side's window and its peer still sends
-		// (docs/design.md 2.8). That peer cannot close gracefully (it would
-		// have to deliver the refused data first, RFC 9260 9.2), so this
-		// side ends in an ABORT that says so once everything owed to it has
-		// been delivered, and the peer's stack reports the refused messages
-		// unsent.
-		if !s.abortPending {
-			s.abortPending, s.abortCauses = true, drainRefusedCauses
-			if s.end == "" {
-				s.end = "ABORT by gateway: " + drainRefusedReason
-			}
-		}
 		p.progress(now)
 	case engine.ShutdownEvent:
 		s.shut = true
@@ -156,6 +134,37 @@ func (s *side) HandleEvent(a *engine.Association, ev engine.Event) {
 		}
 		s.abort(now, "sctpgw: "+sideNames[1-s.d]+" peer gone")
 	}
+}
+
+// HandleSignal is the engine's signal callback for both associations of a
+// pair: the relay itself (docs/design.md 6.3).
+func (s *side) HandleSignal(_ *engine.Association, sig engine.Signal) {
+	p := s.p
+	now := p.c.h.Now()
+	switch sig.Type {
+	case engine.Readable:
+		p.forward(s.d)
+	case engine.Writable:
+		p.forward(1 - s.d)
+	case engine.ShutdownAcked:
+		s.acked = true
+	case engine.DataRefused:
+		// The drain closed this side's window and its peer still sends
+		// (docs/design.md 2.8). That peer cannot close gracefully (it would
+		// have to deliver the refused data first, RFC 9260 9.2), so this
+		// side ends in an ABORT that says so once everything owed to it has
+		// been delivered, and the peer's stack reports the refused messages
+		// unsent.
+		if !s.abortPending {
+			s.abortPending, s.abortCauses = true, drainRefusedCauses
+			if s.end == "" {
+				s.end = "ABORT by gateway: " + drainRefusedReason
+			}
+		}
+	default:
+		return
+	}
+	p.progress(now)
 }
 
 // up completes the handshake coupling (docs/design.md 2.1): the egress is

@@ -134,18 +134,23 @@ func (x *Assoc) waitCh() <-chan struct{} {
 }
 
 // engineHandler is an Assoc as the engine's Handler of its association.
-// A type of its own keeps the callback out of Assoc's methods: only the
-// engine may call it, under s.mu.
+// A type of its own keeps the callbacks out of Assoc's methods: only the
+// engine may call them, under s.mu.
 type engineHandler Assoc
 
 func (h *engineHandler) HandleEvent(a *engine.Association, ev engine.Event) {
 	(*Assoc)(h).handleEvent(a, ev)
 }
 
+func (h *engineHandler) HandleSignal(a *engine.Association, s engine.Signal) {
+	(*Assoc)(h).handleSignal(a, s)
+}
+
 // handler is x as the engine's Handler.
 func (x *Assoc) handler() *engineHandler { return (*engineHandler)(x) }
 
-// handleEvent runs under s.mu from the engine.
+// handleEvent runs under s.mu from the engine: a notification, which the
+// application reads from the event queue.
 func (x *Assoc) handleEvent(a *engine.Association, ev engine.Event) {
 	x.a = a
 	switch ev.Type {
@@ -155,12 +160,23 @@ func (x *Assoc) handleEvent(a *engine.Association, ev engine.Event) {
 		e := ev
 		x.ended = &e
 	}
-	if ev.Type == engine.HeartbeatRTT {
-		x.rtt = ev.RTT
+	x.queueEvent(ev)
+	x.wake()
+}
+
+// handleSignal runs under s.mu from the engine: a message to read, room to
+// send, an on-demand heartbeat's answer. The calls blocked on them look
+// again; the application's event queue never sees a signal.
+func (x *Assoc) handleSignal(a *engine.Association, s engine.Signal) {
+	x.a = a
+	if s.Type == engine.HeartbeatRTT {
+		x.rtt = s.RTT
 	}
-	if ev.Type != engine.Readable && ev.Type != engine.Writable && ev.Type != engine.HeartbeatRTT {
-		x.queueEvent(ev)
-	}
+	x.wake()
+}
+
+// wake lets every call blocked on the association look again.
+func (x *Assoc) wake() {
 	if x.waiting {
 		close(x.notify)
 		x.notify, x.waiting = make(chan struct{}), false

@@ -140,6 +140,8 @@ func (a *Association) Config() Config { return a.cfg }
 
 func (a *Association) notify(ev Event) { a.host.notify(a, ev) }
 
+func (a *Association) signal(s Signal) { a.host.signal(a, s) }
+
 func (a *Association) markDirty() { a.host.markDirty(a) }
 
 // nextDeadline is the earliest of the association's timers.

@@ -111,18 +111,20 @@ func TestBatchKeepsTheSackClock(t *testing.T) {
 type relay struct {
 	net      *sim.Network
 	in, out  *engine.Association
-	reads    int // Readable events
+	reads    int // Readable signals
 	held     *engine.Message
 	forwards int
 	// at counts messages forwarded per virtual instant.
 	at map[time.Time]int
 }
 
-func (r *relay) HandleEvent(a *engine.Association, ev engine.Event) {
-	if a == r.in && ev.Type == engine.Readable {
+func (r *relay) HandleEvent(*engine.Association, engine.Event) {}
+
+func (r *relay) HandleSignal(a *engine.Association, s engine.Signal) {
+	if a == r.in && s.Type == engine.Readable {
 		r.reads++
 	}
-	if ev.Type != engine.Readable && ev.Type != engine.Writable {
+	if s.Type != engine.Readable && s.Type != engine.Writable {
 		return
 	}
 	for r.in != nil && r.out != nil {

@@ -42,7 +42,7 @@ type dataState struct {
 	sackNow  bool  // a SACK must go in the next flush
 	sackDue  timer // delayed SACK
 	unacked  int   // packets with DATA since the last SACK
-	readable bool  // a Readable event is queued
+	readable bool  // a Readable signal is queued
 	lastRwnd uint32
 	dscratch wire.Data
 	// windowClosed: CloseWindow was called; refused counts the DATA chunks

@@ -88,7 +88,7 @@ func (d *dataState) handleData(a *Association, c wire.RawChunk, now time.Time) b
 	}
 	if d.rq.Ready() > 0 && !d.readable && a.state != stateAcceptPending {
 		d.readable = true
-		a.notify(Event{Type: Readable})
+		a.signal(Signal{Type: Readable})
 	}
 	return true
 }
@@ -159,7 +159,7 @@ func (d *dataState) acceptedNow(a *Association) {
 	}
 	if d.rq != nil && d.rq.Ready() > 0 && !d.readable {
 		d.readable = true
-		a.notify(Event{Type: Readable})
+		a.signal(Signal{Type: Readable})
 	}
 }
 

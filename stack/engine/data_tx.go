@@ -11,7 +11,7 @@ import (
 // Send queues a message (RFC 6458 sendmsg with sctp_sndinfo). It takes
 // ownership of data: the caller must not change it afterwards. Before COMM_UP
 // the message waits for the handshake. ErrFull means the send buffer is full:
-// wait for a Writable event and try again; nothing is dropped.
+// wait for a Writable signal and try again; nothing is dropped.
 func (a *Association) Send(now time.Time, data []byte, info SndInfo) error {
 	if !a.state.acceptsUserData() && !(a.holdShutdownAck && a.state == stateShutdownReceived) {
 		return ErrClosed
@@ -210,7 +210,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	d.paths.armT3s(now)
 	if d.wantWrite && (d.sq.Available() >= d.wantBytes || d.sq.Used() == 0) {
 		d.wantWrite = false
-		a.notify(Event{Type: Writable})
+		a.signal(Signal{Type: Writable})
 	}
 }
 

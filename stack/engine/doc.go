@@ -3,11 +3,12 @@
 //
 // A Host holds every SCTP endpoint reachable through a set of links. It takes
 // received packets with their path and the current time, user calls and timer
-// expiries, and yields packets to send (Host.Outgoing), events and message
-// deliveries through each association's Handler, and the next deadline
-// (Host.NextDeadline). It starts no goroutine, reads no clock, takes no lock
-// and does no I/O: a runtime (package stack) or a deterministic simulator
-// (package stack/sim) drives it.
+// expiries, and yields packets to send (Host.Outgoing), the next deadline
+// (Host.NextDeadline), and reports to each association's Handler: RFC 6458
+// notifications (Event) and signals to the association's driver (Signal:
+// a message to read, room to send, ...). It starts no goroutine, reads no
+// clock, takes no lock and does no I/O: a runtime (package stack) or a
+// deterministic simulator (package stack/sim) drives it.
 //
 // Handlers are called after the input that caused them has been fully
 // processed, never in the middle of it, so a handler may call back into the

@@ -36,21 +36,6 @@ const (
 	ShutdownEvent
 	// SenderDry: everything sent has been acknowledged (SCTP_SENDER_DRY_EVENT).
 	SenderDry
-	// Readable: at least one message is ready for Association.Read.
-	Readable
-	// Writable: the send buffer has room again after Send returned ErrFull.
-	Writable
-	// HeartbeatRTT: an on-demand heartbeat (Association.Heartbeat) was
-	// answered after RTT. Not an RFC 6458 notification; ping uses it.
-	HeartbeatRTT
-	// DataRefused: after CloseWindow, the peer sent DATA beyond what was
-	// taken; it holds that data unsent. Raised once. Not an RFC 6458
-	// notification.
-	DataRefused
-	// ShutdownAcked: the peer acknowledged our SHUTDOWN while
-	// HoldShutdownComplete holds the SHUTDOWN COMPLETE. Not an RFC 6458
-	// notification.
-	ShutdownAcked
 	// AuthenticationEvent: SCTP-AUTH news (SCTP_AUTHENTICATION_EVENT, RFC
 	// 6458 6.1.8); AuthIndication says which, AuthKeyID names the key.
 	AuthenticationEvent
@@ -61,9 +46,7 @@ var eventNames = [...]string{
 	ShutdownComp: "SHUTDOWN_COMP", CantStartAssoc: "CANT_STR_ASSOC",
 	PeerAddrChange: "PEER_ADDR_CHANGE", RemoteError: "REMOTE_ERROR",
 	SendFailed: "SEND_FAILED", ShutdownEvent: "SHUTDOWN_EVENT",
-	SenderDry: "SENDER_DRY", Readable: "READABLE", Writable: "WRITABLE", HeartbeatRTT: "HEARTBEAT_RTT",
-	DataRefused: "DATA_REFUSED", ShutdownAcked: "SHUTDOWN_ACKED",
-	AuthenticationEvent: "AUTHENTICATION_EVENT",
+	SenderDry: "SENDER_DRY", AuthenticationEvent: "AUTHENTICATION_EVENT",
 }
 
 func (t EventType) String() string {
@@ -71,6 +54,46 @@ func (t EventType) String() string {
 		return eventNames[t]
 	}
 	return fmt.Sprintf("event %d", uint8(t))
+}
+
+// SignalType names a Signal.
+type SignalType uint8
+
+const (
+	// Readable: at least one message is ready for Association.Read.
+	Readable SignalType = iota + 1
+	// Writable: the send buffer has room again after Send returned ErrFull.
+	Writable
+	// HeartbeatRTT: an on-demand heartbeat (Association.Heartbeat) was
+	// answered after Signal.RTT.
+	HeartbeatRTT
+	// DataRefused: after CloseWindow, the peer sent DATA beyond what was
+	// taken; it holds that data unsent. Raised once.
+	DataRefused
+	// ShutdownAcked: the peer acknowledged our SHUTDOWN while
+	// HoldShutdownComplete holds the SHUTDOWN COMPLETE.
+	ShutdownAcked
+)
+
+var signalNames = [...]string{Readable: "READABLE", Writable: "WRITABLE", HeartbeatRTT: "HEARTBEAT_RTT",
+	DataRefused: "DATA_REFUSED", ShutdownAcked: "SHUTDOWN_ACKED"}
+
+func (t SignalType) String() string {
+	if int(t) < len(signalNames) && signalNames[t] != "" {
+		return signalNames[t]
+	}
+	return fmt.Sprintf("signal %d", uint8(t))
+}
+
+// Signal is what the engine tells the driver of an association besides
+// the notifications of RFC 6458: that a call it made may proceed (a
+// message to read, room to send, a heartbeat answered) or that a hold it
+// placed took effect. A runtime acts on signals and never shows them to
+// its users as notifications.
+type Signal struct {
+	Type SignalType
+	// RTT of a HeartbeatRTT signal.
+	RTT time.Duration
 }
 
 // PathState is a destination's state as sctp_paddrinfo's spinfo_state
@@ -148,8 +171,6 @@ type Event struct {
 	AddrChange AddrChange
 	// Failed lists the messages of a SendFailed event.
 	Failed []FailedMessage
-	// RTT of a HeartbeatRTT event.
-	RTT time.Duration
 	// AuthIndication and AuthKeyID of an AuthenticationEvent.
 	AuthIndication AuthIndication
 	AuthKeyID      uint16
@@ -163,16 +184,16 @@ type FailedMessage struct {
 	Sent bool
 }
 
-// Handler receives an association's events. It runs on the goroutine that
-// drives the Host, after the input that caused the event has been processed.
+// Handler receives what an association reports. Its methods run on the
+// goroutine that drives the Host, after the input that caused the report
+// has been processed, in the order the reports were raised.
 type Handler interface {
+	// HandleEvent receives the notifications of RFC 6458 section 6.
 	HandleEvent(a *Association, ev Event)
+	// HandleSignal receives the engine's signals to the association's
+	// driver (Signal).
+	HandleSignal(a *Association, s Signal)
 }
-
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(a *Association, ev Event)
-
-func (f HandlerFunc) HandleEvent(a *Association, ev Event) { f(a, ev) }
 
 // Sentinel errors that events and calls carry; callers branch on them.
 var (
@@ -197,7 +218,7 @@ var (
 	ErrProtocolViolation = errors.New("protocol violation")
 	// ErrClosed: the association is closed (or closing) and takes no data.
 	ErrClosed = errors.New("association closed")
-	// ErrFull: the send buffer is full; wait for a Writable event.
+	// ErrFull: the send buffer is full; wait for a Writable signal.
 	ErrFull = errors.New("send buffer full")
 	// ErrInvalidStream: the stream is not one the peer granted.
 	ErrInvalidStream = errors.New("invalid stream identifier")

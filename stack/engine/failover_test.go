@@ -102,7 +102,10 @@ type echoCheck struct {
 
 func (e *echoCheck) HandleEvent(a *engine.Association, ev engine.Event) {
 	e.events = append(e.events, ev)
-	switch ev.Type {
+}
+
+func (e *echoCheck) HandleSignal(a *engine.Association, s engine.Signal) {
+	switch s.Type {
 	case engine.Readable:
 		for i := 0; i < 1_000_000; i++ {
 			m, ok := a.Read(e.net.Now())

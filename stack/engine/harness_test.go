@@ -13,12 +13,14 @@ import (
 
 const serverPort = 5000
 
-// recorder is a Handler that keeps every event and reads every message.
+// recorder is a Handler that keeps every event and signal and reads every
+// message.
 type recorder struct {
-	net    *sim.Network
-	events []engine.Event
-	at     []time.Time
-	msgs   []engine.Message
+	net     *sim.Network
+	events  []engine.Event
+	at      []time.Time
+	signals []engine.Signal
+	msgs    []engine.Message
 	// noRead leaves messages in the association (a receiver that stalls).
 	noRead bool
 	assoc  *engine.Association
@@ -28,9 +30,25 @@ func (r *recorder) HandleEvent(a *engine.Association, ev engine.Event) {
 	r.assoc = a
 	r.events = append(r.events, ev)
 	r.at = append(r.at, r.net.Now())
-	if ev.Type == engine.Readable && !r.noRead {
+}
+
+func (r *recorder) HandleSignal(a *engine.Association, s engine.Signal) {
+	r.assoc = a
+	r.signals = append(r.signals, s)
+	if s.Type == engine.Readable && !r.noRead {
 		r.drain(a)
 	}
+}
+
+// signaled counts the signals of type t.
+func (r *recorder) signaled(t engine.SignalType) int {
+	n := 0
+	for _, s := range r.signals {
+		if s.Type == t {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *recorder) drain(a *engine.Association) {

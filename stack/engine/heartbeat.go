@@ -204,7 +204,7 @@ func (a *Association) handleHeartbeatAck(c wire.RawChunk, now time.Time) {
 	pa.rto.Observe(rtt)
 	if pa.hb.onDemand {
 		pa.hb.onDemand = false
-		a.notify(Event{Type: HeartbeatRTT, RTT: rtt})
+		a.signal(Signal{Type: HeartbeatRTT, RTT: rtt})
 	}
 	if !pa.confirmed {
 		pa.confirm(now)
@@ -248,7 +248,7 @@ func (a *Association) flushHeartbeats(pb *packetBuilder) {
 }
 
 // Heartbeat sends an on-demand HEARTBEAT on the primary path now (RFC 9260
-// 8.3, function 4); its round trip comes back as a HeartbeatRTT event.
+// 8.3, function 4); its round trip comes back as a HeartbeatRTT signal.
 func (a *Association) Heartbeat(now time.Time) {
 	if a.state != stateEstablished {
 		return

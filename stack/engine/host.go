@@ -186,9 +186,13 @@ func (h *Host) tieTagsOf(a *Association) tiePair {
 	return a.tie
 }
 
+// pendingEvent is a notification (ev) or, when sig.Type is set, a signal,
+// queued for a's handler: both go through one queue so that the handler
+// hears them in the order they were raised.
 type pendingEvent struct {
-	a  *Association
-	ev Event
+	a   *Association
+	ev  Event
+	sig Signal
 }
 
 // NewHost makes a Host for the given links.
@@ -430,6 +434,10 @@ func (h *Host) notify(a *Association, ev Event) {
 	h.events = append(h.events, pendingEvent{a: a, ev: ev})
 }
 
+func (h *Host) signal(a *Association, s Signal) {
+	h.events = append(h.events, pendingEvent{a: a, sig: s})
+}
+
 // finishLocked runs after every input: it sends what associations queued,
 // then delivers events, whose handlers may queue more, until both are
 // drained. The caller has set inFinish (Host.input).
@@ -460,7 +468,11 @@ func (h *Host) dispatch() {
 	for i := range evs {
 		pe := evs[i]
 		evs[i] = pendingEvent{}
-		if pe.a.handler != nil {
+		switch {
+		case pe.a.handler == nil:
+		case pe.sig.Type != 0:
+			pe.a.handler.HandleSignal(pe.a, pe.sig)
+		default:
 			pe.a.handler.HandleEvent(pe.a, pe.ev)
 		}
 	}

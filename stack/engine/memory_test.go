@@ -23,8 +23,10 @@ func gatewayDefaults() engine.Config {
 // without a recorder's.
 type quietHandler struct{ net *sim.Network }
 
-func (q quietHandler) HandleEvent(a *engine.Association, ev engine.Event) {
-	if ev.Type == engine.Readable {
+func (q quietHandler) HandleEvent(*engine.Association, engine.Event) {}
+
+func (q quietHandler) HandleSignal(a *engine.Association, s engine.Signal) {
+	if s.Type == engine.Readable {
 		for i := 0; i < 1000; i++ {
 			if _, ok := a.Read(q.net.Now()); !ok {
 				return

@@ -33,8 +33,10 @@ type echoServer struct{ net *sim.Network }
 
 func (e echoServer) Accept(r *engine.AcceptRequest) { _ = r.Accept(e.net.Now(), e) }
 
-func (e echoServer) HandleEvent(a *engine.Association, ev engine.Event) {
-	if ev.Type != engine.Readable {
+func (e echoServer) HandleEvent(*engine.Association, engine.Event) {}
+
+func (e echoServer) HandleSignal(a *engine.Association, s engine.Signal) {
+	if s.Type != engine.Readable {
 		return
 	}
 	for i := 0; i < 1000; i++ {

@@ -128,7 +128,7 @@ func (a *Association) handleShutdownAck(now time.Time) {
 			if !a.t5.running() {
 				a.t5.start(now, 5*a.cfg.RTO.Max)
 			}
-			a.notify(Event{Type: ShutdownAcked})
+			a.signal(Signal{Type: ShutdownAcked})
 		}
 		return
 	}

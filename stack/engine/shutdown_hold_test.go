@@ -22,7 +22,7 @@ func TestHoldShutdownComplete(t *testing.T) {
 			a.HoldShutdownComplete()
 			a.ReleaseShutdownComplete(l.net.Now()) // too early: no effect
 			a.Shutdown(l.net.Now())
-			if !l.net.RunUntil(func() bool { return crec.has(engine.ShutdownAcked) }, time.Minute) {
+			if !l.net.RunUntil(func() bool { return crec.signaled(engine.ShutdownAcked) > 0 }, time.Minute) {
 				t.Fatalf("client %s", crec.types())
 			}
 			l.net.RunFor(20 * time.Second)

@@ -54,7 +54,7 @@ func (d *dataState) refuseData(a *Association, tsn uint32) bool {
 	d.refused++
 	d.sackNow = true
 	if d.refused == 1 {
-		a.notify(Event{Type: DataRefused})
+		a.signal(Signal{Type: DataRefused})
 	}
 	return true
 }

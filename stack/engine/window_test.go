@@ -111,8 +111,8 @@ func TestCloseWindowAccounting(t *testing.T) {
 			if !st.WindowClosed || st.Rwnd != 0 || !srv.InboundSettled() || srv.Readable() != 0 {
 				t.Fatalf("receiver: closed %v rwnd %d settled %v readable %d", st.WindowClosed, st.Rwnd, srv.InboundSettled(), srv.Readable())
 			}
-			if st.Refused == 0 || l.srv.count(engine.DataRefused) != 1 {
-				t.Fatalf("refused %d chunks, %d DATA_REFUSED events, want some and one", st.Refused, l.srv.count(engine.DataRefused))
+			if st.Refused == 0 || l.srv.signaled(engine.DataRefused) != 1 {
+				t.Fatalf("refused %d chunks, %d DATA_REFUSED signals, want some and one", st.Refused, l.srv.signaled(engine.DataRefused))
 			}
 			if cs := a.Status(); cs.Unacked+cs.Pending == 0 {
 				t.Fatal("the sender holds nothing: the window did not stop it")
@@ -230,7 +230,7 @@ func TestCloseWindowThenShutdown(t *testing.T) {
 		if !l.net.RunUntil(func() bool { return crec.ended() && l.srv.ended() }, time.Minute) {
 			t.Fatalf("client %s server %s", crec.types(), l.srv.types())
 		}
-		if !crec.has(engine.ShutdownComp) || !l.srv.has(engine.ShutdownComp) || l.srv.has(engine.DataRefused) {
+		if !crec.has(engine.ShutdownComp) || !l.srv.has(engine.ShutdownComp) || l.srv.signaled(engine.DataRefused) != 0 {
 			t.Fatalf("client %s server %s", crec.types(), l.srv.types())
 		}
 	})
@@ -250,7 +250,7 @@ func TestCloseWindowThenShutdown(t *testing.T) {
 		if !l.net.RunUntil(func() bool { return crec.ended() && l.srv.ended() }, 30*time.Minute) {
 			t.Fatalf("client %s server %s", crec.types(), l.srv.types())
 		}
-		if crec.has(engine.ShutdownComp) || len(l.srv.msgs) != 0 || !l.srv.has(engine.DataRefused) {
+		if crec.has(engine.ShutdownComp) || len(l.srv.msgs) != 0 || l.srv.signaled(engine.DataRefused) == 0 {
 			t.Fatalf("client %s server %s, %d delivered", crec.types(), l.srv.types(), len(l.srv.msgs))
 		}
 		if f := failedIndexes(crec); len(f) != len(msgs) {
