@@ -169,8 +169,8 @@ func FormatSnapshot(s Snapshot) string {
 		p("  icmp notices %d, checksum errors %d, filtered %d, truncated %d, send errors %d, fragmented %d (errors %d)\n",
 			l.Notices, l.ChecksumErrors, l.Filtered, l.Truncated, l.SendErrors, l.Fragmented, l.FragmentErrors)
 		if l.Kind == "dtls" {
-			p("  sessions %d up, %d handshaking; opened %d, ended %d; packets dropped %d\n",
-				l.Sessions, l.Handshaking, l.SessionsOpened, l.SessionsClosed, l.Dropped)
+			p("  sessions %d up, %d handshaking; opened %d, ended %d; packets dropped %d; records discarded %d, datagrams of no session %d\n",
+				l.Sessions, l.Handshaking, l.SessionsOpened, l.SessionsClosed, l.Dropped, l.Discarded, l.Unknown)
 			p("  refused:")
 			for _, r := range dtlslink.Reasons {
 				if n := l.Refused[r]; n > 0 {

@@ -40,6 +40,11 @@ type LinkStatus struct {
 	SessionsClosed uint64            `json:"sessions_closed,omitempty"`
 	Refused        map[string]uint64 `json:"refused,omitempty"`
 	Dropped        uint64            `json:"dropped,omitempty"`
+	// DTLS link only: received records discarded for failing
+	// authentication or the replay check, and datagrams that belonged to
+	// no session (unknown connection ID, no ClientHello, refused).
+	Discarded uint64 `json:"discarded_records,omitempty"`
+	Unknown   uint64 `json:"unknown_datagrams,omitempty"`
 }
 
 // linkStatus reads a link's counters; links that keep none (in-memory
@@ -57,6 +62,7 @@ func linkStatus(l link.Link) LinkStatus {
 		s.Truncated, s.SendErrors, s.Dropped = st.RxTruncated, st.TxErrors, st.TxDropped
 		s.Sessions, s.Handshaking, s.SessionsOpened, s.SessionsClosed = st.Sessions, st.Handshaking, st.Opened, st.Closed
 		s.Refused = st.Refused
+		s.Discarded, s.Unknown = st.RxDiscarded, st.RxUnknown
 	case *rawip.Link:
 		st := x.Stats()
 		s.RxPackets, s.TxPackets, s.Notices = st.Received, st.Sent, st.Notices

@@ -113,6 +113,7 @@ var (
 	dtlsClosed   = desc("dtls_sessions_closed_total", "DTLS sessions that ended (closed by the peer, failed, idle, replaced).")
 	dtlsRefused  = desc("dtls_refused_total", "DTLS handshakes that failed, by reason: unknown_ca, expired, bad_certificate, name_mismatch, no_certificate, psk_mismatch, peer_refused, timeout, session_limit, error.", "reason")
 	dtlsDropped  = desc("dtls_dropped_packets_total", "SCTP packets the DTLS link could not send: no session and none may be dialled, or the handshake queue full.")
+	dtlsDiscard  = desc("dtls_discarded_total", "What the DTLS link discarded on receipt, by why: records that failed authentication or the replay check (unauthenticated), datagrams of no session (no_session).", "why")
 )
 
 // collectDTLS exports the DTLS link's session figures.
@@ -125,6 +126,8 @@ func collectDTLS(ch chan<- prometheus.Metric, l *gateway.LinkStatus) {
 		counter(ch, dtlsRefused, l.Refused[r], r)
 	}
 	counter(ch, dtlsDropped, l.Dropped)
+	counter(ch, dtlsDiscard, l.Discarded, "unauthenticated")
+	counter(ch, dtlsDiscard, l.Unknown, "no_session")
 }
 
 // snmpCounter is one engine counter, named as /proc/net/sctp/snmp names it
