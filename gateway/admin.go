@@ -168,6 +168,9 @@ func FormatSnapshot(s Snapshot) string {
 			l.Kind, local, l.RxPackets, l.RxBytes, l.RxBatches, l.TxPackets, l.TxBytes, l.TxBatches)
 		p("  icmp notices %d, checksum errors %d, filtered %d, truncated %d, send errors %d, fragmented %d (errors %d)\n",
 			l.Notices, l.ChecksumErrors, l.Filtered, l.Truncated, l.SendErrors, l.Fragmented, l.FragmentErrors)
+		if l.Kind == "native" {
+			p("  zero-CRC32c packets accepted from local virtual interfaces %d\n", l.UncheckedLocal)
+		}
 		if l.Kind == "dtls" {
 			p("  sessions %d up, %d handshaking; opened %d, ended %d; packets dropped %d; records discarded %d, datagrams of no session %d\n",
 				l.Sessions, l.Handshaking, l.SessionsOpened, l.SessionsClosed, l.Dropped, l.Discarded, l.Unknown)
@@ -179,6 +182,9 @@ func FormatSnapshot(s Snapshot) string {
 			}
 			p("\n")
 		}
+	}
+	if s.KernelSCTP != nil {
+		p("%s\n", s.KernelSCTP)
 	}
 	for _, d := range s.DTLSSessions {
 		state := "up"

@@ -18,6 +18,7 @@ import (
 	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/logs"
+	"github.com/sctpgw/sctpgw/portguard"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -54,10 +55,20 @@ type Options struct {
 	// loaded.
 	NativeMark    uint32
 	NativePortUse func(port uint16, inUse bool)
+	// KernelGuard is that guard, when the daemon runs one: Snapshot and
+	// Stats report what it does (installed or not, the kernel replies its
+	// rule dropped).
+	KernelGuard KernelGuard
 	// AuthKeyPoll is how often the routes' SCTP-AUTH key files are looked
 	// at for changes (zero: DefaultAuthKeyPoll; negative: never, only
 	// ReloadAuthKeys).
 	AuthKeyPoll time.Duration
+}
+
+// KernelGuard is what a gateway reads of the kernel SCTP port guard
+// (*portguard.Guard).
+type KernelGuard interface {
+	Status() portguard.Status
 }
 
 // Gateway is a running gateway: its links, stack and pairing core.
@@ -70,6 +81,7 @@ type Gateway struct {
 	udp    link.Link
 	dtls   link.Link
 	routes []*Route
+	guard  KernelGuard
 	// auth are the routes' key files; stopAuth ends their watcher.
 	auth     []*routeAuth
 	stopAuth context.CancelFunc
@@ -85,7 +97,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	if root == nil {
 		root = logs.Discard()
 	}
-	g := &Gateway{plan: p, log: root.With(logs.ScopeKey, "gateway")}
+	g := &Gateway{plan: p, log: root.With(logs.ScopeKey, "gateway"), guard: o.KernelGuard}
 	linkLog := root.With(logs.ScopeKey, "link")
 	g.native, g.udp, g.dtls = o.Native, o.UDP, o.DTLS
 	var links []link.Link
@@ -266,8 +278,11 @@ type Snapshot struct {
 	Links   []LinkStatus      `json:"links"`
 	// DTLSSessions are the DTLS link's sessions, one per peer gateway.
 	DTLSSessions []dtlslink.SessionInfo `json:"dtls_sessions,omitempty"`
-	Discards     DiscardStatus          `json:"discards"`
-	Draining     bool                   `json:"draining"`
+	// KernelSCTP is the kernel SCTP port guard of the native routes (nil
+	// without one: no native route, or a gateway not run by sctpgw run).
+	KernelSCTP *portguard.Status `json:"kernel_sctp_guard,omitempty"`
+	Discards   DiscardStatus     `json:"discards"`
+	Draining   bool              `json:"draining"`
 }
 
 // Snapshot takes the current figures.
@@ -284,6 +299,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	})
 	s.Links = g.linkStatuses()
 	s.DTLSSessions = g.DTLSSessions()
+	s.KernelSCTP = g.guardStatus()
 	return s
 }
 
@@ -291,10 +307,11 @@ func (g *Gateway) Snapshot() Snapshot {
 // engine's SNMP counters, and whether the gateway is draining. It lists no
 // pair: its size does not grow with traffic.
 type Stats struct {
-	Routes   []RouteStats
-	SCTP     engine.Stats
-	Links    []LinkStatus
-	Draining bool
+	Routes     []RouteStats
+	SCTP       engine.Stats
+	Links      []LinkStatus
+	KernelSCTP *portguard.Status // nil without a guard
+	Draining   bool
 }
 
 // Stats takes the current figures.
@@ -306,7 +323,18 @@ func (g *Gateway) Stats() Stats {
 		s.Draining = g.core.draining
 	})
 	s.Links = g.linkStatuses()
+	s.KernelSCTP = g.guardStatus()
 	return s
+}
+
+// guardStatus reads the kernel SCTP guard, outside the stack's lock: it
+// may ask nftables for its counter.
+func (g *Gateway) guardStatus() *portguard.Status {
+	if g.guard == nil {
+		return nil
+	}
+	st := g.guard.Status()
+	return &st
 }
 
 // SNMP names the engine's counters as /proc/net/sctp/snmp does.

@@ -31,6 +31,10 @@ type LinkStatus struct {
 	SendErrors     uint64 `json:"send_errors"`
 	Fragmented     uint64 `json:"fragmented"`
 	FragmentErrors uint64 `json:"fragment_errors"`
+	// UncheckedLocal (native link): packets accepted with a zero CRC32c
+	// from a local virtual interface (veth, bridge, ...): a kernel SCTP
+	// client of this host whose checksum offload left it to the device.
+	UncheckedLocal uint64 `json:"unchecked_local"`
 	// DTLS link only: sessions up and handshaking, sessions opened and
 	// ended, handshakes refused by reason (dtlslink.Reasons), packets
 	// dropped for a path without a session.
@@ -68,6 +72,7 @@ func linkStatus(l link.Link) LinkStatus {
 		s.RxPackets, s.TxPackets, s.Notices = st.Received, st.Sent, st.Notices
 		s.ChecksumErrors, s.Filtered, s.SendErrors = st.ChecksumErrors, st.Filtered, st.SendErrors
 		s.Fragmented, s.FragmentErrors = st.Fragmented, st.FragmentErrors
+		s.UncheckedLocal = st.UncheckedLocal
 	case *udpencap.Link:
 		st := x.Stats()
 		s.Local = x.LocalAddr().String()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/gateway"
+	"github.com/sctpgw/sctpgw/portguard"
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
@@ -104,6 +105,7 @@ var (
 		{desc("link_send_errors_total", "Sends the kernel refused (EMSGSIZE, ENOBUFS, unreachable, ...).", "link"), func(l *gateway.LinkStatus) uint64 { return l.SendErrors }},
 		{desc("link_fragmented_packets_total", "Packets sent with DF lifted (cut before a path MTU drop).", "link"), func(l *gateway.LinkStatus) uint64 { return l.Fragmented }},
 		{desc("link_fragment_errors_total", "Failures to lift or restore DF around such a send.", "link"), func(l *gateway.LinkStatus) uint64 { return l.FragmentErrors }},
+		{desc("link_unchecked_local_packets_total", "Native packets accepted with a zero CRC32c from a local virtual interface (veth, bridge, macvlan, ipvlan, loopback): a kernel SCTP of this host with checksum offload.", "link"), func(l *gateway.LinkStatus) uint64 { return l.UncheckedLocal }},
 	}
 )
 
@@ -115,6 +117,19 @@ var (
 	dtlsDropped  = desc("dtls_dropped_packets_total", "SCTP packets the DTLS link could not send: no session and none may be dialled, or the handshake queue full.")
 	dtlsDiscard  = desc("dtls_discarded_total", "What the DTLS link discarded on receipt, by why: records that failed authentication or the replay check (unauthenticated), datagrams of no session (no_session).", "why")
 )
+
+var (
+	kernelLoaded   = desc("kernel_sctp_loaded", "1 while the kernel's sctp module is loaded (it answers packets for our native ports unless guarded).")
+	guardInstalled = desc("kernel_sctp_guard_installed", "1 while the nftables rule that drops the kernel's replies for our native ports is in place.")
+	guardDropped   = desc("kernel_sctp_guard_dropped_packets_total", "Kernel SCTP replies (out of the blue ABORTs) the guard's rule dropped.")
+)
+
+// collectGuard exports the kernel SCTP guard's state.
+func collectGuard(ch chan<- prometheus.Metric, g *portguard.Status) {
+	gauge(ch, kernelLoaded, boolValue(g.Module != ""))
+	gauge(ch, guardInstalled, boolValue(g.Installed))
+	counter(ch, guardDropped, g.Dropped)
+}
 
 // collectDTLS exports the DTLS link's session figures.
 func collectDTLS(ch chan<- prometheus.Metric, l *gateway.LinkStatus) {
@@ -187,7 +202,8 @@ var (
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{buildInfo, draining, pairsOpened, pairsClosed, pairsRefused, pairsActive, pairSetup,
 		msgs, bytes, abortedMsgs, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
-		authReceived, authSigned, authKeyPkts, authActiveKey, linkPackets, linkBytes, linkBatches, currEstab} {
+		authReceived, authSigned, authKeyPkts, authActiveKey, linkPackets, linkBytes, linkBatches, currEstab,
+		kernelLoaded, guardInstalled, guardDropped} {
 		ch <- d
 	}
 	for _, l := range linkOther {
@@ -228,6 +244,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if l.Kind == "dtls" {
 			collectDTLS(ch, l)
 		}
+	}
+	if s.KernelSCTP != nil {
+		collectGuard(ch, s.KernelSCTP)
 	}
 	gauge(ch, currEstab, float64(s.SCTP.CurrEstab))
 	for _, sc := range snmpCounters {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/metrics"
+	"github.com/sctpgw/sctpgw/portguard"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/link/memlink"
@@ -38,7 +39,10 @@ type lab struct {
 	enb, mme *stack.Stack
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { t.Helper(); return newLabGuard(t, nil) }
+
+// newLabGuard is newLab with a kernel SCTP guard reported by the gateway.
+func newLabGuard(t *testing.T, guard gateway.KernelGuard) *lab {
 	t.Helper()
 	cfg, err := gateway.ParseConfig([]byte(`routes:
   - name: s1ap
@@ -59,7 +63,7 @@ func newLab(t *testing.T) *lab {
 	enbEnd, gwNative := memlink.Pair(link.Native, enbAddr, edgeAddr)
 	gwUDPEnd, mmeEnd := memlink.Pair(link.UDP, gwUDP, mmeAddr)
 	l := &lab{}
-	if l.g, err = gateway.New(plan, gateway.Options{Native: gwNative, UDP: gwUDPEnd}); err != nil {
+	if l.g, err = gateway.New(plan, gateway.Options{Native: gwNative, UDP: gwUDPEnd, KernelGuard: guard}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.g.Close() })
@@ -309,5 +313,75 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 	}
 	if used < 20 {
 		t.Fatalf("the dashboard uses %d sctpgw metrics", used)
+	}
+}
+
+// fakeGuard reports a fixed kernel SCTP guard status.
+type fakeGuard struct{ st portguard.Status }
+
+func (f fakeGuard) Status() portguard.Status { return f.st }
+
+// The kernel SCTP guard of a gateway with native routes shows in /metrics
+// (module loaded, rule installed, kernel replies dropped) and in sctpgw
+// status; a gateway without one exports no guard series.
+func TestKernelGuardExported(t *testing.T) {
+	st := portguard.Status{Module: "/sys/module/sctp", Installed: true, Table: "sctpgw_4242", Ports: 2, Mark: portguard.DefaultMark, Dropped: 12}
+	l := newLabGuard(t, fakeGuard{st})
+	f := scrape(t, metrics.Handler(l.g, metrics.BuildInfo{}))
+	for name, want := range map[string]float64{
+		"sctpgw_kernel_sctp_loaded":                      1,
+		"sctpgw_kernel_sctp_guard_installed":             1,
+		"sctpgw_kernel_sctp_guard_dropped_packets_total": 12,
+	} {
+		if v := value(t, f, name); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+	snap := l.g.Snapshot()
+	if snap.KernelSCTP == nil || *snap.KernelSCTP != st {
+		t.Fatalf("snapshot's guard %+v, want %+v", snap.KernelSCTP, st)
+	}
+	text := gateway.FormatSnapshot(snap)
+	if want := "kernel sctp loaded (/sys/module/sctp): guard installed: table inet sctpgw_4242, 2 ports, mark 0x5c7; kernel replies dropped 12\n"; !strings.Contains(text, want) {
+		t.Errorf("status lacks %q:\n%s", want, text)
+	}
+	// The JSON that sctpgw status --json prints carries it.
+	b, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back gateway.Snapshot
+	if err := json.Unmarshal(b, &back); err != nil || back.KernelSCTP == nil || *back.KernelSCTP != st {
+		t.Errorf("JSON round trip: %v, %+v", err, back.KernelSCTP)
+	}
+
+	none := scrape(t, metrics.Handler(newLab(t).g, metrics.BuildInfo{}))
+	for _, name := range []string{"sctpgw_kernel_sctp_loaded", "sctpgw_kernel_sctp_guard_installed", "sctpgw_kernel_sctp_guard_dropped_packets_total"} {
+		if none[name] != nil {
+			t.Errorf("%s exported without a guard", name)
+		}
+	}
+}
+
+// stats is a Source of fixed figures.
+type stats gateway.Stats
+
+func (s stats) Stats() gateway.Stats { return gateway.Stats(s) }
+
+// The native link's zero-CRC32c packets accepted from local virtual
+// interfaces (rawip Stats.UncheckedLocal) are exported per link and shown
+// by sctpgw status.
+func TestUncheckedLocalExported(t *testing.T) {
+	links := []gateway.LinkStatus{{Kind: "native", RxPackets: 9, UncheckedLocal: 5}, {Kind: "udp"}}
+	f := scrape(t, metrics.Handler(stats{Links: links}, metrics.BuildInfo{}))
+	if v := value(t, f, "sctpgw_link_unchecked_local_packets_total", "link", "native"); v != 5 {
+		t.Errorf("native: %v, want 5", v)
+	}
+	if v := value(t, f, "sctpgw_link_unchecked_local_packets_total", "link", "udp"); v != 0 {
+		t.Errorf("udp: %v, want 0", v)
+	}
+	text := gateway.FormatSnapshot(gateway.Snapshot{Links: links})
+	if want := "zero-CRC32c packets accepted from local virtual interfaces 5\n"; strings.Count(text, "zero-CRC32c") != 1 || !strings.Contains(text, want) {
+		t.Errorf("status: want %q once (native link only):\n%s", want, text)
 	}
 }

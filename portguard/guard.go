@@ -170,6 +170,79 @@ func (g *Guard) Installed() bool {
 	return g.rules != nil
 }
 
+// Status is what a Guard is doing, for sctpgw status and /metrics.
+type Status struct {
+	// Module is where the kernel's sctp module shows, looked up now (""
+	// when it is not loaded).
+	Module string `json:"module,omitempty"`
+	// Allowed: --allow-kernel-sctp, the operator keeps the kernel from
+	// answering; the Guard installs nothing.
+	Allowed bool `json:"allowed,omitempty"`
+	// Installed: the rule is in place, in Table; Ports is how many ports
+	// its set holds.
+	Installed bool   `json:"installed"`
+	Table     string `json:"table,omitempty"`
+	Ports     int    `json:"ports"`
+	// Mark is the SO_MARK of sctpgw's raw sockets (0: none).
+	Mark uint32 `json:"mark"`
+	// Dropped is the rule's counter: the kernel's out-of-the-blue replies
+	// it dropped. DroppedError says why it could not be read.
+	Dropped      uint64 `json:"dropped"`
+	DroppedError string `json:"dropped_error,omitempty"`
+}
+
+// String is the status line for people (sctpgw status).
+func (s Status) String() string {
+	mod := "not loaded"
+	if s.Module != "" {
+		mod = "loaded (" + s.Module + ")"
+	}
+	mark := ""
+	if s.Mark != 0 {
+		mark = fmt.Sprintf(", mark %#x", s.Mark)
+	}
+	var what string
+	switch {
+	case s.Installed:
+		what = fmt.Sprintf("guard installed: table inet %s, %d ports%s; kernel replies dropped %d", s.Table, s.Ports, mark, s.Dropped)
+		if s.DroppedError != "" {
+			what += " (counter unreadable: " + s.DroppedError + ")"
+		}
+	case s.Allowed:
+		what = "no guard (--allow-kernel-sctp: the operator's own rule keeps the kernel from answering)" + mark
+	case s.Module == "":
+		what = fmt.Sprintf("guard watching for it, %d ports%s", s.Ports, mark)
+	case s.Mark == 0:
+		what = "NOT guarded: no CAP_NET_ADMIN; the kernel answers INITs to the native ports with ABORT"
+	default:
+		what = "NOT guarded yet: installing the rule failed, retrying (see the log)"
+	}
+	return "kernel sctp " + mod + ": " + what
+}
+
+// Status reports what the Guard does now; it looks for the module (a
+// stat) and reads the rule's counter (one netlink exchange) when the rule
+// is installed.
+func (g *Guard) Status() Status {
+	st := Status{Module: g.h.loaded(), Allowed: g.cfg.Allow, Mark: g.mark}
+	g.mu.Lock()
+	st.Ports = len(g.ports)
+	r := g.rules
+	g.mu.Unlock()
+	if r == nil {
+		return st
+	}
+	// Outside g.mu: SetPort, which the stack calls under its own lock,
+	// does not wait for the netlink exchange.
+	st.Installed, st.Table = true, g.cfg.Table
+	n, err := r.Dropped()
+	if err != nil {
+		st.DroppedError = err.Error()
+	}
+	st.Dropped = n
+	return st
+}
+
 // SetPort is told of every port the native link starts or stops serving;
 // the rule's set follows.
 func (g *Guard) SetPort(port uint16, inUse bool) {

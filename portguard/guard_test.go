@@ -287,3 +287,42 @@ func TestStaleTablesNamed(t *testing.T) {
 		t.Errorf("%d stale tables named, want 1: %s", n, out)
 	}
 }
+
+// Status says what the Guard does, for sctpgw status and /metrics: the
+// module, whether the rule is in place, its table and port count, and the
+// rule's counter read now; before the module and after Close, no rule.
+func TestStatus(t *testing.T) {
+	f := &fakeHost{admin: true}
+	g, err := start(Config{Interval: time.Hour}, []uint16{36412}, f.host())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := g.Status(); st.Module != "" || st.Installed || st.Table != "" || st.Ports != 1 || st.Mark != DefaultMark || st.Dropped != 0 {
+		t.Errorf("before the module: %+v", st)
+	}
+	f.setLoaded("/sys/module/sctp")
+	g.SetPort(50001, true)
+	if !g.check() {
+		t.Fatal("not installed")
+	}
+	f.rules.mu.Lock()
+	f.rules.dropped = 12
+	f.rules.mu.Unlock()
+	want := Status{Module: "/sys/module/sctp", Installed: true, Table: "sctpgw_4242", Ports: 2, Mark: DefaultMark, Dropped: 12}
+	if st := g.Status(); st != want {
+		t.Errorf("installed: %+v, want %+v", st, want)
+	}
+	g.Close()
+	if st := g.Status(); st.Installed || st.Dropped != 0 {
+		t.Errorf("after Close: %+v", st)
+	}
+
+	a, err := start(Config{Allow: true}, []uint16{36412}, (&fakeHost{where: "/proc/net/sctp"}).host())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if st := a.Status(); !st.Allowed || st.Installed || st.Module != "/proc/net/sctp" || st.Mark != 0 {
+		t.Errorf("--allow-kernel-sctp without CAP_NET_ADMIN: %+v", st)
+	}
+}

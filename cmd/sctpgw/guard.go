@@ -17,9 +17,10 @@ func allowKernelSCTPFlag() cli.Flag {
 }
 
 // startGuard starts the kernel SCTP guard for a plan with native routes and
-// sets the options that tie it to the raw sockets; it refuses (a
-// *portguard.Refusal) where the module is loaded and cannot be guarded.
-// The caller closes it after the gateway, which removes the rule.
+// sets the options that tie it to the raw sockets and report it (status,
+// metrics); it refuses (a *portguard.Refusal) where the module is loaded
+// and cannot be guarded. The caller closes it after the gateway, which
+// removes the rule.
 func startGuard(plan *gateway.Plan, log *slog.Logger, opts *gateway.Options) (*portguard.Guard, error) {
 	dials := false
 	for _, r := range plan.Routes {
@@ -33,6 +34,6 @@ func startGuard(plan *gateway.Plan, log *slog.Logger, opts *gateway.Options) (*p
 	if err != nil {
 		return nil, err
 	}
-	opts.NativeMark, opts.NativePortUse = g.Mark(), g.SetPort
+	opts.NativeMark, opts.NativePortUse, opts.KernelGuard = g.Mark(), g.SetPort, g
 	return g, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/rawip"
 )
 
 // TestE2EUsrsctpThroughGateways: a stack we did not write at both ends.
@@ -64,6 +66,26 @@ func TestE2EUsrsctpThroughGateways(t *testing.T) {
 		if s.PairsOpened != c.opened || s.PairsClosed != c.opened || s.PairsFailed != 0 {
 			t.Errorf("%s: pairs opened %d closed %d failed %d, want %d %d 0", c.g.role, s.PairsOpened, s.PairsClosed, s.PairsFailed, c.opened, c.opened)
 		}
+		checkGuardShown(t, c.g)
+	}
+}
+
+// checkGuardShown: a gateway with native routes reports its kernel SCTP
+// guard in sctpgw status, as text and JSON. Where the kernel has no sctp
+// module (this lab's), it watches for one and has installed nothing.
+func checkGuardShown(t *testing.T, g *gw) {
+	t.Helper()
+	k := g.snapshot().KernelSCTP
+	loaded := rawip.KernelSCTPLoaded(os.DirFS("/")) != ""
+	if k == nil || k.Installed != loaded || (k.Module != "") != loaded || k.Mark == 0 {
+		t.Errorf("%s: status --json kernel_sctp_guard %+v; kernel sctp loaded: %v", g.role, k, loaded)
+	}
+	want := "kernel sctp not loaded: guard watching for it"
+	if loaded {
+		want = "guard installed: table inet sctpgw_"
+	}
+	if out, err := g.statusText(); err != nil || !strings.Contains(out, want) {
+		t.Errorf("%s: sctpgw status lacks %q: %v\n%s", g.role, want, err, out)
 	}
 }
 
