@@ -16,7 +16,7 @@ import (
 // Config is the daemon's configuration file.
 //
 //	udp: {listen: "0.0.0.0:9899"}     # the one UDP socket for RFC 6951
-//	admin: "127.0.0.1:9900"           # status endpoint; "" disables it
+//	admin: "127.0.0.1:9900"           # status endpoint; "" disables it (absent: the default)
 //	drain_timeout: 10s
 //	allow_kernel_sctp: false          # true: the operator handles kernel SCTP
 //	log: {level: info, scopes: {sctp: warn}, format: text}
@@ -32,7 +32,10 @@ type Config struct {
 		// listen on udp:// must use this address and port.
 		Listen string `yaml:"listen"`
 	} `yaml:"udp"`
-	Admin        string        `yaml:"admin"`
+	// Admin is the admin listener's address: nil when the file does not
+	// say (the daemon's --admin, 127.0.0.1:9900 by default, applies), ""
+	// when it turns the listener off (admin: "", or admin: with no value).
+	Admin        *string       `yaml:"admin"`
 	DrainTimeout Duration      `yaml:"drain_timeout"`
 	Log          LogConfig     `yaml:"log"`
 	Routes       []RouteConfig `yaml:"routes"`

@@ -28,6 +28,12 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
+		if isNullNode(n) && v.Type().Elem().Kind() == reflect.String {
+			// A key given with no value (admin:) is given, empty: a
+			// *string tells it from a key not given at all (nil).
+			v.Set(reflect.New(v.Type().Elem()))
+			return nil
+		}
 		if isNullNode(n) {
 			v.SetZero()
 			return nil

@@ -81,7 +81,10 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 	if len(c.Routes) == 0 {
 		return nil, errors.New("routes: at least one route is needed")
 	}
-	p := &Plan{Admin: c.Admin, DrainTimeout: time.Duration(c.DrainTimeout), AllowKernelSCTP: c.AllowKernelSCTP}
+	p := &Plan{DrainTimeout: time.Duration(c.DrainTimeout), AllowKernelSCTP: c.AllowKernelSCTP}
+	if c.Admin != nil {
+		p.Admin = *c.Admin
+	}
 	if c.UDP.Listen != "" {
 		u, err := netip.ParseAddrPort(c.UDP.Listen)
 		if err != nil {
@@ -89,9 +92,9 @@ func (c *Config) Plan(resolve func(string) (netip.Addr, error)) (*Plan, error) {
 		}
 		p.UDP = netip.AddrPortFrom(u.Addr().Unmap(), u.Port())
 	}
-	if c.Admin != "" {
-		if _, err := netip.ParseAddrPort(c.Admin); err != nil {
-			return nil, fmt.Errorf("admin: %q: expected ADDRESS:PORT such as 127.0.0.1:9900", c.Admin)
+	if p.Admin != "" {
+		if _, err := netip.ParseAddrPort(p.Admin); err != nil {
+			return nil, fmt.Errorf("admin: %q: expected ADDRESS:PORT such as 127.0.0.1:9900, or \"\" for none", p.Admin)
 		}
 	}
 	var err error

@@ -154,3 +154,36 @@ func TestPlanWildcardNativeServesEveryAddress(t *testing.T) {
 		t.Fatalf("native addresses %v, want every address", p.NativeAddrs)
 	}
 }
+
+// The file's admin key: absent leaves Config.Admin nil (the daemon's
+// default applies), "" or a key with no value turns the listener off, an
+// address sets it; a bad one is refused with the field.
+func TestAdminAbsentEmptyOrSet(t *testing.T) {
+	const route = "routes:\n  - {listen: \"udp://0.0.0.0:9899/36412\", forward: \"udp://198.18.0.1:9899/36412\"}\n"
+	for _, tc := range []struct {
+		doc    string
+		nilCfg bool
+		want   string
+	}{
+		{"", true, ""},
+		{"admin: \"\"\n", false, ""},
+		{"admin:\n", false, ""},
+		{"admin: ~\n", false, ""},
+		{"admin: \"127.0.0.1:9911\"\n", false, "127.0.0.1:9911"},
+	} {
+		c, err := gateway.ParseConfig([]byte(tc.doc + route))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.doc, err)
+		}
+		if (c.Admin == nil) != tc.nilCfg || c.Admin != nil && *c.Admin != tc.want {
+			t.Errorf("%q: Config.Admin %v, want nil %v / %q", tc.doc, c.Admin, tc.nilCfg, tc.want)
+		}
+		p, err := c.Plan(nil)
+		if err != nil || p.Admin != tc.want {
+			t.Errorf("%q: plan admin %q, %v; want %q", tc.doc, p.Admin, err, tc.want)
+		}
+	}
+	if _, err := gateway.ParseConfig([]byte("admin: 9900\n" + route)); err == nil || !strings.Contains(err.Error(), `admin: "9900": expected ADDRESS:PORT`) {
+		t.Errorf("admin: 9900: %v", err)
+	}
+}

@@ -233,3 +233,33 @@ func TestCheckAuthKeyFile(t *testing.T) {
 		t.Fatalf("check of a world-readable key file: %v\n%s", err, out)
 	}
 }
+
+// The file's admin: "" turns the admin listener off without --admin "";
+// a file that does not say gets the default; --admin given wins over the
+// file either way.
+func TestAdminOffFromTheFile(t *testing.T) {
+	bin := buildBinary(t)
+	const route = "routes:\n  - {listen: \"udp://127.0.0.1:9899/36412\", forward: \"udp://127.0.0.1:9/36412\"}\n"
+	off := writeFile(t, "off.yaml", "admin: \"\"\n"+route)
+	unsaid := writeFile(t, "unsaid.yaml", route)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", off}, "admin: off\n"},
+		{[]string{"--config", unsaid}, "admin: " + defaultAdmin + "\n"},
+		{[]string{"--config", off, "--admin", "127.0.0.1:9912"}, "admin: 127.0.0.1:9912\n"},
+		{[]string{"--config", unsaid, "--admin", ""}, "admin: off\n"},
+	} {
+		cmd := exec.Command(bin, append([]string{"check"}, tc.args...)...)
+		for _, kv := range os.Environ() { // an SCTPGW_ADMIN of the caller's would be --admin
+			if !strings.HasPrefix(kv, "SCTPGW_ADMIN=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("check %v: %v\n%s\nwant %q", tc.args, err, out, tc.want)
+		}
+	}
+}

@@ -212,8 +212,11 @@ func configFromFlags(c *cli.Context) (*gateway.Config, error) {
 	if v := c.String("udp"); v != "" {
 		cfg.UDP.Listen = v
 	}
-	if c.IsSet("admin") || cfg.Admin == "" {
-		cfg.Admin = c.String("admin")
+	// The file's admin, even "" (off), stands unless --admin is given;
+	// the flag's default applies only where the file does not say.
+	if c.IsSet("admin") || cfg.Admin == nil {
+		admin := c.String("admin")
+		cfg.Admin = &admin
 	}
 	if c.IsSet("dial-timeout") {
 		if c.Duration("dial-timeout") <= 0 {

@@ -69,7 +69,7 @@ func load(t *testing.T, file string) (*gateway.Config, map[string]*acl.Policy) {
 	if !ports[36412] || !ports[38412] {
 		t.Errorf("%s: serves SCTP ports %v, want S1AP 36412 and NGAP 38412", file, ports)
 	}
-	if c.Admin == "" {
+	if c.Admin == nil || *c.Admin == "" {
 		t.Errorf("%s: no admin address: sctpgw status would have nothing to read", file)
 	}
 	return c, policies

@@ -539,8 +539,8 @@ func TestE2EExampleConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edge := l.startGateway("edge", ec.Admin, "--config", edgeFile)
-	core := l.startGateway("core", cc.Admin, "--config", coreFile)
+	edge := l.startGateway("edge", *ec.Admin, "--config", edgeFile)
+	core := l.startGateway("core", *cc.Admin, "--config", coreFile)
 	opts := stack.Options{NoDelay: true, InitMsg: engine.InitMsg{OutStreams: 8, MaxInStreams: 8}}
 	far := serveFar(t, l.nativeStack("mme", mmeAddr, amfAddr), opts, 36412, 38412)
 	enb := l.nativeStack("enb", enbAddr, enbAlt)
