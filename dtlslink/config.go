@@ -17,6 +17,7 @@ import (
 const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultSilenceTimeout   = time.Minute
 	DefaultMaxSessions      = 1024
 	// CIDLength is the length of the connection IDs we ask peers to put in
 	// the records they send us (RFC 9146): what lets a session survive a
@@ -45,6 +46,13 @@ type Config struct {
 	// that long (DefaultIdleTimeout). Heartbeats (15 s on encapsulated
 	// paths) keep every session with an association busy.
 	IdleTimeout time.Duration
+	// SilenceTimeout closes a session that has sent but received nothing
+	// for that long (DefaultSilenceTimeout): its peer is gone, or
+	// restarted and dropping records it has no keys for (DTLS has no way
+	// to say so). Every live association gets something back well within
+	// it (SACKs, HEARTBEAT ACKs every 15 s). The next packet to a
+	// configured peer dials a new session.
+	SilenceTimeout time.Duration
 	// MaxSessions bounds the sessions, handshaking ones included
 	// (DefaultMaxSessions).
 	MaxSessions int
@@ -64,6 +72,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.IdleTimeout <= 0 {
 		d.IdleTimeout = DefaultIdleTimeout
+	}
+	if d.SilenceTimeout <= 0 {
+		d.SilenceTimeout = DefaultSilenceTimeout
 	}
 	if d.MaxSessions <= 0 {
 		d.MaxSessions = DefaultMaxSessions

@@ -71,7 +71,10 @@
 // Max.Retrans. After a failed dial, packets to that peer are refused the
 // same way for a hold-down that grows from 1 s to 30 s, then the next
 // packet dials again. A session idle for IdleTimeout (nothing either way;
-// heartbeats keep every live association's session busy) is closed.
+// heartbeats keep every live association's session busy) is closed, and so
+// is one that has been sending but has received nothing that authenticates
+// for SilenceTimeout: its peer is gone, or restarted and drops records it
+// has no keys for (DTLS cannot say so), and the next packet dials anew.
 //
 // # MTU
 //

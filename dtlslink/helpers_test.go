@@ -142,3 +142,10 @@ func primary(a *stack.Assoc) link.Path { return a.Status().Primary.Path }
 func peersOf(c *Credentials) map[netip.AddrPort]*Credentials {
 	return map[netip.AddrPort]*Credentials{corePeer: c}
 }
+
+// crash ends the link as a killed process would: the socket closes first,
+// so not even a close_notify leaves.
+func (l *Link) crash() {
+	l.sock.Close()
+	l.Close()
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,8 @@ import (
 	"github.com/pion/dtls/v4/pkg/protocol"
 
 	"github.com/sctpgw/sctpgw/internal/testlab"
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -257,3 +261,40 @@ func (c *captureConn) LocalAddr() net.Addr              { return &net.UDPAddr{IP
 func (c *captureConn) SetDeadline(time.Time) error      { return nil }
 func (c *captureConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *captureConn) SetWriteDeadline(time.Time) error { return nil }
+
+// TestCoreRestartEdgeRedials: a core that restarts (no close_notify: the
+// process died) knows none of the edge's records any more and drops them.
+// The edge's session, which keeps sending and hears nothing back, is
+// closed after SilenceTimeout; its associations end naming it, and the
+// next association dials a new session to the new core.
+func TestCoreRestartEdgeRedials(t *testing.T) {
+	l := newLab(t, 1)
+	ca := testlab.NewCA(t, "lab")
+	coreCreds := creds(t, certFiles(t, ca, "core.lab", ca))
+	core1, err := New(Config{Net: l.core, Listen: corePeer, Credentials: coreCreds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := newLinkT(t, Config{Net: l.edges[0], Peers: peersOf(creds(t, certFiles(t, ca, "edge.lab", ca))), SilenceTimeout: 2 * time.Second})
+	cs1, es := newStackT(t, core1), newStackT(t, edge)
+	ln1 := listenS(t, cs1, portS1AP, fastOpts)
+	ctx := testlab.Ctx(t, 30*time.Second)
+	c1, s1 := testlab.DialAccept(t, ctx, es, toCore, 0, portS1AP, fastOpts, ln1)
+	exchangeT(t, ctx, c1, s1, 1, 10)
+
+	core1.crash()
+	cs1.Close("")
+	core2 := coreLink(t, l.core, coreCreds)
+	ln2 := listenS(t, newStackT(t, core2), portS1AP, fastOpts)
+	// The old association keeps sending into the dead session.
+	go c1.SendMsg(ctx, []byte("into the void"), stack.SndInfo{})
+	_, err = c1.RecvMsg(ctx)
+	if !errors.Is(err, engine.ErrLinkDown) || !strings.Contains(err.Error(), "nothing received") {
+		t.Fatalf("the association on the dead session: %v; want the link down, the silence named", err)
+	}
+	c2, s2 := testlab.DialAccept(t, ctx, es, toCore, 0, portS1AP, fastOpts, ln2)
+	exchangeT(t, ctx, c2, s2, 3, 10)
+	if st := edge.Stats(); st.Opened != 2 || st.Closed != 1 {
+		t.Fatalf("edge sessions opened %d closed %d; want 2 and 1", st.Opened, st.Closed)
+	}
+}

@@ -68,6 +68,7 @@ type session struct {
 	cipher string
 
 	lastIO atomic.Int64 // unix nanoseconds of the last record either way
+	lastRx atomic.Int64 // and of the last datagram received
 }
 
 func newCID() string {
@@ -89,6 +90,7 @@ func (l *Link) newSession(key netip.AddrPort, dialled bool, creds *Credentials) 
 	s.remote.Store(&key)
 	s.lastTo, s.lastToAP = net.UDPAddrFromAddrPort(key), key
 	s.lastIO.Store(time.Now().UnixNano())
+	s.lastRx.Store(s.lastIO.Load())
 	return s
 }
 
@@ -351,6 +353,7 @@ func (l *Link) established(s *session, o *drained) {
 		s.closeConn()
 		return
 	}
+	s.lastRx.Store(time.Now().UnixNano())
 	s.up.Store(true)
 	s.settle()
 	var old *session
@@ -546,11 +549,12 @@ func (l *Link) logRefusal(from netip.AddrPort, reason string, err error) {
 	}
 }
 
-// janitor closes sessions idle for IdleTimeout, and sends what timers
-// made sessions that are up produce (DTLS retransmissions, path checks).
+// janitor closes sessions idle for IdleTimeout or silent for
+// SilenceTimeout, and sends what timers made sessions that are up produce
+// (DTLS retransmissions, path checks).
 func (l *Link) janitor() {
 	defer l.wg.Done()
-	t := time.NewTicker(min(max(l.cfg.IdleTimeout/4, 10*time.Millisecond), 200*time.Millisecond))
+	t := time.NewTicker(min(max(min(l.cfg.IdleTimeout, l.cfg.SilenceTimeout)/4, 10*time.Millisecond), 200*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -566,22 +570,27 @@ func (l *Link) janitor() {
 				}
 			}
 			l.mu.Unlock()
+			silent := now.Add(-l.cfg.SilenceTimeout).UnixNano()
 			for _, s := range up {
-				if s.lastIO.Load() < limit {
-					l.closeIdle(s)
-					continue
+				switch rx := s.lastRx.Load(); {
+				case s.lastIO.Load() < limit:
+					l.closeIdle(s, fmt.Sprintf("idle for %v", l.cfg.IdleTimeout))
+				case rx < silent && s.lastIO.Load() > rx:
+					l.closeIdle(s, fmt.Sprintf("nothing received for %v while sending: the peer is gone or restarted", l.cfg.SilenceTimeout))
+				default:
+					l.drainFrom(s, true)
 				}
-				l.drainFrom(s, true)
 			}
 		}
 	}
 }
 
-func (l *Link) closeIdle(s *session) {
+// closeIdle closes a session the janitor found idle or silent.
+func (l *Link) closeIdle(s *session, why string) {
 	o := getDrained()
 	s.drive.Lock()
 	if !s.ended {
-		s.why = fmt.Sprintf("idle for %v", l.cfg.IdleTimeout)
+		s.why = why
 		s.closeConn()
 		s.drain(o)
 	}

@@ -113,7 +113,7 @@ func TestSessionEndEndsItsAssociations(t *testing.T) {
 		sess = s
 	}
 	core.mu.Unlock()
-	core.closeIdle(sess) // as the idle janitor does
+	core.closeIdle(sess, "idle") // as the idle janitor does
 
 	for _, c := range []*stack.Assoc{c1, c2} {
 		_, err := c.RecvMsg(ctx)

@@ -52,6 +52,10 @@ func (s *session) receiveRecords(b []byte, from netip.AddrPort, o *drained) {
 		}
 		b = rest
 		typ, pt, err := r.openTo(o.alloc(len(rec)), rec)
+		if err == nil {
+			// Only what authenticated shows the peer is there.
+			s.lastRx.Store(o.now)
+		}
 		switch {
 		case errors.Is(err, errNotOurs):
 		case err != nil:
