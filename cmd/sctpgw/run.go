@@ -77,6 +77,8 @@ it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
 }
 
 func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
+	gcPercent, memLimit := applyGCDefaults(os.Getenv, os.ReadFile)
+	logGCDefaults(log, gcPercent, memLimit)
 	opts := gateway.Options{Logger: log}
 	if f := c.String("pcap"); f != "" {
 		pf, err := os.Create(f)
