@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,7 +51,9 @@ import (
 // LAB_ROUNDS=N (default 1) repeats the throughput runs N times, the three
 // contenders in turn within each round, and prints the median.
 // LAB_PROFILE_DIR=DIR saves a CPU profile and an execution trace of the
-// edge gateway during each of its runs there (edge-1KiB.pprof, .trace). Nothing here
+// edge gateway during each of its runs there (edge-1KiB.pprof, .trace,
+// edge-latency.*). LAB_SIZES="1 KiB,100 B" picks workloads; "" runs only
+// the latency part. Nothing here
 // asserts a speed: the figures, and the load average printed with them, are
 // for reading. Needs root, libusrsctp-examples, libusrsctp-dev and cc.
 //
@@ -78,6 +81,15 @@ func BenchmarkLab(b *testing.B) {
 		name string
 		size int
 	}{{"1 KiB", 1024}, {"8 KiB", 8192}, {"100 B", 100}}
+	if env, ok := os.LookupEnv("LAB_SIZES"); ok { // e.g. "1 KiB,100 B"; "" runs the latency part only
+		all := sizes
+		sizes = sizes[:0:0]
+		for _, s := range all {
+			if slices.Contains(strings.Split(env, ","), s.name) {
+				sizes = append(sizes, s)
+			}
+		}
+	}
 	ways := []string{"sctpgw", "usrsctp relay", "direct"}
 	runs := map[string][][]relayRun{} // way -> size index -> rounds
 	for _, w := range ways {
@@ -118,7 +130,14 @@ func BenchmarkLab(b *testing.B) {
 		case "usrsctp relay":
 			rp = l.usrsctpPair(relayBin)
 		}
+		var prof chan struct{}
+		if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
+			prof = rp.edgeGW.profile(b, dir, "latency", 2)
+		}
 		lat[w] = l.latency(b, w, rp, 10_000, 2*time.Second)
+		if prof != nil {
+			<-prof
+		}
 		if w != "sctpgw" {
 			rp.stop()
 		} else {
@@ -185,11 +204,13 @@ func BenchmarkLab(b *testing.B) {
 	fmt.Fprintf(out, "  load average after the runs: %s\n", loadAvg())
 	fmt.Print(out.String())
 
-	gw1, dir1, u1 := med("sctpgw", 0), med("direct", 0), med("usrsctp relay", 0)
-	b.ReportMetric(gw1.Mbitps(), "gw-1KiB-Mbit/s")
-	b.ReportMetric(gw1.Msgps()/dir1.Msgps(), "gw/direct-1KiB")
-	b.ReportMetric(gw1.Msgps()/u1.Msgps(), "gw/usrsctp-1KiB")
-	b.ReportMetric(float64(gw1.edgeCPU.Nanoseconds())/1e3/float64(gw1.Messages), "edge-us/msg-1KiB")
+	if len(sizes) > 0 {
+		gw1, dir1, u1 := med("sctpgw", 0), med("direct", 0), med("usrsctp relay", 0)
+		b.ReportMetric(gw1.Mbitps(), "gw-Mbit/s")
+		b.ReportMetric(gw1.Msgps()/dir1.Msgps(), "gw/direct")
+		b.ReportMetric(gw1.Msgps()/u1.Msgps(), "gw/usrsctp")
+		b.ReportMetric(float64(gw1.edgeCPU.Nanoseconds())/1e3/float64(gw1.Messages), "edge-us/msg")
+	}
 	b.ReportMetric(float64((q(lat["sctpgw"], .5)-q(lat["direct"], .5))/2)/1e3, "added-us/gw-p50")
 }
 
@@ -386,11 +407,18 @@ func (g *gw) profile(b *testing.B, dir, name string, secs int) chan struct{} {
 	cpu := max(secs/2, 1)
 	go func() {
 		defer close(done)
-		time.Sleep(time.Second) // tsctp connects and ramps up
-		for _, p := range []struct{ path, file string }{
+		todo := []struct{ path, file string }{
 			{fmt.Sprintf("/debug/pprof/profile?seconds=%d", cpu), "edge-" + name + ".pprof"},
 			{"/debug/pprof/trace?seconds=1", "edge-" + name + ".trace"},
-		} {
+		}
+		if secs <= 2 {
+			// A short run (the latency one): the trace alone, early.
+			todo = todo[1:]
+			time.Sleep(300 * time.Millisecond)
+		} else {
+			time.Sleep(time.Second) // tsctp connects and ramps up
+		}
+		for _, p := range todo {
 			body, err := g.adminGet(p.path, time.Duration(cpu+10)*time.Second)
 			if err == nil {
 				err = os.WriteFile(filepath.Join(dir, p.file), body, 0o644)
