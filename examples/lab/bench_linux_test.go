@@ -122,6 +122,7 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 	lat := map[string][]time.Duration{}
+	waits := map[string][2]float64{} // run-queue wait per second: the relay processes, this process
 	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
 		var rp *relayPair
 		switch w {
@@ -134,7 +135,10 @@ func BenchmarkLab(b *testing.B) {
 		if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
 			prof = rp.edgeGW.profile(b, dir, "latency", 2)
 		}
+		wait0, t0 := rp.runDelay(), time.Now()
+		self0 := runDelay(os.Getpid(), 0)
 		lat[w] = l.latency(b, w, rp, 10_000, 2*time.Second)
+		waits[w] = [2]float64{float64(rp.runDelay()-wait0) / float64(time.Since(t0)), float64(runDelay(os.Getpid(), 0)-self0) / float64(time.Since(t0))}
 		if prof != nil {
 			<-prof
 		}
@@ -195,6 +199,10 @@ func BenchmarkLab(b *testing.B) {
 		fmt.Fprintf(out, "    %-14s %6d echoes  p50 %-9v p90 %-9v p99 %-9v p99.9 %-9v max %v\n", w, len(d),
 			q(d, .5).Round(time.Microsecond), q(d, .9).Round(time.Microsecond), q(d, .99).Round(time.Microsecond),
 			q(d, .999).Round(time.Microsecond), q(d, 1).Round(time.Microsecond))
+	}
+	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+		fmt.Fprintf(out, "    %-14s waiting for a CPU (run queue, schedstat) per second: relay processes %.0f ms, the clients' and echo's process %.0f ms\n",
+			w, waits[w][0]*1e3, waits[w][1]*1e3)
 	}
 	for _, w := range []string{"usrsctp relay", "sctpgw"} {
 		fmt.Fprintf(out, "    added per gateway (%s, half the pair's): p50 %v, p99 %v\n", w,
@@ -297,6 +305,40 @@ func (rp *relayPair) stop() {
 	}
 	rp.edge.kill()
 	rp.core.kill()
+}
+
+// runDelay is the time the pair's processes have spent runnable but
+// waiting for a CPU (0 for direct).
+func (rp *relayPair) runDelay() time.Duration {
+	if rp == nil {
+		return 0
+	}
+	return runDelay(rp.edge.cmd.Process.Pid, 4) + runDelay(rp.core.cmd.Process.Pid, 4)
+}
+
+// runDelay sums the run-queue wait (the second field of
+// /proc/PID/task/TID/schedstat, in ns) of every thread of pid and of its
+// descendants, depth levels down: the latency a loaded machine adds, which
+// no profile inside the process shows.
+func runDelay(pid, depth int) time.Duration {
+	var d time.Duration
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if f := strings.Fields(string(b)); err == nil && len(f) >= 2 {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			d += time.Duration(v)
+		}
+	}
+	if depth > 0 {
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		for _, k := range strings.Fields(string(kids)) {
+			if c, err := strconv.Atoi(k); err == nil {
+				d += runDelay(c, depth-1)
+			}
+		}
+	}
+	return d
 }
 
 // relayRun is one tsctp measurement and what the relay processes spent on
