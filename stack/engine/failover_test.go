@@ -505,3 +505,32 @@ func TestSetPrimary(t *testing.T) {
 		t.Fatalf("SetPrimary to an unconfirmed address: %v", err)
 	}
 }
+
+// TestUnreachableCostsThePathOnly: ICMP unreachables quoting packets sent
+// on the primary path of a two-path association (a host unreachable from
+// the router of a failed network, one per packet) mark that path failed
+// and leave the association alive on the other, however many come; on a
+// single-homed association they still count against it (section 10).
+func TestUnreachableCostsThePathOnly(t *testing.T) {
+	l := newMHLab(t, 15, engine.Config{Assoc: engine.AssocParams{MaxRetrans: 3}, PeerAddr: engine.PeerAddrParams{PathMaxRetrans: 2}})
+	_, peerTag := l.client.Tags()
+	quote := wire.AppendHeader(nil, wire.CommonHeader{SrcPort: l.client.LocalPort(), DstPort: serverPort, VerificationTag: peerTag})
+	l.net.SetAddrDown(mhServer1, true) // and heartbeats there go unanswered
+	for range 20 {
+		l.cn.Host.HandleNotice(0, link.Packet{Path: link.Path{Local: mhClient1, Remote: mhServer1}, Buf: quote, Notice: link.NoticeUnreachable}, l.net.Now())
+		l.net.RunFor(10 * time.Millisecond)
+	}
+	if l.crec.ended() || l.client.State() != engine.StateEstablished {
+		t.Fatalf("the association ended on unreachables for one of its paths: %v", l.client.State())
+	}
+	if p := l.client.Status().Paths[0]; p.Path.Remote != mhServer1 || p.State != engine.PathInactive {
+		t.Fatalf("the path the unreachables were about: %+v, want inactive", p)
+	}
+	if err := l.client.Send(l.net.Now(), make([]byte, 100), engine.SndInfo{PPID: 18}); err != nil {
+		t.Fatal(err)
+	}
+	l.net.RunFor(time.Second)
+	if len(l.srec.seen) != 1 {
+		t.Fatal("no data over the other path")
+	}
+}

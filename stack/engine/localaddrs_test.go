@@ -198,3 +198,36 @@ func TestRestartFromOtherAddress(t *testing.T) {
 		t.Fatal("no data through the restarted association")
 	}
 }
+
+// TestProbeFromAKnownAddress: a multi-homed client listing two addresses
+// to a server listening on one address of a two-address host. The server
+// verifies the client's second address from the address the client knows
+// (the one it dialled), not the one a route would pick, which the client
+// never heard of: a packet from it would be out of the blue to the client,
+// whose ABORT would end the association (8.4, 8.5.1 B).
+func TestProbeFromAKnownAddress(t *testing.T) {
+	n := sim.New(41)
+	cn := n.AddMultiNode(sim.Iface{Addr: mhClient1, More: []netip.Addr{mhClient2}, Kind: link.Native})
+	sn := n.AddMultiNode(sim.Iface{Addr: mhServer1, More: []netip.Addr{mhServer2}, Kind: link.Native})
+	srec := &echoCheck{net: n}
+	var srv *engine.Association
+	if err := sn.Host.Listen(serverPort, engine.Config{}, engine.AcceptFunc(func(r *engine.AcceptRequest) {
+		srv = r.Association()
+		_ = r.Accept(n.Now(), srec)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	crec := &echoCheck{net: n}
+	a, err := cn.Host.Dial(0, link.Path{Local: mhClient1, Remote: mhServer1}, 0, serverPort,
+		engine.Config{LocalAddrs: []netip.Addr{mhClient1, mhClient2}}, crec, n.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.RunFor(10 * time.Second)
+	if a.State() != engine.StateEstablished || crec.ended() || srec.ended() {
+		t.Fatalf("client %v (%v), server ended %v", a.State(), crec.events, srec.ended())
+	}
+	if p, _ := pathOf(srv.Status(), mhClient2); p.State != engine.PathActive || p.Path.Local != mhServer1 {
+		t.Fatalf("server's path to %v: %+v, want verified, from %v", mhClient2, p, mhServer1)
+	}
+}

@@ -205,8 +205,11 @@ func (pa *path) notify(what AddrChange) {
 }
 
 // onUnreachable treats an ICMP unreachable for our packet as a path error
-// (RFC 9260 section 10); it counts against the association as a data
-// transmission's would.
+// (RFC 9260 section 10). A single-homed association counts it against
+// itself too, as a data transmission's would. With other paths it says
+// that this one failed, not the peer: the path's counter alone moves, or a
+// burst of them (one per packet sent into a dead network) would end the
+// association while its other paths work.
 func (pa *path) onUnreachable(now time.Time) {
-	pa.a.countError(pa, now, true)
+	pa.a.countError(pa, now, len(pa.a.paths.list) == 1)
 }

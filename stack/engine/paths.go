@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -213,7 +214,7 @@ func (a *Association) primaryPath() *path { return a.paths.list[a.paths.primary]
 // addPath adds a destination for the peer's address addr on link linkIdx.
 // confirmed says 5.4 counts it as the peer's already.
 func (a *Association) addPath(linkIdx int, addr netip.Addr, confirmed bool) *path {
-	p := link.Path{Remote: addr}
+	p := link.Path{Remote: addr, Local: a.localFor(addr)}
 	if tx := a.paths.list; len(tx) > 0 && tx[0].linkIdx == linkIdx {
 		p.RemotePort = tx[0].p.RemotePort
 	}
@@ -226,6 +227,42 @@ func (a *Association) addPath(linkIdx int, addr netip.Addr, confirmed bool) *pat
 		pa.startHeartbeat(a.host.lastNow, 0)
 	}
 	return pa
+}
+
+// localFor is the source address of a new path to remote until the peer
+// reaches us from it: one the peer knows as ours, or it would take the
+// packet for out of the blue and answer with an ABORT that ends the
+// association (8.4 rule 8, 8.5.1 B). With LocalAddrs, which the INIT or
+// INIT ACK listed, the one sharing the longest prefix with remote (a
+// route's usual choice); without, the address of the path the association
+// was made on, the only one the peer knows. Unset (the link's choice)
+// when neither has one of remote's family.
+func (a *Association) localFor(remote netip.Addr) netip.Addr {
+	var best netip.Addr
+	bestLen := -1
+	for _, l := range a.cfg.LocalAddrs {
+		if n := commonPrefix(l, remote); l.Is4() == remote.Is4() && n > bestLen {
+			best, bestLen = l, n
+		}
+	}
+	if best.IsValid() || len(a.cfg.LocalAddrs) > 0 || len(a.paths.list) == 0 {
+		return best
+	}
+	if l := a.paths.list[0].p.Local; l.IsValid() && l.Is4() == remote.Is4() {
+		return l
+	}
+	return netip.Addr{}
+}
+
+// commonPrefix is how many leading bits a and b share.
+func commonPrefix(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	for i := range x {
+		if d := x[i] ^ y[i]; d != 0 {
+			return i*8 + bits.LeadingZeros8(d)
+		}
+	}
+	return 128
 }
 
 // startPaths begins heartbeats and probing at ESTABLISHED (8.3, 5.4).

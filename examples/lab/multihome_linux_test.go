@@ -1,0 +1,273 @@
+//go:build linux
+
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/internal/testlab"
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// The second networks of the multi-homed lab: eNB and edge on
+// 198.18.5.0/24 besides 198.18.1.0/24, core and MME on 198.18.6.0/24
+// besides 198.18.2.0/24. The tunnel between edge and core (through the
+// NAT) stays single-path.
+const (
+	enbAddr2 = "198.18.5.10"
+	edgeRAN2 = "198.18.5.1"
+	coreCN2  = "198.18.6.1"
+	mmeAddr2 = "198.18.6.10"
+)
+
+// secondNetworks adds a veth pair eNB-edge and one core-MME.
+func (l *lab) secondNetworks() {
+	l.tb.Helper()
+	for _, v := range []struct{ a, aDev, aAddr, b, bDev, bAddr string }{
+		{"enb", "enb1", enbAddr2, "edge", "edge-ran2", edgeRAN2},
+		{"core", "core-cn2", coreCN2, "mme", "mme1", mmeAddr2},
+	} {
+		l.must("ip", "-n", l.ns[v.a], "link", "add", v.aDev, "type", "veth", "peer", "name", v.bDev, "netns", l.ns[v.b])
+		for _, end := range [][3]string{{v.a, v.aDev, v.aAddr}, {v.b, v.bDev, v.bAddr}} {
+			l.must("ip", "-n", l.ns[end[0]], "addr", "add", end[2]+"/24", "dev", end[1])
+			l.must("ip", "-n", l.ns[end[0]], "link", "set", end[1], "up")
+		}
+	}
+}
+
+// mhLabOpts: short timers, so that a leg whose both networks are gone
+// fails in seconds; heartbeats every 2 s, so a path comes back soon.
+var mhLabOpts = stack.Options{
+	NoDelay:  true,
+	InitMsg:  engine.InitMsg{OutStreams: 10, MaxInStreams: 10},
+	RTO:      stack.RTOInfo{Initial: time.Second, Min: 300 * time.Millisecond, Max: time.Second},
+	Assoc:    engine.AssocParams{MaxRetrans: 6},
+	PeerAddr: engine.PeerAddrParams{HBInterval: 2 * time.Second, PathMaxRetrans: 3},
+}
+
+// TestE2EMultihomedThroughGateways: the eNB and the MME with two addresses
+// each, on two networks each; the edge's route listens on both of its
+// addresses toward the eNB (sctp://A1,A2:PORT), the core's forwards to
+// both of the MME's from two of its own (?from=). S1AP-sized requests go
+// every 20 ms and the MME echoes them. The eNB's first network goes down
+// (ip link set enb0 down) and up again, then the MME's (mme0): each leg
+// fails over and back on its own, every echo comes back whole and once,
+// status lists each native side's two paths. Then both of the MME's
+// networks go down: the eNB's association is aborted with the reason
+// naming the egress leg.
+func TestE2EMultihomedThroughGateways(t *testing.T) {
+	l := newLab(t)
+	l.secondNetworks()
+	const port = 36412
+	dir := t.TempDir()
+	sctp := "sctp: {rto_initial: 1s, rto_min: 300ms, rto_max: 1s, max_retrans: 6, path_max_retrans: 3, hb_interval: 2s}"
+	edgeYAML := fmt.Sprintf("udp: {listen: \"0.0.0.0:9899\"}\nlog: {level: warn}\nroutes:\n  - name: s1ap\n    listen: \"sctp://%s,%s:%d\"\n    forward: \"udp://%s:9899/%d\"\n    %s\n",
+		edgeRAN, edgeRAN2, port, coreWAN, port, sctp)
+	coreYAML := fmt.Sprintf("udp: {listen: \"%s:9899\"}\nlog: {level: warn}\nroutes:\n  - name: s1ap\n    listen: \"udp://%s:9899/%d\"\n    forward: \"sctp://%s,%s:%d?from=%s,%s\"\n    %s\n",
+		coreWAN, coreWAN, port, mmeAddr, mmeAddr2, port, coreCN, coreCN2, sctp)
+	ef, cf := filepath.Join(dir, "edge.yaml"), filepath.Join(dir, "core.yaml")
+	for f, s := range map[string]string{ef: edgeYAML, cf: coreYAML} {
+		if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edge := l.startGateway("edge", edgeAdmin, "--config", ef)
+	core := l.startGateway("core", coreAdmin, "--config", cf)
+
+	mopts := mhLabOpts
+	mopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(mmeAddr), netip.MustParseAddr(mmeAddr2)}
+	far := serveFar(t, l.nativeStack("mme", mmeAddr, mmeAddr2), mopts, port)
+	enb := l.nativeStack("enb", enbAddr, enbAddr2)
+	ctx := testlab.Ctx(t, 3*time.Minute)
+	eopts := mhLabOpts
+	eopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(enbAddr), netip.MustParseAddr(enbAddr2)}
+	a, err := enb.DialWith(ctx, 0, link.Path{Local: netip.MustParseAddr(enbAddr), Remote: netip.MustParseAddr(edgeRAN)}, 0, port,
+		stack.DialOptions{Options: eopts, EventQueue: 1 << 14}) // the edge's INIT ACK names its second address
+	if err != nil {
+		t.Fatalf("connect through the gateways: %v", err)
+	}
+	if err := a.SendMsg(ctx, []byte("HELLO mh"), stack.SndInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	fa := far.get("mh", 10*time.Second)
+	if !testlab.Poll(10*time.Second, func() bool { return twoActive(a.Status()) && twoActive(fa.a.Status()) }) {
+		t.Fatalf("paths not verified: eNB %s; MME %s", pathsText(a.Status()), pathsText(fa.a.Status()))
+	}
+	if st := edge.statusPaths(); !strings.Contains(st, "path "+edgeRAN+" -> "+enbAddr) || !strings.Contains(st, "path "+edgeRAN2+" -> "+enbAddr2) {
+		t.Errorf("edge status lacks the eNB's two paths:\n%s", st)
+	}
+	if st := core.statusPaths(); !strings.Contains(st, "path "+coreCN+" -> "+mmeAddr) || !strings.Contains(st, "path "+coreCN2+" -> "+mmeAddr2) {
+		t.Errorf("core status lacks the MME's two paths:\n%s", st)
+	}
+
+	// Requests every 20 ms; the links go down and up at set points.
+	const n, gap = 700, 20 * time.Millisecond
+	flow := uint32(testlab.SmallFlow | 17)
+	out, _ := a.Streams()
+	events := []struct {
+		at  int
+		cmd []string
+	}{
+		{100, []string{"ip", "-n", l.ns["enb"], "link", "set", "enb0", "down"}},
+		{300, []string{"ip", "-n", l.ns["enb"], "link", "set", "enb0", "up"}},
+		{400, []string{"ip", "-n", l.ns["mme"], "link", "set", "mme0", "down"}},
+		{600, []string{"ip", "-n", l.ns["mme"], "link", "set", "mme0", "up"}},
+	}
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			for _, e := range events {
+				if e.at == i {
+					testlab.Cmd(t, true, e.cmd[0], e.cmd[1:]...)
+				}
+			}
+			b, info := testlab.Msg(flow, i, out, 0)
+			if err := a.SendMsg(ctx, b, info); err != nil {
+				sent <- fmt.Errorf("SendMsg %d: %w", i, err)
+				return
+			}
+			time.Sleep(gap)
+		}
+		sent <- nil
+	}()
+	chk := testlab.NewChecker(flow, n, out, 0)
+	for !chk.Done() {
+		m, err := a.RecvMsg(ctx)
+		if err != nil {
+			var ae *stack.AssocError
+			errors.As(err, &ae)
+			t.Logf("edge: %s", edge.statusPaths())
+			t.Fatalf("%d of %d echoes, then %v (%v)\neNB %s\nMME %s", chk.Got(), n, err, ae, pathsText(a.Status()), pathsText(fa.a.Status()))
+		}
+		if err := chk.Check(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(fa.received()); got != n {
+		t.Errorf("the MME received %d messages, want %d", got, n)
+	}
+	// Each leg's own peer saw its own path fail and come back; the other
+	// leg's peer saw nothing of it. (The MME's queue is the far end's
+	// default, which SENDER_DRYs may fill: its PEER_ADDR_CHANGEs may be
+	// dropped, never others'.)
+	enbChanges, mmeChanges := addrChanges(a), addrChanges(fa.a)
+	if !hasSeq(enbChanges, edgeRAN) || hasAddr(enbChanges, edgeRAN2) {
+		t.Errorf("eNB's PEER_ADDR_CHANGEs %v: want %s failed and available again, nothing else", enbChanges, edgeRAN)
+	}
+	if hasAddr(mmeChanges, coreCN2) || len(mmeChanges) > 0 && !hasSeq(mmeChanges, coreCN) {
+		t.Errorf("MME's PEER_ADDR_CHANGEs %v: only %s may have changed", mmeChanges, coreCN)
+	}
+	t.Logf("eNB saw %v; MME saw %v", enbChanges, mmeChanges)
+
+	// Both MME networks down: the egress leg has no path left.
+	lost := time.Now()
+	l.must("ip", "-n", l.ns["mme"], "link", "set", "mme0", "down")
+	l.must("ip", "-n", l.ns["mme"], "link", "set", "mme1", "down")
+	_, err = a.RecvMsg(ctx)
+	var ae *stack.AssocError
+	if !errors.As(err, &ae) || ae.Event.Type != engine.CommLost {
+		t.Fatalf("after the MME leg was lost whole: %v, want COMM_LOST", err)
+	}
+	reason := abortReason(ae.Event)
+	t.Logf("the pair ended %v after the MME leg was lost: %q", time.Since(lost).Round(time.Millisecond), reason)
+	if !strings.Contains(reason, "egress peer unreachable") || !strings.Contains(reason, "all 2 paths failed") {
+		t.Fatalf("the eNB's association ended with reason %q, want the egress leg named", reason)
+	}
+}
+
+func twoActive(st stack.Status) bool {
+	if len(st.Paths) != 2 {
+		return false
+	}
+	for _, p := range st.Paths {
+		if p.State != stack.PathActive {
+			return false
+		}
+	}
+	return true
+}
+
+func pathsText(st stack.Status) string {
+	var s []string
+	for _, p := range st.Paths {
+		s = append(s, fmt.Sprintf("%v %v errors %d", p.Path, p.State, p.Errors))
+	}
+	return strings.Join(s, "; ")
+}
+
+// statusPaths is `sctpgw status` of the gateway.
+func (g *gw) statusPaths() string {
+	s, err := g.statusText()
+	if err != nil {
+		g.l.tb.Fatalf("sctpgw status in %s: %v\n%s", g.role, err, s)
+	}
+	return s
+}
+
+// addrChanges lists the PEER_ADDR_CHANGEs queued on x as "ADDR CHANGE".
+func addrChanges(x *stack.Assoc) []string {
+	var r []string
+	for {
+		select {
+		case ev, ok := <-x.Events():
+			if !ok {
+				return r
+			}
+			if ev.Type == engine.PeerAddrChange && ev.AddrChange != engine.AddrConfirmed {
+				r = append(r, ev.Path.Remote.String()+" "+ev.AddrChange.String())
+			}
+		default:
+			return r
+		}
+	}
+}
+
+// hasSeq reports whether changes show addr failing (potentially failed or
+// unreachable) and then available again, last.
+func hasSeq(changes []string, addr string) bool {
+	failed, back := false, false
+	for _, c := range changes {
+		if !strings.HasPrefix(c, addr+" ") {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(c, "ADDR_POTENTIALLY_FAILED"), strings.HasSuffix(c, "ADDR_UNREACHABLE"):
+			failed, back = true, false
+		case strings.HasSuffix(c, "ADDR_AVAILABLE"):
+			back = failed
+		}
+	}
+	return failed && back
+}
+
+func hasAddr(changes []string, addr string) bool {
+	for _, c := range changes {
+		if strings.HasPrefix(c, addr+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// abortReason is the reason of the User-Initiated Abort among ev's causes.
+func abortReason(ev stack.Event) string {
+	for _, c := range ev.Causes {
+		if u, ok := c.(*wire.UserInitiatedAbortCause); ok {
+			return string(u.Reason)
+		}
+	}
+	return ""
+}
