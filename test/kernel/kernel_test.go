@@ -26,6 +26,7 @@ var cases = []struct {
 	{report.Protected, checkProtected},
 	{report.NoNetAdmin, checkNoNetAdmin},
 	{report.OwnerMismatch, checkOwnerMismatch},
+	{report.Multihomed, checkMultihomed},
 	{report.ThroughNative, checkThroughNative},
 	{report.KernelEncapToCore, checkKernelEncapToCore},
 	{report.EdgeToKernelEncap, checkEdgeToKernelEncap},
@@ -289,5 +290,36 @@ func checkEdgeToKernelEncap(t *testing.T, r report.Result, host hostLogs) {
 	}
 	if !strings.Contains(host["edge"], fmt.Sprintf("egress_peer=udp://%s:%d/%d", report.VMAddr, report.UDPPort, report.VMEncapPort)) {
 		t.Errorf("the host edge logged no pair to udp://%s:%d/%d", report.VMAddr, report.UDPPort, report.VMEncapPort)
+	}
+}
+
+// checkMultihomed: the kernel client bound to two addresses reached the
+// edge at both (the edge's INIT ACK named its two addresses, which the
+// kernel reports), and when its first link went down in the middle of the
+// messages the association carried on over the second: every message
+// reached the kernel server and came back, the shutdown was graceful, and
+// no ABORT reached the client.
+func checkMultihomed(t *testing.T, r report.Result, _ hostLogs) {
+	c := r.Client
+	if c == nil {
+		t.Fatal("no client report")
+	}
+	if c.ConnectErr != "" || c.Err != "" {
+		t.Fatalf("client: connect %q, then %q", c.ConnectErr, c.Err)
+	}
+	if !slices.Contains(c.PeerAddrs, report.SameEdge) || !slices.Contains(c.PeerAddrs, report.SameEdge2) {
+		t.Errorf("the kernel knows the edge at %v, want %s and %s", c.PeerAddrs, report.SameEdge, report.SameEdge2)
+	}
+	if len(c.Sent) != report.MultihomedMsgs || !sameMsgs(c.Sent, c.Echoed) {
+		t.Errorf("sent %d, %d echoed back (want all %d, unchanged)", len(c.Sent), len(c.Echoed), report.MultihomedMsgs)
+	}
+	if !c.ShutdownComplete {
+		t.Errorf("the client's graceful shutdown did not complete; events %v", c.Events)
+	}
+	if len(r.Server) != 1 || r.Server[0].End != "graceful" || !sameMsgs(r.Server[0].Received, c.Sent) {
+		t.Errorf("kernel server: %+v", r.Server)
+	}
+	if r.Watch == nil || r.Watch.Aborts != 0 {
+		t.Errorf("an ABORT reached the client's namespace: %+v", r.Watch)
 	}
 }

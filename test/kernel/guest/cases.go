@@ -113,6 +113,8 @@ func (e *env) run(name string, r *report.Result) error {
 		return e.noNetAdmin(r)
 	case report.OwnerMismatch:
 		return e.ownerMismatch(r)
+	case report.Multihomed:
+		return e.multihomed(r)
 	case report.ThroughNative:
 		return e.through(r, netip.AddrPortFrom(netip.MustParseAddr(report.HostEdge), report.EdgePort), false)
 	case report.KernelEncapToCore:

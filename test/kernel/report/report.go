@@ -30,6 +30,10 @@ const (
 	Protected     = "same-kernel/protected"          // the module loaded at start
 	NoNetAdmin    = "same-kernel/no-cap-net-admin"   // refused; then the operator's own rule and allow_kernel_sctp
 	OwnerMismatch = "same-kernel/owner-rule-inverted"
+	// A kernel client bound to two addresses (sctp_bindx) connecting to
+	// both of the edge's (sctp_connectx), the edge listening on two; its
+	// first link goes down in the middle of the messages (issue 17).
+	Multihomed = "same-kernel/multihomed-client"
 	// The VM's kernel at both ends of a pair on the host: a client through
 	// the host's edge and core to a kernel server, natively; the kernel's
 	// own RFC 6951 encapsulation straight to the host's core; the host's
@@ -62,17 +66,24 @@ type Plan struct {
 //	cli  c0 198.18.50.2/24 -- e0 198.18.50.1/24 edge e1 198.18.52.2/24 --
 //	k0 198.18.52.1/24 core k1 198.18.53.1/24 -- s0 198.18.53.2/24 srv
 const (
-	SameCli      = "198.18.50.2"
-	SameEdge     = "198.18.50.1"
-	SameEdgeWAN  = "198.18.52.2"
-	SameCoreWAN  = "198.18.52.1"
-	SameCoreCN   = "198.18.53.1"
-	SameSrv      = "198.18.53.2"
-	SamePort     = 36412 // the edge's native port
-	SameSrvPort  = 38412 // the kernel server's
-	SameUDPPort  = 9899
-	UnprivUID    = 65534 // nobody: the daemon without CAP_NET_ADMIN
-	EdgeYAMLPath = "/tmp/edge-allow.yaml"
+	SameCli     = "198.18.50.2"
+	SameEdge    = "198.18.50.1"
+	SameEdgeWAN = "198.18.52.2"
+	SameCoreWAN = "198.18.52.1"
+	SameCoreCN  = "198.18.53.1"
+	SameSrv     = "198.18.53.2"
+	SamePort    = 36412 // the edge's native port
+	// The multi-homed case's second network, cli c1 -- e2 edge:
+	SameCli2  = "198.18.51.2"
+	SameEdge2 = "198.18.51.1"
+	// MultihomedMsgs messages go, one every 100 ms; the client's
+	// first link (c0) goes down before message MultihomedCut.
+	MultihomedMsgs = 40
+	MultihomedCut  = 10
+	SameSrvPort    = 38412 // the kernel server's
+	SameUDPPort    = 9899
+	UnprivUID      = 65534 // nobody: the daemon without CAP_NET_ADMIN
+	EdgeYAMLPath   = "/tmp/edge-allow.yaml"
 )
 
 // Addresses of the through-gateways cases. The VM's eth0 is a tap in the
@@ -133,6 +144,9 @@ type Client struct {
 	// PeerAuthChunks: what the peer required authenticated
 	// (SCTP_PEER_AUTH_CHUNKS), for a socket with SCTP-AUTH.
 	PeerAuthChunks []int `json:"peer_auth_chunks,omitempty"`
+	// PeerAddrs: the peer's addresses the association knew once up
+	// (SCTP_GET_PEER_ADDRS), for the multi-homed case.
+	PeerAddrs []string `json:"peer_addrs,omitempty"`
 }
 
 // ServerAssoc is one association the kernel server accepted.
