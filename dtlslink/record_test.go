@@ -305,7 +305,7 @@ type movingConn struct {
 	a, b  *net.UDPConn
 	moved atomic.Bool
 	in    chan datagram
-	once  sync.Once
+	done  chan struct{} // closed when the test ends
 	tap   tapConn
 }
 
@@ -315,7 +315,7 @@ type datagram struct {
 }
 
 func newMovingConn(t *testing.T) *movingConn {
-	c := &movingConn{in: make(chan datagram, 1024)}
+	c := &movingConn{in: make(chan datagram, 1024), done: make(chan struct{})}
 	for _, p := range []**net.UDPConn{&c.a, &c.b} {
 		s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
@@ -327,26 +327,30 @@ func newMovingConn(t *testing.T) *movingConn {
 			for {
 				n, from, err := s.ReadFrom(buf)
 				if err != nil {
-					c.once.Do(func() { close(c.in) })
 					return
 				}
 				c.tap.mu.Lock()
 				c.tap.recv = append(c.tap.recv, bytes.Clone(buf[:n]))
 				c.tap.mu.Unlock()
-				c.in <- datagram{bytes.Clone(buf[:n]), from}
+				select {
+				case c.in <- datagram{bytes.Clone(buf[:n]), from}:
+				case <-c.done:
+					return
+				}
 			}
 		}()
 	}
-	t.Cleanup(func() { c.a.Close(); c.b.Close() })
+	t.Cleanup(func() { close(c.done); c.a.Close(); c.b.Close() })
 	return c
 }
 
 func (c *movingConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	d, ok := <-c.in
-	if !ok {
+	select {
+	case d := <-c.in:
+		return copy(p, d.b), d.from, nil
+	case <-c.done:
 		return 0, nil, net.ErrClosed
 	}
-	return copy(p, d.b), d.from, nil
 }
 
 func (c *movingConn) WriteTo(p []byte, to net.Addr) (int, error) {
