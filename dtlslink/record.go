@@ -255,6 +255,9 @@ func splitRecord(b []byte, cidLen int) (rec, rest []byte, ok bool) {
 // content. A record of another epoch is errNotOurs; any other error means
 // discard.
 func (r *recordLayer) openTo(dst, rec []byte) (byte, []byte, error) {
+	if len(rec) < recordHeaderLen {
+		return 0, nil, errShort
+	}
 	if binary.BigEndian.Uint16(rec[3:5]) != r.epoch {
 		return 0, nil, errNotOurs // epoch 0: the handshake's, pion's
 	}
@@ -276,6 +279,9 @@ func (r *recordLayer) openTo(dst, rec []byte) (byte, []byte, error) {
 // unsealLocal opens a record pion sealed for the peer (with our write
 // key), to seal its content again under our sequence numbers.
 func (r *recordLayer) unsealLocal(dst, rec []byte) (byte, []byte, error) {
+	if len(rec) < recordHeaderLen {
+		return 0, nil, errShort
+	}
 	if binary.BigEndian.Uint16(rec[3:5]) != r.epoch {
 		return 0, nil, errNotOurs
 	}
@@ -290,16 +296,18 @@ func (r *recordLayer) unseal(aead cipher.AEAD, salt [4]byte, cid, dst, rec []byt
 		return 0, nil, errVersion
 	}
 	var recCID []byte
-	hl := recordHeaderLen
+	hl := headerLen(outer, len(cid))
+	if len(rec) < hl {
+		return 0, nil, errShort
+	}
 	if outer == contentTLS12CID {
-		hl += len(cid)
-		recCID = rec[11 : hl-2]
+		recCID = rec[cidOffset : hl-2]
 		if !bytes.Equal(recCID, cid) {
 			return 0, nil, errOtherCID
 		}
 	}
 	body := rec[hl:]
-	if len(body) < explicitNonceLen+gcmTagLen {
+	if len(body) < explicitNonceLen+gcmTagLen || int(binary.BigEndian.Uint16(rec[hl-2:hl])) != len(body) {
 		return 0, nil, errShort
 	}
 	innerLen := len(body) - explicitNonceLen - gcmTagLen

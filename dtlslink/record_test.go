@@ -196,7 +196,9 @@ func TestRecordLayerWithPionClient(t *testing.T) {
 			if withCID {
 				cidLen = CIDLength
 			}
+			tap.mu.Lock()
 			seqs := epochOneSeqs(tap.recv, cidLen)
+			tap.mu.Unlock()
 			if len(seqs) < n+1 {
 				t.Fatalf("the client received %d records of epoch 1, want the Finished and %d more", len(seqs), n)
 			}
