@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"reflect"
 	"time"
@@ -162,10 +161,10 @@ func ParseConfig(b []byte) (*Config, error) {
 }
 
 // Validate checks the configuration as Plan does, without resolving forward
-// host names, and names the field, the value and what is expected for the
-// first problem it finds. It does not change c.
+// host names (StandInResolver), and names the field, the value and what is
+// expected for the first problem it finds. It does not change c.
 func (c *Config) Validate() error {
-	_, err := c.Plan(func(string) (netip.Addr, error) { return netip.IPv4Unspecified(), nil })
+	_, err := c.Plan(StandInResolver())
 	return err
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -22,10 +23,20 @@ checks the routes against each other (one UDP socket, no port served by two
 routes). It prints the plan and exits 0, or prints the first problem with
 its field, value and what is expected and exits 1: run it in CI before a
 deploy. Binding (a port already in use, raw socket privilege) is only
-checked by run.`,
-		Flags: configFlags(),
+checked by run.
+
+--no-resolve checks everything but the lookup of forward host names, for
+a configuration whose names resolve only where it runs (a Kubernetes
+Service name checked outside the cluster): a name must still be a valid
+host name, and distinct names count as distinct hosts.`,
+		Flags: append(configFlags(), &cli.BoolFlag{Name: "no-resolve", EnvVars: []string{"SCTPGW_NO_RESOLVE"},
+			Usage: "do not look forward host names up (check a configuration offline); everything else is checked"}),
 		Action: func(c *cli.Context) error {
-			plan, err := planFromFlags(c)
+			var resolve func(string) (netip.Addr, error)
+			if c.Bool("no-resolve") {
+				resolve = gateway.StandInResolver()
+			}
+			plan, err := planFromFlags(c, resolve)
 			if err != nil {
 				return err
 			}
@@ -35,11 +46,27 @@ checked by run.`,
 	}
 }
 
+// forwardNames says what the forward side's host names resolved to, or
+// that they were not looked up (--no-resolve); "" for literal addresses.
+func forwardNames(e gateway.Endpoint) string {
+	var s []string
+	for i, h := range e.Hosts {
+		switch a := e.Addrs[i]; {
+		case h == a.String():
+		case gateway.IsStandIn(a):
+			s = append(s, h+" not resolved (--no-resolve)")
+		default:
+			s = append(s, h+" is "+a.String())
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
 func printPlan(w io.Writer, p *gateway.Plan) {
 	for _, r := range p.Routes {
 		fmt.Fprintf(w, "route %s: %s -> %s", r.Name, r.Listen, r.Forward)
-		if r.Forward.Host != r.Forward.Addr.String() {
-			fmt.Fprintf(w, " (%s is %s)", r.Forward.Host, r.Forward.Addr)
+		if names := forwardNames(r.Forward); names != "" {
+			fmt.Fprintf(w, " (%s)", names)
 		}
 		fmt.Fprintln(w)
 		e := r.Engine

@@ -263,3 +263,45 @@ func TestAdminOffFromTheFile(t *testing.T) {
 		}
 	}
 }
+
+// check --no-resolve checks a configuration whose names resolve only
+// where it runs (a cluster's Service names) without looking them up, and
+// still refuses what is wrong with it; without the flag such a name fails.
+func TestCheckNoResolve(t *testing.T) {
+	bin := buildBinary(t)
+	cluster := writeFile(t, "cluster.yaml", `routes:
+  - name: s1ap
+    listen: sctp://0.0.0.0:36412
+    forward: udp://sctpgw-core.sctpgw.svc.cluster.invalid:9899/36412
+  - name: ngap
+    listen: sctp://0.0.0.0:38412
+    forward: sctp://amf-1.core.invalid,amf-2.core.invalid:38412
+`)
+	out, err := exec.Command(bin, "check", "--no-resolve", "--config", cluster).CombinedOutput()
+	for _, want := range []string{
+		"(sctpgw-core.sctpgw.svc.cluster.invalid not resolved (--no-resolve))",
+		"(amf-1.core.invalid not resolved (--no-resolve), amf-2.core.invalid not resolved (--no-resolve))",
+		"configuration OK\n",
+	} {
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("check --no-resolve: %v\n%s\nwant %q", err, out, want)
+		}
+	}
+	out, err = exec.Command(bin, "check", "--config", cluster).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), `resolving "sctpgw-core.sctpgw.svc.cluster.invalid"`) {
+		t.Fatalf("check without --no-resolve: %v\n%s", err, out)
+	}
+	for name, tc := range map[string]struct{ doc, want string }{
+		"bad name": {`routes: [{listen: "sctp://0.0.0.0:36412", forward: "udp://core..svc:9899/36412"}]`, `"core..svc" is not a host name`},
+		"clash": {`routes:
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://a.svc:9899/36412"}
+  - {listen: "sctp://0.0.0.0:36412", forward: "udp://b.svc:9899/36412"}
+`, "routes[1].listen"},
+		"type": {`routes: [{listen: "sctp://0.0.0.0:36412", forward: "udp://core.svc:9899/36412", sctp: {rto_min: soon}}]`, "routes[0].sctp.rto_min"},
+	} {
+		out, err := exec.Command(bin, "check", "--no-resolve", "--config", writeFile(t, "bad.yaml", tc.doc)).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("check --no-resolve, %s: %v\n%s\nwant %q", name, err, out, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -63,7 +64,7 @@ it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
 			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"SCTPGW_PPROF"}, Usage: "serve Go's profiler (CPU, heap, execution trace) under /debug/pprof/ on the admin endpoint"},
 		),
 		Action: func(c *cli.Context) error {
-			plan, err := planFromFlags(c)
+			plan, err := planFromFlags(c, nil)
 			if err != nil {
 				return err
 			}
@@ -166,13 +167,14 @@ wait:
 
 // planFromFlags reads --config, or builds a one-route configuration from
 // --listen and --forward, lets the flags given override the file, and plans
-// it: everything run checks before it opens a socket.
-func planFromFlags(c *cli.Context) (*gateway.Plan, error) {
+// it, looking forward names up with resolve (nil: the system's resolver):
+// everything run checks before it opens a socket.
+func planFromFlags(c *cli.Context, resolve func(string) (netip.Addr, error)) (*gateway.Plan, error) {
 	cfg, err := configFromFlags(c)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := cfg.Plan(nil)
+	plan, err := cfg.Plan(resolve)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}

@@ -211,9 +211,10 @@ func podConfig(t *testing.T, m manifests, pod corev1.PodSpec) *gateway.Plan {
 			if err != nil {
 				t.Fatalf("config map %s: %v", cm.Name, err)
 			}
-			// Cluster names resolve only in a cluster: the planner gets a
-			// stand-in address; everything else is checked as run would.
-			plan, err := cfg.Plan(func(string) (netip.Addr, error) { return netip.MustParseAddr("198.18.0.1"), nil })
+			// Cluster names resolve only in a cluster: planned as
+			// `sctpgw check --no-resolve` plans, a stand-in address per
+			// name; everything else is checked as run would.
+			plan, err := cfg.Plan(gateway.StandInResolver())
 			if err != nil {
 				t.Fatalf("config map %s: %v", cm.Name, err)
 			}
