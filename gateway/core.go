@@ -71,7 +71,11 @@ type Counters struct {
 	MsgsForwarded     [2]uint64 // [ingress->egress, egress->ingress]
 	BytesForwarded    [2]uint64
 	InvalidStreamMsgs uint64 // discarded with an ERROR cause 1 (docs/design.md 2.3)
-	OversizeMsgs      uint64
+	// OversizeMsgs counts messages the far side could not send, larger
+	// than its MaxMessage: the pair was aborted toward their sender. NewCore
+	// refuses a route whose sides' MaxMessage differ, so only a Route
+	// changed after it gets there.
+	OversizeMsgs uint64
 	// AbortedMsgs counts messages acknowledged to one peer and never
 	// delivered to the other because the pair was aborted: the ABORT told
 	// their sender (docs/design.md 2.6). A drain discards nothing (2.8).
@@ -157,6 +161,9 @@ type Core struct {
 func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
 	c := &Core{h: h, pairs: map[*pair]struct{}{}, log: log}
 	for _, r := range routes {
+		if err := r.checkMessageSizes(); err != nil {
+			return nil, err
+		}
 		rs := &routeState{r: r, setup: NewHistogram(SetupBuckets)}
 		c.routes = append(c.routes, rs)
 		if err := h.ListenOn([]int{r.ListenLink}, r.ListenPort, r.Ingress, engine.AcceptFunc(func(req *engine.AcceptRequest) {
@@ -183,6 +190,20 @@ func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkMessageSizes refuses a route whose two sides would not take the
+// same messages: what one side accepts from its peer (up to its
+// MaxMessage) the other must be able to send (up to its own), both ways,
+// or a message the gateway acknowledged could not be forwarded
+// (docs/design.md 2.2). So the two MaxMessage, defaults applied, are
+// equal; a route planned from one configuration shares the setting.
+func (r *Route) checkMessageSizes() error {
+	in, out := r.Ingress.WithDefaults().MaxMessage, r.Egress.WithDefaults().MaxMessage
+	if in != out {
+		return fmt.Errorf("gateway: route %s: Ingress.MaxMessage %d, Egress.MaxMessage %d: a message either side accepts must fit the other side, both ways; make them equal", r.Name, in, out)
+	}
+	return nil
 }
 
 // logRefusal logs a refused attempt unless the route is over its

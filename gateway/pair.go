@@ -364,8 +364,15 @@ func (p *pair) forward(x int) {
 			p.rs.cnt.InvalidStreamMsgs++
 			src.a.ReportError(now, &wire.InvalidStreamCause{StreamID: m.Stream})
 		case errors.Is(err, engine.ErrTooLarge):
+			// NewCore makes both sides' MaxMessage equal, so this takes a
+			// Route changed since: the message was acknowledged to its
+			// sender, so the pair is aborted with the reason rather than
+			// the message dropped (docs/design.md 2.2).
 			src.held = nil
 			p.rs.cnt.OversizeMsgs++
+			p.rs.cnt.AbortedMsgs++
+			p.abort(now, fmt.Sprintf("sctpgw: a message of %d bytes is larger than the %s side's max_message", len(m.Data), sideNames[1-x]))
+			return
 		default:
 			// dst takes no more data although src still delivers (it
 			// cannot happen while shutdowns wait for delivery): never

@@ -72,7 +72,7 @@ var (
 	bytes         = desc("bytes_forwarded_total", "User data bytes forwarded, by direction.", "route", "direction")
 	abortedMsgs   = desc("aborted_messages_total", "Messages acknowledged to one peer and not delivered to the other because the pair was aborted (the ABORT told their sender).", "route")
 	invalidStream = desc("invalid_stream_messages_total", "Messages answered with ERROR cause 1: the stream was not granted by the far peer.", "route")
-	oversize      = desc("oversize_messages_total", "Messages dropped: larger than the far side's max_message.", "route")
+	oversize      = desc("oversize_messages_total", "Messages larger than the far side's max_message: the pair was aborted toward their sender (both sides of a route share max_message, so this stays 0).", "route")
 	restarts      = desc("peer_restarts_total", "Peer restarts that replaced a pair.", "route")
 
 	aclRuleHits  = desc("acl_rule_hits_total", "Attempts each ACL rule decided (rule is its number, or default).", "route", "rule", "text")
