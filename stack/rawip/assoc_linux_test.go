@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,11 +208,11 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	bin := fsUsrsctpBin(t, "echo_server")
 	lab := fsNewLab(t)
 	// echo_server local_encaps_port: 0 is native SCTP, over raw sockets.
+	const echoPort, assocs, n = 7, 4, 64
 	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 50 * time.Second}, "stdbuf", "-oL", bin, "0")
-	fsWaitRawSCTP(t, lab.b, echo)
+	fsWaitListening(t, lab.a, fsPath, echoPort, echo)
 	cli := fsNewNode(t, lab.a, fsAddrA)
 	ctx := testlab.Ctx(t, 30*time.Second)
-	const echoPort, assocs, n = 7, 4, 64
 
 	errs := make(chan error, assocs)
 	for k := range assocs {
@@ -223,10 +226,13 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	// Out of the blue: only the SHUTDOWN ACKs that SHUTDOWNs sent again
+	// drew after the first closed the association (a loaded machine can
+	// hold usrsctp past our T2-shutdown; TestAssocUsrsctpSlowShutdownAck).
 	st := cli.stack.Stats()
-	if st.ActiveEstabs != assocs || st.Shutdowns != assocs || st.CurrEstab != 0 || st.Aborteds != 0 || st.OutOfBlues != 0 {
-		t.Errorf("stack stats: %d opens, %d shutdowns, %d established, %d aborts, %d out of the blue; want %d, %d, 0, 0, 0",
-			st.ActiveEstabs, st.Shutdowns, st.CurrEstab, st.Aborteds, st.OutOfBlues, assocs, assocs)
+	if st.ActiveEstabs != assocs || st.Shutdowns != assocs || st.CurrEstab != 0 || st.Aborteds != 0 || st.OutOfBlues > st.T2ShutdownExpireds {
+		t.Errorf("stack stats: %d opens, %d shutdowns, %d established, %d aborts, %d out of the blue (%d T2-shutdown expiries); want %d, %d, 0, 0, at most the expiries",
+			st.ActiveEstabs, st.Shutdowns, st.CurrEstab, st.Aborteds, st.OutOfBlues, st.T2ShutdownExpireds, assocs, assocs)
 	}
 	cli.checkPorts(t, "after the shutdowns")
 	cli.mu.Lock()
@@ -241,6 +247,91 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	if !testlab.Poll(5*time.Second, func() bool { return count() >= assocs*n }) || count() != assocs*n {
 		t.Errorf("echo_server reports %d messages, want %d", count(), assocs*n)
 	}
+}
+
+// TestAssocUsrsctpSlowShutdownAck: usrsctp's echo_server stopped
+// (SIGSTOP) while our client shuts down, until our T2-shutdown timer has
+// sent the SHUTDOWN again (RFC 9260 9.2). Once it runs, it answers every
+// SHUTDOWN queued with a SHUTDOWN ACK: the first completes our shutdown,
+// the others find no association and are out of the blue, answered with
+// a SHUTDOWN COMPLETE with the T bit (8.4 rule 5), nothing aborted. What a
+// loaded machine does to TestAssocUsrsctpEchoServer, made certain.
+func TestAssocUsrsctpSlowShutdownAck(t *testing.T) {
+	fsNeedRoot(t)
+	bin := fsUsrsctpBin(t, "echo_server")
+	lab := fsNewLab(t)
+	const echoPort = 7
+	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 30 * time.Second}, "stdbuf", "-oL", bin, "0")
+	fsWaitListening(t, lab.a, fsPath, echoPort, echo)
+	cli := fsNewNode(t, lab.a, fsAddrA)
+	ctx := testlab.Ctx(t, 20*time.Second)
+	c, err := cli.stack.Dial(ctx, 0, fsPath, 0, echoPort, fsEchoOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// timeout(1) leads the echo_server's process group: stop them both.
+	pg := -echo.Cmd.Process.Pid
+	if err := syscall.Kill(pg, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// A stop takes effect thread by thread: wait until every thread of
+	// timeout's child (echo_server: ip netns exec and stdbuf exec it) is.
+	testlab.WaitFor(t, 5*time.Second, "echo_server to stop", func() bool { return fsStopped(echo.Cmd.Process.Pid) })
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			syscall.Kill(pg, syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	done := make(chan error, 1)
+	go func() { done <- c.Shutdown(ctx) }()
+	if !testlab.Poll(10*time.Second, func() bool { return cli.stack.Stats().T2ShutdownExpireds >= 1 }) {
+		select {
+		case err := <-done:
+			t.Fatalf("no T2-shutdown expiry; Shutdown returned %v; stats %+v", err, cli.stack.Stats())
+		default:
+			t.Fatalf("no T2-shutdown expiry in 10 s; state %v; stats %+v", c.Status().State, cli.stack.Stats())
+		}
+	}
+	resume()
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	var st engine.Stats
+	testlab.WaitFor(t, 5*time.Second, "the extra SHUTDOWN ACKs", func() bool {
+		st = cli.stack.Stats()
+		return st.OutOfBlues >= 1
+	})
+	if st.Shutdowns != 1 || st.Aborteds != 0 || st.OutOfBlues > st.T2ShutdownExpireds {
+		t.Errorf("%d shutdowns, %d aborts, %d out of the blue, %d T2-shutdown expiries: want 1, 0, 1 to the expiries",
+			st.Shutdowns, st.Aborteds, st.OutOfBlues, st.T2ShutdownExpireds)
+	}
+}
+
+// fsStopped reports whether the children of process pid, and each of
+// their threads, are stopped (state T in /proc).
+func fsStopped(pid int) bool {
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil || len(strings.Fields(string(kids))) == 0 {
+		return false
+	}
+	for _, kid := range strings.Fields(string(kids)) {
+		tasks, err := filepath.Glob("/proc/" + kid + "/task/*/stat")
+		if err != nil || len(tasks) == 0 {
+			return false
+		}
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// pid (comm) state ...: comm may hold spaces, the state follows its ")".
+			i := bytes.LastIndexByte(b, ')')
+			if err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // fsEchoAssoc dials an echo server in B, sends n messages of flow, checks
