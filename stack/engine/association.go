@@ -17,10 +17,13 @@ type Association struct {
 	cfg     Config
 	handler Handler
 	state   State
-	// accepted is false while the accept hook has not answered; listener
-	// names the listener it came through (nil when dialled).
+	// listener names the listener it came through (nil when dialled).
 	listener *listener
 	passive  bool
+	// accept is the acceptor's request while it is undecided: its
+	// ACCEPT-PENDING timer (AcceptRequest.SetDeadline) is one of the
+	// association's timers.
+	accept *AcceptRequest
 
 	localTag, peerTag uint32
 	// localTSN is our Initial TSN; peerTSN the peer's.
@@ -151,6 +154,9 @@ func (a *Association) nextDeadline() time.Time {
 	m = earliest(m, a.t2)
 	m = earliest(m, a.t5)
 	m = earliest(m, a.abortT)
+	if a.accept != nil {
+		m = earliest(m, a.accept.timer)
+	}
 	m = a.data.earliest(m)
 	return m
 }
@@ -161,6 +167,10 @@ func (a *Association) live() bool { return a.state != stateClosed }
 
 // onTimeout runs every timer of a that is due at now.
 func (a *Association) onTimeout(now time.Time) {
+	if r := a.accept; r != nil && r.timer.due(now) {
+		r.expire(now)
+		return
+	}
 	if a.t1.due(now) {
 		a.onT1(now)
 	}

@@ -414,7 +414,7 @@ func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *co
 		na.state = stateAcceptPending
 		h.addAssoc(na)
 		h.addCookieAddrs(na, st)
-		h.accepts = append(h.accepts, &AcceptRequest{l: l, a: na, Restart: true})
+		h.accepts = append(h.accepts, newAcceptRequest(l, na, true))
 		na.processChunks(linkIdx, p, pkt, 1, now)
 		return
 	}

@@ -67,9 +67,64 @@ type AcceptRequest struct {
 	l       *listener
 	a       *Association
 	decided bool
+	// timer is the ACCEPT-PENDING timer, causes what its ABORT carries
+	// (SetDeadline); timedOut is set once it rejected the association.
+	timer    timer
+	causes   []wire.Cause
+	timedOut bool
 	// Restart is set when the association replaces one the peer restarted
 	// (RFC 9260 5.2.4 action A); the old one ended with ErrRestarted.
 	Restart bool
+}
+
+func newAcceptRequest(l *listener, a *Association, restart bool) *AcceptRequest {
+	r := &AcceptRequest{l: l, a: a, Restart: restart}
+	a.accept = r
+	return r
+}
+
+// decide marks the request answered, and stops its timer; false if it was
+// answered already.
+func (r *AcceptRequest) decide() bool {
+	if r.decided {
+		return false
+	}
+	r.decided = true
+	r.timer.stop()
+	if r.a.accept == r {
+		r.a.accept = nil
+	}
+	return true
+}
+
+// SetDeadline bounds the wait for an answer with the ACCEPT-PENDING timer:
+// if the request is still unanswered at t, the engine rejects the
+// association as Reject(causes...) would, and TimedOut reports it. An
+// acceptor that answers later (a gateway waiting for its other side, an
+// application asked from another goroutine) sets it so that a question
+// nobody answers does not hold a TCB, and the peer waiting in
+// COOKIE-ECHOED, for ever. A later call replaces the deadline; the zero t
+// cancels it. It does nothing once the request is answered or the
+// association has ended.
+func (r *AcceptRequest) SetDeadline(now, t time.Time, causes ...wire.Cause) {
+	if r.decided || r.a.state != stateAcceptPending {
+		return
+	}
+	r.timer.at, r.causes = t, causes
+	if t.IsZero() {
+		r.causes = nil
+	}
+	r.a.markDirty() // re-files the association's timers
+	r.a.host.finishCall(now)
+}
+
+// TimedOut reports that the ACCEPT-PENDING timer rejected the association.
+func (r *AcceptRequest) TimedOut() bool { return r.timedOut }
+
+// expire runs when the ACCEPT-PENDING timer fires.
+func (r *AcceptRequest) expire(now time.Time) {
+	r.timedOut = true
+	r.Reject(now, r.causes...)
 }
 
 // Association is the pending association (state ACCEPT-PENDING).
@@ -81,10 +136,9 @@ func (r *AcceptRequest) LinkKind() link.Kind { return r.l.h.cfg.Links[r.a.tx().l
 // Accept sends the COOKIE ACK: the association is ESTABLISHED and h gets
 // COMM_UP. Data that came before is delivered after it.
 func (r *AcceptRequest) Accept(now time.Time, h Handler) error {
-	if r.decided {
+	if !r.decide() {
 		return errors.New("engine: accept request already decided")
 	}
-	r.decided = true
 	a := r.a
 	if a.state != stateAcceptPending {
 		return ErrClosed
@@ -101,10 +155,9 @@ func (r *AcceptRequest) Accept(now time.Time, h Handler) error {
 // "action: drop"): its COOKIE ECHO retransmissions then find nothing to
 // match and are dropped too, as stale cookies time out.
 func (r *AcceptRequest) Drop(now time.Time) {
-	if r.decided {
+	if !r.decide() {
 		return
 	}
-	r.decided = true
 	a := r.a
 	a.handler = nil
 	a.close(Event{})
@@ -114,10 +167,9 @@ func (r *AcceptRequest) Drop(now time.Time) {
 // RejectRaw is Reject with the causes as encoded bytes, relayed verbatim
 // (a gateway passing on its egress peer's ABORT, docs/design.md 2.1).
 func (r *AcceptRequest) RejectRaw(now time.Time, causeBytes []byte) {
-	if r.decided {
+	if !r.decide() {
 		return
 	}
-	r.decided = true
 	a := r.a
 	a.handler = nil
 	a.host.stats.Aborteds++
@@ -128,10 +180,9 @@ func (r *AcceptRequest) RejectRaw(now time.Time, causeBytes []byte) {
 
 // Reject sends an ABORT carrying causes and forgets the association.
 func (r *AcceptRequest) Reject(now time.Time, causes ...wire.Cause) {
-	if r.decided {
+	if !r.decide() {
 		return
 	}
-	r.decided = true
 	a := r.a
 	a.handler = nil
 	a.abortWith(now, causes, ErrRejected)
@@ -432,7 +483,7 @@ func (l *listener) handleCookieEcho(linkIdx int, p link.Path, pkt *wire.Packet, 
 	a.state = stateAcceptPending
 	h.addAssoc(a)
 	h.addCookieAddrs(a, &st)
-	h.accepts = append(h.accepts, &AcceptRequest{l: l, a: a})
+	h.accepts = append(h.accepts, newAcceptRequest(l, a, false))
 	// Step 7: DATA bundled after the COOKIE ECHO is processed; its SACK
 	// waits for the COOKIE ACK, which must lead the packet (5.1 step 4).
 	a.processChunks(linkIdx, p, pkt, 1, now)
