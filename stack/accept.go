@@ -1,10 +1,9 @@
 package stack
 
 import (
-	"container/heap"
 	"context"
 	"errors"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -26,7 +25,8 @@ type ListenOptions struct {
 	Accept func(r *AcceptRequest)
 	// AcceptTimeout bounds a deferred answer: an association still waiting
 	// after it is rejected with a User-Initiated Abort carrying
-	// AcceptTimeoutReason. Zero means the Options' cookie life
+	// AcceptTimeoutReason (the engine's ACCEPT-PENDING timer,
+	// engine.AcceptRequest.SetDeadline). Zero means the Options' cookie life
 	// (Valid.Cookie.Life, RFC 9260 15): the dialer's COOKIE ECHO
 	// retransmissions would find a stale cookie after that anyway.
 	AcceptTimeout time.Duration
@@ -100,25 +100,20 @@ func (l *Listener) engineAccept(er *engine.AcceptRequest) {
 		return
 	}
 	a := er.Association()
-	r := &AcceptRequest{l: l, er: er, x: x, heapIdx: -1, context: l.lo.Context, restart: er.Restart, kind: er.LinkKind()}
+	r := &AcceptRequest{l: l, er: er, x: x, restart: er.Restart, kind: er.LinkKind()}
+	r.context.Store(l.lo.Context)
 	r.linkIdx, r.path = a.Path()
 	r.localPort, r.remotePort = a.LocalPort(), a.RemotePort()
 	r.outStreams, r.inStreams = a.Streams()
 	l.lo.Accept(r)
 	now := s.host.Now()
-	r.mu.Lock()
-	v, causes := r.verdict, r.causes
-	if v == verdictNone {
-		r.phase = phaseDeferred
-		r.deadline = now.Add(l.timeout)
-		heap.Push(&s.acceptQ, r)
-	} else {
-		r.phase = phaseDone
+	if r.early.CompareAndSwap(nil, hookReturned) {
+		// Deferred: the engine's ACCEPT-PENDING timer bounds the wait.
+		er.SetDeadline(now, now.Add(l.timeout), &wire.UserInitiatedAbortCause{Reason: []byte(l.reason)})
+		return
 	}
-	r.mu.Unlock()
-	if v != verdictNone {
-		r.apply(v, causes, now)
-	}
+	ans := r.early.Load()
+	r.apply(ans.v, ans.causes, now)
 }
 
 // admit accepts under s.mu and queues x for Listener.Accept.
@@ -170,18 +165,18 @@ func (l *Listener) Close() error {
 type verdict uint8
 
 const (
-	verdictNone verdict = iota
-	verdictAccept
+	verdictAccept verdict = iota + 1
 	verdictReject
 )
 
-type acceptPhase uint8
+// answer is an AcceptRequest's verdict and the causes of a rejection.
+type answer struct {
+	v      verdict
+	causes []wire.Cause
+}
 
-const (
-	phaseHook     acceptPhase = iota // the hook is running, under s.mu
-	phaseDeferred                    // the hook returned without an answer
-	phaseDone                        // answered or timed out
-)
+// hookReturned marks AcceptRequest.early once the hook has returned.
+var hookReturned = &answer{}
 
 // AcceptRequest is an association in ACCEPT-PENDING: its COOKIE ECHO was
 // valid and the COOKIE ACK waits for the answer. Its methods are safe for
@@ -199,20 +194,17 @@ type AcceptRequest struct {
 	outStreams, inStreams uint16
 	restart               bool
 
-	// mu guards the fields below. An answer given while the hook runs only
-	// records the verdict: the hook's goroutine holds s.mu and applies it
-	// when the hook returns. Later answers take s.mu themselves. Lock order:
-	// s.mu before mu; mu is never held while taking s.mu.
-	mu       sync.Mutex
-	phase    acceptPhase
-	verdict  verdict
-	causes   []wire.Cause
-	context  uint32
-	timedOut bool
-
-	// Guarded by s.mu: the place in Stack.acceptQ while deferred.
-	deadline time.Time
-	heapIdx  int
+	// context is the SCTP_CONTEXT the association starts with.
+	context atomic.Uint32
+	// early holds an answer given while the hook runs, from any goroutine:
+	// the hook's goroutine holds s.mu, so such an answer is only recorded,
+	// and the hook's caller applies it when the hook returns. The caller
+	// then stores hookReturned if there was none; from then on answers
+	// take s.mu and apply themselves. One compare-and-swap decides which
+	// of the two an answer racing the hook's return is.
+	early atomic.Pointer[answer]
+	// answered: a later answer was applied (guarded by s.mu).
+	answered bool
 }
 
 // Path is the link index and path the association arrived on.
@@ -233,11 +225,7 @@ func (r *AcceptRequest) Streams() (out, in uint16) { return r.outStreams, r.inSt
 func (r *AcceptRequest) Restart() bool { return r.restart }
 
 // SetContext sets the SCTP_CONTEXT the association starts with if accepted.
-func (r *AcceptRequest) SetContext(v uint32) {
-	r.mu.Lock()
-	r.context = v
-	r.mu.Unlock()
-}
+func (r *AcceptRequest) SetContext(v uint32) { r.context.Store(v) }
 
 // Accept sends the COOKIE ACK; the association is then returned by the
 // Listener's Accept. Answered from the hook it returns nil and takes effect
@@ -257,33 +245,25 @@ func (r *AcceptRequest) RejectReason(reason string) error {
 }
 
 func (r *AcceptRequest) answer(v verdict, causes []wire.Cause) error {
-	r.mu.Lock()
-	switch r.phase {
-	case phaseHook:
-		defer r.mu.Unlock()
-		if r.verdict != verdictNone {
-			return ErrAnswered
-		}
-		r.verdict, r.causes = v, causes
-		return nil
-	case phaseDone:
-		defer r.mu.Unlock()
-		if r.timedOut {
-			return ErrAcceptTimeout
-		}
-		return ErrAnswered
+	ans := &answer{v: v, causes: causes}
+	if r.early.CompareAndSwap(nil, ans) {
+		return nil // the hook is running: its caller applies it
 	}
-	r.phase, r.verdict = phaseDone, v
-	r.mu.Unlock()
+	if r.early.Load() != hookReturned {
+		return ErrAnswered // in the hook, already
+	}
 	s := r.l.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	switch {
+	case r.answered:
+		return ErrAnswered
+	case r.er.TimedOut():
+		return ErrAcceptTimeout
+	case s.closed:
 		return ErrClosed
 	}
-	if r.heapIdx >= 0 {
-		heap.Remove(&s.acceptQ, r.heapIdx)
-	}
+	r.answered = true
 	err := r.apply(v, causes, s.clock.Now())
 	s.flushLocked()
 	return err
@@ -298,46 +278,6 @@ func (r *AcceptRequest) apply(v verdict, causes []wire.Cause, now time.Time) err
 		r.er.Reject(now, causes...)
 		return nil
 	}
-	r.mu.Lock()
-	r.x.context = r.context
-	r.mu.Unlock()
+	r.x.context = r.context.Load()
 	return r.l.admit(r.er, r.x, now)
-}
-
-// expireAcceptsLocked rejects the deferred requests due at now.
-func (s *Stack) expireAcceptsLocked(now time.Time) {
-	for len(s.acceptQ) > 0 && !s.acceptQ[0].deadline.After(now) {
-		r := heap.Pop(&s.acceptQ).(*AcceptRequest)
-		r.mu.Lock()
-		if r.phase != phaseDeferred {
-			r.mu.Unlock() // answered meanwhile; that answer is on its way
-			continue
-		}
-		r.phase, r.timedOut = phaseDone, true
-		r.mu.Unlock()
-		r.apply(verdictReject, []wire.Cause{&wire.UserInitiatedAbortCause{Reason: []byte(r.l.reason)}}, now)
-	}
-}
-
-// acceptHeap orders deferred accept requests by deadline.
-type acceptHeap []*AcceptRequest
-
-func (h acceptHeap) Len() int           { return len(h) }
-func (h acceptHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h acceptHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
-}
-func (h *acceptHeap) Push(v any) {
-	r := v.(*AcceptRequest)
-	r.heapIdx = len(*h)
-	*h = append(*h, r)
-}
-func (h *acceptHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	old[len(old)-1] = nil
-	r.heapIdx = -1
-	*h = old[:len(old)-1]
-	return r
 }

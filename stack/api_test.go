@@ -241,6 +241,75 @@ func TestAcceptDeferredThenAcceptedElsewhere(t *testing.T) {
 	}
 }
 
+// TestAcceptAnsweredFromAnotherGoroutineDuringHook: an answer given from
+// another goroutine while the hook still runs (which holds the Stack's
+// lock) neither deadlocks nor is lost: "waits", the hook waits for it;
+// "races", the hook returns while it is being given, so it is either
+// recorded for the hook's caller or applied by itself. Either way the
+// association is accepted once, with the context set from that goroutine,
+// and a second answer is ErrAnswered.
+func TestAcceptAnsweredFromAnotherGoroutineDuringHook(t *testing.T) {
+	t.Cleanup(test.CheckRoutines(t))
+	for _, wait := range []bool{true, false} {
+		t.Run(map[bool]string{true: "waits", false: "races"}[wait], func(t *testing.T) {
+			for i := 0; i < 20 && !t.Failed(); i++ {
+				sa, sb, _, _, p := vpair(t, link.UDP)
+				ctx := ctxT(t)
+				answered := make(chan error, 1)
+				reqs := make(chan *stack.AcceptRequest, 1)
+				ln, err := sb.ListenWith(5000, stack.ListenOptions{Accept: func(r *stack.AcceptRequest) {
+					reqs <- r
+					go func() {
+						r.SetContext(77)
+						answered <- r.Accept()
+					}()
+					if !wait {
+						return
+					}
+					select {
+					case err := <-answered:
+						if err != nil {
+							t.Errorf("Accept from another goroutine during the hook: %v", err)
+						}
+						answered <- nil
+					case <-time.After(5 * time.Second):
+						// Taking the Stack's lock, which the hook holds.
+						t.Errorf("Accept from another goroutine blocked for 5 s while the hook waited")
+					}
+				}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := sa.Dial(ctx, 0, p, 0, 5000, stack.Options{})
+				if err != nil {
+					t.Fatalf("round %d: dial: %v", i, err)
+				}
+				if err := <-answered; err != nil {
+					t.Fatalf("round %d: Accept from another goroutine: %v", i, err)
+				}
+				x, err := ln.Accept(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := x.Context(); got != 77 {
+					t.Fatalf("round %d: context %d, want 77", i, got)
+				}
+				if err := (<-reqs).Accept(); !errors.Is(err, stack.ErrAnswered) {
+					t.Fatalf("round %d: second Accept: %v, want ErrAnswered", i, err)
+				}
+				if n := sb.AssocCount(); n != 1 {
+					t.Fatalf("round %d: listener holds %d associations", i, n)
+				}
+				if err := c.Shutdown(ctx); err != nil {
+					t.Fatal(err)
+				}
+				sa.Close("")
+				sb.Close("")
+			}
+		})
+	}
+}
+
 func TestAcceptDeferredTimesOut(t *testing.T) {
 	t.Cleanup(test.CheckRoutines(t))
 	for _, tc := range []struct {

@@ -104,9 +104,6 @@ type Stack struct {
 	armed time.Time
 	done  chan struct{}
 	wg    sync.WaitGroup
-	// acceptQ holds the deferred accept requests by deadline: the engine has
-	// no timer for ACCEPT-PENDING, so the timer goroutine keeps this one.
-	acceptQ acceptHeap
 	// discards logs the engine's drops, rate-limited.
 	discards discardLog
 }
@@ -269,7 +266,7 @@ func (s *Stack) flushLocked() {
 		}
 		s.host.ReleaseOutgoing()
 	}
-	if d, ok := s.nextDeadlineLocked(); ok && (s.armed.IsZero() || s.wakeFor(d).Before(s.armed)) {
+	if d, ok := s.host.NextDeadline(); ok && (s.armed.IsZero() || s.wakeFor(d).Before(s.armed)) {
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -301,18 +298,6 @@ func (s *Stack) writeLocked(i int, b []link.Packet) {
 	}
 }
 
-// nextDeadlineLocked is the earliest of the engine's timers and the
-// deferred accepts' timeouts.
-func (s *Stack) nextDeadlineLocked() (time.Time, bool) {
-	d, ok := s.host.NextDeadline()
-	if len(s.acceptQ) > 0 {
-		if ad := s.acceptQ[0].deadline; !ok || ad.Before(d) {
-			d, ok = ad, true
-		}
-	}
-	return d, ok
-}
-
 // wakeFor is when the timer goroutine wakes for a deadline d: the first
 // multiple of TimerSlack at or after it (see Config.TimerSlack).
 func (s *Stack) wakeFor(d time.Time) time.Time {
@@ -332,7 +317,7 @@ func (s *Stack) timerLoop() {
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		d, ok := s.nextDeadlineLocked()
+		d, ok := s.host.NextDeadline()
 		now := s.clock.Now()
 		wait := time.Hour
 		s.armed = time.Time{}
@@ -359,7 +344,6 @@ func (s *Stack) timerLoop() {
 			if !s.closed {
 				now := s.clock.Now()
 				s.host.HandleTimeout(now)
-				s.expireAcceptsLocked(now)
 				s.flushLocked()
 			}
 			s.mu.Unlock()
@@ -378,8 +362,6 @@ func (s *Stack) Close(reason string) error {
 	s.host.Close(s.clock.Now(), reason)
 	s.flushLocked()
 	s.closed = true
-	// Their associations are gone with the Host; answers now get ErrClosed.
-	s.acceptQ = nil
 	close(s.done)
 	s.mu.Unlock()
 	var errs []error
