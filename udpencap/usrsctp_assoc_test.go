@@ -75,13 +75,15 @@ func TestUsrsctpAssocEchoServer(t *testing.T) {
 	ns := usrsctpNS(t, fmt.Sprintf("sgwa-%d-e", os.Getpid()))
 	l := listenAt(t, ns, ephemeral(""))
 	s := newStackT(t, l)
-	testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 2 * time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
+	const echoPort, assocs, n = 7, 4, 64
+	echo := testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: 2 * time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
+	// Its UDP socket comes before it listens (testlab.WaitSCTPListening).
+	testlab.WaitSCTPListeningUDP(t, ns, netip.AddrPortFrom(lo4, port), echoPort, echo)
 	ctx := testlab.Ctx(t, time.Minute)
 	addrs := []netip.Addr{lo4}
 	if haveIPv6Loopback() {
 		addrs = append(addrs, lo6)
 	}
-	const echoPort, assocs, n = 7, 4, 64
 
 	errs := make(chan error, assocs)
 	for k := range assocs {
@@ -99,18 +101,10 @@ func TestUsrsctpAssocEchoServer(t *testing.T) {
 	}
 }
 
-// echoAssoc opens one association to an echo server, sends n messages of
-// flow and checks every echo, then shuts down.
-//
-// Until the program has bound its UDP port, the kernel answers our INIT
-// with a port unreachable, which fails the dial at once (RFC 6951 5.5):
-// dial again, every 50 ms, until ctx ends.
+// echoAssoc opens one association to an echo server that listens, sends n
+// messages of flow and checks every echo, then shuts down.
 func echoAssoc(ctx context.Context, s *stack.Stack, to link.Path, port uint16, flow uint32, n int) error {
 	c, err := s.Dial(ctx, 0, to, 0, port, usrsctpOpts)
-	for i := 0; i < 1000 && errors.Is(err, engine.ErrPeerRefused) && ctx.Err() == nil; i++ {
-		time.Sleep(50 * time.Millisecond)
-		c, err = s.Dial(ctx, 0, to, 0, port, usrsctpOpts)
-	}
 	if err != nil {
 		return fmt.Errorf("dial echo_server: %w", err)
 	}

@@ -5,6 +5,7 @@ package udpencap
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"strconv"
 	"testing"
@@ -34,10 +35,13 @@ func TestUsrsctpHandshake(t *testing.T) {
 	port := testlab.FreeUDPPort(t)
 	ns := usrsctpNS(t, fmt.Sprintf("sgwu-%d-u", os.Getpid()))
 	l := listenAt(t, ns, ephemeral("127.0.0.1"))
-	testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
+	const sctpPort = 7 // echo_server's SCTP port
+	srv := testlab.Start(t, testlab.ProcOptions{NS: ns, Limit: time.Minute, MergeOutput: true}, bin, strconv.Itoa(int(port)))
+	// Its UDP socket comes before it listens (testlab.WaitSCTPListening);
+	// until it listens, an INIT may draw an ABORT.
+	testlab.WaitSCTPListeningUDP(t, ns, netip.AddrPortFrom(lo4, port), sctpPort, srv)
 	pl := startPump(t, l)
 
-	const sctpPort = 7 // echo_server's SCTP port
 	src := uint16(10000 + rand.IntN(50000))
 	tag := rand.Uint32() | 1
 	to := link.Path{Remote: lo4, RemotePort: port}
@@ -45,8 +49,8 @@ func TestUsrsctpHandshake(t *testing.T) {
 		&wire.Init{InitFields: wire.InitFields{InitiateTag: tag, ARwnd: 1 << 17, OutStreams: 10, InStreams: 10, InitialTSN: rand.Uint32()}})
 	fromServer := func(p *link.Packet) bool { return p.Notice == link.NoticeNone }
 
-	// The server needs a moment to bind; INIT is retransmitted as SCTP
-	// would (RFC 9260 5.1, T1-init), only faster.
+	// INIT is retransmitted as SCTP would (RFC 9260 5.1, T1-init), only
+	// faster, should one be lost.
 	var ack link.Packet
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,10 @@ func TestE2EUsrsctpThroughGateways(t *testing.T) {
 	edge, core := l.gateways(7)
 	// echo_server with local encapsulation port 0: native SCTP only.
 	echo := l.start("mme", 2*time.Minute, nil, "stdbuf", "-oL", server, "0")
-	time.Sleep(300 * time.Millisecond) // its raw socket opens; a late one costs an INIT retransmission
+	// Its raw socket comes before it listens (testlab.WaitSCTPListening):
+	// an INIT of the core's in between could draw an ABORT.
+	mme := netip.MustParseAddr(mmeAddr)
+	testlab.WaitSCTPListening(t, l.ns["mme"], mme, mme, 7, echo.Proc)
 
 	lines := []string{"S1SetupRequest eNB-1 TAC 0x0001", "InitialUEMessage NAS attach", "UEContextReleaseRequest cause radio"}
 	out := usrsctpClient(t, l, "enb", client, []string{edgeRAN, "7", "0", "0", "0"}, lines)

@@ -20,7 +20,6 @@ import (
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
 	"github.com/sctpgw/sctpgw/stack/link"
-	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
 // Helpers of the full-stack tests (assoc_linux_test.go): sctpgw's stack
@@ -224,76 +223,6 @@ func fsUsrsctpBin(t testing.TB, name string) string {
 	testlab.NeedTools(t, "timeout", "stdbuf") // to bound and unbuffer usrsctp's programs
 	return p
 }
-
-// fsWaitListening returns once the SCTP endpoint on port at path.Remote
-// answers an INIT from path.Local in namespace a with an INIT ACK,
-// probing from a link of its own on fsProbePort, closed before it returns
-// (make the client's stack after it: one SCTP stack per namespace).
-//
-// A raw SCTP socket in B is not enough: usrsctp opens it in usrsctp_init,
-// and until the program has set its blackhole sysctl it answers an INIT
-// for a port nobody listens on with an ABORT (out of the blue, RFC 9260
-// 8.4 (3)), which fails a dial with "aborted by peer"; from then until
-// usrsctp_listen it drops INITs. A loaded machine can hold the program in
-// that window for milliseconds. The probe leaves no state behind: the INIT
-// ACK's state is in its cookie (RFC 9260 5.1.3), and no COOKIE ECHO
-// follows.
-func fsWaitListening(t testing.TB, a string, path link.Path, port uint16, p *testlab.Proc) {
-	t.Helper()
-	var l *Link
-	err := testlab.InNS(a, func() (err error) {
-		l, err = Listen(Config{Addrs: []netip.Addr{path.Local}, Ports: []uint16{fsProbePort}})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("probe link in %s: %v", a, err)
-	}
-	defer l.Close()
-	answers := make(chan wire.ChunkType, 16)
-	go func() {
-		pkts := []link.Packet{{Buf: make([]byte, link.MaxPacket)}}
-		for {
-			n, err := l.ReadBatch(pkts)
-			if err != nil {
-				return
-			}
-			var w wire.Packet
-			if n == 1 && pkts[0].Notice == link.NoticeNone && w.Unmarshal(pkts[0].Buf) == nil &&
-				w.SrcPort == port && w.DstPort == fsProbePort && w.VerificationTag == fsProbeTag && len(w.Chunks) > 0 {
-				answers <- w.Chunks[0].Type
-			}
-		}
-	}()
-	init := wire.AppendPacket(nil, wire.CommonHeader{SrcPort: fsProbePort, DstPort: port},
-		&wire.Init{InitFields: wire.InitFields{InitiateTag: fsProbeTag, ARwnd: 65536, OutStreams: 1, InStreams: 1, InitialTSN: fsProbeTag}})
-	deadline := time.Now().Add(10 * time.Second)
-	var seen []string
-	for time.Now().Before(deadline) {
-		if n, err := l.WriteBatch([]link.Packet{{Path: path, Buf: init}}); n != 1 {
-			t.Fatalf("probe INIT: %v", err)
-		}
-		select {
-		case typ := <-answers:
-			if typ == wire.TypeInitAck {
-				return
-			}
-			seen = append(seen, typ.String())
-			time.Sleep(20 * time.Millisecond)
-		case <-time.After(100 * time.Millisecond):
-		case <-p.Done():
-			_, err := p.Wait(0)
-			t.Fatalf("%s exited: %v", p.Name, err)
-		}
-	}
-	t.Fatalf("%s in %s answered no INIT with an INIT ACK within 10 s (answers: %v)", p.Name, a, seen)
-}
-
-// The probe's port and tag: the port is outside the ephemeral range the
-// client's associations use.
-const (
-	fsProbePort = 5009
-	fsProbeTag  = 0x0b5e7e01
-)
 
 // fsClientAbort decodes the ABORT chunk usrsctp's client prints with
 // SCTP_COMM_LOST (", ABORT = 0x06 0x00 ...").

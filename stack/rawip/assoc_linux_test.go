@@ -210,7 +210,7 @@ func TestAssocUsrsctpEchoServer(t *testing.T) {
 	// echo_server local_encaps_port: 0 is native SCTP, over raw sockets.
 	const echoPort, assocs, n = 7, 4, 64
 	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 50 * time.Second}, "stdbuf", "-oL", bin, "0")
-	fsWaitListening(t, lab.a, fsPath, echoPort, echo)
+	testlab.WaitSCTPListening(t, lab.a, fsAddrA, fsAddrB, echoPort, echo)
 	cli := fsNewNode(t, lab.a, fsAddrA)
 	ctx := testlab.Ctx(t, 30*time.Second)
 
@@ -262,7 +262,7 @@ func TestAssocUsrsctpSlowShutdownAck(t *testing.T) {
 	lab := fsNewLab(t)
 	const echoPort = 7
 	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 30 * time.Second}, "stdbuf", "-oL", bin, "0")
-	fsWaitListening(t, lab.a, fsPath, echoPort, echo)
+	testlab.WaitSCTPListening(t, lab.a, fsAddrA, fsAddrB, echoPort, echo)
 	cli := fsNewNode(t, lab.a, fsAddrA)
 	ctx := testlab.Ctx(t, 20*time.Second)
 	c, err := cli.stack.Dial(ctx, 0, fsPath, 0, echoPort, fsEchoOpts)

@@ -88,7 +88,7 @@ func TestMultihomedUsrsctpFailover(t *testing.T) {
 	bin := fsUsrsctpBin(t, "echo_server")
 	lab := mhNewLab(t)
 	echo := testlab.Start(t, testlab.ProcOptions{NS: lab.b, Limit: 100 * time.Second}, "stdbuf", "-oL", bin, "0")
-	fsWaitListening(t, lab.a, link.Path{Local: mhA[1], Remote: mhB[0]}, 7, echo)
+	testlab.WaitSCTPListening(t, lab.a, mhA[1], mhB[0], 7, echo)
 	var cli *fsNode
 	err := testlab.InNS(lab.a, func() error {
 		l, err := Listen(Config{Addrs: mhA[:], RecvBuffer: 4 << 20, SendBuffer: 4 << 20})
