@@ -213,7 +213,10 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 			var stacks [2]*stack.Stack
 			for i := range stacks {
 				taps[i] = &hbTap{clk: clk}
-				s, err := stack.New(stack.Config{Links: []link.Link{links[i]}, Clock: clk, Tap: taps[i].tap})
+				// No timer slack: the clock is moved to each engine deadline
+				// exactly, and a stack rounding its wake-up to the next 10 ms
+				// would wait for a time that never comes.
+				s, err := stack.New(stack.Config{Links: []link.Link{links[i]}, Clock: clk, Tap: taps[i].tap, TimerSlack: -1})
 				if err != nil {
 					t.Fatalf("stack.New: %v", err)
 				}
