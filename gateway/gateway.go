@@ -118,7 +118,8 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	}
 	if p.NeedUDP {
 		if g.udp == nil {
-			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog})
+			// GRO: the stack reads into link.MaxPacket buffers, as it asks.
+			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog, GRO: true})
 			if err != nil {
 				g.closeLinks()
 				return nil, fmt.Errorf("gateway: UDP link: %w", err)

@@ -53,6 +53,8 @@ type batchIO struct {
 	// gso: the socket sends runs of equal packets as UDP GSO
 	// super-datagrams (gso_linux.go); cleared when the kernel refuses one.
 	gso atomic.Bool
+	// gro: the socket may deliver coalesced datagrams (gro_linux.go).
+	gro bool
 
 	rx rxState
 	tx txState
@@ -78,6 +80,11 @@ type rxState struct {
 
 	zones   map[uint32]string // interface index -> zone, for link-local peers
 	orphans orphans           // local errors awaiting their packet
+
+	// UDP GRO (gro_linux.go): each kept datagram's segment size, and what
+	// a batch had no slot for.
+	segs  []int
+	carry carry
 }
 
 type txState struct {
@@ -189,6 +196,7 @@ func (r *rxState) init() {
 	r.eh.SetIovlen(1)
 	r.eh.Control = &r.eoob[0]
 	r.zones = make(map[uint32]string)
+	r.segs = make([]int, maxBatch)
 }
 
 func (t *txState) init() {
@@ -210,6 +218,12 @@ func (b *batchIO) readBatch(pkts []link.Packet) (int, error) {
 	r := &b.rx
 	if len(pkts) > maxBatch {
 		pkts = pkts[:maxBatch]
+	}
+	if r.carry.pending() {
+		// The rest of a coalesced datagram, before anything newer.
+		if n := r.carry.deliver(pkts, b.stats); n > 0 {
+			return n, nil
+		}
 	}
 	r.pkts, r.n, r.err = pkts, 0, nil
 	err := b.rc.Read(r.fn)
@@ -288,6 +302,7 @@ func (b *batchIO) readFD(fd uintptr) bool {
 func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 	r := &b.rx
 	m := 0
+	coalesced := false
 	for i := 0; i < n; i++ {
 		h := &r.hs[i]
 		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
@@ -298,9 +313,17 @@ func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 		if !remote.IsValid() {
 			continue
 		}
-		local := r.pktinfo(r.oob[i*rxOOBSize : i*rxOOBSize+int(h.Hdr.Controllen)])
+		oob := r.oob[i*rxOOBSize : i*rxOOBSize+int(h.Hdr.Controllen)]
+		local := r.pktinfo(oob)
 		if !local.IsValid() {
 			local = b.bound
+		}
+		r.segs[m] = 0
+		if b.gro {
+			if seg := groSize(oob); seg > 0 && int(h.Len) > seg {
+				r.segs[m] = seg
+				coalesced = true
+			}
 		}
 		if m != i {
 			pkts[m].Buf, pkts[i].Buf = pkts[i].Buf, pkts[m].Buf
@@ -310,6 +333,9 @@ func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 		p.Path = link.Path{Local: local, Remote: remote, RemotePort: port}
 		p.Notice, p.MTU = link.NoticeNone, 0
 		m++
+	}
+	if coalesced {
+		return b.expand(pkts, m, r.segs[:m])
 	}
 	return m
 }

@@ -39,6 +39,13 @@ type Config struct {
 	// Logger receives the link's rare diagnostics; nil discards them. The
 	// link never logs per packet.
 	Logger *slog.Logger
+	// GRO lets the kernel coalesce datagrams of one flow (UDP_GRO, Linux
+	// 5.0; elsewhere ignored): one receive then moves up to 64 packets of
+	// a peer sending GSO super-datagrams, as another sctpgw does, and the
+	// link cuts them apart. Every ReadBatch buffer must then hold
+	// link.MaxPacket bytes, as stack.Stack's do: a coalesced datagram that
+	// does not fit is dropped whole.
+	GRO bool
 }
 
 // listenSpec is what Config asks the network for, after defaults.

@@ -94,6 +94,9 @@ func Listen(cfg Config) (*Link, error) {
 		}
 		if bio != nil {
 			l.io = bio
+			if g, ok := bio.(interface{ enableGRO() }); ok && cfg.GRO {
+				g.enableGRO()
+			}
 		}
 	}
 	batching := l.io != nil

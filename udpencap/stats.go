@@ -31,6 +31,9 @@ type Stats struct {
 	// routes and the link went back to one datagram per packet.
 	TxGSO    uint64
 	TxGSOOff uint64
+	// RxGRO counts packets that arrived in coalesced datagrams the link
+	// cut apart (Config.GRO, Linux).
+	RxGRO uint64
 }
 
 // Stats returns a snapshot of the link's counters.
@@ -41,7 +44,7 @@ func (l *Link) Stats() Stats {
 		RxTruncated: c.rxTruncated.Load(), Notices: c.notices.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(), TxBatches: c.txBatches.Load(),
 		TxFragmented: c.txFragmented.Load(), TxFragmentErrors: c.txFragErrors.Load(),
-		TxErrors: c.txErrors.Load(), TxGSO: c.txGSO.Load(), TxGSOOff: c.txGSOOff.Load(),
+		TxErrors: c.txErrors.Load(), TxGSO: c.txGSO.Load(), TxGSOOff: c.txGSOOff.Load(), RxGRO: c.rxGRO.Load(),
 	}
 }
 
@@ -51,7 +54,7 @@ type counters struct {
 	rxPackets, rxBytes, rxBatches, rxTruncated, notices atomic.Uint64
 	txPackets, txBytes, txBatches                       atomic.Uint64
 	txFragmented, txFragErrors, txErrors                atomic.Uint64
-	txGSO, txGSOOff                                     atomic.Uint64
+	txGSO, txGSOOff, rxGRO                              atomic.Uint64
 }
 
 func (c *counters) rx(pkts []link.Packet) {
