@@ -143,8 +143,19 @@ func TestLoopbackBulk(t *testing.T) {
 // TestLoopbackZeroAllocs: a steady-state round (a batch each way, the reply
 // sent on the received Path, so with a pktinfo source) allocates nothing.
 func TestLoopbackZeroAllocs(t *testing.T) {
-	a := listenT(t, ephemeral("127.0.0.1"))
-	b := listenT(t, ephemeral(""))
+	for _, gro := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "GRO"}[gro], func(t *testing.T) { loopbackZeroAllocs(t, gro) })
+	}
+}
+
+// loopbackZeroAllocs: with UDP GRO a round's replies, equal packets to one
+// peer, leave as one GSO super-datagram and arrive coalesced, cut apart
+// into the caller's buffers without allocating either.
+func loopbackZeroAllocs(t *testing.T, gro bool) {
+	ca, cb := ephemeral("127.0.0.1"), ephemeral("")
+	ca.GRO, cb.GRO = gro, gro
+	a := listenT(t, ca)
+	b := listenT(t, cb)
 	const k = 8
 	out := make([]link.Packet, k)
 	for i := range out {
@@ -187,6 +198,9 @@ func TestLoopbackZeroAllocs(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per round, want 0", allocs)
+	}
+	if st := a.Stats(); gro && st.RxGRO == 0 {
+		t.Errorf("stats %+v: nothing arrived coalesced", st)
 	}
 }
 
