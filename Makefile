@@ -68,11 +68,13 @@ bench:
 bench-compare:
 	$(MAKE) -C bench
 
-# The gateway pair in the namespace lab against usrsctp with no gateway, in
-# one run (root; libusrsctp-examples). BENCHTIME is per tsctp run.
+# The gateway pair in the namespace lab against a usrsctp relay pair and no
+# gateway, in one run, then one gateway relaying 100 associations (root;
+# libusrsctp-examples, libusrsctp-dev, cc). BENCHTIME is per run;
+# examples/lab/README.md lists the LAB_* knobs.
 BENCHTIME ?= 5s
 bench-lab:
-	$(GO) test -count=1 -timeout 20m -run XXX -bench '^BenchmarkLab$$' -benchtime $(BENCHTIME) ./examples/lab/
+	$(GO) test -count=1 -timeout 20m -run XXX -bench '^BenchmarkLab(ManyAssocs)?$$' -benchtime $(BENCHTIME) ./examples/lab/
 
 # The pair over dtls:// against the pair over udp:// in the namespace lab
 # (root; libusrsctp-examples, libusrsctp-dev, cc). LAB_ROUNDS=N alternates.
