@@ -174,6 +174,10 @@ func guarded(t *testing.T, d report.Daemon, logged string) {
 	if !d.Table || d.Dropped == 0 {
 		t.Errorf("%s: table present %v, kernel replies dropped %d: the kernel should have tried to answer and been stopped", d.Name, d.Table, d.Dropped)
 	}
+	// sctpgw's own status says so too (read just before the table).
+	if s := d.Status; s == nil || s.Error != "" || !s.Installed || s.Module == "" || s.Dropped == 0 || s.Dropped > d.Dropped {
+		t.Errorf("%s: status kernel_sctp_guard %+v; want installed, the module named, 1 to %d replies dropped", d.Name, s, d.Dropped)
+	}
 	if d.Exit != 0 || d.TableAfter {
 		t.Errorf("%s: exit %d, table left after exit %v", d.Name, d.Exit, d.TableAfter)
 	}
@@ -218,6 +222,9 @@ func checkUnprotected(t *testing.T, r report.Result, _ hostLogs) {
 	edge := daemon(t, r, "edge")
 	if edge.Table || !edge.LogHas("--allow-kernel-sctp is set: installing no rule", "module=/sys/module/sctp") {
 		t.Errorf("edge: table %v; want no table and a warning that names the module", edge.Table)
+	}
+	if s := edge.Status; s == nil || s.Error != "" || s.Installed || s.Module != "/sys/module/sctp" {
+		t.Errorf("edge: status kernel_sctp_guard %+v; want the module loaded and no rule", s)
 	}
 }
 

@@ -132,19 +132,23 @@ const (
 	stopTimeout  = 10 * time.Second
 )
 
+// guestAdmin is each daemon's admin listener, on the loopback of its own
+// namespace (edge and core never share one), read by daemon.inspect.
+const guestAdmin = "127.0.0.1:9900"
+
 func edgeArgs(extra ...string) []string {
 	return append([]string{"run",
 		"--listen", fmt.Sprintf("sctp://%s:%d", report.SameEdge, report.SamePort),
 		"--forward", fmt.Sprintf("udp://%s:%d/%d", report.SameCoreWAN, report.SameUDPPort, report.SameSrvPort),
 		"--udp", fmt.Sprintf("%s:%d", report.SameEdgeWAN, report.SameUDPPort),
-		"--admin", "", "--drain-timeout", "2s"}, extra...)
+		"--admin", guestAdmin, "--drain-timeout", "2s"}, extra...)
 }
 
 func coreArgs(extra ...string) []string {
 	return append([]string{"run",
 		"--listen", fmt.Sprintf("udp://%s:%d/%d", report.SameCoreWAN, report.SameUDPPort, report.SameSrvPort),
 		"--forward", fmt.Sprintf("sctp://%s:%d", report.SameSrv, report.SameSrvPort),
-		"--admin", "", "--drain-timeout", "2s"}, extra...)
+		"--admin", guestAdmin, "--drain-timeout", "2s"}, extra...)
 }
 
 // sameKernel: a kernel client in cli through sctpgw edge (edge) and core

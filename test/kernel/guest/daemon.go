@@ -4,7 +4,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -162,9 +166,59 @@ func (d *daemon) started(timeout time.Duration) error {
 	return nil
 }
 
-// inspect records sctpgw's table in the daemon's namespace and its counter.
+// inspect records what the daemon's status says of its guard, then
+// sctpgw's table in the daemon's namespace and its counter.
 func (d *daemon) inspect() {
+	if a := adminOf(d.rep.Args); a != "" {
+		d.rep.Status = guardStatus(d.ns, a)
+	}
 	d.rep.Table, d.rep.Dropped = guardTable(d.ns)
+}
+
+// adminOf is the --admin address in args ("" for none).
+func adminOf(args []string) string {
+	for i, a := range args {
+		if a == "--admin" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// guardStatus asks the daemon's admin listener in ns for /status and
+// returns its kernel_sctp_guard. The connection is made on a thread in ns
+// (an http.Client would dial from another thread, in another namespace).
+func guardStatus(ns netns.NsHandle, admin string) *report.GuardStatus {
+	var st struct {
+		Guard *report.GuardStatus `json:"kernel_sctp_guard"`
+	}
+	err := inNS(ns, func() error {
+		c, err := net.DialTimeout("tcp", admin, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "GET /status HTTP/1.0\r\nHost: sctpgw\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/status: %s", resp.Status)
+		}
+		return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
+	})
+	switch {
+	case err != nil:
+		return &report.GuardStatus{Error: err.Error()}
+	case st.Guard == nil:
+		return &report.GuardStatus{Error: "no kernel_sctp_guard in /status"}
+	}
+	return st.Guard
 }
 
 // waitExit waits up to timeout for the process to end by itself.

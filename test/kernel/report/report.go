@@ -166,6 +166,15 @@ type Watch struct {
 	Packets []string `json:"packets"` // a summary of each (bounded)
 }
 
+// GuardStatus is the kernel_sctp_guard of a daemon's /status; Error says
+// why it could not be read.
+type GuardStatus struct {
+	Module    string `json:"module"`
+	Installed bool   `json:"installed"`
+	Dropped   uint64 `json:"dropped"`
+	Error     string `json:"error,omitempty"`
+}
+
 // Daemon is one sctpgw process.
 type Daemon struct {
 	Name string   `json:"name"`
@@ -179,6 +188,9 @@ type Daemon struct {
 	// namespace while it ran, with this many packets on its counter.
 	Table   bool   `json:"table"`
 	Dropped uint64 `json:"dropped"`
+	// Status is what the daemon's own status (/status, sctpgw status) said
+	// of its kernel SCTP guard just before, nil without an admin listener.
+	Status *GuardStatus `json:"status,omitempty"`
 	// TableAfter: the table was still there after the process ended.
 	TableAfter bool `json:"table_after"`
 }
