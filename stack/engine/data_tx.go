@@ -126,15 +126,12 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	}
 	// New data.
 	pb.to(pa)
-	startPackets := h.stats.OutSCTPPacks
+	mark := pb.sent
 	for {
 		// Max.Burst (6.1 rule 4) counts packets: those already emitted
 		// by this flush and the one being built. At the limit new DATA
 		// may still fill the current packet, never start another.
-		packets := int(h.stats.OutSCTPPacks - startPackets)
-		if pb.buf != nil && pb.chunks > 0 {
-			packets++
-		}
+		packets := pb.packetsSince(mark)
 		if packets >= maxBurst && (packets > maxBurst || pb.chunks == 0 ||
 			pb.room() < (wire.DataHeaderSize+min(maxPayload, d.sq.Buffered())+3)&^3) {
 			break

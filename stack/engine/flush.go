@@ -15,6 +15,9 @@ type packetBuilder struct {
 	max    int
 	chunks int
 	data   bool // the current packet holds DATA
+	// sent counts the packets emitted: Max.Burst (6.1 rule 4) is counted
+	// in them (packetsSince).
+	sent int
 }
 
 // dest is the path the packets go to.
@@ -107,6 +110,17 @@ func (pb *packetBuilder) send() {
 	pb.a.host.emitPacket(pa.linkIdx, pa.p, pb.buf, frag)
 	pb.buf = nil
 	pb.chunks = 0
+	pb.sent++
+}
+
+// packetsSince is how many packets the builder has emitted since its sent
+// count was mark, the one being built included if it holds a chunk.
+func (pb *packetBuilder) packetsSince(mark int) int {
+	n := pb.sent - mark
+	if pb.buf != nil && pb.chunks > 0 {
+		n++
+	}
+	return n
 }
 
 // flush sends what the association has queued, bundled in the order RFC
