@@ -80,10 +80,12 @@ func (l *Link) receive(p *link.Packet, o *drained) {
 		l.stats.rxUnknown.Add(1)
 		return
 	}
+	// The session's clocks (idle, silence) move for records that
+	// authenticate, not for this datagram: anyone can send one
+	// (receiveRecords).
 	s.drive.Lock()
 	s.handle(b, from, o)
 	s.drive.Unlock()
-	s.lastIO.Store(o.now)
 }
 
 // notice passes an ICMP report about a peer's address on to the engine,

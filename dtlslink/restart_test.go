@@ -217,7 +217,7 @@ func TestSpoofedClientHelloReplacesNothing(t *testing.T) {
 }
 
 // firstFlight returns the ClientHello a client with opts sends to to.
-func firstFlight(t *testing.T, to netip.AddrPort, opts []dtls.ClientOption) []byte {
+func firstFlight(t testing.TB, to netip.AddrPort, opts []dtls.ClientOption) []byte {
 	pc := &captureConn{got: make(chan []byte, 4), closed: make(chan struct{})}
 	conn, err := dtls.Client(pc, net.UDPAddrFromAddrPort(to), opts...)
 	if err != nil {

@@ -287,7 +287,10 @@ func (s *session) drain(o *drained) {
 				}
 				o.tx = append(o.tx, link.Packet{Path: link.Path{Local: s.local, Remote: to.Addr(), RemotePort: to.Port()}, Buf: d})
 			}
-			io = true
+			// What pion sends is no traffic of ours: a forged record of
+			// the handshake's epoch makes it send its last flight again,
+			// and that must not keep the session from idling out or make
+			// it look as if it sent into silence (janitor).
 		case dtls.DetachedApplicationData:
 			if s.up.Load() && !s.ended {
 				o.rx = append(o.rx, rxItem{path: s.path, buf: ev.Data})

@@ -53,8 +53,10 @@ func (s *session) receiveRecords(b []byte, from netip.AddrPort, o *drained) {
 		b = rest
 		typ, pt, err := r.openTo(o.alloc(len(rec)), rec)
 		if err == nil {
-			// Only what authenticated shows the peer is there.
+			// Only what authenticated shows the peer is there, or keeps
+			// the session from idling out.
 			s.lastRx.Store(o.now)
+			s.lastIO.Store(o.now)
 		}
 		switch {
 		case errors.Is(err, errNotOurs):
