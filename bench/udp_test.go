@@ -68,11 +68,11 @@ func benchUDPOurs(b *testing.B, w workload, impl string, opts stack.Options) {
 	runCall(b, "UDP", w, impl, func(ctx context.Context) (func(context.Context, int) error, func() string, error) {
 		var la, lb *udpencap.Link
 		err := inNS(func() error {
-			// GRO, as the gateway runs it: the stacks read into
-			// link.MaxPacket buffers.
+			// GSO and GRO, as the gateway runs it (the stacks read into
+			// link.MaxPacket buffers).
 			cfg := udpencap.Config{
 				Addr: netip.AddrPortFrom(lo4, 0), EphemeralPort: true,
-				ReadBuffer: udpReadBuffer, WriteBuffer: udpWriteBuffer, GRO: true,
+				ReadBuffer: udpReadBuffer, WriteBuffer: udpWriteBuffer, GSO: true, GRO: true,
 			}
 			var err error
 			if la, err = udpencap.Listen(cfg); err != nil {

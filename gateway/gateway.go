@@ -118,8 +118,10 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	}
 	if p.NeedUDP {
 		if g.udp == nil {
-			// GRO: the stack reads into link.MaxPacket buffers, as it asks.
-			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog, GRO: true})
+			// GSO and GRO: one system call and one pass through the
+			// kernel per run of packets (the stack reads into
+			// link.MaxPacket buffers, as GRO asks).
+			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog, GSO: true, GRO: true})
 			if err != nil {
 				g.closeLinks()
 				return nil, fmt.Errorf("gateway: UDP link: %w", err)

@@ -168,7 +168,6 @@ func (b *batchIO) setup(fd int, log *slog.Logger) error {
 		bestEffort(log, "IP_RECVERR", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1))
 		bestEffort(log, "IP_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE))
 	}
-	b.setupGSO(fd)
 	return nil
 }
 

@@ -50,7 +50,7 @@ func BenchmarkLoopback(b *testing.B) {
 func benchLink(b *testing.B, size int) {
 	ca, cb := ephemeral("127.0.0.1"), ephemeral("127.0.0.1")
 	ca.WriteBuffer, cb.ReadBuffer = 4<<20, 4<<20
-	cb.GRO = true
+	ca.GSO, cb.GRO = true, true
 	a, l := listenT(b, ca), listenT(b, cb)
 	to := link.Path{Remote: lo4, RemotePort: l.LocalPort()}
 	out := make([]link.Packet, maxBatch)

@@ -46,6 +46,12 @@ type Config struct {
 	// link.MaxPacket bytes, as stack.Stack's do: a coalesced datagram that
 	// does not fit is dropped whole.
 	GRO bool
+	// GSO sends runs of equal packets to one peer as UDP GSO
+	// super-datagrams (UDP_SEGMENT, Linux 4.18; elsewhere ignored): the
+	// kernel handles each once and cuts it into datagrams, over a veth or
+	// loopback only at the receiving socket (so a capture on the way shows
+	// one large datagram where a real NIC's wire has several).
+	GSO bool
 }
 
 // listenSpec is what Config asks the network for, after defaults.

@@ -13,7 +13,9 @@ import (
 // groPair is a GSO sender and two GRO receivers on loopback.
 func groPair(t *testing.T) (a, b, c *Link) {
 	t.Helper()
-	a = listenT(t, ephemeral("127.0.0.1"))
+	ca := ephemeral("127.0.0.1")
+	ca.GSO = true
+	a = listenT(t, ca)
 	cfg := ephemeral("127.0.0.1")
 	cfg.GRO = true
 	b, c = listenT(t, cfg), listenT(t, cfg)

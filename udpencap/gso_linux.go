@@ -34,12 +34,15 @@ const (
 // packets again one datagram each.
 var errGSORefused = errors.New("udpencap: UDP GSO refused")
 
-// setupGSO turns GSO on if the kernel has it; setting UDP_SEGMENT to 0
-// on the socket asks without changing anything (0: segment per message).
-func (b *batchIO) setupGSO(fd int) {
-	if unix.SetsockoptInt(fd, solUDP, udpSegment, 0) == nil {
-		b.gso.Store(true)
-	}
+// enableGSO turns GSO on (Config.GSO) if the kernel has it; setting
+// UDP_SEGMENT to 0 on the socket asks without changing anything (0: a
+// segment size per message).
+func (b *batchIO) enableGSO() {
+	b.rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), solUDP, udpSegment, 0) == nil {
+			b.gso.Store(true)
+		}
+	})
 }
 
 // gsoRun is how many packets from pkts[i] on can go as one super-datagram:

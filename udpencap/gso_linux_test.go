@@ -101,7 +101,9 @@ func sendMixed(t *testing.T, a *Link, to []*Link, paths []link.Path) {
 // it was: intact, in order, runs cut where a packet is shorter or goes
 // elsewhere.
 func TestLoopbackGSO(t *testing.T) {
-	a := listenT(t, ephemeral("127.0.0.1"))
+	ca := ephemeral("127.0.0.1")
+	ca.GSO = true
+	a := listenT(t, ca)
 	b, c := listenT(t, ephemeral("127.0.0.1")), listenT(t, ephemeral("127.0.0.1"))
 	if !a.io.(*batchIO).gso.Load() {
 		testlab.Missing(t, "the kernel refused UDP_SEGMENT (Linux 4.18 has it)")
@@ -124,7 +126,7 @@ func TestGSOOverMTU(t *testing.T) {
 	r := testlab.NewRouter(t, "sgwgso", testlab.RouterNets{ClientV4: "198.18.41", ServerV4: "198.18.42", ServerRoute: true})
 	testlab.Cmd(t, true, "ip", "-n", r.C, "link", "set", "c0", "mtu", "900")
 	cli, srv := netip.MustParseAddr("198.18.41.2"), netip.MustParseAddr("198.18.42.2")
-	a := listenIn(t, r.C, Config{Addr: netip.AddrPortFrom(cli, 0), EphemeralPort: true})
+	a := listenIn(t, r.C, Config{Addr: netip.AddrPortFrom(cli, 0), EphemeralPort: true, GSO: true})
 	b := listenIn(t, r.S, Config{Addr: netip.AddrPortFrom(srv, 0), EphemeralPort: true})
 	if !a.io.(*batchIO).gso.Load() {
 		testlab.Missing(t, "the kernel refused UDP_SEGMENT (Linux 4.18 has it)")
@@ -189,5 +191,15 @@ func TestGSORefusedTurnsItOff(t *testing.T) {
 	}
 	if n := b.stats.txGSOOff.Load(); n != 1 {
 		t.Fatalf("TxGSOOff %d, want 1", n)
+	}
+}
+
+// TestGSOOff: without Config.GSO every packet is a datagram of its own.
+func TestGSOOff(t *testing.T) {
+	a := listenT(t, ephemeral("127.0.0.1"))
+	b, c := listenT(t, ephemeral("127.0.0.1")), listenT(t, ephemeral("127.0.0.1"))
+	sendMixed(t, a, []*Link{b, c}, []link.Path{{Remote: lo4, RemotePort: b.LocalPort()}, {Remote: lo4, RemotePort: c.LocalPort()}})
+	if st := a.Stats(); st.TxGSO != 0 {
+		t.Fatalf("stats %+v: GSO used without Config.GSO", st)
 	}
 }

@@ -97,6 +97,9 @@ func Listen(cfg Config) (*Link, error) {
 			if g, ok := bio.(interface{ enableGRO() }); ok && cfg.GRO {
 				g.enableGRO()
 			}
+			if g, ok := bio.(interface{ enableGSO() }); ok && cfg.GSO {
+				g.enableGSO()
+			}
 		}
 	}
 	batching := l.io != nil

@@ -148,12 +148,12 @@ func TestLoopbackZeroAllocs(t *testing.T) {
 	}
 }
 
-// loopbackZeroAllocs: with UDP GRO a round's replies, equal packets to one
+// loopbackZeroAllocs: with UDP GSO and GRO a round's replies, equal packets to one
 // peer, leave as one GSO super-datagram and arrive coalesced, cut apart
 // into the caller's buffers without allocating either.
 func loopbackZeroAllocs(t *testing.T, gro bool) {
 	ca, cb := ephemeral("127.0.0.1"), ephemeral("")
-	ca.GRO, cb.GRO = gro, gro
+	ca.GRO, cb.GRO, ca.GSO, cb.GSO = gro, gro, gro, gro
 	a := listenT(t, ca)
 	b := listenT(t, cb)
 	const k = 8

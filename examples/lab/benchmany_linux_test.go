@@ -137,7 +137,7 @@ func (l *lab) udpSink(tb testing.TB, role, addr string, port uint16, got *atomic
 	var ul *udpencap.Link
 	err := l.inNS(role, func() (err error) {
 		ul, err = udpencap.Listen(udpencap.Config{Addr: netip.AddrPortFrom(netip.MustParseAddr(addr), 9899),
-			ReadBuffer: 16 << 20, WriteBuffer: 4 << 20, GRO: true})
+			ReadBuffer: 16 << 20, WriteBuffer: 4 << 20, GSO: true, GRO: true})
 		return err
 	})
 	if err != nil {
