@@ -72,20 +72,9 @@ type dataState struct {
 	rtxUser     int // their user bytes
 	// forceOne lets one packet of marked retransmissions go regardless of
 	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
-	forceOne  bool
-	fastRecov bool // in fast recovery (7.2.4)
-	// Zero window probing (6.1 rule A). probeT delays the first probe by
-	// an RTO after the window closed; probeDue lets one probe go; probing
-	// says the probe probeTSN is outstanding; probeWait is the current
-	// probe interval, doubling up to RTO.Max; probeSack says the peer sent
-	// a SACK since the probe last went out, so its timeout is no error.
-	probeT     timer
-	probeDue   bool
-	probing    bool
-	probeSack  bool
-	probeTSN   uint32
-	probeWait  time.Duration
-	lastARwnd  uint32 // a_rwnd of the latest SACK
+	forceOne   bool
+	fastRecov  bool            // in fast recovery (7.2.4)
+	zwp        zeroWindowProbe // 6.1 rule A (zwp.go)
 	recoverTSN uint32
 	rttTSN     uint32 // the chunk timed for an RTT sample, 0 if none
 	rttSent    time.Time
@@ -150,8 +139,7 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 	d.nextTSN = a.localTSN
 	d.cumAckPt = a.localTSN - 1
 	d.peerRwnd = peerRwnd
-	d.lastARwnd = peerRwnd
-	d.probing, d.probeDue, d.probeWait = false, false, 0
+	d.zwp.reset(peerRwnd)
 	d.lastRwnd = uint32(a.cfg.RecvBuffer)
 	d.inited = true
 }
@@ -185,12 +173,12 @@ func failedFrom(m sendqueue.Pending) FailedMessage {
 
 func (d *dataState) stop() {
 	d.sackDue.stop()
-	d.probeT.stop()
+	d.zwp.delay.stop()
 }
 
 func (d *dataState) earliest(m time.Time) time.Time {
 	m = earliest(m, d.sackDue)
-	return earliest(m, d.probeT)
+	return earliest(m, d.zwp.delay)
 }
 
 func (d *dataState) cumAck() uint32 {

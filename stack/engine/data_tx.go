@@ -104,7 +104,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			d.unmarkRtx(o)
 			d.paths.move(o, dst)
 			d.toFlight(o, 1)
-			if i == 0 && !d.probing {
+			if i == 0 && !d.zwp.out {
 				// The earliest outstanding chunk goes again: restart
 				// T3-rtx (6.1, 7.2.4 step 4).
 				d.armT3(dst, now)
@@ -151,13 +151,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 			}
 			// The window is closed with nothing outstanding: the first
 			// probe goes one RTO later, not at once (6.1 rule A).
-			if !d.probeDue {
-				if !d.probeT.running() {
-					if d.probeWait == 0 {
-						d.probeWait = pa.rto.RTO()
-					}
-					d.probeT.start(now, d.probeWait)
-				}
+			if !d.zwp.mayProbe(now, pa.rto.RTO()) {
 				break
 			}
 			probe = true
@@ -196,13 +190,10 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 		pa.hb.lastRTTSend = now
 		if probe {
 			// One probe, timed by its own backed-off interval.
-			d.probeDue, d.probing, d.probeSack, d.probeTSN = false, true, false, o.tsn
-			pa.startT3(now, d.probeWait)
+			pa.startT3(now, d.zwp.sent(o.tsn))
 			break
 		}
-		// The window is open again: the next closing starts probing anew.
-		d.probeT.stop()
-		d.probeDue, d.probeWait = false, 0
+		d.zwp.windowOpen()
 	}
 	d.paths.armT3s(now)
 	if d.wantWrite && (d.sq.Available() >= d.wantBytes || d.sq.Used() == 0) {
@@ -420,26 +411,8 @@ func (d *dataState) processAck(a *Association, cum, arwnd uint32, gaps []wire.Ga
 		a.errorCount = 0
 		d.paths.clearHeard()
 	}
-	d.lastARwnd = arwnd
-	if d.probing {
-		if !serialAfter(d.probeTSN, d.cumAckPt) || d.outstanding() == 0 {
-			d.probing, d.probeWait = false, 0
-		} else if isSack {
-			// The peer answers while its window stays closed: it is
-			// alive, and unacknowledged probes are no errors (6.1 rule A).
-			d.probeSack = true
-			a.errorCount = 0
-			d.paths.at(int(d.live()[0].dst)).clearErrors()
-			if d.outstanding() == 1 && arwnd >= uint32(d.live()[0].userBytes()) && !d.live()[0].rtx && !d.live()[0].acked {
-				// The window reopened while the probe, dropped by the
-				// closed window, is still outstanding: resend it now
-				// rather than wait out its backed-off timer.
-				o := &d.live()[0]
-				d.markRtx(o)
-				d.probing, d.probeWait = false, 0
-				d.armT3(d.paths.at(int(o.dst)), now)
-			}
-		}
+	if d.zwp.onAck(d.cumAckPt, d.outstanding(), arwnd, isSack) {
+		d.probeAnswered(a, arwnd, now)
 	}
 	// 6.2.1 D iv: the peer's window less what is still outstanding, chunks
 	// waiting for retransmission included.
@@ -491,10 +464,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 		a.host.stats.DelaySackExpireds++
 		d.sackNow = true
 	}
-	if d.probeT.due(now) {
-		d.probeT.stop()
-		d.probeDue = true
-	}
+	d.zwp.onTimeout(now)
 }
 
 // onT3 runs the T3-rtx timer of destination pa (6.3.3).
@@ -504,21 +474,7 @@ func (d *dataState) onT3(a *Association, pa *path, now time.Time) {
 	if pa.outstanding == 0 || !d.inited {
 		return
 	}
-	if live := d.live(); d.probing && d.probeSack && len(live) == 1 && live[0].tsn == d.probeTSN &&
-		d.lastARwnd < uint32(live[0].userBytes()) {
-		// Only the window probe is outstanding, the window is still
-		// closed, and the peer has been answering: probe again at twice
-		// the interval, counting no error and leaving cwnd alone (6.1
-		// rule A: "Zero window probing does not affect the calculation
-		// of cwnd").
-		o := &live[0]
-		if !o.rtx {
-			d.markRtx(o)
-		}
-		d.probeWait = min(2*d.probeWait, a.cfg.RTO.Max)
-		d.probeSack = false
-		d.rttActive = false
-		pa.startT3(now, d.probeWait)
+	if d.reprobe(a, pa, now) {
 		return
 	}
 	// E1, E2: congestion collapse and RTO backoff for that destination;
