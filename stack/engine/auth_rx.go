@@ -84,3 +84,28 @@ func (a *Association) verifyRx(s *auth.Session) int8 {
 	a.host.discard(DiscardBadAuth, rx.link, rx.path, nil, 1)
 	return -1
 }
+
+// adoptPathIfAuthentic applies RFC 6951 5.4 (adoptPath: the packet's UDP
+// source port, link and local address become its path's) to a packet that
+// passed the tag check, unless the association uses SCTP-AUTH and the
+// packet does not authenticate: its AUTH chunk must verify. Otherwise
+// anyone who knows the tags (an onlooker) could send the tunnel's packets
+// to a port of their choosing with a packet whose chunks are all
+// discarded, an ABORT by other means. A packet replayed from another port
+// still moves the path (SCTP-AUTH has no replay protection; RFC 6951 8
+// leaves non-blind attackers to the same rules as for SCTP without it).
+func (a *Association) adoptPathIfAuthentic(linkIdx int, p link.Path) {
+	if s := a.auth.s; s != nil && !s.Local.Empty() {
+		rx := &a.host.rxAuth
+		if !rx.present {
+			return
+		}
+		if rx.result == 0 {
+			rx.result = a.verifyRx(s)
+		}
+		if rx.result < 0 {
+			return
+		}
+	}
+	a.adoptPath(linkIdx, p)
+}

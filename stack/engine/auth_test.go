@@ -444,3 +444,52 @@ func TestAuthStaleCookie(t *testing.T) {
 		t.Errorf("client auth stats %+v", st)
 	}
 }
+
+// TestAuthForgeryMovesNoPath: with the verification tags known, a packet
+// whose chunks do not authenticate (none behind an AUTH chunk, or behind
+// one with a wrong HMAC) from the peer's address but another UDP port
+// does not become the path's encapsulation port (RFC 6951 5.4 adopts the
+// port of a packet that passed the tag check; with SCTP-AUTH in use it
+// must have authenticated too): before, one such packet sent every later
+// packet of the tunnel to the forger's port, until the peer's next packet
+// moved it back. The peer's own authenticated packets from a new port
+// (a NAT rebinding) still move it.
+func TestAuthForgeryMovesNoPath(t *testing.T) {
+	sk, ck := keysWith(t, 1, "tunnel key"), keysWith(t, 1, "tunnel key")
+	l := newLab(t, 1807, link.UDP, authCfg(sk))
+	a, rec := l.up(authCfg(ck))
+	cl, _ := a.Tags()
+	port := a.Status().Primary.Path.RemotePort
+	forged := link.Path{Local: l.cn.Addr, Remote: l.sn.Addr, RemotePort: port + 1}
+	hdr := wire.CommonHeader{SrcPort: serverPort, DstPort: a.LocalPort(), VerificationTag: cl}
+	hb := &wire.Heartbeat{Info: []byte("where are you")}
+	for _, chunks := range [][]wire.Chunk{
+		{hb},
+		{&wire.Auth{SharedKeyID: 1, HMACID: wire.HMACSHA256, HMAC: make([]byte, 32)}, hb},
+	} {
+		probe{nd: l.cn, from: forged}.send(t, l.net.Now(), hdr, chunks...)
+		if got := a.Status().Primary.Path.RemotePort; got != port {
+			t.Fatalf("after %d forged chunks the path's port is %d, want %d", len(chunks), got, port)
+		}
+	}
+	if err := a.Send(l.net.Now(), []byte("still the tunnel"), engine.SndInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	l.net.RunFor(time.Second)
+	if len(l.srv.msgs) != 1 || rec.ended() {
+		t.Fatalf("the server got %d messages after the forgeries; client %s", len(l.srv.msgs), rec.types())
+	}
+	if st := ck.Stats(); st.Unauthenticated != 1 || st.BadMAC != 1 {
+		t.Errorf("client auth stats %+v, want one unauthenticated, one bad MAC", st)
+	}
+	// The server's NAT mapping changes: its authenticated packets from
+	// the new port move the path there.
+	l.sn.UDPPort = port + 2
+	if err := a.Send(l.net.Now(), []byte("after the rebinding"), engine.SndInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	l.net.RunFor(time.Second)
+	if got := a.Status().Primary.Path.RemotePort; got != port+2 || len(l.srv.msgs) != 2 {
+		t.Fatalf("after the server's rebinding the path's port is %d, want %d; %d messages", got, port+2, len(l.srv.msgs))
+	}
+}

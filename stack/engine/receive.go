@@ -19,7 +19,7 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 		if !a.handleCookieEchoExisting(linkIdx, p, pkt, now) || a.state == stateClosed {
 			return
 		}
-		a.adoptPath(linkIdx, p)
+		a.adoptPathIfAuthentic(linkIdx, p)
 		a.processChunks(linkIdx, p, pkt, 1, now)
 		return
 	}
@@ -54,7 +54,7 @@ func (a *Association) handlePacket(linkIdx int, p link.Path, pkt *wire.Packet, n
 		a.host.discard(DiscardBadTag, linkIdx, p, nil, 1)
 		return
 	}
-	a.adoptPath(linkIdx, p)
+	a.adoptPathIfAuthentic(linkIdx, p)
 	a.processChunks(linkIdx, p, pkt, 0, now)
 }
 
