@@ -19,6 +19,9 @@ const (
 	DefaultIdleTimeout      = 10 * time.Minute
 	DefaultSilenceTimeout   = time.Minute
 	DefaultMaxSessions      = 1024
+	// DefaultMaxHandshakesPerSource allows many peer gateways behind one
+	// NAT address to start at once.
+	DefaultMaxHandshakesPerSource = 32
 	// CIDLength is the length of the connection IDs we ask peers to put in
 	// the records they send us (RFC 9146): what lets a session survive a
 	// NAT rebinding.
@@ -56,6 +59,15 @@ type Config struct {
 	// MaxSessions bounds the sessions, handshaking ones included
 	// (DefaultMaxSessions).
 	MaxSessions int
+	// MaxUnverified bounds the accepted handshakes whose peer has not
+	// returned the cookie yet (their address may be spoofed): a
+	// ClientHello beyond it pushes the oldest out, so a flood of them
+	// cannot fill MaxSessions (admit.go). Default: MaxSessions/4, at
+	// least 1.
+	MaxUnverified int
+	// MaxHandshakesPerSource bounds the accepted handshakes from one
+	// address at a time (DefaultMaxHandshakesPerSource).
+	MaxHandshakesPerSource int
 	// Logger receives session events (established, refused, ended); nil
 	// discards them. Refusals are logged at most 10 a second.
 	Logger *slog.Logger
@@ -78,6 +90,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.MaxSessions <= 0 {
 		d.MaxSessions = DefaultMaxSessions
+	}
+	if d.MaxUnverified <= 0 {
+		d.MaxUnverified = max(1, d.MaxSessions/4)
+	}
+	if d.MaxHandshakesPerSource <= 0 {
+		d.MaxHandshakesPerSource = DefaultMaxHandshakesPerSource
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

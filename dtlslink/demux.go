@@ -10,11 +10,12 @@ import (
 // DTLS 1.2 record layer (RFC 6347 4.1, RFC 9146 4): what the link reads of
 // a datagram's first record to find its session, before DTLS sees it.
 const (
-	recordHeaderLen    = 13 // type, version, epoch, sequence number, length
-	contentHandshake   = 22
-	contentTLS12CID    = 25 // tls12_cid: the connection ID follows the sequence number
-	handshakeHelloType = 1  // ClientHello
-	cidOffset          = 11
+	recordHeaderLen      = 13 // type, version, epoch, sequence number, length
+	contentHandshake     = 22
+	contentTLS12CID      = 25 // tls12_cid: the connection ID follows the sequence number
+	handshakeHelloType   = 1  // ClientHello
+	handshakeServerHello = 2
+	cidOffset            = 11
 )
 
 // record is what routing needs of a datagram's first record.
@@ -63,7 +64,7 @@ func (l *Link) receive(p *link.Packet, o *drained) {
 		return
 	}
 	from := netip.AddrPortFrom(p.Path.Remote, p.Path.RemotePort)
-	var s *session
+	var s, victim *session
 	l.mu.Lock()
 	if r.cid != nil {
 		s = l.byCID[string(r.cid)]
@@ -72,10 +73,13 @@ func (l *Link) receive(p *link.Packet, o *drained) {
 		if c := l.candidates[from]; c != nil && r.epoch == 0 {
 			s = c
 		} else if r.isClientHello(b) && (s == nil || (s.up.Load() && !s.dialled)) {
-			s = l.newAccepted(from, p.Path.Local, s)
+			s, victim = l.newAccepted(from, p.Path.Local, s)
 		}
 	}
 	l.mu.Unlock()
+	if victim != nil {
+		l.evict(victim)
+	}
 	if s == nil {
 		l.stats.rxUnknown.Add(1)
 		return

@@ -58,6 +58,8 @@ type Link struct {
 	byCID      map[string]*session         // the connection ID we gave -> its session
 	byPath     map[netip.AddrPort]*session // the engine's path -> its session
 	candidates map[netip.AddrPort]*session // a new handshake from a session's address
+	unverified []*session                  // accepted, the cookie not returned yet, oldest first (admit.go)
+	perSource  map[netip.Addr]int          // accepted sessions handshaking, by the peer's address
 	failed     map[netip.AddrPort]*failure
 	nsess      int      // sessions in the maps, handshaking ones and candidates included
 	backlog    []rxItem // for ReadBatch, from other goroutines or past its batch
@@ -111,7 +113,7 @@ func New(cfg Config) (*Link, error) {
 	l := &Link{
 		cfg: c, log: c.Logger,
 		byAddr: map[netip.AddrPort]*session{}, byCID: map[string]*session{}, byPath: map[netip.AddrPort]*session{},
-		candidates: map[netip.AddrPort]*session{}, failed: map[netip.AddrPort]*failure{},
+		candidates: map[netip.AddrPort]*session{}, failed: map[netip.AddrPort]*failure{}, perSource: map[netip.Addr]int{},
 		done: make(chan struct{}),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())

@@ -19,13 +19,18 @@ const (
 	ReasonPSKMismatch    = "psk_mismatch"    // the pre-shared keys differ, or the identity is unknown
 	ReasonPeerRefused    = "peer_refused"    // the peer's alert: it refused us
 	ReasonTimeout        = "timeout"         // no answer within the handshake timeout
-	ReasonSessionLimit   = "session_limit"   // MaxSessions reached
-	ReasonError          = "error"           // anything else (local I/O, protocol)
+	ReasonSessionLimit   = "session_limit"   // MaxSessions or MaxHandshakesPerSource reached
+	// ReasonCookieUnanswered: a handshake whose peer had not returned the
+	// cookie (HelloVerifyRequest) was pushed out by newer ClientHellos,
+	// MaxUnverified being reached: a flood of them, from spoofed
+	// addresses as a rule.
+	ReasonCookieUnanswered = "cookie_unanswered"
+	ReasonError            = "error" // anything else (local I/O, protocol)
 )
 
 // Reasons lists every reason, in a fixed order for status and metrics.
 var Reasons = []string{ReasonUnknownCA, ReasonExpired, ReasonBadCertificate, ReasonNameMismatch, ReasonNoCertificate,
-	ReasonPSKMismatch, ReasonPeerRefused, ReasonTimeout, ReasonSessionLimit, ReasonError}
+	ReasonPSKMismatch, ReasonPeerRefused, ReasonTimeout, ReasonSessionLimit, ReasonCookieUnanswered, ReasonError}
 
 func reasonIndex(r string) int {
 	for i, x := range Reasons {

@@ -59,8 +59,13 @@ type session struct {
 	settled    chan struct{} // closed once up or ended: the handshake watcher stops
 	lastTo     net.Addr      // the last destination pion named, and as AddrPort
 	lastToAP   netip.AddrPort
+	answered   bool         // accepted: the peer returned pion's cookie (admit.go)
 	rec        *recordLayer // ours once up (record.go)
 	challenges []challenge  // path checks pion sent, to follow its move
+
+	// In the handshakes' accounts (admit.go; l.mu held): in the
+	// unverified pool, counted against its address.
+	unverified, counted bool
 
 	up     atomic.Bool
 	remote atomic.Pointer[netip.AddrPort] // where the peer is now
@@ -142,23 +147,23 @@ func (l *Link) sessionFor(key netip.AddrPort, p link.Path, o *drained) *session 
 // peer, or a candidate to replace old (the peer restarted from the same
 // address and port). The candidate replaces old only once its handshake
 // has authenticated the peer, so a spoofed ClientHello changes nothing.
-// Called with l.mu held; nil when refused.
-func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session) *session {
+// Called with l.mu held; nil when refused. victim is a session admit
+// pushed out for it, for the caller to evict (admit.go).
+func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session) (s, victim *session) {
 	if !l.listening {
-		return nil
+		return nil, nil
 	}
-	if l.nsess >= l.cfg.MaxSessions {
-		l.stats.refused[reasonIndex(ReasonSessionLimit)].Add(1)
-		l.logRefusal(from, ReasonSessionLimit, errors.New("max_sessions reached"))
-		return nil
+	victim, ok := l.admit(from)
+	if !ok {
+		return nil, nil
 	}
 	creds := l.creds.Load()
-	s := l.newSession(from, false, creds)
+	s = l.newSession(from, false, creds)
 	s.local, s.replaces = local, old
 	dc, err := dtls.DetachedServer(net.UDPAddrFromAddrPort(from), l.serverOptions(s.cid)...)
 	if err != nil {
 		l.log.Warn("dtlslink: new session", "peer", from.String(), "err", err)
-		return nil
+		return nil, victim
 	}
 	s.dc = dc
 	l.byCID[s.cid] = s
@@ -168,7 +173,8 @@ func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session) 
 		l.byAddr[from] = s
 	}
 	l.nsess++
-	return s
+	l.admitted(s)
+	return s, victim
 }
 
 // start begins the handshake (drive held), bounded by HandshakeTimeout,
@@ -280,6 +286,9 @@ func (s *session) drain(o *drained) {
 			return
 		case dtls.DetachedWriteDatagrams:
 			to := s.addrOf(ev.Addr)
+			if s.rec == nil {
+				s.cookieReturned(ev.Datagrams)
+			}
 			for _, d := range ev.Datagrams {
 				if s.rec != nil {
 					s.reseal(d, to, o)
@@ -361,6 +370,7 @@ func (l *Link) established(s *session, o *drained) {
 	s.settle()
 	var old *session
 	l.mu.Lock()
+	l.unadmit(s)
 	if s.dialled {
 		delete(l.failed, s.key)
 	} else {
@@ -407,6 +417,7 @@ func (l *Link) retire(s *session) {
 // Why we ended a session ourselves, beside idleness.
 const (
 	whyReplaced   = "replaced"
+	whyEvicted    = "pushed out unverified by newer ClientHellos"
 	whyLinkClosed = "link closed"
 )
 
@@ -429,6 +440,7 @@ func (l *Link) forget(s *session) {
 	if l.candidates[s.key] == s {
 		delete(l.candidates, s.key)
 	}
+	l.unadmit(s)
 	if found {
 		l.nsess--
 	}
