@@ -3,6 +3,8 @@ package engine
 import (
 	"time"
 
+	"github.com/sctpgw/sctpgw/stack/internal/congestion"
+	"github.com/sctpgw/sctpgw/stack/internal/outstanding"
 	"github.com/sctpgw/sctpgw/stack/internal/reassembly"
 	"github.com/sctpgw/sctpgw/stack/internal/rxtsn"
 	"github.com/sctpgw/sctpgw/stack/internal/sendqueue"
@@ -53,36 +55,24 @@ type dataState struct {
 
 	// send side
 	sq *sendqueue.Queue
+	// out is the chunks sent and not cumulatively acknowledged, with the
+	// TSNs, flight sizes and the peer's window that follow from them.
+	out outstanding.Queue
 	// paths are the association's destinations, each with its congestion
-	// state and flight (path.go); initialRwnd the peer's first a_rwnd, a
-	// new destination's initial ssthresh.
+	// state (path.go); initialRwnd the peer's first a_rwnd, a new
+	// destination's initial ssthresh.
 	paths       *pathTable
 	initialRwnd int
-	nextTSN     uint32
-	cumAckPt    uint32     // highest TSN acked cumulatively by the peer
-	out         []outChunk // outstanding from out[head], in TSN order
-	head        int
-	flight      int // chunk bytes outstanding, neither gap-acked nor marked for rtx
-	flightUser  int // the same in user bytes
-	gapAcked    int // outstanding chunks covered by a gap block
-	dout        wire.Data
-	outBytes    int
-	peerRwnd    uint32
-	rtxPending  int // chunks marked for retransmission
-	rtxUser     int // their user bytes
+	recovery    congestion.FastRecovery // 7.2.4
 	// forceOne lets one packet of marked retransmissions go regardless of
 	// cwnd: after T3 (6.3.3 E3) and on Fast Retransmit (7.2.4 step 3).
-	forceOne   bool
-	fastRecov  bool            // in fast recovery (7.2.4)
-	zwp        zeroWindowProbe // 6.1 rule A (zwp.go)
-	recoverTSN uint32
-	rttTSN     uint32 // the chunk timed for an RTT sample, 0 if none
-	rttSent    time.Time
-	rttActive  bool
-	dry        bool // SENDER_DRY announced for the current idle spell
-	wantWrite  bool // Send returned ErrFull: announce Writable
-	wantBytes  int  // ... once this much send buffer is free
-	inited     bool
+	forceOne  bool
+	zwp       zeroWindowProbe // 6.1 rule A (zwp.go)
+	dout      wire.Data
+	dry       bool // SENDER_DRY announced for the current idle spell
+	wantWrite bool // Send returned ErrFull: announce Writable
+	wantBytes int  // ... once this much send buffer is free
+	inited    bool
 	// bursts counts the messages Send took since the last flush. Each is a
 	// sending opportunity of its own (6.1 rule 4): a flush that sends many
 	// messages queued in one input (a relay forwarding what one batch of
@@ -91,26 +81,8 @@ type dataState struct {
 	bursts int
 }
 
-// outChunk is a DATA chunk sent and not yet cumulatively acknowledged.
-type outChunk struct {
-	tsn      uint32
-	dst      uint8 // the path it was last sent to (pathTable index)
-	chunk    sendqueue.Chunk
-	sentAt   time.Time
-	acked    bool // covered by a gap block of the latest SACK
-	rtx      bool // marked for retransmission
-	fastDone bool // already fast-retransmitted once (7.2.4)
-	resent   bool // ever retransmitted (Karn)
-	timedOut bool // marked by T3-rtx: retransmitted to another destination (6.4)
-	misses   int
-}
-
-// size is the chunk's length on the wire, header and padding included: the
-// unit of cwnd and flight size (RFC 9260 7.2).
-func (o *outChunk) size() int { return (wire.DataHeaderSize + len(o.chunk.Payload) + 3) &^ 3 }
-
-// userBytes is the payload the send buffer accounts for.
-func (o *outChunk) userBytes() int { return len(o.chunk.Payload) }
+// A chunk names the destination it was last sent to by its path index.
+var _ [outstanding.MaxDests - maxPeerAddrs]struct{}
 
 // init sets the data state up once the peer's INIT or INIT ACK is known.
 func (d *dataState) init(a *Association, peerRwnd uint32) {
@@ -136,9 +108,7 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 	for _, pa := range a.paths.list {
 		pa.initCC(d.initialRwnd)
 	}
-	d.nextTSN = a.localTSN
-	d.cumAckPt = a.localTSN - 1
-	d.peerRwnd = peerRwnd
+	d.out.Reset(a.localTSN, peerRwnd)
 	d.zwp.reset(peerRwnd)
 	d.lastRwnd = uint32(a.cfg.RecvBuffer)
 	d.inited = true
@@ -190,7 +160,7 @@ func (d *dataState) cumAck() uint32 {
 
 // idle reports that nothing is queued or outstanding (9.2's precondition).
 func (d *dataState) idle() bool {
-	return d.outstanding() == 0 && (d.sq == nil || d.sq.Buffered() == 0)
+	return d.out.Len() == 0 && (d.sq == nil || d.sq.Buffered() == 0)
 }
 
 // rwnd is the receive window we advertise: the buffer less what the user
@@ -212,9 +182,9 @@ func (d *dataState) failAll() []FailedMessage {
 	var failed []FailedMessage
 	// Outstanding chunks: report each message once, from its first fragment
 	// still held.
-	live := d.live()
+	live := d.out.Chunks()
 	for i := range live {
-		c := &live[i].chunk
+		c := live[i].Data()
 		if c.Beginning || i == 0 {
 			failed = append(failed, FailedMessage{
 				Info: SndInfo{Stream: c.Stream, PPID: c.PPID, Unordered: c.Unordered, Context: c.Context},
@@ -222,13 +192,7 @@ func (d *dataState) failAll() []FailedMessage {
 			})
 		}
 	}
-	clear(d.out)
-	d.out, d.head = d.out[:0], 0
-	d.outBytes, d.flight, d.flightUser, d.gapAcked = 0, 0, 0, 0
-	d.rtxPending, d.rtxUser = 0, 0
-	for _, pa := range d.paths.list {
-		pa.flight, pa.outstanding = 0, 0
-	}
+	d.out.Clear()
 	if d.sq != nil {
 		for _, m := range d.sq.Drain() {
 			if m.Partial && len(failed) > 0 && failed[len(failed)-1].Data != nil && sameData(failed[len(failed)-1].Data, m.Message.Data) {
@@ -242,4 +206,15 @@ func (d *dataState) failAll() []FailedMessage {
 
 func sameData(a, b []byte) bool {
 	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+}
+
+// trimIdle gives back what a burst grew once the association is idle (its
+// path due a heartbeat): the outstanding-chunk array when nothing is
+// outstanding, and the fragment buffers reassembly pools. The data path
+// keeps its buffers while busy, so it allocates nothing per packet.
+func (d *dataState) trimIdle() {
+	d.out.Trim()
+	if d.rq != nil {
+		d.rq.Trim()
+	}
 }

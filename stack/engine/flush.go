@@ -113,6 +113,15 @@ func (pb *packetBuilder) send() {
 	pb.sent++
 }
 
+// burstDone applies Max.Burst (6.1 rule 4), counted in packets: those
+// emitted since the sent count was mark and the one being built. At the
+// limit new DATA may still fill the current packet, never start another;
+// chunk is the length of the next chunk before padding.
+func (pb *packetBuilder) burstDone(mark, maxBurst, chunk int) bool {
+	packets := pb.packetsSince(mark)
+	return packets >= maxBurst && (packets > maxBurst || pb.chunks == 0 || pb.room() < (chunk+3)&^3)
+}
+
 // packetsSince is how many packets the builder has emitted since its sent
 // count was mark, the one being built included if it holds a chunk.
 func (pb *packetBuilder) packetsSince(mark int) int {

@@ -24,20 +24,12 @@ type path struct {
 	p       link.Path
 	rto     *rto.Estimator
 	// cc is the destination's congestion state; nil until the data path is
-	// set up (dataState.init). flight is the chunk bytes sent here and
-	// outstanding, neither gap-acknowledged nor marked for retransmission,
-	// and outstanding the count of chunks last sent here and not yet
-	// cumulatively acknowledged. acked and flightBefore hold the SACK being
-	// processed (dataState.processAck).
-	cc           *congestion.Controller
-	flight       int
-	outstanding  int
-	acked        int
-	flightBefore int
-	// heard: the SACK being processed acknowledged something last sent
-	// here; fastMarked: it marked a chunk last sent here for Fast
+	// set up (dataState.init). The flight toward it is the outstanding
+	// queue's (outstanding.Queue.DestFlight).
+	cc *congestion.Controller
+	// fastMarked: an acknowledgement marked a chunk last sent here for Fast
 	// Retransmit (7.2.4 step 2 adjusts that destination's cwnd).
-	heard, fastMarked bool
+	fastMarked bool
 	// t3 is the destination's T3-rtx timer (6.3.2).
 	t3     timer
 	mtu    int // IP-level path MTU
@@ -76,7 +68,6 @@ func (pa *path) initCC(ssthresh int) {
 	r := pa.p.Remote
 	pa.cc = congestion.New(congestion.Config{MTU: pa.maxPacket(), IPv6: !r.Is4() && !r.Is4In6()})
 	pa.cc.SetInitialSsthresh(ssthresh)
-	pa.flight, pa.outstanding = 0, 0
 }
 
 // maxPacket is the largest SCTP packet (common header on) the path carries,

@@ -1,44 +1,35 @@
 package engine
 
-import "github.com/sctpgw/sctpgw/stack/internal/congestion"
+import (
+	"time"
 
-// What one SACK means for each destination (RFC 9260 7.2: cwnd, ssthresh
-// and partial_bytes_acked are kept per destination, and 8.2's error counter
-// is cleared for the destination an acknowledged chunk was last sent to).
-// dataState.processAck calls beginAck, then credit for every chunk newly
-// acknowledged, then onAck and clearHeard.
+	"github.com/sctpgw/sctpgw/stack/internal/congestion"
+	"github.com/sctpgw/sctpgw/stack/internal/outstanding"
+)
 
-// beginAck notes every path's flight before the SACK (7.2.1's "fully
-// utilized" and 7.2.2 judge the window as it was).
-func (t *pathTable) beginAck() {
-	for _, pa := range t.list {
-		pa.flightBefore, pa.acked, pa.heard = pa.flight, 0, false
+// What an acknowledgement means for each destination (RFC 9260 7.2: cwnd,
+// ssthresh and partial_bytes_acked are kept per destination; 8.2: the
+// error counter is cleared for the destination an acknowledged chunk was
+// last sent to; 6.3.2: T3-rtx runs per destination), from the
+// per-destination part of outstanding.Result.
+
+// ccOnAck applies 7.2.1 or 7.2.2 on each destination the acknowledgement
+// acknowledged data of.
+func (d *dataState) ccOnAck(r *outstanding.Result) {
+	for _, pa := range d.paths.list {
+		if da := &r.Dests[pa.idx]; da.Acked > 0 && pa.cc != nil {
+			pa.cc.OnAck(congestion.Ack{Bytes: da.Acked, FlightBefore: da.FlightBefore,
+				AllAcked: d.out.DestCount(pa.idx) == 0, InFastRecovery: d.recovery.Active()})
+		}
 	}
 }
 
-// credit counts o, newly acknowledged, for the path it was last sent to,
-// and returns its size. An acknowledged retransmission says nothing sure
-// of the path it went last when there are others: an earlier copy sent
-// elsewhere may be what arrived, so it does not clear that path's errors
-// (8.2 allows this; without it a failed path whose retransmissions are
-// acknowledged through their first copy would seem to come back).
-func (t *pathTable) credit(o *outChunk) int {
-	pa := t.list[o.dst]
-	n := o.size()
-	pa.acked += n
-	if !o.resent || len(t.list) == 1 {
-		pa.heard = true
-	}
-	return n
-}
-
-// onAck applies 7.2.1 or 7.2.2 on each destination the SACK acknowledged
-// data of.
-func (t *pathTable) onAck(fastRecovery bool) {
+// noteFastMarked remembers the destinations of chunks the acknowledgement
+// marked for Fast Retransmit, until onFastRetransmit.
+func (t *pathTable) noteFastMarked(r *outstanding.Result) {
 	for _, pa := range t.list {
-		if pa.acked > 0 && pa.cc != nil {
-			pa.cc.OnAck(congestion.Ack{Bytes: pa.acked, FlightBefore: pa.flightBefore,
-				AllAcked: pa.outstanding == 0, InFastRecovery: fastRecovery})
+		if r.Dests[pa.idx].FastMarked {
+			pa.fastMarked = true
 		}
 	}
 }
@@ -54,12 +45,49 @@ func (t *pathTable) onFastRetransmit() {
 	}
 }
 
-// clearHeard clears the error counter of every destination the SACK
-// acknowledged something of (8.2).
-func (t *pathTable) clearHeard() {
-	for _, pa := range t.list {
-		if pa.heard {
+// clearHeard clears the error counter of every destination the
+// acknowledgement acknowledged something of (8.2). An acknowledged
+// retransmission says nothing sure of the path it went last when there are
+// others: an earlier copy sent elsewhere may be what arrived, so it does
+// not clear that path's errors (8.2 allows this; without it a failed path
+// whose retransmissions are acknowledged through their first copy would
+// seem to come back).
+func (d *dataState) clearHeard(r *outstanding.Result) {
+	single := len(d.paths.list) == 1
+	for _, pa := range d.paths.list {
+		if da := &r.Dests[pa.idx]; da.Fresh || (single && da.Acked > 0) {
 			pa.clearErrors()
+		}
+	}
+}
+
+// afterAck applies 6.3.2 R2 and R3 after an acknowledgement: T3-rtx off
+// where nothing is outstanding, restarted where the cumulative ack
+// advanced over data sent there.
+func (d *dataState) afterAck(now time.Time, r *outstanding.Result) {
+	for _, pa := range d.paths.list {
+		switch {
+		case d.out.DestCount(pa.idx) == 0:
+			if pa.t3.running() {
+				pa.t3.stop()
+				pa.rearm()
+			}
+		case r.Advanced && r.Dests[pa.idx].Acked > 0:
+			pa.startT3(now, pa.rto.RTO())
+		}
+	}
+}
+
+// armT3s applies 6.3.2 R1 and R2 after a flush: a destination with data
+// outstanding has its T3-rtx running, one with none has it stopped.
+func (d *dataState) armT3s(now time.Time) {
+	for _, pa := range d.paths.list {
+		switch {
+		case d.out.DestCount(pa.idx) == 0 && pa.t3.running():
+			pa.t3.stop()
+			pa.rearm()
+		case d.out.DestCount(pa.idx) > 0 && !pa.t3.running():
+			pa.startT3(now, pa.rto.RTO())
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/internal/cookie"
+	"github.com/sctpgw/sctpgw/stack/internal/outstanding"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
@@ -17,7 +18,7 @@ import (
 // they were learnt. list[0] is the address the association was made on.
 // Paths are removed only by a restart in place, when nothing is
 // outstanding, so a path's index names it for as long as a chunk can
-// refer to it (outChunk.dst).
+// refer to it (outstanding.Chunk.Dest).
 //
 // The transmit side asks it where to send through tx; the receive side
 // finds the path a packet came on with find.
@@ -98,9 +99,9 @@ func (t *pathTable) alternate(last *path) *path {
 // rtxDest is where the retransmission of o goes (6.4): a chunk T3-rtx
 // timed out goes to another active destination when there is one, a fast
 // retransmission to the one it was sent to while that is usable.
-func (t *pathTable) rtxDest(a *Association, o *outChunk) *path {
-	last := t.list[o.dst]
-	if o.timedOut {
+func (t *pathTable) rtxDest(a *Association, o *outstanding.Chunk) *path {
+	last := t.list[o.Dest()]
+	if o.TimedOut() {
 		if alt := t.alternate(last); alt != nil {
 			return alt
 		}
@@ -109,47 +110,6 @@ func (t *pathTable) rtxDest(a *Association, o *outChunk) *path {
 		return last
 	}
 	return a.tx()
-}
-
-// move makes dst the destination o was last sent to, before it is sent
-// there: 6.4 moves its outstanding count from the old destination.
-func (t *pathTable) move(o *outChunk, dst *path) {
-	if int(o.dst) != dst.idx {
-		t.list[o.dst].outstanding--
-		dst.outstanding++
-		o.dst = uint8(dst.idx)
-	}
-}
-
-// armT3s applies 6.3.2 R1 and R2 after a flush: a destination with data
-// outstanding has its T3-rtx running, one with none has it stopped.
-func (t *pathTable) armT3s(now time.Time) {
-	for _, pa := range t.list {
-		switch {
-		case pa.outstanding == 0 && pa.t3.running():
-			pa.t3.stop()
-			pa.rearm()
-		case pa.outstanding > 0 && !pa.t3.running():
-			pa.startT3(now, pa.rto.RTO())
-		}
-	}
-}
-
-// afterAck applies 6.3.2 R2 and R3 after a SACK: T3-rtx off where nothing
-// is outstanding, restarted where the cumulative ack advanced over data
-// sent there.
-func (t *pathTable) afterAck(now time.Time, advanced bool) {
-	for _, pa := range t.list {
-		switch {
-		case pa.outstanding == 0:
-			if pa.t3.running() {
-				pa.t3.stop()
-				pa.rearm()
-			}
-		case advanced && pa.acked > 0:
-			pa.startT3(now, pa.rto.RTO())
-		}
-	}
 }
 
 // SetPrimary makes the peer's address addr the primary path
@@ -313,7 +273,7 @@ func (a *Association) pathStatus(pa *path) PathStatus {
 	ps := PathStatus{
 		Link: pa.linkIdx, Path: pa.p, State: pa.reportedState(), Primary: pa.idx == a.paths.primary,
 		SRTT: pa.rto.SRTT(), RTTVar: pa.rto.RTTVar(), RTO: pa.rto.RTO(), MTU: pa.mtu,
-		Errors: pa.errors, Outstanding: pa.flight,
+		Errors: pa.errors, Outstanding: a.data.out.DestFlight(pa.idx),
 	}
 	if pa.cc != nil {
 		ps.Cwnd, ps.Ssthresh = pa.cc.Cwnd(), pa.cc.Ssthresh()

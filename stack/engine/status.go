@@ -62,21 +62,18 @@ func (a *Association) Status() Status {
 		State: a.state, LocalTag: a.localTag, PeerTag: a.peerTag,
 		LocalPort: a.key.localPort, RemotePort: a.key.remotePort,
 		InStreams: a.inStreams, OutStreams: a.outStreams,
-		FragPoint: a.fragRoom() - wire.CommonHeaderLen - wire.DataHeaderSize,
+		FragPoint: a.fragPoint(),
 		Primary:   a.pathStatus(a.primaryPath()),
 		Paths:     make([]PathStatus, len(a.paths.list)),
 	}
 	for i, pa := range a.paths.list {
 		s.Paths[i] = a.pathStatus(pa)
 	}
-	if a.cfg.MaxSeg > 0 && a.cfg.MaxSeg < s.FragPoint {
-		s.FragPoint = a.cfg.MaxSeg
-	}
 	if d.inited {
-		s.PeerRwnd = d.peerRwnd
+		s.PeerRwnd = d.out.PeerRwnd()
 		s.Rwnd = d.rwnd(a)
-		s.Unacked = d.outstanding()
-		s.Outstanding = d.outBytes
+		s.Unacked = d.out.Len()
+		s.Outstanding = d.out.Bytes()
 		s.Delivered = d.rq.Ready()
 	}
 	if d.sq != nil {

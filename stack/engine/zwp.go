@@ -109,13 +109,13 @@ func (z *zeroWindowProbe) again(only bool, tsn uint32, userBytes int, maxWait ti
 // which the closed window dropped, it is resent at once rather than after
 // its backed-off timer.
 func (d *dataState) probeAnswered(a *Association, arwnd uint32, now time.Time) {
-	o := &d.live()[0]
+	o := &d.out.Chunks()[0]
 	a.errorCount = 0
-	d.paths.at(int(o.dst)).clearErrors()
-	if d.outstanding() == 1 && arwnd >= uint32(o.userBytes()) && !o.rtx && !o.acked {
-		d.markRtx(o)
+	d.paths.at(o.Dest()).clearErrors()
+	if d.out.Len() == 1 && arwnd >= uint32(o.UserBytes()) && o.InFlight() {
+		d.out.Mark(0)
 		d.zwp.end()
-		d.armT3(d.paths.at(int(o.dst)), now)
+		d.armT3(d.paths.at(o.Dest()), now)
 	}
 }
 
@@ -125,19 +125,19 @@ func (d *dataState) probeAnswered(a *Association, arwnd uint32, now time.Time) {
 // alone (6.1 rule A: "Zero window probing does not affect the calculation
 // of cwnd"). It reports whether it did.
 func (d *dataState) reprobe(a *Association, pa *path, now time.Time) bool {
-	live := d.live()
+	live := d.out.Chunks()
 	if len(live) == 0 {
 		return false
 	}
 	o := &live[0]
-	wait, ok := d.zwp.again(len(live) == 1, o.tsn, o.userBytes(), a.cfg.RTO.Max)
+	wait, ok := d.zwp.again(len(live) == 1, o.TSN(), o.UserBytes(), a.cfg.RTO.Max)
 	if !ok {
 		return false
 	}
-	if !o.rtx {
-		d.markRtx(o)
+	if o.InFlight() {
+		d.out.Mark(0)
 	}
-	d.rttActive = false
+	d.out.ForgetRTT()
 	pa.startT3(now, wait)
 	return true
 }

@@ -7,9 +7,9 @@
 // One Controller per destination transport address (7.2: "MUST keep a set
 // of the control variables ... for EACH destination address"). The
 // association engine owns everything that spans paths or needs the
-// retransmission queue: the peer's rwnd, miss indications, which chunks to
-// retransmit, and whether the association is in Fast Recovery (7.2.4; the
-// FastRecovery type here keeps that bit for it).
+// retransmission queue, through stack/internal/outstanding (the peer's
+// rwnd, miss indications, which chunks to retransmit) and the FastRecovery
+// type here (whether the association is in Fast Recovery, 7.2.4).
 //
 // # Units
 //
