@@ -18,6 +18,7 @@ require (
 	github.com/wlynxg/anet v0.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
 
 // pion/sctp v1.12.1 asks for pion/transport/v5 v5.1.4, which the module

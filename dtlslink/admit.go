@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/pion/dtls/v4"
 )
@@ -32,7 +33,12 @@ import (
 //     from then on the handshake counts against MaxSessions only;
 //   - one address has at most MaxHandshakesPerSource handshakes at a time,
 //     verified or not (a host that does receive at its address, without
-//     credentials, cannot hold every slot until its handshakes time out).
+//     credentials, cannot hold every slot until its handshakes time out);
+//   - at most HandshakeRate handshakes start a second (a burst of as many):
+//     the link reads every datagram on ReadBatch's goroutine, so a flood
+//     that made pion connections as fast as it came would take the CPU
+//     from the sessions that are up; a ClientHello beyond the rate costs
+//     a counter (ReasonHelloRate).
 
 // errHandshakesPerSource refuses a ClientHello from an address with
 // MaxHandshakesPerSource handshakes already.
@@ -41,7 +47,11 @@ var errHandshakesPerSource = errors.New("max_handshakes_per_source reached")
 // admit decides on a ClientHello from from that would start a session
 // (l.mu held): whether it may, and the unverified session it pushes out
 // (nil: none), which the caller ends with evict once l.mu is released.
-func (l *Link) admit(from netip.AddrPort) (victim *session, ok bool) {
+func (l *Link) admit(from netip.AddrPort, now int64) (victim *session, ok bool) {
+	if !l.helloRate.AllowN(time.Unix(0, now), 1) {
+		l.stats.refused[reasonIndex(ReasonHelloRate)].Add(1)
+		return nil, false
+	}
 	if l.perSource[from.Addr()] >= l.cfg.MaxHandshakesPerSource {
 		l.stats.refused[reasonIndex(ReasonSessionLimit)].Add(1)
 		l.logRefusal(from, ReasonSessionLimit, errHandshakesPerSource)

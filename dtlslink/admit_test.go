@@ -111,31 +111,67 @@ func TestHandshakesPerSource(t *testing.T) {
 	}
 }
 
+// TestHandshakeRate: ClientHellos from new addresses beyond HandshakeRate
+// (after a burst of as many) start nothing and are counted; those within
+// it start handshakes.
+func TestHandshakeRate(t *testing.T) {
+	ca := testlab.NewCA(t, "lab")
+	coreAt := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
+	const perSecond = 50
+	core := newLinkT(t, Config{Listen: coreAt, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeRate: perSecond})
+	_ = chanReader(core)
+	hello := firstFlight(t, coreAt, clientOpts(t, certFiles(t, ca, "edge.lab", ca)))
+	t0 := time.Now()
+	const n = 400
+	for i := range n {
+		spoofHello(core, hello, floodSource(i))
+	}
+	el := time.Since(t0)
+	st := core.Stats()
+	started := n - int(st.Refused[ReasonHelloRate])
+	if most := perSecond + int(el.Seconds()*perSecond) + 1; started < perSecond || started > most {
+		t.Fatalf("%d of %d ClientHellos in %v started a handshake, want %d to %d", started, n, el, perSecond, most)
+	}
+	if st.Handshaking+int(st.Refused[ReasonCookieUnanswered]) != started {
+		t.Fatalf("%d started, %d handshaking, %d pushed out", started, st.Handshaking, st.Refused[ReasonCookieUnanswered])
+	}
+}
+
 // BenchmarkClientHelloFlood prints what a spoofed ClientHello costs the
-// core (CPU, heap, goroutines) and what MaxUnverified bounds: the
-// handshakes a flood of b.N leaves behind.
+// core (CPU, heap, goroutines), admitted (HandshakeRate as high as the
+// flood) and at the default HandshakeRate, and what MaxUnverified bounds:
+// the handshakes a flood of b.N leaves behind.
 func BenchmarkClientHelloFlood(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		rate int
+	}{{"admitted", 1 << 30}, {"default-rate", 0}} {
+		b.Run(c.name, func(b *testing.B) { benchHelloFlood(b, c.rate) })
+	}
+}
+
+func benchHelloFlood(b *testing.B, helloRate int) {
 	ca := testlab.NewCA(b, "lab")
 	coreAt := netip.AddrPortFrom(loop, testlab.FreeUDPPort(b))
-	core := newLinkT(b, Config{Listen: coreAt, Credentials: creds(b, certFiles(b, ca, "core.lab", ca))})
+	core := newLinkT(b, Config{Listen: coreAt, Credentials: creds(b, certFiles(b, ca, "core.lab", ca)), HandshakeRate: helloRate})
 	_ = chanReader(core)
 	hello := firstFlight(b, coreAt, clientOpts(b, certFiles(b, ca, "edge.lab", ca)))
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	g0 := runtime.NumGoroutine()
-	c0 := cpuTime()
+	c0, t0 := cpuTime(), time.Now()
 	b.ResetTimer()
 	for i := range b.N {
 		spoofHello(core, hello, floodSource(i%60000))
 	}
 	b.StopTimer()
-	cpu := cpuTime() - c0
+	cpu, el := cpuTime()-c0, time.Since(t0)
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
 	st := core.Stats()
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/hello")
-	fmt.Printf("%d spoofed ClientHellos: %.0f µs of CPU each; left %d handshakes (MaxUnverified %d), %d goroutines (+%d), heap +%d KiB; %d pushed out\n",
-		b.N, float64(cpu.Microseconds())/float64(b.N), st.Handshaking, core.cfg.MaxUnverified, runtime.NumGoroutine(), runtime.NumGoroutine()-g0,
-		(int64(m1.HeapInuse)-int64(m0.HeapInuse))>>10, st.Refused[ReasonCookieUnanswered])
+	fmt.Printf("%d spoofed ClientHellos in %v: %.1f µs of CPU each; %d dropped over the rate; left %d handshakes (MaxUnverified %d), %d goroutines (+%d), heap %+d KiB; %d pushed out\n",
+		b.N, el.Round(time.Millisecond), float64(cpu.Microseconds())/float64(b.N), st.Refused[ReasonHelloRate], st.Handshaking, core.cfg.MaxUnverified,
+		runtime.NumGoroutine(), runtime.NumGoroutine()-g0, (int64(m1.HeapInuse)-int64(m0.HeapInuse))>>10, st.Refused[ReasonCookieUnanswered])
 }

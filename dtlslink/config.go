@@ -22,6 +22,9 @@ const (
 	// DefaultMaxHandshakesPerSource allows many peer gateways behind one
 	// NAT address to start at once.
 	DefaultMaxHandshakesPerSource = 32
+	// DefaultHandshakeRate lets a thousand peer gateways back within a
+	// second after a core restarts, at some 15 % of a core.
+	DefaultHandshakeRate = 1000
 	// CIDLength is the length of the connection IDs we ask peers to put in
 	// the records they send us (RFC 9146): what lets a session survive a
 	// NAT rebinding.
@@ -68,6 +71,11 @@ type Config struct {
 	// MaxHandshakesPerSource bounds the accepted handshakes from one
 	// address at a time (DefaultMaxHandshakesPerSource).
 	MaxHandshakesPerSource int
+	// HandshakeRate bounds the handshakes accepted a second, with bursts
+	// of as many (DefaultHandshakeRate): ClientHellos beyond it are
+	// dropped, so that a flood costs the sessions that are up no CPU
+	// (admit.go).
+	HandshakeRate int
 	// Logger receives session events (established, refused, ended); nil
 	// discards them. Refusals are logged at most 10 a second.
 	Logger *slog.Logger
@@ -96,6 +104,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.MaxHandshakesPerSource <= 0 {
 		d.MaxHandshakesPerSource = DefaultMaxHandshakesPerSource
+	}
+	if d.HandshakeRate <= 0 {
+		d.HandshakeRate = DefaultHandshakeRate
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

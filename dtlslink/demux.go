@@ -73,7 +73,7 @@ func (l *Link) receive(p *link.Packet, o *drained) {
 		if c := l.candidates[from]; c != nil && r.epoch == 0 {
 			s = c
 		} else if r.isClientHello(b) && (s == nil || (s.up.Load() && !s.dialled)) {
-			s, victim = l.newAccepted(from, p.Path.Local, s)
+			s, victim = l.newAccepted(from, p.Path.Local, s, o.now)
 		}
 	}
 	l.mu.Unlock()

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/udpencap"
 )
@@ -60,6 +62,7 @@ type Link struct {
 	candidates map[netip.AddrPort]*session // a new handshake from a session's address
 	unverified []*session                  // accepted, the cookie not returned yet, oldest first (admit.go)
 	perSource  map[netip.Addr]int          // accepted sessions handshaking, by the peer's address
+	helloRate  *rate.Limiter               // handshakes started (admit.go)
 	failed     map[netip.AddrPort]*failure
 	nsess      int      // sessions in the maps, handshaking ones and candidates included
 	backlog    []rxItem // for ReadBatch, from other goroutines or past its batch
@@ -116,6 +119,7 @@ func New(cfg Config) (*Link, error) {
 		candidates: map[netip.AddrPort]*session{}, failed: map[netip.AddrPort]*failure{}, perSource: map[netip.Addr]int{},
 		done: make(chan struct{}),
 	}
+	l.helloRate = rate.NewLimiter(rate.Limit(c.HandshakeRate), c.HandshakeRate)
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.creds.Store(c.Credentials)
 	peers := c.Peers

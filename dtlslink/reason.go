@@ -25,12 +25,14 @@ const (
 	// MaxUnverified being reached: a flood of them, from spoofed
 	// addresses as a rule.
 	ReasonCookieUnanswered = "cookie_unanswered"
-	ReasonError            = "error" // anything else (local I/O, protocol)
+	// ReasonHelloRate: a ClientHello beyond HandshakeRate, dropped.
+	ReasonHelloRate = "hello_rate"
+	ReasonError     = "error" // anything else (local I/O, protocol)
 )
 
 // Reasons lists every reason, in a fixed order for status and metrics.
 var Reasons = []string{ReasonUnknownCA, ReasonExpired, ReasonBadCertificate, ReasonNameMismatch, ReasonNoCertificate,
-	ReasonPSKMismatch, ReasonPeerRefused, ReasonTimeout, ReasonSessionLimit, ReasonCookieUnanswered, ReasonError}
+	ReasonPSKMismatch, ReasonPeerRefused, ReasonTimeout, ReasonSessionLimit, ReasonCookieUnanswered, ReasonHelloRate, ReasonError}
 
 func reasonIndex(r string) int {
 	for i, x := range Reasons {

@@ -149,11 +149,11 @@ func (l *Link) sessionFor(key netip.AddrPort, p link.Path, o *drained) *session 
 // has authenticated the peer, so a spoofed ClientHello changes nothing.
 // Called with l.mu held; nil when refused. victim is a session admit
 // pushed out for it, for the caller to evict (admit.go).
-func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session) (s, victim *session) {
+func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session, now int64) (s, victim *session) {
 	if !l.listening {
 		return nil, nil
 	}
-	victim, ok := l.admit(from)
+	victim, ok := l.admit(from, now)
 	if !ok {
 		return nil, nil
 	}

@@ -42,7 +42,7 @@ type Stats struct {
 
 type counters struct {
 	opened, closed                             atomic.Uint64
-	refused                                    [11]atomic.Uint64
+	refused                                    [12]atomic.Uint64
 	rxPackets, rxBytes, rxBatches, rxTruncated atomic.Uint64
 	txPackets, txBytes, txBatches              atomic.Uint64
 	txDropped, txErrors, noSession             atomic.Uint64
