@@ -92,7 +92,8 @@ type DialOptions struct {
 // with the association.
 const DefaultEventQueue = 32
 
-// minEventQueue leaves room for the events that are never dropped.
+// minEventQueue leaves room for the events that are never dropped (at
+// most three: COMM_UP, SHUTDOWN_EVENT and the final one) and one more.
 const minEventQueue = 4
 
 // Assoc is an association driven by a Stack, safe for concurrent use.
@@ -110,12 +111,10 @@ type Assoc struct {
 	notify  chan struct{}
 	waiting bool
 	context uint32 // SCTP_CONTEXT, stamped on every message read
-	// evch queues notifications for Events and NextEvent; only handleEvent
-	// sends, under s.mu, and never blocks (see queueEvent). It is closed
-	// after the final event.
-	evch      chan Event
-	evClosed  bool
-	evDropped uint64
+	// events queues notifications for Events and NextEvent; only
+	// handleEvent puts, under s.mu, and never blocks. Its channel is
+	// closed after the final event.
+	events eventQueue
 }
 
 func newAssoc(s *Stack, queue int, context uint32) *Assoc {
@@ -123,7 +122,7 @@ func newAssoc(s *Stack, queue int, context uint32) *Assoc {
 		queue = DefaultEventQueue
 	}
 	queue = max(queue, minEventQueue)
-	return &Assoc{s: s, notify: make(chan struct{}), context: context, evch: make(chan Event, queue)}
+	return &Assoc{s: s, notify: make(chan struct{}), context: context, events: newEventQueue(queue)}
 }
 
 // waitCh is the channel to wait on after the condition checked under s.mu
@@ -160,7 +159,7 @@ func (x *Assoc) handleEvent(a *engine.Association, ev engine.Event) {
 		e := ev
 		x.ended = &e
 	}
-	x.queueEvent(ev)
+	x.events.push(ev)
 	x.wake()
 }
 
@@ -180,38 +179,6 @@ func (x *Assoc) wake() {
 	if x.waiting {
 		close(x.notify)
 		x.notify, x.waiting = make(chan struct{}), false
-	}
-}
-
-// queueEvent puts ev in evch without blocking. The queue is bounded so that
-// an application that never reads notifications does not grow it forever
-// (SENDER_DRY alone comes after every drained send). Events that come at
-// most once keep room reserved: the final one (COMM_LOST, SHUTDOWN_COMP,
-// CANT_STR_ASSOC) always fits in the last slot, COMM_UP and SHUTDOWN_EVENT
-// in the two before. Events that may repeat (PEER_ADDR_CHANGE,
-// REMOTE_ERROR, SEND_FAILED, SENDER_DRY, RESTART) are dropped, and counted,
-// while the queue is that full.
-func (x *Assoc) queueEvent(ev Event) {
-	if x.evClosed {
-		return
-	}
-	room := cap(x.evch) - len(x.evch) // only we send, so room only grows meanwhile
-	final := ev.Type == engine.CommLost || ev.Type == engine.ShutdownComp || ev.Type == engine.CantStartAssoc
-	need := 3
-	switch {
-	case final:
-		need = 1
-	case ev.Type == engine.CommUp || ev.Type == engine.ShutdownEvent:
-		need = 2
-	}
-	if room >= need {
-		x.evch <- ev
-	} else {
-		x.evDropped++
-	}
-	if final {
-		x.evClosed = true
-		close(x.evch)
 	}
 }
 
@@ -361,7 +328,7 @@ func (x *Assoc) Status() Status {
 // or the other, or both knowing that each event goes to one reader.
 func (x *Assoc) NextEvent(ctx context.Context) (Event, error) {
 	select {
-	case ev, ok := <-x.evch:
+	case ev, ok := <-x.events.ch:
 		if !ok {
 			return Event{}, ErrClosed
 		}
@@ -369,7 +336,7 @@ func (x *Assoc) NextEvent(ctx context.Context) (Event, error) {
 	default:
 	}
 	select {
-	case ev, ok := <-x.evch:
+	case ev, ok := <-x.events.ch:
 		if !ok {
 			return Event{}, ErrClosed
 		}
@@ -379,7 +346,7 @@ func (x *Assoc) NextEvent(ctx context.Context) (Event, error) {
 	case <-x.s.done:
 		// Stack.Close delivered every final event before closing done.
 		select {
-		case ev, ok := <-x.evch:
+		case ev, ok := <-x.events.ch:
 			if ok {
 				return ev, nil
 			}
@@ -397,17 +364,33 @@ func (x *Assoc) NextEvent(ctx context.Context) (Event, error) {
 // association.
 //
 // The channel is buffered and bounded (DialOptions.EventQueue,
-// ListenOptions.EventQueue); the stack never blocks on it. While the reader
-// lags and the queue is nearly full, repeating events are dropped (counted
-// by DroppedEvents); COMM_UP, SHUTDOWN_EVENT and the final event are never
-// dropped. It is the queue NextEvent reads.
-func (x *Assoc) Events() <-chan Event { return x.evch }
+// ListenOptions.EventQueue); the stack never blocks on it. It is the queue
+// NextEvent reads. While the reader lags, what waits in it is what
+// matters most:
+//
+//   - SENDER_DRY at most once: another one comes in only after the one
+//     waiting was read, since it would say no more (that one is read
+//     after the sender was last dry). This loses no news and is not
+//     counted as a drop.
+//   - The less important an event, the more free room it needs to be
+//     queued, and it is dropped without: REMOTE_ERROR (as many as the
+//     peer sends ERROR chunks) only while the queue is less than half
+//     full; PEER_ADDR_CHANGE, SEND_FAILED, RESTART, AUTHENTICATION_EVENT
+//     and SENDER_DRY while three slots are free; COMM_UP and
+//     SHUTDOWN_EVENT while two are. The final event always has the last
+//     slot: it is never dropped, nor are COMM_UP and SHUTDOWN_EVENT.
+//
+// So SENDER_DRYs, however many, hold one slot at most, and a peer's ERRORs
+// half the queue. DroppedEvents counts
+// what was lost; Status tells every path's current state after a loss.
+func (x *Assoc) Events() <-chan Event { return x.events.ch }
 
-// DroppedEvents counts the notifications dropped because the queue was full.
+// DroppedEvents counts the notifications dropped for lack of room (see
+// Events). A SENDER_DRY not queued because one waits is not counted.
 func (x *Assoc) DroppedEvents() uint64 {
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
-	return x.evDropped
+	return x.events.dropped
 }
 
 // SetContext sets the association's SCTP_CONTEXT (RFC 6458 8.1.25), which

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -39,9 +40,9 @@ func echoServer(ctx context.Context, ln *stack.Listener) (<-chan *stack.Assoc, <
 	return accepted, done
 }
 
-// TestEventsBoundedKeepsFinal: a reader that lags loses repeating events
-// beyond the bound, never COMM_UP nor the final event, and the channel
-// closes after the final one.
+// TestEventsBoundedKeepsFinal: a reader that lags finds one SENDER_DRY
+// however many round trips drained the send queue, nothing dropped, the
+// final event last, and the channel closed after it.
 func TestEventsBoundedKeepsFinal(t *testing.T) {
 	t.Cleanup(test.CheckRoutines(t))
 	sa, sb, _, _, p := vpair(t, link.UDP)
@@ -76,22 +77,12 @@ func TestEventsBoundedKeepsFinal(t *testing.T) {
 	for ev := range c.Events() { // ends: the channel closes after COMM_LOST
 		got = append(got, ev)
 	}
-	// Repeating events get the slots but three: the last is the final
-	// event's, the two before COMM_UP's and SHUTDOWN_EVENT's.
-	keptDry := queue - 3
-	if len(got) != 1+keptDry+1 {
-		t.Fatalf("got %d events %v, want COMM_UP, %d SENDER_DRY, COMM_LOST", len(got), types(got), keptDry)
+	want := []string{"COMM_UP", "SENDER_DRY", "COMM_LOST"}
+	if !slices.Equal(types(got), want) || !errors.Is(got[len(got)-1].Err, engine.ErrPeerAborted) {
+		t.Fatalf("events %v, want %v (COMM_LOST aborted by peer)", types(got), want)
 	}
-	if got[0].Type != engine.CommUp || got[len(got)-1].Type != engine.CommLost || !errors.Is(got[len(got)-1].Err, engine.ErrPeerAborted) {
-		t.Fatalf("events %v", types(got))
-	}
-	for _, ev := range got[1 : len(got)-1] {
-		if ev.Type != engine.SenderDry {
-			t.Fatalf("events %v", types(got))
-		}
-	}
-	if d := c.DroppedEvents(); d != rounds-uint64(keptDry) {
-		t.Fatalf("DroppedEvents %d, want %d of the %d SENDER_DRY", d, rounds-keptDry, rounds)
+	if d := c.DroppedEvents(); d != 0 {
+		t.Fatalf("DroppedEvents %d, want 0", d)
 	}
 	if _, err := c.NextEvent(ctx); !errors.Is(err, stack.ErrClosed) {
 		t.Fatalf("NextEvent after the final event: %v, want ErrClosed", err)
@@ -168,14 +159,11 @@ func TestEventsAndNextEventShareQueue(t *testing.T) {
 	}
 	wg.Wait()
 	<-srvDone
-	want := map[engine.EventType]int{engine.CommUp: 1, engine.SenderDry: rounds, engine.ShutdownComp: 1}
-	if len(counts) != len(want) {
-		t.Fatalf("events %v, want %v", counts, want)
-	}
-	for k, n := range want {
-		if counts[k] != n {
-			t.Fatalf("events %v, want %v", counts, want)
-		}
+	// A SENDER_DRY comes in only when none waits: one per round while
+	// the readers keep up, fewer when they lag.
+	if len(counts) != 3 || counts[engine.CommUp] != 1 || counts[engine.ShutdownComp] != 1 ||
+		counts[engine.SenderDry] < 1 || counts[engine.SenderDry] > rounds {
+		t.Fatalf("events %v, want COMM_UP and SHUTDOWN_COMP once, SENDER_DRY 1 to %d times", counts, rounds)
 	}
 	if d := c.DroppedEvents(); d != 0 {
 		t.Fatalf("%d events dropped with room for all", d)

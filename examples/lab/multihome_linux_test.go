@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +93,7 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 	eopts := mhLabOpts
 	eopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(enbAddr), netip.MustParseAddr(enbAddr2)}
 	a, err := enb.DialWith(ctx, 0, link.Path{Local: netip.MustParseAddr(enbAddr), Remote: netip.MustParseAddr(edgeRAN)}, 0, port,
-		stack.DialOptions{Options: eopts, EventQueue: 1 << 14}) // the edge's INIT ACK names its second address
+		stack.DialOptions{Options: eopts}) // the edge's INIT ACK names its second address
 	if err != nil {
 		t.Fatalf("connect through the gateways: %v", err)
 	}
@@ -160,15 +161,22 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 		t.Errorf("the MME received %d messages, want %d", got, n)
 	}
 	// Each leg's own peer saw its own path fail and come back; the other
-	// leg's peer saw nothing of it. (The MME's queue is the far end's
-	// default, which SENDER_DRYs may fill: its PEER_ADDR_CHANGEs may be
-	// dropped, never others'.)
+	// leg's peer saw nothing of it. Neither read its events meanwhile:
+	// the default queue holds them, a SENDER_DRY after each of the 700
+	// echoes taking one slot at most.
+	// (The other path stays reachable; on a loaded machine a late
+	// heartbeat answer may make it potentially failed for a moment.)
 	enbChanges, mmeChanges := addrChanges(a), addrChanges(fa.a)
-	if !hasSeq(enbChanges, edgeRAN) || hasAddr(enbChanges, edgeRAN2) {
-		t.Errorf("eNB's PEER_ADDR_CHANGEs %v: want %s failed and available again, nothing else", enbChanges, edgeRAN)
+	if !hasSeq(enbChanges, edgeRAN) || slices.Contains(enbChanges, edgeRAN2+" ADDR_UNREACHABLE") {
+		t.Errorf("eNB's PEER_ADDR_CHANGEs %v: want %s failed and available again, %s never unreachable", enbChanges, edgeRAN, edgeRAN2)
 	}
-	if hasAddr(mmeChanges, coreCN2) || len(mmeChanges) > 0 && !hasSeq(mmeChanges, coreCN) {
-		t.Errorf("MME's PEER_ADDR_CHANGEs %v: only %s may have changed", mmeChanges, coreCN)
+	if !hasSeq(mmeChanges, coreCN) || slices.Contains(mmeChanges, coreCN2+" ADDR_UNREACHABLE") {
+		t.Errorf("MME's PEER_ADDR_CHANGEs %v: want %s failed and available again, %s never unreachable", mmeChanges, coreCN, coreCN2)
+	}
+	for _, x := range []*stack.Assoc{a, fa.a} {
+		if d := x.DroppedEvents(); d != 0 {
+			t.Errorf("%d events dropped", d)
+		}
 	}
 	t.Logf("eNB saw %v; MME saw %v", enbChanges, mmeChanges)
 
@@ -251,15 +259,6 @@ func hasSeq(changes []string, addr string) bool {
 		}
 	}
 	return failed && back
-}
-
-func hasAddr(changes []string, addr string) bool {
-	for _, c := range changes {
-		if strings.HasPrefix(c, addr+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // abortReason is the reason of the User-Initiated Abort among ev's causes.
