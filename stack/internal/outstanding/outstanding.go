@@ -143,11 +143,14 @@ type Queue struct {
 }
 
 // Reset starts the TSN sequence at initialTSN (our Initial TSN, RFC 9260
-// 5.1) with the peer's window arwnd. Nothing may be outstanding (Clear).
+// 5.1) with the peer's window arwnd. Nothing may be outstanding (Clear). A
+// chunk timed under the previous sequence is forgotten: the next one sent
+// is timed.
 func (q *Queue) Reset(initialTSN, arwnd uint32) {
 	q.nextTSN = initialTSN
 	q.cumAck = initialTSN - 1
 	q.peerRwnd = arwnd
+	q.rtt.on = false
 }
 
 // Len is the number of chunks held.

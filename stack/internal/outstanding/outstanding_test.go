@@ -264,7 +264,8 @@ func TestResendMovesDestination(t *testing.T) {
 }
 
 // TestRTTKarn: one chunk timed at a time; a retransmission at or above it,
-// or T3-rtx, ends the timing, and the next new chunk is timed.
+// T3-rtx or a new TSN sequence (a restart) ends the timing, and the next
+// new chunk is timed.
 func TestRTTKarn(t *testing.T) {
 	q := sent(0, 0, 0) // 10 timed
 	q.Mark(2)
@@ -285,6 +286,14 @@ func TestRTTKarn(t *testing.T) {
 	r, _ = q.Ack(Ack{CumTSN: 15, ARwnd: 1000, Sack: true, Now: t0.Add(time.Second)})
 	if !r.HasRTT || r.RTT != time.Second {
 		t.Fatalf("after T3: sample %v %v, want 1s of the chunk timed after it", r.HasRTT, r.RTT)
+	}
+	q.Add(chunk(100), 0, t0) // 16, timed, then failed by a restart
+	q.Clear()
+	q.Reset(5000, 1000)
+	q.Add(chunk(100), 0, t0.Add(time.Second)) // timed anew
+	r, _ = q.Ack(Ack{CumTSN: 5000, ARwnd: 1000, Sack: true, Now: t0.Add(1100 * time.Millisecond)})
+	if !r.HasRTT || r.RTT != 100*time.Millisecond {
+		t.Fatalf("after a new TSN sequence: sample %v %v, want 100ms", r.HasRTT, r.RTT)
 	}
 }
 
