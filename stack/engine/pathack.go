@@ -25,7 +25,10 @@ func (d *dataState) ccOnAck(r *outstanding.Result) {
 }
 
 // noteFastMarked remembers the destinations of chunks the acknowledgement
-// marked for Fast Retransmit, until onFastRetransmit.
+// marked for Fast Retransmit until onFastRetransmit. One marked while the
+// association is in Fast Recovery already is remembered until the next
+// entry, whose step 2 then adjusts its destination too: kept as the engine
+// always did, though 7.2.4 step 2 speaks of the chunks that start it.
 func (t *pathTable) noteFastMarked(r *outstanding.Result) {
 	for _, pa := range t.list {
 		if r.Dests[pa.idx].FastMarked {
