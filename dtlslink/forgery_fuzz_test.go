@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,4 +248,83 @@ func forgeriesKeepNoClock(t *testing.T, spoofed bool) {
 	if st := core.Stats(); st.Sessions != 1 || st.Closed != 0 {
 		t.Fatalf("core after %v of forgeries to a quiet session: %+v; want it up", 3*silence, st)
 	}
+}
+
+// TestConcurrentSealersNeverReuseANonce: packets sealed by several
+// goroutines at once both ways, while forged handshake records from the
+// edge's address keep making pion send its last flight again (records the
+// link opens and seals anew under the same counter), all arrive once: a
+// sequence number (the AES-GCM nonce) used twice would be discarded as a
+// replay by the receiver, and counted.
+func TestConcurrentSealersNeverReuseANonce(t *testing.T) {
+	p := newForgeryPair(t)
+	const writers, batches, per = 4, 50, 5
+	hs := forge(contentHandshake, 0, 1<<20, []byte{11, 0, 0, 3, 0, 1, 0, 0, 0, 0, 0, 3, 0, 0, 0}, nil, false, false)
+	var wg sync.WaitGroup
+	for w := range writers {
+		for _, d := range []struct {
+			from *Link
+			path link.Path
+		}{{p.edge, p.toCore}, {p.core, p.toEdge}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for b := range batches {
+					pkts := make([]link.Packet, per)
+					for i := range pkts {
+						pkts[i] = link.Packet{Path: d.path, Buf: []byte(fmt.Sprintf("w%d b%d p%d", w, b, i))}
+					}
+					if _, err := d.from.WriteBatch(pkts); err != nil {
+						t.Error(err)
+						return
+					}
+					if b%5 == 0 {
+						spoofAt(p.core, hs, p.edgeAt)
+					}
+				}
+			}()
+		}
+	}
+	count := func(rx chan link.Packet) map[string]int {
+		got := map[string]int{}
+		for n := 0; n < writers*batches*per; {
+			select {
+			case pk := <-rx:
+				if pk.Notice != link.NoticeNone {
+					t.Fatalf("notice %v: %v", pk.Notice, pk.Err)
+				}
+				got[string(pk.Buf)]++
+				n++
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%d of %d packets arrived", n, writers*batches*per)
+			}
+		}
+		return got
+	}
+	var atCore, atEdge map[string]int
+	var cw sync.WaitGroup
+	cw.Add(2)
+	go func() { defer cw.Done(); atCore = count(p.coreRx) }()
+	go func() { defer cw.Done(); atEdge = count(p.edgeRx) }()
+	wg.Wait()
+	cw.Wait()
+	for _, got := range []map[string]int{atCore, atEdge} {
+		for k, n := range got {
+			if n != 1 {
+				t.Fatalf("%q arrived %d times", k, n)
+			}
+		}
+	}
+	if ce, ee := p.core.Stats().RxDiscarded, p.edge.Stats().RxDiscarded; ce != 0 || ee != 0 {
+		t.Fatalf("records discarded: %d at the core, %d at the edge (a reused sequence number is one)", ce, ee)
+	}
+}
+
+// spoofAt feeds l a datagram as if read from its socket from from.
+func spoofAt(l *Link, d []byte, from netip.AddrPort) {
+	o := getDrained()
+	o.now = time.Now().UnixNano()
+	l.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: d}, o)
+	l.send(o.tx)
+	putDrained(o)
 }
