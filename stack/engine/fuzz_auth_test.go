@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -37,7 +38,13 @@ func FuzzAuthEstablished(f *testing.F) {
 		sendBurst(t, l, l.srv.assoc, 5)
 		l.net.RunFor(15 * time.Millisecond)
 		r := fuzzRigFor(l, seen, a, ctl)
+		paths := pathsOf(r.a)
 		r.inject(ctl, fuzzPackets(p1, p2, p3)...)
+		// Not even for a moment: a path moved by a forgery (RFC 6951 5.4)
+		// sends the tunnel elsewhere until the peer's next packet.
+		if got := pathsOf(r.a); !slices.Equal(got, paths) {
+			t.Fatalf("an unauthenticated packet moved a path: %v, was %v", got, paths)
+		}
 		for _, nd := range []*sim.Node{l.cn, l.sn} {
 			nd.Imp = sim.Impairments{Delay: time.Millisecond}
 		}
@@ -128,6 +135,19 @@ func authSeeds() []engineSeed {
 		add("init", ctl, seedPkt(seedInit(0x1234, 0)))
 		add("heartbeat-ack", ctl, seedPkt(&wire.HeartbeatAck{Info: make([]byte, 16)}))
 		add("error", ctl, seedPkt(&wire.ErrorChunk{Causes: []wire.Cause{&wire.StaleCookieCause{Staleness: 1}}}))
+		// From the peer's address and another UDP port: a path move.
+		add("heartbeat-other-port", ctl|fzOtherAddr|fzUDP, seedPkt(&wire.Heartbeat{Info: make([]byte, 8)}))
+		add("auth-zero-sack-other-port", ctl|fzOtherAddr|fzUDP, seedPkt(auth(1, wire.HMACSHA256, 32), sack))
 	}
 	return seeds
+}
+
+// pathsOf lists an association's paths with their links, as the engine
+// sends on them.
+func pathsOf(a *engine.Association) []engine.PathStatus {
+	var out []engine.PathStatus
+	for _, p := range a.Status().Paths {
+		out = append(out, engine.PathStatus{Link: p.Link, Path: p.Path})
+	}
+	return out
 }
