@@ -34,6 +34,24 @@ type Credentials struct {
 	PSKIdentity []byte
 }
 
+// String names the credentials without a secret: %v and %+v of a
+// Credentials (or of a struct holding one) would print the pre-shared key
+// and the private key's fields otherwise.
+func (c *Credentials) String() string {
+	switch {
+	case c == nil:
+		return "no credentials"
+	case c.IsPSK():
+		return fmt.Sprintf("pre-shared key (identity %q)", c.PSKIdentity)
+	case c.PeerName != "":
+		return fmt.Sprintf("certificate, peer name %q", c.PeerName)
+	}
+	return "certificate"
+}
+
+// GoString is String: %#v must not print the keys either.
+func (c *Credentials) GoString() string { return c.String() }
+
 // DefaultPSKIdentity is the identity of a key file that names none.
 const DefaultPSKIdentity = "sctpgw"
 

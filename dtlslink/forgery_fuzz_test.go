@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -327,4 +328,25 @@ func spoofAt(l *Link, d []byte, from netip.AddrPort) {
 	l.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: d}, o)
 	l.send(o.tx)
 	putDrained(o)
+}
+
+// TestCredentialsPrintNoSecret: whatever verb formats credentials, alone
+// or inside a struct, neither the pre-shared key nor the private key
+// shows.
+func TestCredentialsPrintNoSecret(t *testing.T) {
+	ca := testlab.NewCA(t, "lab")
+	psk := &Credentials{PSK: bytes.Repeat([]byte{0xab}, 32), PSKIdentity: []byte("edge1")}
+	cert := creds(t, certFiles(t, ca, "edge.lab", ca))
+	key := cert.Certificate.PrivateKey
+	for _, c := range []*Credentials{psk, cert} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			for _, v := range []any{c, struct{ C *Credentials }{c}, []*Credentials{c}} {
+				out := fmt.Sprintf(verb, v)
+				if strings.Contains(strings.ToLower(out), "ab ab") || strings.Contains(out, "[171 171") || strings.Contains(out, "abab") ||
+					strings.Contains(out, "PrivateKey") || strings.Contains(out, fmt.Sprint(key)) {
+					t.Fatalf("%s of %T prints a secret: %s", verb, v, out)
+				}
+			}
+		}
+	}
 }

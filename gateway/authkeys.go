@@ -62,6 +62,9 @@ type KeyEntry struct {
 	Active bool
 }
 
+// GoString is String: %#v must not print the secret either.
+func (k KeyEntry) GoString() string { return k.String() }
+
 // String names the key without its secret.
 func (k KeyEntry) String() string {
 	if k.Active {

@@ -119,3 +119,16 @@ func TestAuthConfigPlan(t *testing.T) {
 		t.Fatalf("plan %+v", a)
 	}
 }
+
+// TestKeyEntryPrintsNoSecret: no verb prints a key's secret, alone, in a
+// slice or in an AuthPlan.
+func TestKeyEntryPrintsNoSecret(t *testing.T) {
+	k := gateway.KeyEntry{ID: 3, Secret: []byte("0123456789abcdef-secret"), Active: true}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{k, []gateway.KeyEntry{k}, gateway.AuthPlan{KeyFile: "f", Keys: []gateway.KeyEntry{k}}} {
+			if out := fmt.Sprintf(verb, v); strings.Contains(out, "secret") || strings.Contains(out, "48 49 50") || strings.Contains(out, "0x30") {
+				t.Fatalf("%s of %T prints the secret: %s", verb, v, out)
+			}
+		}
+	}
+}
