@@ -49,7 +49,10 @@
 // gateway's handshake coupling, docs/design.md 2.1, then holds as on the
 // other links). A refused handshake is counted by reason (Stats.Refused:
 // unknown_ca, expired, name_mismatch, psk_mismatch, ...) and logged, at
-// most ten lines a second.
+// most ten lines a second. ClientHellos are admitted so that a flood of
+// them from spoofed addresses keeps no real peer out and takes no CPU
+// from the sessions up (admit.go: MaxUnverified, MaxHandshakesPerSource,
+// HandshakeRate).
 //
 // # NAT rebinding
 //
@@ -115,10 +118,16 @@
 //     handover are refused); one that fails is discarded silently
 //     (4.1.2.7) and counted (Stats.RxDiscarded); only records that passed
 //     go on to pion, so pion never sees a replay;
-//   - application data is delivered only from the session's current
-//     address; a record from another address goes to pion, which checks
-//     the new path (RFC 9853), and the session moves when the answer to
-//     pion's challenge comes back from there;
+//   - a record from another address than the session's goes to pion,
+//     which delivers it (it authenticated and is fresh: a NAT that rebound
+//     loses nothing) and checks that path (RFC 9853); the session moves
+//     only when the answer to pion's challenge comes back from there, so
+//     a record caught on the way and sent on from elsewhere moves nothing;
+//   - a datagram that does not authenticate changes nothing: not the
+//     session's address, not its idle and silence clocks (only the
+//     engine's packets and authenticated records move them), and pion,
+//     which sees the records of epoch 0, drops them after the handshake
+//     (FuzzSessionIgnoresForgeries);
 //   - only DTLS 1.2 and the epoch after the first handshake exist (pion
 //     does not renegotiate); a record of another epoch is pion's.
 //

@@ -350,3 +350,45 @@ func TestCredentialsPrintNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordFromElsewhere: an authentic record that arrives from an
+// address the session is not at (a NAT that rebound, or an onlooker that
+// caught it on the way and sends it on) is delivered once, authentic and
+// fresh as it is, and draws pion's path challenge to that address, but
+// moves nothing: the session stays where it was until the challenge is
+// answered from there. The same record again, from a third address, is a
+// replay and is discarded.
+func TestRecordFromElsewhere(t *testing.T) {
+	p := newForgeryPair(t)
+	s := p.edgeSs
+	s.drive.Lock()
+	rec := make([]byte, s.rec.sealedLen(5))
+	err := s.rec.sealTo(rec, contentAppData, []byte("moved"))
+	s.drive.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := *p.coreSess.remote.Load()
+	for i, from := range []netip.AddrPort{netip.AddrPortFrom(loop, 1), netip.AddrPortFrom(loop, 2)} {
+		o := getDrained()
+		o.now = time.Now().UnixNano()
+		p.core.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: rec}, o)
+		var got []string
+		for _, it := range o.rx {
+			got = append(got, string(it.buf))
+		}
+		tx := len(o.tx)
+		p.core.send(o.tx)
+		putDrained(o)
+		if want := 1 - i; len(got) != want || (want == 1 && (got[0] != "moved" || tx != 1)) {
+			t.Fatalf("from %v: delivered %q, sent %d datagrams; want %d delivery and a path challenge the first time only", from, got, tx, want)
+		}
+	}
+	if now := *p.coreSess.remote.Load(); now != at {
+		t.Fatalf("the session moved from %v to %v without an answer to its challenge", at, now)
+	}
+	if n := p.core.Stats().RxDiscarded; n != 1 {
+		t.Fatalf("%d records discarded, want the replay", n)
+	}
+	p.alive(t)
+}

@@ -120,8 +120,14 @@ func newRecordLayer(st dtls.State) (*recordLayer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exporting the session state: %w", err)
 	}
+	// Our copies of the secrets go once the AEADs hold them (best effort:
+	// the collector may have copied them, and pion keeps the master
+	// secret for the session's life anyway). Nothing here is logged.
+	defer clear(raw)
 	var es exportedState
-	if err := gob.NewDecoder(bytes.NewReader(raw)).Decode(&es); err != nil {
+	err = gob.NewDecoder(bytes.NewReader(raw)).Decode(&es)
+	defer clear(es.MasterSecret)
+	if err != nil {
 		return nil, fmt.Errorf("reading the session state: %w", err)
 	}
 	keyLen, h, ok := suiteParams(cryptosuite.ID(es.CipherSuiteID))
@@ -141,6 +147,11 @@ func newRecordLayer(st dtls.State) (*recordLayer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deriving the keys: %w", err)
 	}
+	defer func() {
+		for _, k := range [][]byte{keys.ClientWriteKey, keys.ServerWriteKey, keys.ClientWriteIV, keys.ServerWriteIV} {
+			clear(k)
+		}
+	}()
 	sealKey, sealIV, openKey, openIV := keys.ClientWriteKey, keys.ClientWriteIV, keys.ServerWriteKey, keys.ServerWriteIV
 	if !es.IsClient {
 		sealKey, sealIV, openKey, openIV = openKey, openIV, sealKey, sealIV

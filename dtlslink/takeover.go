@@ -35,7 +35,7 @@ func (s *session) sealData(b []byte, o *drained) bool {
 // held): application data from the peer's address is delivered here;
 // everything else that authenticates (alerts, handshake retransmissions,
 // return routability checks, and any record from another address, which
-// pion must see to check that path) goes on to pion.
+// pion must see to check that path, and delivers) goes on to pion.
 func (s *session) receiveRecords(b []byte, from netip.AddrPort, o *drained) {
 	r := s.rec
 	cur := *s.remote.Load()
