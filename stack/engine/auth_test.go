@@ -493,3 +493,45 @@ func TestAuthForgeryMovesNoPath(t *testing.T) {
 		t.Fatalf("after the server's rebinding the path's port is %d, want %d; %d messages", got, port+2, len(l.srv.msgs))
 	}
 }
+
+// TestAuthCoversOnlyWhatFollows: an AUTH chunk that verifies covers the
+// chunks after it and not those before it (RFC 4895 6.3): in
+// DATA, AUTH, DATA from the peer that holds the key, the first DATA,
+// which we require authenticated, is discarded and counted, the second
+// is delivered.
+func TestAuthCoversOnlyWhatFollows(t *testing.T) {
+	sk := keysWith(t, 1, "tunnel key")
+	l := newLab(t, 1808, link.UDP, authCfg(sk))
+	from := link.Path{Local: l.sn.Addr, Remote: l.cn.Addr, RemotePort: l.cn.UDPPort}
+	good := &auth.Keyring{}
+	if err := good.Add(1, []byte("tunnel key")); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHandshake(t, l, from, 40002, good)
+	deliver(t, l, from, hs.cookieEcho(true)) // DATA TSN 100 rides along
+	l.net.RunFor(time.Second)
+	if len(l.srv.msgs) != 1 {
+		t.Fatalf("harness: %d messages after the handshake", len(l.srv.msgs))
+	}
+	before := &wire.Data{Unordered: true, Beginning: true, Ending: true, TSN: 101, Payload: []byte("before AUTH")}
+	after := &wire.Data{Unordered: true, Beginning: true, Ending: true, TSN: 102, Payload: []byte("after AUTH")}
+	alg := hs.sess.SendAlgorithm()
+	hdr := wire.CommonHeader{SrcPort: hs.port, DstPort: serverPort, VerificationTag: hs.peerTag}
+	pkt := wire.AppendPacket(nil, hdr, before, &wire.Auth{SharedKeyID: 1, HMAC: make([]byte, alg.Size)}, after)
+	off := len(wire.AppendPacket(nil, hdr, before))
+	hs.sess.Sign(pkt, off)
+	wire.SetChecksum(pkt)
+	unauth := sk.Stats().Unauthenticated
+	deliver(t, l, from, pkt)
+	l.net.RunFor(time.Second)
+	var got []string
+	for _, m := range l.srv.msgs {
+		got = append(got, string(m.Data))
+	}
+	if len(got) != 2 || got[1] != "after AUTH" {
+		t.Fatalf("delivered %q, want the handshake's message and \"after AUTH\" only", got)
+	}
+	if st := sk.Stats(); st.Unauthenticated != unauth+1 || st.BadMAC != 0 {
+		t.Errorf("stats %+v, want one more unauthenticated and no bad MAC", st)
+	}
+}
