@@ -149,6 +149,10 @@ func appendLocalAddrs(ps []wire.Param, c *Config, kind link.Kind) []wire.Param {
 	return ps
 }
 
+// minPathMTU is the least IP-level MTU believed, from the configuration, a
+// link's hint or an ICMP report: IPv4's 576 (RFC 791).
+const minPathMTU = 576
+
 // Defaults of RFC 9260 section 16 and common stack practice.
 const (
 	DefaultRTOInitial        = time.Second
@@ -234,8 +238,8 @@ func (c Config) Validate() error {
 	case c.RecvBuffer < minRecvBuffer:
 		// RFC 9260 6.1 / 3.3.2: a_rwnd of at least 1500.
 		return fmt.Errorf("engine: RecvBuffer %d below %d", c.RecvBuffer, minRecvBuffer)
-	case c.PeerAddr.PathMTU < 576:
-		return fmt.Errorf("engine: PathMTU %d below 576", c.PeerAddr.PathMTU)
+	case c.PeerAddr.PathMTU < minPathMTU:
+		return fmt.Errorf("engine: PathMTU %d below %d", c.PeerAddr.PathMTU, minPathMTU)
 	case c.MaxSeg != 0 && c.MaxSeg < 64:
 		return fmt.Errorf("engine: MaxSeg %d below 64", c.MaxSeg)
 	case c.MaxMessage < 1:

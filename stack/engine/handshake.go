@@ -237,7 +237,7 @@ func (a *Association) handleInitExisting(linkIdx int, p link.Path, pkt *wire.Pac
 		// 5.2.1 (COOKIE-ECHOED) and 5.2.2: an INIT that adds addresses
 		// is refused, listing them, and the association stays as it is.
 		// The ABORT is one packet: the list is cut to what fits it.
-		room := a.cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote) -
+		room := h.pathMTU(linkIdx, p, a.cfg.PeerAddr.PathMTU) - h.cfg.Links[linkIdx].overhead(p.Remote) -
 			wire.CommonHeaderLen - wire.ChunkHeaderLen - wire.CauseHeaderLen
 		added, cut := a.addedAddrParams(linkIdx, &ini, room)
 		h.discard(DiscardReportCut, linkIdx, p, nil, cut)

@@ -29,6 +29,24 @@ type LinkInfo struct {
 	// ChecksumVerified says the link checks the CRC32c of what it
 	// delivers (link.ChecksumVerifier): the Host does not check it again.
 	ChecksumVerified bool
+	// MTUHint, when set, is what the link knows of the MTU toward a path
+	// (link.MTUHinter); 0 means it does not know. The Host sizes packets
+	// by the smaller of it and the configured PathMTU (Host.pathMTU).
+	MTUHint func(p link.Path) int
+}
+
+// pathMTU is the IP-level MTU packets on path p of link linkIdx are sized
+// by before anything else is learnt of it: the configured one, or the
+// link's hint when smaller. The listener sizes its INIT ACK by it, since
+// a stateless answer the link refuses cannot be resized (RFC 9260 7.3
+// wants packets within the path MTU), and every new path starts from it.
+func (h *Host) pathMTU(linkIdx int, p link.Path, configured int) int {
+	if f := h.cfg.Links[linkIdx].MTUHint; f != nil {
+		if m := f(p); m >= minPathMTU && m < configured {
+			return m
+		}
+	}
+	return configured
 }
 
 func (l LinkInfo) overhead(remote netip.Addr) int {

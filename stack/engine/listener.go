@@ -361,7 +361,7 @@ func (l *listener) answerInit(linkIdx int, p link.Path, pkt *wire.Packet, ini *w
 		abort(&wire.InvalidMandatoryParamCause{})
 		return
 	}
-	maxPkt := cfg.PeerAddr.PathMTU - h.cfg.Links[linkIdx].overhead(p.Remote)
+	maxPkt := h.pathMTU(linkIdx, p, cfg.PeerAddr.PathMTU) - h.cfg.Links[linkIdx].overhead(p.Remote)
 	ours := appendLocalAddrs(appendOurParams(nil, &cfg), &cfg, h.LinkKind(linkIdx))
 	var authSt cookie.State
 	if cfg.Auth.Keys != nil {

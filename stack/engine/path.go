@@ -52,7 +52,7 @@ func newPath(a *Association, linkIdx int, p link.Path, confirmed bool) *path {
 func (pa *path) reset() {
 	cfg := &pa.a.cfg
 	pa.rto = rto.New(rto.Config{Initial: cfg.RTO.Initial, Min: cfg.RTO.Min, Max: cfg.RTO.Max})
-	pa.mtu = cfg.PeerAddr.PathMTU
+	pa.mtu = pa.a.host.pathMTU(pa.linkIdx, pa.p, cfg.PeerAddr.PathMTU)
 	pa.errors = 0
 	pa.state = PathActive
 	pa.hb.reset(pa)
@@ -77,7 +77,7 @@ func (pa *path) maxPacket() int {
 }
 
 func (pa *path) setMTU(mtu int) {
-	if mtu >= 576 && mtu < pa.mtu {
+	if mtu >= minPathMTU && mtu < pa.mtu {
 		pa.mtu = mtu
 		if pa.cc != nil {
 			pa.cc.OnMTUChange(pa.maxPacket())

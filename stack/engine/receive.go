@@ -257,7 +257,7 @@ func (a *Association) handleHeartbeat(linkIdx int, p link.Path, c wire.RawChunk)
 	off := linkIdx != tx.linkIdx || p.Remote != tx.p.Remote
 	room := a.tx().maxPacket() - wire.CommonHeaderLen - a.hbAckLen
 	if off {
-		room = a.cfg.PeerAddr.PathMTU - a.host.cfg.Links[linkIdx].overhead(p.Remote) - wire.CommonHeaderLen - a.auth.overhead
+		room = a.host.pathMTU(linkIdx, p, a.cfg.PeerAddr.PathMTU) - a.host.cfg.Links[linkIdx].overhead(p.Remote) - wire.CommonHeaderLen - a.auth.overhead
 	}
 	if n > room {
 		a.host.discard(DiscardReportCut, linkIdx, p, nil, 1)

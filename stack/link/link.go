@@ -128,6 +128,21 @@ type ChecksumVerifier interface {
 	VerifiesChecksum() bool
 }
 
+// MTUHinter is implemented by a link that can tell the IP-level MTU of the
+// way to a path's peer before anything was sent on it: for a socket link,
+// what the kernel's route says (the outgoing interface's MTU, a route's mtu
+// attribute, or what path MTU discovery cached). The engine sizes nothing
+// above it, however large its configured PathMTU: on a tunnel interface of
+// 1280 or 1420 bytes, a listener's INIT ACK, which it sends without
+// keeping state and so cannot resize after a refusal, and an
+// association's first packets fit from the start.
+type MTUHinter interface {
+	// MTUHint returns that MTU, or 0 when the link does not know. It is
+	// called by the engine's driver, for every INIT answered and path
+	// made: it must be cheap (a system call or two) and must not block.
+	MTUHint(p Path) int
+}
+
 // Link is a packet transport for SCTP. ReadBatch and WriteBatch may be called
 // from different goroutines, but each from one goroutine at a time.
 type Link interface {

@@ -104,6 +104,15 @@ type Iface struct {
 	// PortUse hook (and with it the port linger's deadlines) only if one of
 	// its links filters.
 	FilterPorts bool
+	// MTU, when set, is the IP-level MTU of the node's interface: a packet
+	// larger than it with the link's overhead never leaves, and the
+	// sender's own kernel reports it at once with a NoticeFragNeeded
+	// quoting it (as udpencap and rawip turn EMSGSIZE into one), unless
+	// the packet has link.Packet.Fragment. The link also tells it to the
+	// Host (engine.LinkInfo.MTUHint) unless NoMTUHint is set, as a link
+	// that cannot tell. Either may change between packets.
+	MTU       int
+	NoMTUHint bool
 }
 
 // Node is a simulated host with one or more links (link i is Ifaces[i]).
@@ -172,7 +181,7 @@ func (nd *Node) newHost() {
 	r := rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64()))
 	infos := make([]engine.LinkInfo, len(nd.Ifaces))
 	for i, f := range nd.Ifaces {
-		infos[i] = engine.LinkInfo{Kind: f.Kind, AnswerUnserved: f.Kind == link.UDP}
+		infos[i] = engine.LinkInfo{Kind: f.Kind, AnswerUnserved: f.Kind == link.UDP, MTUHint: f.mtuHint}
 	}
 	nd.open = map[int]map[uint16]bool{}
 	cfg := engine.HostConfig{Links: infos, Rand: seededReader{r}}
@@ -412,18 +421,37 @@ func (n *Network) recycle(q *inflight) {
 // ICMP carries as much as fits a 576-byte datagram (RFC 1812 4.3.2.3).
 const icmpQuote = 576 - 20 - 8 - 20
 
-// tooBig drops p if it exceeds the sender's PathMTU with DF set, and queues
-// the router's "fragmentation needed" back to the sender after the one-way
-// delay. Packets with Fragment pass: the router fragments them and the peer
-// reassembles, so the SCTP packet arrives whole.
+// mtuHint is the interface MTU as the link tells it (engine.LinkInfo.MTUHint).
+func (f *Iface) mtuHint(link.Path) int {
+	if f.NoMTUHint {
+		return 0
+	}
+	return f.MTU
+}
+
+// tooBig drops p if it exceeds the sender's interface MTU, and queues the
+// sender's own report at once, or if it exceeds the PathMTU of a router on
+// the way with DF set, and queues the router's "fragmentation needed" back
+// to the sender after the one-way delay. Packets with Fragment pass: IP
+// fragments them and the peer reassembles, so the SCTP packet arrives
+// whole.
 func (n *Network) tooBig(from *Node, fromLink int, p link.Packet) bool {
-	mtu := from.Imp.PathMTU
 	src := from.iface(fromLink)
 	ovh := link.IPOverhead(p.Path.Remote)
 	if src.Kind == link.UDP {
 		ovh += 8
 	}
-	if mtu == 0 || p.Fragment || len(p.Buf)+ovh <= mtu {
+	size := len(p.Buf) + ovh
+	var mtu int
+	var delay time.Duration
+	switch {
+	case p.Fragment:
+		return false
+	case src.MTU > 0 && size > src.MTU:
+		mtu = src.MTU
+	case from.Imp.PathMTU > 0 && size > from.Imp.PathMTU:
+		mtu, delay = from.Imp.PathMTU, from.Imp.Delay
+	default:
 		return false
 	}
 	n.TooBig++
@@ -434,7 +462,7 @@ func (n *Network) tooBig(from *Node, fromLink int, p link.Packet) bool {
 	q := p.Buf[:min(len(p.Buf), icmpQuote)]
 	n.seq++
 	heap.Push(&n.inbox, &inflight{
-		at: n.now.Add(from.Imp.Delay), seq: n.seq, from: from, to: from, toLink: fromLink,
+		at: n.now.Add(delay), seq: n.seq, from: from, to: from, toLink: fromLink,
 		path:   link.Path{Local: src.Addr, Remote: p.Path.Remote, RemotePort: p.Path.RemotePort},
 		buf:    append([]byte(nil), q...),
 		notice: link.NoticeFragNeeded, mtu: mtu,
