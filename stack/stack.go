@@ -138,6 +138,9 @@ func New(cfg Config) (*Stack, error) {
 		cv, _ := l.(link.ChecksumVerifier)
 		infos[i] = engine.LinkInfo{Kind: l.Kind(), Overhead: l.Overhead, AnswerUnserved: ans,
 			ChecksumVerified: cv != nil && cv.VerifiesChecksum()}
+		if mh, ok := l.(link.MTUHinter); ok {
+			infos[i].MTUHint = mh.MTUHint
+		}
 	}
 	s := &Stack{
 		cfg: cfg, clock: cfg.Clock, log: lf.NewLogger("sctp"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/transport/v3"
 
+	"github.com/sctpgw/sctpgw/internal/routemtu"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -42,6 +43,7 @@ type Link struct {
 	dual  bool       // one socket for IPv6 and IPv4
 	port  uint16
 	log   *slog.Logger
+	mtu   *routemtu.Prober // MTUHint's; nil over a network that is not the host's
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -85,6 +87,12 @@ func Listen(cfg Config) (*Link, error) {
 	if err := setBuffers(conn, cfg.ReadBuffer, cfg.WriteBuffer, l.log); err != nil {
 		conn.Close()
 		return nil, err
+	}
+	if _, ok := conn.(*net.UDPConn); ok {
+		if l.mtu, err = routemtu.Open(); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("udpencap: %w", err)
+		}
 	}
 	if uc, ok := conn.(*net.UDPConn); ok {
 		bio, err := newBatchIO(uc, l.specificBound(), &l.stats, l.log)
@@ -255,6 +263,7 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 func (l *Link) Close() error {
 	l.closeOnce.Do(func() {
 		l.closed.Store(true)
+		l.mtu.Close()
 		if err := l.conn.Close(); err != nil {
 			l.closeErr = fmt.Errorf("udpencap: close: %w", err)
 		}

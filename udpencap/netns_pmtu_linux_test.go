@@ -73,3 +73,33 @@ func TestE2EAssocNetnsPMTUDrop(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EAssocNetnsInterfaceMTU: in the same lab the server's own interface
+// is the narrow one. Its link tells the engine the MTU of its route to the
+// client (Link.MTUHint), so the association it accepts starts at the
+// interface's 1280, and a burst of 8 KiB messages from the server leaves
+// without one datagram refused by its kernel (EMSGSIZE), nor fragmented;
+// the client, whose interface carries 1500, starts at 1500. Without the
+// hint the server starts at 1500 and its first full datagrams are refused.
+func TestE2EAssocNetnsInterfaceMTU(t *testing.T) {
+	lab := newPMTULab(t, "sgwi")
+	srvLink := listenIn(t, lab.s, Config{ReadBuffer: 4 << 20})
+	cliLink := listenIn(t, lab.c, Config{ReadBuffer: 4 << 20})
+	srv, cli := newStackT(t, srvLink), newStackT(t, cliLink)
+	ln := listenS(t, srv, portS1AP, fastOpts)
+	ctx := testlab.Ctx(t, time.Minute)
+	if got := srvLink.MTUHint(pathTo(pmtuClient4, DefaultPort)); got != pmtuRouterMTU {
+		t.Fatalf("the server link's MTU hint toward the client is %d, want its interface's %d", got, pmtuRouterMTU)
+	}
+	c, s := testlab.DialAccept(t, ctx, cli, pathTo(pmtuServer4, DefaultPort), 0, portS1AP, fastOpts, ln)
+	if got, want := c.Status().Primary.MTU, 1500; got != want {
+		t.Errorf("the client starts at path MTU %d, want its interface's %d", got, want)
+	}
+	if got := s.Status().Primary.MTU; got != pmtuRouterMTU {
+		t.Fatalf("the server starts at path MTU %d, want its interface's %d", got, pmtuRouterMTU)
+	}
+	testlab.Burst(t, ctx, s, c, 16, 8<<10, 10*time.Second)
+	if st := srvLink.Stats(); st.TxErrors != 0 || st.TxFragmented != 0 {
+		t.Errorf("server link: %d sends refused, %d datagrams sent fragmentable; want none", st.TxErrors, st.TxFragmented)
+	}
+}

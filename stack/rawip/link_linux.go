@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/routemtu"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -46,6 +47,7 @@ type Link struct {
 	// begins; every poll includes it, so Close unblocks readers and writers.
 	wake int
 	nl   *netlinkConn
+	mtu  *routemtu.Prober // MTUHint's; opened here, so in the link's namespace
 
 	addrs      []netip.Addr // served addresses; empty: all
 	src4, src6 netip.Addr   // source when Path.Local is unset: the only configured address of its family
@@ -135,6 +137,9 @@ func Listen(cfg Config) (*Link, error) {
 	}
 	if l.nl, err = openNetlink(); err != nil {
 		return nil, err
+	}
+	if l.mtu, err = routemtu.Open(); err != nil {
+		return nil, fmt.Errorf("rawip: %w", err)
 	}
 	l.warnForeignAddrs()
 	if len(l.socks) == 1 {
@@ -366,6 +371,7 @@ func (l *Link) release() error {
 	if l.nl != nil {
 		l.nl.close()
 	}
+	l.mtu.Close() // nil-safe
 	if l.wake >= 0 {
 		unix.Close(l.wake)
 		l.wake = -1
