@@ -51,8 +51,11 @@ type AuthConfig struct {
 // AuthPlan is a route's auth block, checked: its key file read.
 type AuthPlan struct {
 	KeyFile string
-	HMACs   []wire.HMACID
-	Keys    []KeyEntry
+	// HMACs are the algorithms offered, in order: "sha256", "sha1".
+	HMACs []string
+	Keys  []KeyEntry
+
+	hmacIDs []wire.HMACID // HMACs as the engine takes them
 }
 
 // KeyEntry is one key of a key file.
@@ -83,9 +86,9 @@ func (a *AuthConfig) plan() (*AuthPlan, error) {
 	p := &AuthPlan{KeyFile: a.KeyFile}
 	switch a.HMAC {
 	case "", "sha256":
-		p.HMACs = []wire.HMACID{wire.HMACSHA256, wire.HMACSHA1}
+		p.HMACs, p.hmacIDs = []string{"sha256", "sha1"}, []wire.HMACID{wire.HMACSHA256, wire.HMACSHA1}
 	case "sha1":
-		p.HMACs = []wire.HMACID{wire.HMACSHA1}
+		p.HMACs, p.hmacIDs = []string{"sha1"}, []wire.HMACID{wire.HMACSHA1}
 	default:
 		return nil, fmt.Errorf("hmac: %q: expected sha256 or sha1", a.HMAC)
 	}

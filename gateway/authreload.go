@@ -24,12 +24,12 @@ type routeAuth struct {
 }
 
 // setupAuth gives route r the keys of its plan, on its udp:// sides.
-func (g *Gateway) setupAuth(r *Route, rp RoutePlan, listenUDP, forwardUDP bool) error {
+func (g *Gateway) setupAuth(r *route, rp RoutePlan, listenUDP, forwardUDP bool) error {
 	keys, err := newAuthKeys(rp.Auth.Keys)
 	if err != nil {
 		return fmt.Errorf("gateway: route %s: auth: %w", rp.Name, err)
 	}
-	ac := engine.AuthConfig{Keys: keys, HMACs: rp.Auth.HMACs, Required: true}
+	ac := engine.AuthConfig{Keys: keys, HMACs: rp.Auth.hmacIDs, Required: true}
 	if listenUDP {
 		r.Ingress.Auth = ac
 	}

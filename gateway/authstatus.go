@@ -42,7 +42,7 @@ func authStatus(name string, k *engine.AuthKeys) AuthStatus {
 }
 
 // Auth reports the SCTP-AUTH figures of each route that has an auth block.
-func (c *Core) Auth() []AuthStatus {
+func (c *core) Auth() []AuthStatus {
 	var s []AuthStatus
 	for _, rs := range c.routes {
 		if rs.r.Auth != nil {

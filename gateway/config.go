@@ -168,9 +168,16 @@ func (c *Config) Validate() error {
 	return err
 }
 
-// Engine turns the settings into an engine configuration, with defaults,
-// and checks them.
-func (s SCTPConfig) Engine() (engine.Config, error) {
+// Validate checks the settings as Plan does, naming the setting, its value
+// and what is expected.
+func (s SCTPConfig) Validate() error {
+	_, err := s.engineConfig()
+	return err
+}
+
+// engineConfig turns the settings into an engine configuration, with
+// defaults, and checks them.
+func (s SCTPConfig) engineConfig() (engine.Config, error) {
 	var e engine.Config
 	for _, v := range []struct {
 		name string
@@ -217,6 +224,25 @@ func (s SCTPConfig) Engine() (engine.Config, error) {
 		return e, err
 	}
 	return e, nil
+}
+
+// sctpConfigOf is e as an sctp block with every setting given: what
+// RoutePlan.SCTP shows of a route's engine configuration.
+func sctpConfigOf(e engine.Config) SCTPConfig {
+	heartbeat := e.PeerAddr.Heartbeat != engine.HeartbeatOff
+	pf := e.PeerAddr.PotentiallyFailed != engine.PFOff
+	nodelay := e.NoDelay
+	return SCTPConfig{
+		OutStreams: int(e.InitMsg.OutStreams), MaxInStreams: int(e.InitMsg.MaxInStreams),
+		MaxInitRetrans: e.InitMsg.MaxAttempts, MaxInitTimeout: Duration(e.InitMsg.MaxInitTimeout),
+		RTOInitial: Duration(e.RTO.Initial), RTOMin: Duration(e.RTO.Min), RTOMax: Duration(e.RTO.Max),
+		MaxRetrans: e.Assoc.MaxRetrans, CookieLife: Duration(e.Assoc.CookieLife),
+		HBInterval: Duration(e.PeerAddr.HBInterval), Heartbeat: &heartbeat,
+		PathMaxRetrans: e.PeerAddr.PathMaxRetrans, PathMTU: e.PeerAddr.PathMTU,
+		PotentiallyFailed: &pf, PFMaxRetrans: e.PeerAddr.PFMaxRetrans,
+		SackDelay: Duration(e.DelayedAck.Delay), SackFreq: e.DelayedAck.Freq, NoDelay: &nodelay,
+		MaxSeg: e.MaxSeg, RecvBuffer: e.RecvBuffer, SendBuffer: e.SendBuffer, MaxMessage: e.MaxMessage, MaxBurst: e.MaxBurst,
+	}
 }
 
 func or(v, d int) int {

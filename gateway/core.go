@@ -5,9 +5,11 @@
 // graceful shutdown and abort (with causes) carried across, restarts and
 // draining.
 //
-// Core is sans-IO: it runs inside an engine Host's handlers, so it is
-// driven by a stack runtime in production and by the simulator in tests.
-// Gateway (gateway.go) is the runtime around it.
+// Its pairing logic (core, core.go) is sans-IO: it runs inside an engine
+// Host's handlers, so it is driven by a stack runtime in production and by
+// the simulator in the package's tests (export_test.go). It is not part of
+// the package's API, nor is the engine: Gateway (gateway.go) is the runtime
+// around it, configured by a Plan, observed through Snapshot and Stats.
 package gateway
 
 import (
@@ -23,9 +25,9 @@ import (
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
-// Route is one listen side bound to one forward side, with host link
+// route is one listen side bound to one forward side, with host link
 // indexes resolved.
-type Route struct {
+type route struct {
 	Name string
 	// ListenLink and ListenPort: where ingress associations arrive.
 	ListenLink int
@@ -72,8 +74,8 @@ type Counters struct {
 	BytesForwarded    [2]uint64
 	InvalidStreamMsgs uint64 // discarded with an ERROR cause 1 (docs/design.md 2.3)
 	// OversizeMsgs counts messages the far side could not send, larger
-	// than its MaxMessage: the pair was aborted toward their sender. NewCore
-	// refuses a route whose sides' MaxMessage differ, so only a Route
+	// than its MaxMessage: the pair was aborted toward their sender. newCore
+	// refuses a route whose sides' MaxMessage differ, so only a route
 	// changed after it gets there.
 	OversizeMsgs uint64
 	// AbortedMsgs counts messages acknowledged to one peer and never
@@ -121,7 +123,7 @@ func (l *refusalLog) admit(now time.Time) (ok bool, suppressed uint64, since tim
 
 // routeState is a route and what the core keeps per route.
 type routeState struct {
-	r       *Route
+	r       *route
 	cnt     Counters
 	setup   Histogram // COOKIE ECHO accepted to egress COMM_UP
 	refused refusalLog
@@ -146,8 +148,8 @@ func (rs *routeState) initRefusal(d acl.Decision) []wire.Cause {
 	return rs.initAbort[i]
 }
 
-// Core is the pairing logic over one engine Host.
-type Core struct {
+// core is the pairing logic over one engine Host.
+type core struct {
 	h      *engine.Host
 	routes []*routeState
 	pairs  map[*pair]struct{}
@@ -156,10 +158,10 @@ type Core struct {
 	draining bool
 }
 
-// NewCore installs a listener per route on h. It must be called by the
+// newCore installs a listener per route on h. It must be called by the
 // goroutine that drives h.
-func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
-	c := &Core{h: h, pairs: map[*pair]struct{}{}, log: log}
+func newCore(h *engine.Host, routes []*route, log *slog.Logger) (*core, error) {
+	c := &core{h: h, pairs: map[*pair]struct{}{}, log: log}
 	for _, r := range routes {
 		if err := r.checkMessageSizes(); err != nil {
 			return nil, err
@@ -198,7 +200,7 @@ func NewCore(h *engine.Host, routes []*Route, log *slog.Logger) (*Core, error) {
 // or a message the gateway acknowledged could not be forwarded
 // (docs/design.md 2.2). So the two MaxMessage, defaults applied, are
 // equal; a route planned from one configuration shares the setting.
-func (r *Route) checkMessageSizes() error {
+func (r *route) checkMessageSizes() error {
 	in, out := r.Ingress.WithDefaults().MaxMessage, r.Egress.WithDefaults().MaxMessage
 	if in != out {
 		return fmt.Errorf("gateway: route %s: Ingress.MaxMessage %d, Egress.MaxMessage %d: a message either side accepts must fit the other side, both ways; make them equal", r.Name, in, out)
@@ -209,7 +211,7 @@ func (r *Route) checkMessageSizes() error {
 // logRefusal logs a refused attempt unless the route is over its
 // RefusalLogPerSecond; the formatting, which allocates, happens only for
 // lines that are written.
-func (c *Core) logRefusal(rs *routeState, what string, src netip.Addr, port uint16, d acl.Decision) {
+func (c *core) logRefusal(rs *routeState, what string, src netip.Addr, port uint16, d acl.Decision) {
 	now := c.h.Now()
 	ok, suppressed, since := rs.refused.admit(now)
 	if suppressed > 0 {
@@ -267,7 +269,7 @@ func (rs *routeState) countRefusal(d acl.Decision) {
 }
 
 // Counters returns the gateway's figures, summed over its routes.
-func (c *Core) Counters() Counters {
+func (c *core) Counters() Counters {
 	var t Counters
 	for _, rs := range c.routes {
 		t.add(&rs.cnt)
@@ -308,7 +310,7 @@ type RouteStats struct {
 }
 
 // RouteStats reports each route's figures.
-func (c *Core) RouteStats() []RouteStats {
+func (c *core) RouteStats() []RouteStats {
 	out := make([]RouteStats, len(c.routes))
 	idx := make(map[*routeState]int, len(c.routes))
 	for i, rs := range c.routes {
@@ -331,7 +333,7 @@ func (c *Core) RouteStats() []RouteStats {
 
 // accept handles a valid COOKIE ECHO on a route: policy, then the egress
 // dial; the COOKIE ACK waits for egress (docs/design.md 2.1).
-func (c *Core) accept(rs *routeState, req *engine.AcceptRequest) {
+func (c *core) accept(rs *routeState, req *engine.AcceptRequest) {
 	r := rs.r
 	now := c.h.Now()
 	in := req.Association()
@@ -407,7 +409,7 @@ func userAbort(reason string) wire.Cause {
 // Drain shuts every pair down without losing what was acknowledged, and
 // refuses new ones (docs/design.md 2.8; see pair.drain). Call AbortAll
 // once the drain deadline passes.
-func (c *Core) Drain(now time.Time) {
+func (c *core) Drain(now time.Time) {
 	c.draining = true
 	for p := range c.pairs {
 		p.drain(now)
@@ -415,7 +417,7 @@ func (c *Core) Drain(now time.Time) {
 }
 
 // AbortAll aborts what is left with reason.
-func (c *Core) AbortAll(now time.Time, reason string) {
+func (c *core) AbortAll(now time.Time, reason string) {
 	for p := range c.pairs {
 		for d := range p.side {
 			if s := &p.side[d]; s.a != nil && !s.closed {
@@ -429,10 +431,10 @@ func (c *Core) AbortAll(now time.Time, reason string) {
 }
 
 // Pairs reports how many pairs are alive.
-func (c *Core) Pairs() int { return len(c.pairs) }
+func (c *core) Pairs() int { return len(c.pairs) }
 
 // EachPair calls f for every pair.
-func (c *Core) EachPair(f func(PairStatus)) {
+func (c *core) EachPair(f func(PairStatus)) {
 	for p := range c.pairs {
 		f(p.status())
 	}

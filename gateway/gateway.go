@@ -75,12 +75,12 @@ type KernelGuard interface {
 type Gateway struct {
 	plan   *Plan
 	st     *stack.Stack
-	core   *Core
+	core   *core
 	log    *slog.Logger
 	native link.Link
 	udp    link.Link
 	dtls   link.Link
-	routes []*Route
+	routes []*route
 	guard  KernelGuard
 	// auth are the routes' key files; stopAuth ends their watcher.
 	auth     []*routeAuth
@@ -156,10 +156,10 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	}
 	for _, rp := range p.Routes {
 		l, f := rp.Listen, rp.Forward
-		r := &Route{
+		r := &route{
 			Name: rp.Name, ListenLink: linkFor(l), ListenPort: l.SCTPPort,
 			ForwardLink: linkFor(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
-			Ingress: rp.Engine, Egress: rp.Engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
+			Ingress: rp.engine, Egress: rp.engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
 		}
 		multihome(r, l, f)
 		if f.Tunnel() {
@@ -224,7 +224,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	g.st = st
 	var cerr error
 	if err := stackhost.Do(st, func(h *engine.Host, _ time.Time) {
-		g.core, cerr = NewCore(h, g.routes, root.With(logs.ScopeKey, "pair"))
+		g.core, cerr = newCore(h, g.routes, root.With(logs.ScopeKey, "pair"))
 	}); err != nil {
 		cerr = err
 	}
@@ -248,7 +248,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 // forward URL's the target's other addresses (connectx) and its from= the
 // egress side's local ones (listed in its INIT, the first the source of
 // the primary path).
-func multihome(r *Route, l, f Endpoint) {
+func multihome(r *route, l, f Endpoint) {
 	if l.Native() && l.Multihomed() {
 		r.Ingress.LocalAddrs = l.Addrs
 	}
@@ -296,7 +296,7 @@ func (g *Gateway) Snapshot() Snapshot {
 		s.Gateway = g.core.Counters()
 		s.ACL = g.core.ACL()
 		s.Auth = g.core.Auth()
-		s.SNMP = SNMP(h.Stats())
+		s.SNMP = sctpStatsOf(h.Stats()).snmp()
 		s.Discards = discardStatus(h.Stats())
 		s.Draining = g.core.draining
 	})
@@ -306,12 +306,12 @@ func (g *Gateway) Snapshot() Snapshot {
 	return s
 }
 
-// Stats is what metrics export: figures per route and per link, the
-// engine's SNMP counters, and whether the gateway is draining. It lists no
-// pair: its size does not grow with traffic.
+// Stats is what metrics export: figures per route and per link, the SCTP
+// stack's counters, and whether the gateway is draining. It lists no pair:
+// its size does not grow with traffic.
 type Stats struct {
 	Routes     []RouteStats
-	SCTP       engine.Stats
+	SCTP       SCTPStats
 	Links      []LinkStatus
 	KernelSCTP *portguard.Status // nil without a guard
 	Draining   bool
@@ -322,7 +322,7 @@ func (g *Gateway) Stats() Stats {
 	var s Stats
 	stackhost.Do(g.st, func(h *engine.Host, _ time.Time) {
 		s.Routes = g.core.RouteStats()
-		s.SCTP = h.Stats()
+		s.SCTP = sctpStatsOf(h.Stats())
 		s.Draining = g.core.draining
 	})
 	s.Links = g.linkStatuses()
@@ -338,22 +338,6 @@ func (g *Gateway) guardStatus() *portguard.Status {
 	}
 	st := g.guard.Status()
 	return &st
-}
-
-// SNMP names the engine's counters as /proc/net/sctp/snmp does.
-func SNMP(st engine.Stats) map[string]uint64 {
-	return map[string]uint64{
-		"SctpCurrEstab": uint64(st.CurrEstab), "SctpActiveEstabs": st.ActiveEstabs,
-		"SctpPassiveEstabs": st.PassiveEstabs, "SctpAborteds": st.Aborteds, "SctpShutdowns": st.Shutdowns,
-		"SctpOutOfBlues": st.OutOfBlues, "SctpChecksumErrors": st.ChecksumErrors,
-		"SctpOutCtrlChunks": st.OutCtrlChunks, "SctpOutOrderChunks": st.OutOrderChunks,
-		"SctpInCtrlChunks": st.InCtrlChunks, "SctpInOrderChunks": st.InOrderChunks,
-		"SctpInUnorderChunks": st.InUnorderChunks, "SctpFragUsrMsgs": st.FragUsrMsgs,
-		"SctpReasmUsrMsgs": st.ReasmUsrMsgs, "SctpOutSCTPPacks": st.OutSCTPPacks, "SctpInSCTPPacks": st.InSCTPPacks,
-		"SctpT1InitExpireds": st.T1InitExpireds, "SctpT1CookieExpireds": st.T1CookieExpireds,
-		"SctpT2ShutdownExpireds": st.T2ShutdownExpireds, "SctpT3RtxExpireds": st.T3RtxExpireds,
-		"SctpT5ShutdownGuardExpireds": st.T5ShutdownGuardExpireds, "SctpDelaySackExpireds": st.DelaySackExpireds,
-	}
 }
 
 // Drain shuts every pair down gracefully, refusing new ones, and aborts what

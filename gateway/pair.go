@@ -20,8 +20,8 @@ var sideNames = [2]string{"ingress", "egress"}
 
 // pair is one ingress association bound to one egress association.
 type pair struct {
-	c        *Core
-	r        *Route
+	c        *core
+	r        *route
 	rs       *routeState // the route's counters
 	req      *engine.AcceptRequest
 	accepted bool
@@ -364,8 +364,8 @@ func (p *pair) forward(x int) {
 			p.rs.cnt.InvalidStreamMsgs++
 			src.a.ReportError(now, &wire.InvalidStreamCause{StreamID: m.Stream})
 		case errors.Is(err, engine.ErrTooLarge):
-			// NewCore makes both sides' MaxMessage equal, so this takes a
-			// Route changed since: the message was acknowledged to its
+			// newCore makes both sides' MaxMessage equal, so this takes a
+			// route changed since: the message was acknowledged to its
 			// sender, so the pair is aborted with the reason rather than
 			// the message dropped (docs/design.md 2.2).
 			src.held = nil

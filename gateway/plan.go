@@ -56,8 +56,9 @@ type LogPlan struct {
 type RoutePlan struct {
 	Name            string
 	Listen, Forward Endpoint
-	// Engine is the SCTP configuration of both sides of a pair.
-	Engine engine.Config
+	// SCTP is the route's sctp block with every default filled in: what
+	// both sides of each pair run with.
+	SCTP SCTPConfig
 	// Policy is nil when the route has no acl block.
 	Policy *acl.Policy
 	// Auth is nil when the route has no auth block.
@@ -69,6 +70,7 @@ type RoutePlan struct {
 
 	dtlsFiles *dtlslink.Files
 	dtlsField string
+	engine    engine.Config // SCTP, as the engine takes it
 }
 
 // Plan checks c and resolves it, looking forward host names up with resolve
@@ -204,9 +206,10 @@ func (r *RouteConfig) plan(i int, resolve func(string) (netip.Addr, error)) (Rou
 	if len(rp.Listen.From) > 0 {
 		return rp, fmt.Errorf("%s: %q: from= names where egress dials from; a listen URL lists its addresses before the port", field("listen"), r.Listen)
 	}
-	if rp.Engine, err = r.SCTP.Engine(); err != nil {
+	if rp.engine, err = r.SCTP.engineConfig(); err != nil {
 		return rp, fmt.Errorf("%s: %v", field("sctp"), err)
 	}
+	rp.SCTP = sctpConfigOf(rp.engine)
 	if r.ACL != nil {
 		if rp.Policy, err = acl.Compile(*r.ACL); err != nil {
 			return rp, fmt.Errorf("%s: %v", field("acl"), err)

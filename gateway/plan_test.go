@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ routes:
 		t.Fatal(err)
 	}
 	if looked != 1 || len(p.Routes) != 2 || p.Routes[0].Forward.Addr != netip.MustParseAddr("198.19.0.10") ||
-		p.Routes[0].Engine.Assoc.MaxRetrans != 7 || p.Routes[0].Policy == nil || p.Routes[1].Policy != nil ||
+		p.Routes[0].SCTP.MaxRetrans != 7 || p.Routes[0].Policy == nil || p.Routes[1].Policy != nil ||
 		p.Routes[1].Name != "route1" || p.Routes[1].Forward.UDPPort != 9899 {
 		t.Fatalf("plan %+v", p)
 	}
@@ -133,6 +134,48 @@ routes:
 	if p.Admin != "127.0.0.1:9911" || p.DrainTimeout != 3*time.Second || p.Log.Format != "json" ||
 		p.Log.Levels.Default != slog.LevelWarn || p.Log.Levels.For("pair") != slog.LevelDebug || p.Log.Levels.For("sctp") != slog.LevelWarn {
 		t.Fatalf("plan admin %q drain %v log %+v", p.Admin, p.DrainTimeout, p.Log)
+	}
+}
+
+// RoutePlan.SCTP shows every setting a route runs with, defaults filled
+// in: given back as a route's sctp block, it makes the same engine
+// configuration (so `sctpgw check` prints what runs), for the defaults and
+// for every setting changed.
+func TestPlanSCTPShowsWhatRuns(t *testing.T) {
+	c, err := gateway.ParseConfig([]byte(`
+routes:
+  - listen: sctp://198.18.1.1:36412
+    forward: udp://198.19.0.10/36412
+  - listen: sctp://198.18.1.1:38412
+    forward: udp://198.19.0.10/38412
+    sctp: {out_streams: 10, max_in_streams: 20, max_init_retrans: 3, max_init_timeout: 7s, rto_initial: 2s,
+           rto_min: 300ms, rto_max: 9s, max_retrans: 4, cookie_life: 30s, hb_interval: 11s, heartbeat: false,
+           path_max_retrans: 2, path_mtu: 1280, potentially_failed: false, pf_max_retrans: 1, sack_delay: 50ms,
+           sack_freq: 3, nodelay: false, maxseg: 1000, recv_buffer: 100000, send_buffer: 200000,
+           max_message: 65536, max_burst: 8}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Plan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range p.Routes {
+		planned, again, err := gateway.EngineConfigs(rp)
+		if err != nil {
+			t.Fatalf("%s: its SCTP settings %+v: %v", rp.Name, rp.SCTP, err)
+		}
+		if !reflect.DeepEqual(planned, again) {
+			t.Errorf("%s: planned %+v\nbut its SCTP settings %+v give %+v", rp.Name, planned, rp.SCTP, again)
+		}
+	}
+	if s := p.Routes[0].SCTP; s.OutStreams != 65535 || s.RTOMin != gateway.Duration(time.Second) || s.PathMTU != 1500 ||
+		s.NoDelay == nil || !*s.NoDelay || s.Heartbeat == nil || !*s.Heartbeat {
+		t.Errorf("defaults shown as %+v", s)
+	}
+	if s := p.Routes[1].SCTP; s.OutStreams != 10 || s.PathMTU != 1280 || *s.NoDelay || *s.Heartbeat || *s.PotentiallyFailed {
+		t.Errorf("settings shown as %+v", s)
 	}
 }
 

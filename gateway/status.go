@@ -38,7 +38,7 @@ type LimitStatus struct {
 	Refused uint64 `json:"refused"`
 }
 
-func aclStatus(r *Route) ACLStatus {
+func aclStatus(r *route) ACLStatus {
 	p := r.Policy
 	st := p.Stats()
 	a := ACLStatus{Route: r.Name, Default: p.Default().String(), DefaultHits: st.DefaultHits,
@@ -53,7 +53,7 @@ func aclStatus(r *Route) ACLStatus {
 }
 
 // ACL reports the policy counters of each route that has a policy.
-func (c *Core) ACL() []ACLStatus {
+func (c *core) ACL() []ACLStatus {
 	var s []ACLStatus
 	for _, rs := range c.routes {
 		if rs.r.Policy != nil {

@@ -11,6 +11,10 @@ import (
 	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
+// MaxEndpointAddrs is how many addresses a native URL may name: the paths
+// an association keeps per peer (engine.MaxLocalAddrs).
+const MaxEndpointAddrs = engine.MaxLocalAddrs
+
 // Endpoint is a parsed listen or forward URL:
 //
 //	sctp://HOST[,HOST...]:PORT[?from=ADDR[,ADDR...]]   native SCTP, multi-homed with several hosts
@@ -18,7 +22,7 @@ import (
 //	dtls://HOST:PORT/SCTPPORT      SCTP in DTLS (RFC 8261) between gateways; PORT is the DTLS (UDP) port
 //
 // A native endpoint may name several addresses (IPv6 ones in brackets), at
-// most engine.MaxLocalAddrs: a listen URL's are the local addresses the
+// most MaxEndpointAddrs: a listen URL's are the local addresses the
 // route serves, listed in its INIT ACK so a multi-homed peer has a path to
 // each (RFC 9260 5.1.2, 6.4); a forward URL's are the target's addresses,
 // the first the primary path, the others tried and failed over to
@@ -217,11 +221,11 @@ func parseMultihomed(s, rest string, resolve func(string) (netip.Addr, error)) (
 }
 
 // parseHostList parses HOST[,HOST...] of a native URL: at most
-// engine.MaxLocalAddrs, each once, IPv6 literals in brackets.
+// MaxEndpointAddrs, each once, IPv6 literals in brackets.
 func parseHostList(s, list string, resolve func(string) (netip.Addr, error)) ([]string, []netip.Addr, error) {
 	parts := strings.Split(list, ",")
-	if len(parts) > engine.MaxLocalAddrs {
-		return nil, nil, fmt.Errorf("%q: %d addresses, at most %d", s, len(parts), engine.MaxLocalAddrs)
+	if len(parts) > MaxEndpointAddrs {
+		return nil, nil, fmt.Errorf("%q: %d addresses, at most %d", s, len(parts), MaxEndpointAddrs)
 	}
 	var hosts []string
 	var addrs []netip.Addr

@@ -18,7 +18,6 @@ import (
 	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/gateway"
 	"github.com/sctpgw/sctpgw/portguard"
-	"github.com/sctpgw/sctpgw/stack/engine"
 )
 
 // Source is what a Collector reads; *gateway.Gateway is one.
@@ -149,52 +148,52 @@ func collectDTLS(ch chan<- prometheus.Metric, l *gateway.LinkStatus) {
 // (SctpT3RtxExpireds becomes sctpgw_sctp_t3_rtx_expireds_total).
 type snmpCounter struct {
 	d   *prometheus.Desc
-	get func(*engine.Stats) uint64
+	get func(*gateway.SCTPStats) uint64
 }
 
-func snmp(name, snmpName string, get func(*engine.Stats) uint64) snmpCounter {
+func snmp(name, snmpName string, get func(*gateway.SCTPStats) uint64) snmpCounter {
 	return snmpCounter{desc("sctp_"+name+"_total", snmpName+" of /proc/net/sctp/snmp.", nil...), get}
 }
 
 // engineCounter is an engine counter /proc/net/sctp/snmp does not have.
-func engineCounter(name, help string, get func(*engine.Stats) uint64) snmpCounter {
+func engineCounter(name, help string, get func(*gateway.SCTPStats) uint64) snmpCounter {
 	return snmpCounter{desc("sctp_"+name+"_total", help, nil...), get}
 }
 
 var (
 	currEstab    = desc("sctp_curr_estab", "SctpCurrEstab: associations ESTABLISHED, SHUTDOWN-RECEIVED or SHUTDOWN-PENDING.")
 	snmpCounters = []snmpCounter{
-		snmp("active_estabs", "SctpActiveEstabs", func(s *engine.Stats) uint64 { return s.ActiveEstabs }),
-		snmp("passive_estabs", "SctpPassiveEstabs", func(s *engine.Stats) uint64 { return s.PassiveEstabs }),
-		snmp("aborteds", "SctpAborteds", func(s *engine.Stats) uint64 { return s.Aborteds }),
-		snmp("shutdowns", "SctpShutdowns", func(s *engine.Stats) uint64 { return s.Shutdowns }),
-		snmp("out_of_blues", "SctpOutOfBlues", func(s *engine.Stats) uint64 { return s.OutOfBlues }),
-		snmp("checksum_errors", "SctpChecksumErrors", func(s *engine.Stats) uint64 { return s.ChecksumErrors }),
-		snmp("out_ctrl_chunks", "SctpOutCtrlChunks", func(s *engine.Stats) uint64 { return s.OutCtrlChunks }),
-		snmp("out_order_chunks", "SctpOutOrderChunks", func(s *engine.Stats) uint64 { return s.OutOrderChunks }),
-		snmp("out_unorder_chunks", "SctpOutUnorderChunks", func(s *engine.Stats) uint64 { return s.OutUnorderChunks }),
-		snmp("in_ctrl_chunks", "SctpInCtrlChunks", func(s *engine.Stats) uint64 { return s.InCtrlChunks }),
-		snmp("in_order_chunks", "SctpInOrderChunks", func(s *engine.Stats) uint64 { return s.InOrderChunks }),
-		snmp("in_unorder_chunks", "SctpInUnorderChunks", func(s *engine.Stats) uint64 { return s.InUnorderChunks }),
-		snmp("frag_usr_msgs", "SctpFragUsrMsgs", func(s *engine.Stats) uint64 { return s.FragUsrMsgs }),
-		snmp("reasm_usr_msgs", "SctpReasmUsrMsgs", func(s *engine.Stats) uint64 { return s.ReasmUsrMsgs }),
-		snmp("out_sctp_packs", "SctpOutSCTPPacks", func(s *engine.Stats) uint64 { return s.OutSCTPPacks }),
-		snmp("in_sctp_packs", "SctpInSCTPPacks", func(s *engine.Stats) uint64 { return s.InSCTPPacks }),
-		snmp("t1_init_expireds", "SctpT1InitExpireds", func(s *engine.Stats) uint64 { return s.T1InitExpireds }),
-		snmp("t1_cookie_expireds", "SctpT1CookieExpireds", func(s *engine.Stats) uint64 { return s.T1CookieExpireds }),
-		snmp("t2_shutdown_expireds", "SctpT2ShutdownExpireds", func(s *engine.Stats) uint64 { return s.T2ShutdownExpireds }),
-		snmp("t3_rtx_expireds", "SctpT3RtxExpireds", func(s *engine.Stats) uint64 { return s.T3RtxExpireds }),
-		snmp("t5_shutdown_guard_expireds", "SctpT5ShutdownGuardExpireds", func(s *engine.Stats) uint64 { return s.T5ShutdownGuardExpireds }),
-		snmp("delay_sack_expireds", "SctpDelaySackExpireds", func(s *engine.Stats) uint64 { return s.DelaySackExpireds }),
-		engineCounter("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT.", func(s *engine.Stats) uint64 { return s.HBExpireds }),
-		engineCounter("malformed_packets", "Packets discarded as malformed.", func(s *engine.Stats) uint64 { return s.MalformedPackets }),
-		engineCounter("discarded_bad_tag", "Packets discarded for a wrong verification tag.", func(s *engine.Stats) uint64 { return s.DiscardedBadTag }),
-		engineCounter("partial_chunks", "Packets ending in a chunk whose framing was cut short; the chunk was dropped.", func(s *engine.Stats) uint64 { return s.PartialChunks }),
-		engineCounter("discarded_bundled_init", "Packets discarded for an INIT bundled with other chunks.", func(s *engine.Stats) uint64 { return s.DiscardedBundledInit }),
-		engineCounter("reply_items_cut", "Items a peer provoked that were left out of a reply to fit one packet.", func(s *engine.Stats) uint64 { return s.ReportItemsCut }),
-		engineCounter("discarded_unauthenticated", "Packets discarded for lacking the SCTP-AUTH they need.", func(s *engine.Stats) uint64 { return s.DiscardedUnauthenticated }),
-		engineCounter("discarded_bad_auth", "Packets discarded for an AUTH chunk that did not verify.", func(s *engine.Stats) uint64 { return s.DiscardedBadAuth }),
-		engineCounter("discarded_replayed_cookie", "COOKIE ECHOs discarded: their cookie had built an association already.", func(s *engine.Stats) uint64 { return s.DiscardedReplayedCookie }),
+		snmp("active_estabs", "SctpActiveEstabs", func(s *gateway.SCTPStats) uint64 { return s.ActiveEstabs }),
+		snmp("passive_estabs", "SctpPassiveEstabs", func(s *gateway.SCTPStats) uint64 { return s.PassiveEstabs }),
+		snmp("aborteds", "SctpAborteds", func(s *gateway.SCTPStats) uint64 { return s.Aborteds }),
+		snmp("shutdowns", "SctpShutdowns", func(s *gateway.SCTPStats) uint64 { return s.Shutdowns }),
+		snmp("out_of_blues", "SctpOutOfBlues", func(s *gateway.SCTPStats) uint64 { return s.OutOfBlues }),
+		snmp("checksum_errors", "SctpChecksumErrors", func(s *gateway.SCTPStats) uint64 { return s.ChecksumErrors }),
+		snmp("out_ctrl_chunks", "SctpOutCtrlChunks", func(s *gateway.SCTPStats) uint64 { return s.OutCtrlChunks }),
+		snmp("out_order_chunks", "SctpOutOrderChunks", func(s *gateway.SCTPStats) uint64 { return s.OutOrderChunks }),
+		snmp("out_unorder_chunks", "SctpOutUnorderChunks", func(s *gateway.SCTPStats) uint64 { return s.OutUnorderChunks }),
+		snmp("in_ctrl_chunks", "SctpInCtrlChunks", func(s *gateway.SCTPStats) uint64 { return s.InCtrlChunks }),
+		snmp("in_order_chunks", "SctpInOrderChunks", func(s *gateway.SCTPStats) uint64 { return s.InOrderChunks }),
+		snmp("in_unorder_chunks", "SctpInUnorderChunks", func(s *gateway.SCTPStats) uint64 { return s.InUnorderChunks }),
+		snmp("frag_usr_msgs", "SctpFragUsrMsgs", func(s *gateway.SCTPStats) uint64 { return s.FragUsrMsgs }),
+		snmp("reasm_usr_msgs", "SctpReasmUsrMsgs", func(s *gateway.SCTPStats) uint64 { return s.ReasmUsrMsgs }),
+		snmp("out_sctp_packs", "SctpOutSCTPPacks", func(s *gateway.SCTPStats) uint64 { return s.OutSCTPPacks }),
+		snmp("in_sctp_packs", "SctpInSCTPPacks", func(s *gateway.SCTPStats) uint64 { return s.InSCTPPacks }),
+		snmp("t1_init_expireds", "SctpT1InitExpireds", func(s *gateway.SCTPStats) uint64 { return s.T1InitExpireds }),
+		snmp("t1_cookie_expireds", "SctpT1CookieExpireds", func(s *gateway.SCTPStats) uint64 { return s.T1CookieExpireds }),
+		snmp("t2_shutdown_expireds", "SctpT2ShutdownExpireds", func(s *gateway.SCTPStats) uint64 { return s.T2ShutdownExpireds }),
+		snmp("t3_rtx_expireds", "SctpT3RtxExpireds", func(s *gateway.SCTPStats) uint64 { return s.T3RtxExpireds }),
+		snmp("t5_shutdown_guard_expireds", "SctpT5ShutdownGuardExpireds", func(s *gateway.SCTPStats) uint64 { return s.T5ShutdownGuardExpireds }),
+		snmp("delay_sack_expireds", "SctpDelaySackExpireds", func(s *gateway.SCTPStats) uint64 { return s.DelaySackExpireds }),
+		engineCounter("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT.", func(s *gateway.SCTPStats) uint64 { return s.HBExpireds }),
+		engineCounter("malformed_packets", "Packets discarded as malformed.", func(s *gateway.SCTPStats) uint64 { return s.MalformedPackets }),
+		engineCounter("discarded_bad_tag", "Packets discarded for a wrong verification tag.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedBadTag }),
+		engineCounter("partial_chunks", "Packets ending in a chunk whose framing was cut short; the chunk was dropped.", func(s *gateway.SCTPStats) uint64 { return s.PartialChunks }),
+		engineCounter("discarded_bundled_init", "Packets discarded for an INIT bundled with other chunks.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedBundledInit }),
+		engineCounter("reply_items_cut", "Items a peer provoked that were left out of a reply to fit one packet.", func(s *gateway.SCTPStats) uint64 { return s.ReportItemsCut }),
+		engineCounter("discarded_unauthenticated", "Packets discarded for lacking the SCTP-AUTH they need.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedUnauthenticated }),
+		engineCounter("discarded_bad_auth", "Packets discarded for an AUTH chunk that did not verify.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedBadAuth }),
+		engineCounter("discarded_replayed_cookie", "COOKIE ECHOs discarded: their cookie had built an association already.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedReplayedCookie }),
 	}
 )
 

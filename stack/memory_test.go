@@ -13,7 +13,7 @@ import (
 	"github.com/sctpgw/sctpgw/stack/link/memlink"
 )
 
-// gatewayOptions is what gateway.SCTPConfig{}.Engine() gives: every stream
+// gatewayOptions is what a gateway route runs with by default (gateway.RoutePlan.SCTP): every stream
 // a peer asks for granted, no Nagle. Issue 13 part 3 measures this.
 func gatewayOptions() stack.Options {
 	return stack.Options{InitMsg: stack.InitMsg{OutStreams: 65535, MaxInStreams: 65535}, NoDelay: true}

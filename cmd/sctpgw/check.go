@@ -5,11 +5,11 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sctpgw/sctpgw/gateway"
-	"github.com/sctpgw/sctpgw/stack/wire"
 )
 
 func checkCommand() *cli.Command {
@@ -69,20 +69,12 @@ func printPlan(w io.Writer, p *gateway.Plan) {
 			fmt.Fprintf(w, " (%s)", names)
 		}
 		fmt.Fprintln(w)
-		e := r.Engine
+		e := r.SCTP
 		fmt.Fprintf(w, "  sctp: streams out %d in %d, rto %v..%v (initial %v), max_retrans %d, hb_interval %v, send_buffer %d; dial_timeout %v\n",
-			e.InitMsg.OutStreams, e.InitMsg.MaxInStreams, e.RTO.Min, e.RTO.Max, e.RTO.Initial, e.Assoc.MaxRetrans,
-			e.PeerAddr.HBInterval, e.SendBuffer, r.DialTimeout)
+			e.OutStreams, e.MaxInStreams, time.Duration(e.RTOMin), time.Duration(e.RTOMax), time.Duration(e.RTOInitial), e.MaxRetrans,
+			time.Duration(e.HBInterval), e.SendBuffer, r.DialTimeout)
 		if a := r.Auth; a != nil {
-			var hmacs []string
-			for _, id := range a.HMACs {
-				name := "sha1"
-				if id == wire.HMACSHA256 {
-					name = "sha256"
-				}
-				hmacs = append(hmacs, name)
-			}
-			fmt.Fprintf(w, "  auth: SCTP-AUTH on the udp:// side, key file %s, keys %v, hmac %s\n", a.KeyFile, a.Keys, strings.Join(hmacs, ", "))
+			fmt.Fprintf(w, "  auth: SCTP-AUTH on the udp:// side, key file %s, keys %v, hmac %s\n", a.KeyFile, a.Keys, strings.Join(a.HMACs, ", "))
 		}
 		if r.Policy == nil {
 			fmt.Fprintln(w, "  acl: none (everyone is admitted)")

@@ -57,7 +57,7 @@ func load(t *testing.T, file string) (*gateway.Config, map[string]*acl.Policy) {
 			t.Errorf("%s: route %s: %v", file, r.Name, w)
 		}
 		policies[r.Name] = p
-		if _, err := r.SCTP.Engine(); err != nil {
+		if err := r.SCTP.Validate(); err != nil {
 			t.Fatalf("%s: route %s: %v", file, r.Name, err)
 		}
 		l, err := gateway.ParseEndpoint(r.Listen, nil)

@@ -1,6 +1,6 @@
 // Package stackhost is the one way into the engine Host that a stack.Stack
 // drives, for sctpgw's own packages: the gateway, whose pairing logic
-// (gateway.Core) is an engine-level application running inside engine
+// (the gateway's core) is an engine-level application running inside engine
 // handlers and so needs the Host itself, and tests that feed the engine
 // packets or read what only the engine knows.
 //

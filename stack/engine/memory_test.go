@@ -12,7 +12,7 @@ import (
 	"github.com/sctpgw/sctpgw/stack/sim"
 )
 
-// gatewayDefaults is what gateway.SCTPConfig{}.Engine() gives (the
+// gatewayDefaults is what a gateway route runs with by default (the
 // gateway grants every stream a peer asks for, signalling wants no Nagle):
 // the configuration whose memory issue 13 part 3 measures.
 func gatewayDefaults() engine.Config {
