@@ -3,7 +3,6 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -67,37 +66,7 @@ func TestE2EDTLSThroughNAT(t *testing.T) {
 		t.Fatalf("connect through the encrypted tunnel: %v", err)
 	}
 	fa := far.get("dtls", 10*time.Second)
-	work := streamsWorkload(300)
-	echoes := make(chan []stack.Message, 1)
-	go func() {
-		var got []stack.Message
-		for range work {
-			m, err := a.RecvMsg(ctx)
-			if err != nil {
-				break
-			}
-			got = append(got, m)
-		}
-		echoes <- got
-	}()
-	for _, m := range work {
-		if err := a.SendMsg(ctx, bytes.Clone(m.data), m.info); err != nil {
-			t.Fatalf("send: %v", err)
-		}
-	}
-	got := <-echoes
-	if err := checkDelivery(work, fa.received()); err != nil {
-		t.Errorf("at the MME: %v", err)
-	}
-	if err := checkDelivery(work, got); err != nil {
-		t.Errorf("echoes at the eNB: %v", err)
-	}
-	if err := a.Shutdown(ctx); err != nil {
-		t.Errorf("eNB's graceful shutdown: %v", err)
-	}
-	if ev := fa.waitEnd(t, 10*time.Second); ev.Type != engine.ShutdownComp {
-		t.Errorf("MME side of the eNB's shutdown ended with %v (%v), want SHUTDOWN_COMP", ev.Type, ev.Err)
-	}
+	echoStreamsAndShutdown(ctx, t, a, fa, 300)
 
 	if es := edge.snapshot(); len(es.DTLSSessions) != 1 || es.DTLSSessions[0].Identity != "CN=core.lab" {
 		t.Errorf("edge's DTLS sessions %+v: want one, to CN=core.lab", es.DTLSSessions)

@@ -206,6 +206,46 @@ func checkDelivery(sent []labMsg, got []stack.Message) error {
 	return nil
 }
 
+// echoStreamsAndShutdown sends n messages of streamsWorkload from the eNB's
+// association a to the MME's fa, which echoes them: each must arrive at the
+// MME, and its echo back at the eNB, whole, once, in order per stream, with
+// its stream, PPID and flag (checkDelivery). Then the eNB shuts down
+// gracefully, which must end the MME's side with SHUTDOWN_COMP.
+func echoStreamsAndShutdown(ctx context.Context, t *testing.T, a *stack.Assoc, fa *farAssoc, n int) {
+	t.Helper()
+	work := streamsWorkload(n)
+	echoes := make(chan []stack.Message, 1)
+	go func() {
+		var got []stack.Message
+		for range work {
+			m, err := a.RecvMsg(ctx)
+			if err != nil {
+				break
+			}
+			got = append(got, m)
+		}
+		echoes <- got
+	}()
+	for _, m := range work {
+		if err := a.SendMsg(ctx, bytes.Clone(m.data), m.info); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	got := <-echoes
+	if err := checkDelivery(work, fa.received()); err != nil {
+		t.Errorf("at the MME: %v", err)
+	}
+	if err := checkDelivery(work, got); err != nil {
+		t.Errorf("echoes at the eNB: %v", err)
+	}
+	if err := a.Shutdown(ctx); err != nil {
+		t.Errorf("eNB's graceful shutdown: %v", err)
+	}
+	if ev := fa.waitEnd(t, 10*time.Second); ev.Type != engine.ShutdownComp {
+		t.Errorf("MME side of the eNB's shutdown ended with %v (%v), want SHUTDOWN_COMP", ev.Type, ev.Err)
+	}
+}
+
 // TestE2EOwnStackMessagesAndTeardown: our stack at both ends (eNB in enb,
 // MME in mme), the real gateways and NAT between.
 //
@@ -243,37 +283,7 @@ func TestE2EOwnStackMessagesAndTeardown(t *testing.T) {
 	if o, i := fa.a.Streams(); o != 100 || i != 100 {
 		t.Errorf("MME side: %d out / %d in streams, want 100/100", o, i)
 	}
-	work := streamsWorkload(500)
-	echoes := make(chan []stack.Message, 1)
-	go func() {
-		var got []stack.Message
-		for range work {
-			m, err := a.RecvMsg(ctx)
-			if err != nil {
-				break
-			}
-			got = append(got, m)
-		}
-		echoes <- got
-	}()
-	for _, m := range work {
-		if err := a.SendMsg(ctx, bytes.Clone(m.data), m.info); err != nil {
-			t.Fatalf("send: %v", err)
-		}
-	}
-	got := <-echoes
-	if err := checkDelivery(work, fa.received()); err != nil {
-		t.Errorf("at the MME: %v", err)
-	}
-	if err := checkDelivery(work, got); err != nil {
-		t.Errorf("echoes at the eNB: %v", err)
-	}
-	if err := a.Shutdown(ctx); err != nil {
-		t.Errorf("eNB's graceful shutdown: %v", err)
-	}
-	if ev := fa.waitEnd(t, 10*time.Second); ev.Type != engine.ShutdownComp {
-		t.Errorf("MME side of the eNB's shutdown ended with %v (%v), want SHUTDOWN_COMP", ev.Type, ev.Err)
-	}
+	echoStreamsAndShutdown(ctx, t, a, fa, 500)
 
 	// 2. Graceful shutdown from the MME: every echo first, then
 	// SHUTDOWN_COMP at both ends.
