@@ -56,11 +56,20 @@ func fsNeedRoot(t testing.TB) {
 	testlab.NeedTools(t, "ip", "sysctl")
 }
 
-// fsNewLab makes the two namespaces, sgwn-<pid>-<n>-a and -b; they are
-// deleted when the test ends, failed or not. IPv6 is disabled in both, so
-// that the only addresses are fsAddrA and fsAddrB (usrsctp would otherwise
-// list the veths' link-local addresses in its INIT).
+// fsNewLab makes the two namespaces (fsNamespaces) and one network
+// between them, fsAddrA to fsAddrB.
 func fsNewLab(t testing.TB) *fsLab {
+	t.Helper()
+	l := fsNamespaces(t)
+	l.veth(t, fsDevA, fsAddrA, fsDevB, fsAddrB)
+	return l
+}
+
+// fsNamespaces makes the two namespaces, sgwn-<pid>-<n>-a and -b; they are
+// deleted when the test ends, failed or not. IPv6 is disabled in both, so
+// that the only addresses are those of the veths added (usrsctp would
+// otherwise list the veths' link-local addresses in its INIT).
+func fsNamespaces(t testing.TB) *fsLab {
 	t.Helper()
 	fsNeedRoot(t)
 	testlab.SweepStaleNS(t, fsNSPrefix)
@@ -76,15 +85,21 @@ func fsNewLab(t testing.TB) *fsLab {
 			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 		testlab.Cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	testlab.Cmd(t, true, "ip", "-n", l.a, "link", "add", fsDevA, "type", "veth", "peer", "name", fsDevB, "netns", l.b)
-	for _, c := range []struct{ ns, dev, addr string }{
-		{l.a, fsDevA, fsAddrA.String() + "/24"},
-		{l.b, fsDevB, fsAddrB.String() + "/24"},
-	} {
-		testlab.Cmd(t, true, "ip", "-n", c.ns, "addr", "add", c.addr, "dev", c.dev)
+	return l
+}
+
+// veth joins A's devA, with address addrA, and B's devB, with addrB, on a
+// /24 network of their own.
+func (l *fsLab) veth(t testing.TB, devA string, addrA netip.Addr, devB string, addrB netip.Addr) {
+	t.Helper()
+	testlab.Cmd(t, true, "ip", "-n", l.a, "link", "add", devA, "type", "veth", "peer", "name", devB, "netns", l.b)
+	for _, c := range []struct {
+		ns, dev string
+		addr    netip.Addr
+	}{{l.a, devA, addrA}, {l.b, devB, addrB}} {
+		testlab.Cmd(t, true, "ip", "-n", c.ns, "addr", "add", c.addr.String()+"/24", "dev", c.dev)
 		testlab.Cmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
 	}
-	return l
 }
 
 // fsNode is one SCTP stack over a native link in a namespace, as the

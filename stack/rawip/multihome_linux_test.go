@@ -5,7 +5,6 @@ package rawip
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,29 +28,9 @@ func mhDevB(i int) string { return fmt.Sprintf("mhb%d", i) }
 
 func mhNewLab(t *testing.T) *fsLab {
 	t.Helper()
-	fsNeedRoot(t)
-	testlab.SweepStaleNS(t, fsNSPrefix)
-	n := fsNSSeq.Add(1)
-	l := &fsLab{
-		a: fmt.Sprintf("%s-%d-%d-a", fsNSPrefix, os.Getpid(), n),
-		b: fmt.Sprintf("%s-%d-%d-b", fsNSPrefix, os.Getpid(), n),
-	}
-	for _, ns := range []string{l.a, l.b} {
-		t.Cleanup(func() { testlab.Cmd(t, false, "ip", "netns", "del", ns) })
-		testlab.Cmd(t, true, "ip", "netns", "add", ns)
-		testlab.Cmd(t, false, "ip", "netns", "exec", ns, "sysctl", "-qw",
-			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-		testlab.Cmd(t, true, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
+	l := fsNamespaces(t)
 	for i := range 2 {
-		testlab.Cmd(t, true, "ip", "-n", l.a, "link", "add", mhDevA(i), "type", "veth", "peer", "name", mhDevB(i), "netns", l.b)
-		for _, c := range []struct{ ns, dev, addr string }{
-			{l.a, mhDevA(i), mhA[i].String() + "/24"},
-			{l.b, mhDevB(i), mhB[i].String() + "/24"},
-		} {
-			testlab.Cmd(t, true, "ip", "-n", c.ns, "addr", "add", c.addr, "dev", c.dev)
-			testlab.Cmd(t, true, "ip", "-n", c.ns, "link", "set", c.dev, "up")
-		}
+		l.veth(t, mhDevA(i), mhA[i], mhDevB(i), mhB[i])
 	}
 	return l
 }
