@@ -108,7 +108,9 @@ func TestACLCountsInStatus(t *testing.T) {
 // A gateway built from a config logs each rule that can never match at
 // start, with its route, and reports the policy in its Snapshot.
 func TestGatewayLogsACLWarningsAndSnapshotsCounts(t *testing.T) {
-	cfg, err := gateway.ParseConfig([]byte(`routes:
+	var logs syncBuffer
+	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
+	g := startGateway(t, `routes:
   - name: s1ap-edge
     listen: sctp://198.18.1.1:36412
     forward: sctp://198.18.2.10:36412
@@ -117,21 +119,7 @@ func TestGatewayLogsACLWarningsAndSnapshotsCounts(t *testing.T) {
       rules:
         - deny from 198.18.1.0/24
         - allow from 198.18.1.10
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	plan, err := cfg.Plan(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
-	g, err := gateway.New(plan, gateway.Options{Native: gwLink, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+`, gateway.Options{Native: gwLink, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	want := `acl: rule 2 (line 9) "` + canon(t, "allow from 198.18.1.10") + `" is never reached: rule 1 (line 8) "` +
 		canon(t, "deny from 198.18.1.0/24") + `" matches everything it does`
 	if n := countLines(t, logs.String(), map[string]string{"msg": want, "route": "s1ap-edge", "scope": "gateway", "level": "WARN"}); n != 1 {

@@ -31,24 +31,12 @@ func get(t *testing.T, url string) (int, string) {
 // the moment a drain starts and 503 "stopped" after; /healthz is 200 until
 // the gateway stops.
 func TestReadyAndHealthEndpoints(t *testing.T) {
-	cfg, err := gateway.ParseConfig([]byte(`routes:
-  - {name: s1ap, listen: "sctp://198.18.1.1:36412", forward: "udp://198.19.0.10:9899/36412"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := cfg.Plan(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mmeAddr := netip.MustParseAddr("198.19.0.10")
 	enbEnd, gwNative := memlink.Pair(link.Native, enbAddr, edgeNative)
 	gwUDP, mmeEnd := memlink.Pair(link.UDP, netip.MustParseAddr("198.19.0.1"), mmeAddr)
-	g, err := gateway.New(plan, gateway.Options{Native: gwNative, UDP: gwUDP})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := startGateway(t, `routes:
+  - {name: s1ap, listen: "sctp://198.18.1.1:36412", forward: "udp://198.19.0.10:9899/36412"}
+`, gateway.Options{Native: gwNative, UDP: gwUDP})
 	srv := httptest.NewServer(g.AdminMux())
 	defer srv.Close()
 	if code, body := get(t, srv.URL+"/readyz"); code != 200 || body != "ready" {

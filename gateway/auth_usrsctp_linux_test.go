@@ -91,24 +91,13 @@ func (l *usrsctpLab) start(t *testing.T, yaml string, udpAddr netip.AddrPort, na
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gateway.ParseConfig([]byte(fmt.Sprintf(yaml, l.keyFile)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := cfg.Plan(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ours, gwNative := memlink.Pair(link.Native, nativeRemote, nativeLocal)
 	pf, err := os.Create(l.pcap)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pf.Close() })
-	if l.g, err = gateway.New(plan, gateway.Options{Native: gwNative, UDP: l.udp, Pcap: pf, AuthKeyPoll: -1}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.g.Close() })
+	l.g = startGateway(t, fmt.Sprintf(yaml, l.keyFile), gateway.Options{Native: gwNative, UDP: l.udp, Pcap: pf, AuthKeyPoll: -1})
 	if l.native, err = stack.New(stack.Config{Links: []link.Link{ours}}); err != nil {
 		t.Fatal(err)
 	}

@@ -28,26 +28,14 @@ func TestRefusedEgressOverRealUDP(t *testing.T) {
 	}
 	dead := c.LocalAddr().(*net.UDPAddr).Port
 	c.Close()
-	cfg, err := gateway.ParseConfig([]byte(fmt.Sprintf(`udp: {listen: "127.0.0.1:0"}
+	var logs syncBuffer
+	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
+	g := startGateway(t, fmt.Sprintf(`udp: {listen: "127.0.0.1:0"}
 routes:
   - name: edge
     listen: sctp://198.18.1.1:36412
     forward: udp://127.0.0.1:%d/36412
-`, dead)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := cfg.Plan(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
-	g, err := gateway.New(plan, gateway.Options{Native: gwLink, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+`, dead), gateway.Options{Native: gwLink, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	enb, err := stack.New(stack.Config{Links: []link.Link{enbLink}})
 	if err != nil {
 		t.Fatal(err)

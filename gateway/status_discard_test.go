@@ -16,25 +16,13 @@ import (
 // input (MalformedPackets was counted and never shown), and the log names
 // the source.
 func TestStatusShowsDiscards(t *testing.T) {
-	cfg, err := gateway.ParseConfig([]byte(`routes:
+	var logs syncBuffer
+	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
+	g := startGateway(t, `routes:
   - name: s1ap
     listen: sctp://198.18.1.1:36412
     forward: sctp://198.18.2.10:36412
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := cfg.Plan(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	enbLink, gwLink := memlink.Pair(link.Native, enbAddr, edgeNative)
-	g, err := gateway.New(plan, gateway.Options{Native: gwLink, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+`, gateway.Options{Native: gwLink, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	hdr := wire.CommonHeader{SrcPort: 5000, DstPort: 36412, VerificationTag: 9}
 	hb := &wire.Heartbeat{Info: []byte("x")}
 	partial := append(wire.AppendPacket(nil, hdr, hb), 0xFA, 0, 0x10, 0)
