@@ -5,6 +5,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -32,14 +33,49 @@ func startCapture(t *testing.T, l *lab, role, dev string) *capture {
 		}
 	}
 	c := &capture{l: l, file: filepath.Join(t.TempDir(), role+"-"+dev+".pcapng")}
+	keepCaptureOnFailure(t, c.file)
 	c.p = l.start(role, 5*time.Minute, nil, "dumpcap", "-i", dev, "-f", "udp", "-w", c.file)
-	testlab.WaitFor(t, 15*time.Second, "dumpcap to start", func() bool {
-		return strings.Contains(c.p.out.String(), "Capturing on") || c.p.exited()
+	// dumpcap prints "Capturing on" before it opens the interface, and
+	// under load it took long enough to open it that a test's first
+	// exchange (the DTLS handshake, without which tshark cannot parse a
+	// connection-ID record) went by uncaptured. It prints "File:" once
+	// the interface is open with its filter and the file created
+	// (dumpcap.c, capture_loop_start): from then on every packet is kept.
+	testlab.WaitFor(t, 15*time.Second, "dumpcap to open the interface", func() bool {
+		return strings.Contains(c.p.out.String(), "File: ") || c.p.exited()
 	})
 	if c.p.exited() {
 		t.Fatalf("dumpcap: %s", c.p.out)
 	}
 	return c
+}
+
+// keepCaptureOnFailure copies a failed test's capture into the directory
+// LAB_KEEP_CAPTURES names, to be read after the run (tshark -V, hex): a
+// lab failure that does not repeat is diagnosed from its packets.
+func keepCaptureOnFailure(t *testing.T, file string) {
+	dir := os.Getenv("LAB_KEEP_CAPTURES")
+	if dir == "" {
+		return
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		b, err := os.ReadFile(file)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		kept := filepath.Join(dir, fmt.Sprintf("%s-%d-%s", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano(), filepath.Base(file)))
+		if err == nil {
+			err = os.WriteFile(kept, b, 0o644)
+		}
+		if err != nil {
+			t.Logf("keeping the capture: %v", err)
+			return
+		}
+		t.Logf("capture kept: %s", kept)
+	})
 }
 
 // check stops the capture and has tshark decode it as SCTP in UDP (port

@@ -95,16 +95,24 @@ func (c *capture) checkDTLS(t *testing.T, port int) {
 	// on that port, which is what a leak would look like).
 	out, err := exec.CommandContext(ctx, "tshark", "-n", "-r", c.file, "-d", fmt.Sprintf("udp.port==%d,dtls", port),
 		"-Y", fmt.Sprintf("udp.port==%d", port), "-T", "fields", "-E", "separator=|",
-		"-e", "frame.protocols", "-e", "dtls.record.content_type", "-e", "dtls.record.special_type", "-e", "_ws.malformed").Output()
+		"-e", "frame.protocols", "-e", "dtls.record.content_type", "-e", "dtls.record.special_type", "-e", "_ws.malformed",
+		"-e", "dtls.handshake.type").Output()
 	if err != nil {
 		t.Fatalf("tshark -r %s: %v", c.file, err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	// The session's ClientHello must be in the capture: without the
+	// handshake tshark does not know the connection IDs' length and
+	// reads every tls12_cid record as malformed, which is what a capture
+	// started late looks like.
+	if f := strings.Split(lines[0], "|"); len(f) != 5 || f[1] != "22" || f[4] != "1" {
+		t.Errorf("the capture does not start with the session's ClientHello (handshake type 1): %q", lines[0])
+	}
 	types := map[string]int{}
 	firstData := -1
 	for i, ln := range lines {
 		f := strings.Split(ln, "|")
-		if len(f) != 4 || !strings.Contains(f[0], ":dtls") || strings.Contains(f[0], "sctp") || f[3] != "" {
+		if len(f) != 5 || !strings.Contains(f[0], ":dtls") || strings.Contains(f[0], "sctp") || f[3] != "" {
 			t.Errorf("packet %d is not DTLS alone: %q", i+1, ln)
 			continue
 		}
