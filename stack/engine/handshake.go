@@ -330,18 +330,33 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		h.sendOOTBAuth(linkIdx, p, a.key.localPort, a.key.remotePort, st.PeerTag, &wire.ErrorChunk{Causes: []wire.Cause{staleCause(err)}}, sess)
 		return false
 	}
+	// Every action below that changes the association uses the cookie up
+	// (cookie.Replay), as building one from it does (5.1.5): a COOKIE
+	// ECHO captured and sent again within the cookie's lifetime would
+	// otherwise restart the association again, set the peer's tag back
+	// to one it has left, or, once the association has ended, build a
+	// new one at a listener. The actions that change nothing (A while
+	// shutting down, C, D once established: the peer's retransmission
+	// after a lost COOKIE ACK) leave the cookie unused.
 	tieMatch := a.hasTie && st.LocalTieTag == a.tie.local && st.PeerTieTag == a.tie.peer
 	switch {
 	case !lt && !pt && tieMatch: // A
-		h.stats.CookieAction[0]++
 		if a.state == stateShutdownAckSent {
+			h.stats.CookieAction[0]++
 			a.ctl |= ctlShutdownAck
 			a.queueCause(&wire.CookieWhileShuttingDownCause{})
 			return false
 		}
+		if !h.useCookie(&st, now) {
+			return false
+		}
+		h.stats.CookieAction[0]++
 		a.restart(linkIdx, p, pkt, &st, sess, now)
 		return false
 	case lt && !pt: // B (peer tag X or 0)
+		if !h.useCookie(&st, now) {
+			return false
+		}
 		h.stats.CookieAction[1]++
 		a.cookieAckTo = a.paths.find(p.Remote)
 		a.peerTag = st.PeerTag
@@ -352,6 +367,10 @@ func (a *Association) handleCookieEchoExisting(linkIdx int, p link.Path, pkt *wi
 		h.stats.CookieAction[2]++
 		return false
 	case lt && pt: // D
+		establishes := a.state == stateCookieEchoed || a.state == stateCookieWait
+		if establishes && !h.useCookie(&st, now) {
+			return false
+		}
 		h.stats.CookieAction[3]++
 		a.cookieAckTo = a.paths.find(p.Remote)
 		switch a.state {
@@ -392,16 +411,14 @@ func (a *Association) collisionEstablish(now time.Time) {
 	a.markDirty()
 }
 
-// restart handles action A of 5.2.4: the peer restarted. Where a listener
+// restart handles action A of 5.2.4 with a cookie not used before: the
+// peer restarted. Where a listener
 // owns the port, the old association ends (ErrRestarted) and the new one
 // goes through the acceptor like any other, so a gateway pairs it afresh
 // (docs/design.md 2.7). A dialled association restarts in place with RESTART.
 func (a *Association) restart(linkIdx int, p link.Path, pkt *wire.Packet, st *cookie.State, sess *auth.Session, now time.Time) {
 	h := a.host
 	if l := h.listeners[a.key.localPort]; l != nil && l.onLink(linkIdx) {
-		if !h.useCookie(st, now) {
-			return
-		}
 		a.close(Event{Type: CommLost, Err: ErrRestarted})
 		// Built as 5.1.5 builds any TCB: keyed by the COOKIE ECHO's source
 		// (which may be another address of the peer's than the old
