@@ -55,9 +55,8 @@ func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
 	// once, let one packet of retransmissions bypass cwnd.
 	d.recovery.OnCumulativeAck(d.out.CumAck())
 	d.ccOnAck(&r)
-	d.paths.noteFastMarked(&r)
 	if r.FastRetransmit && d.recovery.Enter(d.out.NextTSN()-1) {
-		d.paths.onFastRetransmit()
+		d.paths.onFastRetransmit(&r)
 		d.forceOne = true
 	}
 	if r.Acked > 0 || r.Advanced {

@@ -27,9 +27,6 @@ type path struct {
 	// set up (dataState.init). The flight toward it is the outstanding
 	// queue's (outstanding.Queue.DestFlight).
 	cc *congestion.Controller
-	// fastMarked: an acknowledgement marked a chunk last sent here for Fast
-	// Retransmit (7.2.4 step 2 adjusts that destination's cwnd).
-	fastMarked bool
 	// t3 is the destination's T3-rtx timer (6.3.2).
 	t3     timer
 	mtu    int // IP-level path MTU

@@ -24,27 +24,16 @@ func (d *dataState) ccOnAck(r *outstanding.Result) {
 	}
 }
 
-// noteFastMarked remembers the destinations of chunks the acknowledgement
-// marked for Fast Retransmit until onFastRetransmit. One marked while the
-// association is in Fast Recovery already is remembered until the next
-// entry, whose step 2 then adjusts its destination too: kept as the engine
-// always did, though 7.2.4 step 2 speaks of the chunks that start it.
-func (t *pathTable) noteFastMarked(r *outstanding.Result) {
+// onFastRetransmit halves cwnd once on each destination a chunk newly
+// marked for Fast Retransmit by the acknowledgement r that starts Fast
+// Recovery was last sent to (7.2.4 step 2). Chunks marked while the
+// association is in Fast Recovery already lower nothing, then or at the
+// next entry: step 2 applies to the chunks that start it.
+func (t *pathTable) onFastRetransmit(r *outstanding.Result) {
 	for _, pa := range t.list {
-		if r.Dests[pa.idx].FastMarked {
-			pa.fastMarked = true
-		}
-	}
-}
-
-// onFastRetransmit halves cwnd once on each destination a chunk now marked
-// for Fast Retransmit was last sent to (7.2.4 step 2).
-func (t *pathTable) onFastRetransmit() {
-	for _, pa := range t.list {
-		if pa.fastMarked && pa.cc != nil {
+		if r.Dests[pa.idx].FastMarked && pa.cc != nil {
 			pa.cc.OnFastRetransmit()
 		}
-		pa.fastMarked = false
 	}
 }
 
