@@ -29,6 +29,8 @@ type SCTPStats struct {
 	T3RtxExpireds           uint64
 	T5ShutdownGuardExpireds uint64
 	DelaySackExpireds       uint64
+	T3Retransmits           uint64
+	FastRetransmits         uint64
 
 	// HBExpireds counts heartbeat timer expiries that sent a HEARTBEAT.
 	HBExpireds uint64
@@ -61,7 +63,8 @@ func sctpStatsOf(st engine.Stats) SCTPStats {
 		FragUsrMsgs: st.FragUsrMsgs, ReasmUsrMsgs: st.ReasmUsrMsgs, OutSCTPPacks: st.OutSCTPPacks, InSCTPPacks: st.InSCTPPacks,
 		T1InitExpireds: st.T1InitExpireds, T1CookieExpireds: st.T1CookieExpireds, T2ShutdownExpireds: st.T2ShutdownExpireds,
 		T3RtxExpireds: st.T3RtxExpireds, T5ShutdownGuardExpireds: st.T5ShutdownGuardExpireds,
-		DelaySackExpireds: st.DelaySackExpireds, HBExpireds: st.HBExpireds,
+		DelaySackExpireds: st.DelaySackExpireds, T3Retransmits: st.T3Retransmits, FastRetransmits: st.FastRetransmits,
+		HBExpireds:       st.HBExpireds,
 		MalformedPackets: st.MalformedPackets, PartialChunks: st.PartialChunks,
 		DiscardedBundledInit: st.DiscardedBundledInit, DiscardedBadTag: st.DiscardedBadTag, ReportItemsCut: st.ReportItemsCut,
 		DiscardedUnauthenticated: st.DiscardedUnauthenticated, DiscardedBadAuth: st.DiscardedBadAuth,
@@ -84,5 +87,6 @@ func (st SCTPStats) snmp() map[string]uint64 {
 		"SctpT1InitExpireds": st.T1InitExpireds, "SctpT1CookieExpireds": st.T1CookieExpireds,
 		"SctpT2ShutdownExpireds": st.T2ShutdownExpireds, "SctpT3RtxExpireds": st.T3RtxExpireds,
 		"SctpT5ShutdownGuardExpireds": st.T5ShutdownGuardExpireds, "SctpDelaySackExpireds": st.DelaySackExpireds,
+		"SctpT3Retransmits": st.T3Retransmits, "SctpFastRetransmits": st.FastRetransmits,
 	}
 }

@@ -28,8 +28,6 @@ var notCounted = map[string]string{
 	"SctpInPktBacklog":        "a kernel's receive context",
 	"SctpInPktDiscards":       "packets discarded whole are counted by reason instead (Snapshot.Discards)",
 	"SctpInDataChunkDiscards": "not counted host-wide (an association's Status.Refused counts DATA refused after CloseWindow)",
-	"SctpT3Retransmits":       "not counted apart from SctpT3RtxExpireds",
-	"SctpFastRetransmits":     "not counted",
 }
 
 // TestSNMPMapIsLinuxs: Snapshot.SNMP has every counter of Linux's

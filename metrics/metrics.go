@@ -185,6 +185,8 @@ var (
 		snmp("t3_rtx_expireds", "SctpT3RtxExpireds", func(s *gateway.SCTPStats) uint64 { return s.T3RtxExpireds }),
 		snmp("t5_shutdown_guard_expireds", "SctpT5ShutdownGuardExpireds", func(s *gateway.SCTPStats) uint64 { return s.T5ShutdownGuardExpireds }),
 		snmp("delay_sack_expireds", "SctpDelaySackExpireds", func(s *gateway.SCTPStats) uint64 { return s.DelaySackExpireds }),
+		snmp("t3_retransmits", "SctpT3Retransmits", func(s *gateway.SCTPStats) uint64 { return s.T3Retransmits }),
+		snmp("fast_retransmits", "SctpFastRetransmits", func(s *gateway.SCTPStats) uint64 { return s.FastRetransmits }),
 		engineCounter("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT.", func(s *gateway.SCTPStats) uint64 { return s.HBExpireds }),
 		engineCounter("malformed_packets", "Packets discarded as malformed.", func(s *gateway.SCTPStats) uint64 { return s.MalformedPackets }),
 		engineCounter("discarded_bad_tag", "Packets discarded for a wrong verification tag.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedBadTag }),

@@ -55,6 +55,9 @@ func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
 	// once, let one packet of retransmissions bypass cwnd.
 	d.recovery.OnCumulativeAck(d.out.CumAck())
 	d.ccOnAck(&r)
+	if r.FastRetransmit {
+		a.host.stats.FastRetransmits++
+	}
 	if r.FastRetransmit && d.recovery.Enter(d.out.NextTSN()-1) {
 		d.paths.onFastRetransmit(&r)
 		d.forceOne = true
@@ -107,6 +110,7 @@ func (d *dataState) onT3(a *Association, pa *path, now time.Time) {
 	// retransmitted, to another destination if one is active (6.4); one
 	// packet now.
 	d.out.MarkTimedOut(pa.idx)
+	a.host.stats.T3Retransmits++
 	d.forceOne = true
 	d.armT3(pa, now)
 }

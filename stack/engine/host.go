@@ -162,9 +162,16 @@ type Stats struct {
 	T3RtxExpireds           uint64
 	T5ShutdownGuardExpireds uint64
 	DelaySackExpireds       uint64
-	HBExpireds              uint64 // heartbeat timer expiries that sent a HEARTBEAT
-	MalformedPackets        uint64
-	DiscardedBadTag         uint64
+	// T3Retransmits counts T3-rtx expiries that retransmitted (6.3.3 E3;
+	// not those that ended the association or reprobed a zero window),
+	// FastRetransmits acknowledgements that marked chunks for Fast
+	// Retransmit (7.2.4), as Linux counts SctpT3Retransmits and
+	// SctpFastRetransmits: events, not chunks.
+	T3Retransmits    uint64
+	FastRetransmits  uint64
+	HBExpireds       uint64 // heartbeat timer expiries that sent a HEARTBEAT
+	MalformedPackets uint64
+	DiscardedBadTag  uint64
 	// ReportItemsCut counts what was left out of a reply because the reply
 	// would not fit one packet at the path MTU: unrecognized parameters,
 	// error causes, HEARTBEAT ACKs, addresses (a peer controls how many of

@@ -37,3 +37,22 @@ func TestOutOrderAndUnorderChunks(t *testing.T) {
 		t.Errorf("receiver counted %d ordered, %d unordered", s.InOrderChunks, s.InUnorderChunks)
 	}
 }
+
+// SctpFastRetransmits and SctpT3Retransmits count retransmission events,
+// as Linux does: the acknowledgement that marks chunks for Fast
+// Retransmit (7.2.4), and a T3-rtx expiry that retransmits (6.3.3 E3).
+func TestRetransmitCounters(t *testing.T) {
+	s := newScriptedSender(t, 93)
+	h := s.l.cn.Host
+	s.lose3(s.send(4))
+	if st := h.Stats(); st.FastRetransmits != 1 || st.T3Retransmits != 0 || st.T3RtxExpireds != 0 {
+		t.Fatalf("after one Fast Retransmit: fast %d, T3 retransmits %d, T3 expiries %d", st.FastRetransmits, st.T3Retransmits, st.T3RtxExpireds)
+	}
+	// Nothing more is acknowledged: T3-rtx expires and retransmits.
+	if !s.l.net.RunUntil(func() bool { return h.Stats().T3RtxExpireds > 0 }, time.Minute) {
+		t.Fatal("T3-rtx did not expire")
+	}
+	if st := h.Stats(); st.T3Retransmits != 1 || st.FastRetransmits != 1 {
+		t.Fatalf("after a T3-rtx expiry: T3 retransmits %d, fast %d", st.T3Retransmits, st.FastRetransmits)
+	}
+}
