@@ -2,8 +2,11 @@
 GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      ?= ./...
-# staticcheck, pinned in .ci/run (go install honnef.co/go/tools/cmd/staticcheck@VERSION).
-STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+# staticcheck at a pinned version (v0.8.2 knows go 1.26), installed into
+# bin/tools by make lint on first use, so make test works on a machine with
+# nothing but Go.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(CURDIR)/bin/tools/staticcheck
 
 .PHONY: build test race fuzz bench bench-compare bench-lab bench-lab-dtls bench-scale e2e kernel-test kernel-fetch lint ci image-bins image compose-images
 
@@ -108,7 +111,7 @@ kernel-fetch:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@test -x $(STATICCHECK) || { echo "staticcheck not found at $(STATICCHECK): see .ci/run for the pinned version to go install"; exit 1; }
+	@test -x $(STATICCHECK) || { echo "installing staticcheck $(STATICCHECK_VERSION) into $(dir $(STATICCHECK))"; GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
 	$(STATICCHECK) $(PKGS)
 	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
 	cd test/kernel && $(GO) vet ./... && $(STATICCHECK) ./...
