@@ -104,7 +104,13 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	nativeIdx, udpIdx, dtlsIdx := -1, -1, -1
 	if p.NeedNative {
 		if g.native == nil {
-			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog, Mark: o.NativeMark})
+			// 4 MiB socket buffers, as on the UDP link: with the
+			// default 208 KiB the native socket dropped a sender's
+			// burst (about a hundred 1 KiB packets) whenever the
+			// reader waited for a CPU, and every drop cost the sender a
+			// retransmission and half its cwnd.
+			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog, Mark: o.NativeMark,
+				RecvBuffer: 4 << 20, SendBuffer: 4 << 20})
 			if err != nil {
 				return nil, fmt.Errorf("gateway: native link: %w", err)
 			}

@@ -204,18 +204,38 @@ func (l *Link) openSock(v6 bool, cfg Config) (*sock, error) {
 			{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO, "IPV6_MTU_DISCOVER"},
 		}
 	}
-	if cfg.RecvBuffer > 0 {
-		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer, "SO_RCVBUF"})
-	}
 	if cfg.Mark != 0 {
 		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_MARK, int(cfg.Mark), "SO_MARK"})
-	}
-	if cfg.SendBuffer > 0 {
-		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.SendBuffer, "SO_SNDBUF"})
 	}
 	for _, o := range opts {
 		if err := unix.SetsockoptInt(fd, o.level, o.name, o.val); err != nil {
 			return fail("setting "+o.what, err)
+		}
+	}
+	for _, b := range []struct {
+		size, opt, force int
+		what             string
+	}{
+		{cfg.RecvBuffer, unix.SO_RCVBUF, unix.SO_RCVBUFFORCE, "SO_RCVBUF"},
+		{cfg.SendBuffer, unix.SO_SNDBUF, unix.SO_SNDBUFFORCE, "SO_SNDBUF"},
+	} {
+		if b.size <= 0 {
+			continue
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, b.opt, b.size); err != nil {
+			return fail("setting "+b.what, err)
+		}
+		// Linux reports double the size granted (its bookkeeping); a size
+		// capped at rmem_max / wmem_max is forced where the process may
+		// (CAP_NET_ADMIN), else logged: a small receive buffer drops
+		// bursts while the reader waits for a CPU.
+		got, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, b.opt)
+		if got < 2*b.size && unix.SetsockoptInt(fd, unix.SOL_SOCKET, b.force, b.size) == nil {
+			got, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, b.opt)
+		}
+		if got < 2*b.size && cfg.Logger != nil {
+			cfg.Logger.Warn("rawip: socket buffer capped by the system (raise net.core.rmem_max / wmem_max)",
+				"buffer", b.what, "asked", b.size, "got", got/2)
 		}
 	}
 	return s, nil

@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +189,40 @@ func TestLocalAddrs(t *testing.T) {
 	}
 	if la.Overhead(addrB) != 20 || la.Overhead(addrB6) != 40 || la.Kind() != link.Native {
 		t.Errorf("Overhead/Kind wrong")
+	}
+}
+
+// TestBuffersBeyondSystemMax: RecvBuffer and SendBuffer larger than
+// net.core.rmem_max / wmem_max are granted in full (SO_RCVBUFFORCE), as
+// the gateway's 4 MiB native buffers need on a host with the default
+// 208 KiB limits: a capped receive buffer drops a sender's burst while the
+// reader waits for a CPU.
+func TestBuffersBeyondSystemMax(t *testing.T) {
+	lab := newLab(t)
+	var size int
+	for _, f := range []string{"/proc/sys/net/core/rmem_max", "/proc/sys/net/core/wmem_max"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		size = max(size, 2*v)
+	}
+	l := listenIn(t, lab.a, Config{Ports: []uint16{5001}, RecvBuffer: size, SendBuffer: size})
+	for _, o := range []struct {
+		opt  int
+		name string
+	}{{unix.SO_RCVBUF, "SO_RCVBUF"}, {unix.SO_SNDBUF, "SO_SNDBUF"}} {
+		got, err := unix.GetsockoptInt(l.v4.fd, unix.SOL_SOCKET, o.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Linux reports twice the size granted.
+		if got < 2*size {
+			t.Errorf("%s: %d granted, want %d (twice the system maximum)", o.name, got/2, size)
+		}
 	}
 }
