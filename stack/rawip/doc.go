@@ -48,13 +48,17 @@
 //
 // # I/O
 //
-// Reads and writes use recvmmsg/sendmmsg on non-blocking sockets, with
-// ppoll to wait. The sockets stay out of Go's network poller (and so out of
-// golang.org/x/net's ipv4/ipv6 PacketConn) because the link must wait on
-// several things at once: the IPv4 socket, the IPv6 socket and Close, in
-// one ReadBatch, without a goroutine and a copy per socket. A level-
-// triggered poll does that, and reports POLLERR for as long as the error
-// queue holds an entry, so an ICMP error is never lost between two reads.
+// Reads and writes use recvmmsg/sendmmsg on non-blocking sockets. The
+// reader waits in Go's network poller, as any network read does, so a
+// wake-up is a goroutine's and not a thread's: a link with one socket hands
+// it to the poller, a link with two (IPv4 and IPv6) gathers them in an
+// epoll instance of its own and hands that over (read_poller_linux.go).
+// The poller is edge-triggered, so the reader reads a socket until it is
+// drained before it parks, asks the epoll instance (level-triggered) which
+// sockets are ready before it decides none is, and POLLERR marks a socket
+// whose error queue holds an entry, so an ICMP error is never lost between
+// two reads. A writer that finds a socket full waits in ppoll with Close's
+// eventfd (rare: a veth or a NIC queue takes a batch at once).
 // The message headers, the IPv4 header scatter buffers and the control
 // buffers are allocated once, so no allocation happens per packet.
 package rawip

@@ -29,8 +29,9 @@ type sock struct {
 	// EMSGSIZE. The reader drains the queue before reading data.
 	errPending atomic.Bool
 	// f and rc, when set, hand the descriptor to Go's network poller
-	// (read_poller_linux.go): the link's only socket, read without a
-	// thread of its own blocked in poll. f owns the descriptor then.
+	// (read_poller_linux.go): the link's only socket. f owns the
+	// descriptor then. The sockets of a two-socket link are in its
+	// pollSet instead.
 	f  *os.File
 	rc syscall.RawConn
 }
@@ -44,10 +45,13 @@ type Link struct {
 	v4    *sock
 	v6    *sock
 	// wake is an eventfd that becomes readable, and stays so, when Close
-	// begins; every poll includes it, so Close unblocks readers and writers.
+	// begins; a writer's poll includes it, so Close unblocks writers.
 	wake int
-	nl   *netlinkConn
-	mtu  *routemtu.Prober // MTUHint's; opened here, so in the link's namespace
+	// set gathers the sockets of a link with more than one (IPv4 and
+	// IPv6) for Go's network poller (read_poller_linux.go).
+	set *pollSet
+	nl  *netlinkConn
+	mtu *routemtu.Prober // MTUHint's; opened here, so in the link's namespace
 
 	addrs      []netip.Addr // served addresses; empty: all
 	src4, src6 netip.Addr   // source when Path.Local is unset: the only configured address of its family
@@ -146,6 +150,8 @@ func Listen(cfg Config) (*Link, error) {
 		if err := l.socks[0].usePoller(); err != nil {
 			return nil, err
 		}
+	} else if l.set, err = openPollSet(l.socks); err != nil {
+		return nil, err
 	}
 	l.r.init(l.batch, len(l.socks))
 	l.w.init(l.batch)
@@ -375,6 +381,7 @@ func (l *Link) Close() error {
 	for _, s := range l.socks {
 		s.wakeReader() // a reader in the network poller
 	}
+	l.set.wakeReader()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.release()
@@ -388,6 +395,9 @@ func (l *Link) release() error {
 		}
 	}
 	l.socks = nil
+	if err := l.set.close(); err != nil {
+		errs = append(errs, err)
+	}
 	if l.nl != nil {
 		l.nl.close()
 	}

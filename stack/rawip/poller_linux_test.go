@@ -3,7 +3,10 @@
 package rawip
 
 import (
+	"bytes"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,25 +15,45 @@ import (
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
-// A link serving one address family has one socket, read through Go's
-// network poller (read_poller_linux.go); these tests run that path, which
-// the two-family tests elsewhere do not.
+// Every link is read through Go's network poller (read_poller_linux.go):
+// a link serving one address family hands it its socket, a link with an
+// IPv4 and an IPv6 socket its poll set. These tests run both.
 
 func listenOne(t *testing.T, ns string, addr netipAddr, port uint16) *Link {
 	t.Helper()
 	l := listenIn(t, ns, Config{Addrs: []netipAddr{addr}, Ports: []uint16{port}, Batch: 16})
-	if len(l.socks) != 1 || l.socks[0].rc == nil {
+	if len(l.socks) != 1 || l.socks[0].rc == nil || l.set != nil {
 		t.Fatalf("a one-address link has %d sockets, poller %v", len(l.socks), len(l.socks) == 1 && l.socks[0].rc != nil)
 	}
 	watchdog(t, l, 30*time.Second)
 	return l
 }
 
+// listenBoth opens a link serving both families: two sockets in a poll
+// set.
+func listenBoth(t *testing.T, ns string, _ netipAddr, port uint16) *Link {
+	t.Helper()
+	l := listenIn(t, ns, Config{Ports: []uint16{port}, Batch: 16})
+	if len(l.socks) != 2 || l.set == nil {
+		t.Fatalf("a link of both families has %d sockets, poll set %v", len(l.socks), l.set != nil)
+	}
+	watchdog(t, l, 30*time.Second)
+	return l
+}
+
+// pollerKinds runs f for a one-socket link and a link with a poll set.
+func pollerKinds(t *testing.T, f func(t *testing.T, open func(*testing.T, string, netipAddr, uint16) *Link)) {
+	t.Run("one-socket", func(t *testing.T) { f(t, listenOne) })
+	t.Run("poll-set", func(t *testing.T) { f(t, listenBoth) })
+}
+
 // TestPollerZeroAllocs: packets both ways between two one-socket links,
 // read in the poller, cost no allocation.
-func TestPollerZeroAllocs(t *testing.T) {
+func TestPollerZeroAllocs(t *testing.T) { pollerKinds(t, testPollerZeroAllocs) }
+
+func testPollerZeroAllocs(t *testing.T, open func(*testing.T, string, netipAddr, uint16) *Link) {
 	lab := newLab(t)
-	la, lb := listenOne(t, lab.a, addrA, 5001), listenOne(t, lab.b, addrB, 5002)
+	la, lb := open(t, lab.a, addrA, 5001), open(t, lab.b, addrB, 5002)
 	const k = 8
 	out, back := make([]link.Packet, k), make([]link.Packet, k)
 	for i := range out {
@@ -67,9 +90,11 @@ func TestPollerZeroAllocs(t *testing.T) {
 
 // TestPollerCloseUnblocks: Close wakes a reader parked in the poller, which
 // returns link.ErrClosed.
-func TestPollerCloseUnblocks(t *testing.T) {
+func TestPollerCloseUnblocks(t *testing.T) { pollerKinds(t, testPollerCloseUnblocks) }
+
+func testPollerCloseUnblocks(t *testing.T, open func(*testing.T, string, netipAddr, uint16) *Link) {
 	lab := newLab(t)
-	la := listenOne(t, lab.a, addrA, 5001)
+	la := open(t, lab.a, addrA, 5001)
 	done := make(chan error, 1)
 	go func() {
 		_, err := la.ReadBatch(newBufs(4))
@@ -91,9 +116,11 @@ func TestPollerCloseUnblocks(t *testing.T) {
 // over the MTU fails in WriteBatch with EMSGSIZE and the parked reader
 // wakes with the NoticeFragNeeded: the kernel's local error raises no
 // readable event the reader could not have slept through.
-func TestPollerLocalMessageTooBig(t *testing.T) {
+func TestPollerLocalMessageTooBig(t *testing.T) { pollerKinds(t, testPollerLocalMessageTooBig) }
+
+func testPollerLocalMessageTooBig(t *testing.T, open func(*testing.T, string, netipAddr, uint16) *Link) {
 	lab := newLab(t)
-	la := listenOne(t, lab.a, addrA, 5001)
+	la := open(t, lab.a, addrA, 5001)
 	got := make(chan link.Packet, 1)
 	go func() {
 		pkts := newBufs(4)
@@ -116,4 +143,57 @@ func TestPollerLocalMessageTooBig(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the parked reader never delivered the NoticeFragNeeded")
 	}
+}
+
+// TestPollSetWakesForEitherFamily: a reader of a link with both families
+// parks in Go's network poller ("IO wait"), not in a system call of its
+// own, and a packet on either socket wakes it.
+func TestPollSetWakesForEitherFamily(t *testing.T) {
+	lab := newLab(t)
+	la, lb := listenBoth(t, lab.a, addrA, 5001), listenBoth(t, lab.b, addrB, 5002)
+	for _, c := range []struct {
+		name string
+		path link.Path
+	}{
+		{"IPv6", link.Path{Local: addrA6, Remote: addrB6}},
+		{"IPv4", link.Path{Local: addrA, Remote: addrB}},
+		{"IPv6 again", link.Path{Local: addrA6, Remote: addrB6}},
+	} {
+		got := make(chan link.Packet, 1)
+		go func() { got <- readOne(t, lb) }()
+		waitParked(t, "ReadBatch")
+		want := dataPacket(5001, 5002, 5, 1, []byte(c.name))
+		send(t, la, c.path, want)
+		select {
+		case p := <-got:
+			if !bytes.Equal(p.Buf, want) || p.Path.Remote != c.path.Local {
+				t.Fatalf("%s: got %x from %v, want %x from %v", c.name, p.Buf, p.Path.Remote, want, c.path.Local)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the parked reader did not wake", c.name)
+		}
+	}
+}
+
+// waitParked waits until a goroutine whose stack holds fn is parked in the
+// network poller (state "IO wait"); it fails if one is found in a system
+// call instead, or none parks within 5 s.
+func waitParked(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if !strings.Contains(g, "rawip.(*Link)."+fn) {
+				continue
+			}
+			head, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(head, "[syscall") {
+				t.Fatalf("the reader waits in a system call: %s", head)
+			}
+			if strings.Contains(head, "[IO wait") {
+				return
+			}
+		}
+	}
+	t.Fatalf("no reader parked in the network poller in %s within 5 s", fn)
 }

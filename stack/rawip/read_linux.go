@@ -31,13 +31,12 @@ type reader struct {
 	ip4   [][ipv4HeaderLen]byte
 	names []unix.RawSockaddrInet6
 	oob   [][oobRead]byte
-	pfds  []unix.PollFd
 	next  int // socket to try first, rotated for fairness
 	// drained[i] says socket i's last read left it empty (EAGAIN, or fewer
-	// packets than asked for): it is read again only after poll reports
-	// it readable. Without it every batch cost a read of each socket that
-	// returned EAGAIN before the poll: in the lab, three syscalls per batch
-	// where one poll and one recvmmsg do.
+	// packets than asked for): it is read again only after its poll set
+	// reports it readable. Without it every batch cost a read of each
+	// socket that returned EAGAIN before the wait: in the lab, three
+	// syscalls per batch where one wait and one recvmmsg do.
 	drained []bool
 	// errRun counts consecutive failed reads.
 	errRun int
@@ -58,7 +57,6 @@ func (r *reader) init(batch, socks int) {
 	r.ip4 = make([][ipv4HeaderLen]byte, batch)
 	r.names = make([]unix.RawSockaddrInet6, batch)
 	r.oob = make([][oobRead]byte, batch)
-	r.pfds = make([]unix.PollFd, 0, 3)
 }
 
 // prepare points message i at buf for a socket of the given family.
@@ -130,60 +128,34 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 	if len(l.socks) == 1 && l.socks[0].rc != nil {
 		return l.readPolled(l.socks[0], pkts)
 	}
-	for {
-		if l.closed.Load() {
-			return 0, link.ErrClosed
-		}
-		r := &l.r
-		n := 0
-		for j := range l.socks {
-			k := (r.next + j) % len(l.socks)
-			s := l.socks[k]
-			if r.drained[k] && !s.errPending.Load() {
-				continue
-			}
-			m, drained, err := l.readSock(s, pkts[n:])
-			r.drained[k] = drained
-			n += m
-			if err != nil {
-				return n, err
-			}
-			if n == len(pkts) {
-				break
-			}
-		}
-		r.next++
-		if n > 0 {
-			return n, nil
-		}
-		if err := l.waitReadable(); err != nil {
-			return 0, err
-		}
-	}
+	return l.readSet(pkts)
 }
 
-// waitReadable blocks in poll until a socket is readable or has an error,
-// or Close has begun. poll is level-triggered: data left behind by a full
-// batch, or an error queue not yet drained, wakes it again at once.
-func (l *Link) waitReadable() error {
+// readReady reads, into pkts, the sockets not known to be drained, first
+// the one after the socket first last time (fairness). It returns what it
+// read and whether every socket is drained now.
+func (l *Link) readReady(pkts []link.Packet) (n int, allDrained bool, err error) {
 	r := &l.r
-	r.pfds = append(r.pfds[:0], unix.PollFd{Fd: int32(l.wake), Events: unix.POLLIN})
-	for _, s := range l.socks {
-		r.pfds = append(r.pfds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
-	}
-	if _, err := unix.Poll(r.pfds, -1); err != nil && err != unix.EINTR {
-		return fmt.Errorf("rawip: waiting to read: %w", err)
-	}
-	for i, s := range l.socks {
-		ev := r.pfds[i+1].Revents
-		if ev&unix.POLLERR != 0 {
-			s.errPending.Store(true)
+	defer func() { r.next++ }()
+	for j := range l.socks {
+		k := (r.next + j) % len(l.socks)
+		s := l.socks[k]
+		if r.drained[k] && !s.errPending.Load() {
+			continue
 		}
-		if ev != 0 {
-			r.drained[i] = false
+		m, drained, err := l.readSock(s, pkts[n:])
+		r.drained[k] = drained
+		n += m
+		if err != nil || n == len(pkts) {
+			return n, false, err
 		}
 	}
-	return nil
+	for k, s := range l.socks {
+		if !r.drained[k] || s.errPending.Load() {
+			return n, false, nil
+		}
+	}
+	return n, true, nil
 }
 
 // readSock reads what socket s has ready without blocking: first its error

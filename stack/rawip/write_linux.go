@@ -90,6 +90,7 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 		case unix.EMSGSIZE:
 			s.errPending.Store(true) // the kernel queued a local error with the MTU
 			s.wakeReader()           // which a reader in the poller may have slept through
+			l.set.wakeReader()
 		}
 		l.nSendErrors.Add(1)
 		return sent, fmt.Errorf("rawip: sending %d bytes on %v: %w", len(p.Buf), p.Path, errno)
