@@ -53,7 +53,18 @@ import (
 // LAB_PROFILE_DIR=DIR saves a CPU profile and an execution trace of the
 // edge gateway during each of its runs there (edge-1KiB.pprof, .trace,
 // edge-latency.*). LAB_SIZES="1 KiB,100 B" picks workloads; "" runs only
-// the latency part. Nothing here
+// the latency part. LAB_WAYS="sctpgw,direct" picks the ways (the others'
+// figures stay empty). LAB_SCTP="{sack_freq: 4}" gives both gateways'
+// routes SCTP settings to try. LAB_VETH_OFFLOAD=on keeps the veths'
+// offloads (see newLab).
+//
+// Per message it also prints, for each relay process, its system calls
+// (perf's raw_syscalls:sys_enter, when perf is installed) and context
+// switches (/proc), and for sctpgw each gateway's SCTP packets and control
+// chunks (SACKs) in and out: figures a loaded machine hardly moves. And
+// what the raw SCTP sockets of each namespace dropped (receive buffer
+// full), since a drop costs its sender a retransmission and half its
+// cwnd. Nothing here
 // asserts a speed: the figures, and the load average printed with them, are
 // for reading. Needs root, libusrsctp-examples, libusrsctp-dev and cc.
 //
@@ -91,6 +102,9 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 	ways := []string{"sctpgw", "usrsctp relay", "direct"}
+	if env, ok := os.LookupEnv("LAB_WAYS"); ok { // e.g. "sctpgw": the other ways' columns stay empty
+		ways = slices.DeleteFunc(ways, func(w string) bool { return !slices.Contains(strings.Split(env, ","), w) })
+	}
 	runs := map[string][][]relayRun{} // way -> size index -> rounds
 	for _, w := range ways {
 		runs[w] = make([][]relayRun, len(sizes))
@@ -124,6 +138,9 @@ func BenchmarkLab(b *testing.B) {
 	lat := map[string][]time.Duration{}
 	waits := map[string][2]float64{} // run-queue wait per second: the relay processes, this process
 	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+		if !slices.Contains(ways, w) {
+			continue
+		}
 		var rp *relayPair
 		switch w {
 		case "sctpgw":
@@ -152,9 +169,18 @@ func BenchmarkLab(b *testing.B) {
 	}
 
 	out := &strings.Builder{}
-	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, median of %d; Nagle on at the ends, 1 MiB socket buffers; %d CPUs; load average %s\n",
-		secs, rounds, runtime.NumCPU(), loadAvg())
-	med := func(w string, i int) relayRun { return medianRun(runs[w][i]) }
+	offload := "off (captures' default)"
+	if os.Getenv("LAB_VETH_OFFLOAD") == "on" {
+		offload = "on"
+	}
+	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, median of %d; Nagle on at the ends, 1 MiB socket buffers; veth tx offloads %s; %d CPUs; load average %s\n",
+		secs, rounds, offload, runtime.NumCPU(), loadAvg())
+	med := func(w string, i int) relayRun {
+		if i >= len(runs[w]) { // a way LAB_WAYS left out
+			return relayRun{}
+		}
+		return medianRun(runs[w][i])
+	}
 	fmt.Fprintf(out, "  %-6s %-14s %10s %10s %9s %9s %9s %9s %11s %11s\n", "size", "", "Mbit/s", "msgs/s", "/direct", "/usrsctp",
 		"edge µs", "core µs", "edge pkt/s", "core pkt/s")
 	for i, s := range sizes {
@@ -182,6 +208,34 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: packets in + out of each; ratios of msgs/s)\n")
+	fmt.Fprintf(out, "  per message, of each relay process (edge / core): system calls, context switches; sctpgw's SCTP packets in and out, control chunks in and out\n")
+	for i, s := range sizes {
+		for _, w := range ways {
+			if w == "direct" {
+				continue
+			}
+			r := med(w, i)
+			m := float64(max(r.Messages, 1))
+			sys := "n/a (no perf)"
+			if r.syscalls[0] >= 0 && r.syscalls[1] >= 0 {
+				sys = fmt.Sprintf("%.2f / %.2f", r.syscalls[0]/m, r.syscalls[1]/m)
+			}
+			line := fmt.Sprintf("  %-6s %-14s syscalls %-13s ctxsw %.2f / %.2f", s.name, w, sys, float64(r.ctxsw[0])/m, float64(r.ctxsw[1])/m)
+			if w == "sctpgw" {
+				line += fmt.Sprintf("  packets in %.2f / %.2f out %.2f / %.2f  ctrl in %.2f / %.2f out %.2f / %.2f",
+					float64(r.pktsIn[0])/m, float64(r.pktsIn[1])/m, float64(r.pktsOut[0])/m, float64(r.pktsOut[1])/m,
+					float64(r.ctrlIn[0])/m, float64(r.ctrlIn[1])/m, float64(r.ctrlOut[0])/m, float64(r.ctrlOut[1])/m)
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
+	fmt.Fprintf(out, "  packets the raw SCTP sockets dropped during the run (receive buffer full), enb / edge / core / mme:\n")
+	for i, s := range sizes {
+		for _, w := range ways {
+			d := med(w, i).drops
+			fmt.Fprintf(out, "  %-6s %-14s %d / %d / %d / %d\n", s.name, w, d[0], d[1], d[2], d[3])
+		}
+	}
 	for i, s := range sizes {
 		r := med("sctpgw", i)
 		fmt.Fprintf(out, "  sctpgw %-6s heap allocations per message: edge %.2f, core %.2f; GC cycles during the run: edge %.0f, core %.0f\n",
@@ -350,10 +404,23 @@ type relayRun struct {
 	// sctpgw only: heap allocations and GC cycles of each gateway during
 	// the run (Go runtime counters from /metrics).
 	allocs, gcs [2]float64
+	// Of each relay process: system calls (-1: perf missing) and context
+	// switches during the run.
+	syscalls [2]float64
+	ctxsw    [2]uint64
+	// sctpgw only, of each gateway: SCTP packets in and out, control
+	// chunks (SACKs, mostly) in and out.
+	pktsIn, pktsOut, ctrlIn, ctrlOut [2]uint64
+	// drops is what the raw SCTP sockets of enb, edge, core and mme
+	// dropped during the run (receive buffers overrun).
+	drops [4]uint64
 }
 
 // medianRun is the run with the median message rate.
 func medianRun(rs []relayRun) relayRun {
+	if len(rs) == 0 { // a way LAB_WAYS left out
+		return relayRun{}
+	}
 	s := append([]relayRun(nil), rs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Msgps() < s[j].Msgps() })
 	return s[len(s)/2]
@@ -372,6 +439,18 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 		pktsBefore = rp.packets(l)
 		if rp.edgeGW != nil {
 			rtBefore = [2]map[string]float64{rp.edgeGW.runtimeStats(), rp.coreGW.runtimeStats()}
+		}
+	}
+	drops0 := l.rawDrops()
+	var sc [2]*syscallCounter
+	var ctx0 [2]uint64
+	var snmp0 [2]map[string]uint64
+	if rp != nil {
+		for i, p := range []*proc{rp.edge, rp.core} {
+			sc[i], ctx0[i] = countSyscalls(p.cmd.Process.Pid), ctxSwitches(p.cmd.Process.Pid)
+		}
+		if rp.edgeGW != nil {
+			snmp0 = [2]map[string]uint64{rp.edgeGW.snapshot().SNMP, rp.coreGW.snapshot().SNMP}
 		}
 	}
 	env := []string{"LD_PRELOAD=" + shim}
@@ -396,7 +475,21 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 			tailLines(srv.out.String(), 20), tailLines(cli.out.String(), 20))
 	}
 	r := relayRun{TsctpResult: res}
+	for i, d := range l.rawDrops() {
+		r.drops[i] = d - min(drops0[i], d) // tsctp's sockets are new: they start at zero
+	}
 	if rp != nil {
+		for i, p := range []*proc{rp.edge, rp.core} {
+			r.syscalls[i], r.ctxsw[i] = sc[i].stop(), ctxSwitches(p.cmd.Process.Pid)-ctx0[i]
+		}
+		if rp.edgeGW != nil {
+			for i, g := range []*gw{rp.edgeGW, rp.coreGW} {
+				m := g.snapshot().SNMP
+				d := func(k string) uint64 { return m[k] - snmp0[i][k] }
+				r.pktsIn[i], r.pktsOut[i] = d("SctpInSCTPPacks"), d("SctpOutSCTPPacks")
+				r.ctrlIn[i], r.ctrlOut[i] = d("SctpInCtrlChunks"), d("SctpOutCtrlChunks")
+			}
+		}
 		r.edgeCPU = treeCPU(rp.edge.cmd.Process.Pid, 4) - before[0]
 		r.coreCPU = treeCPU(rp.core.cmd.Process.Pid, 4) - before[1]
 		pkts := rp.packets(l)

@@ -89,6 +89,11 @@ func newLab(tb testing.TB) *lab {
 		l.must("ip", "-n", ns, "link", "set", "lo", "up")
 	}
 	haveEthtool := testlab.HaveTool(tb, "ethtool", "turning checksum offload off (captures show partial UDP checksums)")
+	// LAB_VETH_OFFLOAD=on keeps the veths' offloads as the kernel sets
+	// them (a container's veth has them): a GSO datagram then crosses the
+	// NAT to the core whole. Off, the sender's veth cuts it into packets
+	// and checksums each in software.
+	keepOffload := os.Getenv("LAB_VETH_OFFLOAD") == "on"
 	for _, v := range veths {
 		l.must("ip", "-n", l.ns[v.a], "link", "add", v.aDev, "type", "veth", "peer", "name", v.bDev, "netns", l.ns[v.b])
 		for _, end := range [][3]string{{v.a, v.aDev, v.aAddr}, {v.b, v.bDev, v.bAddr}} {
@@ -96,7 +101,7 @@ func newLab(tb testing.TB) *lab {
 			l.must("ip", "-n", l.ns[end[0]], "link", "set", end[1], "up")
 			// Checksums computed in software: a capture then shows UDP
 			// checksums as they leave, not "partial" (offloaded) ones.
-			if haveEthtool {
+			if haveEthtool && !keepOffload {
 				testlab.Cmd(tb, false, "ip", "netns", "exec", l.ns[end[0]], "ethtool", "-K", end[1], "tx", "off")
 			}
 		}
@@ -283,9 +288,13 @@ func (l *lab) gatewaysMulti(ports ...int) (edge, core *gw) {
 	var e, c strings.Builder
 	e.WriteString("udp: {listen: \"0.0.0.0:9899\"}\nlog: {level: warn}\nroutes:\n")
 	c.WriteString("udp: {listen: \"" + coreWAN + ":9899\"}\nlog: {level: warn}\nroutes:\n")
+	sctp := ""
+	if s := os.Getenv("LAB_SCTP"); s != "" { // e.g. "{sack_freq: 4}": both gateways' routes, to try a setting
+		sctp = ", sctp: " + s
+	}
 	for _, p := range ports {
-		fmt.Fprintf(&e, "  - {name: p%d, listen: \"sctp://%s:%d\", forward: \"udp://%s:9899/%d\"}\n", p, edgeRAN, p, coreWAN, p)
-		fmt.Fprintf(&c, "  - {name: p%d, listen: \"udp://%s:9899/%d\", forward: \"sctp://%s:%d\"}\n", p, coreWAN, p, mmeAddr, p)
+		fmt.Fprintf(&e, "  - {name: p%d, listen: \"sctp://%s:%d\", forward: \"udp://%s:9899/%d\"%s}\n", p, edgeRAN, p, coreWAN, p, sctp)
+		fmt.Fprintf(&c, "  - {name: p%d, listen: \"udp://%s:9899/%d\", forward: \"sctp://%s:%d\"%s}\n", p, coreWAN, p, mmeAddr, p, sctp)
 	}
 	ef, cf := filepath.Join(dir, "edge.yaml"), filepath.Join(dir, "core.yaml")
 	if err := os.WriteFile(ef, []byte(e.String()), 0o644); err != nil {
