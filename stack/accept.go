@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +79,9 @@ func (s *Stack) ListenWith(port uint16, lo ListenOptions) (*Listener, error) {
 	}
 	if l.reason == "" {
 		l.reason = DefaultAcceptTimeoutReason
+	}
+	if err := checkLocalAddrs(s.links, lo.Options.LocalAddrs); err != nil {
+		return nil, fmt.Errorf("stack: Listen on port %d: %w", port, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

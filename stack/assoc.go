@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -435,6 +436,11 @@ func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, r
 // 9.1: the association may be aborted in any state), nothing of it is left,
 // and ctx.Err() is returned.
 func (s *Stack) DialWith(ctx context.Context, linkIdx int, p link.Path, localPort, remotePort uint16, do DialOptions) (*Assoc, error) {
+	if linkIdx >= 0 && linkIdx < len(s.links) {
+		if err := checkLocalAddrs(s.links[linkIdx:linkIdx+1], do.Options.LocalAddrs); err != nil {
+			return nil, fmt.Errorf("stack: Dial from link %d: %w", linkIdx, err)
+		}
+	}
 	x := newAssoc(s, do.EventQueue, do.Context)
 	s.mu.Lock()
 	if s.closed {
