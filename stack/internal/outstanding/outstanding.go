@@ -209,8 +209,11 @@ func (q *Queue) Add(c sendqueue.Chunk, dest int, now time.Time) *Chunk {
 }
 
 // Resend takes the retransmission of the marked chunk Chunks()[i] to dest:
-// it is in flight again, there. A timed chunk at or above it can no longer
-// give a sample anyone could trust (Karn's rule, 6.3.1 C5).
+// it is in flight again, there. The timed chunk, if its TSN is at or above
+// the one resent, can no longer give a sample anyone could trust (RFC 9260
+// 6.3.1 C5: a sample from TSN r only if no TSN <= r was retransmitted
+// since r was first sent: its acknowledgement waited for the resent one).
+// A retransmission above the timed chunk leaves the timing alone.
 func (q *Queue) Resend(i, dest int) {
 	o := &q.chunks[q.head+i]
 	if o.state != marked {
@@ -224,7 +227,7 @@ func (q *Queue) Resend(i, dest int) {
 	}
 	q.enterFlight(o)
 	o.resent = true
-	if q.rtt.on && !after(q.rtt.tsn, o.tsn) {
+	if q.rtt.on && !after(o.tsn, q.rtt.tsn) {
 		q.rtt.on = false
 	}
 }

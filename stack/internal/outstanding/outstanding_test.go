@@ -263,31 +263,46 @@ func TestResendMovesDestination(t *testing.T) {
 	}
 }
 
-// TestRTTKarn: one chunk timed at a time; a retransmission at or above it,
-// T3-rtx or a new TSN sequence (a restart) ends the timing, and the next
-// new chunk is timed.
+// TestRTTKarn: one chunk timed at a time; a retransmission of it or of a
+// chunk below it (RFC 9260 6.3.1 C5), T3-rtx or a new TSN sequence (a
+// restart) ends the timing, and the next new chunk is timed; a
+// retransmission above it does not.
 func TestRTTKarn(t *testing.T) {
 	q := sent(0, 0, 0) // 10 timed
 	q.Mark(2)
-	q.Resend(2, 0) // above the timed chunk: the ack of 10 may be late because of it
-	r, _ := q.Ack(sack(10))
-	if r.HasRTT {
-		t.Fatal("sample after a retransmission above the timed chunk")
+	q.Resend(2, 0) // 12, above the timed chunk: 10's ack is not ambiguous
+	r, _ := q.Ack(Ack{CumTSN: 10, ARwnd: 1000, Sack: true, Now: t0.Add(20 * time.Millisecond)})
+	if !r.HasRTT || r.RTT != 20*time.Millisecond {
+		t.Fatalf("after a retransmission above the timed chunk: sample %v %v, want 20ms", r.HasRTT, r.RTT)
 	}
-	q.Add(chunk(100), 0, t0.Add(10*time.Millisecond)) // 13, timed
-	r, _ = q.Ack(Ack{CumTSN: 13, ARwnd: 1000, Sack: true, Now: t0.Add(40 * time.Millisecond)})
+	q.Add(chunk(100), 0, t0.Add(30*time.Millisecond)) // 13, timed
+	q.Mark(0)
+	q.Resend(0, 0) // 11, below the timed chunk: 13's ack waited for it
+	r, _ = q.Ack(Ack{CumTSN: 13, ARwnd: 1000, Sack: true, Now: t0.Add(520 * time.Millisecond)})
+	if r.HasRTT {
+		t.Fatalf("sample %v after a retransmission below the timed chunk", r.RTT)
+	}
+	q.Add(chunk(100), 0, t0.Add(530*time.Millisecond)) // 14, timed
+	q.Mark(0)
+	q.Resend(0, 0) // the timed chunk itself
+	r, _ = q.Ack(Ack{CumTSN: 14, ARwnd: 1000, Sack: true, Now: t0.Add(600 * time.Millisecond)})
+	if r.HasRTT {
+		t.Fatalf("sample %v of a retransmitted chunk", r.RTT)
+	}
+	q.Add(chunk(100), 0, t0.Add(10*time.Millisecond)) // 15, timed
+	r, _ = q.Ack(Ack{CumTSN: 15, ARwnd: 1000, Sack: true, Now: t0.Add(40 * time.Millisecond)})
 	if !r.HasRTT || r.RTT != 30*time.Millisecond {
 		t.Fatalf("sample %v %v, want 30ms", r.HasRTT, r.RTT)
 	}
-	q.Add(chunk(100), 0, t0) // 14, timed
+	q.Add(chunk(100), 0, t0) // 16, timed
 	q.MarkTimedOut(0)
 	q.Resend(0, 0)
-	q.Add(chunk(100), 0, t0) // 15, timed anew
-	r, _ = q.Ack(Ack{CumTSN: 15, ARwnd: 1000, Sack: true, Now: t0.Add(time.Second)})
+	q.Add(chunk(100), 0, t0) // 17, timed anew
+	r, _ = q.Ack(Ack{CumTSN: 17, ARwnd: 1000, Sack: true, Now: t0.Add(time.Second)})
 	if !r.HasRTT || r.RTT != time.Second {
 		t.Fatalf("after T3: sample %v %v, want 1s of the chunk timed after it", r.HasRTT, r.RTT)
 	}
-	q.Add(chunk(100), 0, t0) // 16, timed, then failed by a restart
+	q.Add(chunk(100), 0, t0) // 18, timed, then failed by a restart
 	q.Clear()
 	q.Reset(5000, 1000)
 	q.Add(chunk(100), 0, t0.Add(time.Second)) // timed anew
