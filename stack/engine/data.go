@@ -109,6 +109,12 @@ func (d *dataState) init(a *Association, peerRwnd uint32) {
 		pa.initCC(d.initialRwnd)
 	}
 	d.out.Reset(a.localTSN, peerRwnd)
+	// A restart in place (5.2.4 A) starts a new TSN sequence: Fast
+	// Recovery's exit point and a pending forced retransmission belong to
+	// the old one, as do the receive side's SACK debts.
+	d.recovery = congestion.FastRecovery{}
+	d.forceOne = false
+	d.sackNow, d.unacked = false, 0
 	d.zwp.reset(peerRwnd)
 	d.lastRwnd = uint32(a.cfg.RecvBuffer)
 	d.inited = true
