@@ -56,7 +56,14 @@ func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
 	d.recovery.OnCumulativeAck(d.out.CumAck())
 	d.ccOnAck(&r)
 	if r.FastRetransmit {
-		a.host.stats.FastRetransmits++
+		// Linux counts SctpFastRetransmits once per destination whose
+		// chunks this acknowledgement marked (sctp_mark_missing, then
+		// sctp_retransmit per transport).
+		for i := range r.Dests {
+			if r.Dests[i].FastMarked {
+				a.host.stats.FastRetransmits++
+			}
+		}
 	}
 	if r.FastRetransmit && d.recovery.Enter(d.out.NextTSN()-1) {
 		d.paths.onFastRetransmit(&r)

@@ -164,9 +164,9 @@ type Stats struct {
 	DelaySackExpireds       uint64
 	// T3Retransmits counts T3-rtx expiries that retransmitted (6.3.3 E3;
 	// not those that ended the association or reprobed a zero window),
-	// FastRetransmits acknowledgements that marked chunks for Fast
-	// Retransmit (7.2.4), as Linux counts SctpT3Retransmits and
-	// SctpFastRetransmits: events, not chunks.
+	// FastRetransmits, per acknowledgement, the destinations whose chunks
+	// it marked for Fast Retransmit (7.2.4), as Linux counts
+	// SctpT3Retransmits and SctpFastRetransmits: events, not chunks.
 	T3Retransmits    uint64
 	FastRetransmits  uint64
 	HBExpireds       uint64 // heartbeat timer expiries that sent a HEARTBEAT

@@ -56,3 +56,36 @@ func TestRetransmitCounters(t *testing.T) {
 		t.Fatalf("after a T3-rtx expiry: T3 retransmits %d, fast %d", st.T3Retransmits, st.FastRetransmits)
 	}
 }
+
+// One acknowledgement that marks chunks last sent to two destinations
+// counts two Fast Retransmits, as Linux counts them (a retransmission per
+// transport).
+func TestFastRetransmitsCountedPerDestination(t *testing.T) {
+	s := newScriptedSender(t, 94)
+	h := s.l.cn.Host
+	first := s.send(4)
+	if err := s.l.client.SetPrimary(s.l.net.Now(), mhServer2); err != nil {
+		t.Fatal(err)
+	}
+	second := s.send(4)
+	for _, tsn := range second {
+		if s.to[tsn][0] != mhServer2 {
+			t.Fatalf("TSN %d went to %v, want %v", tsn, s.to[tsn][0], mhServer2)
+		}
+	}
+	// The first of each destination's chunks is reported missing by three
+	// acknowledgements (each newly acknowledging a TSN above both), the
+	// third marking both at once.
+	s.sack(s.cum, append(first[1:], second[1])...)
+	s.sack(s.cum, second[2])
+	if st := h.Stats(); st.FastRetransmits != 0 {
+		t.Fatalf("%d Fast Retransmits after two miss indications", st.FastRetransmits)
+	}
+	s.sack(s.cum, second[3])
+	if n, m := len(s.to[first[0]]), len(s.to[second[0]]); n != 2 || m != 2 {
+		t.Fatalf("TSNs %d and %d sent %d and %d times, want both retransmitted", first[0], second[0], n, m)
+	}
+	if st := h.Stats(); st.FastRetransmits != 2 {
+		t.Fatalf("one acknowledgement marked chunks of two destinations: %d Fast Retransmits counted, want 2", st.FastRetransmits)
+	}
+}
