@@ -191,7 +191,12 @@ func (s *Stack) readLoop(i int) {
 		for j := range pkts {
 			pkts[j].Buf = pkts[j].Buf[:cap(pkts[j].Buf)]
 		}
+		// A link may return packets together with an error (an error met
+		// after them): the packets are good and go in first.
 		n, err := l.ReadBatch(pkts)
+		if n > 0 && !s.input(i, pkts[:n]) {
+			return
+		}
 		if err != nil {
 			if errors.Is(err, link.ErrClosed) || s.isClosed() {
 				return
@@ -202,27 +207,31 @@ func (s *Stack) readLoop(i int) {
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			continue
 		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return
-		}
-		now := s.clock.Now()
-		if s.cfg.Tap != nil {
-			for _, p := range pkts[:n] {
-				if p.Notice == link.NoticeNone {
-					s.cfg.Tap(true, i, p.Path, p.Buf)
-				}
+	}
+}
+
+// input hands a batch read from link i to the engine and sends what it
+// produced; false means the stack is closed.
+func (s *Stack) input(i int, pkts []link.Packet) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	now := s.clock.Now()
+	if s.cfg.Tap != nil {
+		for _, p := range pkts {
+			if p.Notice == link.NoticeNone {
+				s.cfg.Tap(true, i, p.Path, p.Buf)
 			}
 		}
-		// One input for the whole batch: one SACK per association, and
-		// the relay's handlers forward what the batch completed at once.
-		s.host.HandleBatch(i, pkts[:n], now)
-		s.flushLocked()
-		s.mu.Unlock()
 	}
+	// One input for the whole batch: one SACK per association, and the
+	// relay's handlers forward what the batch completed at once.
+	s.host.HandleBatch(i, pkts, now)
+	s.flushLocked()
+	return true
 }
 
 func (s *Stack) isClosed() bool {

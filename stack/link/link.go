@@ -154,7 +154,9 @@ type Link interface {
 	// supply Buf with enough capacity for the largest packet (MaxPacket).
 	// A link may swap whole Packet values within pkts (to skip a slot it
 	// dropped), so which buffer ends in which slot is not fixed. A notice
-	// about a local error (EMSGSIZE) may come with an empty Buf.
+	// about a local error (EMSGSIZE) may come with an empty Buf. An error
+	// may come with n > 0: the n packets are good, the error was met
+	// after them.
 	ReadBatch(pkts []Packet) (int, error)
 	// WriteBatch sends pkts and returns how many were sent. A short count
 	// n comes with an error about pkts[n].
