@@ -208,12 +208,3 @@ func (t *txState) init() {
 	}
 	t.scopes = make(map[string]uint32)
 }
-
-// mmsg runs recvmmsg or sendmmsg on hs.
-func mmsg(fd, trap uintptr, hs []unix.Mmsghdr) (int, unix.Errno) {
-	r, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}

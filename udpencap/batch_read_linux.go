@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/nbsys"
+
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -65,7 +67,7 @@ func (b *batchIO) readFD(fd uintptr) bool {
 			h.SetControllen(rxOOBSize)
 			h.Flags = 0
 		}
-		n, errno := mmsg(fd, unix.SYS_RECVMMSG, r.hs[:k])
+		n, errno := nbsys.Recvmmsg(fd, r.hs[:k], 0)
 		switch {
 		case errno == 0:
 			if m := b.unpack(r.pkts, n); m > 0 {

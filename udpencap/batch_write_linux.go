@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/nbsys"
+
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -188,7 +190,7 @@ func (b *batchIO) writeFD(fd uintptr) bool {
 		if t.frag {
 			b.setFragment(fd, t.fragLevel, true)
 		}
-		n, errno := mmsg(fd, unix.SYS_SENDMMSG, t.hs[t.moff:t.nmsg])
+		n, errno := nbsys.Sendmmsg(fd, t.hs[t.moff:t.nmsg], 0)
 		if t.frag {
 			b.setFragment(fd, t.fragLevel, false)
 			if errno == 0 {

@@ -94,7 +94,8 @@
 // datagrams per system call, into and out of the caller's buffers, with its
 // own preallocated headers, addresses and control messages: steady-state
 // ReadBatch and WriteBatch allocate nothing. It issues those system calls
-// itself (golang.org/x/sys/unix over the socket's syscall.RawConn) instead
+// itself (raw system calls that keep the goroutine's P, internal/nbsys,
+// over the socket's syscall.RawConn) instead
 // of using golang.org/x/net's ipv4/ipv6 PacketConn ReadBatch: that API
 // allocates a net.UDPAddr for every received datagram and a slice for every
 // parsed control message, and it cannot read the error queue. Other conns

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/nbsys"
+
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -21,7 +23,7 @@ func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
 		r.eh.Namelen = unix.SizeofSockaddrInet6
 		r.eh.SetControllen(len(r.eoob))
 		r.eh.Flags = 0
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.eh)), unix.MSG_ERRQUEUE)
+		n, e := nbsys.Recvmsg(fd, &r.eh, unix.MSG_ERRQUEUE)
 		if e == unix.EINTR {
 			continue
 		}

@@ -253,7 +253,7 @@ type gw struct {
 func (l *lab) startGateway(role, admin string, args ...string) *gw {
 	l.tb.Helper()
 	g := &gw{l: l, role: role, admin: admin}
-	g.p = l.start(role, 10*time.Minute, nil, append([]string{sctpgwBin(l.tb), "run", "--admin", admin}, args...)...)
+	g.p = l.start(role, 10*time.Minute, strings.Fields(os.Getenv("LAB_GW_ENV")), append([]string{sctpgwBin(l.tb), "run", "--admin", admin}, args...)...)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := g.statusText(); err == nil {

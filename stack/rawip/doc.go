@@ -48,8 +48,10 @@
 //
 // # I/O
 //
-// Reads and writes use recvmmsg/sendmmsg on non-blocking sockets. The
-// reader waits in Go's network poller, as any network read does, so a
+// Reads and writes use recvmmsg/sendmmsg on non-blocking sockets, as raw
+// system calls that keep the goroutine's P (internal/nbsys: a gateway's
+// scheduler otherwise woke sysmon and handed Ps between threads thousands
+// of times a second). The reader waits in Go's network poller, as any network read does, so a
 // wake-up is a goroutine's and not a thread's: a link with one socket hands
 // it to the poller, a link with two (IPv4 and IPv6) gathers them in an
 // epoll instance of its own and hands that over (read_poller_linux.go).

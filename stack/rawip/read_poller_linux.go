@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sctpgw/sctpgw/internal/nbsys"
+
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -210,8 +212,8 @@ func (l *Link) setRead(uintptr) bool {
 // error, marks them not drained, and reports whether there was one.
 func (l *Link) markReady() bool {
 	ps := l.set
-	k, err := unix.EpollWait(ps.epfd, ps.events, 0)
-	if err != nil {
+	k, errno := nbsys.EpollReady(ps.epfd, ps.events)
+	if errno != 0 {
 		// EINTR: look again at once; nothing else is expected of a
 		// valid epoll descriptor with a valid buffer.
 		return true

@@ -6,9 +6,10 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sctpgw/sctpgw/internal/nbsys"
 )
 
 // Control-message sizes. sock_extended_err (16 bytes) is followed by the
@@ -28,21 +29,19 @@ const (
 	oobWrite = 48
 )
 
+// The packet path's system calls cannot block (MSG_DONTWAIT) and go
+// through nbsys, which keeps the goroutine's P (see there why).
+
 func recvmmsg(fd int, hdrs []unix.Mmsghdr, flags int) (int, syscall.Errno) {
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd),
-		uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), uintptr(flags), 0, 0)
-	return int(n), e
+	return nbsys.Recvmmsg(uintptr(fd), hdrs, flags)
 }
 
 func sendmmsg(fd int, hdrs []unix.Mmsghdr, flags int) (int, syscall.Errno) {
-	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd),
-		uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), uintptr(flags), 0, 0)
-	return int(n), e
+	return nbsys.Sendmmsg(uintptr(fd), hdrs, flags)
 }
 
 func recvmsg(fd int, hdr *unix.Msghdr, flags int) (int, syscall.Errno) {
-	n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(hdr)), uintptr(flags))
-	return int(n), e
+	return nbsys.Recvmsg(uintptr(fd), hdr, flags)
 }
 
 // attachFilter installs the port filter on a socket; SO_ATTACH_FILTER

@@ -1,0 +1,5 @@
+//go:build !race
+
+package nbsys
+
+const raceEnabled = false
