@@ -98,6 +98,7 @@ func Listen(cfg Config) (*Link, error) {
 		bio, err := newBatchIO(uc, l.specificBound(), &l.stats, l.log)
 		if err != nil {
 			conn.Close()
+			l.mtu.Close() // its two sockets leaked here before
 			return nil, err
 		}
 		if bio != nil {
