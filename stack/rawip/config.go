@@ -20,8 +20,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Batch is the most packets moved by one recvmmsg/sendmmsg; 0 means 64.
 	Batch int
-	// RecvBuffer and SendBuffer set SO_RCVBUF and SO_SNDBUF in bytes (the
-	// kernel caps them at net.core.rmem_max/wmem_max); 0 keeps the default.
+	// RecvBuffer and SendBuffer set SO_RCVBUF and SO_SNDBUF in bytes; 0
+	// keeps the default. A size above net.core.rmem_max/wmem_max is forced
+	// (SO_RCVBUFFORCE) where the process has CAP_NET_ADMIN, and otherwise
+	// granted up to that cap, with a warning in the log.
 	RecvBuffer, SendBuffer int
 	// Mark, when not zero, is set as SO_MARK on every packet sent (it needs
 	// CAP_NET_ADMIN). It lets an nftables rule tell our packets from the
