@@ -20,10 +20,35 @@ func TestVersion(t *testing.T) {
 	if got, want := formatVersion(describeBuild(bi, true)), "sctpgw v0.3.0, revision 5e43b9a0c0ffee (modified), committed 2026-12-01T10:00:00Z, built with go1.26.8"; got != want {
 		t.Fatalf("%q\nwant %q", got, want)
 	}
+	// The binary says what the toolchain stamped into it, which go
+	// version -m reads back: "(devel)" and no revision where the tree has
+	// no VCS information (an exported tree), a pseudo-version and the
+	// revision in a git checkout (Go 1.24 on).
 	bin := buildBinary(t)
 	out, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "sctpgw (devel)") || !strings.Contains(string(out), "built with "+runtime.Version()) {
+	if err != nil {
 		t.Fatalf("--version: %v %q", err, out)
+	}
+	meta, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	version, revision := "", ""
+	for _, ln := range strings.Split(string(meta), "\n") {
+		f := strings.Fields(ln)
+		switch {
+		case len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/sctpgw/sctpgw":
+			version = f[2]
+		case len(f) >= 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision="):
+			revision = strings.TrimPrefix(f[1], "vcs.revision=")
+		}
+	}
+	got := string(out)
+	if version == "" || !strings.HasPrefix(got, "sctpgw "+version+",") || !strings.Contains(got, "built with "+runtime.Version()) {
+		t.Fatalf("--version: %q; the binary's module version is %q (go version -m)", got, version)
+	}
+	if revision != "" && !strings.Contains(got, "revision "+revision) {
+		t.Fatalf("--version: %q lacks the stamped revision %s", got, revision)
 	}
 }
 
