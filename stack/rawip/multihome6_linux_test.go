@@ -4,7 +4,6 @@ package rawip
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -113,37 +112,8 @@ func TestMultihomedIPv6Failover(t *testing.T) {
 	if !testlab.Poll(10*time.Second, func() bool { return bothActive(c) && bothActive(x) }) {
 		t.Fatalf("paths: A %s; B %s: want two verified each way", pathsLine(c.Status()), pathsLine(x.Status()))
 	}
-	const n, downAt, gap = 400, 100, 20 * time.Millisecond
-	flow := uint32(testlab.SmallFlow | 9)
-	out, _ := c.Streams()
-	sent := make(chan error, 1)
-	go func() {
-		for i := range n {
-			if i == downAt {
-				testlab.Cmd(t, true, "ip", "-n", lab.a, "link", "set", mhDevA(0), "down")
-			}
-			b, info := testlab.Msg(flow, i, out, fsMaxMsg)
-			if err := c.SendMsg(ctx, b, info); err != nil {
-				sent <- fmt.Errorf("SendMsg %d: %w", i, err)
-				return
-			}
-			time.Sleep(gap)
-		}
-		sent <- nil
-	}()
-	chk := testlab.NewChecker(flow, n, out, fsMaxMsg)
-	for !chk.Done() {
-		m, err := c.RecvMsg(ctx)
-		if err != nil {
-			t.Fatalf("%d of %d echoes, then %v (paths A %s; B %s)", chk.Got(), n, err, pathsLine(c.Status()), pathsLine(x.Status()))
-		}
-		if err := chk.Check(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
+	mhEchoAcrossCut(t, ctx, c, testlab.SmallFlow|9, func() error { return mhLinkSet(lab.a, mhDevA(0), "down") },
+		func() string { return "A " + pathsLine(c.Status()) + "; B " + pathsLine(x.Status()) })
 	if p := pathTo(c.Status(), mh6B[0]); p.State == stack.PathActive {
 		t.Errorf("A's path over the downed veth is %v", p.State)
 	}

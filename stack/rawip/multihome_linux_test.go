@@ -3,8 +3,10 @@
 package rawip
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -104,37 +106,8 @@ func TestMultihomedUsrsctpFailover(t *testing.T) {
 	if !testlab.Poll(10*time.Second, allActive) {
 		t.Fatalf("paths %+v: want both of echo_server's addresses, verified", c.Status().Paths)
 	}
-	const n, downAt, gap = 400, 100, 20 * time.Millisecond
-	flow := uint32(testlab.SmallFlow | 7)
-	out, _ := c.Streams()
-	sent := make(chan error, 1)
-	go func() {
-		for i := range n {
-			if i == downAt {
-				testlab.Cmd(t, true, "ip", "-n", lab.a, "link", "set", mhDevA(0), "down")
-			}
-			b, info := testlab.Msg(flow, i, out, fsMaxMsg)
-			if err := c.SendMsg(ctx, b, info); err != nil {
-				sent <- fmt.Errorf("SendMsg %d: %w", i, err)
-				return
-			}
-			time.Sleep(gap)
-		}
-		sent <- nil
-	}()
-	chk := testlab.NewChecker(flow, n, out, fsMaxMsg)
-	for !chk.Done() {
-		m, err := c.RecvMsg(ctx)
-		if err != nil {
-			t.Fatalf("%d of %d echoes, then %v (paths %+v)", chk.Got(), n, err, c.Status().Paths)
-		}
-		if err := chk.Check(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
+	mhEchoAcrossCut(t, ctx, c, testlab.SmallFlow|7, func() error { return mhLinkSet(lab.a, mhDevA(0), "down") },
+		func() string { return pathsLine(c.Status()) })
 	st := c.Status()
 	if p := pathTo(st, mhB[0]); p.State == stack.PathActive {
 		t.Errorf("the path over the downed veth is %v", p.State)
@@ -165,6 +138,55 @@ func TestMultihomedUsrsctpFailover(t *testing.T) {
 		!strings.HasSuffix(changes[n-2], "ADDR_POTENTIALLY_FAILED") && !strings.HasSuffix(changes[n-2], "ADDR_UNREACHABLE") {
 		t.Errorf("PEER_ADDR_CHANGEs %v, want the primary failed, then available", changes)
 	}
+}
+
+// mhEchoAcrossCut sends 400 messages of flow on c to an echo server, one
+// every 20 ms, runs cut after the 100th, and checks that every echo comes
+// back whole and once. paths describes the association's paths when it
+// fails.
+func mhEchoAcrossCut(t *testing.T, ctx context.Context, c *stack.Assoc, flow uint32, cut func() error, paths func() string) {
+	t.Helper()
+	const n, cutAt, gap = 400, 100, 20 * time.Millisecond
+	out, _ := c.Streams()
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if i == cutAt {
+				if err := cut(); err != nil {
+					sent <- fmt.Errorf("cutting the network: %w", err)
+					return
+				}
+			}
+			b, info := testlab.Msg(flow, i, out, fsMaxMsg)
+			if err := c.SendMsg(ctx, b, info); err != nil {
+				sent <- fmt.Errorf("SendMsg %d: %w", i, err)
+				return
+			}
+			time.Sleep(gap)
+		}
+		sent <- nil
+	}()
+	chk := testlab.NewChecker(flow, n, out, fsMaxMsg)
+	for !chk.Done() {
+		m, err := c.RecvMsg(ctx)
+		if err != nil {
+			t.Fatalf("%d of %d echoes, then %v (paths %s)", chk.Got(), n, err, paths())
+		}
+		if err := chk.Check(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mhLinkSet sets dev in namespace ns up or down.
+func mhLinkSet(ns, dev, state string) error {
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", dev, state).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip -n %s link set %s %s: %v: %s", ns, dev, state, err, out)
+	}
+	return nil
 }
 
 func pathTo(st stack.Status, addr netip.Addr) stack.PathStatus {
