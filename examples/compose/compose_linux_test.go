@@ -50,7 +50,10 @@ const (
 // removed at the end, failed or not.
 func TestComposeLab(t *testing.T) {
 	testlab.NeedRoot(t, "podman runs the lab's containers and networks as root")
-	testlab.NeedTools(t, "podman", "runc", "podman-compose")
+	// iptables: netavark 1.4 sets the lab's networks up with it, and
+	// without it fails every container with only "No such file or
+	// directory".
+	testlab.NeedTools(t, "podman", "runc", "podman-compose", "iptables")
 	sweepStale(t)
 	l := newLab(t)
 	t.Cleanup(l.teardown) // before anything exists: it removes what does
