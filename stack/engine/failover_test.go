@@ -97,11 +97,13 @@ type echoCheck struct {
 	seen   map[uint64]int
 	dups   int
 	events []engine.Event
-	held   [][]byte // echoes the send buffer did not take yet
+	at     []time.Time // when each of events came
+	held   [][]byte    // echoes the send buffer did not take yet
 }
 
 func (e *echoCheck) HandleEvent(a *engine.Association, ev engine.Event) {
 	e.events = append(e.events, ev)
+	e.at = append(e.at, e.net.Now())
 }
 
 func (e *echoCheck) HandleSignal(a *engine.Association, s engine.Signal) {
@@ -220,18 +222,7 @@ func failoverOne(t *testing.T, seed uint64, loss float64, pf engine.PotentiallyF
 	var down, up time.Time
 	var firstAlt [2]time.Time  // first new DATA to the other path after the failure, client and server
 	var firstBack [2]time.Time // first new DATA to the primary after it came back
-	var highest [2]uint32
-	var seen [2]bool
-	l.net.Offered = func(now time.Time, from *sim.Node, _ int, p link.Packet) {
-		side := 0
-		if from == l.sn {
-			side = 1
-		}
-		tsn, ok := highestTSN(p.Buf)
-		if !ok || seen[side] && !serialAbove(tsn, highest[side]) {
-			return
-		}
-		highest[side], seen[side] = tsn, true
+	l.onNewData(func(now time.Time, side int, p link.Packet) {
 		if down.IsZero() {
 			return
 		}
@@ -241,7 +232,7 @@ func failoverOne(t *testing.T, seed uint64, loss float64, pf engine.PotentiallyF
 		case !up.IsZero() && (p.Path.Remote == mhServer1 || p.Path.Remote == mhClient1) && firstBack[side].IsZero():
 			firstBack[side] = now
 		}
-	}
+	})
 	const msgs = 6000
 	sent := 0
 	send := func(upTo int) {
@@ -340,6 +331,26 @@ func failoverOne(t *testing.T, seed uint64, loss float64, pf engine.PotentiallyF
 	}
 	if p := l.client.Status().Primary; p.Path.Remote != mhServer1 || p.State != engine.PathActive {
 		t.Errorf("client primary %v %v", p.Path.Remote, p.State)
+	}
+}
+
+// onNewData has f hear every packet carrying new DATA (a TSN above every one
+// its side sent before: not only retransmissions) as the network takes
+// it; side 0 is the client, 1 the server.
+func (l *mhLab) onNewData(f func(now time.Time, side int, p link.Packet)) {
+	var highest [2]uint32
+	var seen [2]bool
+	l.net.Offered = func(now time.Time, from *sim.Node, _ int, p link.Packet) {
+		side := 0
+		if from == l.sn {
+			side = 1
+		}
+		tsn, ok := highestTSN(p.Buf)
+		if !ok || seen[side] && !serialAbove(tsn, highest[side]) {
+			return
+		}
+		highest[side], seen[side] = tsn, true
+		f(now, side, p)
 	}
 }
 

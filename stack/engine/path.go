@@ -157,6 +157,9 @@ func (a *Association) countError(pa *path, now time.Time, assoc bool) bool {
 // first (RFC 7829 5.1): data avoids it at once and a HEARTBEAT probes it
 // every RTO.
 func (pa *path) strike(now time.Time) {
+	// What is outstanding there left before the error: its acknowledgement
+	// will not bring the path back (clearHeard).
+	pa.a.data.out.Discredit(pa.idx)
 	if pa.state == PathInactive {
 		return
 	}

@@ -43,7 +43,14 @@ func (t *pathTable) onFastRetransmit(r *outstanding.Result) {
 // others: an earlier copy sent elsewhere may be what arrived, so it does
 // not clear that path's errors (8.2 allows this; without it a failed path
 // whose retransmissions are acknowledged through their first copy would
-// seem to come back).
+// seem to come back). Nor does a chunk sent there before the path's latest
+// error (outstanding.Queue.Discredit, called by strike): when a network
+// fails with DATA on its way, the DATA arrives and its SACK, sent back
+// over the failed network, is lost; the SACK of a retransmission sent
+// elsewhere then acknowledges it, which says the path worked before it
+// failed, not that it works now. Taken as news, it brought a failed path
+// back, new data went into the dead network, and its T3-rtx counted
+// against the association again (TestFailedPathStaysFailedOnLateAcks).
 func (d *dataState) clearHeard(r *outstanding.Result) {
 	single := len(d.paths.list) == 1
 	for _, pa := range d.paths.list {

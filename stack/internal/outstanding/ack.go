@@ -69,9 +69,11 @@ type DestResult struct {
 	// as it was).
 	FlightBefore int
 	// Fresh says one of those chunks was never retransmitted, so it went
-	// there and nowhere else: the destination is reachable (8.2). An
-	// acknowledged retransmission may have arrived by an earlier copy
-	// sent elsewhere.
+	// there and nowhere else, and was sent after the last error counted
+	// against the destination (Discredit): the destination is reachable
+	// (8.2). An acknowledged retransmission may have arrived by an earlier
+	// copy sent elsewhere; a chunk sent before the destination failed
+	// says it worked then, not now.
 	Fresh bool
 	// FastMarked says a chunk last sent there was newly marked for Fast
 	// Retransmit (7.2.4 step 2 adjusts that destination's cwnd).
@@ -219,7 +221,7 @@ func (q *Queue) credit(r *Result, o *Chunk) {
 	r.Acked += n
 	d := &r.Dests[o.dest]
 	d.Acked += n
-	if !o.resent {
+	if !o.resent && !o.stale {
 		d.Fresh = true
 	}
 }

@@ -71,9 +71,11 @@ type Chunk struct {
 	fastDone bool
 	// resent says it was retransmitted at least once (Karn's rule, 6.3.1
 	// C5); timedOut that T3-rtx marked it, so it goes to another
-	// destination if there is one (6.4).
+	// destination if there is one (6.4). stale that its destination
+	// counted an error since it was last sent there (Discredit).
 	resent   bool
 	timedOut bool
+	stale    bool
 }
 
 // TSN is the chunk's TSN.
@@ -253,6 +255,26 @@ func (q *Queue) MarkTimedOut(dest int) {
 		}
 	}
 	q.rtt.on = false
+}
+
+// Discredit says that an error was just counted against dest (RFC 9260
+// 8.2: a T3-rtx expiry, an unanswered HEARTBEAT, an ICMP unreachable):
+// the chunks held that were last sent there left before it, and an
+// acknowledgement of one of them is no news that dest works now
+// (DestResult.Fresh). Such acknowledgements come late, through another
+// destination, when a network fails with DATA on its way: the DATA
+// arrives, its SACK goes back over the failed network and is lost, and the
+// SACK of a retransmission sent elsewhere acknowledges it.
+func (q *Queue) Discredit(dest int) {
+	if q.dests[dest].count == 0 {
+		return
+	}
+	live := q.Chunks()
+	for i := range live {
+		if o := &live[i]; int(o.dest) == dest {
+			o.stale = true
+		}
+	}
 }
 
 // ForgetRTT stops timing the chunk timed for a round-trip sample.

@@ -263,6 +263,39 @@ func TestResendMovesDestination(t *testing.T) {
 	}
 }
 
+// TestDiscreditedAckIsNotFresh: after an error counted against destination
+// 0, acknowledging a chunk sent there before (in flight, or marked by
+// T3-rtx and not yet sent again) credits its bytes to 0 but is not Fresh
+// news of it; a chunk sent there afterwards is, and other destinations'
+// chunks are untouched.
+func TestDiscreditedAckIsNotFresh(t *testing.T) {
+	q := sent(0, 1, 0, 0) // 10..13
+	q.MarkTimedOut(0)     // 10, 12, 13 marked
+	q.Discredit(0)
+	q.Resend(0, 1) // 10 goes to 1
+	r, err := q.Ack(sack(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Dests[0]; d.Acked != size100 || d.Fresh {
+		t.Fatalf("12, marked on 0 before the error, acknowledged: %+v, want its bytes and not fresh", d)
+	}
+	if d := r.Dests[1]; d.Acked != 2*size100 || !d.Fresh {
+		t.Fatalf("destination 1 (11 fresh, 10 resent): %+v, want fresh", d)
+	}
+	q.Add(chunk(100), 0, t0) // 14, after the error
+	r, err = q.Ack(sack(14))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Dests[0]; d.Acked != 2*size100 || !d.Fresh {
+		t.Fatalf("13 (before) and 14 (after the error) on 0: %+v, want fresh through 14", d)
+	}
+	if err := q.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRTTKarn: one chunk timed at a time; a retransmission of it or of a
 // chunk below it (RFC 9260 6.3.1 C5), T3-rtx or a new TSN sequence (a
 // restart) ends the timing, and the next new chunk is timed; a
