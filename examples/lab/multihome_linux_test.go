@@ -160,6 +160,26 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 	if got := len(fa.received()); got != n {
 		t.Errorf("the MME received %d messages, want %d", got, n)
 	}
+	// Failback is not due by the last echo: the MME's network came back
+	// only 100 requests (2 s and a little) before it. A path past
+	// Path.Max.Retrans (3 errors, about 3 s after its network went) is
+	// inactive, and heartbeated every HB.interval + RTO +/- RTO/2 (RFC 9260
+	// 8.3): 2.5 to 3.5 s here, RTO having backed off to RTO.Max; the answer
+	// to the first HEARTBEAT after the network returns brings it back. In
+	// the lab that came 0.5 to 2.1 s after mme0 went up, or later than the
+	// last echo, which then found the MME's path still unreachable (6 of 37
+	// runs; at low load, with 20 ms between requests, the window is
+	// shortest). So wait for every leg's failback here, a few heartbeat
+	// periods at most, before reading what each side saw.
+	if !testlab.Poll(20*time.Second, func() bool {
+		return twoActive(a.Status()) && twoActive(fa.a.Status()) &&
+			pathsActive(edge, [2]string{edgeRAN, enbAddr}, [2]string{edgeRAN2, enbAddr2}) &&
+			pathsActive(core, [2]string{coreCN, mmeAddr}, [2]string{coreCN2, mmeAddr2})
+	}) {
+		t.Logf("edge: %s", edge.statusPaths())
+		t.Logf("core: %s", core.statusPaths())
+		t.Fatalf("paths not all back 20 s after the last echo: eNB %s; MME %s", pathsText(a.Status()), pathsText(fa.a.Status()))
+	}
 	// Each leg's own peer saw its own path fail and come back; the other
 	// leg's peer saw nothing of it. Neither read its events meanwhile:
 	// the default queue holds them, a SENDER_DRY after each of the 700
@@ -190,7 +210,7 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 		t.Fatalf("after the MME leg was lost whole: %v, want COMM_LOST", err)
 	}
 	reason := abortReason(ae.Event)
-	t.Logf("the pair ended %v after the MME leg was lost: %q", time.Since(lost).Round(time.Millisecond), reason)
+	t.Logf("the pair ended %v after both of the MME's networks went down: %q", time.Since(lost).Round(time.Millisecond), reason)
 	if !strings.Contains(reason, "egress peer unreachable") || !strings.Contains(reason, "all 2 paths failed") {
 		t.Fatalf("the eNB's association ended with reason %q, want the egress leg named", reason)
 	}
@@ -214,6 +234,19 @@ func pathsText(st stack.Status) string {
 		s = append(s, fmt.Sprintf("%v %v errors %d", p.Path, p.State, p.Errors))
 	}
 	return strings.Join(s, "; ")
+}
+
+// pathsActive reports whether `sctpgw status` of g shows each path (local,
+// remote) active.
+func pathsActive(g *gw, paths ...[2]string) bool {
+	st, err := g.statusText()
+	for _, p := range paths {
+		if err != nil || !strings.Contains(st, "path "+p[0]+" -> "+p[1]+" active") {
+			time.Sleep(100 * time.Millisecond) // a status is a process run: not every 10 ms
+			return false
+		}
+	}
+	return true
 }
 
 // statusPaths is `sctpgw status` of the gateway.
