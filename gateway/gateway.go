@@ -98,122 +98,18 @@ func New(p *Plan, o Options) (*Gateway, error) {
 		root = logs.Discard()
 	}
 	g := &Gateway{plan: p, log: root.With(logs.ScopeKey, "gateway"), guard: o.KernelGuard}
-	linkLog := root.With(logs.ScopeKey, "link")
 	g.native, g.udp, g.dtls = o.Native, o.UDP, o.DTLS
-	var links []link.Link
-	nativeIdx, udpIdx, dtlsIdx := -1, -1, -1
-	if p.NeedNative {
-		if g.native == nil {
-			// 4 MiB socket buffers, as on the UDP link: with the
-			// default 208 KiB the native socket dropped a sender's
-			// burst (about a hundred 1 KiB packets) whenever the
-			// reader waited for a CPU, and every drop cost the sender a
-			// retransmission and half its cwnd.
-			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog, Mark: o.NativeMark,
-				RecvBuffer: 4 << 20, SendBuffer: 4 << 20})
-			if err != nil {
-				return nil, fmt.Errorf("gateway: native link: %w", err)
-			}
-			if w := rawip.KernelSCTPWarning(os.DirFS("/")); w != "" && o.NativePortUse == nil {
-				g.log.Warn(w)
-			}
-			g.native = rl
-		}
-		nativeIdx = len(links)
-		links = append(links, g.native)
+	links, idx, err := g.openLinks(p, o, root.With(logs.ScopeKey, "link"))
+	if err != nil {
+		g.closeLinks()
+		return nil, err
 	}
-	if p.NeedUDP {
-		if g.udp == nil {
-			// GSO and GRO: one system call and one pass through the
-			// kernel per run of packets (the stack reads into
-			// link.MaxPacket buffers, as GRO asks).
-			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog, GSO: true, GRO: true})
-			if err != nil {
-				g.closeLinks()
-				return nil, fmt.Errorf("gateway: UDP link: %w", err)
-			}
-			g.udp = ul
-		}
-		udpIdx = len(links)
-		links = append(links, g.udp)
-	}
-	if p.NeedDTLS {
-		if g.dtls == nil {
-			listen, peers := p.dtlsCredentials()
-			dl, err := dtlslink.New(dtlslink.Config{Net: o.DTLSNet, Listen: p.DTLS, Credentials: listen, Peers: peers,
-				Logger: linkLog, PionLogger: logs.Pion(linkLog)})
-			if err != nil {
-				g.closeLinks()
-				return nil, fmt.Errorf("gateway: DTLS link: %w", err)
-			}
-			g.dtls = dl
-		}
-		dtlsIdx = len(links)
-		links = append(links, g.dtls)
-	}
-	linkFor := func(e Endpoint) int {
-		switch {
-		case e.Encap:
-			return udpIdx
-		case e.DTLS:
-			return dtlsIdx
-		}
-		return nativeIdx
-	}
-	for _, rp := range p.Routes {
-		l, f := rp.Listen, rp.Forward
-		r := &route{
-			Name: rp.Name, ListenLink: linkFor(l), ListenPort: l.SCTPPort,
-			ForwardLink: linkFor(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
-			Ingress: rp.engine, Egress: rp.engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
-		}
-		multihome(r, l, f)
-		if f.Tunnel() {
-			r.ForwardPath.RemotePort = f.UDPPort
-		}
-		if rp.Auth != nil {
-			if err := g.setupAuth(r, rp, l.Tunnel(), f.Tunnel()); err != nil {
-				g.closeLinks()
-				return nil, err
-			}
-		}
-		if rp.Policy != nil {
-			// A rule that can never match is almost always a mistake in
-			// order; say so once, at start, where the operator looks.
-			for _, w := range rp.Policy.Warnings() {
-				g.log.Warn("acl: "+w, "route", rp.Name)
-			}
-		}
-		g.routes = append(g.routes, r)
-	}
-	var portUse func(int, uint16, bool)
-	if rl, ok := g.native.(*rawip.Link); ok && p.NeedNative {
-		portUse = func(i int, port uint16, on bool) {
-			if i != nativeIdx {
-				return
-			}
-			var err error
-			// The guard covers a port before its first packet goes out
-			// and until the link has let go of it.
-			if on {
-				if o.NativePortUse != nil {
-					o.NativePortUse(port, true)
-				}
-				err = rl.AddPort(port)
-			} else {
-				err = rl.RemovePort(port)
-				if o.NativePortUse != nil {
-					o.NativePortUse(port, false)
-				}
-			}
-			if err != nil {
-				g.log.Warn("native link: port", "port", port, "err", err)
-			}
-		}
+	if err := g.buildRoutes(p, idx); err != nil {
+		g.closeLinks()
+		return nil, err
 	}
 	var tap func(bool, int, link.Path, []byte)
 	if o.Pcap != nil {
-		var err error
 		if tap, err = pcapTap(o.Pcap, links, o.Clock, g.log); err != nil {
 			g.closeLinks()
 			return nil, err
@@ -221,8 +117,8 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	}
 	// A gateway runs for months with the pair count rising and falling:
 	// what thousands of closed pairs held goes back to the system.
-	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: logs.Pion(root), PortUse: portUse, Tap: tap,
-		ReturnMemory: debug.FreeOSMemory})
+	st, err := stack.New(stack.Config{Links: links, Clock: o.Clock, Rand: o.Rand, LoggerFactory: logs.Pion(root),
+		PortUse: g.nativePortUse(p, o, idx.native), Tap: tap, ReturnMemory: debug.FreeOSMemory})
 	if err != nil {
 		g.closeLinks()
 		return nil, err
@@ -247,6 +143,140 @@ func New(p *Plan, o Options) (*Gateway, error) {
 		go g.watchAuthKeys(ctx, cmp.Or(o.AuthKeyPoll, DefaultAuthKeyPoll))
 	}
 	return g, nil
+}
+
+// linkIndex is where each kind of link sits in the stack's link list; -1
+// where the plan needs none.
+type linkIndex struct{ native, udp, dtls int }
+
+// of is the index of the link an endpoint is reached over.
+func (x linkIndex) of(e Endpoint) int {
+	switch {
+	case e.Encap:
+		return x.udp
+	case e.DTLS:
+		return x.dtls
+	}
+	return x.native
+}
+
+// openLinks opens the links the plan needs that Options did not supply
+// and lists them in the stack's order. On error the caller closes what
+// was opened (closeLinks).
+func (g *Gateway) openLinks(p *Plan, o Options, linkLog *slog.Logger) ([]link.Link, linkIndex, error) {
+	var links []link.Link
+	idx := linkIndex{-1, -1, -1}
+	if p.NeedNative {
+		if g.native == nil {
+			// 4 MiB socket buffers, as on the UDP link: with the
+			// default 208 KiB the native socket dropped a sender's
+			// burst (about a hundred 1 KiB packets) whenever the
+			// reader waited for a CPU, and every drop cost the sender a
+			// retransmission and half its cwnd.
+			rl, err := rawip.Listen(rawip.Config{Addrs: p.NativeAddrs, Ports: p.NativePorts, Logger: linkLog, Mark: o.NativeMark,
+				RecvBuffer: 4 << 20, SendBuffer: 4 << 20})
+			if err != nil {
+				return nil, idx, fmt.Errorf("gateway: native link: %w", err)
+			}
+			if w := rawip.KernelSCTPWarning(os.DirFS("/")); w != "" && o.NativePortUse == nil {
+				g.log.Warn(w)
+			}
+			g.native = rl
+		}
+		idx.native = len(links)
+		links = append(links, g.native)
+	}
+	if p.NeedUDP {
+		if g.udp == nil {
+			// GSO and GRO: one system call and one pass through the
+			// kernel per run of packets (the stack reads into
+			// link.MaxPacket buffers, as GRO asks).
+			ul, err := udpencap.Listen(udpencap.Config{Addr: p.UDP, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, Logger: linkLog, GSO: true, GRO: true})
+			if err != nil {
+				return nil, idx, fmt.Errorf("gateway: UDP link: %w", err)
+			}
+			g.udp = ul
+		}
+		idx.udp = len(links)
+		links = append(links, g.udp)
+	}
+	if p.NeedDTLS {
+		if g.dtls == nil {
+			listen, peers := p.dtlsCredentials()
+			dl, err := dtlslink.New(dtlslink.Config{Net: o.DTLSNet, Listen: p.DTLS, Credentials: listen, Peers: peers,
+				Logger: linkLog, PionLogger: logs.Pion(linkLog)})
+			if err != nil {
+				return nil, idx, fmt.Errorf("gateway: DTLS link: %w", err)
+			}
+			g.dtls = dl
+		}
+		idx.dtls = len(links)
+		links = append(links, g.dtls)
+	}
+	return links, idx, nil
+}
+
+// buildRoutes turns the plan's routes into the pairing core's, on the
+// links of idx.
+func (g *Gateway) buildRoutes(p *Plan, idx linkIndex) error {
+	for _, rp := range p.Routes {
+		l, f := rp.Listen, rp.Forward
+		r := &route{
+			Name: rp.Name, ListenLink: idx.of(l), ListenPort: l.SCTPPort,
+			ForwardLink: idx.of(f), ForwardPath: link.Path{Remote: f.Addr}, ForwardPort: f.SCTPPort,
+			Ingress: rp.engine, Egress: rp.engine, Policy: rp.Policy, DialTimeout: rp.DialTimeout,
+		}
+		multihome(r, l, f)
+		if f.Tunnel() {
+			r.ForwardPath.RemotePort = f.UDPPort
+		}
+		if rp.Auth != nil {
+			if err := g.setupAuth(r, rp, l.Tunnel(), f.Tunnel()); err != nil {
+				return err
+			}
+		}
+		if rp.Policy != nil {
+			// A rule that can never match is almost always a mistake in
+			// order; say so once, at start, where the operator looks.
+			for _, w := range rp.Policy.Warnings() {
+				g.log.Warn("acl: "+w, "route", rp.Name)
+			}
+		}
+		g.routes = append(g.routes, r)
+	}
+	return nil
+}
+
+// nativePortUse is the stack's PortUse hook for a gateway with a rawip
+// native link (link nativeIdx): the link's port filter, and the kernel
+// SCTP guard's (Options.NativePortUse), follow the ports in use. The
+// guard covers a port before its first packet goes out and until the
+// link has let go of it.
+func (g *Gateway) nativePortUse(p *Plan, o Options, nativeIdx int) func(int, uint16, bool) {
+	rl, ok := g.native.(*rawip.Link)
+	if !ok || !p.NeedNative {
+		return nil
+	}
+	return func(i int, port uint16, on bool) {
+		if i != nativeIdx {
+			return
+		}
+		var err error
+		if on {
+			if o.NativePortUse != nil {
+				o.NativePortUse(port, true)
+			}
+			err = rl.AddPort(port)
+		} else {
+			err = rl.RemovePort(port)
+			if o.NativePortUse != nil {
+				o.NativePortUse(port, false)
+			}
+		}
+		if err != nil {
+			g.log.Warn("native link: port", "port", port, "err", err)
+		}
+	}
 }
 
 // multihome gives route r its native legs' addresses: a listen URL's
