@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"testing"
 )
@@ -52,6 +53,37 @@ func TestGCDefaults(t *testing.T) {
 		}
 		if got := debug.SetMemoryLimit(-1); got != wantML {
 			t.Errorf("%s: runtime memory limit %d, want %d", c.name, got, wantML)
+		}
+	}
+}
+
+func TestProcsDefault(t *testing.T) {
+	unset := func(string) string { return "" }
+	setTo4 := func(k string) string {
+		if k == "GOMAXPROCS" {
+			return "4"
+		}
+		return ""
+	}
+	for _, c := range []struct {
+		name     string
+		getenv   func(string) string
+		needDTLS bool
+		want     int
+	}{
+		{"GOMAXPROCS unset", unset, false, daemonProcs},
+		{"GOMAXPROCS=4", setTo4, false, 0},
+		{"a dtls:// route", unset, true, 0},
+		{"GOMAXPROCS=4 and a dtls:// route", setTo4, true, 0},
+	} {
+		var set []int
+		got := applyProcsDefault(c.getenv, c.needDTLS, func(n int) int { set = append(set, n); return 2 })
+		want := []int(nil)
+		if c.want != 0 {
+			want = []int{c.want}
+		}
+		if got != c.want || fmt.Sprint(set) != fmt.Sprint(want) {
+			t.Errorf("%s: returned %d, set %v; want %d, set %v", c.name, got, set, c.want, want)
 		}
 	}
 }

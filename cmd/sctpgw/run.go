@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -79,7 +80,8 @@ it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
 
 func run(c *cli.Context, plan *gateway.Plan, log *slog.Logger) error {
 	gcPercent, memLimit := applyGCDefaults(os.Getenv, os.ReadFile)
-	logGCDefaults(log, gcPercent, memLimit)
+	procs := applyProcsDefault(os.Getenv, plan.NeedDTLS, runtime.GOMAXPROCS)
+	logGCDefaults(log, gcPercent, memLimit, procs)
 	opts := gateway.Options{Logger: log}
 	if f := c.String("pcap"); f != "" {
 		pf, err := os.Create(f)

@@ -56,7 +56,7 @@ import (
 // the latency part. LAB_WAYS="sctpgw,direct" picks the ways (the others'
 // figures stay empty). LAB_SCTP="{sack_freq: 4}" gives both gateways'
 // routes SCTP settings to try. LAB_VETH_OFFLOAD=on keeps the veths'
-// offloads (see newLab). LAB_GW_ENV="GOMAXPROCS=1 GOGC=400" adds to the
+// offloads (see newLab). LAB_GW_ENV="GOMAXPROCS=2 GOGC=400" adds to the
 // gateways' environment (and only theirs: the clients run in this process).
 //
 // Per message it also prints, for each relay process, its system calls
