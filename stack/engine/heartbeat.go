@@ -21,6 +21,10 @@ type heartbeat struct {
 	onDemand bool
 	nonce    uint64
 	sentAt   time.Time
+	// afterTSN is the first TSN assigned after the HEARTBEAT was sent:
+	// the acknowledgement of DATA from there on, sent to this path, says
+	// the path worked after the probe left (heardSince).
+	afterTSN uint32
 	// lastRTTSend is when a chunk usable for an RTT measurement was last
 	// sent here: a path that sent one during the heartbeat period is not
 	// idle (8.3).
@@ -102,6 +106,7 @@ func (pa *path) sendHeartbeat(now time.Time) {
 	pa.hb.pending, pa.hb.queued = true, true
 	pa.hb.nonce = pa.a.host.random64()
 	pa.hb.sentAt = now
+	pa.hb.afterTSN = pa.a.data.out.NextTSN()
 	pa.a.markDirty()
 }
 
@@ -257,4 +262,19 @@ func (a *Association) Heartbeat(now time.Time) {
 	pa.sendHeartbeat(now)
 	pa.hb.onDemand = true
 	a.host.finishCall(now)
+}
+
+// heardSince takes the acknowledgement of DATA sent to this path after its
+// outstanding HEARTBEAT (fresh: never retransmitted, sent since the path's
+// latest error; freshTSN the highest such TSN) as the probe's answer: the
+// path worked after the probe left, so losing the probe is no error (RFC
+// 9260 8.2: such an acknowledgement clears the destination's error
+// count, which the unanswered probe would otherwise raise again at the
+// next heartbeat timer, making the path potentially failed, RFC 7829,
+// while data to it is being acknowledged). A probe the user asked for
+// (Assoc.Heartbeat) still waits for its own answer.
+func (pa *path) heardSince(freshTSN uint32) {
+	if pa.hb.pending && !pa.hb.onDemand && pa.confirmed && !serialAfter(pa.hb.afterTSN, freshTSN) {
+		pa.hb.pending = false
+	}
 }

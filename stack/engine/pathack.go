@@ -54,8 +54,12 @@ func (t *pathTable) onFastRetransmit(r *outstanding.Result) {
 func (d *dataState) clearHeard(r *outstanding.Result) {
 	single := len(d.paths.list) == 1
 	for _, pa := range d.paths.list {
-		if da := &r.Dests[pa.idx]; da.Fresh || (single && da.Acked > 0) {
+		da := &r.Dests[pa.idx]
+		if da.Fresh || (single && da.Acked > 0) {
 			pa.clearErrors()
+		}
+		if da.Fresh {
+			pa.heardSince(da.FreshTSN)
 		}
 	}
 }

@@ -75,6 +75,9 @@ type DestResult struct {
 	// copy sent elsewhere; a chunk sent before the destination failed
 	// says it worked then, not now.
 	Fresh bool
+	// FreshTSN is the highest TSN among those chunks, when Fresh: the
+	// destination was reachable when it was sent.
+	FreshTSN uint32
 	// FastMarked says a chunk last sent there was newly marked for Fast
 	// Retransmit (7.2.4 step 2 adjusts that destination's cwnd).
 	FastMarked bool
@@ -222,6 +225,9 @@ func (q *Queue) credit(r *Result, o *Chunk) {
 	d := &r.Dests[o.dest]
 	d.Acked += n
 	if !o.resent && !o.stale {
+		if !d.Fresh || after(o.tsn, d.FreshTSN) {
+			d.FreshTSN = o.tsn
+		}
 		d.Fresh = true
 	}
 }

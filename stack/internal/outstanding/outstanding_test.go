@@ -78,7 +78,7 @@ func TestAck(t *testing.T) {
 			setup: func() *Queue { return sent(0, 0, 0) },
 			ack:   sack(11),
 			want: Result{Advanced: true, Acked: 2 * size100, Released: 200, RTT: 50 * time.Millisecond, HasRTT: true,
-				Dests: [MaxDests]dest{{Acked: 2 * size100, FlightBefore: 3 * size100, Fresh: true}}},
+				Dests: [MaxDests]dest{{Acked: 2 * size100, FlightBefore: 3 * size100, Fresh: true, FreshTSN: 11}}},
 			after: "12F0",
 		},
 		{
@@ -107,7 +107,7 @@ func TestAck(t *testing.T) {
 			setup: func() *Queue { return sent(0, 0, 0, 0, 0) },
 			ack:   sack(10, 2, 3),
 			want: Result{Advanced: true, Acked: 3 * size100, Released: 100, RTT: 50 * time.Millisecond, HasRTT: true,
-				Dests: [MaxDests]dest{{Acked: 3 * size100, FlightBefore: 5 * size100, Fresh: true}}},
+				Dests: [MaxDests]dest{{Acked: 3 * size100, FlightBefore: 5 * size100, Fresh: true, FreshTSN: 13}}},
 			after: "11F0 12G0 13G0 14F0",
 		},
 		{
@@ -141,7 +141,7 @@ func TestAck(t *testing.T) {
 			},
 			ack: sack(9, 3, 5),
 			want: Result{Acked: size100, FastRetransmit: true,
-				Dests: [MaxDests]dest{{Acked: size100, FlightBefore: 2 * size100, Fresh: true, FastMarked: true}, {FlightBefore: size100, FastMarked: true}}},
+				Dests: [MaxDests]dest{{Acked: size100, FlightBefore: 2 * size100, Fresh: true, FreshTSN: 14, FastMarked: true}, {FlightBefore: size100, FastMarked: true}}},
 			after: "10M0 11M1 12G0 13G0 14G0",
 		},
 		{
@@ -155,7 +155,7 @@ func TestAck(t *testing.T) {
 				return q
 			},
 			ack:   sack(10, 2, 5),
-			want:  Result{Acked: size100, Dests: [MaxDests]dest{{Acked: size100, FlightBefore: 2 * size100, Fresh: true}}},
+			want:  Result{Acked: size100, Dests: [MaxDests]dest{{Acked: size100, FlightBefore: 2 * size100, Fresh: true, FreshTSN: 15}}},
 			after: "11F0r 12G0 13G0 14G0 15G0",
 		},
 		{
@@ -168,7 +168,7 @@ func TestAck(t *testing.T) {
 			},
 			ack: func() Ack { a := sack(10, 2, 2, 4, 4); a.FastRecovery = true; return a }(),
 			want: Result{Advanced: true, Acked: size100, Released: 100, RTT: 50 * time.Millisecond, HasRTT: true, FastRetransmit: true,
-				Dests: [MaxDests]dest{{Acked: size100, FlightBefore: 4 * size100, Fresh: true, FastMarked: true}}},
+				Dests: [MaxDests]dest{{Acked: size100, FlightBefore: 4 * size100, Fresh: true, FreshTSN: 10, FastMarked: true}}},
 			after: "11M0 12G0 13F0 14G0 15F0",
 		},
 		{
@@ -179,7 +179,7 @@ func TestAck(t *testing.T) {
 				return q
 			},
 			ack:   sack(10, 2, 2),
-			want:  Result{Advanced: true, Acked: 2 * size100, Released: 100, Dests: [MaxDests]dest{{Acked: 2 * size100, Fresh: true}}},
+			want:  Result{Advanced: true, Acked: 2 * size100, Released: 100, Dests: [MaxDests]dest{{Acked: 2 * size100, Fresh: true, FreshTSN: 12}}},
 			after: "11T0 12G0",
 		},
 		{
