@@ -89,7 +89,7 @@ func Listen(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	if _, ok := conn.(*net.UDPConn); ok {
-		if l.mtu, err = routemtu.Open(); err != nil {
+		if l.mtu, err = routemtu.Open(routemtu.Options{}); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("udpencap: %w", err)
 		}

@@ -137,9 +137,13 @@ type ChecksumVerifier interface {
 // keeping state and so cannot resize after a refusal, and an
 // association's first packets fit from the start.
 type MTUHinter interface {
-	// MTUHint returns that MTU, or 0 when the link does not know. It is
-	// called by the engine's driver, for every INIT answered and path
-	// made: it must be cheap (a system call or two) and must not block.
+	// MTUHint returns that MTU for the route p's packets take (from
+	// p.Local, with whatever mark the link's packets carry: policy
+	// routing may give each source its own), or 0 when the link does not
+	// know. It is called by the engine's driver, under its lock, for
+	// every INIT answered, off-path HEARTBEAT and path made, at a rate a
+	// peer chooses: it must be cheap (a cached answer, not system calls
+	// per call) and must not block.
 	MTUHint(p Path) int
 }
 

@@ -142,7 +142,7 @@ func Listen(cfg Config) (*Link, error) {
 	if l.nl, err = openNetlink(); err != nil {
 		return nil, err
 	}
-	if l.mtu, err = routemtu.Open(); err != nil {
+	if l.mtu, err = routemtu.Open(routemtu.Options{Mark: cfg.Mark}); err != nil {
 		return nil, fmt.Errorf("rawip: %w", err)
 	}
 	l.warnForeignAddrs()

@@ -1,0 +1,71 @@
+//go:build linux
+
+package routemtu
+
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// netns is the network namespace a Prober was opened in. Its sockets bound
+// to a source are opened when a source is first asked about, by whichever
+// goroutine asks, on whichever thread that runs: the socket must still be
+// made in the Prober's namespace (a test runs links of several namespaces
+// in one process; a daemon has one, and never pays for a thread move).
+type netns struct {
+	fd       int // -1: unknown (no /proc), sockets are opened where called
+	dev, ino uint64
+}
+
+const threadNetns = "/proc/thread-self/ns/net"
+
+// callerNetns is the calling thread's namespace.
+func callerNetns() netns {
+	fd, err := unix.Open(threadNetns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return netns{fd: -1}
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		unix.Close(fd)
+		return netns{fd: -1}
+	}
+	return netns{fd: fd, dev: st.Dev, ino: st.Ino}
+}
+
+// run calls f on a thread in the namespace, and reports whether it could.
+func (n netns) run(f func()) bool {
+	if n.fd < 0 {
+		f()
+		return true
+	}
+	ran := make(chan bool, 1)
+	go func() {
+		runtime.LockOSThread()
+		var st unix.Stat_t
+		if unix.Stat(threadNetns, &st) == nil && st.Dev == n.dev && st.Ino == n.ino {
+			f()
+			runtime.UnlockOSThread()
+			ran <- true
+			return
+		}
+		// Never unlocked: the thread, moved, ends with the goroutine
+		// rather than return to the scheduler's pool in another namespace.
+		// Moving needs CAP_SYS_ADMIN, which a process running links in
+		// several namespaces has.
+		if unix.Setns(n.fd, unix.CLONE_NEWNET) != nil {
+			ran <- false
+			return
+		}
+		f()
+		ran <- true
+	}()
+	return <-ran
+}
+
+func (n netns) close() {
+	if n.fd >= 0 {
+		unix.Close(n.fd)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package routemtu
+
+const raceEnabled = false
