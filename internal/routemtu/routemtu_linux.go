@@ -108,7 +108,7 @@ func (p *Prober) MTU(path link.Path) int {
 		return 0
 	}
 	local := path.Local.Unmap()
-	if !local.IsValid() || local.IsUnspecified() || local.Is4() != remote.Is4() {
+	if !local.IsValid() || local.IsUnspecified() || local.IsMulticast() || local.Is4() != remote.Is4() {
 		local = netip.Addr{}
 	}
 	k := cacheKey{local: local, remote: remote}
