@@ -11,7 +11,8 @@ import (
 
 // udpPair is two blocking UDP sockets on loopback, the first connected to
 // the second: blocking on purpose, so that only the calls' own flags keep
-// them from waiting.
+// them from waiting. A blocking call on them gives up after blockLimit
+// (bounded), which within tells from a call that did not wait.
 func udpPair(t *testing.T) (a, b int) {
 	t.Helper()
 	for i := range 2 {
@@ -20,6 +21,7 @@ func udpPair(t *testing.T) (a, b int) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { unix.Close(fd) })
+		bound(t, fd)
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 			t.Fatal(err)
 		}
@@ -54,16 +56,32 @@ func headers(n, size int) ([]unix.Mmsghdr, [][]byte) {
 	return hs, bufs
 }
 
-// within runs f and fails the test if it has not returned after d: a raw
-// call that blocked would hold its thread and P for good.
-func within(t *testing.T, d time.Duration, what string, f func()) {
+// blockLimit bounds how long a call on the tests' blocking sockets may
+// wait (SO_RCVTIMEO, SO_SNDTIMEO): a call that blocked comes back after it
+// instead of holding its thread, and its P, for good (with GOMAXPROCS 1
+// nothing else would run again, not even a test timeout).
+const blockLimit = 5 * time.Second
+
+// bound sets blockLimit on fd's receive and send.
+func bound(t *testing.T, fd int) {
 	t.Helper()
-	done := make(chan struct{})
-	go func() { f(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("%s blocked on a blocking socket with nothing to do", what)
+	tv := unix.NsecToTimeval(blockLimit.Nanoseconds())
+	for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// within runs f and fails the test if it took most of blockLimit: a call
+// that does not wait returns in microseconds, one that waited for data
+// or room returns at blockLimit.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	start := time.Now()
+	f()
+	if d := time.Since(start); d >= blockLimit*4/5 {
+		t.Fatalf("%s waited %v on a blocking socket with nothing to do", what, d)
 	}
 }
 
@@ -72,7 +90,7 @@ func TestCallsNeverBlock(t *testing.T) {
 	hs, _ := headers(4, 64)
 	var n int
 	var e unix.Errno
-	within(t, 5*time.Second, "Recvmmsg", func() { n, e = Recvmmsg(uintptr(b), hs, 0) })
+	within(t, "Recvmmsg", func() { n, e = Recvmmsg(uintptr(b), hs, 0) })
 	if n != 0 || e != unix.EAGAIN {
 		t.Fatalf("Recvmmsg on an empty socket: %d, %v; want 0, EAGAIN", n, e)
 	}
@@ -82,7 +100,7 @@ func TestCallsNeverBlock(t *testing.T) {
 	iov.SetLen(len(buf))
 	h.Iov = &iov
 	h.SetIovlen(1)
-	within(t, 5*time.Second, "Recvmsg", func() { n, e = Recvmsg(uintptr(a), &h, 0) })
+	within(t, "Recvmsg", func() { n, e = Recvmsg(uintptr(a), &h, 0) })
 	if n != 0 || e != unix.EAGAIN {
 		t.Fatalf("Recvmsg on an empty socket: %d, %v; want 0, EAGAIN", n, e)
 	}
@@ -94,12 +112,13 @@ func TestCallsNeverBlock(t *testing.T) {
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
+	bound(t, fds[0])
 	out, _ := headers(64, 16384)
 	for i := 0; ; i++ {
 		if i == 1000 {
 			t.Fatal("64,000 datagrams of 16 KiB queued on a socket nobody reads")
 		}
-		within(t, 5*time.Second, "Sendmmsg", func() { n, e = Sendmmsg(uintptr(fds[0]), out, 0) })
+		within(t, "Sendmmsg", func() { n, e = Sendmmsg(uintptr(fds[0]), out, 0) })
 		if e == unix.EAGAIN {
 			break
 		}
