@@ -71,7 +71,8 @@ func (s *Stack) Listen(port uint16, opts Options) (*Listener, error) {
 	return s.ListenWith(port, ListenOptions{Options: opts})
 }
 
-// ListenWith accepts associations on port as lo says.
+// ListenWith accepts associations on port as lo says. Options.LocalAddrs
+// naming an address no link is bound to fails with ErrAddrNotAvailable.
 func (s *Stack) ListenWith(port uint16, lo ListenOptions) (*Listener, error) {
 	l := &Listener{s: s, port: port, lo: lo, notify: make(chan struct{}), timeout: lo.AcceptTimeout, reason: lo.AcceptTimeoutReason}
 	if l.timeout <= 0 {

@@ -434,7 +434,8 @@ func (s *Stack) Dial(ctx context.Context, linkIdx int, p link.Path, localPort, r
 // DialWith is Dial with the runtime's per-association settings too. If ctx
 // ends before COMM_UP, the handshake is abandoned with an ABORT (RFC 9260
 // 9.1: the association may be aborted in any state), nothing of it is left,
-// and ctx.Err() is returned.
+// and ctx.Err() is returned. Options.LocalAddrs naming an address the link
+// is not bound to fails with ErrAddrNotAvailable.
 func (s *Stack) DialWith(ctx context.Context, linkIdx int, p link.Path, localPort, remotePort uint16, do DialOptions) (*Assoc, error) {
 	if linkIdx >= 0 && linkIdx < len(s.links) {
 		if err := checkLocalAddrs(s.links[linkIdx:linkIdx+1], do.Options.LocalAddrs); err != nil {

@@ -10,22 +10,28 @@ import (
 )
 
 // ErrAddrNotAvailable: an address of Options.LocalAddrs is not one the
-// stack's links receive on (bind(2)'s EADDRNOTAVAIL, sctp_bindx in RFC
-// 6458 9.1). Such an endpoint would never hear a packet sent to it: a
-// listener would take no INIT, silently.
+// stack's links can receive on (bind(2)'s EADDRNOTAVAIL, sctp_bindx in RFC
+// 6458 9.1): every link is bound to fixed addresses (link.AddrBinder) and
+// none to this one. Such an endpoint would never hear a packet sent to
+// it: a listener would take no INIT, silently.
 var ErrAddrNotAvailable = errors.New("stack: local address not available")
 
 // checkLocalAddrs returns an error wrapping ErrAddrNotAvailable unless
-// every address of addrs is one that links list (Link.LocalAddrs). A link
-// that lists none (its addresses unknown) accepts any. It asks the links,
-// which may mean a netlink round trip: call it outside s.mu.
+// every address of addrs is one some link is bound to. A link bound to
+// the wildcard, or that cannot tell, may receive on any address (the
+// host's addresses change: a floating address, an AnyIP route): then
+// every address is taken.
 func checkLocalAddrs(links []link.Link, addrs []netip.Addr) error {
 	if len(addrs) == 0 {
 		return nil
 	}
 	lists := make([][]netip.Addr, len(links))
 	for i, l := range links {
-		if lists[i] = l.LocalAddrs(); len(lists[i]) == 0 {
+		b, ok := l.(link.AddrBinder)
+		if !ok {
+			return nil
+		}
+		if lists[i] = b.BoundAddrs(); len(lists[i]) == 0 {
 			return nil
 		}
 	}
@@ -38,7 +44,7 @@ func checkLocalAddrs(links []link.Link, addrs []netip.Addr) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("Options.LocalAddrs: %v: the links receive on %v only: %w", a, slices.Concat(lists...), ErrAddrNotAvailable)
+			return fmt.Errorf("Options.LocalAddrs: %v: the links are bound to %v only: %w", a, slices.Concat(lists...), ErrAddrNotAvailable)
 		}
 	}
 	return nil

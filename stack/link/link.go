@@ -147,6 +147,17 @@ type MTUHinter interface {
 	MTUHint(p Path) int
 }
 
+// AddrBinder is implemented by a link that can say whether it is bound to
+// fixed addresses (bind(2) with specific addresses): a packet to any other
+// address never reaches it, so an endpoint given another local address
+// (sctp_bindx, RFC 6458 9.1) would never hear a packet. A link bound to
+// the wildcard returns nil: it receives on whatever addresses the host has
+// now or gets later (an AnyIP route, a floating address taken over), and
+// any address may be meant.
+type AddrBinder interface {
+	BoundAddrs() []netip.Addr
+}
+
 // Link is a packet transport for SCTP. ReadBatch and WriteBatch may be called
 // from different goroutines, but each from one goroutine at a time.
 type Link interface {

@@ -27,6 +27,7 @@ func (*Link) ReadBatch([]link.Packet) (int, error)  { return 0, errUnsupported }
 func (*Link) WriteBatch([]link.Packet) (int, error) { return 0, errUnsupported }
 func (*Link) Overhead(remote netip.Addr) int        { return link.IPOverhead(remote) }
 func (*Link) LocalAddrs() []netip.Addr              { return nil }
+func (*Link) BoundAddrs() []netip.Addr              { return nil }
 func (*Link) Close() error                          { return nil }
 func (*Link) AddPort(uint16) error                  { return errUnsupported }
 func (*Link) RemovePort(uint16) error               { return errUnsupported }

@@ -42,6 +42,11 @@ func Pair(kind link.Kind, a, b netip.Addr) (*End, *End) {
 
 func (e *End) Kind() link.Kind          { return e.kind }
 func (e *End) LocalAddrs() []netip.Addr { return []netip.Addr{e.local} }
+
+var _ link.AddrBinder = (*End)(nil)
+
+// BoundAddrs: an End receives on its one address only (link.AddrBinder).
+func (e *End) BoundAddrs() []netip.Addr { return []netip.Addr{e.local} }
 func (e *End) Overhead(remote netip.Addr) int {
 	n := link.IPOverhead(remote)
 	if e.kind == link.UDP {
