@@ -251,21 +251,27 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 		if l.closed.Load() {
 			return 0, link.ErrClosed
 		}
+		// The socket may return records together with an error met after
+		// them (link.Link's ReadBatch): they go in first.
 		m, err := l.sock.ReadBatch(l.rxIn[:min(len(pkts), len(l.rxIn))])
+		n := 0
+		if m > 0 {
+			o := &l.rxOut
+			o.reset()
+			o.now = time.Now().UnixNano()
+			for i := range l.rxIn[:m] {
+				l.receive(&l.rxIn[i], o)
+			}
+			l.send(o.tx)
+			n = l.deliver(pkts, o.rx)
+		}
 		if err != nil {
 			if l.closed.Load() {
-				return 0, link.ErrClosed
+				return n, link.ErrClosed
 			}
-			return 0, fmt.Errorf("dtlslink: %w", err)
+			return n, fmt.Errorf("dtlslink: %w", err)
 		}
-		o := &l.rxOut
-		o.reset()
-		o.now = time.Now().UnixNano()
-		for i := range l.rxIn[:m] {
-			l.receive(&l.rxIn[i], o)
-		}
-		l.send(o.tx)
-		if n := l.deliver(pkts, o.rx); n > 0 {
+		if n > 0 {
 			return n, nil
 		}
 	}
