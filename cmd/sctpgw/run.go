@@ -59,7 +59,11 @@ of a change); the routes themselves are fixed for the life of the process
 (restart to change them; existing pairs would otherwise have to be
 re-homed). Under systemd
 (Type=notify) it sends READY=1 once every route listens, STOPPING=1 when
-it drains, and WATCHDOG=1 keep-alives under WatchdogSec=.`,
+it drains, and WATCHDOG=1 keep-alives under WatchdogSec=. Go runtime
+defaults for a daemon, each overridden by its environment variable:
+GOGC=200, GOMEMLIMIT at 90 % of the cgroup's memory limit when there is
+one, and GOMAXPROCS=1 when no route is dtls:// (the packet path runs
+under one lock; more threads only hand work between them).`,
 		Flags: append(configFlags(),
 			&cli.StringFlag{Name: "pcap", EnvVars: []string{"SCTPGW_PCAP"}, Usage: "write every SCTP packet sent and received to this pcap file"},
 			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"SCTPGW_PPROF"}, Usage: "serve Go's profiler (CPU, heap, execution trace) under /debug/pprof/ on the admin endpoint"},
