@@ -33,17 +33,7 @@ func TestLostHeartbeatSupersededByAckedData(t *testing.T) {
 }
 
 func lostHeartbeatOne(t *testing.T, seed uint64) {
-	cfg := engine.Config{
-		RTO:      engine.RTOInfo{Initial: time.Second, Min: 300 * time.Millisecond, Max: time.Second},
-		Assoc:    engine.AssocParams{MaxRetrans: 6},
-		PeerAddr: engine.PeerAddrParams{HBInterval: 2 * time.Second, PathMaxRetrans: 3},
-		NoDelay:  true,
-	}
-	l := newMHLab(t, seed, cfg)
-	for _, nd := range []*sim.Node{l.cn, l.sn} {
-		nd.Imp.Delay = 40 * time.Millisecond
-		nd.Imp.Jitter = time.Millisecond
-	}
+	l := newLabTimersMH(t, seed)
 	if !l.net.RunUntil(func() bool { return bothActive(l.client) && bothActive(l.server) }, 20*time.Second) {
 		t.Fatal("the paths were not both verified")
 	}

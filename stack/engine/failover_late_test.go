@@ -40,7 +40,10 @@ func TestFailedPathStaysFailedOnLateAcks(t *testing.T) {
 	}
 }
 
-func lateAcksOne(t *testing.T, seed uint64) {
+// newLabTimersMH is newMHLab with the timers of the namespace lab's
+// multi-homed test (RTO 300 ms to 1 s, Path.Max.Retrans 3,
+// Association.Max.Retrans 6, HB.interval 2 s) and 40 ms each way.
+func newLabTimersMH(t *testing.T, seed uint64) *mhLab {
 	cfg := engine.Config{
 		RTO:      engine.RTOInfo{Initial: time.Second, Min: 300 * time.Millisecond, Max: time.Second},
 		Assoc:    engine.AssocParams{MaxRetrans: 6},
@@ -52,6 +55,11 @@ func lateAcksOne(t *testing.T, seed uint64) {
 		nd.Imp.Delay = 40 * time.Millisecond
 		nd.Imp.Jitter = time.Millisecond
 	}
+	return l
+}
+
+func lateAcksOne(t *testing.T, seed uint64) {
+	l := newLabTimersMH(t, seed)
 	// Side 0 is the client, whose failed path leads to mhServer1; side 1
 	// the server, toward mhClient1.
 	dead := [2]netip.Addr{mhServer1, mhClient1}
