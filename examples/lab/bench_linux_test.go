@@ -458,7 +458,7 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 	}
 	drops0 := l.rawDrops()
 	var sc [2]*syscallCounter
-	var ctx0 [2]uint64
+	var ctx0 [2]map[string]uint64
 	var snmp0 [2]map[string]uint64
 	if rp != nil {
 		for i, p := range []*proc{rp.edge, rp.core} {
@@ -495,7 +495,7 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 	}
 	if rp != nil {
 		for i, p := range []*proc{rp.edge, rp.core} {
-			r.syscalls[i], r.ctxsw[i] = sc[i].stop(), ctxSwitches(p.cmd.Process.Pid)-ctx0[i]
+			r.syscalls[i], r.ctxsw[i] = sc[i].stop(), ctxSwitchesSince(ctxSwitches(p.cmd.Process.Pid), ctx0[i])
 		}
 		if rp.edgeGW != nil {
 			for i, g := range []*gw{rp.edgeGW, rp.coreGW} {

@@ -37,9 +37,9 @@ func procTree(pid, depth int) []int {
 }
 
 // ctxSwitches is the context switches of every thread of pid and its
-// descendants.
-func ctxSwitches(pid int) uint64 {
-	var n uint64
+// descendants, by thread ("pid/tid").
+func ctxSwitches(pid int) map[string]uint64 {
+	n := map[string]uint64{}
 	for _, p := range procTree(pid, 4) {
 		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
 		for _, t := range tasks {
@@ -50,12 +50,26 @@ func ctxSwitches(pid int) uint64 {
 			for _, line := range strings.Split(string(b), "\n") {
 				if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
 					c, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-					n += c
+					n[fmt.Sprintf("%d/%s", p, t.Name())] += c
 				}
 			}
 		}
 	}
 	return n
+}
+
+// ctxSwitchesSince is the context switches of the threads alive now since
+// the counts of then (from zero for a thread born since). A thread that
+// exited in between takes its count with it: the figure is low then, not
+// wrapped around, as the difference of two sums was.
+func ctxSwitchesSince(now, then map[string]uint64) uint64 {
+	var d uint64
+	for k, v := range now {
+		if v >= then[k] {
+			d += v - then[k]
+		}
+	}
+	return d
 }
 
 // syscallCounter counts the system calls of a process tree with perf
@@ -69,6 +83,9 @@ var havePerf = func() bool { _, err := exec.LookPath("perf"); return err == nil 
 
 // countSyscalls starts counting the system calls of pid's tree (nil when
 // perf is missing or fails to start: the figure is then not printed).
+// perf stat -p follows the threads that exist when it starts, not those
+// made later: a runtime thread born during the run goes uncounted, so the
+// figure is a floor.
 func countSyscalls(pid int) *syscallCounter {
 	if !havePerf {
 		return nil
@@ -114,14 +131,15 @@ func (c *syscallCounter) stop() float64 {
 
 // rawDrops is the packets dropped by the raw SCTP sockets of each of the
 // lab's namespaces, in enb, edge, core, mme order (the drops column of
-// /proc/net/raw, for protocol 132): a receive buffer overrun costs the
+// /proc/net/raw and /proc/net/raw6, for protocol 132: a gateway that dials
+// natively has an IPv6 socket too): a receive buffer overrun costs the
 // sender a retransmission and half its cwnd.
 func (l *lab) rawDrops() [4]uint64 {
 	var d [4]uint64
 	for i, role := range []string{"enb", "edge", "core", "mme"} {
-		out := testlab.Cmd(l.tb, false, "ip", "netns", "exec", l.ns[role], "cat", "/proc/net/raw")
-		for _, line := range strings.Split(out, "\n")[1:] {
-			f := strings.Fields(line)
+		out := testlab.Cmd(l.tb, false, "ip", "netns", "exec", l.ns[role], "cat", "/proc/net/raw", "/proc/net/raw6")
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line) // header lines have no ":0084"
 			if len(f) > 12 && strings.HasSuffix(f[1], ":0084") {
 				v, _ := strconv.ParseUint(f[len(f)-1], 10, 64)
 				d[i] += v
