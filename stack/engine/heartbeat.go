@@ -21,9 +21,11 @@ type heartbeat struct {
 	onDemand bool
 	nonce    uint64
 	sentAt   time.Time
-	// afterTSN is the first TSN assigned after the HEARTBEAT was sent:
-	// the acknowledgement of DATA from there on, sent to this path, says
-	// the path worked after the probe left (heardSince).
+	// afterTSN is the first TSN assigned after the HEARTBEAT was queued
+	// (a flush sends it ahead of DATA): the acknowledgement of DATA from
+	// there on, sent to this path, says the path worked after the probe
+	// left (heardSince). Its late HEARTBEAT ACK then finds no pending
+	// probe and gives no RTT sample.
 	afterTSN uint32
 	// lastRTTSend is when a chunk usable for an RTT measurement was last
 	// sent here: a path that sent one during the heartbeat period is not
