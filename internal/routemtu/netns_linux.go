@@ -50,15 +50,27 @@ func (n netns) run(f func()) bool {
 			ran <- true
 			return
 		}
-		// Never unlocked: the thread, moved, ends with the goroutine
-		// rather than return to the scheduler's pool in another namespace.
 		// Moving needs CAP_SYS_ADMIN, which a process running links in
-		// several namespaces has.
+		// several namespaces has. The thread goes back to where it was
+		// before it returns to the scheduler's pool; if it cannot, it
+		// stays locked and ends with the goroutine (the main thread, which
+		// Go never ends, would be parked in the other namespace for good,
+		// and /proc/PID/ns/net would name that one).
+		home, err := unix.Open(threadNetns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ran <- false
+			return
+		}
+		defer unix.Close(home)
 		if unix.Setns(n.fd, unix.CLONE_NEWNET) != nil {
+			runtime.UnlockOSThread() // not moved
 			ran <- false
 			return
 		}
 		f()
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 		ran <- true
 	}()
 	return <-ran

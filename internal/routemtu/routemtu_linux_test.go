@@ -3,7 +3,10 @@
 package routemtu_test
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -184,5 +187,42 @@ func TestProberBoundsSockets(t *testing.T) {
 			}
 		}
 		clock.advance(time.Minute)
+	}
+}
+
+// mainThreadNetns is the network namespace of the process's main thread,
+// and the process's own as /proc/PID/ns/net shows it.
+func mainThreadNetns(t *testing.T) (main, proc string) {
+	t.Helper()
+	var err error
+	if main, err = os.Readlink(fmt.Sprintf("/proc/self/task/%d/ns/net", os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+	if proc, err = os.Readlink("/proc/self/ns/net"); err != nil {
+		t.Fatal(err)
+	}
+	return main, proc
+}
+
+// TestProberLeavesNoThreadElsewhere: a Prober of another namespace, asked
+// from this one about many new sources (each a socket made in its
+// namespace, by a thread moved there), moves each thread back before it
+// lets it go. The main thread, which Go never ends, was left parked in the
+// Prober's namespace whenever a move landed on it, and /proc/PID/ns/net
+// then named that namespace, not the process's.
+func TestProberLeavesNoThreadElsewhere(t *testing.T) {
+	ns, ip := mtuNS(t, "sgwmtn", "1500")
+	ip("route", "add", "local", "198.18.7.0/24", "dev", "lo")
+	ip("route", "add", "198.18.8.0/24", "dev", "mtu0")
+	home, _ := mainThreadNetns(t)
+	p := openIn(t, ns, routemtu.Options{})
+	for i := 1; i <= 200; i++ {
+		if got := p.MTU(link.Path{Local: netip.AddrFrom4([4]byte{198, 18, 7, byte(i)}), Remote: netip.MustParseAddr("198.18.8.2")}); got != 1500 {
+			t.Fatalf("from 198.18.7.%d: MTU = %d, want 1500", i, got)
+		}
+		runtime.Gosched()
+	}
+	if main, proc := mainThreadNetns(t); main != home || proc != home {
+		t.Fatalf("after the Prober's moves the main thread is in %s and /proc/self/ns/net says %s; the process's namespace is %s", main, proc, home)
 	}
 }

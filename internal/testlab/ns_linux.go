@@ -75,25 +75,41 @@ func Cmd(tb testing.TB, must bool, name string, args ...string) string {
 }
 
 // InNS runs f on a thread moved into network namespace ns and returns its
-// error. Sockets f opens belong to ns for good. The thread stays locked and
-// exits with its goroutine, so it never returns to the scheduler's pool in
-// the wrong namespace.
+// error. Sockets f opens belong to ns for good. The thread is moved back
+// before it returns to the scheduler's pool (or, if that fails, exits with
+// its goroutine), so no other goroutine ever runs in the wrong namespace.
 func InNS(ns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		// The thread goes back to its namespace before it is let go; if
+		// it cannot, it stays locked and ends with the goroutine. (Left
+		// locked always, the main thread, which Go never ends, was parked
+		// in ns for good whenever this ran on it.)
+		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(home)
 		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		unix.Close(fd)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
 	}()
 	return <-errc
 }
