@@ -63,7 +63,9 @@ it drains, and WATCHDOG=1 keep-alives under WatchdogSec=. Go runtime
 defaults for a daemon, each overridden by its environment variable:
 GOGC=200, GOMEMLIMIT at 90 % of the cgroup's memory limit when there is
 one, and GOMAXPROCS=1 when no route is dtls:// (the packet path runs
-under one lock; more threads only hand work between them).`,
+under one lock; more threads only hand work between them). With one P,
+the memory returned after a mass close (thousands of pairs ending at
+once) stalls the packet path for a few milliseconds.`,
 		Flags: append(configFlags(),
 			&cli.StringFlag{Name: "pcap", EnvVars: []string{"SCTPGW_PCAP"}, Usage: "write every SCTP packet sent and received to this pcap file"},
 			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"SCTPGW_PPROF"}, Usage: "serve Go's profiler (CPU, heap, execution trace) under /debug/pprof/ on the admin endpoint"},

@@ -143,7 +143,11 @@ type MTUHinter interface {
 	// know. It is called by the engine's driver, under its lock, for
 	// every INIT answered, off-path HEARTBEAT and path made, at a rate a
 	// peer chooses: it must be cheap (a cached answer, not system calls
-	// per call) and must not block.
+	// per call) and bounded (a miss may open one socket, never wait on
+	// the network). A link's answer is for the route an IP packet from
+	// p.Local with the link's mark takes; rules that match on the
+	// protocol or on ports (ip rule ipproto/sport/dport, a netfilter
+	// reroute) are not seen.
 	MTUHint(p Path) int
 }
 
