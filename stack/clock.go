@@ -15,6 +15,16 @@ type Timer interface {
 	Stop()
 }
 
+// TimerAt is implemented by a Timer that can be armed for an absolute
+// time. The runtime arms its timer for the next deadline with it when it
+// can: with Reset, a deadline is relative to when the runtime read the
+// clock, and an injected clock moved between that read and the Reset puts
+// the deadline late by as much (a virtual clock moved by a test from
+// another goroutine does that).
+type TimerAt interface {
+	ResetAt(at time.Time)
+}
+
 // SystemClock is the real clock.
 type SystemClock struct{}
 

@@ -337,9 +337,14 @@ func (s *Stack) timerLoop() {
 			s.armed = s.wakeFor(d)
 			wait = max(s.armed.Sub(now), 0)
 		}
+		armed := s.armed
 		s.mu.Unlock()
 		t.Stop()
-		t.Reset(wait)
+		if ta, ok := t.(TimerAt); ok && !armed.IsZero() {
+			ta.ResetAt(armed)
+		} else {
+			t.Reset(wait)
+		}
 		select {
 		case <-s.done:
 			return

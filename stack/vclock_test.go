@@ -108,9 +108,21 @@ func (t *vtimer) C() <-chan time.Time { return t.ch }
 func (t *vtimer) Reset(d time.Duration) {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
+	t.resetAtLocked(t.c.now.Add(d))
+}
+
+// ResetAt re-arms for at (stack.TimerAt): due at once if the clock is past
+// it, however far it moved since the stack read it.
+func (t *vtimer) ResetAt(at time.Time) {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	t.resetAtLocked(at)
+}
+
+func (t *vtimer) resetAtLocked(at time.Time) {
 	t.drain()
 	t.owed = false
-	t.at, t.on = t.c.now.Add(d), true
+	t.at, t.on = at, true
 	t.fireLocked()
 }
 
