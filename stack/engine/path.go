@@ -37,6 +37,10 @@ type path struct {
 	confirmed bool
 	hb        heartbeat
 	tm        timerSlot
+	// heard orders the paths by when each last proved to work (an
+	// acknowledgement of fresh DATA sent there, a HEARTBEAT ACK, an
+	// answered zero window probe): pathTable.heard's count then.
+	heard uint64
 }
 
 func newPath(a *Association, linkIdx int, p link.Path, confirmed bool) *path {
@@ -183,6 +187,8 @@ func (pa *path) strike(now time.Time) {
 // something sent to it (8.2, 8.3; RFC 7829 5.1 for a potentially failed
 // one).
 func (pa *path) clearErrors() {
+	pa.a.paths.heard++
+	pa.heard = pa.a.paths.heard
 	pa.errors = 0
 	if pa.state != PathActive {
 		pa.state = PathActive

@@ -25,6 +25,7 @@ import (
 type pathTable struct {
 	list    []*path
 	primary int
+	heard   uint64 // counts the times a path proved to work (path.heard)
 }
 
 // find returns the path to remote, or nil.
@@ -68,20 +69,37 @@ func (a *Association) tx() *path {
 
 // failover picks the destination while the primary pr is not usable: the
 // first usable one after it in the table, one only (8.2: "only ONE
-// transport address SHOULD be chosen"); with none (RFC 7829 4, dormant),
-// the potentially failed one with the fewest errors, else the primary.
+// transport address SHOULD be chosen"). With none (RFC 7829 4, dormant;
+// or every destination inactive, which 8.2 leaves to the implementation),
+// the confirmed one likeliest to work: potentially failed before
+// inactive, then the fewest errors, then the one that proved to work
+// last (as Linux elects by state and last_time_heard). Ties went to the
+// primary, which could be the path that died first: its retransmissions
+// then used up Association.Max.Retrans while the other network worked.
 func (t *pathTable) failover(pr *path) *path {
 	if alt := t.alternate(pr); alt != nil {
 		return alt
 	}
 	best := pr
 	for _, pa := range t.list {
-		if pa.confirmed && pa.state == PathPotentiallyFailed &&
-			(best.state != PathPotentiallyFailed || pa.errors < best.errors) {
+		if pa.confirmed && (!best.confirmed || dormantBetter(pa, best)) {
 			best = pa
 		}
 	}
 	return best
+}
+
+// dormantBetter reports whether a is likelier to work than b, neither
+// usable.
+func dormantBetter(a, b *path) bool {
+	pf := func(p *path) bool { return p.state == PathPotentiallyFailed }
+	switch {
+	case pf(a) != pf(b):
+		return pf(a)
+	case a.errors != b.errors:
+		return a.errors < b.errors
+	}
+	return a.heard > b.heard
 }
 
 // alternate is the first usable destination other than last, looking from
