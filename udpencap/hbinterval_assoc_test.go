@@ -79,6 +79,18 @@ func (t *fakeTimer) Reset(d time.Duration) {
 	t.fireLocked()
 }
 
+// ResetAt arms for an absolute time (stack.TimerAt), which the stack's
+// timer loop uses: a duration from the loop's read of the clock landed
+// late whenever the test moved the clock between that read and the
+// Reset, and the stack then missed the deadline the test waited for ("the
+// stacks did not run their timers due at ...", seen once in CI).
+func (t *fakeTimer) ResetAt(at time.Time) {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	t.at, t.on = at, true
+	t.fireLocked()
+}
+
 func (t *fakeTimer) Stop() {
 	t.clk.mu.Lock()
 	t.on = false
