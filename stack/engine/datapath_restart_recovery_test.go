@@ -63,14 +63,7 @@ func TestRestartInPlaceEndsFastRecovery(t *testing.T) {
 			}
 			// The peer restarts before T3-rtx would end Fast Recovery.
 			l.cn.Imp.Drop = nil
-			l.sn.Restart()
-			brec := &recorder{net: l.net}
-			if _, err := l.sn.Host.Dial(0, l.sn.PathTo(l.cn), serverPort, a.LocalPort(), cfg, brec, l.net.Now()); err != nil {
-				t.Fatal(err)
-			}
-			if !l.net.RunUntil(func() bool { return brec.has(engine.CommUp) }, time.Minute) || !rec.has(engine.Restart) {
-				t.Fatalf("no restart in place: A %s, B %s", rec.types(), brec.types())
-			}
+			brec := l.restartServerInPlace(a, rec, cfg)
 			initial := a.Status().Primary.Cwnd
 			// More than a cwnd queued: the window is fully used (7.2.1).
 			const n = 40

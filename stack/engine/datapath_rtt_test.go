@@ -26,14 +26,7 @@ func TestRTTSampledAfterRestartInPlace(t *testing.T) {
 	}
 	l.net.RunFor(time.Millisecond)
 	l.cn.Imp.Drop = nil
-	l.sn.Restart()
-	brec := &recorder{net: l.net}
-	if _, err := l.sn.Host.Dial(0, l.sn.PathTo(l.cn), serverPort, a.LocalPort(), cfg, brec, l.net.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if !l.net.RunUntil(func() bool { return brec.has(engine.CommUp) }, time.Minute) || !rec.has(engine.Restart) {
-		t.Fatalf("no restart in place: A %s, B %s", rec.types(), brec.types())
-	}
+	brec := l.restartServerInPlace(a, rec, cfg)
 	if srtt := a.Status().Primary.SRTT; srtt != 0 {
 		t.Fatalf("SRTT %v right after the restart, want the path measured afresh", srtt)
 	}
@@ -49,4 +42,21 @@ func TestRTTSampledAfterRestartInPlace(t *testing.T) {
 	if srtt := a.Status().Primary.SRTT; srtt < 40*time.Millisecond || srtt > 50*time.Millisecond {
 		t.Fatalf("SRTT %v after 5 messages acknowledged, want the 40 ms round trip", srtt)
 	}
+}
+
+// restartServerInPlace restarts the server's host and has it dial the
+// client's association a again from the same ports: the client restarts
+// in place (RFC 9260 5.2.4 A), which rec must show. It returns the new
+// server association's recorder.
+func (l *lab) restartServerInPlace(a *engine.Association, rec *recorder, cfg engine.Config) *recorder {
+	l.t.Helper()
+	l.sn.Restart()
+	brec := &recorder{net: l.net}
+	if _, err := l.sn.Host.Dial(0, l.sn.PathTo(l.cn), serverPort, a.LocalPort(), cfg, brec, l.net.Now()); err != nil {
+		l.t.Fatal(err)
+	}
+	if !l.net.RunUntil(func() bool { return brec.has(engine.CommUp) }, time.Minute) || !rec.has(engine.Restart) {
+		l.t.Fatalf("no restart in place: A %s, B %s", rec.types(), brec.types())
+	}
+	return brec
 }
