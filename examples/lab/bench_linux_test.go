@@ -89,10 +89,7 @@ func BenchmarkLab(b *testing.B) {
 	l := newLab(b)
 	l.routeDirect()
 
-	sizes := []struct {
-		name string
-		size int
-	}{{"1 KiB", 1024}, {"8 KiB", 8192}, {"100 B", 100}}
+	sizes := []benchSize{{"1 KiB", 1024}, {"8 KiB", 8192}, {"100 B", 100}}
 	if env, ok := os.LookupEnv("LAB_SIZES"); ok { // e.g. "1 KiB,100 B"; "" runs the latency part only
 		all := sizes
 		sizes = sizes[:0:0]
@@ -169,121 +166,15 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 
-	out := &strings.Builder{}
 	offload := "off (captures' default)"
 	if os.Getenv("LAB_VETH_OFFLOAD") == "on" {
 		offload = "on"
 	}
-	fmt.Fprintf(out, "\nlab benchmark: tsctp enb -> mme, %d s per run, median of %d; Nagle on at the ends, 1 MiB socket buffers; veth tx offloads %s; %d CPUs; load average %s\n",
-		secs, rounds, offload, runtime.NumCPU(), loadAvg())
-	med := func(w string, i int) relayRun {
-		if i >= len(runs[w]) { // a way LAB_WAYS left out
-			return relayRun{}
-		}
-		return medianRun(runs[w][i])
-	}
-	fmt.Fprintf(out, "  %-6s %-14s %10s %10s %9s %9s %9s %9s %11s %11s\n", "size", "", "Mbit/s", "msgs/s", "/direct", "/usrsctp",
-		"edge µs", "core µs", "edge pkt/s", "core pkt/s")
-	for i, s := range sizes {
-		d, u := med("direct", i), med("usrsctp relay", i)
-		for _, w := range ways {
-			r := med(w, i)
-			ratioU := ""
-			if w == "sctpgw" {
-				ratioU = fmt.Sprintf("%8.2fx", r.Msgps()/u.Msgps())
-			}
-			cpu := func(d time.Duration) string {
-				if w == "direct" {
-					return ""
-				}
-				return fmt.Sprintf("%9.2f", float64(d.Nanoseconds())/1e3/float64(r.Messages))
-			}
-			pps := func(n uint64) string {
-				if w == "direct" {
-					return ""
-				}
-				return fmt.Sprintf("%11.0f", float64(n)/r.Seconds)
-			}
-			fmt.Fprintf(out, "  %-6s %-14s %10.1f %10.0f %8.2fx %9s %9s %9s %11s %11s\n", s.name, w, r.Mbitps(), r.Msgps(),
-				r.Msgps()/d.Msgps(), ratioU, cpu(r.edgeCPU), cpu(r.coreCPU), pps(r.edgePkts), pps(r.corePkts))
-		}
-	}
-	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: packets in + out of each; ratios of msgs/s)\n")
-	fmt.Fprintf(out, "  per message, of each relay process (edge / core): system calls, context switches; sctpgw's SCTP packets in and out, control chunks in and out\n")
-	for i, s := range sizes {
-		for _, w := range ways {
-			if w == "direct" {
-				continue
-			}
-			r := med(w, i)
-			m := float64(max(r.Messages, 1))
-			sys := "n/a (no perf)"
-			if r.syscalls[0] >= 0 && r.syscalls[1] >= 0 {
-				sys = fmt.Sprintf("%.2f / %.2f", r.syscalls[0]/m, r.syscalls[1]/m)
-			}
-			line := fmt.Sprintf("  %-6s %-14s syscalls %-13s ctxsw %.2f / %.2f", s.name, w, sys, float64(r.ctxsw[0])/m, float64(r.ctxsw[1])/m)
-			if w == "sctpgw" {
-				line += fmt.Sprintf("  packets in %.2f / %.2f out %.2f / %.2f  ctrl in %.2f / %.2f out %.2f / %.2f",
-					float64(r.pktsIn[0])/m, float64(r.pktsIn[1])/m, float64(r.pktsOut[0])/m, float64(r.pktsOut[1])/m,
-					float64(r.ctrlIn[0])/m, float64(r.ctrlIn[1])/m, float64(r.ctrlOut[0])/m, float64(r.ctrlOut[1])/m)
-			}
-			fmt.Fprintln(out, line)
-		}
-	}
-	fmt.Fprintf(out, "  packets the raw SCTP sockets dropped during the run (receive buffer full), enb / edge / core / mme; sctpgw's Fast Retransmits and T3-rtx expiries, edge / core:\n")
-	for i, s := range sizes {
-		for _, w := range ways {
-			r := med(w, i)
-			d := r.drops
-			line := fmt.Sprintf("  %-6s %-14s %d / %d / %d / %d", s.name, w, d[0], d[1], d[2], d[3])
-			if w == "sctpgw" {
-				line += fmt.Sprintf("   fast retransmits %d / %d, T3 expiries %d / %d", r.fastRtx[0], r.fastRtx[1], r.t3[0], r.t3[1])
-			}
-			fmt.Fprintln(out, line)
-		}
-	}
-	for i, s := range sizes {
-		r := med("sctpgw", i)
-		fmt.Fprintf(out, "  sctpgw %-6s heap allocations per message: edge %.2f, core %.2f; GC cycles during the run: edge %.0f, core %.0f\n",
-			s.name, r.allocs[0]/float64(r.Messages), r.allocs[1]/float64(r.Messages), r.gcs[0], r.gcs[1])
-	}
-	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s (round trips):\n")
-	q := func(d []time.Duration, f float64) time.Duration {
-		if len(d) == 0 {
-			return 0
-		}
-		return d[min(len(d)-1, int(f*float64(len(d))))]
-	}
-	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
-		d := lat[w]
-		fmt.Fprintf(out, "    %-14s %6d echoes  p50 %-9v p90 %-9v p99 %-9v p99.9 %-9v max %v\n", w, len(d),
-			q(d, .5).Round(time.Microsecond), q(d, .9).Round(time.Microsecond), q(d, .99).Round(time.Microsecond),
-			q(d, .999).Round(time.Microsecond), q(d, 1).Round(time.Microsecond))
-	}
-	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
-		fmt.Fprintf(out, "    %-14s waiting for a CPU (run queue, schedstat) per second: relay processes %.0f ms, the clients' and echo's process %.0f ms\n",
-			w, waits[w][0]*1e3, waits[w][1]*1e3)
-	}
-	for _, w := range []string{"usrsctp relay", "sctpgw"} {
-		if len(lat[w]) == 0 || len(lat["direct"]) == 0 {
-			continue // what a pair adds needs both (LAB_WAYS left one out)
-		}
-		fmt.Fprintf(out, "    added per gateway (%s, half the pair's): p50 %v, p99 %v\n", w,
-			((q(lat[w], .5) - q(lat["direct"], .5)) / 2).Round(time.Microsecond),
-			((q(lat[w], .99) - q(lat["direct"], .99)) / 2).Round(time.Microsecond))
-	}
-	fmt.Fprintf(out, "  load average after the runs: %s\n", loadAvg())
-	fmt.Print(out.String())
-
-	if len(sizes) > 0 {
-		gw1, dir1, u1 := med("sctpgw", 0), med("direct", 0), med("usrsctp relay", 0)
-		b.ReportMetric(gw1.Mbitps(), "gw-Mbit/s")
-		b.ReportMetric(gw1.Msgps()/dir1.Msgps(), "gw/direct")
-		b.ReportMetric(gw1.Msgps()/u1.Msgps(), "gw/usrsctp")
-		b.ReportMetric(float64(gw1.edgeCPU.Nanoseconds())/1e3/float64(gw1.Messages), "edge-us/msg")
-	}
-	if len(lat["sctpgw"]) > 0 && len(lat["direct"]) > 0 {
-		b.ReportMetric(float64((q(lat["sctpgw"], .5)-q(lat["direct"], .5))/2)/1e3, "added-us/gw-p50")
+	lb := labBench{secs: secs, rounds: rounds, sizes: sizes, ways: ways, offload: offload, cpus: runtime.NumCPU(), load: loadAvg(),
+		runs: runs, lat: lat, waits: waits}
+	fmt.Print(labSummary(lb))
+	for _, m := range labMetrics(lb) {
+		b.ReportMetric(m.value, m.unit)
 	}
 }
 
