@@ -81,14 +81,31 @@ func BenchmarkLab(b *testing.B) {
 		testlab.Missing(b, "the usrsctp relay: %v", err)
 		return
 	}
-	secs := benchSeconds(5)
-	rounds := 1
+	lb := labBench{secs: benchSeconds(5), rounds: 1, sizes: labBenchSizes(), ways: labBenchWays()}
 	if n, err := strconv.Atoi(os.Getenv("LAB_ROUNDS")); err == nil && n > 0 {
-		rounds = n
+		lb.rounds = n
 	}
 	l := newLab(b)
 	l.routeDirect()
+	lb.runs = l.throughputRounds(b, lb, tsctp, shim, relayBin)
+	var edge string
+	lb.lat, lb.waits, edge = l.latencyRuns(b, lb.ways, relayBin)
 
+	lb.offload = "off (captures' default)"
+	if os.Getenv("LAB_VETH_OFFLOAD") == "on" {
+		lb.offload = "on"
+	}
+	lb.cpus, lb.load = runtime.NumCPU(), loadAvg()
+	fmt.Print(labSummary(lb))
+	for _, m := range labMetrics(lb) {
+		b.ReportMetric(m.value, m.unit)
+	}
+	fmt.Print(edge)
+}
+
+// labBenchSizes is BenchmarkLab's throughput workloads, those LAB_SIZES
+// names when it is set.
+func labBenchSizes() []benchSize {
 	sizes := []benchSize{{"1 KiB", 1024}, {"8 KiB", 8192}, {"100 B", 100}}
 	if env, ok := os.LookupEnv("LAB_SIZES"); ok { // e.g. "1 KiB,100 B"; "" runs the latency part only
 		all := sizes
@@ -99,33 +116,53 @@ func BenchmarkLab(b *testing.B) {
 			}
 		}
 	}
+	return sizes
+}
+
+// labBenchWays is the ways BenchmarkLab measures, those LAB_WAYS names
+// when it is set.
+func labBenchWays() []string {
 	ways := []string{"sctpgw", "usrsctp relay", "direct"}
 	if env, ok := os.LookupEnv("LAB_WAYS"); ok { // e.g. "sctpgw": the other ways' columns stay empty
 		ways = slices.DeleteFunc(ways, func(w string) bool { return !slices.Contains(strings.Split(env, ","), w) })
 	}
-	runs := map[string][][]relayRun{} // way -> size index -> rounds
-	for _, w := range ways {
-		runs[w] = make([][]relayRun, len(sizes))
+	return ways
+}
+
+// startWay starts the relay pair of way w: sctpgw's, the usrsctp relay's
+// (relayBin), or nil for "direct".
+func (l *lab) startWay(w, relayBin string) *relayPair {
+	switch w {
+	case "sctpgw":
+		return l.sctpgwPair()
+	case "usrsctp relay":
+		return l.usrsctpPair(relayBin)
 	}
-	for range rounds {
-		for _, w := range ways {
-			var rp *relayPair
-			switch w {
-			case "sctpgw":
-				rp = l.sctpgwPair()
-			case "usrsctp relay":
-				rp = l.usrsctpPair(relayBin)
-			}
-			for i, s := range sizes {
+	return nil
+}
+
+// throughputRounds runs lb.rounds rounds of tsctp transfers, each of
+// lb.secs seconds: in each round every way of lb.ways in turn, each size
+// of lb.sizes through one pair. It returns the runs by way, then by size
+// index.
+func (l *lab) throughputRounds(b *testing.B, lb labBench, tsctp, shim, relayBin string) map[string][][]relayRun {
+	runs := map[string][][]relayRun{}
+	for _, w := range lb.ways {
+		runs[w] = make([][]relayRun, len(lb.sizes))
+	}
+	for range lb.rounds {
+		for _, w := range lb.ways {
+			rp := l.startWay(w, relayBin)
+			for i, s := range lb.sizes {
 				dst := mmeAddr
 				if rp != nil {
 					dst = edgeRAN
 				}
 				var prof chan struct{}
 				if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
-					prof = rp.edgeGW.profile(b, dir, strings.ReplaceAll(s.name, " ", ""), secs)
+					prof = rp.edgeGW.profile(b, dir, strings.ReplaceAll(s.name, " ", ""), lb.secs)
 				}
-				runs[w][i] = append(runs[w][i], l.tsctpRun(b, tsctp, shim, dst, s.size, secs, rp))
+				runs[w][i] = append(runs[w][i], l.tsctpRun(b, tsctp, shim, dst, s.size, lb.secs, rp))
 				if prof != nil {
 					<-prof
 				}
@@ -133,19 +170,21 @@ func BenchmarkLab(b *testing.B) {
 			rp.stop()
 		}
 	}
-	lat := map[string][]time.Duration{}
-	waits := map[string][2]float64{} // run-queue wait per second: the relay processes, this process
+	return runs
+}
+
+// latencyRuns measures the round trips of 100-byte echoes at 10 k msg/s
+// for 2 s through each of ways (direct first, sctpgw last), and the
+// run-queue wait per second meanwhile of the relay processes and of this
+// process. sctpgw's pair is left running; edge is a line on its edge
+// gateway's counters after the run.
+func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map[string][]time.Duration, waits map[string][2]float64, edge string) {
+	lat, waits = map[string][]time.Duration{}, map[string][2]float64{}
 	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
 		if !slices.Contains(ways, w) {
 			continue
 		}
-		var rp *relayPair
-		switch w {
-		case "sctpgw":
-			rp = l.sctpgwPair()
-		case "usrsctp relay":
-			rp = l.usrsctpPair(relayBin)
-		}
+		rp := l.startWay(w, relayBin)
 		var prof chan struct{}
 		if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
 			prof = rp.edgeGW.profile(b, dir, "latency", 2)
@@ -161,21 +200,11 @@ func BenchmarkLab(b *testing.B) {
 			rp.stop()
 		} else {
 			s := rp.edgeGW.snapshot()
-			defer fmt.Printf("  sctpgw edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
+			edge = fmt.Sprintf("  sctpgw edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
 				s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
 		}
 	}
-
-	offload := "off (captures' default)"
-	if os.Getenv("LAB_VETH_OFFLOAD") == "on" {
-		offload = "on"
-	}
-	lb := labBench{secs: secs, rounds: rounds, sizes: sizes, ways: ways, offload: offload, cpus: runtime.NumCPU(), load: loadAvg(),
-		runs: runs, lat: lat, waits: waits}
-	fmt.Print(labSummary(lb))
-	for _, m := range labMetrics(lb) {
-		b.ReportMetric(m.value, m.unit)
-	}
+	return lat, waits, edge
 }
 
 const (
