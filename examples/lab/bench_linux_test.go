@@ -53,11 +53,12 @@ import (
 // LAB_PROFILE_DIR=DIR saves a CPU profile and an execution trace of the
 // edge gateway during each of its runs there (edge-1KiB.pprof, .trace,
 // edge-latency.*). LAB_SIZES="1 KiB,100 B" picks workloads; "" runs only
-// the latency part. LAB_WAYS="sctpgw,direct" picks the ways (the others'
-// figures stay empty). LAB_SCTP="{sack_freq: 4}" gives both gateways'
-// routes SCTP settings to try. LAB_VETH_OFFLOAD=on keeps the veths'
-// offloads (see newLab). LAB_GW_ENV="GOMAXPROCS=2 GOGC=400" adds to the
-// gateways' environment (and only theirs: the clients run in this process).
+// the latency part. LAB_WAYS="sctpgw,direct" picks the ways (a ratio to a
+// way left out prints "-"). LAB_SCTP="{sack_freq: 4}" gives both
+// gateways' routes SCTP settings to try. LAB_VETH_OFFLOAD=on keeps the
+// veths' offloads (see newLab). LAB_GW_ENV="GOMAXPROCS=2 GOGC=400" adds
+// to the gateways' environment (and only theirs: the clients run in this
+// process).
 //
 // Per message it also prints, for each relay process, its system calls
 // (perf's raw_syscalls:sys_enter, when perf is installed) and context
@@ -123,7 +124,7 @@ func labBenchSizes() []benchSize {
 // when it is set.
 func labBenchWays() []string {
 	ways := []string{"sctpgw", "usrsctp relay", "direct"}
-	if env, ok := os.LookupEnv("LAB_WAYS"); ok { // e.g. "sctpgw": the other ways' columns stay empty
+	if env, ok := os.LookupEnv("LAB_WAYS"); ok { // e.g. "sctpgw": ratios to the other ways print "-"
 		ways = slices.DeleteFunc(ways, func(w string) bool { return !slices.Contains(strings.Split(env, ","), w) })
 	}
 	return ways

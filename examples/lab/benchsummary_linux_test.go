@@ -4,8 +4,12 @@ package lab
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 )
 
 // benchSize is one of BenchmarkLab's throughput workloads: tsctp's message
@@ -40,6 +44,19 @@ func (lb labBench) median(w string, i int) relayRun {
 	return medianRun(lb.runs[w][i])
 }
 
+// measured reports whether r is a run, not the empty median of a way
+// LAB_WAYS left out (tsctpRun fails a run without a result).
+func (r relayRun) measured() bool { return r.Seconds > 0 }
+
+// ratio is r's message rate over base's, or "-" when either was not
+// measured: a division by the empty run would print NaN.
+func ratio(r, base relayRun) string {
+	if !r.measured() || !base.measured() {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", r.Msgps()/base.Msgps())
+}
+
 // labSummary is what BenchmarkLab prints after its runs.
 func labSummary(lb labBench) string {
 	out := &strings.Builder{}
@@ -63,7 +80,7 @@ func (lb labBench) writeThroughput(out *strings.Builder) {
 			r := lb.median(w, i)
 			ratioU := ""
 			if w == "sctpgw" {
-				ratioU = fmt.Sprintf("%8.2fx", r.Msgps()/u.Msgps())
+				ratioU = ratio(r, u)
 			}
 			cpu := func(d time.Duration) string {
 				if w == "direct" {
@@ -77,8 +94,8 @@ func (lb labBench) writeThroughput(out *strings.Builder) {
 				}
 				return fmt.Sprintf("%11.0f", float64(n)/r.Seconds)
 			}
-			fmt.Fprintf(out, "  %-6s %-14s %10.1f %10.0f %8.2fx %9s %9s %9s %11s %11s\n", s.name, w, r.Mbitps(), r.Msgps(),
-				r.Msgps()/d.Msgps(), ratioU, cpu(r.edgeCPU), cpu(r.coreCPU), pps(r.edgePkts), pps(r.corePkts))
+			fmt.Fprintf(out, "  %-6s %-14s %10.1f %10.0f %9s %9s %9s %9s %11s %11s\n", s.name, w, r.Mbitps(), r.Msgps(),
+				ratio(r, d), ratioU, cpu(r.edgeCPU), cpu(r.coreCPU), pps(r.edgePkts), pps(r.corePkts))
 		}
 	}
 	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: packets in + out of each; ratios of msgs/s)\n")
@@ -123,6 +140,9 @@ func (lb labBench) writePerMessage(out *strings.Builder) {
 	}
 	for i, s := range lb.sizes {
 		r := lb.median("sctpgw", i)
+		if !r.measured() {
+			continue // LAB_WAYS left sctpgw out
+		}
 		fmt.Fprintf(out, "  sctpgw %-6s heap allocations per message: edge %.2f, core %.2f; GC cycles during the run: edge %.0f, core %.0f\n",
 			s.name, r.allocs[0]/float64(r.Messages), r.allocs[1]/float64(r.Messages), r.gcs[0], r.gcs[1])
 	}
@@ -169,19 +189,93 @@ type labMetric struct {
 
 // labMetrics is what BenchmarkLab reports to the benchmark framework: the
 // first workload's sctpgw rate, its ratios and edge CPU, and the latency
-// one gateway adds.
+// one gateway adds; each only when the ways it needs were measured.
 func labMetrics(lb labBench) []labMetric {
 	var ms []labMetric
-	if len(lb.sizes) > 0 {
-		gw1, dir1, u1 := lb.median("sctpgw", 0), lb.median("direct", 0), lb.median("usrsctp relay", 0)
-		ms = append(ms,
-			labMetric{gw1.Mbitps(), "gw-Mbit/s"},
-			labMetric{gw1.Msgps() / dir1.Msgps(), "gw/direct"},
-			labMetric{gw1.Msgps() / u1.Msgps(), "gw/usrsctp"},
-			labMetric{float64(gw1.edgeCPU.Nanoseconds()) / 1e3 / float64(gw1.Messages), "edge-us/msg"})
+	if gw1 := lb.median("sctpgw", 0); len(lb.sizes) > 0 && gw1.measured() {
+		ms = append(ms, labMetric{gw1.Mbitps(), "gw-Mbit/s"})
+		if dir1 := lb.median("direct", 0); dir1.measured() {
+			ms = append(ms, labMetric{gw1.Msgps() / dir1.Msgps(), "gw/direct"})
+		}
+		if u1 := lb.median("usrsctp relay", 0); u1.measured() {
+			ms = append(ms, labMetric{gw1.Msgps() / u1.Msgps(), "gw/usrsctp"})
+		}
+		ms = append(ms, labMetric{float64(gw1.edgeCPU.Nanoseconds()) / 1e3 / float64(gw1.Messages), "edge-us/msg"})
 	}
 	if len(lb.lat["sctpgw"]) > 0 && len(lb.lat["direct"]) > 0 {
 		ms = append(ms, labMetric{float64((quantile(lb.lat["sctpgw"], .5)-quantile(lb.lat["direct"], .5))/2) / 1e3, "added-us/gw-p50"})
 	}
 	return ms
+}
+
+// TestLabSummaryWayLeftOut prints the summary of runs where LAB_WAYS left
+// one way out: no ratio or metric may come out as NaN or Inf (a division
+// by the empty run of the way not measured), and the figures of the ways
+// measured are printed. Needs neither root nor namespaces.
+func TestLabSummaryWayLeftOut(t *testing.T) {
+	// msgs messages in 5 s, of 1 KiB: msgs/5 msgs/s, msgs*1024*8/5e6 Mbit/s;
+	// 17 and 16 µs of CPU per message at the edge and the core.
+	run := func(msgs int) relayRun {
+		r := relayRun{TsctpResult: usrsctptool.TsctpResult{FirstLen: 1024, Messages: msgs, Bytes: int64(msgs) * 1024, Seconds: 5}}
+		r.edgeCPU, r.coreCPU = time.Duration(msgs)*17*time.Microsecond, time.Duration(msgs)*16*time.Microsecond
+		r.edgePkts, r.corePkts = uint64(msgs)*3, uint64(msgs)*4
+		r.allocs, r.gcs = [2]float64{float64(msgs) * 1.5, float64(msgs) * 2}, [2]float64{3, 4}
+		r.syscalls = [2]float64{float64(msgs), float64(msgs)}
+		return r
+	}
+	msgs := map[string]int{"sctpgw": 50_000, "usrsctp relay": 25_000, "direct": 100_000}
+	echoes := func(p50 time.Duration) []time.Duration {
+		d := make([]time.Duration, 100)
+		for i := range d {
+			d[i] = p50 + time.Duration(i-50)*time.Microsecond
+		}
+		return d
+	}
+	p50 := map[string]time.Duration{"sctpgw": 900 * time.Microsecond, "usrsctp relay": 1100 * time.Microsecond, "direct": 500 * time.Microsecond}
+	for _, tc := range []struct {
+		ways []string
+		want [][]string // the fields of lines the summary must have
+	}{
+		{[]string{"sctpgw", "direct"}, [][]string{
+			{"1", "KiB", "sctpgw", "81.9", "10000", "0.50x", "-", "17.00", "16.00", "30000", "40000"},
+			{"1", "KiB", "direct", "163.8", "20000", "1.00x"},
+			{"sctpgw", "1", "KiB", "heap", "allocations", "per", "message:", "edge", "1.50,", "core", "2.00;", "GC", "cycles", "during", "the", "run:", "edge", "3,", "core", "4"},
+			{"added", "per", "gateway", "(sctpgw,", "half", "the", "pair's):", "p50", "200µs,", "p99", "200µs"},
+		}},
+		{[]string{"sctpgw", "usrsctp relay"}, [][]string{
+			{"1", "KiB", "sctpgw", "81.9", "10000", "-", "2.00x", "17.00", "16.00", "30000", "40000"},
+			{"1", "KiB", "usrsctp", "relay", "41.0", "5000", "-", "17.00", "16.00", "15000", "20000"},
+		}},
+		{[]string{"usrsctp relay", "direct"}, [][]string{
+			{"1", "KiB", "usrsctp", "relay", "41.0", "5000", "0.25x", "17.00", "16.00", "15000", "20000"},
+			{"1", "KiB", "direct", "163.8", "20000", "1.00x"},
+			{"added", "per", "gateway", "(usrsctp", "relay,", "half", "the", "pair's):", "p50", "300µs,", "p99", "300µs"},
+		}},
+	} {
+		lb := labBench{secs: 5, rounds: 1, sizes: []benchSize{{"1 KiB", 1024}}, ways: tc.ways, offload: "on", cpus: 2, load: "1.00 1.00 1.00",
+			runs: map[string][][]relayRun{}, lat: map[string][]time.Duration{}, waits: map[string][2]float64{}}
+		for _, w := range tc.ways {
+			lb.runs[w] = [][]relayRun{{run(msgs[w])}}
+			lb.lat[w] = echoes(p50[w])
+			lb.waits[w] = [2]float64{0.01, 0.002}
+		}
+		out := labSummary(lb)
+		if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
+			t.Errorf("ways %q: the summary has a NaN or Inf:\n%s", tc.ways, out)
+		}
+		lines := map[string]bool{}
+		for _, l := range strings.Split(out, "\n") {
+			lines[strings.Join(strings.Fields(l), " ")] = true
+		}
+		for _, f := range tc.want {
+			if !lines[strings.Join(f, " ")] {
+				t.Errorf("ways %q: no line %q in the summary:\n%s", tc.ways, strings.Join(f, " "), out)
+			}
+		}
+		for _, m := range labMetrics(lb) {
+			if math.IsNaN(m.value) || math.IsInf(m.value, 0) {
+				t.Errorf("ways %q: metric %s is %v", tc.ways, m.unit, m.value)
+			}
+		}
+	}
 }
