@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
 
@@ -53,4 +54,60 @@ func TestProberCachesAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per cached answer, want 0", allocs)
 	}
+}
+
+// TestProberSourceNoAddress: a path's local address that can be no
+// packet's source (unspecified, multicast, the limited broadcast, of the
+// other family, IPv4-mapped forms of these) is asked about as an unset
+// one: the answer cached for the kernel's choice of source serves it, and
+// no socket is bound to it. A peer chooses that address (the one its
+// packet came to); the broadcast one took a cache entry and a bound
+// socket of its own. A real source, last, does take both. On the
+// loopback, so without privileges.
+func TestProberSourceNoAddress(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p, err := Open(Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, c := range []struct {
+		remote string
+		locals []string
+	}{
+		{"127.0.0.2", []string{"0.0.0.0", "::ffff:0.0.0.0", "224.0.0.1", "239.255.255.250", "::ffff:224.0.0.1",
+			"255.255.255.255", "::ffff:255.255.255.255", "::1", "ff02::1"}},
+		{"::1", []string{"::", "ff02::1", "ff05::1:3", "127.0.0.1", "255.255.255.255"}},
+	} {
+		remote := netip.MustParseAddr(c.remote)
+		want := p.MTU(link.Path{Remote: remote})
+		if want == 0 {
+			testlab.Missing(t, "no route to %v on the loopback (IPv6 disabled?)", remote)
+		}
+		probes, bound := p.probes, len(p.bound)
+		for _, l := range c.locals {
+			local := netip.MustParseAddr(l)
+			if got := p.MTU(link.Path{Local: local, Remote: remote}); got != want {
+				t.Errorf("from %v to %v: MTU = %d, want the kernel's choice's %d", local, remote, got, want)
+			}
+			if p.probes != probes || len(p.bound) != bound {
+				t.Errorf("from %v to %v: %d more questions to the kernel and %d more sockets bound (to %v), want the unset source's answer, no socket",
+					local, remote, p.probes-probes, len(p.bound)-bound, boundTo(p))
+			}
+			probes, bound = p.probes, len(p.bound)
+		}
+	}
+	lo, bound := netip.MustParseAddr("127.0.0.1"), len(p.bound)
+	if got := p.MTU(link.Path{Local: lo, Remote: netip.MustParseAddr("127.0.0.2")}); got != 65535 || len(p.bound) != bound+1 || p.bound[bound].local != lo {
+		t.Errorf("from %v, a source: MTU = %d, sockets bound to %v; want 65535 from a new one bound to it", lo, got, boundTo(p))
+	}
+}
+
+// boundTo lists the sources p has sockets bound to, in p.bound's order.
+func boundTo(p *Prober) []netip.Addr {
+	var a []netip.Addr
+	for _, b := range p.bound {
+		a = append(a, b.local)
+	}
+	return a
 }

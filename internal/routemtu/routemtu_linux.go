@@ -95,9 +95,10 @@ func (p *Prober) socket(v6 bool) (int, error) {
 const discardPort = 9
 
 // MTU returns the IP-level MTU of the route the kernel takes for a packet
-// from path.Local (unset: its own choice of source) to path.Remote, with
-// the Prober's mark; 0 when there is none (no route, an unspecified,
-// multicast or zoned remote, a source it cannot bind, a closed Prober).
+// from path.Local (the kernel's choice of source when it is unset or can
+// be no source: probeSource) to path.Remote, with the Prober's mark; 0
+// when there is none (no route, an unspecified, multicast or zoned
+// remote, a source it cannot bind, a closed Prober).
 // The answer may be up to Options.TTL old.
 func (p *Prober) MTU(path link.Path) int {
 	if p == nil {
@@ -107,10 +108,7 @@ func (p *Prober) MTU(path link.Path) int {
 	if !remote.IsValid() || remote.IsUnspecified() || remote.IsMulticast() || remote.Zone() != "" {
 		return 0
 	}
-	local := path.Local.Unmap()
-	if !local.IsValid() || local.IsUnspecified() || local.IsMulticast() || local.Is4() != remote.Is4() {
-		local = netip.Addr{}
-	}
+	local := probeSource(path.Local, remote)
 	k := cacheKey{local: local, remote: remote}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,6 +123,29 @@ func (p *Prober) MTU(path link.Path) int {
 	mtu := p.probe(local, remote)
 	p.cache.put(k, mtu, now)
 	return mtu
+}
+
+// probeSource is the source a probe toward remote (unmapped) is bound to:
+// local, unmapped, unless it cannot be a packet's source, when it is unset
+// (the kernel's choice). A path's local address is where a peer's packet
+// came to, so a peer picks it: an unspecified, multicast or broadcast one
+// (RFC 1122 3.2.1.3, RFC 4291 2.7) is no source the kernel routes from. A
+// socket bound to one routes as an unbound one (Linux's inet_bind keeps no
+// source for a multicast or broadcast address), so the answer is the
+// same, but it would take a cache entry and a bound socket of its own.
+// A subnet's broadcast address (198.18.7.255 of a /24) is only known to
+// the kernel's routing tables and is not recognised here: it is then
+// asked about as any other address the host may have (AnyIP), one more
+// source among those the bounds of cache and sockets already allow.
+func probeSource(local, remote netip.Addr) netip.Addr {
+	local = local.Unmap()
+	switch {
+	case !local.IsValid(), local.IsUnspecified(), local.IsMulticast(), local.Is4() != remote.Is4():
+		return netip.Addr{}
+	case local.Is4() && local.As4() == [4]byte{255, 255, 255, 255}: // the limited broadcast
+		return netip.Addr{}
+	}
+	return local
 }
 
 // probe asks the kernel; p.mu is held.
