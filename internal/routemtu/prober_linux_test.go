@@ -4,6 +4,7 @@ package routemtu
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,4 +111,51 @@ func boundTo(p *Prober) []netip.Addr {
 		a = append(a, b.local)
 	}
 	return a
+}
+
+// TestProberSocketsLRU: with all its bound sockets taken, a Prober closes
+// the one least recently asked through for a new source. The gateway's
+// own address, asked from for one new peer after another, keeps its
+// socket while 3*maxBound other sources come and go once each (a peer's
+// packets to many of the host's addresses, AnyIP); closing the oldest
+// opened closed it at the first of them. On the loopback (all of
+// 127.0.0.0/8 is the host's), so without privileges.
+func TestProberSocketsLRU(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p, err := Open(Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	own := netip.MustParseAddr("127.0.0.1")
+	src := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 1, byte(i)}) }
+	peer := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 2, byte(i)}) }
+	ask := func(local, remote netip.Addr) {
+		t.Helper()
+		if got := p.MTU(link.Path{Local: local, Remote: remote}); got != 65535 {
+			t.Fatalf("from %v to %v: MTU = %d, want the loopback's 65535", local, remote, got)
+		}
+	}
+	ask(own, peer(0)) // the first socket opened
+	for i := 1; i < maxBound; i++ {
+		ask(src(i), peer(0))
+	}
+	for i := maxBound; i < 4*maxBound; i++ {
+		ask(own, peer(i)) // a new peer: a question to the kernel through own's socket
+		ask(src(i), peer(0))
+		// Left: own and the maxBound-1 newest others; src(i-maxBound+1),
+		// the least recently used, was closed for src(i).
+		want := []netip.Addr{own}
+		for j := i - maxBound + 2; j <= i; j++ {
+			want = append(want, src(j))
+		}
+		got := boundTo(p)
+		slices.SortFunc(got, netip.Addr.Compare)
+		if !slices.Equal(got, want) {
+			t.Fatalf("after a new source %v: sockets bound to %v, want %v", src(i), got, want)
+		}
+	}
+	if want := maxBound + 2*3*maxBound; p.probes != want {
+		t.Errorf("%d questions to the kernel, want one per (source, peer): %d", p.probes, want)
+	}
 }

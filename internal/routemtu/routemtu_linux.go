@@ -33,7 +33,7 @@ type Prober struct {
 	now      func() time.Time
 	cache    *cache
 	fd4, fd6 int         // unbound; -1 when the family is missing
-	bound    []boundSock // oldest first, at most maxBound
+	bound    []boundSock // least recently used first, at most maxBound
 	probes   int         // questions the kernel answered; for tests
 }
 
@@ -44,8 +44,11 @@ type boundSock struct {
 }
 
 // maxBound bounds the sockets bound to a source address. A link's paths
-// leave from its own addresses, a handful; past that the oldest socket is
-// closed to make room.
+// leave from its own addresses, a handful; past that the socket least
+// recently asked through is closed to make room. A peer can make the
+// engine ask from many sources (its packets to many of the host's
+// addresses, AnyIP), but then the sources in use keep their sockets,
+// which the oldest-opened ones would not.
 const maxBound = 16
 
 // Open opens a Prober in the calling thread's network namespace. A host
@@ -185,8 +188,13 @@ func (p *Prober) sockFor(local netip.Addr, v6 bool) int {
 		}
 		return p.fd4
 	}
-	for _, b := range p.bound {
+	for i, b := range p.bound {
 		if b.local == local {
+			// Now the most recently used: to the end. A cached answer
+			// does not count (its hit stays one map lookup): a source
+			// needs its socket when its answers expire, not before.
+			copy(p.bound[i:], p.bound[i+1:])
+			p.bound[len(p.bound)-1] = b
 			return b.fd
 		}
 	}
@@ -194,7 +202,7 @@ func (p *Prober) sockFor(local netip.Addr, v6 bool) int {
 	if !p.ns.run(func() { fd, err = p.bindTo(local) }) || err != nil {
 		return -1
 	}
-	if len(p.bound) == maxBound {
+	if len(p.bound) == maxBound { // the least recently used goes
 		unix.Close(p.bound[0].fd)
 		p.bound = append(p.bound[:0], p.bound[1:]...)
 	}

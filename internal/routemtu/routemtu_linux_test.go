@@ -159,8 +159,8 @@ func TestProberFollowsPolicyRouting(t *testing.T) {
 }
 
 // TestProberBoundsSockets: asked from more source addresses than it keeps
-// sockets bound to, a Prober still answers for each (the oldest socket is
-// closed for a new one) and for each again after the TTL.
+// sockets bound to, a Prober still answers for each (the least recently
+// used socket is closed for a new one) and for each again after the TTL.
 func TestProberBoundsSockets(t *testing.T) {
 	ns, ip := mtuNS(t, "sgwmtb", "1500")
 	// Every address of both /24s is the host's (AnyIP).
