@@ -42,21 +42,39 @@ type cacheEntry struct {
 	key     cacheKey
 	mtu     int
 	expires time.Time
+	// Neighbours in the order of use: prev was used more recently, next
+	// less; -1 at either end.
+	prev, next int
 }
 
-// cache keeps answers for a while, at most len(ring) of them. Entries are
-// written to the ring in the order they were learnt, so the slot written
-// next holds the oldest: eviction is first in, first out, which with one
-// TTL for all is also soonest to expire. Not safe for concurrent use (the
-// Prober's lock guards it).
+// cache keeps answers for a while, at most cap(slots) of them. When full,
+// it forgets the one least recently used (asked about and found, or
+// learnt) for a new one. Not safe for concurrent use (the Prober's lock
+// guards it).
 //
-// A hit is a map lookup: no allocation. A miss allocates only while the
-// map grows toward its bound.
+// Least recently used rather than first in, first out: answers are not
+// refreshed by use (the TTL runs from the kernel's answer, so that a
+// route's change is seen that late), and first in, first out forgets the
+// answer nearest its expiry, which would be right if every key were asked
+// about as often. They are not: a flood of INITs from spoofed sources
+// brings keys asked about once each, at a rate the flood chooses, while a
+// peer with many associations between the same addresses makes the engine
+// ask about one key again and again (each INIT answered, each HEARTBEAT on
+// a path other than the one answering it, each retried INIT). With more
+// new keys in a TTL than the bound (1024 in 5 s), first in, first out
+// forgot such a key after that many new keys, however often it was asked
+// about in between, and asked the kernel again; least recently used keeps
+// its answer unless that many new keys come between two of its questions.
+//
+// A hit is a map lookup and a move to the front of the order of use: no
+// allocation. A miss allocates only while the map grows toward its bound.
 type cache struct {
-	ttl  time.Duration
-	idx  map[cacheKey]int // slot in ring of key's live entry
-	ring []cacheEntry     // grows to its capacity, then wraps
-	next int              // slot the next insert overwrites once ring is full
+	ttl   time.Duration
+	idx   map[cacheKey]int // slot of key's entry, live or expired
+	slots []cacheEntry     // grows to its capacity, then slots are reused
+	// The order of use, a doubly linked list through the slots: head the
+	// most recently used, tail the least; -1 when empty.
+	head, tail int
 }
 
 func newCache(ttl time.Duration, entries int) *cache {
@@ -66,38 +84,78 @@ func newCache(ttl time.Duration, entries int) *cache {
 	if entries <= 0 {
 		entries = DefaultEntries
 	}
-	return &cache{ttl: ttl, idx: make(map[cacheKey]int), ring: make([]cacheEntry, 0, entries)}
+	return &cache{ttl: ttl, idx: make(map[cacheKey]int), slots: make([]cacheEntry, 0, entries), head: -1, tail: -1}
 }
 
-// get returns key's answer if one was learnt less than the TTL before now.
+// get returns key's answer if one was learnt less than the TTL before now,
+// and makes it the most recently used. An expired one is left where it is
+// (the Prober learns a new answer for it at once).
 func (c *cache) get(k cacheKey, now time.Time) (int, bool) {
 	i, ok := c.idx[k]
-	if !ok || !now.Before(c.ring[i].expires) {
+	if !ok || !now.Before(c.slots[i].expires) {
 		return 0, false
 	}
-	return c.ring[i].mtu, true
+	c.use(i)
+	return c.slots[i].mtu, true
 }
 
-// put records key's answer, learnt at now, in place of its previous one,
-// evicting the oldest entry when the cache is full.
+// put records key's answer, learnt at now, in place of its previous one if
+// it has one (live or expired), else in a new slot or, when the cache is
+// full, in the least recently used one's; it is then the most recently
+// used.
 func (c *cache) put(k cacheKey, mtu int, now time.Time) {
-	// An expired entry of k stays in its slot, unindexed, until that slot
-	// is reused: the new one goes to the back of the line.
-	delete(c.idx, k)
-	e := cacheEntry{key: k, mtu: mtu, expires: now.Add(c.ttl)}
-	if len(c.ring) < cap(c.ring) {
-		c.idx[k] = len(c.ring)
-		c.ring = append(c.ring, e)
-		return
+	i, ok := c.idx[k]
+	switch {
+	case ok:
+		c.use(i)
+	case len(c.slots) < cap(c.slots):
+		i = len(c.slots)
+		c.slots = append(c.slots, cacheEntry{})
+		c.pushFront(i)
+		c.idx[k] = i
+	default:
+		i = c.tail
+		delete(c.idx, c.slots[i].key)
+		c.use(i)
+		c.idx[k] = i
 	}
-	i := c.next
-	c.next = (c.next + 1) % len(c.ring)
-	if j, ok := c.idx[c.ring[i].key]; ok && j == i {
-		// Still the slot's own: not replaced by a later put of its key.
-		delete(c.idx, c.ring[i].key)
+	e := &c.slots[i]
+	e.key, e.mtu, e.expires = k, mtu, now.Add(c.ttl)
+}
+
+// use makes slot i, linked, the most recently used.
+func (c *cache) use(i int) {
+	if c.head != i {
+		c.unlink(i)
+		c.pushFront(i)
 	}
-	c.ring[i] = e
-	c.idx[k] = i
+}
+
+// unlink takes slot i out of the order of use.
+func (c *cache) unlink(i int) {
+	e := &c.slots[i]
+	if e.prev >= 0 {
+		c.slots[e.prev].next = e.next
+	} else {
+		c.head = e.next
+	}
+	if e.next >= 0 {
+		c.slots[e.next].prev = e.prev
+	} else {
+		c.tail = e.prev
+	}
+}
+
+// pushFront puts slot i, not linked, first in the order of use.
+func (c *cache) pushFront(i int) {
+	e := &c.slots[i]
+	e.prev, e.next = -1, c.head
+	if c.head >= 0 {
+		c.slots[c.head].prev = i
+	} else {
+		c.tail = i
+	}
+	c.head = i
 }
 
 // len is the number of entries indexed, live or expired.
@@ -106,6 +164,6 @@ func (c *cache) len() int { return len(c.idx) }
 // clear drops every entry.
 func (c *cache) clear() {
 	clear(c.idx)
-	c.ring = c.ring[:0]
-	c.next = 0
+	c.slots = c.slots[:0]
+	c.head, c.tail = -1, -1
 }
