@@ -47,6 +47,8 @@ var errHandshakesPerSource = errors.New("max_handshakes_per_source reached")
 // admit decides on a ClientHello from from that would start a session
 // (l.mu held): whether it may, and the unverified session it pushes out
 // (nil: none), which the caller ends with evict once l.mu is released.
+// now is the batch's time on l.clock (unix nanoseconds): the rate is
+// measured on it, never on the wall clock, so a test's clock drives it.
 func (l *Link) admit(from netip.AddrPort, now int64) (victim *session, ok bool) {
 	if !l.helloRate.AllowN(time.Unix(0, now), 1) {
 		l.stats.refused[reasonIndex(ReasonHelloRate)].Add(1)

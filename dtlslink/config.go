@@ -81,7 +81,9 @@ type Config struct {
 	Logger *slog.Logger
 	// PionLogger receives pion/dtls's own log lines; nil discards them.
 	PionLogger logging.LoggerFactory
-	// Now is the clock certificates are checked against; nil: time.Now.
+	// Clock is the link's time and timers (clock.go); nil: SystemClock.
+	Clock Clock
+	// Now is the clock certificates are checked against; nil: Clock's.
 	Now func() time.Time
 }
 
@@ -114,8 +116,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if d.PionLogger == nil {
 		d.PionLogger = &logging.DefaultLoggerFactory{Writer: io.Discard}
 	}
+	if d.Clock == nil {
+		d.Clock = SystemClock{}
+	}
 	if d.Now == nil {
-		d.Now = time.Now
+		d.Now = d.Clock.Now
 	}
 	if d.Net == nil {
 		n, err := stdnet.NewNet()

@@ -41,6 +41,7 @@ const rxBatch = 64
 // documentation.
 type Link struct {
 	cfg   Config
+	clock Clock // cfg.Clock
 	log   *slog.Logger
 	creds atomic.Pointer[Credentials]
 	peers atomic.Pointer[map[netip.AddrPort]*Credentials]
@@ -114,7 +115,7 @@ func New(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{
-		cfg: c, log: c.Logger,
+		cfg: c, clock: c.Clock, log: c.Logger,
 		byAddr: map[netip.AddrPort]*session{}, byCID: map[string]*session{}, byPath: map[netip.AddrPort]*session{},
 		candidates: map[netip.AddrPort]*session{}, failed: map[netip.AddrPort]*failure{}, perSource: map[netip.Addr]int{},
 		done: make(chan struct{}),
@@ -258,7 +259,7 @@ func (l *Link) ReadBatch(pkts []link.Packet) (int, error) {
 		if m > 0 {
 			o := &l.rxOut
 			o.reset()
-			o.now = time.Now().UnixNano()
+			o.now = l.clock.Now().UnixNano()
 			for i := range l.rxIn[:m] {
 				l.receive(&l.rxIn[i], o)
 			}
@@ -367,7 +368,7 @@ func (l *Link) WriteBatch(pkts []link.Packet) (int, error) {
 		return 0, link.ErrClosed
 	}
 	o := getDrained()
-	o.now = time.Now().UnixNano()
+	o.now = l.clock.Now().UnixNano()
 	var txPkts, txBytes uint64
 	for i := 0; i < len(pkts); {
 		p := &pkts[i]

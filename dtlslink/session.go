@@ -85,7 +85,8 @@ func newCID() string {
 }
 
 func (l *Link) newSession(key netip.AddrPort, dialled bool, creds *Credentials) *session {
-	s := &session{l: l, key: key, dialled: dialled, since: time.Now(), creds: creds, cid: newCID(), settled: make(chan struct{})}
+	now := l.clock.Now()
+	s := &session{l: l, key: key, dialled: dialled, since: now, creds: creds, cid: newCID(), settled: make(chan struct{})}
 	s.path = link.Path{Remote: key.Addr(), RemotePort: key.Port()}
 	if !dialled {
 		if a := l.local.Addr(); a.IsValid() && !a.IsUnspecified() {
@@ -94,8 +95,8 @@ func (l *Link) newSession(key netip.AddrPort, dialled bool, creds *Credentials) 
 	}
 	s.remote.Store(&key)
 	s.lastTo, s.lastToAP = net.UDPAddrFromAddrPort(key), key
-	s.lastIO.Store(time.Now().UnixNano())
-	s.lastRx.Store(s.lastIO.Load())
+	s.lastIO.Store(now.UnixNano())
+	s.lastRx.Store(now.UnixNano())
 	return s
 }
 
@@ -110,7 +111,7 @@ func (l *Link) sessionFor(key netip.AddrPort, p link.Path, o *drained) *session 
 	}
 	creds, ok := peerCreds(*l.peers.Load(), l.creds.Load(), key)
 	var refusal error
-	now := time.Now()
+	now := l.clock.Now()
 	switch f := l.failed[key]; {
 	case !ok:
 		l.stats.noSession.Add(1)
@@ -281,7 +282,7 @@ func (s *session) drain(o *drained) {
 		switch ev.Kind {
 		case dtls.DetachedNoEvent:
 			if io {
-				s.lastIO.Store(time.Now().UnixNano())
+				s.lastIO.Store(s.l.clock.Now().UnixNano())
 			}
 			return
 		case dtls.DetachedWriteDatagrams:
@@ -365,7 +366,7 @@ func (l *Link) established(s *session, o *drained) {
 		s.closeConn()
 		return
 	}
-	s.lastRx.Store(time.Now().UnixNano())
+	s.lastRx.Store(l.clock.Now().UnixNano())
 	s.up.Store(true)
 	s.settle()
 	var old *session
@@ -389,7 +390,7 @@ func (l *Link) established(s *session, o *drained) {
 		o.rx = append(o.rx, rxItem{path: old.path, notice: link.NoticeDown,
 			err: fmt.Errorf("dtls session from %s: replaced by a new authenticated session from the same address (the peer restarted)", s.key)})
 		l.stats.closed.Add(1)
-		l.log.Info("dtls session replaced", "peer", s.key.String(), "identity", old.peer, "lasted", time.Since(old.since).Round(time.Millisecond).String())
+		l.log.Info("dtls session replaced", "peer", s.key.String(), "identity", old.peer, "lasted", l.clock.Now().Sub(old.since).Round(time.Millisecond).String())
 		l.wg.Add(1)
 		go l.retire(old)
 	}
@@ -477,7 +478,7 @@ func (l *Link) ended(s *session, err error, o *drained) {
 		why = "closed"
 	}
 	l.stats.closed.Add(1)
-	l.log.Info("dtls session ended", "peer", s.key.String(), "identity", s.peer, "reason", why, "lasted", time.Since(s.since).Round(time.Millisecond).String())
+	l.log.Info("dtls session ended", "peer", s.key.String(), "identity", s.peer, "reason", why, "lasted", l.clock.Now().Sub(s.since).Round(time.Millisecond).String())
 	dir := "from"
 	if s.dialled {
 		dir = "to"
@@ -511,7 +512,7 @@ func (l *Link) refused(s *session, hsErr error, o *drained) {
 	} else {
 		f.backoff = min(2*f.backoff, maxRetry)
 	}
-	f.retry, f.err = time.Now().Add(f.backoff), err
+	f.retry, f.err = l.clock.Now().Add(f.backoff), err
 	l.mu.Unlock()
 	l.logRefusal(s.key, reason, err)
 	o.rx = append(o.rx, rxItem{path: s.path, notice: link.NoticeDown, err: err})
@@ -555,7 +556,7 @@ func (e *RefusedError) Error() string { return e.Err.Error() + " (" + e.Reason +
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 func (l *Link) logRefusal(from netip.AddrPort, reason string, err error) {
-	ok, held := l.refusalLog.admit(time.Now())
+	ok, held := l.refusalLog.admit(l.clock.Now())
 	if held > 0 {
 		l.log.Info(fmt.Sprintf("%d dtls refusals not logged (more than 10 a second)", held))
 	}
@@ -566,7 +567,9 @@ func (l *Link) logRefusal(from netip.AddrPort, reason string, err error) {
 
 // janitor closes sessions idle for IdleTimeout or silent for
 // SilenceTimeout, and sends what timers made sessions that are up produce
-// (DTLS retransmissions, path checks).
+// (DTLS retransmissions, path checks). It ticks on the wall clock, since
+// pion's timers run on it, but ages sessions on l.clock, which stamped
+// them.
 func (l *Link) janitor() {
 	defer l.wg.Done()
 	t := time.NewTicker(min(max(min(l.cfg.IdleTimeout, l.cfg.SilenceTimeout)/4, 10*time.Millisecond), 200*time.Millisecond))
@@ -575,7 +578,8 @@ func (l *Link) janitor() {
 		select {
 		case <-l.done:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := l.clock.Now()
 			limit := now.Add(-l.cfg.IdleTimeout).UnixNano()
 			var up []*session
 			l.mu.Lock()
