@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,10 +14,11 @@ import (
 )
 
 // spoofHello feeds the link a ClientHello as if read from its socket from
-// address from (which nothing answers from: a spoofed source).
+// address from (which nothing answers from: a spoofed source), at the
+// time of the link's clock.
 func spoofHello(l *Link, hello []byte, from netip.AddrPort) {
 	o := getDrained()
-	o.now = time.Now().UnixNano()
+	o.now = l.clock.Now().UnixNano()
 	l.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: hello}, o)
 	l.send(o.tx)
 	putDrained(o)
@@ -86,22 +88,40 @@ func TestClientHelloFlood(t *testing.T) {
 
 // TestHandshakesPerSource: one address gets at most
 // MaxHandshakesPerSource handshakes at a time; the rest are refused and
-// counted, and its handshakes leave the count as they end.
+// counted, and its handshakes leave the count as they end. They end at
+// HandshakeTimeout on the link's clock, not before, counted as timeouts:
+// a minute that the test's clock passes at once (the wait is 5 s of wall
+// time, so a timeout on the wall clock fails it).
 func TestHandshakesPerSource(t *testing.T) {
 	ca := testlab.NewCA(t, "lab")
 	coreAt := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
+	clk := newFakeClock()
+	const timeout = time.Minute
 	core := newLinkT(t, Config{Listen: coreAt, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)),
-		MaxHandshakesPerSource: 4, HandshakeTimeout: 500 * time.Millisecond})
+		MaxHandshakesPerSource: 4, HandshakeTimeout: timeout, Clock: clk})
 	_ = chanReader(core)
 	hello := firstFlight(t, coreAt, clientOpts(t, certFiles(t, ca, "edge.lab", ca)))
 	src := netip.MustParseAddr("127.3.0.1")
+	t0 := clk.Now()
 	for port := range uint16(10) {
 		spoofHello(core, hello, netip.AddrPortFrom(src, 40000+port))
 	}
 	if st := core.Stats(); st.Handshaking != 4 || st.Refused[ReasonSessionLimit] != 6 {
 		t.Fatalf("after 10 ClientHellos from one address: %d handshaking, refused %v; want 4 and 6 session_limit", st.Handshaking, st.Refused)
 	}
+	want := slices.Repeat([]time.Time{t0.Add(timeout)}, 4)
+	if at := clk.deadlines(); !slices.Equal(at, want) {
+		t.Fatalf("handshake timers due at %v, want 4 at %v", at, t0.Add(timeout))
+	}
+	clk.advance(timeout - time.Nanosecond)
+	if at, st := clk.deadlines(), core.Stats(); len(at) != 4 || st.Handshaking != 4 {
+		t.Fatalf("a nanosecond before the timeout: %d timers armed, %d handshaking; want 4 and 4", len(at), st.Handshaking)
+	}
+	clk.advance(time.Nanosecond)
 	testlab.WaitFor(t, 5*time.Second, "the handshakes timed out", func() bool { return core.Stats().Handshaking == 0 })
+	if st := core.Stats(); st.Refused[ReasonTimeout] != 4 {
+		t.Fatalf("refused %v after the timeout; want 4 timeout", st.Refused)
+	}
 	spoofHello(core, hello, netip.AddrPortFrom(src, 41000))
 	core.mu.Lock()
 	n := core.perSource[src]

@@ -55,7 +55,9 @@ type session struct {
 	why        string   // set when we end it: idle, replaced, link closed
 	replaces   *session // a candidate: the session it replaces once authenticated
 	hsRx       int      // datagrams received while handshaking
-	hsCancel   context.CancelFunc
+	hsCtx      context.Context
+	hsCancel   context.CancelCauseFunc
+	hsTimer    Timer         // HandshakeTimeout on l.clock (watch)
 	settled    chan struct{} // closed once up or ended: the handshake watcher stops
 	lastTo     net.Addr      // the last destination pion named, and as AddrPort
 	lastToAP   netip.AddrPort
@@ -179,12 +181,15 @@ func (l *Link) newAccepted(from netip.AddrPort, local netip.Addr, old *session, 
 }
 
 // start begins the handshake (drive held), bounded by HandshakeTimeout,
-// with a watcher that sends its retransmissions until it settles.
+// with a watcher that sends its retransmissions until it settles. The
+// timeout is a timer of l.clock that the watcher turns into the context's
+// cancellation: a context deadline would be on the wall clock.
 func (s *session) start(o *drained) {
 	l := s.l
-	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
-	s.hsCancel, s.started = cancel, true
-	if err := s.dc.Start(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	s.hsCtx, s.hsCancel = context.WithCancelCause(l.ctx)
+	s.hsTimer = l.clock.NewTimer(l.cfg.HandshakeTimeout)
+	s.started = true
+	if err := s.dc.Start(s.hsCtx); err != nil && !errors.Is(err, context.Canceled) {
 		l.log.Debug("dtlslink: handshake start", "peer", s.key.String(), "err", err)
 	}
 	s.drain(o)
@@ -193,13 +198,17 @@ func (s *session) start(o *drained) {
 }
 
 // watch drains a handshaking session's events that no datagram of ours
-// drove: retransmissions, the handshake's timeout. After the handshake the
-// janitor picks up such events.
+// drove: retransmissions, the handshake's end. It ends the handshake when
+// its timer fires; pion then closes the session, an event like the rest.
+// After the handshake the janitor picks up such events.
 func (l *Link) watch(s *session) {
 	defer l.wg.Done()
 	for {
 		select {
 		case <-s.dc.EventReady():
+		case <-s.hsTimer.C():
+			s.hsCancel(fmt.Errorf("no handshake within %v: %w", l.cfg.HandshakeTimeout, context.DeadlineExceeded))
+			continue
 		case <-s.settled:
 			return
 		case <-l.done:
@@ -207,6 +216,18 @@ func (l *Link) watch(s *session) {
 		}
 		l.drainFrom(s, false)
 	}
+}
+
+// timedOut is the handshake's own timeout when that is what ended it:
+// pion reports its context's Err (Canceled), the cause says why (watch).
+func (s *session) timedOut(hsErr error) error {
+	if s.hsCtx == nil || !errors.Is(hsErr, context.Canceled) {
+		return nil
+	}
+	if cause := context.Cause(s.hsCtx); errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	return nil
 }
 
 // drainFrom drains s on a goroutine other than ReadBatch's: what it sends
@@ -491,6 +512,9 @@ func (l *Link) ended(s *session, err error, o *drained) {
 // on it end now, naming the reason.
 func (l *Link) refused(s *session, hsErr error, o *drained) {
 	psk := s.creds.IsPSK()
+	if err := s.timedOut(hsErr); err != nil {
+		hsErr = err
+	}
 	if hsErr == nil {
 		hsErr = errors.New("ended before the handshake completed")
 	}
@@ -526,7 +550,8 @@ func (s *session) settle() {
 		close(s.settled)
 	}
 	if s.hsCancel != nil {
-		s.hsCancel()
+		s.hsTimer.Stop()
+		s.hsCancel(nil)
 	}
 }
 
