@@ -132,27 +132,40 @@ func TestHandshakesPerSource(t *testing.T) {
 }
 
 // TestHandshakeRate: ClientHellos from new addresses beyond HandshakeRate
-// (after a burst of as many) start nothing and are counted; those within
-// it start handshakes.
+// start nothing and are counted; those within it start handshakes. On
+// the link's clock, exactly: a burst of HandshakeRate at one instant, the
+// rate's share of an interval after it, and no more than a burst after a
+// long pause.
 func TestHandshakeRate(t *testing.T) {
 	ca := testlab.NewCA(t, "lab")
 	coreAt := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
 	const perSecond = 50
-	core := newLinkT(t, Config{Listen: coreAt, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeRate: perSecond})
+	clk := newFakeClock()
+	// The handshakes outlast the test's few seconds of clock.
+	core := newLinkT(t, Config{Listen: coreAt, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeRate: perSecond, Clock: clk,
+		HandshakeTimeout: time.Hour})
 	_ = chanReader(core)
 	hello := firstFlight(t, coreAt, clientOpts(t, certFiles(t, ca, "edge.lab", ca)))
-	t0 := time.Now()
-	const n = 400
-	for i := range n {
-		spoofHello(core, hello, floodSource(i))
+	next, started := 0, 0
+	for _, step := range []struct {
+		after       time.Duration // the clock moves by that first
+		hellos, new int           // ClientHellos sent, handshakes they start
+	}{{0, 400, perSecond}, {100 * time.Millisecond, 20, perSecond / 10}, {2 * time.Second, 3 * perSecond, perSecond}} {
+		clk.advance(step.after)
+		before := core.Stats()
+		for range step.hellos {
+			spoofHello(core, hello, floodSource(next))
+			next++
+		}
+		st := core.Stats()
+		got := st.Handshaking - before.Handshaking
+		if dropped := st.Refused[ReasonHelloRate] - before.Refused[ReasonHelloRate]; got != step.new || int(dropped) != step.hellos-step.new {
+			t.Fatalf("%v later, %d ClientHellos started %d handshakes and %d were dropped (hello_rate); want %d and %d",
+				step.after, step.hellos, got, dropped, step.new, step.hellos-step.new)
+		}
+		started += got
 	}
-	el := time.Since(t0)
-	st := core.Stats()
-	started := n - int(st.Refused[ReasonHelloRate])
-	if most := perSecond + int(el.Seconds()*perSecond) + 1; started < perSecond || started > most {
-		t.Fatalf("%d of %d ClientHellos in %v started a handshake, want %d to %d", started, n, el, perSecond, most)
-	}
-	if st.Handshaking+int(st.Refused[ReasonCookieUnanswered]) != started {
+	if st := core.Stats(); st.Handshaking != started || st.Refused[ReasonCookieUnanswered] != 0 {
 		t.Fatalf("%d started, %d handshaking, %d pushed out", started, st.Handshaking, st.Refused[ReasonCookieUnanswered])
 	}
 }
