@@ -175,11 +175,15 @@ func TestPeerRestartSameAddress(t *testing.T) {
 // TestSpoofedClientHelloReplacesNothing: a ClientHello on a live session's
 // address and port (a spoofer's, or a stale retransmission) does not touch
 // the session: it goes on delivering both ways, before and after the
-// would-be handshake times out.
+// would-be handshake times out: on the core's clock, which the test moves
+// (30 s, within SilenceTimeout, and beyond the 5 s the test waits on the
+// wall clock).
 func TestSpoofedClientHelloReplacesNothing(t *testing.T) {
 	ca := testlab.NewCA(t, "lab")
 	corePeer := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
-	core := newLinkT(t, Config{Listen: corePeer, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeTimeout: time.Second})
+	clk := newFakeClock()
+	const timeout = 30 * time.Second
+	core := newLinkT(t, Config{Listen: corePeer, Credentials: creds(t, certFiles(t, ca, "core.lab", ca)), HandshakeTimeout: timeout, Clock: clk})
 	r := startReader(core)
 	from := netip.AddrPortFrom(loop, testlab.FreeUDPPort(t))
 	opts := clientOpts(t, certFiles(t, ca, "edge.lab", ca))
@@ -198,7 +202,15 @@ func TestSpoofedClientHelloReplacesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitData(t, "still here", 5*time.Second)
-	time.Sleep(1500 * time.Millisecond) // past the handshake timeout
+	// The ClientHello, read before "still here", did start a handshake,
+	// which goes nowhere: its timer is the only one armed.
+	if at := clk.deadlines(); len(at) != 1 || at[0] != clk.Now().Add(timeout) {
+		t.Fatalf("handshake timers due at %v; want the spoofed one's alone, %v from now", at, timeout)
+	}
+	clk.advance(timeout)
+	testlab.WaitFor(t, 5*time.Second, "the spoofed handshake timed out", func() bool {
+		return core.Stats().Refused[ReasonTimeout] == 1
+	})
 	if _, err := c.conn.Write([]byte("and after")); err != nil {
 		t.Fatal(err)
 	}
@@ -207,10 +219,6 @@ func TestSpoofedClientHelloReplacesNothing(t *testing.T) {
 			t.Fatalf("the live session's path got notice %v: %v", p.Notice, p.Err)
 		}
 	}
-	// The ClientHello did start a handshake, which went nowhere.
-	testlab.WaitFor(t, 5*time.Second, "the spoofed handshake timed out", func() bool {
-		return core.Stats().Refused[ReasonTimeout] == 1
-	})
 	if s := core.Stats(); s.Sessions != 1 || s.Opened != 1 || s.Closed != 0 {
 		t.Fatalf("core stats %+v: want the one session untouched", s)
 	}
