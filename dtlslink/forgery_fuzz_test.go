@@ -165,7 +165,7 @@ func FuzzSessionIgnoresForgeries(f *testing.F) {
 		d := forge(typ, epoch, seq, body, s.rec.ourCID, withCID, raw)
 		remote, rx, io := *s.remote.Load(), s.lastRx.Load(), s.lastIO.Load()
 		o := getDrained()
-		o.now = time.Now().UnixNano()
+		o.now = target.clock.Now().UnixNano()
 		target.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: d}, o)
 		for _, it := range o.rx {
 			t.Fatalf("a forgery delivered %d bytes, notice %v (%v) on %v", len(it.buf), it.notice, it.err, it.path)
@@ -321,10 +321,11 @@ func TestConcurrentSealersNeverReuseANonce(t *testing.T) {
 	}
 }
 
-// spoofAt feeds l a datagram as if read from its socket from from.
+// spoofAt feeds l a datagram as if read from its socket from from, at
+// the time of its clock.
 func spoofAt(l *Link, d []byte, from netip.AddrPort) {
 	o := getDrained()
-	o.now = time.Now().UnixNano()
+	o.now = l.clock.Now().UnixNano()
 	l.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: d}, o)
 	l.send(o.tx)
 	putDrained(o)
@@ -371,7 +372,7 @@ func TestRecordFromElsewhere(t *testing.T) {
 	at := *p.coreSess.remote.Load()
 	for i, from := range []netip.AddrPort{netip.AddrPortFrom(loop, 1), netip.AddrPortFrom(loop, 2)} {
 		o := getDrained()
-		o.now = time.Now().UnixNano()
+		o.now = p.core.clock.Now().UnixNano()
 		p.core.receive(&link.Packet{Path: link.Path{Remote: from.Addr(), RemotePort: from.Port()}, Buf: rec}, o)
 		var got []string
 		for _, it := range o.rx {
