@@ -108,6 +108,10 @@ type SCTPConfig struct {
 	SendBuffer        int      `yaml:"send_buffer"`
 	MaxMessage        int      `yaml:"max_message"`
 	MaxBurst          int      `yaml:"max_burst"`
+	// TailLossProbe: a lost tail of a flight is found by a probe after
+	// about two round trips instead of T3-rtx (on by default; off keeps
+	// to RFC 9260's recovery alone). stack/engine/tailprobe.go.
+	TailLossProbe *bool `yaml:"tail_loss_probe"`
 }
 
 // LogConfig is the log block: a default level, levels per scope (gateway,
@@ -217,6 +221,7 @@ func (s SCTPConfig) engineConfig() (engine.Config, error) {
 	e.DelayedAck = engine.DelayedAck{Delay: time.Duration(s.SackDelay), Freq: s.SackFreq}
 	// Signalling wants latency, not Nagle: on unless the route says no.
 	e.NoDelay = s.NoDelay == nil || *s.NoDelay
+	e.NoTailLossProbe = s.TailLossProbe != nil && !*s.TailLossProbe
 	e.MaxSeg = s.MaxSeg
 	e.RecvBuffer, e.SendBuffer, e.MaxMessage, e.MaxBurst = s.RecvBuffer, s.SendBuffer, s.MaxMessage, s.MaxBurst
 	e = e.WithDefaults()
@@ -231,7 +236,7 @@ func (s SCTPConfig) engineConfig() (engine.Config, error) {
 func sctpConfigOf(e engine.Config) SCTPConfig {
 	heartbeat := e.PeerAddr.Heartbeat != engine.HeartbeatOff
 	pf := e.PeerAddr.PotentiallyFailed != engine.PFOff
-	nodelay := e.NoDelay
+	nodelay, tlp := e.NoDelay, !e.NoTailLossProbe
 	return SCTPConfig{
 		OutStreams: int(e.InitMsg.OutStreams), MaxInStreams: int(e.InitMsg.MaxInStreams),
 		MaxInitRetrans: e.InitMsg.MaxAttempts, MaxInitTimeout: Duration(e.InitMsg.MaxInitTimeout),
@@ -242,6 +247,7 @@ func sctpConfigOf(e engine.Config) SCTPConfig {
 		PotentiallyFailed: &pf, PFMaxRetrans: e.PeerAddr.PFMaxRetrans,
 		SackDelay: Duration(e.DelayedAck.Delay), SackFreq: e.DelayedAck.Freq, NoDelay: &nodelay,
 		MaxSeg: e.MaxSeg, RecvBuffer: e.RecvBuffer, SendBuffer: e.SendBuffer, MaxMessage: e.MaxMessage, MaxBurst: e.MaxBurst,
+		TailLossProbe: &tlp,
 	}
 }
 

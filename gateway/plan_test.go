@@ -152,7 +152,7 @@ routes:
            rto_min: 300ms, rto_max: 9s, max_retrans: 4, cookie_life: 30s, hb_interval: 11s, heartbeat: false,
            path_max_retrans: 2, path_mtu: 1280, potentially_failed: false, pf_max_retrans: 1, sack_delay: 50ms,
            sack_freq: 3, nodelay: false, maxseg: 1000, recv_buffer: 100000, send_buffer: 200000,
-           max_message: 65536, max_burst: 8}
+           max_message: 65536, max_burst: 8, tail_loss_probe: false}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +171,10 @@ routes:
 		}
 	}
 	if s := p.Routes[0].SCTP; s.OutStreams != 65535 || s.RTOMin != gateway.Duration(time.Second) || s.PathMTU != 1500 ||
-		s.NoDelay == nil || !*s.NoDelay || s.Heartbeat == nil || !*s.Heartbeat {
+		s.NoDelay == nil || !*s.NoDelay || s.Heartbeat == nil || !*s.Heartbeat || s.TailLossProbe == nil || !*s.TailLossProbe {
 		t.Errorf("defaults shown as %+v", s)
 	}
-	if s := p.Routes[1].SCTP; s.OutStreams != 10 || s.PathMTU != 1280 || *s.NoDelay || *s.Heartbeat || *s.PotentiallyFailed {
+	if s := p.Routes[1].SCTP; s.OutStreams != 10 || s.PathMTU != 1280 || *s.NoDelay || *s.Heartbeat || *s.PotentiallyFailed || *s.TailLossProbe {
 		t.Errorf("settings shown as %+v", s)
 	}
 }

@@ -43,6 +43,12 @@ type SCTPStats struct {
 	PartialChunks        uint64
 	DiscardedBundledInit uint64
 	DiscardedBadTag      uint64
+	// TailLossProbes counts tail loss probes sent: a destination with
+	// DATA in flight heard nothing for about two round trips, and its
+	// latest chunk went again to find out what was lost without waiting
+	// for T3-rtx; TailLossProbeLosses the chunks their answers showed lost.
+	TailLossProbes      uint64
+	TailLossProbeLosses uint64
 	// ReportItemsCut counts what a peer provoked that was left out of a
 	// reply to fit one packet (reports, causes, HEARTBEAT ACKs, addresses).
 	ReportItemsCut uint64
@@ -64,7 +70,7 @@ func sctpStatsOf(st engine.Stats) SCTPStats {
 		T1InitExpireds: st.T1InitExpireds, T1CookieExpireds: st.T1CookieExpireds, T2ShutdownExpireds: st.T2ShutdownExpireds,
 		T3RtxExpireds: st.T3RtxExpireds, T5ShutdownGuardExpireds: st.T5ShutdownGuardExpireds,
 		DelaySackExpireds: st.DelaySackExpireds, T3Retransmits: st.T3Retransmits, FastRetransmits: st.FastRetransmits,
-		HBExpireds:       st.HBExpireds,
+		HBExpireds: st.HBExpireds, TailLossProbes: st.TailLossProbes, TailLossProbeLosses: st.TailLossProbeLosses,
 		MalformedPackets: st.MalformedPackets, PartialChunks: st.PartialChunks,
 		DiscardedBundledInit: st.DiscardedBundledInit, DiscardedBadTag: st.DiscardedBadTag, ReportItemsCut: st.ReportItemsCut,
 		DiscardedUnauthenticated: st.DiscardedUnauthenticated, DiscardedBadAuth: st.DiscardedBadAuth,

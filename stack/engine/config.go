@@ -96,6 +96,9 @@ type Config struct {
 	DelayedAck DelayedAck
 	// NoDelay disables Nagle-like bundling delays (SCTP_NODELAY).
 	NoDelay bool
+	// NoTailLossProbe turns tail loss probes off (tailprobe.go): a lost
+	// tail of a flight then waits for T3-rtx, as RFC 9260 alone has it.
+	NoTailLossProbe bool
 	// MaxSeg caps the DATA fragment size (SCTP_MAXSEG); 0 derives it from
 	// the path MTU.
 	MaxSeg int

@@ -69,6 +69,7 @@ func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
 		d.paths.onFastRetransmit(&r)
 		d.forceOne = true
 	}
+	d.onTailProbeAcks(a)
 	if r.Acked > 0 || r.Advanced {
 		a.errorCount = 0
 		d.clearHeard(&r)
@@ -98,6 +99,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 // onT3 runs the T3-rtx timer of destination pa (6.3.3).
 func (d *dataState) onT3(a *Association, pa *path, now time.Time) {
 	pa.t3.stop()
+	pa.stopTailProbe()
 	a.host.stats.T3RtxExpireds++
 	if d.out.DestCount(pa.idx) == 0 || !d.inited {
 		return

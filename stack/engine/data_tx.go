@@ -72,6 +72,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	maxBurst := a.cfg.MaxBurst * max(1, d.bursts)
 	d.bursts = 0
 	maxPayload := a.fragPoint()
+	d.flushTailProbes(a, pb)
 	if d.out.Marked() > 0 && !d.flushRtx(a, pb, now) {
 		return
 	}
@@ -126,16 +127,16 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 			continue
 		}
 		dst := d.paths.rtxDest(a, o)
+		if forced && pb.chunks > 0 && pb.dest() == dst && pb.room() < wire.DataHeaderSize+o.Size() {
+			// Only what fits one packet bypasses cwnd (7.2.4 step
+			// 3); the rest go as cwnd allows (step 5, 6.1 rule C).
+			forced = false
+		}
 		if !forced && dst.cc.Cwnd()-d.out.DestFlight(dst.idx) < o.Size() {
 			held = dst
 			break
 		}
 		pb.to(dst)
-		if forced && pb.chunks > 0 && pb.room() < wire.DataHeaderSize+o.Size() {
-			// Only what fits one packet bypasses cwnd.
-			held = dst
-			break
-		}
 		d.out.Resend(i, dst.idx)
 		if i == 0 && !d.zwp.out {
 			// The earliest outstanding chunk goes again: restart
@@ -156,6 +157,7 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 func (d *dataState) flushNew(a *Association, pb *packetBuilder, pa *path, maxPayload, maxBurst int, now time.Time) {
 	pb.to(pa)
 	mark := pb.sent
+	sent := false
 	for {
 		// The largest chunk Next could return: the checks judge it.
 		next := min(maxPayload, d.sq.Buffered())
@@ -176,12 +178,16 @@ func (d *dataState) flushNew(a *Association, pb *packetBuilder, pa *path, maxPay
 		}
 		pb.add(d.dataChunk(o))
 		pa.hb.lastRTTSend = now
+		sent = true
 		if probe {
 			// One probe, timed by its own backed-off interval.
 			pa.startT3(now, d.zwp.sent(o.TSN()))
 			break
 		}
 		d.zwp.windowOpen()
+	}
+	if sent {
+		d.tailProbeActivity(a, pa, now)
 	}
 }
 

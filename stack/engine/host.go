@@ -167,11 +167,15 @@ type Stats struct {
 	// FastRetransmits, per acknowledgement, the destinations whose chunks
 	// it marked for Fast Retransmit (7.2.4), as Linux counts
 	// SctpT3Retransmits and SctpFastRetransmits: events, not chunks.
-	T3Retransmits    uint64
-	FastRetransmits  uint64
-	HBExpireds       uint64 // heartbeat timer expiries that sent a HEARTBEAT
-	MalformedPackets uint64
-	DiscardedBadTag  uint64
+	T3Retransmits   uint64
+	FastRetransmits uint64
+	// TailLossProbes counts tail loss probes sent (tailprobe.go), and
+	// TailLossProbeLosses the chunks their answers showed lost.
+	TailLossProbes      uint64
+	TailLossProbeLosses uint64
+	HBExpireds          uint64 // heartbeat timer expiries that sent a HEARTBEAT
+	MalformedPackets    uint64
+	DiscardedBadTag     uint64
 	// ReportItemsCut counts what was left out of a reply because the reply
 	// would not fit one packet at the path MTU: unrecognized parameters,
 	// error causes, HEARTBEAT ACKs, addresses (a peer controls how many of

@@ -27,8 +27,10 @@ type path struct {
 	// set up (dataState.init). The flight toward it is the outstanding
 	// queue's (outstanding.Queue.DestFlight).
 	cc *congestion.Controller
-	// t3 is the destination's T3-rtx timer (6.3.2).
+	// t3 is the destination's T3-rtx timer (6.3.2); tlp its tail loss
+	// probe (tailprobe.go).
 	t3     timer
+	tlp    tailProbe
 	mtu    int // IP-level path MTU
 	errors int
 	state  PathState // PathActive, PathPotentiallyFailed or PathInactive
@@ -58,6 +60,7 @@ func (pa *path) reset() {
 	pa.state = PathActive
 	pa.hb.reset(pa)
 	pa.t3.stop()
+	pa.tlp.reset()
 	pa.rearm()
 }
 
@@ -102,13 +105,18 @@ func (pa *path) reportedState() PathState {
 
 func (pa *path) slot() *timerSlot { return &pa.tm }
 
-func (pa *path) nextDeadline() time.Time { return earliest(earliest(time.Time{}, pa.hb.timer), pa.t3) }
+func (pa *path) nextDeadline() time.Time {
+	return earliest(earliest(earliest(time.Time{}, pa.hb.timer), pa.t3), pa.tlp.timer)
+}
 
 func (pa *path) live() bool { return pa.a.state != stateClosed }
 
 func (pa *path) onTimeout(now time.Time) {
 	if pa.t3.due(now) {
 		pa.a.data.onT3(pa.a, pa, now)
+	}
+	if pa.live() && pa.tlp.timer.due(now) {
+		pa.a.data.onPTO(pa.a, pa, now)
 	}
 	if pa.live() && pa.hb.timer.due(now) {
 		pa.onHeartbeatTimer(now)
@@ -134,6 +142,7 @@ func (pa *path) rearm() {
 func (pa *path) stop() {
 	pa.hb.timer.stop()
 	pa.t3.stop()
+	pa.tlp.reset()
 	pa.a.host.timers.remove(pa)
 }
 

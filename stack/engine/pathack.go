@@ -75,8 +75,13 @@ func (d *dataState) afterAck(now time.Time, r *outstanding.Result) {
 				pa.t3.stop()
 				pa.rearm()
 			}
+			pa.stopTailProbe()
+			continue
 		case r.Advanced && r.Dests[pa.idx].Acked > 0:
 			pa.startT3(now, pa.rto.RTO())
+		}
+		if r.Dests[pa.idx].Acked > 0 {
+			d.tailProbeActivity(pa.a, pa, now)
 		}
 	}
 }
@@ -88,6 +93,7 @@ func (d *dataState) armT3s(now time.Time) {
 		switch {
 		case d.out.DestCount(pa.idx) == 0 && pa.t3.running():
 			pa.t3.stop()
+			pa.stopTailProbe()
 			pa.rearm()
 		case d.out.DestCount(pa.idx) > 0 && !pa.t3.running():
 			pa.startT3(now, pa.rto.RTO())

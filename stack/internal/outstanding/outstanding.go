@@ -76,6 +76,9 @@ type Chunk struct {
 	resent   bool
 	timedOut bool
 	stale    bool
+	// sent orders the chunk's latest transmission among all the Queue's
+	// (Queue.sends then): MarkSentBefore tells what left before a probe.
+	sent uint32
 }
 
 // TSN is the chunk's TSN.
@@ -134,6 +137,9 @@ type Queue struct {
 	marked     int // chunks marked for retransmission
 	markedUser int // their user bytes
 	dests      [MaxDests]destCounts
+
+	// sends counts transmissions, new and repeated (Chunk.sent).
+	sends uint32
 
 	// rtt times one chunk for a round-trip sample (6.3.1): tsn sent at
 	// sent, while on.
@@ -197,7 +203,8 @@ func (q *Queue) Cap() int { return cap(q.chunks) }
 // timed, it is, for a round-trip sample (6.3.1: one at a time). The
 // pointer is valid until the next Add, Ack, Clear or Trim.
 func (q *Queue) Add(c sendqueue.Chunk, dest int, now time.Time) *Chunk {
-	q.chunks = append(q.chunks, Chunk{data: c, tsn: q.nextTSN, dest: uint8(dest)})
+	q.sends++
+	q.chunks = append(q.chunks, Chunk{data: c, tsn: q.nextTSN, dest: uint8(dest), sent: q.sends})
 	o := &q.chunks[len(q.chunks)-1]
 	q.nextTSN++
 	q.dests[dest].count++
@@ -228,6 +235,14 @@ func (q *Queue) Resend(i, dest int) {
 		o.dest = uint8(dest)
 	}
 	q.enterFlight(o)
+	q.resent(o)
+}
+
+// resent stamps o as transmitted again now: Karn's rule for it and for the
+// timed chunk (Resend).
+func (q *Queue) resent(o *Chunk) {
+	q.sends++
+	o.sent = q.sends
 	o.resent = true
 	if q.rtt.on && !after(o.tsn, q.rtt.tsn) {
 		q.rtt.on = false

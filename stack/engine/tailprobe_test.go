@@ -1,0 +1,191 @@
+package engine_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/engine"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/wire"
+)
+
+// tailLab is a client and a server 10 ms apart (5 ms each way), the
+// client's DATA dropped as drop decides, per TSN and transmission (0 the
+// first).
+type tailLab struct {
+	*lab
+	a     *engine.Association
+	sends map[uint32]int
+	// sentAt is when each transmission of a TSN left, by offset.
+	sentAt map[uint32][]time.Time
+	base   uint32 // the first TSN of the scripted burst
+}
+
+func newTailLab(t *testing.T, seed uint64, cfg engine.Config, drop func(off uint32, nth int) bool) *tailLab {
+	t.Helper()
+	l := newLab(t, seed, link.Native, engine.Config{})
+	l.cn.Imp.Delay, l.sn.Imp.Delay = 5*time.Millisecond, 5*time.Millisecond
+	tl := &tailLab{lab: l, sends: map[uint32]int{}, sentAt: map[uint32][]time.Time{}}
+	tl.a, _ = l.up(cfg)
+	// Round trips for SRTT: two packets each, so the SACK is not
+	// delayed and SRTT is the 10 ms of the network.
+	for i := 0; i < 5; i++ {
+		tl.send(t, 2)
+		l.net.RunFor(100 * time.Millisecond)
+	}
+	tl.base = l.srv.assoc.RecvCumAck() + 1
+	l.cn.Imp.Drop = func(_ *simNode, pkt []byte) bool {
+		var p wire.Packet
+		if p.Unmarshal(append([]byte(nil), pkt...)) != nil {
+			return false
+		}
+		lost := false
+		for _, c := range p.Chunks {
+			var d wire.Data
+			if c.Type != wire.TypeData || d.Unmarshal(c) != nil || serialAbove(tl.base, d.TSN) {
+				continue
+			}
+			off := d.TSN - tl.base
+			lost = lost || drop(off, tl.sends[off])
+			tl.sends[off]++
+			tl.sentAt[off] = append(tl.sentAt[off], l.net.Now())
+		}
+		return lost
+	}
+	return tl
+}
+
+// send queues n messages of 1000 bytes, each in a packet of its own.
+func (tl *tailLab) send(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1000)
+		binary.BigEndian.PutUint32(b, uint32(len(tl.srv.msgs)+i))
+		if err := tl.a.Send(tl.net.Now(), b, engine.SndInfo{PPID: 18}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deliver sends n messages and runs until the server holds all it was
+// sent; it returns how long that took.
+func (tl *tailLab) deliver(t *testing.T, n int) time.Duration {
+	t.Helper()
+	want := len(tl.srv.msgs) + n
+	t0 := tl.net.Now()
+	tl.send(t, n)
+	if !tl.net.RunUntil(func() bool { return len(tl.srv.msgs) >= want }, time.Minute) {
+		t.Fatalf("server holds %d messages of %d", len(tl.srv.msgs), want)
+	}
+	for i, m := range tl.srv.msgs {
+		if got := binary.BigEndian.Uint32(m.Data); got != uint32(i) {
+			t.Fatalf("message %d is number %d: lost, duplicated or out of order", i, got)
+		}
+	}
+	return tl.net.Now().Sub(t0)
+}
+
+// TestTailProbeRecoversLostTail: the last three packets of a burst are
+// lost. No later packet exists to earn them miss indications (RFC 9260
+// 7.2.4), so without a tail loss probe only T3-rtx recovers them, after
+// RTO.Min (1 s); with it, the probe (the last chunk again) arrives about
+// two round trips later and its SACK shows the other two missing: all are
+// there within a few round trips, with no T3-rtx expiry. The two go
+// together: what the Fast Recovery packet does not carry goes as cwnd
+// allows (RFC 9260 7.2.4 step 5), not a SACK later.
+func TestTailProbeRecoversLostTail(t *testing.T) {
+	const burst = 10
+	tail := func(off uint32, nth int) bool { return off >= burst-3 && nth == 0 }
+	for _, tc := range []struct {
+		name string
+		cfg  engine.Config
+	}{{"probe", engine.Config{NoDelay: true}}, {"no probe", engine.Config{NoDelay: true, NoTailLossProbe: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := newTailLab(t, 71, tc.cfg, tail)
+			took := tl.deliver(t, burst)
+			st := tl.cn.Host.Stats()
+			t.Logf("burst delivered in %v: probes %d, losses they found %d, T3-rtx expiries %d",
+				took, st.TailLossProbes, st.TailLossProbeLosses, st.T3RtxExpireds)
+			if tc.cfg.NoTailLossProbe {
+				// The scenario is a tail loss: only T3-rtx saves it.
+				if took < engine.DefaultRTOMin || st.T3RtxExpireds == 0 || st.TailLossProbes != 0 {
+					t.Fatalf("without probes: %v, %d T3-rtx expiries, %d probes; want RTO.Min, T3-rtx, none", took, st.T3RtxExpireds, st.TailLossProbes)
+				}
+				return
+			}
+			if took > 150*time.Millisecond || st.T3RtxExpireds != 0 {
+				t.Fatalf("took %v with %d T3-rtx expiries, want a few round trips and none", took, st.T3RtxExpireds)
+			}
+			if st.TailLossProbes != 1 || st.TailLossProbeLosses != 2 {
+				t.Fatalf("%d probes finding %d losses, want 1 finding the 2 chunks before the probed one", st.TailLossProbes, st.TailLossProbeLosses)
+			}
+			a, b := tl.sentAt[burst-3], tl.sentAt[burst-2]
+			if len(a) != 2 || len(b) != 2 || !a[1].Equal(b[1]) {
+				t.Fatalf("the lost chunks went again at %v and %v, want both in one flush", a, b)
+			}
+		})
+	}
+}
+
+// TestTailProbeAfterLostFastRetransmit: a chunk mid-burst is lost, then
+// its Fast Retransmit too, and the burst's tail. 7.2.4 fast retransmits a
+// chunk once, and nothing after the tail arrives, so without a probe T3-rtx
+// is the only way out (the relay stall examples/lab measured); the probe's
+// answer shows the chunk still missing, sent before the probe, so it goes
+// again with the tail.
+func TestTailProbeAfterLostFastRetransmit(t *testing.T) {
+	const burst, mid = 16, 4
+	drop := func(off uint32, nth int) bool {
+		return (off == mid && nth < 2) || (off >= burst-4 && nth == 0)
+	}
+	tl := newTailLab(t, 72, engine.Config{NoDelay: true}, drop)
+	took := tl.deliver(t, burst)
+	st := tl.cn.Host.Stats()
+	t.Logf("delivered in %v: fast retransmits %d, probes %d finding %d, T3-rtx expiries %d",
+		took, st.FastRetransmits, st.TailLossProbes, st.TailLossProbeLosses, st.T3RtxExpireds)
+	if tl.sends[mid] < 3 {
+		t.Fatalf("chunk %d sent %d times, want the original, its Fast Retransmit and a third", mid, tl.sends[mid])
+	}
+	if st.FastRetransmits == 0 {
+		t.Fatal("no Fast Retransmit: the scenario did not happen")
+	}
+	if st.T3RtxExpireds != 0 || took > 300*time.Millisecond {
+		t.Fatalf("took %v with %d T3-rtx expiries, want no T3-rtx", took, st.T3RtxExpireds)
+	}
+}
+
+// TestTailProbeLonePacket: a lone message lost (signalling: a request,
+// nothing behind it) goes again after 2 SRTT plus the peer's SACK delay
+// (200 ms) and a little slack, not after RTO.Min. The probe is the lone
+// chunk itself; nothing else was lost.
+func TestTailProbeLonePacket(t *testing.T) {
+	tl := newTailLab(t, 73, engine.Config{NoDelay: true}, func(off uint32, nth int) bool { return nth == 0 })
+	took := tl.deliver(t, 1)
+	st := tl.cn.Host.Stats()
+	srtt := tl.a.Status().Primary.SRTT
+	want := 2*srtt + 210*time.Millisecond
+	if took < want || took > want+2*srtt+10*time.Millisecond || st.T3RtxExpireds != 0 {
+		t.Fatalf("lost lone message delivered after %v (SRTT %v), %d T3-rtx; want 2 SRTT + 210 ms + one way", took, srtt, st.T3RtxExpireds)
+	}
+	if st.TailLossProbes != 1 || st.TailLossProbeLosses != 0 {
+		t.Fatalf("%d probes finding %d losses, want one finding none", st.TailLossProbes, st.TailLossProbeLosses)
+	}
+}
+
+// TestTailProbeQuietWithoutLoss: with nothing lost, no probe goes: lone
+// messages wait for the peer's delayed SACK (200 ms, the default) without
+// a probe, and neither does a bulk transfer's flight.
+func TestTailProbeQuietWithoutLoss(t *testing.T) {
+	tl := newTailLab(t, 74, engine.Config{NoDelay: true}, func(uint32, int) bool { return false })
+	for i := 0; i < 20; i++ {
+		tl.deliver(t, 1+i%2)
+		tl.net.RunFor(time.Duration(i*37%400) * time.Millisecond)
+	}
+	for i := 0; i < 10; i++ {
+		tl.deliver(t, 200)
+	}
+	if st := tl.cn.Host.Stats(); st.TailLossProbes != 0 {
+		t.Fatalf("%d probes with nothing lost", st.TailLossProbes)
+	}
+}

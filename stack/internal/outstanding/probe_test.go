@@ -1,0 +1,79 @@
+package outstanding
+
+import "testing"
+
+// TestProbeTail: the probe is the highest TSN in flight to its
+// destination, whatever is gap-acknowledged, marked or sent elsewhere
+// above it; it stays in flight, resent (Karn's rule).
+func TestProbeTail(t *testing.T) {
+	q := sent(0, 0, 0, 1, 0, 0)                     // TSNs 10-15; 13 to destination 1
+	if _, err := q.Ack(sack(9, 6, 6)); err != nil { // 15 gap-acknowledged
+		t.Fatal(err)
+	}
+	q.Mark(4) // 14 marked
+	flight := q.Flight()
+	i, _, ok := q.ProbeTail(0)
+	if !ok || q.Chunks()[i].TSN() != 12 {
+		t.Fatalf("probe %d (ok %v) in %s, want TSN 12", q.Chunks()[i].TSN(), ok, show(q))
+	}
+	if got := show(q); got != "10F0 11F0 12F0r 13F1 14M0 15G0" || q.Flight() != flight {
+		t.Fatalf("after the probe: %s, flight %d (was %d)", got, q.Flight(), flight)
+	}
+	if _, _, ok := q.ProbeTail(2); ok {
+		t.Fatal("a probe to a destination with nothing in flight")
+	}
+	if err := q.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProbeTimedChunk: probing the timed chunk forgets its timing (6.3.1
+// C5); probing above it keeps it.
+func TestProbeTimedChunk(t *testing.T) {
+	q := sent(0) // 10, timed
+	q.ProbeTail(0)
+	if r, _ := q.Ack(sack(10)); r.HasRTT {
+		t.Fatalf("a sample %v from the probed chunk", r.RTT)
+	}
+	q = sent(0, 0) // 10 timed, 11 probed
+	q.ProbeTail(0)
+	if r, _ := q.Ack(sack(10)); !r.HasRTT {
+		t.Fatal("no sample from the timed chunk below the probe")
+	}
+}
+
+// TestDelivered: the cumulative ack and the gap blocks deliver a TSN;
+// in flight, marked and never sent do not.
+func TestDelivered(t *testing.T) {
+	q := sent(0, 0, 0, 0, 0)                         // 10-14
+	if _, err := q.Ack(sack(10, 2, 2)); err != nil { // 10 and 12
+		t.Fatal(err)
+	}
+	q.Mark(2) // 13
+	for tsn, want := range map[uint32]bool{8: true, 10: true, 11: false, 12: true, 13: false, 14: false, 15: false, 1 << 31: false} {
+		if got := q.Delivered(tsn); got != want {
+			t.Errorf("Delivered(%d) = %v in %s", tsn, got, show(q))
+		}
+	}
+}
+
+// TestMarkSentBefore: what left for the probe's destination before the
+// probe and is in flight is marked; what left after it (a later
+// retransmission), went elsewhere, or is acknowledged or marked already
+// is not.
+func TestMarkSentBefore(t *testing.T) {
+	q := sent(0, 1, 0, 0, 0, 0)                     // 10-15; 11 to destination 1
+	if _, err := q.Ack(sack(9, 5, 5)); err != nil { // 14 gap-acknowledged
+		t.Fatal(err)
+	}
+	_, seq, _ := q.ProbeTail(0) // 15
+	q.Mark(2)                   // 12, then retransmitted after the probe
+	q.Resend(2, 0)
+	n := q.MarkSentBefore(0, seq)
+	if got := show(q); n != 2 || got != "10M0 11F1 12F0r 13M0 14G0 15F0r" {
+		t.Fatalf("marked %d: %s, want 10 and 13", n, got)
+	}
+	if err := q.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
