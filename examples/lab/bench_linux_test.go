@@ -347,6 +347,9 @@ type relayRun struct {
 	// expiries. An expiry stalls the association for RTO.Min (1 s) in
 	// this lab, where the round trip is well under a millisecond.
 	fastRtx, t3 [2]uint64
+	// tlp is the tail loss probes each sent (a lost tail found in about
+	// two round trips instead of a T3-rtx stall).
+	tlp [2]uint64
 	// drops is what the raw SCTP sockets of enb, edge, core and mme
 	// dropped during the run (receive buffers overrun).
 	drops [4]uint64
@@ -436,6 +439,8 @@ func (l *lab) tsctpRun(b *testing.B, bin, shim, dst string, size, secs int, rp *
 				after := g.runtimeStats()
 				r.allocs[i] = after["go_memstats_mallocs_total"] - rtBefore[i]["go_memstats_mallocs_total"]
 				r.gcs[i] = after["go_gc_duration_seconds_count"] - rtBefore[i]["go_gc_duration_seconds_count"]
+				const probes = "sctpgw_sctp_tail_loss_probes_total"
+				r.tlp[i] = uint64(after[probes] - rtBefore[i][probes])
 			}
 		}
 	}
@@ -504,9 +509,10 @@ func (g *gw) profile(b *testing.B, dir, name string, secs int) chan struct{} {
 }
 
 // runtimeStats is the Go runtime's counters of the gateway from /metrics
-// (go_memstats_*, go_gc_*), by name; empty when the scrape fails. The
-// scrape allocates too (a few thousand allocations), which the per-message
-// figure of a multi-second run hardly feels.
+// (go_memstats_*, go_gc_*) and its tail loss probe count, by name; empty
+// when the scrape fails. The scrape allocates too (a few thousand
+// allocations), which the per-message figure of a multi-second run hardly
+// feels.
 func (g *gw) runtimeStats() map[string]float64 {
 	m := map[string]float64{}
 	b, err := g.adminGet("/metrics", 10*time.Second)
@@ -514,7 +520,7 @@ func (g *gw) runtimeStats() map[string]float64 {
 		return m
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "go_") {
+		if !strings.HasPrefix(line, "go_") && !strings.HasPrefix(line, "sctpgw_sctp_tail_loss_probes") {
 			continue
 		}
 		name, val, ok := strings.Cut(line, " ")

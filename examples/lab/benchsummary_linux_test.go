@@ -126,14 +126,15 @@ func (lb labBench) writePerMessage(out *strings.Builder) {
 			fmt.Fprintln(out, line)
 		}
 	}
-	fmt.Fprintf(out, "  packets the raw SCTP sockets dropped during the run (receive buffer full), enb / edge / core / mme; sctpgw's Fast Retransmits and T3-rtx expiries, edge / core:\n")
+	fmt.Fprintf(out, "  packets the raw SCTP sockets dropped during the run (receive buffer full), enb / edge / core / mme; sctpgw's Fast Retransmits, T3-rtx expiries and tail loss probes, edge / core:\n")
 	for i, s := range lb.sizes {
 		for _, w := range lb.ways {
 			r := lb.median(w, i)
 			d := r.drops
 			line := fmt.Sprintf("  %-6s %-14s %d / %d / %d / %d", s.name, w, d[0], d[1], d[2], d[3])
 			if w == "sctpgw" {
-				line += fmt.Sprintf("   fast retransmits %d / %d, T3 expiries %d / %d", r.fastRtx[0], r.fastRtx[1], r.t3[0], r.t3[1])
+				line += fmt.Sprintf("   fast retransmits %d / %d, T3 expiries %d / %d, probes %d / %d",
+					r.fastRtx[0], r.fastRtx[1], r.t3[0], r.t3[1], r.tlp[0], r.tlp[1])
 			}
 			fmt.Fprintln(out, line)
 		}
