@@ -72,7 +72,7 @@ func (d *dataState) flush(a *Association, pb *packetBuilder, now time.Time) {
 	maxBurst := a.cfg.MaxBurst * max(1, d.bursts)
 	d.bursts = 0
 	maxPayload := a.fragPoint()
-	d.flushTailProbes(a, pb)
+	d.flushTailProbes(a, pb, now)
 	if d.out.Marked() > 0 && !d.flushRtx(a, pb, now) {
 		return
 	}

@@ -12,7 +12,9 @@ import "time"
 // marked for retransmission and the association enters Fast Recovery as
 // for a Fast Retransmit (7.2.4; RFC 8985 7.4.2). T3-rtx keeps running
 // beside it, so a lost probe costs nothing T3 would not have. One probe
-// per destination is in flight at a time.
+// per destination is in flight at a time; an unanswered one is followed
+// by one more after twice the PTO (a receiver descheduled past the first),
+// then only T3-rtx.
 //
 // Where it differs from RFC 8985: the probe is always a retransmission
 // (never new data beyond cwnd), and it is allowed in Fast Recovery, where
@@ -24,6 +26,8 @@ const (
 	// minPTO bounds the probe timeout from below, as TCP's TLP does
 	// (10 ms): timers on the stack coalesce on that scale anyway.
 	minPTO = 10 * time.Millisecond
+	// maxTailProbes is the most probes sent while none is answered.
+	maxTailProbes = 2
 	// peerSackDelay is the delayed-SACK time a peer may take (RFC 9260
 	// 6.2 recommends 200 ms) when only one packet is in flight, so no
 	// second packet would make it acknowledge at once.
@@ -40,10 +44,11 @@ type tailProbe struct {
 	// due: the PTO expired; the next flush sends the probe.
 	due bool
 	// out: a probe is in flight, TSN tsn, transmission seq
-	// (outstanding.Queue.ProbeTail).
-	out bool
-	tsn uint32
-	seq uint32
+	// (outstanding.Queue.ProbeTail); sent probes went unanswered so far.
+	out  bool
+	tsn  uint32
+	seq  uint32
+	sent int
 }
 
 func (t *tailProbe) reset() { *t = tailProbe{} }
@@ -92,7 +97,7 @@ func (d *dataState) tailProbeActivity(a *Association, pa *path, now time.Time) {
 func (d *dataState) onPTO(a *Association, pa *path, now time.Time) {
 	t := &pa.tlp
 	t.timer.stop()
-	if t.out || !d.mayFlush(a) || a.state == stateCookieEchoed || !pa.usable() ||
+	if t.sent >= maxTailProbes || !d.mayFlush(a) || a.state == stateCookieEchoed || !pa.usable() ||
 		d.out.DestFlight(pa.idx) == 0 || d.zwp.out {
 		return
 	}
@@ -100,7 +105,7 @@ func (d *dataState) onPTO(a *Association, pa *path, now time.Time) {
 	if p == 0 {
 		return
 	}
-	if at := t.since.Add(p); now.Before(at) {
+	if at := t.since.Add(p << t.sent); now.Before(at) {
 		t.timer.at = at
 		pa.rearm()
 		return
@@ -112,8 +117,8 @@ func (d *dataState) onPTO(a *Association, pa *path, now time.Time) {
 }
 
 // flushTailProbes sends the probes that are due, each alone ahead of
-// anything else for its destination.
-func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder) {
+// anything else for its destination, and arms the next one's timer.
+func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder, now time.Time) {
 	for _, pa := range d.paths.list {
 		t := &pa.tlp
 		if !t.due {
@@ -130,6 +135,12 @@ func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder) {
 		c.Immediate = true // RFC 7053: the answer is what the probe is for
 		pb.add(c)
 		t.out, t.tsn, t.seq = true, o.TSN(), seq
+		t.sent++
+		t.since = now
+		if t.sent < maxTailProbes {
+			t.timer.start(now, d.pto(pa)<<t.sent)
+			pa.rearm()
+		}
 		a.host.stats.TailLossProbes++
 	}
 }
@@ -146,7 +157,7 @@ func (d *dataState) onTailProbeAcks(a *Association) {
 		if !t.out || !d.out.Delivered(t.tsn) {
 			continue
 		}
-		t.out = false
+		t.out, t.sent = false, 0
 		n := d.out.MarkSentBefore(pa.idx, t.seq)
 		if n == 0 {
 			continue

@@ -189,3 +189,32 @@ func TestTailProbeQuietWithoutLoss(t *testing.T) {
 		t.Fatalf("%d probes with nothing lost", st.TailLossProbes)
 	}
 }
+
+// TestTailProbeLost: a lost probe is followed by one more, twice the PTO
+// later; when that is lost too, T3-rtx recovers, and no third probe goes.
+func TestTailProbeLost(t *testing.T) {
+	const burst = 10
+	for _, tc := range []struct {
+		name   string
+		probes int // probes lost
+	}{{"first probe lost", 1}, {"both lost", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			drop := func(off uint32, nth int) bool {
+				return off >= burst-3 && (nth == 0 || off == burst-1 && nth <= tc.probes)
+			}
+			tl := newTailLab(t, 75, engine.Config{NoDelay: true}, drop)
+			took := tl.deliver(t, burst)
+			st := tl.cn.Host.Stats()
+			t.Logf("delivered in %v: probes %d finding %d, T3-rtx expiries %d", took, st.TailLossProbes, st.TailLossProbeLosses, st.T3RtxExpireds)
+			if st.TailLossProbes != 2 {
+				t.Fatalf("%d probes, want 2", st.TailLossProbes)
+			}
+			if tc.probes == 1 && (st.T3RtxExpireds != 0 || took > 200*time.Millisecond) {
+				t.Fatalf("took %v with %d T3-rtx expiries; want the second probe to recover it", took, st.T3RtxExpireds)
+			}
+			if tc.probes == 2 && (st.T3RtxExpireds != 1 || took < engine.DefaultRTOMin) {
+				t.Fatalf("took %v with %d T3-rtx expiries; want T3-rtx to recover it", took, st.T3RtxExpireds)
+			}
+		})
+	}
+}
