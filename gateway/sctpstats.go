@@ -49,6 +49,9 @@ type SCTPStats struct {
 	// for T3-rtx; TailLossProbeLosses the chunks their answers showed lost.
 	TailLossProbes      uint64
 	TailLossProbeLosses uint64
+	// LostRetransmits counts fast retransmissions found lost (chunks sent
+	// after them arrived) and sent again.
+	LostRetransmits uint64
 	// ReportItemsCut counts what a peer provoked that was left out of a
 	// reply to fit one packet (reports, causes, HEARTBEAT ACKs, addresses).
 	ReportItemsCut uint64
@@ -71,6 +74,7 @@ func sctpStatsOf(st engine.Stats) SCTPStats {
 		T3RtxExpireds: st.T3RtxExpireds, T5ShutdownGuardExpireds: st.T5ShutdownGuardExpireds,
 		DelaySackExpireds: st.DelaySackExpireds, T3Retransmits: st.T3Retransmits, FastRetransmits: st.FastRetransmits,
 		HBExpireds: st.HBExpireds, TailLossProbes: st.TailLossProbes, TailLossProbeLosses: st.TailLossProbeLosses,
+		LostRetransmits:  st.LostRetransmits,
 		MalformedPackets: st.MalformedPackets, PartialChunks: st.PartialChunks,
 		DiscardedBundledInit: st.DiscardedBundledInit, DiscardedBadTag: st.DiscardedBadTag, ReportItemsCut: st.ReportItemsCut,
 		DiscardedUnauthenticated: st.DiscardedUnauthenticated, DiscardedBadAuth: st.DiscardedBadAuth,

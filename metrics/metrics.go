@@ -190,6 +190,7 @@ var (
 		engineCounter("hb_expireds", "Heartbeat timer expiries that sent a HEARTBEAT.", func(s *gateway.SCTPStats) uint64 { return s.HBExpireds }),
 		engineCounter("tail_loss_probes", "Tail loss probes sent: the latest DATA chunk in flight sent again after about two round trips without an acknowledgement.", func(s *gateway.SCTPStats) uint64 { return s.TailLossProbes }),
 		engineCounter("tail_loss_probe_losses", "DATA chunks the answers to tail loss probes showed lost, retransmitted without waiting for T3-rtx.", func(s *gateway.SCTPStats) uint64 { return s.TailLossProbeLosses }),
+		engineCounter("lost_retransmits", "Fast retransmissions found lost, by DATA sent after them being acknowledged, and sent again.", func(s *gateway.SCTPStats) uint64 { return s.LostRetransmits }),
 		engineCounter("malformed_packets", "Packets discarded as malformed.", func(s *gateway.SCTPStats) uint64 { return s.MalformedPackets }),
 		engineCounter("discarded_bad_tag", "Packets discarded for a wrong verification tag.", func(s *gateway.SCTPStats) uint64 { return s.DiscardedBadTag }),
 		engineCounter("partial_chunks", "Packets ending in a chunk whose framing was cut short; the chunk was dropped.", func(s *gateway.SCTPStats) uint64 { return s.PartialChunks }),

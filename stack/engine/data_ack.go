@@ -55,6 +55,7 @@ func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
 	// once, let one packet of retransmissions bypass cwnd.
 	d.recovery.OnCumulativeAck(d.out.CumAck())
 	d.ccOnAck(&r)
+	a.host.stats.LostRetransmits += uint64(r.LostRetransmits)
 	if r.FastRetransmit {
 		// Linux counts SctpFastRetransmits once per destination whose
 		// chunks this acknowledgement marked (sctp_mark_missing, then

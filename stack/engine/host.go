@@ -173,9 +173,12 @@ type Stats struct {
 	// TailLossProbeLosses the chunks their answers showed lost.
 	TailLossProbes      uint64
 	TailLossProbeLosses uint64
-	HBExpireds          uint64 // heartbeat timer expiries that sent a HEARTBEAT
-	MalformedPackets    uint64
-	DiscardedBadTag     uint64
+	// LostRetransmits counts fast retransmissions found lost, by chunks
+	// sent after them being acknowledged, and sent again.
+	LostRetransmits  uint64
+	HBExpireds       uint64 // heartbeat timer expiries that sent a HEARTBEAT
+	MalformedPackets uint64
+	DiscardedBadTag  uint64
 	// ReportItemsCut counts what was left out of a reply because the reply
 	// would not fit one packet at the path MTU: unrecognized parameters,
 	// error causes, HEARTBEAT ACKs, addresses (a peer controls how many of

@@ -20,6 +20,7 @@ type tailLab struct {
 	// sentAt is when each transmission of a TSN left, by offset.
 	sentAt map[uint32][]time.Time
 	base   uint32 // the first TSN of the scripted burst
+	next   uint32 // the number the next message carries
 }
 
 func newTailLab(t *testing.T, seed uint64, cfg engine.Config, drop func(off uint32, nth int) bool) *tailLab {
@@ -61,7 +62,8 @@ func (tl *tailLab) send(t *testing.T, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		b := make([]byte, 1000)
-		binary.BigEndian.PutUint32(b, uint32(len(tl.srv.msgs)+i))
+		binary.BigEndian.PutUint32(b, tl.next)
+		tl.next++
 		if err := tl.a.Send(tl.net.Now(), b, engine.SndInfo{PPID: 18}); err != nil {
 			t.Fatal(err)
 		}
@@ -72,9 +74,9 @@ func (tl *tailLab) send(t *testing.T, n int) {
 // sent; it returns how long that took.
 func (tl *tailLab) deliver(t *testing.T, n int) time.Duration {
 	t.Helper()
-	want := len(tl.srv.msgs) + n
 	t0 := tl.net.Now()
 	tl.send(t, n)
+	want := int(tl.next)
 	if !tl.net.RunUntil(func() bool { return len(tl.srv.msgs) >= want }, time.Minute) {
 		t.Fatalf("server holds %d messages of %d", len(tl.srv.msgs), want)
 	}
@@ -216,5 +218,33 @@ func TestTailProbeLost(t *testing.T) {
 				t.Fatalf("took %v with %d T3-rtx expiries; want T3-rtx to recover it", took, st.T3RtxExpireds)
 			}
 		})
+	}
+}
+
+// TestLostFastRetransmitMidFlow: a chunk is lost, then its Fast
+// Retransmit, while the flow goes on and later chunks keep arriving, so
+// the path is never silent and no tail loss probe goes. Chunks sent after
+// the retransmission and acknowledged show it lost (RFC 8985's RACK
+// reasoning, by transmission order): it goes a third time within a few
+// round trips, not after T3-rtx.
+func TestLostFastRetransmitMidFlow(t *testing.T) {
+	const mid = 20
+	drop := func(off uint32, nth int) bool { return off == mid && nth < 2 }
+	tl := newTailLab(t, 76, engine.Config{NoDelay: true}, drop)
+	t0 := tl.net.Now()
+	for i := 0; i < 40; i++ { // 400 messages over 400 ms
+		tl.send(t, 10)
+		tl.net.RunFor(10 * time.Millisecond)
+	}
+	tl.deliver(t, 0)
+	st := tl.cn.Host.Stats()
+	at := tl.sentAt[mid]
+	t.Logf("chunk %d sent at %v; fast retransmits %d, lost retransmits %d, probes %d, T3-rtx expiries %d",
+		mid, at, st.FastRetransmits, st.LostRetransmits, st.TailLossProbes, st.T3RtxExpireds)
+	if len(at) < 3 || at[2].Sub(t0) > 200*time.Millisecond || st.T3RtxExpireds != 0 {
+		t.Fatalf("chunk %d sent at %v with %d T3-rtx expiries; want its third copy within 200 ms and no T3-rtx", mid, at, st.T3RtxExpireds)
+	}
+	if st.LostRetransmits != 1 {
+		t.Fatalf("%d lost retransmissions counted, want 1", st.LostRetransmits)
 	}
 }

@@ -52,6 +52,9 @@ type Result struct {
 	RTT     time.Duration
 	RTTDest int
 	HasRTT  bool
+	// LostRetransmits counts fast retransmissions it showed lost and
+	// marked again (strikeResent).
+	LostRetransmits int
 	// Dests is what it meant per destination, by the one each chunk was
 	// last sent to.
 	Dests [MaxDests]DestResult
@@ -100,6 +103,7 @@ func (q *Queue) Ack(in Ack) (Result, error) {
 	for i := range r.Dests {
 		r.Dests[i].FlightBefore = q.dests[i].flight
 	}
+	q.newest = [MaxDests]newestAcked{}
 	r.Advanced = after(in.CumTSN, q.cumAck)
 	q.ackCumulative(&r, in)
 	if r.Advanced {
@@ -107,6 +111,9 @@ func (q *Queue) Ack(in Ack) (Result, error) {
 	}
 	if in.Sack && (len(in.Gaps) > 0 || q.gapAcked > 0) {
 		q.ackGaps(&r, in)
+	}
+	if r.Acked > 0 {
+		q.strikeResent(&r)
 	}
 	// 6.2.1 D iv: the peer's window less what is still outstanding, chunks
 	// waiting for retransmission included.
@@ -217,6 +224,35 @@ func (q *Queue) strike(r *Result, htna uint32) {
 	}
 }
 
+// strikeResent counts a miss indication for each fast-retransmitted chunk
+// in flight whose retransmission left before a chunk this acknowledgement
+// newly acknowledged that went to the same destination once only, and
+// marks it for retransmission again at three. 7.2.4 step 3 fast
+// retransmits a chunk once because its miss indications count by TSN:
+// every SACK until the retransmission arrives reports it missing, so
+// more would be spurious. Counted by transmission order instead, as RFC
+// 8985's RACK does, a miss means that something sent after the
+// retransmission arrived and it did not: lost, or reordered, which three
+// such acknowledgements rule out as 7.2.4 does. Without this, a lost Fast
+// Retransmit waits for T3-rtx (RTO.Min, 1 s) while the flow goes on.
+func (q *Queue) strikeResent(r *Result) {
+	live := q.Chunks()
+	for i := range live {
+		o := &live[i]
+		n := q.newest[o.dest]
+		if o.state != inFlight || !o.fastDone || !n.ok || !after(n.sent, o.sent) {
+			continue
+		}
+		o.misses++
+		if o.misses >= fastRetransmitMisses {
+			q.mark(o)
+			r.Dests[o.dest].FastMarked = true
+			r.FastRetransmit = true
+			r.LostRetransmits++
+		}
+	}
+}
+
 // credit counts o, newly acknowledged, for the destination it was last
 // sent to.
 func (q *Queue) credit(r *Result, o *Chunk) {
@@ -224,6 +260,9 @@ func (q *Queue) credit(r *Result, o *Chunk) {
 	r.Acked += n
 	d := &r.Dests[o.dest]
 	d.Acked += n
+	if n := &q.newest[o.dest]; !o.resent && (!n.ok || after(o.sent, n.sent)) {
+		n.sent, n.ok = o.sent, true
+	}
 	if !o.resent && !o.stale {
 		if !d.Fresh || after(o.tsn, d.FreshTSN) {
 			d.FreshTSN = o.tsn

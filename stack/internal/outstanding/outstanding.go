@@ -114,6 +114,12 @@ func (c *Chunk) TimedOut() bool { return c.timedOut }
 // Resent reports that the chunk was retransmitted at least once.
 func (c *Chunk) Resent() bool { return c.resent }
 
+// newestAcked is a transmission number (Chunk.sent), if ok.
+type newestAcked struct {
+	sent uint32
+	ok   bool
+}
+
 // destCounts is what the Queue keeps per destination.
 type destCounts struct {
 	flight int // chunk bytes in flight, last sent there
@@ -140,6 +146,10 @@ type Queue struct {
 
 	// sends counts transmissions, new and repeated (Chunk.sent).
 	sends uint32
+	// newest is, per destination, the latest transmission among the
+	// chunks the acknowledgement being applied newly acknowledged that
+	// went there only (never resent): strikeResent's yardstick.
+	newest [MaxDests]newestAcked
 
 	// rtt times one chunk for a round-trip sample (6.3.1): tsn sent at
 	// sent, while on.
@@ -236,6 +246,9 @@ func (q *Queue) Resend(i, dest int) {
 	}
 	q.enterFlight(o)
 	q.resent(o)
+	if o.fastDone {
+		o.misses = 0 // from now on counted for this retransmission (strikeResent)
+	}
 }
 
 // resent stamps o as transmitted again now: Karn's rule for it and for the

@@ -43,13 +43,16 @@ func (q *Queue) Delivered(tsn uint32) bool {
 // to dest, whose latest transmission came before the one numbered seq (a
 // probe's, ProbeTail), as lost: the peer holds something sent to the same
 // destination after it and not it. It reports how many it marked; each is
-// out of the flight, so cwnd lets it go again.
+// out of the flight, so cwnd lets it go again, and is from then on judged
+// as a fast retransmission (strikeResent), not by the SACKs that report
+// its TSN missing before the new copy arrives.
 func (q *Queue) MarkSentBefore(dest int, seq uint32) int {
 	n := 0
 	live := q.Chunks()
 	for i := range live {
 		if o := &live[i]; o.state == inFlight && int(o.dest) == dest && after(seq, o.sent) {
 			q.mark(o)
+			o.fastDone = true
 			n++
 		}
 	}

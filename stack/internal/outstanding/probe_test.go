@@ -77,3 +77,61 @@ func TestMarkSentBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStrikeResent: a fast retransmission takes a miss only from an
+// acknowledgement that newly acknowledges a chunk sent after it, to the
+// same destination, never resent; at three it is marked again.
+func TestStrikeResent(t *testing.T) {
+	q := sent(0, 0, 0, 0) // 10-13
+	for i := 0; i < 3; i++ {
+		if _, err := q.Ack(sack(9, 2, 2+uint16(i))); err != nil { // 11, 12, 13 arrive
+			t.Fatal(err)
+		}
+	}
+	if got := show(q); got != "10M0 11G0 12G0 13G0" {
+		t.Fatalf("after three misses: %s", got)
+	}
+	q.Resend(0, 0)               // 10's Fast Retransmit
+	q.Add(chunk(100), 1, t0)     // 14, to another destination
+	q.Add(chunk(100), 0, t0)     // 15
+	q.Add(chunk(100), 0, t0)     // 16
+	q.Add(chunk(100), 0, t0)     // 17
+	q.Add(chunk(100), 0, t0)     // 18
+	r, _ := q.Ack(sack(9, 2, 5)) // 14: sent after 10 but elsewhere
+	if r.LostRetransmits != 0 || show(q) != "10F0r 11G0 12G0 13G0 14G1 15F0 16F0 17F0 18F0" {
+		t.Fatalf("after an ack from another destination: %s", show(q))
+	}
+	for i, want := range []string{"10F0r", "10F0r", "10M0r"} {
+		r, _ = q.Ack(sack(9, 2, 6+uint16(i))) // 15, 16, 17: sent after 10 went again
+		if got := show(q)[:len(want)]; got != want {
+			t.Fatalf("after %d later chunks acknowledged: %s", i+1, show(q))
+		}
+	}
+	if r.LostRetransmits != 1 || !r.FastRetransmit || !r.Dests[0].FastMarked {
+		t.Fatalf("result %+v, want one lost retransmission marked", r)
+	}
+	if err := q.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStrikeResentIgnoresEarlier: acknowledgements of chunks sent before
+// the retransmission, or of resent ones (either copy may have arrived),
+// strike nothing.
+func TestStrikeResentIgnoresEarlier(t *testing.T) {
+	q := sent(0, 0, 0, 0, 0, 0, 0) // 10-16
+	for i := 0; i < 3; i++ {
+		q.Ack(sack(9, 2, 2+uint16(i))) // 11-13: 10 marked
+	}
+	q.Resend(0, 0)
+	q.Mark(6) // 16, resent after 10
+	q.Resend(6, 0)
+	for _, end := range []uint16{5, 6, 7} { // 14, 15 (sent before 10's copy), 16 (resent)
+		if r, _ := q.Ack(sack(9, 2, end)); r.LostRetransmits != 0 {
+			t.Fatalf("a lost retransmission after acking up to %d", 9+end)
+		}
+	}
+	if got := show(q); got != "10F0r 11G0 12G0 13G0 14G0 15G0 16G0r" {
+		t.Fatalf("%s", got)
+	}
+}
