@@ -476,6 +476,18 @@ func (g *gw) adminGet(path string, timeout time.Duration) ([]byte, error) {
 	return body, err
 }
 
+// saveHeapProfile writes the gateway's heap profile (its admin endpoint's
+// /debug/pprof/heap, served with --pprof) to dir/file.
+func (g *gw) saveHeapProfile(b *testing.B, dir, file string) {
+	body, err := g.adminGet("/debug/pprof/heap", 30*time.Second)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, file), body, 0o644)
+	}
+	if err != nil {
+		b.Logf("heap profile %s: %v", file, err)
+	}
+}
+
 // profile takes, in the background, a CPU profile and then an execution
 // trace of the gateway during a run of secs seconds starting now, into dir
 // as edge-NAME.pprof and edge-NAME.trace; the channel closes when done.

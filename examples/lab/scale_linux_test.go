@@ -32,7 +32,10 @@ import (
 //   - each gateway's RSS growth per idle pair (goal: at most 32 KiB, the
 //     16 KiB per association of issue 13 part 3 times two associations);
 //   - each gateway's RSS at SGWL_SCALE_PAIRS pairs (default 10,000; goal
-//     under 300 MB);
+//     under 300 MB), and what the Go runtime says it holds then (heap in
+//     use, heap free but not returned, stacks, the next GC's goal); with
+//     LAB_PROFILE_DIR=DIR each gateway's heap profile at that moment too
+//     (edge-heap-N.pprof, core-heap-N.pprof);
 //   - each gateway's CPU while the pairs idle (goal under 5 % of a core:
 //     heartbeats are per-association timers on the engine's heap);
 //   - the setup rate through edge and core (goal 2,000 pairs/s) with the
@@ -89,6 +92,12 @@ func BenchmarkLabScale(b *testing.B) {
 	checkPairCount(b, edge, core, n)
 	time.Sleep(2 * time.Second)
 	fullRSS := rssOf(gws)
+	fullMem := []map[string]float64{edge.runtimeStats(), core.runtimeStats()}
+	if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" {
+		for _, g := range []*gw{edge, core} {
+			g.saveHeapProfile(b, dir, fmt.Sprintf("%s-heap-%d.pprof", g.role, n))
+		}
+	}
 
 	cpu1 := cpuOf(gws)
 	idleProf := startPerf(b, gws)
@@ -116,6 +125,16 @@ func BenchmarkLabScale(b *testing.B) {
 		return fmt.Sprintf("%.1f KiB", float64(tenthRSS[i]-idleRSS[i])/float64(first))
 	})
 	row(fmt.Sprintf("RSS at %d pairs", n), "< 300 MB", func(i int) string { return mb(fullRSS[i]) })
+	// What the RSS holds, by the runtime's account at the same moment.
+	for _, m := range []struct{ what, key string }{
+		{"  Go heap in use", "go_memstats_heap_inuse_bytes"},
+		{"  Go heap free, not returned", "go_memstats_heap_idle_bytes"},
+		{"  Go heap returned to the OS", "go_memstats_heap_released_bytes"},
+		{"  goroutine stacks", "go_memstats_stack_inuse_bytes"},
+		{"  next GC at (heap goal)", "go_memstats_next_gc_bytes"},
+	} {
+		row(m.what, "", func(i int) string { return mb(int64(fullMem[i][m.key]) / 1024) })
+	}
 	row(fmt.Sprintf("CPU idle at %d pairs (%v)", n, idle), "< 5 %", func(i int) string {
 		return fmt.Sprintf("%.2f %%", 100*idleCPU[i].Seconds()/idle.Seconds())
 	})
