@@ -271,12 +271,16 @@ func (l *lab) startGateway(role, admin string, args ...string) *gw {
 // UDP 9899, the core hands it to 198.18.2.10:port natively.
 func (l *lab) gateways(port int) (edge, core *gw) {
 	l.tb.Helper()
-	edge = l.startGateway("edge", edgeAdmin, "--log", "warn",
+	var prof []string
+	if os.Getenv("LAB_PROFILE_DIR") != "" {
+		prof = []string{"--pprof"} // a benchmark may take profiles
+	}
+	edge = l.startGateway("edge", edgeAdmin, append([]string{"--log", "warn",
 		"--listen", fmt.Sprintf("sctp://%s:%d", edgeRAN, port),
-		"--forward", fmt.Sprintf("udp://%s:9899/%d", coreWAN, port))
-	core = l.startGateway("core", coreAdmin, "--log", "warn",
+		"--forward", fmt.Sprintf("udp://%s:9899/%d", coreWAN, port)}, prof...)...)
+	core = l.startGateway("core", coreAdmin, append([]string{"--log", "warn",
 		"--listen", fmt.Sprintf("udp://%s:9899/%d", coreWAN, port),
-		"--forward", fmt.Sprintf("sctp://%s:%d", mmeAddr, port))
+		"--forward", fmt.Sprintf("sctp://%s:%d", mmeAddr, port)}, prof...)...)
 	return edge, core
 }
 

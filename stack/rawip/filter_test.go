@@ -156,12 +156,29 @@ func TestPortSet(t *testing.T) {
 	if s.has(1) || s.has(65534) {
 		t.Error("extra port")
 	}
-	s2 := s.with(5000, false).with(7, true)
-	if s2.has(5000) || !s2.has(7) || !s.has(5000) || s.has(7) {
-		t.Error("with must copy")
+	s.set(5000, false)
+	s.set(7, true)
+	s.set(7, true) // idempotent
+	s.set(8, false)
+	if s.has(5000) || !s.has(7) || s.has(8) {
+		t.Error("set did not change the right bit")
 	}
-	if got := s2.list(); !slices.Equal(got, []uint16{0, 7, 63, 64, 65535}) {
+	if got := s.list(); !slices.Equal(got, []uint16{0, 7, 63, 64, 65535}) {
 		t.Errorf("list %v", got)
+	}
+}
+
+// TestPortSetAllocations: adding and removing a port allocates nothing
+// (a gateway's dialling side changes a port per association).
+func TestPortSetAllocations(t *testing.T) {
+	s := newPortSet(nil)
+	p := uint16(0)
+	if n := testing.AllocsPerRun(1000, func() {
+		p += 7
+		s.set(p, true)
+		s.set(p, false)
+	}); n != 0 {
+		t.Fatalf("%.1f allocations per port added and removed, want 0", n)
 	}
 }
 

@@ -63,7 +63,7 @@ type Link struct {
 	closed atomic.Bool
 
 	portMu sync.Mutex // serialises port changes
-	ports  atomic.Pointer[portSet]
+	ports  portSet
 	kf     kernelFilter // what the sockets' kernel filters admit; under portMu
 
 	nReceived, nNotices, nChecksum, nFiltered, nSent, nSendErrors atomic.Uint64
@@ -108,8 +108,10 @@ func Listen(cfg Config) (*Link, error) {
 		}
 	}
 	l.src4, l.src6 = onlyAddr(l.addrs, true), onlyAddr(l.addrs, false)
-	l.ports.Store(newPortSet(cfg.Ports))
-	l.kf = coverFilter(l.ports.Load().list(), maxKernelRanges)
+	for _, p := range cfg.Ports {
+		l.ports.set(p, true)
+	}
+	l.kf = coverFilter(l.ports.list(), maxKernelRanges)
 
 	ok := false
 	defer func() {
@@ -305,7 +307,7 @@ func (l *Link) LocalAddrs() []netip.Addr {
 }
 
 // Ports returns the served ports in ascending order.
-func (l *Link) Ports() []uint16 { return l.ports.Load().list() }
+func (l *Link) Ports() []uint16 { return l.ports.list() }
 
 // AddPort starts serving port: the kernel filter and the user-space check
 // let its packets through from now on.
@@ -323,14 +325,13 @@ func (l *Link) setPort(port uint16, on bool) error {
 	if l.closed.Load() {
 		return link.ErrClosed
 	}
-	old := l.ports.Load()
-	if old.has(port) == on {
+	next := &l.ports
+	if next.has(port) == on {
 		return nil
 	}
 	// The user-space set is the authority and changes first; the kernel
 	// filter only saves the work of copying foreign packets.
-	next := old.with(port, on)
-	l.ports.Store(next)
+	next.set(port, on)
 	switch {
 	case on && l.kf.admits(port):
 		return nil // inside the cover already
@@ -340,7 +341,7 @@ func (l *Link) setPort(port uint16, on bool) error {
 	kf := coverFilter(next.list(), maxKernelRanges)
 	for _, s := range l.socks {
 		if err := attachFilter(s.fd, s.v6, kf); err != nil {
-			l.ports.Store(old)
+			next.set(port, !on)
 			for _, s2 := range l.socks {
 				attachFilter(s2.fd, s2.v6, l.kf) // best effort back to the old filter
 			}

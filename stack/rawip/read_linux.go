@@ -191,7 +191,7 @@ func (l *Link) readSock(s *sock, pkts []link.Packet) (n int, drained bool, err e
 		}
 		return n, false, nil
 	}
-	ports := l.ports.Load()
+	ports := &l.ports
 	var kept, filtered, bad uint64
 	w := n
 	for i := range got {
@@ -326,7 +326,7 @@ func (l *Link) serves(a netip.Addr) bool {
 // or a full pkts (then leaving errPending set).
 func (l *Link) readErrQueue(s *sock, pkts []link.Packet) int {
 	r := &l.r
-	ports := l.ports.Load()
+	ports := &l.ports
 	n := 0
 	var filtered uint64
 	for n < len(pkts) {
