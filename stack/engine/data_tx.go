@@ -119,6 +119,7 @@ func (a *Association) fragPoint() int {
 func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) bool {
 	forced := d.forceOne
 	d.forceOne = false
+	forcedIn := -1 // the packet (pb.sent then) the forced ones go in
 	held := a.tx() // where the retransmissions left waiting go
 	live := d.out.Chunks()
 	for i := range live {
@@ -127,7 +128,7 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 			continue
 		}
 		dst := d.paths.rtxDest(a, o)
-		if forced && pb.chunks > 0 && pb.dest() == dst && pb.room() < wire.DataHeaderSize+o.Size() {
+		if forced && forcedIn >= 0 && (pb.sent != forcedIn || pb.dest() != dst || pb.room() < wire.DataHeaderSize+o.Size()) {
 			// Only what fits one packet bypasses cwnd (7.2.4 step
 			// 3); the rest go as cwnd allows (step 5, 6.1 rule C).
 			forced = false
@@ -137,16 +138,29 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 			break
 		}
 		pb.to(dst)
+		again := o.Resent()
 		d.out.Resend(i, dst.idx)
-		if i == 0 && !d.zwp.out {
+		if i == 0 && !d.zwp.out && !again {
 			// The earliest outstanding chunk goes again: restart
-			// T3-rtx (6.1, 7.2.4 step 4).
+			// T3-rtx (6.1, 7.2.4 step 4). Only its first time: a
+			// chunk found lost again and again (tailprobe.go) must
+			// not keep T3-rtx, and with it the error counters, from
+			// ever acting.
 			d.armT3(dst, now)
 		}
 		pb.add(d.dataChunk(o))
+		if forced && forcedIn < 0 {
+			forcedIn = pb.sent
+		}
 	}
 	if d.out.Marked() > 0 {
-		d.armT3(held, now)
+		if !held.t3.running() {
+			// 6.3.2 R1: started if it is not running, never restarted
+			// here: a flush comes with every Send, and restarting
+			// T3-rtx at each kept a dead peer from ever being noticed
+			// while the application kept sending.
+			d.armT3(held, now)
+		}
 		return false
 	}
 	return true
