@@ -236,21 +236,31 @@ func (q *Queue) strike(r *Result, htna uint32) {
 // such acknowledgements rule out as 7.2.4 does. Without this, a lost Fast
 // Retransmit waits for T3-rtx (RTO.Min, 1 s) while the flow goes on.
 func (q *Queue) strikeResent(r *Result) {
+	if !q.fastOut {
+		return
+	}
+	found := false
 	live := q.Chunks()
 	for i := range live {
 		o := &live[i]
+		if o.state != inFlight || !o.fastDone {
+			continue
+		}
+		found = true
 		n := q.newest[o.dest]
-		if o.state != inFlight || !o.fastDone || !n.ok || !after(n.sent, o.sent) {
+		if o.relost >= maxRelost || !n.ok || !after(n.sent, o.sent) {
 			continue
 		}
 		o.misses++
 		if o.misses >= fastRetransmitMisses {
+			o.relost++
 			q.mark(o)
 			r.Dests[o.dest].FastMarked = true
 			r.FastRetransmit = true
 			r.LostRetransmits++
 		}
 	}
+	q.fastOut = found
 }
 
 // credit counts o, newly acknowledged, for the destination it was last

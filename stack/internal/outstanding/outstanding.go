@@ -50,6 +50,13 @@ const keepIdle = 64
 // for Fast Retransmit (7.2.4).
 const fastRetransmitMisses = 3
 
+// maxRelost bounds how often one chunk is found lost again (strikeResent,
+// MarkSentBefore) and retransmitted without T3-rtx. Beyond it T3-rtx, which
+// backs off and counts errors (6.3.3, 8.1), is its only way: a peer that
+// withholds one TSN while acknowledging the rest cannot make it go again
+// every few acknowledgements for ever.
+const maxRelost = 2
+
 type state uint8
 
 const (
@@ -69,6 +76,9 @@ type Chunk struct {
 	// once (7.2.4 step 3).
 	misses   uint8
 	fastDone bool
+	// relost counts the times strikeResent or a tail loss probe found its
+	// retransmission lost; past maxRelost only T3-rtx retransmits it.
+	relost uint8
 	// resent says it was retransmitted at least once (Karn's rule, 6.3.1
 	// C5); timedOut that T3-rtx marked it, so it goes to another
 	// destination if there is one (6.4). stale that its destination
@@ -146,6 +156,10 @@ type Queue struct {
 
 	// sends counts transmissions, new and repeated (Chunk.sent).
 	sends uint32
+	// fastOut: a fast-retransmitted chunk may be in flight; strikeResent
+	// clears it when its scan finds none, so an acknowledgement costs what
+	// it acknowledges while nothing was fast retransmitted.
+	fastOut bool
 	// newest is, per destination, the latest transmission among the
 	// chunks the acknowledgement being applied newly acknowledged that
 	// went there only (never resent): strikeResent's yardstick.
@@ -325,6 +339,9 @@ func (q *Queue) Trim() {
 }
 
 func (q *Queue) enterFlight(o *Chunk) {
+	if o.fastDone {
+		q.fastOut = true
+	}
 	n := o.Size()
 	q.flight += n
 	q.flightUser += o.UserBytes()

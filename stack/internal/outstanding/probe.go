@@ -50,9 +50,10 @@ func (q *Queue) MarkSentBefore(dest int, seq uint32) int {
 	n := 0
 	live := q.Chunks()
 	for i := range live {
-		if o := &live[i]; o.state == inFlight && int(o.dest) == dest && after(seq, o.sent) {
+		if o := &live[i]; o.state == inFlight && int(o.dest) == dest && after(seq, o.sent) && o.relost < maxRelost {
 			q.mark(o)
 			o.fastDone = true
+			o.relost++
 			n++
 		}
 	}

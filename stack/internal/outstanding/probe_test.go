@@ -1,6 +1,9 @@
 package outstanding
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestProbeTail: the probe is the highest TSN in flight to its
 // destination, whatever is gap-acknowledged, marked or sent elsewhere
@@ -133,5 +136,62 @@ func TestStrikeResentIgnoresEarlier(t *testing.T) {
 	}
 	if got := show(q); got != "10F0r 11G0 12G0 13G0 14G0 15G0 16G0r" {
 		t.Fatalf("%s", got)
+	}
+}
+
+// TestRelostBounded: a peer that never acknowledges one TSN while
+// acknowledging everything sent after it gets that chunk found lost again
+// maxRelost times at most; then only T3-rtx retransmits it.
+func TestRelostBounded(t *testing.T) {
+	q := sent(0, 0, 0, 0) // 10-13
+	for i := 0; i < 3; i++ {
+		q.Ack(sack(9, 2, 2+uint16(i))) // 10 missing: Fast Retransmit
+	}
+	lost := 0
+	end := uint16(3)
+	for round := 0; round < 10; round++ {
+		if q.Chunks()[0].Marked() {
+			q.Resend(0, 0)
+		}
+		for i := 0; i < 3; i++ {
+			q.Add(chunk(100), 0, t0)
+			end++
+			r, _ := q.Ack(sack(9, 2, end))
+			lost += r.LostRetransmits
+		}
+	}
+	if lost != maxRelost || !q.Chunks()[0].InFlight() {
+		t.Fatalf("found lost again %d times (want %d), then %s", lost, maxRelost, show(q)[:6])
+	}
+	if err := q.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkAckSteady: a cumulative ack of two chunks and two new ones,
+// with n in flight and nothing fast retransmitted: what a loss-free SACK
+// costs (strikeResent must not scan the flight then).
+func BenchmarkAckSteady(b *testing.B) {
+	for _, n := range []int{16, 256, 2048} {
+		b.Run(fmt.Sprintf("inflight=%d", n), func(b *testing.B) {
+			q := &Queue{}
+			q.Reset(10, 1<<30)
+			c := chunk(1000)
+			for range n {
+				q.Add(c, 0, t0)
+			}
+			cum := uint32(9)
+			in := Ack{ARwnd: 1 << 30, Sack: true, Now: t0}
+			b.ReportAllocs()
+			for range b.N {
+				cum += 2
+				in.CumTSN = cum
+				if _, err := q.Ack(in); err != nil {
+					b.Fatal(err)
+				}
+				q.Add(c, 0, t0)
+				q.Add(c, 0, t0)
+			}
+		})
 	}
 }
