@@ -16,7 +16,7 @@ func (d *dataState) handleSack(a *Association, c wire.RawChunk, now time.Time) {
 	if s.Unmarshal(c) != nil {
 		return
 	}
-	d.processAck(a, outstanding.Ack{CumTSN: s.CumTSNAck, ARwnd: s.ARwnd, Gaps: s.GapBlocks, Sack: true, Now: now})
+	d.processAck(a, outstanding.Ack{CumTSN: s.CumTSNAck, ARwnd: s.ARwnd, Gaps: s.GapBlocks, Sack: true, Now: now}, s.DupTSNs)
 }
 
 // handleCumAck applies the Cumulative TSN Ack of a SHUTDOWN (9.2), which
@@ -25,14 +25,15 @@ func (d *dataState) handleCumAck(a *Association, cum uint32, now time.Time) {
 	if !d.inited {
 		return
 	}
-	d.processAck(a, outstanding.Ack{CumTSN: cum, ARwnd: d.out.PeerRwnd() + uint32(d.out.Bytes()), Now: now})
+	d.processAck(a, outstanding.Ack{CumTSN: cum, ARwnd: d.out.PeerRwnd() + uint32(d.out.Bytes()), Now: now}, nil)
 }
 
 // processAck applies an acknowledgement: what the outstanding chunks make
 // of it (outstanding.Queue.Ack), then what it means for the send buffer,
 // each destination's RTO, cwnd, error counter and T3-rtx, Fast Recovery
-// (7.2.4) and the zero window probe.
-func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
+// (7.2.4) and the zero window probe. dups is the SACK's Duplicate TSNs
+// (what a tail loss probe's episode needs, tailprobe.go).
+func (d *dataState) processAck(a *Association, ack outstanding.Ack, dups []uint32) {
 	now := ack.Now
 	ack.FastRecovery = d.recovery.Active()
 	r, err := d.out.Ack(ack)
@@ -70,7 +71,7 @@ func (d *dataState) processAck(a *Association, ack outstanding.Ack) {
 		d.paths.onFastRetransmit(&r)
 		d.forceOne = true
 	}
-	d.onTailProbeAcks(a)
+	d.onTailProbeAcks(a, dups)
 	if r.Acked > 0 || r.Advanced {
 		a.errorCount = 0
 		d.clearHeard(&r)

@@ -1,6 +1,11 @@
 package engine
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/internal/outstanding"
+)
 
 // Tail loss probes (docs/design.md 6.4; RFC 8985 7, TCP's TLP, taken
 // over for SCTP; the outstanding package's probe.go says why SCTP needs
@@ -10,7 +15,9 @@ import "time"
 // again, with the I bit (RFC 7053) so the answer is not delayed. If that answer shows the probe
 // arrived and chunks sent before it did not, they are lost: they are
 // marked for retransmission and the association enters Fast Recovery as
-// for a Fast Retransmit (7.2.4; RFC 8985 7.4.2). T3-rtx keeps running
+// for a Fast Retransmit (7.2.4; RFC 8985 7.4.2); so it does when the probe
+// itself repaired the loss (the peer never reports its TSN as a
+// duplicate). T3-rtx keeps running
 // beside it, so a lost probe costs nothing T3 would not have. One probe
 // per destination is in flight at a time; an unanswered one is followed
 // by one more after twice the PTO (a receiver descheduled past the first),
@@ -26,6 +33,11 @@ const (
 	// minPTO bounds the probe timeout from below, as TCP's TLP does
 	// (10 ms): timers on the stack coalesce on that scale anyway.
 	minPTO = 10 * time.Millisecond
+	// loneSlack is added to a lone packet's PTO beyond the peer's SACK
+	// delay, for the lateness of its timer and of ours (kernel timer
+	// rounding, scheduling): a needless probe costs a duplicate chunk and
+	// an RTT sample.
+	loneSlack = 40 * time.Millisecond
 	// maxTailProbes is the most probes sent while none is answered.
 	maxTailProbes = 2
 	// peerSackDelay is the delayed-SACK time a peer may take (RFC 9260
@@ -49,6 +61,13 @@ type tailProbe struct {
 	tsn  uint32
 	seq  uint32
 	sent int
+	// episode: probes went and the cumulative ack has not yet reached
+	// high, the highest TSN sent when the latest went; dup: the peer
+	// reported the probe's TSN as a duplicate (the original had
+	// arrived); found: the probe's answer showed other chunks lost.
+	episode    bool
+	high       uint32
+	dup, found bool
 }
 
 func (t *tailProbe) reset() { *t = tailProbe{} }
@@ -65,10 +84,9 @@ func (d *dataState) pto(pa *path) time.Duration {
 	srtt := pa.rto.SRTT()
 	p := max(2*srtt, minPTO)
 	if d.out.DestFlight(pa.idx) <= pa.maxPacket() {
-		// A lone packet is acknowledged after the peer's SACK delay; the
-		// slack covers its timer's lateness, so a peer keeping to 200 ms
-		// sees no probe.
-		p = max(p, 2*srtt+peerSackDelay+minPTO)
+		// A lone packet is acknowledged after the peer's SACK delay: a
+		// peer keeping to 200 ms sees no probe.
+		p = max(p, 2*srtt+peerSackDelay+loneSlack)
 	}
 	return p
 }
@@ -125,6 +143,9 @@ func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder, now time.
 			continue
 		}
 		t.due = false
+		if !pa.usable() {
+			continue // failed since the PTO expired
+		}
 		i, seq, ok := d.out.ProbeTail(pa.idx)
 		if !ok {
 			continue
@@ -135,6 +156,10 @@ func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder, now time.
 		c.Immediate = true // RFC 7053: the answer is what the probe is for
 		pb.add(c)
 		t.out, t.tsn, t.seq = true, o.TSN(), seq
+		if !t.episode {
+			t.episode, t.dup, t.found = true, false, false
+		}
+		t.high = d.out.NextTSN() - 1
 		t.sent++
 		t.since = now
 		if t.sent < maxTailProbes {
@@ -146,28 +171,50 @@ func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder, now time.
 }
 
 // onTailProbeAcks looks, after an acknowledgement, at each destination
-// whose probe is in flight: once the peer holds the probe's TSN, what was
+// with a probe episode open. Once the peer holds the probe's TSN, what was
 // sent there before the probe and is neither acknowledged nor marked is
-// lost (RFC 8985 7.4): it is marked for retransmission, and the
-// association enters Fast Recovery if it is not in it, halving that
-// destination's cwnd once (7.2.4 step 2).
-func (d *dataState) onTailProbeAcks(a *Association) {
+// lost (RFC 8985 7.4): it is marked for retransmission. When the
+// cumulative ack reaches what was sent when the probe went, the episode
+// ends; if the peer never reported the probe's TSN as a duplicate, the
+// probe itself repaired a loss (7.4.2). Either way the association enters
+// Fast Recovery if it is not in it, halving once the cwnd of each such
+// destination (7.2.4 step 2), as a Fast Retransmit would.
+func (d *dataState) onTailProbeAcks(a *Association, dups []uint32) {
+	var lossy [outstanding.MaxDests]bool
+	react, marked := false, false
 	for _, pa := range d.paths.list {
 		t := &pa.tlp
-		if !t.out || !d.out.Delivered(t.tsn) {
+		if !t.episode {
 			continue
 		}
-		t.out, t.sent = false, 0
-		n := d.out.MarkSentBefore(pa.idx, t.seq)
-		if n == 0 {
-			continue
+		t.dup = t.dup || slices.Contains(dups, t.tsn)
+		if t.out && d.out.Delivered(t.tsn) {
+			t.out, t.sent = false, 0
+			if n := d.out.MarkSentBefore(pa.idx, t.seq); n > 0 {
+				a.host.stats.TailLossProbeLosses += uint64(n)
+				t.found, marked = true, true
+			}
 		}
-		a.host.stats.TailLossProbeLosses += uint64(n)
-		if d.recovery.Enter(d.out.NextTSN()-1) && pa.cc != nil {
+		if !serialAfter(t.high, d.out.CumAck()) {
+			// The episode is over: what was sent by the probe's time is
+			// acknowledged.
+			if !t.dup || t.found {
+				lossy[pa.idx], react = true, true
+			}
+			t.episode, t.found, t.dup = false, false, false
+		} else if t.found {
+			lossy[pa.idx], react = true, true
+		}
+	}
+	if !react || !d.recovery.Enter(d.out.NextTSN()-1) {
+		return
+	}
+	for _, pa := range d.paths.list {
+		if lossy[pa.idx] && pa.cc != nil {
 			pa.cc.OnFastRetransmit()
 		}
-		d.forceOne = true
 	}
+	d.forceOne = marked
 }
 
 // stopTailProbe ends the destination's probing: T3-rtx expired there, or

@@ -159,16 +159,22 @@ func TestTailProbeAfterLostFastRetransmit(t *testing.T) {
 
 // TestTailProbeLonePacket: a lone message lost (signalling: a request,
 // nothing behind it) goes again after 2 SRTT plus the peer's SACK delay
-// (200 ms) and a little slack, not after RTO.Min. The probe is the lone
-// chunk itself; nothing else was lost.
+// (200 ms) and 40 ms of slack, not after RTO.Min. The probe is the lone
+// chunk itself; nothing else was lost, but the probe repaired a loss (the
+// peer reports no duplicate), so cwnd is halved as for a Fast Retransmit
+// (RFC 8985 7.4.2).
 func TestTailProbeLonePacket(t *testing.T) {
 	tl := newTailLab(t, 73, engine.Config{NoDelay: true}, func(off uint32, nth int) bool { return nth == 0 })
 	took := tl.deliver(t, 1)
 	st := tl.cn.Host.Stats()
 	srtt := tl.a.Status().Primary.SRTT
-	want := 2*srtt + 210*time.Millisecond
+	want := 2*srtt + 240*time.Millisecond
 	if took < want || took > want+2*srtt+10*time.Millisecond || st.T3RtxExpireds != 0 {
-		t.Fatalf("lost lone message delivered after %v (SRTT %v), %d T3-rtx; want 2 SRTT + 210 ms + one way", took, srtt, st.T3RtxExpireds)
+		t.Fatalf("lost lone message delivered after %v (SRTT %v), %d T3-rtx; want 2 SRTT + 240 ms + one way", took, srtt, st.T3RtxExpireds)
+	}
+	tl.net.RunFor(50 * time.Millisecond) // the SACK of the probe
+	if p := tl.a.Status().Primary; p.Ssthresh >= 1<<20 {
+		t.Fatalf("ssthresh %d after a loss the probe repaired: no congestion response", p.Ssthresh)
 	}
 	if st.TailLossProbes != 1 || st.TailLossProbeLosses != 0 {
 		t.Fatalf("%d probes finding %d losses, want one finding none", st.TailLossProbes, st.TailLossProbeLosses)
@@ -247,4 +253,54 @@ func TestLostFastRetransmitMidFlow(t *testing.T) {
 	if st.LostRetransmits != 1 {
 		t.Fatalf("%d lost retransmissions counted, want 1", st.LostRetransmits)
 	}
+}
+
+// TestTailProbeCongestionResponse: a probe that repairs a loss counts as
+// one (RFC 8985 7.4.2): bursts whose last packet is lost bring ssthresh
+// down as mid-burst losses do. A needless probe, whose original had
+// arrived (the peer delays its SACK 500 ms, past what the PTO allows for),
+// is reported back as a duplicate and lowers nothing.
+func TestTailProbeCongestionResponse(t *testing.T) {
+	const burst, rounds = 10, 20
+	for _, tc := range []struct {
+		name string
+		drop func(off uint32, nth int) bool
+	}{
+		{"mid-burst loss", func(off uint32, nth int) bool { return off%burst == 3 && nth == 0 }},
+		{"tail loss", func(off uint32, nth int) bool { return off%burst == burst-1 && nth == 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := newTailLab(t, 91, engine.Config{NoDelay: true}, tc.drop)
+			ss0 := tl.a.Status().Primary.Ssthresh
+			for i := 0; i < rounds; i++ {
+				tl.deliver(t, burst)
+				tl.net.RunFor(50 * time.Millisecond)
+			}
+			if p := tl.a.Status().Primary; p.Ssthresh >= ss0 {
+				t.Fatalf("%d bursts each lost a packet and ssthresh stayed %d", rounds, p.Ssthresh)
+			}
+		})
+	}
+	t.Run("needless probe", func(t *testing.T) {
+		l := newLab(t, 92, link.Native, engine.Config{DelayedAck: engine.DelayedAck{Delay: 500 * time.Millisecond}})
+		l.cn.Imp.Delay, l.sn.Imp.Delay = 5*time.Millisecond, 5*time.Millisecond
+		a, _ := l.up(engine.Config{NoDelay: true})
+		for i := 0; i < 5; i++ { // SRTT from two-packet flights
+			a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
+			a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
+			l.net.RunFor(100 * time.Millisecond)
+		}
+		ss0 := a.Status().Primary.Ssthresh
+		for i := 0; i < 5; i++ { // lone messages: each SACK comes after 500 ms
+			a.Send(l.net.Now(), make([]byte, 100), engine.SndInfo{})
+			l.net.RunFor(time.Second)
+		}
+		st := l.cn.Host.Stats()
+		if st.TailLossProbes == 0 {
+			t.Fatal("no probe: the scenario did not happen")
+		}
+		if p := a.Status().Primary; p.Ssthresh != ss0 {
+			t.Fatalf("%d needless probes (duplicates at the peer) brought ssthresh from %d to %d", st.TailLossProbes, ss0, p.Ssthresh)
+		}
+	})
 }
