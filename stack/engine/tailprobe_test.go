@@ -304,3 +304,28 @@ func TestTailProbeCongestionResponse(t *testing.T) {
 		}
 	})
 }
+
+// TestWithheldTSNLeftToT3: one TSN never arrives while everything after it
+// does (a black-holed chunk, or a peer withholding it). It is fast
+// retransmitted, found lost again at most twice, and then left to T3-rtx,
+// which backs off and counts errors: without the bound it went every three
+// SACKs, and restarting T3-rtx with each of those kept T3-rtx from ever
+// expiring.
+func TestWithheldTSNLeftToT3(t *testing.T) {
+	const x = 20
+	tl := newTailLab(t, 77, engine.Config{NoDelay: true}, func(off uint32, nth int) bool { return off == x })
+	for i := 0; i < 60; i++ { // 300 messages over 600 ms
+		tl.send(t, 5)
+		tl.net.RunFor(10 * time.Millisecond)
+	}
+	tl.net.RunFor(4 * time.Second)
+	st := tl.cn.Host.Stats()
+	t.Logf("chunk %d sent %d times; lost retransmissions %d, probes %d, T3-rtx expiries %d",
+		x, tl.sends[x], st.LostRetransmits, st.TailLossProbes, st.T3RtxExpireds)
+	if st.T3RtxExpireds == 0 {
+		t.Fatalf("T3-rtx never expired in %d sends of the withheld chunk", tl.sends[x])
+	}
+	if max := 1 + 1 + 2 + int(st.TailLossProbes+st.T3RtxExpireds); tl.sends[x] > max {
+		t.Fatalf("withheld chunk sent %d times, want at most %d (original, Fast Retransmit, two found lost, one per probe and per T3-rtx)", tl.sends[x], max)
+	}
+}
