@@ -102,6 +102,7 @@ func (d *dataState) onTimeout(a *Association, now time.Time) {
 func (d *dataState) onT3(a *Association, pa *path, now time.Time) {
 	pa.t3.stop()
 	pa.stopTailProbe()
+	pa.tlp.episode = false // T3-rtx is the response to what it covered
 	a.host.stats.T3RtxExpireds++
 	if d.out.DestCount(pa.idx) == 0 || !d.inited {
 		return

@@ -155,6 +155,14 @@ func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder, now time.
 		c := d.dataChunk(o)
 		c.Immediate = true // RFC 7053: the answer is what the probe is for
 		pb.add(c)
+		if t.episode && !t.dup && !t.found && !serialAfter(t.high, d.out.CumAck()) {
+			// The previous probe's episode was acknowledged in full a PTO
+			// ago and no duplicate report came: it repaired a loss.
+			if d.recovery.Enter(d.out.NextTSN()-1) && pa.cc != nil {
+				pa.cc.OnFastRetransmit()
+			}
+			t.episode = false
+		}
 		t.out, t.tsn, t.seq = true, o.TSN(), seq
 		if !t.episode {
 			t.episode, t.dup, t.found = true, false, false
@@ -182,6 +190,7 @@ func (d *dataState) flushTailProbes(a *Association, pb *packetBuilder, now time.
 func (d *dataState) onTailProbeAcks(a *Association, dups []uint32) {
 	var lossy [outstanding.MaxDests]bool
 	react, marked := false, false
+	cum := d.out.CumAck()
 	for _, pa := range d.paths.list {
 		t := &pa.tlp
 		if !t.episode {
@@ -192,18 +201,23 @@ func (d *dataState) onTailProbeAcks(a *Association, dups []uint32) {
 			t.out, t.sent = false, 0
 			if n := d.out.MarkSentBefore(pa.idx, t.seq); n > 0 {
 				a.host.stats.TailLossProbeLosses += uint64(n)
+				// The response is taken now, once for the episode.
 				t.found, marked = true, true
-			}
-		}
-		if !serialAfter(t.high, d.out.CumAck()) {
-			// The episode is over: what was sent by the probe's time is
-			// acknowledged.
-			if !t.dup || t.found {
 				lossy[pa.idx], react = true, true
 			}
-			t.episode, t.found, t.dup = false, false, false
-		} else if t.found {
+		}
+		switch {
+		case t.dup || t.found:
+			if !serialAfter(t.high, cum) {
+				t.episode, t.found, t.dup = false, false, false
+			}
+		case serialAfter(cum, t.high):
+			// Something sent after the probe is acknowledged and the
+			// peer never reported the probe as a duplicate: it repaired
+			// a loss. Not at cum == high: that SACK may have crossed the
+			// probe, whose answer, with the duplicate, is still to come.
 			lossy[pa.idx], react = true, true
+			t.episode = false
 		}
 	}
 	if !react || !d.recovery.Enter(d.out.NextTSN()-1) {
@@ -214,14 +228,18 @@ func (d *dataState) onTailProbeAcks(a *Association, dups []uint32) {
 			pa.cc.OnFastRetransmit()
 		}
 	}
-	d.forceOne = marked
+	d.forceOne = d.forceOne || marked
 }
 
 // stopTailProbe ends the destination's probing: T3-rtx expired there, or
 // nothing is outstanding there any more.
 func (pa *path) stopTailProbe() {
-	if pa.tlp.timer.running() || pa.tlp.out || pa.tlp.due {
-		pa.tlp.reset()
+	if t := &pa.tlp; t.timer.running() || t.out || t.due {
+		// The episode outlives the probing: its end is judged by
+		// acknowledgements still to come.
+		ep, high, tsn, dup, found := t.episode, t.high, t.tsn, t.dup, t.found
+		t.reset()
+		t.episode, t.high, t.tsn, t.dup, t.found = ep, high, tsn, dup, found
 		pa.rearm()
 	}
 }

@@ -172,7 +172,11 @@ func TestTailProbeLonePacket(t *testing.T) {
 	if took < want || took > want+2*srtt+10*time.Millisecond || st.T3RtxExpireds != 0 {
 		t.Fatalf("lost lone message delivered after %v (SRTT %v), %d T3-rtx; want 2 SRTT + 240 ms + one way", took, srtt, st.T3RtxExpireds)
 	}
-	tl.net.RunFor(50 * time.Millisecond) // the SACK of the probe
+	// The probe's answer carried no duplicate report; the next message's
+	// acknowledgement, beyond the episode, settles it as a repaired loss.
+	tl.net.RunFor(50 * time.Millisecond)
+	tl.deliver(t, 1)
+	tl.net.RunFor(300 * time.Millisecond)
 	if p := tl.a.Status().Primary; p.Ssthresh >= 1<<20 {
 		t.Fatalf("ssthresh %d after a loss the probe repaired: no congestion response", p.Ssthresh)
 	}

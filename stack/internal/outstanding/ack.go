@@ -243,12 +243,12 @@ func (q *Queue) strikeResent(r *Result) {
 	live := q.Chunks()
 	for i := range live {
 		o := &live[i]
-		if o.state != inFlight || !o.fastDone {
+		if o.state != inFlight || !o.fastDone || o.relost >= maxRelost {
 			continue
 		}
 		found = true
 		n := q.newest[o.dest]
-		if o.relost >= maxRelost || !n.ok || !after(n.sent, o.sent) {
+		if !n.ok || !after(n.sent, o.sent) {
 			continue
 		}
 		o.misses++

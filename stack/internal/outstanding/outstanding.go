@@ -396,6 +396,9 @@ func (q *Queue) dropAcked(n int) {
 func (q *Queue) Verify() error {
 	var want Queue
 	for _, o := range q.Chunks() {
+		if o.state == inFlight && o.fastDone && o.relost < maxRelost && !q.fastOut {
+			return fmt.Errorf("TSN %d, fast retransmitted and in flight, with fastOut unset", o.tsn)
+		}
 		want.dests[o.dest].count++
 		want.bytes += o.UserBytes()
 		switch o.state {
