@@ -128,7 +128,7 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 			continue
 		}
 		dst := d.paths.rtxDest(a, o)
-		if forced && forcedIn >= 0 && (pb.sent != forcedIn || pb.dest() != dst || pb.room() < wire.DataHeaderSize+o.Size()) {
+		if forced && forcedIn >= 0 && (pb.sent != forcedIn || pb.dest() != dst || pb.room() < o.Size()) {
 			// Only what fits one packet bypasses cwnd (7.2.4 step
 			// 3); the rest go as cwnd allows (step 5, 6.1 rule C).
 			forced = false
@@ -149,6 +149,9 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 			d.armT3(dst, now)
 		}
 		pb.add(d.dataChunk(o))
+		if !dst.t3.running() {
+			d.armT3(dst, now) // 6.3.2 R1, for every destination sent to
+		}
 		if forced && forcedIn < 0 {
 			forcedIn = pb.sent
 		}
