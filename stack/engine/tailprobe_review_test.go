@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/engine"
-	"github.com/sctpgw/sctpgw/stack/link"
 )
 
 // TestTailProbeFoundLossHalvesOnce: a probe whose answer shows two chunks
@@ -115,14 +114,7 @@ func TestTailProbeEpisodeEndsAtT3(t *testing.T) {
 func TestTailProbeCrossingSackNoResponse(t *testing.T) {
 	crossed := 0
 	for d := 240; d < 280; d += 2 {
-		l := newLab(t, 93, link.Native, engine.Config{DelayedAck: engine.DelayedAck{Delay: time.Duration(d) * time.Millisecond}})
-		l.cn.Imp.Delay, l.sn.Imp.Delay = 5*time.Millisecond, 5*time.Millisecond
-		a, _ := l.up(engine.Config{NoDelay: true})
-		for i := 0; i < 5; i++ { // SRTT from two-packet flights
-			a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
-			a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
-			l.net.RunFor(100 * time.Millisecond)
-		}
+		l, a := slowSackLab(t, 93, time.Duration(d)*time.Millisecond)
 		ss0 := a.Status().Primary.Ssthresh
 		for i := 0; i < 2; i++ { // the second settles what the first's probe meant
 			a.Send(l.net.Now(), make([]byte, 100), engine.SndInfo{})

@@ -286,14 +286,7 @@ func TestTailProbeCongestionResponse(t *testing.T) {
 		})
 	}
 	t.Run("needless probe", func(t *testing.T) {
-		l := newLab(t, 92, link.Native, engine.Config{DelayedAck: engine.DelayedAck{Delay: 500 * time.Millisecond}})
-		l.cn.Imp.Delay, l.sn.Imp.Delay = 5*time.Millisecond, 5*time.Millisecond
-		a, _ := l.up(engine.Config{NoDelay: true})
-		for i := 0; i < 5; i++ { // SRTT from two-packet flights
-			a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
-			a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
-			l.net.RunFor(100 * time.Millisecond)
-		}
+		l, a := slowSackLab(t, 92, 500*time.Millisecond)
 		ss0 := a.Status().Primary.Ssthresh
 		for i := 0; i < 5; i++ { // lone messages: each SACK comes after 500 ms
 			a.Send(l.net.Now(), make([]byte, 100), engine.SndInfo{})
@@ -332,4 +325,20 @@ func TestWithheldTSNLeftToT3(t *testing.T) {
 	if max := 1 + 1 + 2 + int(st.TailLossProbes+st.T3RtxExpireds); tl.sends[x] > max {
 		t.Fatalf("withheld chunk sent %d times, want at most %d (original, Fast Retransmit, two found lost, one per probe and per T3-rtx)", tl.sends[x], max)
 	}
+}
+
+// slowSackLab is a client and a server 10 ms apart whose server delays its
+// SACKs by delay, after five two-packet flights (acknowledged at once) have
+// given the client an SRTT of the network's.
+func slowSackLab(t *testing.T, seed uint64, delay time.Duration) (*lab, *engine.Association) {
+	t.Helper()
+	l := newLab(t, seed, link.Native, engine.Config{DelayedAck: engine.DelayedAck{Delay: delay}})
+	l.cn.Imp.Delay, l.sn.Imp.Delay = 5*time.Millisecond, 5*time.Millisecond
+	a, _ := l.up(engine.Config{NoDelay: true})
+	for i := 0; i < 5; i++ {
+		a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
+		a.Send(l.net.Now(), make([]byte, 1000), engine.SndInfo{})
+		l.net.RunFor(100 * time.Millisecond)
+	}
+	return l, a
 }

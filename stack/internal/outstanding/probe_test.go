@@ -143,11 +143,24 @@ func TestStrikeResentIgnoresEarlier(t *testing.T) {
 // acknowledging everything sent after it gets that chunk found lost again
 // maxRelost times at most; then only T3-rtx retransmits it.
 func TestRelostBounded(t *testing.T) {
-	q := sent(0, 0, 0, 0) // 10-13
+	q, lost := withheldFirst()
+	if lost != maxRelost || !q.Chunks()[0].InFlight() {
+		t.Fatalf("found lost again %d times (want %d), then %s", lost, maxRelost, show(q)[:6])
+	}
+	if err := q.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withheldFirst is a queue whose first chunk, TSN 10, the peer never
+// acknowledges while it acknowledges every chunk sent after it: ten rounds
+// of resending it if marked and three new chunks, each acknowledged. It
+// returns how often the chunk was found lost again.
+func withheldFirst() (q *Queue, lost int) {
+	q = sent(0, 0, 0, 0) // 10-13
 	for i := 0; i < 3; i++ {
 		q.Ack(sack(9, 2, 2+uint16(i))) // 10 missing: Fast Retransmit
 	}
-	lost := 0
 	end := uint16(3)
 	for round := 0; round < 10; round++ {
 		if q.Chunks()[0].Marked() {
@@ -160,12 +173,7 @@ func TestRelostBounded(t *testing.T) {
 			lost += r.LostRetransmits
 		}
 	}
-	if lost != maxRelost || !q.Chunks()[0].InFlight() {
-		t.Fatalf("found lost again %d times (want %d), then %s", lost, maxRelost, show(q)[:6])
-	}
-	if err := q.Verify(); err != nil {
-		t.Fatal(err)
-	}
+	return q, lost
 }
 
 // BenchmarkAckSteady: a cumulative ack of two chunks and two new ones,

@@ -8,21 +8,7 @@ import "testing"
 // withheld TSN of TestWithheldTSNLeftToT3 stays for Association.Max.Retrans
 // backed-off T3-rtx expiries, minutes).
 func TestFastOutClearedPastRelost(t *testing.T) {
-	q := sent(0, 0, 0, 0) // 10-13
-	for i := 0; i < 3; i++ {
-		q.Ack(sack(9, 2, 2+uint16(i))) // 10 missing: Fast Retransmit
-	}
-	end := uint16(3)
-	for round := 0; round < 10; round++ {
-		if q.Chunks()[0].Marked() {
-			q.Resend(0, 0)
-		}
-		for i := 0; i < 3; i++ {
-			q.Add(chunk(100), 0, t0)
-			end++
-			q.Ack(sack(9, 2, end))
-		}
-	}
+	q, _ := withheldFirst()
 	if o := q.Chunks()[0]; !o.InFlight() || o.relost != maxRelost {
 		t.Fatalf("scenario: %s, relost %d", show(q)[:6], o.relost)
 	}
