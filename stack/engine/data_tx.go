@@ -138,7 +138,7 @@ func (d *dataState) flushRtx(a *Association, pb *packetBuilder, now time.Time) b
 			break
 		}
 		pb.to(dst)
-		again := o.Resent()
+		again := o.Remarked()
 		d.out.Resend(i, dst.idx)
 		if i == 0 && !d.zwp.out && !again {
 			// The earliest outstanding chunk goes again: restart

@@ -79,6 +79,9 @@ type Chunk struct {
 	// relost counts the times strikeResent or a tail loss probe found its
 	// retransmission lost; past maxRelost only T3-rtx retransmits it.
 	relost uint8
+	// remarked says it was marked and resent at least once (Resend), not
+	// only sent again as a tail loss probe.
+	remarked bool
 	// resent says it was retransmitted at least once (Karn's rule, 6.3.1
 	// C5); timedOut that T3-rtx marked it, so it goes to another
 	// destination if there is one (6.4). stale that its destination
@@ -123,6 +126,11 @@ func (c *Chunk) TimedOut() bool { return c.timedOut }
 
 // Resent reports that the chunk was retransmitted at least once.
 func (c *Chunk) Resent() bool { return c.resent }
+
+// Remarked reports that it was marked for retransmission and resent at
+// least once: a tail loss probe, which sends it again without marking it,
+// does not count (7.2.4 step 4 restarts T3-rtx on the first).
+func (c *Chunk) Remarked() bool { return c.remarked }
 
 // newestAcked is a transmission number (Chunk.sent), if ok.
 type newestAcked struct {
@@ -260,6 +268,7 @@ func (q *Queue) Resend(i, dest int) {
 	}
 	q.enterFlight(o)
 	q.resent(o)
+	o.remarked = true
 	if o.fastDone {
 		o.misses = 0 // from now on counted for this retransmission (strikeResent)
 	}

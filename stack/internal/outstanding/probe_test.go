@@ -22,6 +22,13 @@ func TestProbeTail(t *testing.T) {
 	if got := show(q); got != "10F0 11F0 12F0r 13F1 14M0 15G0" || q.Flight() != flight {
 		t.Fatalf("after the probe: %s, flight %d (was %d)", got, q.Flight(), flight)
 	}
+	if p := &q.Chunks()[i]; !p.Resent() || p.Remarked() {
+		t.Fatalf("the probed chunk: resent %v, remarked %v; want resent only (Karn's rule, not 7.2.4 step 4)", p.Resent(), p.Remarked())
+	}
+	q.Resend(4, 0)
+	if p := &q.Chunks()[4]; !p.Remarked() {
+		t.Fatal("a chunk marked and resent is not remarked")
+	}
 	if _, _, ok := q.ProbeTail(2); ok {
 		t.Fatal("a probe to a destination with nothing in flight")
 	}
