@@ -204,7 +204,7 @@ func (g *Gateway) openLinks(p *Plan, o Options, linkLog *slog.Logger) ([]link.Li
 		if g.dtls == nil {
 			listen, peers := p.dtlsCredentials()
 			dl, err := dtlslink.New(dtlslink.Config{Net: o.DTLSNet, Listen: p.DTLS, Credentials: listen, Peers: peers,
-				Logger: linkLog, PionLogger: logs.Pion(linkLog), Clock: dtlsClockOf(o.Clock)})
+				Logger: linkLog, PionLogger: logs.Pion(linkLog), Clock: o.Clock})
 			if err != nil {
 				return nil, idx, fmt.Errorf("gateway: DTLS link: %w", err)
 			}

@@ -1,19 +1,17 @@
 package stack
 
-import "time"
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/internal/clock"
+)
 
 // Clock is the runtime's source of time and timers; tests inject their own.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
+// The links take the same one (internal/clock).
+type Clock = clock.Clock
 
 // Timer is the part of *time.Timer the runtime uses.
-type Timer interface {
-	C() <-chan time.Time
-	Reset(d time.Duration)
-	Stop()
-}
+type Timer = clock.Timer
 
 // TimerAt is implemented by a Timer that can be armed for an absolute
 // time. The runtime arms its timer for the next deadline with it when it
@@ -26,14 +24,4 @@ type TimerAt interface {
 }
 
 // SystemClock is the real clock.
-type SystemClock struct{}
-
-func (SystemClock) Now() time.Time { return time.Now() }
-
-func (SystemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
-
-type sysTimer struct{ t *time.Timer }
-
-func (s sysTimer) C() <-chan time.Time   { return s.t.C }
-func (s sysTimer) Reset(d time.Duration) { s.t.Reset(d) }
-func (s sysTimer) Stop()                 { s.t.Stop() }
+type SystemClock = clock.System
