@@ -19,9 +19,10 @@ import (
 const (
 	// rxOOBSize holds the control messages of one received datagram: an
 	// IPV6_PKTINFO and, for IPv4 peers of a dual-stack socket, an
-	// IP_PKTINFO (40 + 32 bytes on 64-bit systems), with room to spare.
-	// A multiple of 8 keeps every slot aligned for a cmsghdr.
-	rxOOBSize = 128
+	// IP_PKTINFO (40 + 32 bytes on 64-bit systems), UDP_GRO's segment
+	// size (24) and SCM_TIMESTAMPNS (32), with room to spare. A multiple
+	// of 8 keeps every slot aligned for a cmsghdr.
+	rxOOBSize = 160
 	// txOOBSize holds one IP_PKTINFO or IPV6_PKTINFO.
 	txOOBSize = 64
 	// errOOBSize holds an error queue entry's control messages: the
@@ -164,6 +165,8 @@ func (b *batchIO) setup(fd int, log *slog.Logger) error {
 		bestEffort(log, "IP_RECVERR", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1))
 		bestEffort(log, "IP_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE))
 	}
+	// The kernel's receive time of each datagram (link.Packet.Arrived).
+	bestEffort(log, "SO_TIMESTAMPNS", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
 	return nil
 }
 

@@ -132,6 +132,7 @@ func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 		p.Buf = p.Buf[:h.Len]
 		p.Path = link.Path{Local: local, Remote: remote, RemotePort: port}
 		p.Notice, p.MTU = link.NoticeNone, 0
+		p.Arrived = arrivalTime(oob)
 		m++
 	}
 	if coalesced {

@@ -66,9 +66,10 @@ func segments(n, seg int) int {
 // carried is one coalesced datagram (or a plain one behind it) kept for the
 // next ReadBatch: its bytes in carry.buf[off:off+n], cut every seg.
 type carried struct {
-	path   link.Path
-	off, n int
-	seg    int
+	path    link.Path
+	off, n  int
+	seg     int
+	arrived int64
 }
 
 // carry holds what a batch had no slot for, in arrival order.
@@ -81,8 +82,8 @@ type carry struct {
 
 func (c *carry) pending() bool { return c.next < len(c.msgs) }
 
-func (c *carry) add(p link.Path, data []byte, seg int) {
-	c.msgs = append(c.msgs, carried{path: p, off: len(c.buf), n: len(data), seg: seg})
+func (c *carry) add(p link.Path, data []byte, seg int, arrived int64) {
+	c.msgs = append(c.msgs, carried{path: p, off: len(c.buf), n: len(data), seg: seg, arrived: arrived})
 	c.buf = append(c.buf, data...)
 }
 
@@ -107,7 +108,7 @@ func (c *carry) deliver(pkts []link.Packet, st *counters) int {
 			continue
 		}
 		p.Buf = append(p.Buf[:0], data...)
-		p.Path, p.Notice, p.MTU = cm.path, link.NoticeNone, 0
+		p.Path, p.Notice, p.MTU, p.Arrived = cm.path, link.NoticeNone, 0, cm.arrived
 		m++
 	}
 	if !c.pending() {
@@ -142,7 +143,7 @@ func (b *batchIO) expand(pkts []link.Packet, m int, segs []int) int {
 	}
 	c := &b.rx.carry
 	for i := cut; i < m; i++ {
-		c.add(pkts[i].Path, pkts[i].Buf, segs[i])
+		c.add(pkts[i].Path, pkts[i].Buf, segs[i], pkts[i].Arrived)
 	}
 	pos := total
 	for i := cut - 1; i >= 0; i-- {
@@ -158,6 +159,7 @@ func (b *batchIO) expand(pkts []link.Packet, m int, segs []int) int {
 			seg := src[s*seg : min((s+1)*seg, n)]
 			d.Buf = append(d.Buf[:0], seg...)
 			d.Path, d.Notice, d.MTU = pkts[start].Path, link.NoticeNone, 0
+			d.Arrived = pkts[start].Arrived
 		}
 		if k > 1 {
 			pkts[start].Buf = src[:seg]

@@ -39,7 +39,8 @@ func TestLoopbackGRO(t *testing.T) {
 }
 
 // TestGROOneSlot: a reader taking one packet per call gets every packet of
-// a coalesced datagram in order, then what followed it.
+// a coalesced datagram in order, then what followed it, each with the
+// kernel's receive time of its datagram, the carried ones too.
 func TestGROOneSlot(t *testing.T) {
 	a, b, _ := groPair(t)
 	to := link.Path{Remote: lo4, RemotePort: b.LocalPort()}
@@ -51,8 +52,10 @@ func TestGROOneSlot(t *testing.T) {
 		}
 		out = append(out, link.Packet{Path: to, Buf: dataPacket(nil, a.LocalPort(), 5000, uint32(i), size)})
 	}
+	before := time.Now().UnixNano()
 	writeAll(t, a, out)
 	time.Sleep(50 * time.Millisecond) // all queued: coalesced on arrival
+	after := time.Now().UnixNano()
 	in := buffers(1)
 	for i := range out {
 		in[0].Buf = in[0].Buf[:cap(in[0].Buf)]
@@ -69,6 +72,9 @@ func TestGROOneSlot(t *testing.T) {
 		}
 		if in[0].Path.Remote != lo4 || in[0].Path.RemotePort != a.LocalPort() {
 			t.Fatalf("read %d: path %v", i, in[0].Path)
+		}
+		if at := in[0].Arrived; at < before || at > after {
+			t.Fatalf("read %d: arrived %d, want between %d and %d", i, at, before, after)
 		}
 	}
 	if st := b.Stats(); st.RxGRO < 20 || st.RxPackets != uint64(len(out)) {

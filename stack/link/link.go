@@ -118,6 +118,12 @@ type Packet struct {
 	Fragment bool
 	// Err is why the link went down with NoticeDown; nil otherwise.
 	Err error
+	// Arrived, on a received packet, is when the kernel took it in
+	// (SO_TIMESTAMPNS: CLOCK_REALTIME, in nanoseconds since the Unix
+	// epoch); zero when the link cannot tell. The stack counts how long
+	// packets waited before it read them (Stack.Delays): a gateway short
+	// of CPU shows there first.
+	Arrived int64
 }
 
 // ChecksumVerifier is implemented by a link that checks the CRC32c of every

@@ -212,6 +212,8 @@ func (l *Link) openSock(v6 bool, cfg Config) (*sock, error) {
 			{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO, "IPV6_MTU_DISCOVER"},
 		}
 	}
+	// The kernel's receive time of each packet (link.Packet.Arrived).
+	opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS"})
 	if cfg.Mark != 0 {
 		opts = append(opts, opt{unix.SOL_SOCKET, unix.SO_MARK, int(cfg.Mark), "SO_MARK"})
 	}

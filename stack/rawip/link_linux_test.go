@@ -44,8 +44,14 @@ func TestExchange(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := dataPacket(c.src, c.dst, 0xabcdef01, 7, []byte(c.name))
+			before := time.Now().UnixNano()
 			send(t, c.from, c.path, want)
 			got := readOne(t, c.to)
+			after := time.Now().UnixNano()
+			// The kernel's receive time lies between the send and the read.
+			if got.Arrived < before || got.Arrived > after {
+				t.Errorf("Arrived %d, want between %d and %d", got.Arrived, before, after)
+			}
 			if !bytes.Equal(got.Buf, want) {
 				t.Fatalf("received\n%x\nwant\n%x", got.Buf, want)
 			}

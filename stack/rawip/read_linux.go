@@ -301,7 +301,8 @@ func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *por
 		}
 		l.nUnchecked.Add(1)
 	}
-	*p = link.Packet{Path: link.Path{Local: dst, Remote: src}, Buf: pkt}
+	*p = link.Packet{Path: link.Path{Local: dst, Remote: src}, Buf: pkt,
+		Arrived: arrivalTime(l.r.oob[i][:l.r.hdrs[i].Hdr.Controllen])}
 	return keep
 }
 

@@ -21,8 +21,10 @@ var (
 )
 
 const (
-	// oobRead holds the IPV6_PKTINFO of a received packet with room to spare.
-	oobRead = 64
+	// oobRead holds a received packet's IP_PKTINFO or IPV6_PKTINFO (32 or
+	// 40 bytes on 64-bit systems) and its SCM_TIMESTAMPNS (32), with room
+	// to spare.
+	oobRead = 128
 	// oobErr holds IP(V6)_RECVERR and IP(V6)_PKTINFO from the error queue.
 	oobErr = 256
 	// oobWrite holds one IP_PKTINFO or IPV6_PKTINFO.
@@ -92,6 +94,25 @@ func nextCmsg(b []byte) (cmsg, []byte, bool) {
 		adv = len(b)
 	}
 	return c, b[adv:], true
+}
+
+// arrivalTime is the time in a received packet's SCM_TIMESTAMPNS control
+// message (SO_TIMESTAMPNS: a struct timespec of CLOCK_REALTIME) in
+// nanoseconds since the Unix epoch, or zero without one. Only the 64-bit
+// timespec is read: on 32-bit systems packets come without a time.
+func arrivalTime(oob []byte) int64 {
+	for {
+		c, rest, ok := nextCmsg(oob)
+		if !ok {
+			return 0
+		}
+		if c.level == unix.SOL_SOCKET && c.typ == unix.SCM_TIMESTAMPNS && len(c.data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(c.data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(c.data[8:16]))
+			return sec*1e9 + nsec
+		}
+		oob = rest
+	}
 }
 
 // putCmsg writes a control message header for dataLen bytes of data at the
