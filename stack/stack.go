@@ -106,6 +106,8 @@ type Stack struct {
 	wg    sync.WaitGroup
 	// discards logs the engine's drops, rate-limited.
 	discards discardLog
+	// delays per link (Delays).
+	delays []LinkDelays
 }
 
 // ErrClosed is returned by calls on a closed Stack or association.
@@ -145,7 +147,8 @@ func New(cfg Config) (*Stack, error) {
 	s := &Stack{
 		cfg: cfg, clock: cfg.Clock, log: lf.NewLogger("sctp"),
 		links: cfg.Links, out: make([][]link.Packet, len(cfg.Links)),
-		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		delays: make([]LinkDelays, len(cfg.Links)),
+		kick:   make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	s.discards.log = s.log
 	s.host = engine.NewHost(engine.HostConfig{Links: infos, Rand: cfg.Rand, PortUse: cfg.PortUse,
@@ -220,6 +223,7 @@ func (s *Stack) input(i int, pkts []link.Packet) bool {
 		return false
 	}
 	now := s.clock.Now()
+	s.noteWaited(i, pkts, now)
 	if s.cfg.Tap != nil {
 		for _, p := range pkts {
 			if p.Notice == link.NoticeNone {
@@ -231,6 +235,7 @@ func (s *Stack) input(i int, pkts []link.Packet) bool {
 	// relay's handlers forward what the batch completed at once.
 	s.host.HandleBatch(i, pkts, now)
 	s.flushLocked()
+	s.delays[i].Handled.observe(s.clock.Now().Sub(now))
 	return true
 }
 

@@ -1,0 +1,105 @@
+package stack
+
+import (
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// DelayBounds are the upper bounds of the buckets of a DelayHistogram: from
+// what one batch costs on a quiet host (tens of microseconds) to the
+// hundreds of milliseconds a starved process waits for a CPU.
+var DelayBounds = [...]time.Duration{
+	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, time.Second,
+}
+
+// DelayHistogram counts durations in the buckets of DelayBounds, as a
+// Prometheus histogram does. It is a value: copying it copies the counts.
+type DelayHistogram struct {
+	// Counts holds the observations per bucket; the last is above every
+	// bound.
+	Counts [len(DelayBounds) + 1]uint64
+	Sum    time.Duration
+	Count  uint64
+}
+
+// observe counts d; a negative d (the wall clock stepped back between a
+// kernel timestamp and now) counts as zero.
+func (h *DelayHistogram) observe(d time.Duration) {
+	d = max(d, 0)
+	i := 0
+	for i < len(DelayBounds) && d > DelayBounds[i] {
+		i++
+	}
+	h.Counts[i]++
+	h.Sum += d
+	h.Count++
+}
+
+// Quantile estimates the q-quantile (0 < q <= 1) as the upper bound of the
+// bucket that holds it: an upper bound, to a bucket's precision. Above
+// the last bound it is that bound; with no observation, zero.
+func (h *DelayHistogram) Quantile(q float64) time.Duration {
+	if h.Count == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(h.Count) + 0.5)
+	rank = min(max(rank, 1), h.Count)
+	var n uint64
+	for i, c := range h.Counts[:len(DelayBounds)] {
+		if n += c; n >= rank {
+			return DelayBounds[i]
+		}
+	}
+	return DelayBounds[len(DelayBounds)-1]
+}
+
+// Sub returns h less an earlier reading of the same histogram: what was
+// observed in between.
+func (h DelayHistogram) Sub(earlier DelayHistogram) DelayHistogram {
+	for i := range h.Counts {
+		h.Counts[i] -= earlier.Counts[i]
+	}
+	h.Sum -= earlier.Sum
+	h.Count -= earlier.Count
+	return h
+}
+
+// LinkDelays are the delays of what one link delivered, the stack's share
+// of the latency it adds, apart from what the network and the peers add.
+type LinkDelays struct {
+	// Waited is, per packet, the time from the kernel's receipt
+	// (link.Packet.Arrived) to the stack taking it in: queued in the
+	// socket, the reader's wake-up and its wait for a CPU, and the wait
+	// for the Stack's lock. A host short of CPU shows here. Packets whose
+	// link gives no receive time are not counted.
+	Waited DelayHistogram
+	// Handled is, per batch read, the time from taking it in to having
+	// written what it produced: the engine's input, the handlers it ran
+	// (a relay's forwarding) and the link writes. A message relayed at
+	// once leaves the stack about Waited + Handled after it arrived.
+	Handled DelayHistogram
+}
+
+// Delays reads the delay histograms of every link, indexed as
+// Config.Links.
+func (s *Stack) Delays() []LinkDelays {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]LinkDelays(nil), s.delays...)
+}
+
+// noteWaited counts how long the packets of a batch waited, to now.
+func (s *Stack) noteWaited(i int, pkts []link.Packet, now time.Time) {
+	h := &s.delays[i].Waited
+	ns := now.UnixNano()
+	for j := range pkts {
+		if at := pkts[j].Arrived; at != 0 {
+			h.observe(time.Duration(ns - at))
+		}
+	}
+}

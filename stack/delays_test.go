@@ -1,0 +1,141 @@
+package stack_test
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/link"
+)
+
+// fedLink delivers the batches a test feeds it and takes every write; it
+// stands for a link that stamps the kernel's receive time.
+type fedLink struct {
+	in     chan []link.Packet
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newFedLink() *fedLink {
+	return &fedLink{in: make(chan []link.Packet), closed: make(chan struct{})}
+}
+
+func (l *fedLink) Kind() link.Kind { return link.UDP }
+
+func (l *fedLink) ReadBatch(pkts []link.Packet) (int, error) {
+	select {
+	case b := <-l.in:
+		for i, p := range b {
+			buf := pkts[i].Buf[:copy(pkts[i].Buf[:cap(pkts[i].Buf)], p.Buf)]
+			pkts[i] = p
+			pkts[i].Buf = buf
+		}
+		return len(b), nil
+	case <-l.closed:
+		return 0, link.ErrClosed
+	}
+}
+
+func (l *fedLink) WriteBatch(pkts []link.Packet) (int, error) { return len(pkts), nil }
+func (l *fedLink) Overhead(netip.Addr) int                    { return 28 }
+func (l *fedLink) LocalAddrs() []netip.Addr                   { return nil }
+func (l *fedLink) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+// setClock is a clock that stands still until the test moves it; its
+// timers never fire.
+type setClock struct{ ns atomic.Int64 }
+
+func (c *setClock) Now() time.Time                     { return time.Unix(0, c.ns.Load()) }
+func (c *setClock) NewTimer(time.Duration) stack.Timer { return idleTimer{} }
+func (c *setClock) add(d time.Duration)                { c.ns.Add(int64(d)) }
+
+type idleTimer struct{}
+
+func (idleTimer) C() <-chan time.Time { return nil }
+func (idleTimer) Reset(time.Duration) {}
+func (idleTimer) Stop()               {}
+
+// TestDelays: the stack counts, per link, how long each packet waited from
+// its kernel receive time to being taken in, leaving out packets without
+// one, and how long each batch took to handle, to its writes.
+func TestDelays(t *testing.T) {
+	clk := &setClock{}
+	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l := newFedLink()
+	// The tap runs after the batch was taken in: moving the clock there
+	// makes the batch's handling take that long.
+	var handling atomic.Int64
+	s, err := stack.New(stack.Config{Links: []link.Link{l}, Clock: clk, TimerSlack: -1,
+		Tap: func(in bool, _ int, _ link.Path, _ []byte) {
+			if in {
+				clk.add(time.Duration(handling.Swap(0)))
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close("test")
+
+	path := link.Path{Local: netip.MustParseAddr("198.18.0.1"), Remote: netip.MustParseAddr("198.18.0.2"), RemotePort: 9899}
+	junk := make([]byte, 12) // a common header with nothing for us: dropped
+	now := clk.Now().UnixNano()
+	at := func(ago time.Duration) int64 { return now - int64(ago) }
+	// One batch: waits of 7 µs, 300 µs, 3 ms; a packet without a time;
+	// a time after now (the wall clock stepped back), counted as zero.
+	handling.Store(int64(40 * time.Microsecond))
+	l.in <- []link.Packet{
+		{Path: path, Buf: junk, Arrived: at(7 * time.Microsecond)},
+		{Path: path, Buf: junk, Arrived: at(300 * time.Microsecond)},
+		{Path: path, Buf: junk, Arrived: at(3 * time.Millisecond)},
+		{Path: path, Buf: junk},
+		{Path: path, Buf: junk, Arrived: at(-time.Second)},
+	}
+	// A second batch, handled in no time: a synchronous hand-over, so the
+	// first is done once it is taken.
+	l.in <- []link.Packet{{Path: path, Buf: junk, Arrived: at(2 * time.Second)}}
+	var d []stack.LinkDelays
+	for end := time.Now().Add(10 * time.Second); ; {
+		d = s.Delays()
+		if d[0].Handled.Count == 2 || time.Now().After(end) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(d) != 1 {
+		t.Fatalf("%d links' delays, want 1", len(d))
+	}
+	w, h := d[0].Waited, d[0].Handled
+	bucket := func(x time.Duration) int {
+		for i, b := range stack.DelayBounds {
+			if x <= b {
+				return i
+			}
+		}
+		return len(stack.DelayBounds)
+	}
+	var want [len(stack.DelayBounds) + 1]uint64
+	for _, x := range []time.Duration{0, 7 * time.Microsecond, 300 * time.Microsecond, 3 * time.Millisecond, 2*time.Second + 40*time.Microsecond} {
+		want[bucket(x)]++
+	}
+	if w.Counts != want || w.Count != 5 {
+		t.Errorf("waited %v (count %d), want %v", w.Counts, w.Count, want)
+	}
+	if wantSum := 7*time.Microsecond + 300*time.Microsecond + 3*time.Millisecond + 2*time.Second + 40*time.Microsecond; w.Sum != wantSum {
+		t.Errorf("waited sum %v, want %v", w.Sum, wantSum)
+	}
+	want = [len(stack.DelayBounds) + 1]uint64{}
+	want[bucket(0)]++
+	want[bucket(40*time.Microsecond)]++
+	if h.Counts != want || h.Sum != 40*time.Microsecond {
+		t.Errorf("handled %v (sum %v), want %v", h.Counts, h.Sum, want)
+	}
+	if q := w.Quantile(0.5); q != 500*time.Microsecond {
+		t.Errorf("waited p50 %v, want the 300 µs wait's bucket, 250 µs < x <= 500 µs: 500 µs", q)
+	}
+}
