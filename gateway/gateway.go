@@ -80,6 +80,7 @@ type Gateway struct {
 	native link.Link
 	udp    link.Link
 	dtls   link.Link
+	idx    linkIndex // where each link sits in the stack's list
 	routes []*route
 	guard  KernelGuard
 	// auth are the routes' key files; stopAuth ends their watcher.
@@ -100,6 +101,7 @@ func New(p *Plan, o Options) (*Gateway, error) {
 	g := &Gateway{plan: p, log: root.With(logs.ScopeKey, "gateway"), guard: o.KernelGuard}
 	g.native, g.udp, g.dtls = o.Native, o.UDP, o.DTLS
 	links, idx, err := g.openLinks(p, o, root.With(logs.ScopeKey, "link"))
+	g.idx = idx
 	if err != nil {
 		g.closeLinks()
 		return nil, err

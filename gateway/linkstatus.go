@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/sctpgw/sctpgw/dtlslink"
+	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/rawip"
 	"github.com/sctpgw/sctpgw/udpencap"
@@ -49,6 +50,31 @@ type LinkStatus struct {
 	// no session (unknown connection ID, no ClientHello, refused).
 	Discarded uint64 `json:"discarded_records,omitempty"`
 	Unknown   uint64 `json:"unknown_datagrams,omitempty"`
+	// Waited and Handled are the SCTP stack's delays for what the link
+	// delivered (stack.LinkDelays), in DelayBuckets: per packet, from the
+	// kernel's receipt to the stack taking it in (none counted on a link
+	// that gives no receive time: DTLS); per batch, from then to its last
+	// write. Exported as metrics, left out of /status.
+	Waited  Histogram `json:"-"`
+	Handled Histogram `json:"-"`
+}
+
+// DelayBuckets are the upper bounds, in seconds, of LinkStatus.Waited and
+// Handled: stack.DelayBounds.
+var DelayBuckets = func() []float64 {
+	b := make([]float64, len(stack.DelayBounds))
+	for i, d := range stack.DelayBounds {
+		b[i] = d.Seconds()
+	}
+	return b
+}()
+
+// delayHistogram converts one of the stack's delay histograms.
+func delayHistogram(d *stack.DelayHistogram) Histogram {
+	h := NewHistogram(DelayBuckets)
+	copy(h.Counts, d.Counts[:])
+	h.Sum, h.Count = d.Sum.Seconds(), d.Count
+	return h
 }
 
 // linkStatus reads a link's counters; links that keep none (in-memory
@@ -84,13 +110,27 @@ func linkStatus(l link.Link) LinkStatus {
 	return s
 }
 
-// linkStatuses reports the gateway's links, native first.
+// linkStatuses reports the gateway's links, native first, each with the
+// delays the stack counted for it.
 func (g *Gateway) linkStatuses() []LinkStatus {
+	var delays []stack.LinkDelays
+	if g.st != nil {
+		delays = g.st.Delays()
+	}
 	var out []LinkStatus
-	for _, l := range []link.Link{g.native, g.udp, g.dtls} {
-		if l != nil {
-			out = append(out, linkStatus(l))
+	for _, x := range []struct {
+		l link.Link
+		i int
+	}{{g.native, g.idx.native}, {g.udp, g.idx.udp}, {g.dtls, g.idx.dtls}} {
+		if x.l == nil {
+			continue
 		}
+		s := linkStatus(x.l)
+		if x.i >= 0 && x.i < len(delays) {
+			s.Waited = delayHistogram(&delays[x.i].Waited)
+			s.Handled = delayHistogram(&delays[x.i].Handled)
+		}
+		out = append(out, s)
 	}
 	return out
 }

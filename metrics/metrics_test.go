@@ -227,6 +227,15 @@ func TestScrapeParsesAndCounts(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
 	}
+	// Every batch read is timed; memory links give no receive times.
+	for _, k := range []string{"native", "udp"} {
+		if v := value(t, f, "sctpgw_link_batch_handling_seconds", "link", k); v == 0 {
+			t.Errorf("%s link: no batch timed", k)
+		}
+		if v := value(t, f, "sctpgw_link_packet_wait_seconds", "link", k); v != 0 {
+			t.Errorf("%s link: %v packet waits counted without receive times", k, v)
+		}
+	}
 	if f["go_goroutines"] == nil {
 		t.Error("no Go runtime metrics")
 	}
@@ -383,5 +392,34 @@ func TestUncheckedLocalExported(t *testing.T) {
 	text := gateway.FormatSnapshot(gateway.Snapshot{Links: links})
 	if want := "zero-CRC32c packets accepted from local virtual interfaces 5\n"; strings.Count(text, "zero-CRC32c") != 1 || !strings.Contains(text, want) {
 		t.Errorf("status: want %q once (native link only):\n%s", want, text)
+	}
+}
+
+// TestLinkDelaysExported: a link's delay histograms reach Prometheus with
+// their buckets, sums and counts.
+func TestLinkDelaysExported(t *testing.T) {
+	waited := gateway.NewHistogram(gateway.DelayBuckets)
+	for _, d := range []time.Duration{5 * time.Microsecond, 30 * time.Microsecond, 30 * time.Microsecond, 2 * time.Second} {
+		waited.Observe(d)
+	}
+	handled := gateway.NewHistogram(gateway.DelayBuckets)
+	handled.Observe(20 * time.Microsecond)
+	links := []gateway.LinkStatus{{Kind: "native", Waited: waited, Handled: handled}}
+	f := scrape(t, metrics.Handler(stats{Links: links}, metrics.BuildInfo{}))
+	h := f["sctpgw_link_packet_wait_seconds"].GetMetric()[0].GetHistogram()
+	cum := map[float64]uint64{}
+	for _, b := range h.GetBucket() {
+		cum[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	for bound, want := range map[float64]uint64{0.00001: 1, 0.000025: 1, 0.00005: 3, 1: 3} {
+		if cum[bound] != want {
+			t.Errorf("wait bucket le=%v: %d, want %d", bound, cum[bound], want)
+		}
+	}
+	if h.GetSampleCount() != 4 || h.GetSampleSum() < 2.00006 || h.GetSampleSum() > 2.00007 {
+		t.Errorf("wait count %d sum %v, want 4 and 2.000065", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if v := value(t, f, "sctpgw_link_batch_handling_seconds", "link", "native"); v != 1 {
+		t.Errorf("handling count %v, want 1", v)
 	}
 }

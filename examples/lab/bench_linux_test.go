@@ -90,7 +90,7 @@ func BenchmarkLab(b *testing.B) {
 	l.routeDirect()
 	lb.runs = l.throughputRounds(b, lb, tsctp, shim, relayBin)
 	var edge string
-	lb.lat, lb.waits, edge = l.latencyRuns(b, lb.ways, relayBin)
+	lb.lat, lb.waits, lb.inside, edge = l.latencyRuns(b, lb.ways, relayBin)
 
 	lb.offload = "off (captures' default)"
 	if os.Getenv("LAB_VETH_OFFLOAD") == "on" {
@@ -177,9 +177,10 @@ func (l *lab) throughputRounds(b *testing.B, lb labBench, tsctp, shim, relayBin 
 // latencyRuns measures the round trips of 100-byte echoes at 10 k msg/s
 // for 2 s through each of ways (direct first, sctpgw last), and the
 // run-queue wait per second meanwhile of the relay processes and of this
-// process. sctpgw's pair is left running; edge is a line on its edge
-// gateway's counters after the run.
-func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map[string][]time.Duration, waits map[string][2]float64, edge string) {
+// process, and inside what sctpgw's edge and core counted meanwhile (their
+// stacks' delay histograms). sctpgw's pair is left running; edge is a line
+// on its edge gateway's counters after the run.
+func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map[string][]time.Duration, waits map[string][2]float64, inside [2]linkDelays, edge string) {
 	lat, waits = map[string][]time.Duration{}, map[string][2]float64{}
 	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
 		if !slices.Contains(ways, w) {
@@ -190,10 +191,17 @@ func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map
 		if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
 			prof = rp.edgeGW.profile(b, dir, "latency", 2)
 		}
+		var inside0 [2]linkDelays
+		if rp != nil && rp.edgeGW != nil {
+			inside0 = [2]linkDelays{rp.edgeGW.delays(), rp.coreGW.delays()}
+		}
 		wait0, t0 := rp.runDelay(), time.Now()
 		self0 := runDelay(os.Getpid(), 0)
 		lat[w] = l.latency(b, w, rp, 10_000, 2*time.Second)
 		waits[w] = [2]float64{float64(rp.runDelay()-wait0) / float64(time.Since(t0)), float64(runDelay(os.Getpid(), 0)-self0) / float64(time.Since(t0))}
+		if inside0[0] != nil {
+			inside = [2]linkDelays{rp.edgeGW.delays().since(inside0[0]), rp.coreGW.delays().since(inside0[1])}
+		}
 		if prof != nil {
 			<-prof
 		}
@@ -205,7 +213,7 @@ func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map
 				s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
 		}
 	}
-	return lat, waits, edge
+	return lat, waits, inside, edge
 }
 
 const (

@@ -33,6 +33,9 @@ type labBench struct {
 	runs  map[string][][]relayRun    // way -> size index -> rounds
 	lat   map[string][]time.Duration // way -> round trips, sorted
 	waits map[string][2]float64      // way -> run-queue wait per second: the relay processes, this process
+	// inside is what sctpgw's edge and core stacks counted during the
+	// latency run (nil when not measured).
+	inside [2]linkDelays
 }
 
 // median is the median run of way w at size index i, empty for a way
@@ -180,6 +183,7 @@ func (lb labBench) writeLatency(out *strings.Builder) {
 			((q(lb.lat[w], .5) - q(lb.lat["direct"], .5)) / 2).Round(time.Microsecond),
 			((q(lb.lat[w], .99) - q(lb.lat["direct"], .99)) / 2).Round(time.Microsecond))
 	}
+	writeInside(out, lb.inside)
 }
 
 // labMetric is one figure BenchmarkLab reports with b.ReportMetric.
