@@ -50,13 +50,15 @@ type LinkStatus struct {
 	// no session (unknown connection ID, no ClientHello, refused).
 	Discarded uint64 `json:"discarded_records,omitempty"`
 	Unknown   uint64 `json:"unknown_datagrams,omitempty"`
-	// Waited and Handled are the SCTP stack's delays for what the link
-	// delivered (stack.LinkDelays), in DelayBuckets: per packet, from the
+	// Waited, Handled and Written are the SCTP stack's delays on the link
+	// (stack.LinkDelays), in DelayBuckets: per packet received, from the
 	// kernel's receipt to the stack taking it in (none counted on a link
-	// that gives no receive time: DTLS); per batch, from then to its last
-	// write. Exported as metrics, left out of /status.
+	// that gives no receive time: DTLS); per batch read, the stack's work
+	// on it; per flush, the link's time to take what was sent on it.
+	// Exported as metrics, left out of /status.
 	Waited  Histogram `json:"-"`
 	Handled Histogram `json:"-"`
+	Written Histogram `json:"-"`
 }
 
 // DelayBuckets are the upper bounds, in seconds, of LinkStatus.Waited and
@@ -129,6 +131,7 @@ func (g *Gateway) linkStatuses() []LinkStatus {
 		if x.i >= 0 && x.i < len(delays) {
 			s.Waited = delayHistogram(&delays[x.i].Waited)
 			s.Handled = delayHistogram(&delays[x.i].Handled)
+			s.Written = delayHistogram(&delays[x.i].Written)
 		}
 		out = append(out, s)
 	}

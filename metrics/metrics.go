@@ -97,7 +97,8 @@ var (
 	linkBytes   = desc("link_bytes_total", "SCTP bytes received and sent by the link (UDP link only).", "link", "direction")
 	linkBatches = desc("link_batches_total", "System calls that moved packets (UDP link only).", "link", "direction")
 	linkWaited  = desc("link_packet_wait_seconds", "Time from the kernel's receipt of a packet to the SCTP stack taking it in: queued in the socket, the reader's wake-up and its wait for a CPU, the stack's lock. A gateway short of CPU shows here (not counted on the DTLS link).", "link")
-	linkHandled = desc("link_batch_handling_seconds", "Time the SCTP stack took for each batch read from the link, from taking it in to its last write: the protocol, the relay's forwarding and the link writes. A message relayed at once leaves about the packet wait plus this after it arrived.", "link")
+	linkHandled = desc("link_batch_handling_seconds", "Time the SCTP stack spent on each batch read from the link, up to writing what it produced: the protocol and the relay's forwarding.", "link")
+	linkWritten = desc("link_write_seconds", "Time the link took to take each batch of packets the stack sent on it: the system calls (on a veth they run the receiving namespaces' network stacks too). A message relayed at once leaves about the packet wait and batch handling of the link it came on plus the write of the link it goes out on after it arrived.", "link")
 	linkOther   = []linkCounter{
 		{desc("link_icmp_notices_total", "ICMP errors delivered to the stack (unreachable, packet too big).", "link"), func(l *gateway.LinkStatus) uint64 { return l.Notices }},
 		{desc("link_checksum_errors_total", "Native packets dropped by the link for a bad CRC32c.", "link"), func(l *gateway.LinkStatus) uint64 { return l.ChecksumErrors }},
@@ -208,7 +209,7 @@ var (
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{buildInfo, draining, pairsOpened, pairsClosed, pairsRefused, pairsActive, pairSetup,
 		msgs, bytes, abortedMsgs, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
-		authReceived, authSigned, authKeyPkts, authActiveKey, linkPackets, linkBytes, linkBatches, linkWaited, linkHandled, currEstab,
+		authReceived, authSigned, authKeyPkts, authActiveKey, linkPackets, linkBytes, linkBatches, linkWaited, linkHandled, linkWritten, currEstab,
 		kernelLoaded, guardInstalled, guardDropped} {
 		ch <- d
 	}
@@ -250,6 +251,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if l.Waited.Counts != nil {
 			ch <- prometheus.MustNewConstHistogram(linkWaited, l.Waited.Count, l.Waited.Sum, l.Waited.Cumulative(), l.Kind)
 			ch <- prometheus.MustNewConstHistogram(linkHandled, l.Handled.Count, l.Handled.Sum, l.Handled.Cumulative(), l.Kind)
+			ch <- prometheus.MustNewConstHistogram(linkWritten, l.Written.Count, l.Written.Sum, l.Written.Cumulative(), l.Kind)
 		}
 		if l.Kind == "dtls" {
 			collectDTLS(ch, l)

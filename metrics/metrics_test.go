@@ -227,10 +227,14 @@ func TestScrapeParsesAndCounts(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
 	}
-	// Every batch read is timed; memory links give no receive times.
+	// Every batch read and written is timed; memory links give no
+	// receive times.
 	for _, k := range []string{"native", "udp"} {
 		if v := value(t, f, "sctpgw_link_batch_handling_seconds", "link", k); v == 0 {
 			t.Errorf("%s link: no batch timed", k)
+		}
+		if v := value(t, f, "sctpgw_link_write_seconds", "link", k); v == 0 {
+			t.Errorf("%s link: no write timed", k)
 		}
 		if v := value(t, f, "sctpgw_link_packet_wait_seconds", "link", k); v != 0 {
 			t.Errorf("%s link: %v packet waits counted without receive times", k, v)
@@ -404,7 +408,10 @@ func TestLinkDelaysExported(t *testing.T) {
 	}
 	handled := gateway.NewHistogram(gateway.DelayBuckets)
 	handled.Observe(20 * time.Microsecond)
-	links := []gateway.LinkStatus{{Kind: "native", Waited: waited, Handled: handled}}
+	written := gateway.NewHistogram(gateway.DelayBuckets)
+	written.Observe(time.Millisecond)
+	written.Observe(3 * time.Millisecond)
+	links := []gateway.LinkStatus{{Kind: "native", Waited: waited, Handled: handled, Written: written}}
 	f := scrape(t, metrics.Handler(stats{Links: links}, metrics.BuildInfo{}))
 	h := f["sctpgw_link_packet_wait_seconds"].GetMetric()[0].GetHistogram()
 	cum := map[float64]uint64{}
@@ -421,5 +428,8 @@ func TestLinkDelaysExported(t *testing.T) {
 	}
 	if v := value(t, f, "sctpgw_link_batch_handling_seconds", "link", "native"); v != 1 {
 		t.Errorf("handling count %v, want 1", v)
+	}
+	if v := value(t, f, "sctpgw_link_write_seconds", "link", "native"); v != 2 {
+		t.Errorf("write count %v, want 2", v)
 	}
 }

@@ -79,10 +79,16 @@ type LinkDelays struct {
 	// link gives no receive time are not counted.
 	Waited DelayHistogram
 	// Handled is, per batch read, the time from taking it in to having
-	// written what it produced: the engine's input, the handlers it ran
-	// (a relay's forwarding) and the link writes. A message relayed at
-	// once leaves the stack about Waited + Handled after it arrived.
+	// done with it, what it produced still to be written: the engine's
+	// input and the handlers it ran (a relay's forwarding). The stack's
+	// own work.
 	Handled DelayHistogram
+	// Written is, per flush that sent on the link, the time the link took
+	// to take the packets: the system calls, and on a veth the receiving
+	// namespaces' network stacks, which run in them. A message relayed
+	// at once leaves the stack about Waited and Handled on the link it
+	// came on and Written on the link it goes out on after it arrived.
+	Written DelayHistogram
 }
 
 // Delays reads the delay histograms of every link, indexed as

@@ -234,8 +234,8 @@ func (s *Stack) input(i int, pkts []link.Packet) bool {
 	// One input for the whole batch: one SACK per association, and the
 	// relay's handlers forward what the batch completed at once.
 	s.host.HandleBatch(i, pkts, now)
-	s.flushLocked()
 	s.delays[i].Handled.observe(s.clock.Now().Sub(now))
+	s.flushLocked()
 	return true
 }
 
@@ -274,8 +274,15 @@ func (s *Stack) flushLocked() {
 		for _, o := range out {
 			s.out[o.Link] = append(s.out[o.Link], o.Packet)
 		}
+		start := s.clock.Now()
 		for i, b := range s.out {
+			if len(b) == 0 {
+				continue
+			}
 			s.writeLocked(i, b)
+			end := s.clock.Now()
+			s.delays[i].Written.observe(end.Sub(start))
+			start = end
 			// The batches keep their size after a burst: their packets
 			// must not keep the engine's buffers, which it recycles or
 			// drops, alive.

@@ -75,15 +75,12 @@ func (h bucketed) quantile(q float64) time.Duration {
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // linkDelays is one gateway's delay histograms by link kind: the packets'
-// wait from the kernel's receipt to the stack taking them in, and the
-// handling of each batch up to its last write
-// (sctpgw_link_packet_wait_seconds, sctpgw_link_batch_handling_seconds).
-type linkDelays map[string][2]bucketed
+// wait from the kernel's receipt to the stack taking them in, the stack's
+// handling of each batch read, and the link's writes of each batch sent
+// (delayMetrics).
+type linkDelays map[string][3]bucketed
 
-const (
-	waitMetric     = "sctpgw_link_packet_wait_seconds"
-	handlingMetric = "sctpgw_link_batch_handling_seconds"
-)
+var delayMetrics = [3]string{"sctpgw_link_packet_wait_seconds", "sctpgw_link_batch_handling_seconds", "sctpgw_link_write_seconds"}
 
 // parseDelays reads the delay histograms out of a /metrics exposition.
 func parseDelays(text []byte) (linkDelays, error) {
@@ -93,7 +90,7 @@ func parseDelays(text []byte) (linkDelays, error) {
 		return nil, err
 	}
 	d := linkDelays{}
-	for k, name := range []string{waitMetric, handlingMetric} {
+	for k, name := range delayMetrics {
 		f := fams[name]
 		if f == nil {
 			continue
@@ -141,19 +138,21 @@ func (d linkDelays) since(earlier linkDelays) linkDelays {
 	out := linkDelays{}
 	for k, h := range d {
 		e := earlier[k]
-		out[k] = [2]bucketed{h[0].since(e[0]), h[1].since(e[1])}
+		out[k] = [3]bucketed{h[0].since(e[0]), h[1].since(e[1]), h[2].since(e[2])}
 	}
 	return out
 }
 
 // writeInside writes what the gateways' stacks counted during the sctpgw
-// latency run: per gateway and link, the packets' wait and the batches'
-// handling. A message relayed at once spends about the two in a gateway.
+// latency run: per gateway and link, the packets' wait, the batches'
+// handling and the link's writes. A message relayed at once spends about
+// the wait and handling of the link it came on and the write of the link
+// it leaves on in a gateway.
 func writeInside(out *strings.Builder, inside [2]linkDelays) {
 	if inside[0] == nil {
 		return
 	}
-	fmt.Fprintf(out, "    inside each sctpgw gateway during its run (its stack's histograms, p50 / p99 within buckets): a packet's wait from the kernel's receipt to the stack taking it in, a batch's handling to its last write\n")
+	fmt.Fprintf(out, "    inside each sctpgw gateway during its run (its stack's histograms, p50 / p99 within buckets): a packet's wait from the kernel's receipt to the stack taking it in, the stack's handling of a batch read, the link's write of a batch sent\n")
 	for i, role := range []string{"edge", "core"} {
 		kinds := make([]string, 0, len(inside[i]))
 		for k := range inside[i] {
@@ -161,10 +160,11 @@ func writeInside(out *strings.Builder, inside [2]linkDelays) {
 		}
 		slices.Sort(kinds)
 		for _, k := range kinds {
-			w, h := inside[i][k][0], inside[i][k][1]
+			w, h, wr := inside[i][k][0], inside[i][k][1], inside[i][k][2]
 			us := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/1e3) }
-			fmt.Fprintf(out, "      %-4s %-6s wait %s / %s µs (%.0f packets), handling %s / %s µs (%.0f batches)\n", role, k,
-				us(w.quantile(.5)), us(w.quantile(.99)), w.count(), us(h.quantile(.5)), us(h.quantile(.99)), h.count())
+			fmt.Fprintf(out, "      %-4s %-6s wait %s / %s µs (%.0f packets), handling %s / %s µs (%.0f batches), write %s / %s µs (%.0f batches)\n", role, k,
+				us(w.quantile(.5)), us(w.quantile(.99)), w.count(), us(h.quantile(.5)), us(h.quantile(.99)), h.count(),
+				us(wr.quantile(.5)), us(wr.quantile(.99)), wr.count())
 		}
 	}
 }
@@ -187,6 +187,13 @@ sctpgw_link_batch_handling_seconds_bucket{link="udp",le="5e-05"} 4
 sctpgw_link_batch_handling_seconds_bucket{link="udp",le="+Inf"} 4
 sctpgw_link_batch_handling_seconds_sum{link="udp"} 0.0001
 sctpgw_link_batch_handling_seconds_count{link="udp"} 4
+# TYPE sctpgw_link_write_seconds histogram
+sctpgw_link_write_seconds_bucket{link="udp",le="1e-05"} 0
+sctpgw_link_write_seconds_bucket{link="udp",le="2.5e-05"} 0
+sctpgw_link_write_seconds_bucket{link="udp",le="5e-05"} 2
+sctpgw_link_write_seconds_bucket{link="udp",le="+Inf"} 2
+sctpgw_link_write_seconds_sum{link="udp"} 0.00008
+sctpgw_link_write_seconds_count{link="udp"} 2
 `)
 	d, err := parseDelays(text)
 	if err != nil {
@@ -211,7 +218,7 @@ sctpgw_link_batch_handling_seconds_count{link="udp"} 4
 	}
 	var out strings.Builder
 	writeInside(&out, [2]linkDelays{d, d})
-	if !strings.Contains(out.String(), "edge udp    wait 22 / 50 µs (100 packets), handling 18 / 25 µs (4 batches)") {
+	if !strings.Contains(out.String(), "edge udp    wait 22 / 50 µs (100 packets), handling 18 / 25 µs (4 batches), write 38 / 50 µs (2 batches)") {
 		t.Errorf("summary:\n%s", out.String())
 	}
 }
