@@ -69,8 +69,9 @@ func (h DelayHistogram) Sub(earlier DelayHistogram) DelayHistogram {
 	return h
 }
 
-// LinkDelays are the delays of what one link delivered, the stack's share
-// of the latency it adds, apart from what the network and the peers add.
+// LinkDelays are the delays of one link's packets in the stack, the
+// stack's share of the latency it adds, apart from what the network and
+// the peers add (docs/design.md 6.5).
 type LinkDelays struct {
 	// Waited is, per packet, the time from the kernel's receipt
 	// (link.Packet.Arrived) to the stack taking it in: queued in the
