@@ -22,7 +22,7 @@ import (
 	"github.com/sctpgw/sctpgw/internal/usrsctptool"
 )
 
-// BenchmarkLab measures, in one run, three ways to carry native SCTP from
+// BenchmarkLab measures, in one run, four ways to carry native SCTP from
 // the eNB to the MME across the lab (edge, masquerading NAT, core):
 //
 //   - "sctpgw": the gateway pair (edge and core carry it over UDP);
@@ -30,6 +30,10 @@ import (
 //     (internal/usrsctptool/c/relay.c: accepts natively, dials over UDP
 //     encapsulation, copies every message with its stream, PPID and flags;
 //     its mirror image at the core), in the same namespaces;
+//   - "forwarder": no gateway either, a packet forwarder in the relays'
+//     places that carries each SCTP packet as it is between a raw socket
+//     and UDP (forwarder_linux_test.go): what moving the packets alone
+//     costs, the floor under a relay's CPU and latency;
 //   - "direct": no gateway: the edge and the core route SCTP as plain IP
 //     routers and the NAT lets it through untouched, so the packets cross
 //     the same namespaces and veths.
@@ -123,7 +127,7 @@ func labBenchSizes() []benchSize {
 // labBenchWays is the ways BenchmarkLab measures, those LAB_WAYS names
 // when it is set.
 func labBenchWays() []string {
-	ways := []string{"sctpgw", "usrsctp relay", "direct"}
+	ways := []string{"sctpgw", "usrsctp relay", "forwarder", "direct"}
 	if env, ok := os.LookupEnv("LAB_WAYS"); ok { // e.g. "sctpgw": ratios to the other ways print "-"
 		ways = slices.DeleteFunc(ways, func(w string) bool { return !slices.Contains(strings.Split(env, ","), w) })
 	}
@@ -131,13 +135,15 @@ func labBenchWays() []string {
 }
 
 // startWay starts the relay pair of way w: sctpgw's, the usrsctp relay's
-// (relayBin), or nil for "direct".
+// (relayBin), the packet forwarder, or nil for "direct".
 func (l *lab) startWay(w, relayBin string) *relayPair {
 	switch w {
 	case "sctpgw":
 		return l.sctpgwPair()
 	case "usrsctp relay":
 		return l.usrsctpPair(relayBin)
+	case "forwarder":
+		return l.forwarderPair()
 	}
 	return nil
 }
@@ -182,7 +188,7 @@ func (l *lab) throughputRounds(b *testing.B, lb labBench, tsctp, shim, relayBin 
 // on its edge gateway's counters after the run.
 func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map[string][]time.Duration, waits map[string][2]float64, inside [2]linkDelays, edge string) {
 	lat, waits = map[string][]time.Duration{}, map[string][2]float64{}
-	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+	for _, w := range []string{"direct", "usrsctp relay", "forwarder", "sctpgw"} {
 		if !slices.Contains(ways, w) {
 			continue
 		}

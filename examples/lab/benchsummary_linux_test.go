@@ -102,6 +102,15 @@ func (lb labBench) writeThroughput(out *strings.Builder) {
 		}
 	}
 	fmt.Fprintf(out, "  (µs: CPU per message of each relay process; pkt/s: packets in + out of each; ratios of msgs/s)\n")
+	for i, s := range lb.sizes {
+		g, f := lb.median("sctpgw", i), lb.median("forwarder", i)
+		if !g.measured() || !f.measured() {
+			continue
+		}
+		per := func(d time.Duration, r relayRun) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(r.Messages) }
+		fmt.Fprintf(out, "  %-6s sctpgw's CPU per message against the packet forwarder's (terminating SCTP against moving its packets): edge %.2fx, core %.2fx\n",
+			s.name, per(g.edgeCPU, g)/per(f.edgeCPU, f), per(g.coreCPU, g)/per(f.coreCPU, f))
+	}
 }
 
 // writePerMessage writes what each relay process did per message (system
@@ -165,23 +174,28 @@ func quantile(d []time.Duration, f float64) time.Duration {
 func (lb labBench) writeLatency(out *strings.Builder) {
 	q := quantile
 	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s (round trips):\n")
-	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+	for _, w := range []string{"direct", "usrsctp relay", "forwarder", "sctpgw"} {
 		d := lb.lat[w]
 		fmt.Fprintf(out, "    %-14s %6d echoes  p50 %-9v p90 %-9v p99 %-9v p99.9 %-9v max %v\n", w, len(d),
 			q(d, .5).Round(time.Microsecond), q(d, .9).Round(time.Microsecond), q(d, .99).Round(time.Microsecond),
 			q(d, .999).Round(time.Microsecond), q(d, 1).Round(time.Microsecond))
 	}
-	for _, w := range []string{"direct", "usrsctp relay", "sctpgw"} {
+	for _, w := range []string{"direct", "usrsctp relay", "forwarder", "sctpgw"} {
 		fmt.Fprintf(out, "    %-14s waiting for a CPU (run queue, schedstat) per second: relay processes %.0f ms, the clients' and echo's process %.0f ms\n",
 			w, lb.waits[w][0]*1e3, lb.waits[w][1]*1e3)
 	}
-	for _, w := range []string{"usrsctp relay", "sctpgw"} {
+	for _, w := range []string{"usrsctp relay", "forwarder", "sctpgw"} {
 		if len(lb.lat[w]) == 0 || len(lb.lat["direct"]) == 0 {
 			continue // what a pair adds needs both (LAB_WAYS left one out)
 		}
 		fmt.Fprintf(out, "    added per gateway (%s, half the pair's): p50 %v, p99 %v\n", w,
 			((q(lb.lat[w], .5) - q(lb.lat["direct"], .5)) / 2).Round(time.Microsecond),
 			((q(lb.lat[w], .99) - q(lb.lat["direct"], .99)) / 2).Round(time.Microsecond))
+	}
+	if len(lb.lat["sctpgw"]) > 0 && len(lb.lat["forwarder"]) > 0 {
+		fmt.Fprintf(out, "    added per gateway, sctpgw's less the packet forwarder's: p50 %v, p99 %v\n",
+			((q(lb.lat["sctpgw"], .5) - q(lb.lat["forwarder"], .5)) / 2).Round(time.Microsecond),
+			((q(lb.lat["sctpgw"], .99) - q(lb.lat["forwarder"], .99)) / 2).Round(time.Microsecond))
 	}
 	writeInside(out, lb.inside)
 }
@@ -228,7 +242,7 @@ func TestLabSummaryWayLeftOut(t *testing.T) {
 		r.syscalls = [2]float64{float64(msgs), float64(msgs)}
 		return r
 	}
-	msgs := map[string]int{"sctpgw": 50_000, "usrsctp relay": 25_000, "direct": 100_000}
+	msgs := map[string]int{"sctpgw": 50_000, "usrsctp relay": 25_000, "forwarder": 80_000, "direct": 100_000}
 	echoes := func(p50 time.Duration) []time.Duration {
 		d := make([]time.Duration, 100)
 		for i := range d {
@@ -236,7 +250,8 @@ func TestLabSummaryWayLeftOut(t *testing.T) {
 		}
 		return d
 	}
-	p50 := map[string]time.Duration{"sctpgw": 900 * time.Microsecond, "usrsctp relay": 1100 * time.Microsecond, "direct": 500 * time.Microsecond}
+	p50 := map[string]time.Duration{"sctpgw": 900 * time.Microsecond, "usrsctp relay": 1100 * time.Microsecond,
+		"forwarder": 600 * time.Microsecond, "direct": 500 * time.Microsecond}
 	for _, tc := range []struct {
 		ways []string
 		want [][]string // the fields of lines the summary must have
@@ -256,11 +271,20 @@ func TestLabSummaryWayLeftOut(t *testing.T) {
 			{"1", "KiB", "direct", "163.8", "20000", "1.00x"},
 			{"added", "per", "gateway", "(usrsctp", "relay,", "half", "the", "pair's):", "p50", "300µs,", "p99", "300µs"},
 		}},
+		{[]string{"sctpgw", "forwarder"}, [][]string{
+			{"1", "KiB", "forwarder", "131.1", "16000", "-", "5.00", "6.00", "48000", "64000"},
+			{"1", "KiB", "sctpgw's", "CPU", "per", "message", "against", "the", "packet", "forwarder's", "(terminating", "SCTP", "against", "moving", "its", "packets):", "edge", "3.40x,", "core", "2.67x"},
+			{"added", "per", "gateway,", "sctpgw's", "less", "the", "packet", "forwarder's:", "p50", "150µs,", "p99", "150µs"},
+		}},
 	} {
 		lb := labBench{secs: 5, rounds: 1, sizes: []benchSize{{"1 KiB", 1024}}, ways: tc.ways, offload: "on", cpus: 2, load: "1.00 1.00 1.00",
 			runs: map[string][][]relayRun{}, lat: map[string][]time.Duration{}, waits: map[string][2]float64{}}
 		for _, w := range tc.ways {
-			lb.runs[w] = [][]relayRun{{run(msgs[w])}}
+			r := run(msgs[w])
+			if w == "forwarder" { // 5 and 6 µs per message
+				r.edgeCPU, r.coreCPU = time.Duration(msgs[w])*5*time.Microsecond, time.Duration(msgs[w])*6*time.Microsecond
+			}
+			lb.runs[w] = [][]relayRun{{r}}
 			lb.lat[w] = echoes(p50[w])
 			lb.waits[w] = [2]float64{0.01, 0.002}
 		}

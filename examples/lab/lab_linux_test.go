@@ -198,6 +198,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(scaleServerEnv); spec != "" {
 		os.Exit(scaleServerMain(spec)) // BenchmarkLabScale's far server
 	}
+	if spec := os.Getenv(forwarderEnv); spec != "" {
+		os.Exit(forwarderMain(spec)) // BenchmarkLab's packet forwarder
+	}
 	code := m.Run()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
