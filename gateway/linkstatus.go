@@ -61,8 +61,8 @@ type LinkStatus struct {
 	Written Histogram `json:"-"`
 }
 
-// DelayBuckets are the upper bounds, in seconds, of LinkStatus.Waited and
-// Handled: stack.DelayBounds.
+// DelayBuckets are the upper bounds, in seconds, of LinkStatus.Waited,
+// Handled and Written: stack.DelayBounds.
 var DelayBuckets = func() []float64 {
 	b := make([]float64, len(stack.DelayBounds))
 	for i, d := range stack.DelayBounds {
@@ -119,19 +119,22 @@ func (g *Gateway) linkStatuses() []LinkStatus {
 	if g.st != nil {
 		delays = g.st.Delays()
 	}
+	return linkStatusesOf([3]link.Link{g.native, g.udp, g.dtls}, g.idx, delays)
+}
+
+// linkStatusesOf reports links (native, udp, dtls; nil when absent), each
+// with the delays the stack counted at its index in the stack's list.
+func linkStatusesOf(links [3]link.Link, idx linkIndex, delays []stack.LinkDelays) []LinkStatus {
 	var out []LinkStatus
-	for _, x := range []struct {
-		l link.Link
-		i int
-	}{{g.native, g.idx.native}, {g.udp, g.idx.udp}, {g.dtls, g.idx.dtls}} {
-		if x.l == nil {
+	for k, i := range [3]int{idx.native, idx.udp, idx.dtls} {
+		if links[k] == nil {
 			continue
 		}
-		s := linkStatus(x.l)
-		if x.i >= 0 && x.i < len(delays) {
-			s.Waited = delayHistogram(&delays[x.i].Waited)
-			s.Handled = delayHistogram(&delays[x.i].Handled)
-			s.Written = delayHistogram(&delays[x.i].Written)
+		s := linkStatus(links[k])
+		if i >= 0 && i < len(delays) {
+			s.Waited = delayHistogram(&delays[i].Waited)
+			s.Handled = delayHistogram(&delays[i].Handled)
+			s.Written = delayHistogram(&delays[i].Written)
 		}
 		out = append(out, s)
 	}

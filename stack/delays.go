@@ -58,17 +58,6 @@ func (h *DelayHistogram) Quantile(q float64) time.Duration {
 	return DelayBounds[len(DelayBounds)-1]
 }
 
-// Sub returns h less an earlier reading of the same histogram: what was
-// observed in between.
-func (h DelayHistogram) Sub(earlier DelayHistogram) DelayHistogram {
-	for i := range h.Counts {
-		h.Counts[i] -= earlier.Counts[i]
-	}
-	h.Sum -= earlier.Sum
-	h.Count -= earlier.Count
-	return h
-}
-
 // LinkDelays are the delays of one link's packets in the stack, the
 // stack's share of the latency it adds, apart from what the network and
 // the peers add (docs/design.md 6.5).
@@ -100,12 +89,13 @@ func (s *Stack) Delays() []LinkDelays {
 	return append([]LinkDelays(nil), s.delays...)
 }
 
-// noteWaited counts how long the packets of a batch waited, to now.
+// noteWaited counts how long the packets of a batch waited, to now;
+// notices (ICMP reports) are no packets and are left out.
 func (s *Stack) noteWaited(i int, pkts []link.Packet, now time.Time) {
 	h := &s.delays[i].Waited
 	ns := now.UnixNano()
 	for j := range pkts {
-		if at := pkts[j].Arrived; at != 0 {
+		if at := pkts[j].Arrived; at != 0 && pkts[j].Notice == link.NoticeNone {
 			h.observe(time.Duration(ns - at))
 		}
 	}

@@ -109,6 +109,9 @@ func TestDelays(t *testing.T) {
 		{Path: path, Buf: junk, Arrived: at(3 * time.Millisecond)},
 		{Path: path, Buf: junk},
 		{Path: path, Buf: junk, Arrived: at(-time.Second)},
+		// An ICMP notice with a time left in its slot: no packet, not
+		// counted.
+		{Path: path, Notice: link.NoticeUnreachable, Arrived: at(time.Minute)},
 	}
 	// A second batch, handled in no time, read once the first was done
 	// (the reader takes one batch at a time): it waited 2 s and the first

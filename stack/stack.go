@@ -192,7 +192,10 @@ func (s *Stack) readLoop(i int) {
 	}
 	for {
 		for j := range pkts {
-			pkts[j].Buf = pkts[j].Buf[:cap(pkts[j].Buf)]
+			// A slot keeps what the last batch left in it: a link that
+			// fills a packet without a receive time must not pass the
+			// old one on.
+			pkts[j].Buf, pkts[j].Arrived = pkts[j].Buf[:cap(pkts[j].Buf)], 0
 		}
 		// A link may return packets together with an error (an error met
 		// after them): the packets are good and go in first.

@@ -55,6 +55,7 @@ func (b *batchIO) readErrQueue(fd uintptr, pkts []link.Packet) int {
 		pkts[m].Buf = buf[:n]
 		pkts[m].Path = link.Path{Local: src, Remote: remote, RemotePort: port}
 		pkts[m].Notice, pkts[m].MTU = notice, mtu
+		pkts[m].Arrived = 0 // a notice, not a packet: no receive time
 		m++
 	}
 	return m

@@ -48,7 +48,8 @@ func TestGSORun(t *testing.T) {
 
 // sendMixed sends, in one WriteBatch from a to the links in to, runs of
 // equal packets, shorter packets that end runs and packets to another
-// link, and checks that every one arrives intact, in order per receiver.
+// link, and checks that every one arrives intact, in order per receiver,
+// with the kernel's receive time (a GRO segment its datagram's).
 func sendMixed(t *testing.T, a *Link, to []*Link, paths []link.Path) {
 	t.Helper()
 	pumps := make([]*pump, len(to))
@@ -78,6 +79,7 @@ func sendMixed(t *testing.T, a *Link, to []*Link, paths []link.Path) {
 		add(0, 1000)
 		add(0, 1000)
 	}
+	before := time.Now().UnixNano()
 	n, err := a.WriteBatch(batch)
 	if err != nil || n != len(batch) {
 		t.Fatalf("WriteBatch: %d of %d, %v", n, len(batch), err)
@@ -91,6 +93,9 @@ func sendMixed(t *testing.T, a *Link, to []*Link, paths []link.Path) {
 			got, err := checkData(p.Buf, src, uint16(5000+dst), sizes[want])
 			if err != nil || got != want {
 				t.Fatalf("receiver %d: got packet %d (%v), want %d", dst, got, err, want)
+			}
+			if now := time.Now().UnixNano(); p.Arrived < before || p.Arrived > now {
+				t.Fatalf("receiver %d: packet %d arrived at %d, want between %d and %d", dst, got, p.Arrived, before, now)
 			}
 		}
 	}

@@ -171,7 +171,7 @@ func writeInside(out *strings.Builder, inside [2]linkDelays) {
 
 // TestDelayQuantiles: quantiles from scraped buckets interpolate as
 // Prometheus does, a difference of two scrapes holds what came between,
-// and the exposition parses into both histograms per link.
+// and the exposition parses into the three histograms per link.
 func TestDelayQuantiles(t *testing.T) {
 	text := []byte(`# TYPE sctpgw_link_packet_wait_seconds histogram
 sctpgw_link_packet_wait_seconds_bucket{link="udp",le="1e-05"} 10

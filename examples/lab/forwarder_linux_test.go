@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -66,8 +67,9 @@ func forwarderMain(spec string) int {
 		ap := netip.MustParseAddrPort(f[2])
 		udpPeer.Store(&link.Path{Remote: ap.Addr(), RemotePort: ap.Port()})
 	}
-	go forward(nl, ul, &rawPeer, &udpPeer, func(p link.Path) link.Path { return link.Path{Local: local, Remote: p.Remote} })
-	go forward(ul, nl, &udpPeer, &rawPeer, func(p link.Path) link.Path { return link.Path{Remote: p.Remote, RemotePort: p.RemotePort} })
+	// Only toward UDP does a packet grow, by the UDP and IPv4 headers.
+	go forward(nl, ul, &rawPeer, &udpPeer, func(p link.Path) link.Path { return link.Path{Local: local, Remote: p.Remote} }, forwarderMTU-28)
+	go forward(ul, nl, &udpPeer, &rawPeer, func(p link.Path) link.Path { return link.Path{Remote: p.Remote, RemotePort: p.RemotePort} }, forwarderMTU-20)
 	fmt.Println("forwarder listening")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -77,8 +79,10 @@ func forwarderMain(spec string) int {
 
 // forward reads batches from in and writes each to out, to the path in
 // to; the sender heard last becomes back, where the other direction sends
-// (reply makes its path from a received one).
-func forward(in, out link.Link, back, to *atomic.Pointer[link.Path], reply func(link.Path) link.Path) {
+// (reply makes its path from a received one). A packet larger than fits
+// (bytes of SCTP packet the MTU leaves room for on out) goes in IP
+// fragments.
+func forward(in, out link.Link, back, to *atomic.Pointer[link.Path], reply func(link.Path) link.Path, fits int) {
 	pkts := make([]link.Packet, 64)
 	for i := range pkts {
 		pkts[i].Buf = make([]byte, 0, link.MaxPacket)
@@ -89,8 +93,13 @@ func forward(in, out link.Link, back, to *atomic.Pointer[link.Path], reply func(
 		}
 		n, err := in.ReadBatch(pkts)
 		if err != nil && n == 0 {
+			if errors.Is(err, link.ErrClosed) {
+				return
+			}
+			// As the stack does: note it, wait a little, go on.
 			fmt.Println("forwarder: read:", err)
-			return
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		k := 0
 		for i := range pkts[:n] {
@@ -109,13 +118,13 @@ func forward(in, out link.Link, back, to *atomic.Pointer[link.Path], reply func(
 			continue
 		}
 		// The ends do not know of the tunnel: a full-size packet (8 KiB
-		// messages) no longer fits the lab's MTU with the IPv4 and UDP
-		// headers added, and is sent in IP fragments rather than refused
-		// (DF is set on every other packet), as a plain tunnel would. At
-		// 8 KiB the forwarder is no floor: it fragments.
+		// messages) no longer fits the lab's MTU with the UDP header
+		// added, and is sent in IP fragments rather than refused (DF is
+		// set on every other packet), as a plain tunnel would. At 8 KiB
+		// the forwarder is no floor: it fragments.
 		for i := range pkts[:k] {
 			pkts[i].Path = *dst
-			pkts[i].Fragment = len(pkts[i].Buf) > forwarderMTU-28
+			pkts[i].Fragment = len(pkts[i].Buf) > fits
 		}
 		for b := pkts[:k]; len(b) > 0; {
 			m, err := out.WriteBatch(b)

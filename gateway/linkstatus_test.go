@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/sctpgw/sctpgw/stack"
+	"github.com/sctpgw/sctpgw/stack/link"
+	"github.com/sctpgw/sctpgw/stack/link/memlink"
+)
+
+// TestLinkStatusDelaysByIndex: each link reports the delays the stack
+// counted at that link's own index, whatever the order of the stack's
+// list, and a link the stack has no delays for reports none.
+func TestLinkStatusDelaysByIndex(t *testing.T) {
+	native, _ := memlink.Pair(link.Native, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"))
+	udp, _ := memlink.Pair(link.UDP, netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2"))
+	dtls, _ := memlink.Pair(link.UDP, netip.MustParseAddr("198.18.2.1"), netip.MustParseAddr("198.18.2.2"))
+	// Counts that tell the indexes apart: 1+i waits, 10+i batches, 20+i
+	// writes at index i.
+	delays := make([]stack.LinkDelays, 2)
+	for i := range delays {
+		delays[i].Waited.Count = uint64(1 + i)
+		delays[i].Handled.Count = uint64(10 + i)
+		delays[i].Written.Count = uint64(20 + i)
+	}
+	// The UDP link first in the stack's list, the native one second; the
+	// third link at an index the stack does not have.
+	got := linkStatusesOf([3]link.Link{native, udp, dtls}, linkIndex{native: 1, udp: 0, dtls: 2}, delays)
+	if len(got) != 3 {
+		t.Fatalf("%d statuses, want 3", len(got))
+	}
+	for k, want := range [][3]uint64{{2, 11, 21}, {1, 10, 20}, {0, 0, 0}} {
+		s := got[k]
+		if c := [3]uint64{s.Waited.Count, s.Handled.Count, s.Written.Count}; c != want {
+			t.Errorf("status %d (%s): counts %v, want %v", k, s.Kind, c, want)
+		}
+	}
+	// Absent links are left out.
+	if got := linkStatusesOf([3]link.Link{nil, udp, nil}, linkIndex{native: -1, udp: 0, dtls: -1}, delays); len(got) != 1 || got[0].Handled.Count != 10 {
+		t.Errorf("udp only: %+v", got)
+	}
+}
