@@ -210,7 +210,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{buildInfo, draining, pairsOpened, pairsClosed, pairsRefused, pairsActive, pairSetup,
 		msgs, bytes, abortedMsgs, invalidStream, oversize, restarts, aclRuleHits, aclLimit, aclPairs, aclSources, aclEvictions,
 		authReceived, authSigned, authKeyPkts, authActiveKey, linkPackets, linkBytes, linkBatches, linkWaited, linkHandled, linkWritten, currEstab,
-		kernelLoaded, guardInstalled, guardDropped} {
+		kernelLoaded, guardInstalled, guardDropped,
+		dtlsSessions, dtlsOpened, dtlsClosed, dtlsRefused, dtlsDropped, dtlsDiscard} {
 		ch <- d
 	}
 	for _, l := range linkOther {
