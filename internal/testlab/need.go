@@ -62,6 +62,7 @@ var packages = map[string]string{
 	"podman-compose":  "podman-compose",
 	"systemd-analyze": "systemd",
 	"systemd-nspawn":  "systemd-container",
+	"promtool":        "prometheus",
 }
 
 // NeedTool applies Missing unless tool is on PATH, and returns its path.
