@@ -95,7 +95,7 @@ func TestClientHelloFlood(t *testing.T) {
 		for range n {
 			spoofHello(core, hello, floodSource(spoofed))
 			spoofed++
-			clk.advance(2 * time.Millisecond)
+			clk.Advance(2 * time.Millisecond)
 		}
 	}
 	flood(3 * maxSessions)
@@ -176,14 +176,14 @@ func TestHandshakesPerSource(t *testing.T) {
 		t.Fatalf("after 10 ClientHellos from one address: %d handshaking, refused %v; want 4 and 6 session_limit", st.Handshaking, st.Refused)
 	}
 	want := slices.Repeat([]time.Time{t0.Add(timeout)}, 4)
-	if at := clk.deadlines(); !slices.Equal(at, want) {
+	if at := clk.Deadlines(); !slices.Equal(at, want) {
 		t.Fatalf("handshake timers due at %v, want 4 at %v", at, t0.Add(timeout))
 	}
-	clk.advance(timeout - time.Nanosecond)
-	if at, st := clk.deadlines(), core.Stats(); len(at) != 4 || st.Handshaking != 4 {
+	clk.Advance(timeout - time.Nanosecond)
+	if at, st := clk.Deadlines(), core.Stats(); len(at) != 4 || st.Handshaking != 4 {
 		t.Fatalf("a nanosecond before the timeout: %d timers armed, %d handshaking; want 4 and 4", len(at), st.Handshaking)
 	}
-	clk.advance(time.Nanosecond)
+	clk.Advance(time.Nanosecond)
 	testlab.WaitFor(t, 5*time.Second, "the handshakes timed out", func() bool { return core.Stats().Handshaking == 0 })
 	if st := core.Stats(); st.Refused[ReasonTimeout] != 4 {
 		t.Fatalf("refused %v after the timeout; want 4 timeout", st.Refused)
@@ -217,7 +217,7 @@ func TestHandshakeRate(t *testing.T) {
 		after       time.Duration // the clock moves by that first
 		hellos, new int           // ClientHellos sent, handshakes they start
 	}{{0, 400, perSecond}, {100 * time.Millisecond, 20, perSecond / 10}, {2 * time.Second, 3 * perSecond, perSecond}} {
-		clk.advance(step.after)
+		clk.Advance(step.after)
 		before := core.Stats()
 		for range step.hellos {
 			spoofHello(core, hello, floodSource(next))

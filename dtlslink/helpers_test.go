@@ -9,6 +9,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/transport/v3/vnet"
 
+	"github.com/sctpgw/sctpgw/internal/clock/clocktest"
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/engine"
@@ -22,6 +23,13 @@ const (
 	dtlsPort    = 4740
 	portS1AP    = 36412
 )
+
+// newFakeClock is a clock whose time moves only when the test says, so
+// that the handshake rate and timeouts are exact while datagrams still
+// cross real sockets. It starts at the wall clock's now because the test
+// certificates are valid from an hour before the test to a day after it,
+// and certificates are checked on the link's clock.
+func newFakeClock() *clocktest.Fake { return clocktest.New(time.Now()) }
 
 var (
 	coreAddr = netip.MustParseAddr("203.0.113.10")

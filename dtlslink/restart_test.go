@@ -204,10 +204,10 @@ func TestSpoofedClientHelloReplacesNothing(t *testing.T) {
 	r.waitData(t, "still here", 5*time.Second)
 	// The ClientHello, read before "still here", did start a handshake,
 	// which goes nowhere: its timer is the only one armed.
-	if at := clk.deadlines(); len(at) != 1 || at[0] != clk.Now().Add(timeout) {
+	if at := clk.Deadlines(); len(at) != 1 || at[0] != clk.Now().Add(timeout) {
 		t.Fatalf("handshake timers due at %v; want the spoofed one's alone, %v from now", at, timeout)
 	}
-	clk.advance(timeout)
+	clk.Advance(timeout)
 	testlab.WaitFor(t, 5*time.Second, "the spoofed handshake timed out", func() bool {
 		return core.Stats().Refused[ReasonTimeout] == 1
 	})
