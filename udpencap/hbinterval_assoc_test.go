@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/clock/clocktest"
 	"github.com/sctpgw/sctpgw/internal/stackhost"
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack"
@@ -14,88 +15,6 @@ import (
 	"github.com/sctpgw/sctpgw/stack/link"
 	"github.com/sctpgw/sctpgw/stack/wire"
 )
-
-// fakeClock is a stack.Clock whose time moves only when the test says, so
-// that a heartbeat due after 15 s of idleness is reached at once, at an
-// exact virtual time, while the packets still cross real sockets.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	clk *fakeClock
-	c   chan time.Time
-	at  time.Time
-	on  bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) stack.Timer {
-	t := &fakeTimer{clk: c, c: make(chan time.Time, 1)}
-	c.mu.Lock()
-	c.timers = append(c.timers, t)
-	c.mu.Unlock()
-	t.Reset(d)
-	return t
-}
-
-// set moves the clock to now and fires the timers then due.
-func (c *fakeClock) set(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = now
-	for _, t := range c.timers {
-		t.fireLocked()
-	}
-}
-
-func (t *fakeTimer) fireLocked() {
-	if t.on && !t.at.After(t.clk.now) {
-		t.on = false
-		select {
-		case t.c <- t.clk.now:
-		default:
-		}
-	}
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-
-func (t *fakeTimer) Reset(d time.Duration) {
-	t.clk.mu.Lock()
-	defer t.clk.mu.Unlock()
-	t.at, t.on = t.clk.now.Add(d), true
-	t.fireLocked()
-}
-
-// ResetAt arms for an absolute time (stack.TimerAt), which the stack's
-// timer loop uses: a duration from the loop's read of the clock landed
-// late whenever the test moved the clock between that read and the
-// Reset, and the stack then missed the deadline the test waited for ("the
-// stacks did not run their timers due at ...", seen once in CI).
-func (t *fakeTimer) ResetAt(at time.Time) {
-	t.clk.mu.Lock()
-	defer t.clk.mu.Unlock()
-	t.at, t.on = at, true
-	t.fireLocked()
-}
-
-func (t *fakeTimer) Stop() {
-	t.clk.mu.Lock()
-	t.on = false
-	t.clk.mu.Unlock()
-}
 
 // nativeLook presents a UDP link to the engine as a native one (no UDP
 // header in the overhead, no encapsulation port in paths), sending
@@ -127,7 +46,7 @@ func (n *nativeLook) WriteBatch(pkts []link.Packet) (int, error) {
 
 // hbTap records when (on the fake clock) a stack sends each HEARTBEAT.
 type hbTap struct {
-	clk *fakeClock
+	clk *clocktest.Fake
 	mu  sync.Mutex
 	at  []time.Time
 }
@@ -215,7 +134,12 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 		{"native", true, engine.DefaultHBInterval},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			clk := newFakeClock()
+			// Time moves only when the test says, so a heartbeat due after
+			// 15 s of idleness is reached at once, at an exact virtual
+			// time, while the packets still cross real sockets. The
+			// stack arms its timer with ResetAt (stack.TimerAt), so a
+			// deadline it computed before the test's Set is not late.
+			clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			la, lb := listenT(t, ephemeral("127.0.0.1")), listenT(t, ephemeral("127.0.0.1"))
 			var links [2]link.Link = [2]link.Link{la, lb}
 			if c.native {
@@ -265,7 +189,7 @@ func TestAssocHeartbeatIntervalDefault(t *testing.T) {
 				if !ok || d.After(limit) {
 					t.Fatalf("no HEARTBEAT from both ends by %v after COMM_UP (next deadline %v)", limit.Sub(up), d.Sub(up))
 				}
-				clk.set(d)
+				clk.Set(d)
 				// Wait until the stacks have run the timers due at d.
 				wall := time.Now()
 				for {
