@@ -7,27 +7,14 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sctpgw/sctpgw/internal/clock/clocktest"
 	"github.com/sctpgw/sctpgw/internal/routemtu"
 	"github.com/sctpgw/sctpgw/internal/testlab"
 	"github.com/sctpgw/sctpgw/stack/link"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func to(remote string) link.Path { return link.Path{Remote: netip.MustParseAddr(remote)} }
 
@@ -70,8 +57,8 @@ func TestProberReadsRoutes(t *testing.T) {
 	ip("addr", "add", "2001:db8:7::1/64", "dev", "mtu0", "nodad")
 	ip("route", "add", "198.18.8.0/24", "dev", "mtu0", "mtu", "1200")
 
-	clock := &fakeClock{t: time.Unix(1000, 0)}
-	p := openIn(t, ns, routemtu.Options{TTL: 5 * time.Second, Now: clock.now})
+	clock := clocktest.New(time.Unix(1000, 0))
+	p := openIn(t, ns, routemtu.Options{TTL: 5 * time.Second, Now: clock.Now})
 	for _, c := range []struct {
 		addr string
 		want int
@@ -89,11 +76,11 @@ func TestProberReadsRoutes(t *testing.T) {
 		}
 	}
 	ip("route", "replace", "198.18.8.0/24", "dev", "mtu0", "mtu", "1100")
-	clock.advance(5*time.Second - 1)
+	clock.Advance(5*time.Second - 1)
 	if got := p.MTU(to("198.18.8.2")); got != 1200 {
 		t.Errorf("within the TTL after the route's mtu went to 1100: MTU = %d, want the cached 1200", got)
 	}
-	clock.advance(1)
+	clock.Advance(1)
 	if got := p.MTU(to("198.18.8.2")); got != 1100 {
 		t.Errorf("a TTL after the route's mtu went to 1100: MTU = %d", got)
 	}
@@ -169,8 +156,8 @@ func TestProberBoundsSockets(t *testing.T) {
 	ip("route", "add", "198.18.8.0/24", "dev", "mtu0", "mtu", "1300", "table", "100")
 	ip("rule", "add", "from", "198.18.7.0/24", "table", "100")
 	ip("route", "add", "198.18.8.0/24", "dev", "mtu0")
-	clock := &fakeClock{t: time.Unix(1000, 0)}
-	p := openIn(t, ns, routemtu.Options{Now: clock.now})
+	clock := clocktest.New(time.Unix(1000, 0))
+	p := openIn(t, ns, routemtu.Options{Now: clock.Now})
 	for round := range 2 {
 		for i := 1; i <= 40; i++ {
 			for _, c := range []struct {
@@ -186,7 +173,7 @@ func TestProberBoundsSockets(t *testing.T) {
 				}
 			}
 		}
-		clock.advance(time.Minute)
+		clock.Advance(time.Minute)
 	}
 }
 
