@@ -52,8 +52,9 @@ import (
 // trip is measured. What a relay pair adds, halved, is what one gateway
 // adds to a round trip (each round trip crosses it twice, once each way).
 //
-// LAB_ROUNDS=N (default 1) repeats the throughput runs N times, the three
-// contenders in turn within each round, and prints the median.
+// LAB_ROUNDS=N (default 1) repeats the throughput runs N times, the
+// contenders in turn within each round, and prints the median; and the
+// latency runs, the same way, pooling their round trips.
 // LAB_PROFILE_DIR=DIR saves a CPU profile and an execution trace of the
 // edge gateway during each of its runs there (edge-1KiB.pprof, .trace,
 // edge-latency.*). LAB_SIZES="1 KiB,100 B" picks workloads; "" runs only
@@ -94,7 +95,7 @@ func BenchmarkLab(b *testing.B) {
 	l.routeDirect()
 	lb.runs = l.throughputRounds(b, lb, tsctp, shim, relayBin)
 	var edge string
-	lb.lat, lb.waits, lb.inside, edge = l.latencyRuns(b, lb.ways, relayBin)
+	lb.lat, lb.waits, lb.inside, edge = l.latencyRuns(b, lb.ways, relayBin, lb.rounds)
 
 	lb.offload = "off (captures' default)"
 	if os.Getenv("LAB_VETH_OFFLOAD") == "on" {
@@ -181,43 +182,55 @@ func (l *lab) throughputRounds(b *testing.B, lb labBench, tsctp, shim, relayBin 
 }
 
 // latencyRuns measures the round trips of 100-byte echoes at 10 k msg/s
-// for 2 s through each of ways (direct first, sctpgw last), and the
-// run-queue wait per second meanwhile of the relay processes and of this
-// process, and inside what sctpgw's edge and core counted meanwhile (their
-// stacks' delay histograms). sctpgw's pair is left running; edge is a line
-// on its edge gateway's counters after the run.
-func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string) (lat map[string][]time.Duration, waits map[string][2]float64, inside [2]linkDelays, edge string) {
+// for 2 s through each of ways (direct first, sctpgw last), rounds times,
+// the ways interleaved within each round as the throughput runs are; the
+// round trips of every round pooled. With them the run-queue wait per
+// second meanwhile of the relay processes and of this process (the mean of
+// the rounds), and inside what sctpgw's edge and core counted meanwhile
+// (their stacks' delay histograms, summed over the rounds). sctpgw's pair
+// of the last round is left running; edge is a line on its edge gateway's
+// counters after the runs.
+func (l *lab) latencyRuns(b *testing.B, ways []string, relayBin string, rounds int) (lat map[string][]time.Duration, waits map[string][2]float64, inside [2]linkDelays, edge string) {
 	lat, waits = map[string][]time.Duration{}, map[string][2]float64{}
-	for _, w := range []string{"direct", "usrsctp relay", "forwarder", "sctpgw"} {
-		if !slices.Contains(ways, w) {
-			continue
+	for round := range rounds {
+		last := round == rounds-1
+		for _, w := range []string{"direct", "usrsctp relay", "forwarder", "sctpgw"} {
+			if !slices.Contains(ways, w) {
+				continue
+			}
+			rp := l.startWay(w, relayBin)
+			var prof chan struct{}
+			if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && last && rp != nil && rp.edgeGW != nil {
+				prof = rp.edgeGW.profile(b, dir, "latency", 2)
+			}
+			var inside0 [2]linkDelays
+			if rp != nil && rp.edgeGW != nil {
+				inside0 = [2]linkDelays{rp.edgeGW.delays(), rp.coreGW.delays()}
+			}
+			wait0, t0 := rp.runDelay(), time.Now()
+			self0 := runDelay(os.Getpid(), 0)
+			lat[w] = append(lat[w], l.latency(b, w, rp, 10_000, 2*time.Second)...)
+			ws := waits[w]
+			ws[0] += float64(rp.runDelay()-wait0) / float64(time.Since(t0)) / float64(rounds)
+			ws[1] += float64(runDelay(os.Getpid(), 0)-self0) / float64(time.Since(t0)) / float64(rounds)
+			waits[w] = ws
+			if inside0[0] != nil {
+				inside = [2]linkDelays{inside[0].plus(rp.edgeGW.delays().since(inside0[0])), inside[1].plus(rp.coreGW.delays().since(inside0[1]))}
+			}
+			if prof != nil {
+				<-prof
+			}
+			if w != "sctpgw" || !last {
+				rp.stop()
+			} else {
+				s := rp.edgeGW.snapshot()
+				edge = fmt.Sprintf("  sctpgw edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
+					s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
+			}
 		}
-		rp := l.startWay(w, relayBin)
-		var prof chan struct{}
-		if dir := os.Getenv("LAB_PROFILE_DIR"); dir != "" && rp != nil && rp.edgeGW != nil {
-			prof = rp.edgeGW.profile(b, dir, "latency", 2)
-		}
-		var inside0 [2]linkDelays
-		if rp != nil && rp.edgeGW != nil {
-			inside0 = [2]linkDelays{rp.edgeGW.delays(), rp.coreGW.delays()}
-		}
-		wait0, t0 := rp.runDelay(), time.Now()
-		self0 := runDelay(os.Getpid(), 0)
-		lat[w] = l.latency(b, w, rp, 10_000, 2*time.Second)
-		waits[w] = [2]float64{float64(rp.runDelay()-wait0) / float64(time.Since(t0)), float64(runDelay(os.Getpid(), 0)-self0) / float64(time.Since(t0))}
-		if inside0[0] != nil {
-			inside = [2]linkDelays{rp.edgeGW.delays().since(inside0[0]), rp.coreGW.delays().since(inside0[1])}
-		}
-		if prof != nil {
-			<-prof
-		}
-		if w != "sctpgw" {
-			rp.stop()
-		} else {
-			s := rp.edgeGW.snapshot()
-			edge = fmt.Sprintf("  sctpgw edge after the runs: pairs opened %d failed %d, SctpT3RtxExpireds %d\n",
-				s.Gateway.PairsOpened, s.Gateway.PairsFailed, s.SNMP["SctpT3RtxExpireds"])
-		}
+	}
+	for w := range lat {
+		slices.Sort(lat[w])
 	}
 	return lat, waits, inside, edge
 }

@@ -133,6 +133,42 @@ func (g *gw) delays() linkDelays {
 	return d
 }
 
+// plus is d and e together: the same series' observations of two runs
+// (a nil d or a kind missing from it takes e's as they are).
+func (d linkDelays) plus(e linkDelays) linkDelays {
+	out := linkDelays{}
+	for k, h := range d {
+		out[k] = h
+	}
+	for k, h := range e {
+		a, ok := out[k]
+		if !ok {
+			out[k] = h
+			continue
+		}
+		for i := range a {
+			a[i] = a[i].plus(h[i])
+		}
+		out[k] = a
+	}
+	return out
+}
+
+// plus is h and g together, g scraped with the same buckets (else h).
+func (h bucketed) plus(g bucketed) bucketed {
+	if len(h.cum) == 0 {
+		return g
+	}
+	if len(g.cum) != len(h.cum) {
+		return h
+	}
+	s := bucketed{bounds: h.bounds, cum: make([]float64, len(h.cum)), sum: h.sum + g.sum}
+	for i := range h.cum {
+		s.cum[i] = h.cum[i] + g.cum[i]
+	}
+	return s
+}
+
 // since is d less an earlier scrape.
 func (d linkDelays) since(earlier linkDelays) linkDelays {
 	out := linkDelays{}
@@ -215,6 +251,11 @@ sctpgw_link_write_seconds_count{link="udp"} 2
 		if d := c.got - c.want; d < -time.Nanosecond || d > time.Nanosecond {
 			t.Errorf("quantile %v, want %v", c.got, c.want)
 		}
+	}
+	// Two runs pooled: twice the counts, the same quantiles.
+	two := linkDelays(nil).plus(d).plus(d)
+	if w2 := two["udp"][0]; w2.count() != 200 || w2.quantile(.5) != w.quantile(.5) || w2.sum != 2*w.sum {
+		t.Errorf("pooled: count %v, p50 %v, sum %v; want 200, %v, %v", w2.count(), w2.quantile(.5), w2.sum, w.quantile(.5), 2*w.sum)
 	}
 	var out strings.Builder
 	writeInside(&out, [2]linkDelays{d, d})

@@ -173,7 +173,7 @@ func quantile(d []time.Duration, f float64) time.Duration {
 // during them, and what a gateway adds.
 func (lb labBench) writeLatency(out *strings.Builder) {
 	q := quantile
-	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s (round trips):\n")
+	fmt.Fprintf(out, "  latency, our stack, 100 B echo at 10 k msg/s for 2 s, %d round(s) pooled (round trips):\n", lb.rounds)
 	for _, w := range []string{"direct", "usrsctp relay", "forwarder", "sctpgw"} {
 		d := lb.lat[w]
 		fmt.Fprintf(out, "    %-14s %6d echoes  p50 %-9v p90 %-9v p99 %-9v p99.9 %-9v max %v\n", w, len(d),
