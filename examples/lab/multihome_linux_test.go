@@ -56,7 +56,92 @@ var mhLabOpts = stack.Options{
 	PeerAddr: engine.PeerAddrParams{HBInterval: 2 * time.Second, PathMaxRetrans: 3},
 }
 
-// TestE2EMultihomedThroughGateways: the eNB and the MME with two addresses
+// mhAddrs are the native addresses of the multi-homed lab, each side's
+// on its first network (the lab's veths: enb0, mme0) and its second
+// (secondNetworks).
+type mhAddrs struct {
+	enb, edge, core, mme [2]string
+}
+
+// mhV4 is the lab's IPv4 networks.
+var mhV4 = mhAddrs{
+	enb: [2]string{enbAddr, enbAddr2}, edge: [2]string{edgeRAN, edgeRAN2},
+	core: [2]string{coreCN, coreCN2}, mme: [2]string{mmeAddr, mmeAddr2},
+}
+
+// IPv6 addresses of 2001:2::/48 (RFC 5180, benchmarking) for the native
+// networks: 2001:2:1::/64 and 2001:2:5::/64 between eNB and edge (first,
+// second), 2001:2:2::/64 and 2001:2:6::/64 between core and MME.
+const (
+	enb6, enb6b   = "2001:2:1::10", "2001:2:5::10"
+	edge6, edge6b = "2001:2:1::1", "2001:2:5::1"
+	core6, core6b = "2001:2:2::1", "2001:2:6::1"
+	mme6, mme6b   = "2001:2:2::10", "2001:2:6::10"
+)
+
+// addIPv6 gives the native veths of both networks their IPv6 addresses
+// (nodad: usable at once, not tentative for a second). Linux flushes an
+// interface's IPv6 addresses when it goes down, static ones included,
+// unless keep_addr_on_down is set: the scenario takes enb0 and mme0 down
+// and up to fail a path over and back, as a cable or a switch port would,
+// and the address must survive that as an IPv4 one does.
+func (l *lab) addIPv6() {
+	l.tb.Helper()
+	for _, a := range []struct{ role, dev, addr string }{
+		{"enb", "enb0", enb6}, {"edge", "edge-ran", edge6}, {"enb", "enb1", enb6b}, {"edge", "edge-ran2", edge6b},
+		{"core", "core-cn", core6}, {"mme", "mme0", mme6}, {"core", "core-cn2", core6b}, {"mme", "mme1", mme6b},
+	} {
+		l.must("ip", "netns", "exec", l.ns[a.role], "sysctl", "-qw", "net.ipv6.conf."+a.dev+".keep_addr_on_down=1")
+		l.must("ip", "-n", l.ns[a.role], "-6", "addr", "add", a.addr+"/64", "dev", a.dev, "nodad")
+	}
+}
+
+// TestE2EMultihomedThroughGateways runs the multi-homed scenario
+// (multihomed) over the lab's IPv4 networks.
+func TestE2EMultihomedThroughGateways(t *testing.T) {
+	l := newLab(t)
+	l.secondNetworks()
+	l.multihomed(t, mhV4)
+}
+
+// TestE2EMultihomedThroughGatewaysIPv6: the same over IPv6 on both native
+// networks of each leg (the tunnel between the gateways stays IPv4).
+func TestE2EMultihomedThroughGatewaysIPv6(t *testing.T) {
+	l := newLab(t)
+	l.secondNetworks()
+	l.addIPv6()
+	l.multihomed(t, mhAddrs{
+		enb: [2]string{enb6, enb6b}, edge: [2]string{edge6, edge6b},
+		core: [2]string{core6, core6b}, mme: [2]string{mme6, mme6b},
+	})
+}
+
+// TestE2EMultihomedThroughGatewaysDualStack: each native peer multi-homed
+// across the families, IPv4 on its first network and IPv6 on its second,
+// in one association (RFC 9260 allows both families' addresses in one
+// INIT); the gateways' native links then hold a socket of each family.
+func TestE2EMultihomedThroughGatewaysDualStack(t *testing.T) {
+	l := newLab(t)
+	l.secondNetworks()
+	l.addIPv6()
+	l.multihomed(t, mhAddrs{
+		enb: [2]string{enbAddr, enb6b}, edge: [2]string{edgeRAN, edge6b},
+		core: [2]string{coreCN, core6b}, mme: [2]string{mmeAddr, mme6b},
+	})
+}
+
+// hostList is a, b as a native URL lists hosts (IPv6 in brackets).
+func hostList(a, b string) string {
+	br := func(h string) string {
+		if strings.Contains(h, ":") {
+			return "[" + h + "]"
+		}
+		return h
+	}
+	return br(a) + "," + br(b)
+}
+
+// multihomed: the eNB and the MME with two addresses
 // each, on two networks each; the edge's route listens on both of its
 // addresses toward the eNB (sctp://A1,A2:PORT), the core's forwards to
 // both of the MME's from two of its own (?from=). S1AP-sized requests go
@@ -66,16 +151,14 @@ var mhLabOpts = stack.Options{
 // status lists each native side's two paths. Then both of the MME's
 // networks go down: the eNB's association is aborted with the reason
 // naming the egress leg.
-func TestE2EMultihomedThroughGateways(t *testing.T) {
-	l := newLab(t)
-	l.secondNetworks()
+func (l *lab) multihomed(t *testing.T, ad mhAddrs) {
 	const port = 36412
 	dir := t.TempDir()
 	sctp := "sctp: {rto_initial: 1s, rto_min: 300ms, rto_max: 1s, max_retrans: 6, path_max_retrans: 3, hb_interval: 2s}"
-	edgeYAML := fmt.Sprintf("udp: {listen: \"0.0.0.0:9899\"}\nlog: {level: warn}\nroutes:\n  - name: s1ap\n    listen: \"sctp://%s,%s:%d\"\n    forward: \"udp://%s:9899/%d\"\n    %s\n",
-		edgeRAN, edgeRAN2, port, coreWAN, port, sctp)
-	coreYAML := fmt.Sprintf("udp: {listen: \"%s:9899\"}\nlog: {level: warn}\nroutes:\n  - name: s1ap\n    listen: \"udp://%s:9899/%d\"\n    forward: \"sctp://%s,%s:%d?from=%s,%s\"\n    %s\n",
-		coreWAN, coreWAN, port, mmeAddr, mmeAddr2, port, coreCN, coreCN2, sctp)
+	edgeYAML := fmt.Sprintf("udp: {listen: \"0.0.0.0:9899\"}\nlog: {level: warn}\nroutes:\n  - name: s1ap\n    listen: \"sctp://%s:%d\"\n    forward: \"udp://%s:9899/%d\"\n    %s\n",
+		hostList(ad.edge[0], ad.edge[1]), port, coreWAN, port, sctp)
+	coreYAML := fmt.Sprintf("udp: {listen: \"%s:9899\"}\nlog: {level: warn}\nroutes:\n  - name: s1ap\n    listen: \"udp://%s:9899/%d\"\n    forward: \"sctp://%s:%d?from=%s\"\n    %s\n",
+		coreWAN, coreWAN, port, hostList(ad.mme[0], ad.mme[1]), port, hostList(ad.core[0], ad.core[1]), sctp)
 	ef, cf := filepath.Join(dir, "edge.yaml"), filepath.Join(dir, "core.yaml")
 	for f, s := range map[string]string{ef: edgeYAML, cf: coreYAML} {
 		if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
@@ -86,13 +169,13 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 	core := l.startGateway("core", coreAdmin, "--config", cf)
 
 	mopts := mhLabOpts
-	mopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(mmeAddr), netip.MustParseAddr(mmeAddr2)}
-	far := serveFar(t, l.nativeStack("mme", mmeAddr, mmeAddr2), mopts, port)
-	enb := l.nativeStack("enb", enbAddr, enbAddr2)
+	mopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(ad.mme[0]), netip.MustParseAddr(ad.mme[1])}
+	far := serveFar(t, l.nativeStack("mme", ad.mme[0], ad.mme[1]), mopts, port)
+	enb := l.nativeStack("enb", ad.enb[0], ad.enb[1])
 	ctx := testlab.Ctx(t, 3*time.Minute)
 	eopts := mhLabOpts
-	eopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(enbAddr), netip.MustParseAddr(enbAddr2)}
-	a, err := enb.DialWith(ctx, 0, link.Path{Local: netip.MustParseAddr(enbAddr), Remote: netip.MustParseAddr(edgeRAN)}, 0, port,
+	eopts.LocalAddrs = []netip.Addr{netip.MustParseAddr(ad.enb[0]), netip.MustParseAddr(ad.enb[1])}
+	a, err := enb.DialWith(ctx, 0, link.Path{Local: netip.MustParseAddr(ad.enb[0]), Remote: netip.MustParseAddr(ad.edge[0])}, 0, port,
 		stack.DialOptions{Options: eopts}) // the edge's INIT ACK names its second address
 	if err != nil {
 		t.Fatalf("connect through the gateways: %v", err)
@@ -104,10 +187,10 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 	if !testlab.Poll(10*time.Second, func() bool { return twoActive(a.Status()) && twoActive(fa.a.Status()) }) {
 		t.Fatalf("paths not verified: eNB %s; MME %s", pathsText(a.Status()), pathsText(fa.a.Status()))
 	}
-	if st := edge.statusPaths(); !strings.Contains(st, "path "+edgeRAN+" -> "+enbAddr) || !strings.Contains(st, "path "+edgeRAN2+" -> "+enbAddr2) {
+	if st := edge.statusPaths(); !strings.Contains(st, "path "+ad.edge[0]+" -> "+ad.enb[0]) || !strings.Contains(st, "path "+ad.edge[1]+" -> "+ad.enb[1]) {
 		t.Errorf("edge status lacks the eNB's two paths:\n%s", st)
 	}
-	if st := core.statusPaths(); !strings.Contains(st, "path "+coreCN+" -> "+mmeAddr) || !strings.Contains(st, "path "+coreCN2+" -> "+mmeAddr2) {
+	if st := core.statusPaths(); !strings.Contains(st, "path "+ad.core[0]+" -> "+ad.mme[0]) || !strings.Contains(st, "path "+ad.core[1]+" -> "+ad.mme[1]) {
 		t.Errorf("core status lacks the MME's two paths:\n%s", st)
 	}
 
@@ -173,8 +256,8 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 	// periods at most, before reading what each side saw.
 	if !testlab.Poll(20*time.Second, func() bool {
 		return twoActive(a.Status()) && twoActive(fa.a.Status()) &&
-			pathsActive(edge, [2]string{edgeRAN, enbAddr}, [2]string{edgeRAN2, enbAddr2}) &&
-			pathsActive(core, [2]string{coreCN, mmeAddr}, [2]string{coreCN2, mmeAddr2})
+			pathsActive(edge, [2]string{ad.edge[0], ad.enb[0]}, [2]string{ad.edge[1], ad.enb[1]}) &&
+			pathsActive(core, [2]string{ad.core[0], ad.mme[0]}, [2]string{ad.core[1], ad.mme[1]})
 	}) {
 		t.Logf("edge: %s", edge.statusPaths())
 		t.Logf("core: %s", core.statusPaths())
@@ -187,11 +270,11 @@ func TestE2EMultihomedThroughGateways(t *testing.T) {
 	// (The other path stays reachable; on a loaded machine a late
 	// heartbeat answer may make it potentially failed for a moment.)
 	enbChanges, mmeChanges := addrChanges(a), addrChanges(fa.a)
-	if !hasSeq(enbChanges, edgeRAN) || slices.Contains(enbChanges, edgeRAN2+" ADDR_UNREACHABLE") {
-		t.Errorf("eNB's PEER_ADDR_CHANGEs %v: want %s failed and available again, %s never unreachable", enbChanges, edgeRAN, edgeRAN2)
+	if !hasSeq(enbChanges, ad.edge[0]) || slices.Contains(enbChanges, ad.edge[1]+" ADDR_UNREACHABLE") {
+		t.Errorf("eNB's PEER_ADDR_CHANGEs %v: want %s failed and available again, %s never unreachable", enbChanges, ad.edge[0], ad.edge[1])
 	}
-	if !hasSeq(mmeChanges, coreCN) || slices.Contains(mmeChanges, coreCN2+" ADDR_UNREACHABLE") {
-		t.Errorf("MME's PEER_ADDR_CHANGEs %v: want %s failed and available again, %s never unreachable", mmeChanges, coreCN, coreCN2)
+	if !hasSeq(mmeChanges, ad.core[0]) || slices.Contains(mmeChanges, ad.core[1]+" ADDR_UNREACHABLE") {
+		t.Errorf("MME's PEER_ADDR_CHANGEs %v: want %s failed and available again, %s never unreachable", mmeChanges, ad.core[0], ad.core[1])
 	}
 	for _, x := range []*stack.Assoc{a, fa.a} {
 		if d := x.DroppedEvents(); d != 0 {
