@@ -58,9 +58,14 @@ var mhLabOpts = stack.Options{
 
 // mhAddrs are the native addresses of the multi-homed lab, each side's
 // on its first network (the lab's veths: enb0, mme0) and its second
-// (secondNetworks).
+// (secondNetworks); and where the first networks fail.
 type mhAddrs struct {
 	enb, edge, core, mme [2]string
+	// gatewaySide takes the gateways' interfaces of the first networks
+	// (edge-ran, core-cn) down and up instead of the peers' (enb0, mme0),
+	// and gives them their first IPv6 address again once up, as a network
+	// manager does after Linux flushed it (IPv6 runs).
+	gatewaySide bool
 }
 
 // mhV4 is the lab's IPv4 networks.
@@ -82,16 +87,23 @@ const (
 // addIPv6 gives the native veths of both networks their IPv6 addresses
 // (nodad: usable at once, not tentative for a second). Linux flushes an
 // interface's IPv6 addresses when it goes down, static ones included,
-// unless keep_addr_on_down is set: the scenario takes enb0 and mme0 down
-// and up to fail a path over and back, as a cable or a switch port would,
-// and the address must survive that as an IPv4 one does.
+// unless keep_addr_on_down is set, as it is here on the peers' side: the
+// peers are our stack standing in for an eNB and an MME, whose hosts
+// would give the address back. The gateways' side keeps the default: a
+// run that fails the gateways' interfaces gives the address back itself
+// (mhAddrs.gatewaySide).
 func (l *lab) addIPv6() {
 	l.tb.Helper()
-	for _, a := range []struct{ role, dev, addr string }{
-		{"enb", "enb0", enb6}, {"edge", "edge-ran", edge6}, {"enb", "enb1", enb6b}, {"edge", "edge-ran2", edge6b},
-		{"core", "core-cn", core6}, {"mme", "mme0", mme6}, {"core", "core-cn2", core6b}, {"mme", "mme1", mme6b},
+	for _, a := range []struct {
+		role, dev, addr string
+		keep            bool
+	}{
+		{"enb", "enb0", enb6, true}, {"edge", "edge-ran", edge6, false}, {"enb", "enb1", enb6b, true}, {"edge", "edge-ran2", edge6b, false},
+		{"core", "core-cn", core6, false}, {"mme", "mme0", mme6, true}, {"core", "core-cn2", core6b, false}, {"mme", "mme1", mme6b, true},
 	} {
-		l.must("ip", "netns", "exec", l.ns[a.role], "sysctl", "-qw", "net.ipv6.conf."+a.dev+".keep_addr_on_down=1")
+		if a.keep {
+			l.must("ip", "netns", "exec", l.ns[a.role], "sysctl", "-qw", "net.ipv6.conf."+a.dev+".keep_addr_on_down=1")
+		}
 		l.must("ip", "-n", l.ns[a.role], "-6", "addr", "add", a.addr+"/64", "dev", a.dev, "nodad")
 	}
 }
@@ -113,6 +125,22 @@ func TestE2EMultihomedThroughGatewaysIPv6(t *testing.T) {
 	l.multihomed(t, mhAddrs{
 		enb: [2]string{enb6, enb6b}, edge: [2]string{edge6, edge6b},
 		core: [2]string{core6, core6b}, mme: [2]string{mme6, mme6b},
+	})
+}
+
+// TestE2EMultihomedGatewayInterfacesIPv6: the same over IPv6 with the
+// gateways' own interfaces of the first networks failing, each losing its
+// IPv6 address with it (Linux flushes them on the way down) and given it
+// back once up: each leg fails over and back as when a peer's network
+// fails.
+func TestE2EMultihomedGatewayInterfacesIPv6(t *testing.T) {
+	l := newLab(t)
+	l.secondNetworks()
+	l.addIPv6()
+	l.multihomed(t, mhAddrs{
+		enb: [2]string{enb6, enb6b}, edge: [2]string{edge6, edge6b},
+		core: [2]string{core6, core6b}, mme: [2]string{mme6, mme6b},
+		gatewaySide: true,
 	})
 }
 
@@ -198,21 +226,49 @@ func (l *lab) multihomed(t *testing.T, ad mhAddrs) {
 	const n, gap = 700, 20 * time.Millisecond
 	flow := uint32(testlab.SmallFlow | 17)
 	out, _ := a.Streams()
-	events := []struct {
+	type event struct {
 		at  int
 		cmd []string
-	}{
-		{100, []string{"ip", "-n", l.ns["enb"], "link", "set", "enb0", "down"}},
-		{300, []string{"ip", "-n", l.ns["enb"], "link", "set", "enb0", "up"}},
-		{400, []string{"ip", "-n", l.ns["mme"], "link", "set", "mme0", "down"}},
-		{600, []string{"ip", "-n", l.ns["mme"], "link", "set", "mme0", "up"}},
+		// seen, when set, keeps the command's output.
+		seen *string
+	}
+	var flushed [2]string // the gateways' addresses while their interfaces were down
+	events := []event{
+		{100, []string{"ip", "-n", l.ns["enb"], "link", "set", "enb0", "down"}, nil},
+		{300, []string{"ip", "-n", l.ns["enb"], "link", "set", "enb0", "up"}, nil},
+		{400, []string{"ip", "-n", l.ns["mme"], "link", "set", "mme0", "down"}, nil},
+		{600, []string{"ip", "-n", l.ns["mme"], "link", "set", "mme0", "up"}, nil},
+	}
+	if ad.gatewaySide {
+		events = []event{
+			{100, []string{"ip", "-n", l.ns["edge"], "link", "set", "edge-ran", "down"}, nil},
+			{300, []string{"ip", "-n", l.ns["edge"], "link", "set", "edge-ran", "up"}, nil},
+			{400, []string{"ip", "-n", l.ns["core"], "link", "set", "core-cn", "down"}, nil},
+			{600, []string{"ip", "-n", l.ns["core"], "link", "set", "core-cn", "up"}, nil},
+		}
+		// The address flushed on the way down (looked at just before
+		// the interface comes up) comes back once up.
+		for k, r := range []struct {
+			at              int
+			role, dev, addr string
+		}{{300, "edge", "edge-ran", ad.edge[0]}, {600, "core", "core-cn", ad.core[0]}} {
+			if strings.Contains(r.addr, ":") {
+				look := event{r.at, []string{"ip", "-n", l.ns[r.role], "-6", "addr", "show", "dev", r.dev}, &flushed[k]}
+				readd := event{r.at, []string{"ip", "-n", l.ns[r.role], "-6", "addr", "replace", r.addr + "/64", "dev", r.dev, "nodad"}, nil}
+				events = slices.Insert(events, slices.IndexFunc(events, func(e event) bool { return e.at == r.at }), look)
+				events = append(events, readd)
+			}
+		}
 	}
 	sent := make(chan error, 1)
 	go func() {
 		for i := range n {
 			for _, e := range events {
 				if e.at == i {
-					testlab.Cmd(t, true, e.cmd[0], e.cmd[1:]...)
+					out := testlab.Cmd(t, true, e.cmd[0], e.cmd[1:]...)
+					if e.seen != nil {
+						*e.seen = out
+					}
 				}
 			}
 			b, info := testlab.Msg(flow, i, out, 0)
@@ -239,6 +295,14 @@ func (l *lab) multihomed(t *testing.T, ad mhAddrs) {
 	}
 	if err := <-sent; err != nil {
 		t.Fatal(err)
+	}
+	if ad.gatewaySide && strings.Contains(ad.edge[0], ":") {
+		// The scenario is what it says: the addresses were gone.
+		for k, a := range []string{ad.edge[0], ad.core[0]} {
+			if strings.Contains(flushed[k], a+"/") {
+				t.Errorf("%s was still there with its interface down:\n%s", a, flushed[k])
+			}
+		}
 	}
 	if got := len(fa.received()); got != n {
 		t.Errorf("the MME received %d messages, want %d", got, n)
