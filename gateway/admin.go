@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"sort"
@@ -171,6 +172,10 @@ func FormatSnapshot(s Snapshot) string {
 		if l.Kind == "native" {
 			p("  zero-CRC32c packets accepted from local virtual interfaces %d\n", l.UncheckedLocal)
 		}
+		if d := l.Delays; d != nil {
+			p("  time in the gateway since start, p50 / p99 (bucket bounds): packet wait %s / %s (%d packets), batch handling %s / %s, writes %s / %s\n",
+				bound(d.WaitP50), bound(d.WaitP99), d.Packets, bound(d.HandlingP50), bound(d.HandlingP99), bound(d.WriteP50), bound(d.WriteP99))
+		}
 		if l.Kind == "dtls" {
 			p("  sessions %d up, %d handshaking; opened %d, ended %d; packets dropped %d; records discarded %d, datagrams of no session %d\n",
 				l.Sessions, l.Handshaking, l.SessionsOpened, l.SessionsClosed, l.Dropped, l.Discarded, l.Unknown)
@@ -208,4 +213,15 @@ func FormatSnapshot(s Snapshot) string {
 		p("%-28s %d\n", k, s.SNMP[k])
 	}
 	return string(b)
+}
+
+// bound shows a DelaySummary figure: "<= 25µs", "> 1s" (-1), "-" (none).
+func bound(sec float64) string {
+	switch {
+	case sec < 0:
+		return "> 1s"
+	case sec == 0:
+		return "-"
+	}
+	return "<= " + time.Duration(math.Round(sec*float64(time.Second))).String()
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -42,6 +43,23 @@ func (h *Histogram) Cumulative() map[float64]uint64 {
 		m[b] = n
 	}
 	return m
+}
+
+// Quantile is the upper bound, in seconds, of the bucket that holds the
+// q-quantile (0 < q <= 1): an upper bound to a bucket's precision, +Inf
+// above the last bound; false with no observation.
+func (h *Histogram) Quantile(q float64) (float64, bool) {
+	if h.Count == 0 {
+		return 0, false
+	}
+	rank := min(max(uint64(q*float64(h.Count)+0.5), 1), h.Count)
+	var n uint64
+	for i, b := range h.Bounds {
+		if n += h.Counts[i]; n >= rank {
+			return b, true
+		}
+	}
+	return math.Inf(1), true
 }
 
 // Copy returns a histogram that does not share h's counts.

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"math"
+
 	"github.com/sctpgw/sctpgw/dtlslink"
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -59,6 +61,44 @@ type LinkStatus struct {
 	Waited  Histogram `json:"-"`
 	Handled Histogram `json:"-"`
 	Written Histogram `json:"-"`
+	// Delays sums the three up for people (`sctpgw status`); nil before
+	// the link carried anything.
+	Delays *DelaySummary `json:"delays,omitempty"`
+}
+
+// DelaySummary is a link's delays since the gateway started, p50 and p99
+// of each histogram of LinkStatus as the upper bound of its bucket, in
+// seconds: 0 without an observation, -1 above the last bound (1 s).
+type DelaySummary struct {
+	Packets     uint64  `json:"packets"`
+	WaitP50     float64 `json:"wait_p50_seconds"`
+	WaitP99     float64 `json:"wait_p99_seconds"`
+	HandlingP50 float64 `json:"handling_p50_seconds"`
+	HandlingP99 float64 `json:"handling_p99_seconds"`
+	WriteP50    float64 `json:"write_p50_seconds"`
+	WriteP99    float64 `json:"write_p99_seconds"`
+}
+
+// delaySummary sums up s's histograms; nil when none has an observation.
+func delaySummary(s *LinkStatus) *DelaySummary {
+	if s.Waited.Count == 0 && s.Handled.Count == 0 && s.Written.Count == 0 {
+		return nil
+	}
+	q := func(h *Histogram, p float64) float64 {
+		v, ok := h.Quantile(p)
+		switch {
+		case !ok:
+			return 0
+		case math.IsInf(v, 1):
+			return -1 // JSON has no +Inf
+		}
+		return v
+	}
+	d := &DelaySummary{Packets: s.Waited.Count,
+		WaitP50: q(&s.Waited, .5), WaitP99: q(&s.Waited, .99),
+		HandlingP50: q(&s.Handled, .5), HandlingP99: q(&s.Handled, .99),
+		WriteP50: q(&s.Written, .5), WriteP99: q(&s.Written, .99)}
+	return d
 }
 
 // DelayBuckets are the upper bounds, in seconds, of LinkStatus.Waited,
@@ -135,6 +175,7 @@ func linkStatusesOf(links [3]link.Link, idx linkIndex, delays []stack.LinkDelays
 			s.Waited = delayHistogram(&delays[i].Waited)
 			s.Handled = delayHistogram(&delays[i].Handled)
 			s.Written = delayHistogram(&delays[i].Written)
+			s.Delays = delaySummary(&s)
 		}
 		out = append(out, s)
 	}

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sctpgw/sctpgw/stack"
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -39,5 +42,41 @@ func TestLinkStatusDelaysByIndex(t *testing.T) {
 	// Absent links are left out.
 	if got := linkStatusesOf([3]link.Link{nil, udp, nil}, linkIndex{native: -1, udp: 0, dtls: -1}, delays); len(got) != 1 || got[0].Handled.Count != 10 {
 		t.Errorf("udp only: %+v", got)
+	}
+}
+
+// TestDelaySummary: `sctpgw status` shows each link's delays as p50 and
+// p99 bucket bounds, through the JSON the daemon serves; a link that
+// carried nothing shows none, and a p99 above the last bound shows as such.
+func TestDelaySummary(t *testing.T) {
+	var s LinkStatus
+	s.Kind = "udp"
+	s.Waited, s.Handled, s.Written = NewHistogram(DelayBuckets), NewHistogram(DelayBuckets), NewHistogram(DelayBuckets)
+	if delaySummary(&s) != nil {
+		t.Fatal("a summary of nothing")
+	}
+	// 98 waits of 20 µs, two of 3 s; handling 8 µs; writes 2 ms.
+	for range 98 {
+		s.Waited.Observe(20 * time.Microsecond)
+	}
+	s.Waited.Observe(3 * time.Second)
+	s.Waited.Observe(3 * time.Second)
+	for range 10 {
+		s.Handled.Observe(8 * time.Microsecond)
+		s.Written.Observe(2 * time.Millisecond)
+	}
+	s.Delays = delaySummary(&s)
+	b, err := json.Marshal(Snapshot{Links: []LinkStatus{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	text := FormatSnapshot(back)
+	want := "  time in the gateway since start, p50 / p99 (bucket bounds): packet wait <= 25µs / > 1s (100 packets), batch handling <= 10µs / <= 10µs, writes <= 2.5ms / <= 2.5ms\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("status lacks\n%q:\n%s", want, text)
 	}
 }
