@@ -173,7 +173,7 @@ func FormatSnapshot(s Snapshot) string {
 			p("  zero-CRC32c packets accepted from local virtual interfaces %d\n", l.UncheckedLocal)
 		}
 		if d := l.Delays; d != nil {
-			p("  time in the gateway since start, p50 / p99 (bucket bounds): packet wait %s / %s (%d packets), batch handling %s / %s, writes %s / %s\n",
+			p("  time in the gateway since start, p50 / p99 (bucket bounds): packet wait %s / %s (%d packets timed), batch handling %s / %s, writes %s / %s\n",
 				bound(d.WaitP50), bound(d.WaitP99), d.Packets, bound(d.HandlingP50), bound(d.HandlingP99), bound(d.WriteP50), bound(d.WriteP99))
 		}
 		if l.Kind == "dtls" {
@@ -215,13 +215,15 @@ func FormatSnapshot(s Snapshot) string {
 	return string(b)
 }
 
-// bound shows a DelaySummary figure: "<= 25µs", "> 1s" (-1), "-" (none).
+// bound shows a DelaySummary figure: "<= 25µs", "> 1s" (-1: above the
+// last of DelayBuckets), "-" (none).
 func bound(sec float64) string {
+	d := func(s float64) string { return time.Duration(math.Round(s * float64(time.Second))).String() }
 	switch {
 	case sec < 0:
-		return "> 1s"
+		return "> " + d(DelayBuckets[len(DelayBuckets)-1])
 	case sec == 0:
 		return "-"
 	}
-	return "<= " + time.Duration(math.Round(sec*float64(time.Second))).String()
+	return "<= " + d(sec)
 }

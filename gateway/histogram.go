@@ -46,13 +46,14 @@ func (h *Histogram) Cumulative() map[float64]uint64 {
 }
 
 // Quantile is the upper bound, in seconds, of the bucket that holds the
-// q-quantile (0 < q <= 1): an upper bound to a bucket's precision, +Inf
-// above the last bound; false with no observation.
+// q-quantile (0 < q <= 1), the ceil(q*count)-th observation as Prometheus's
+// histogram_quantile takes it: an upper bound to a bucket's precision,
+// +Inf above the last bound; false with no observation.
 func (h *Histogram) Quantile(q float64) (float64, bool) {
 	if h.Count == 0 {
 		return 0, false
 	}
-	rank := min(max(uint64(q*float64(h.Count)+0.5), 1), h.Count)
+	rank := min(max(uint64(math.Ceil(q*float64(h.Count))), 1), h.Count)
 	var n uint64
 	for i, b := range h.Bounds {
 		if n += h.Counts[i]; n >= rank {

@@ -115,7 +115,7 @@ var (
 	dtlsSessions = desc("dtls_sessions", "DTLS sessions with peer gateways (RFC 8261 link), by state: up or handshaking.", "state")
 	dtlsOpened   = desc("dtls_sessions_opened_total", "DTLS sessions that completed their handshake (dialled or accepted).")
 	dtlsClosed   = desc("dtls_sessions_closed_total", "DTLS sessions that ended (closed by the peer, failed, idle, replaced).")
-	dtlsRefused  = desc("dtls_refused_total", "DTLS handshakes that failed, by reason: unknown_ca, expired, bad_certificate, name_mismatch, no_certificate, psk_mismatch, peer_refused, timeout, session_limit, error.", "reason")
+	dtlsRefused  = desc("dtls_refused_total", "DTLS handshakes that failed, by reason: unknown_ca, expired, bad_certificate, name_mismatch, no_certificate, psk_mismatch, peer_refused, timeout, session_limit, cookie_unanswered, hello_rate, error.", "reason")
 	dtlsDropped  = desc("dtls_dropped_packets_total", "SCTP packets the DTLS link could not send: no session and none may be dialled, or the handshake queue full.")
 	dtlsDiscard  = desc("dtls_discarded_total", "What the DTLS link discarded on receipt, by why: records that failed authentication or the replay check (unauthenticated), datagrams of no session (no_session).", "why")
 )

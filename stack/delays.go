@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"math"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -40,14 +41,16 @@ func (h *DelayHistogram) observe(d time.Duration) {
 	h.Count++
 }
 
-// Quantile estimates the q-quantile (0 < q <= 1) as the upper bound of the
-// bucket that holds it: an upper bound, to a bucket's precision. Above
-// the last bound it is that bound; with no observation, zero.
+// Quantile estimates the q-quantile (0 < q <= 1), the ceil(q*count)-th
+// observation as Prometheus's histogram_quantile takes it, as the upper
+// bound of the bucket that holds it: an upper bound, to a bucket's
+// precision. Above the last bound it is that bound; with no observation,
+// zero.
 func (h *DelayHistogram) Quantile(q float64) time.Duration {
 	if h.Count == 0 {
 		return 0
 	}
-	rank := uint64(q*float64(h.Count) + 0.5)
+	rank := uint64(math.Ceil(q * float64(h.Count)))
 	rank = min(max(rank, 1), h.Count)
 	var n uint64
 	for i, c := range h.Counts[:len(DelayBounds)] {
