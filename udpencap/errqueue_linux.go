@@ -76,30 +76,23 @@ func icmpErrno(e unix.Errno) bool {
 
 // ICMP types and codes the link turns into notices (RFC 792, RFC 4443).
 const (
-	icmpDestUnreach    = 3
-	icmpProtoUnreach   = 2
-	icmpPortUnreach    = 3
-	icmpFragNeeded     = 4
-	icmp6DestUnreach   = 1
-	icmp6PortUnreach   = 4
-	icmp6PacketTooBig  = 2
-	sizeofExtendedErr  = int(unsafe.Sizeof(unix.SockExtendedErr{}))
-	cmsgHeaderLenBytes = unix.SizeofCmsghdr
+	icmpDestUnreach   = 3
+	icmpProtoUnreach  = 2
+	icmpPortUnreach   = 3
+	icmpFragNeeded    = 4
+	icmp6DestUnreach  = 1
+	icmp6PortUnreach  = 4
+	icmp6PacketTooBig = 2
+	sizeofExtendedErr = int(unsafe.Sizeof(unix.SockExtendedErr{}))
 )
 
 // extendedError finds the IP_RECVERR / IPV6_RECVERR control message and
 // classifies it; NoticeNone means the report is not delivered, local that
 // the kernel refused one of our packets as larger than the interface MTU.
 func extendedError(oob []byte) (notice link.Notice, mtu int, local bool) {
-	for len(oob) >= cmsgHeaderLenBytes {
-		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(ch.Len)
-		if l < cmsgHeaderLenBytes || l > len(oob) {
-			break
-		}
-		data := oob[unix.CmsgLen(0):l]
-		if ((ch.Level == unix.IPPROTO_IP && ch.Type == unix.IP_RECVERR) ||
-			(ch.Level == unix.IPPROTO_IPV6 && ch.Type == unix.IPV6_RECVERR)) &&
+	for lvl, typ, data, rest, ok := nextCmsg(oob); ok; lvl, typ, data, rest, ok = nextCmsg(rest) {
+		if ((lvl == unix.IPPROTO_IP && typ == unix.IP_RECVERR) ||
+			(lvl == unix.IPPROTO_IPV6 && typ == unix.IPV6_RECVERR)) &&
 			len(data) >= sizeofExtendedErr {
 			ee := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
 			switch {
@@ -120,7 +113,6 @@ func extendedError(oob []byte) (notice link.Notice, mtu int, local bool) {
 			// Time exceeded, parameter problems, other local errors.
 			return link.NoticeNone, 0, false
 		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
 	}
 	return link.NoticeNone, 0, false
 }

@@ -36,20 +36,13 @@ func (b *batchIO) enableGRO() {
 // groSize is the segment size of a coalesced datagram from its control
 // messages, 0 for a plain one.
 func groSize(oob []byte) int {
-	for len(oob) >= cmsgHeaderLenBytes {
-		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(ch.Len)
-		if l < cmsgHeaderLenBytes || l > len(oob) {
-			break
-		}
-		if ch.Level == solUDP && ch.Type == udpGRO && l-unix.CmsgLen(0) >= 2 {
-			data := oob[unix.CmsgLen(0):l]
+	for lvl, typ, data, rest, ok := nextCmsg(oob); ok; lvl, typ, data, rest, ok = nextCmsg(rest) {
+		if lvl == solUDP && typ == udpGRO && len(data) >= 2 {
 			if len(data) >= 4 {
 				return int(*(*int32)(unsafe.Pointer(&data[0])))
 			}
 			return int(*(*uint16)(unsafe.Pointer(&data[0])))
 		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
 	}
 	return 0
 }

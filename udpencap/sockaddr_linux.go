@@ -14,20 +14,14 @@ import (
 // pktinfo returns the destination address from an IP_PKTINFO or
 // IPV6_PKTINFO control message, or the zero Addr.
 func (r *rxState) pktinfo(oob []byte) netip.Addr {
-	for len(oob) >= cmsgHeaderLenBytes {
-		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(ch.Len)
-		if l < cmsgHeaderLenBytes || l > len(oob) {
-			break
-		}
-		data := oob[unix.CmsgLen(0):l]
+	for lvl, typ, data, rest, ok := nextCmsg(oob); ok; lvl, typ, data, rest, ok = nextCmsg(rest) {
 		switch {
-		case ch.Level == unix.IPPROTO_IP && ch.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		case lvl == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
 			// ipi_addr is the header's destination: the address the
 			// peer sent to (ipi_spec_dst is the routing's choice).
 			return netip.AddrFrom4(pi.Addr)
-		case ch.Level == unix.IPPROTO_IPV6 && ch.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		case lvl == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
 			a := netip.AddrFrom16(pi.Addr).Unmap()
 			if a.Is6() && a.IsLinkLocalUnicast() && pi.Ifindex != 0 {
@@ -35,7 +29,6 @@ func (r *rxState) pktinfo(oob []byte) netip.Addr {
 			}
 			return a
 		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
 	}
 	return netip.Addr{}
 }
