@@ -84,6 +84,12 @@ const (
 	mme6, mme6b   = "2001:2:2::10", "2001:2:6::10"
 )
 
+// mhV6 is the lab's IPv6 networks (addIPv6).
+var mhV6 = mhAddrs{
+	enb: [2]string{enb6, enb6b}, edge: [2]string{edge6, edge6b},
+	core: [2]string{core6, core6b}, mme: [2]string{mme6, mme6b},
+}
+
 // addIPv6 gives the native veths of both networks their IPv6 addresses
 // (nodad: usable at once, not tentative for a second). Linux flushes an
 // interface's IPv6 addresses when it goes down, static ones included,
@@ -122,10 +128,7 @@ func TestE2EMultihomedThroughGatewaysIPv6(t *testing.T) {
 	l := newLab(t)
 	l.secondNetworks()
 	l.addIPv6()
-	l.multihomed(t, mhAddrs{
-		enb: [2]string{enb6, enb6b}, edge: [2]string{edge6, edge6b},
-		core: [2]string{core6, core6b}, mme: [2]string{mme6, mme6b},
-	})
+	l.multihomed(t, mhV6)
 }
 
 // TestE2EMultihomedGatewayInterfacesIPv6: the same over IPv6 with the
@@ -137,11 +140,9 @@ func TestE2EMultihomedGatewayInterfacesIPv6(t *testing.T) {
 	l := newLab(t)
 	l.secondNetworks()
 	l.addIPv6()
-	l.multihomed(t, mhAddrs{
-		enb: [2]string{enb6, enb6b}, edge: [2]string{edge6, edge6b},
-		core: [2]string{core6, core6b}, mme: [2]string{mme6, mme6b},
-		gatewaySide: true,
-	})
+	ad := mhV6
+	ad.gatewaySide = true
+	l.multihomed(t, ad)
 }
 
 // TestE2EMultihomedThroughGatewaysDualStack: each native peer multi-homed
@@ -152,9 +153,12 @@ func TestE2EMultihomedThroughGatewaysDualStack(t *testing.T) {
 	l := newLab(t)
 	l.secondNetworks()
 	l.addIPv6()
+	// Each side's first address of the IPv4 networks, its second of the
+	// IPv6 ones.
+	mix := func(v4, v6 [2]string) [2]string { return [2]string{v4[0], v6[1]} }
 	l.multihomed(t, mhAddrs{
-		enb: [2]string{enbAddr, enb6b}, edge: [2]string{edgeRAN, edge6b},
-		core: [2]string{coreCN, core6b}, mme: [2]string{mmeAddr, mme6b},
+		enb: mix(mhV4.enb, mhV6.enb), edge: mix(mhV4.edge, mhV6.edge),
+		core: mix(mhV4.core, mhV6.core), mme: mix(mhV4.mme, mhV6.mme),
 	})
 }
 
