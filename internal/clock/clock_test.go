@@ -22,3 +22,14 @@ func TestSystem(t *testing.T) {
 		t.Fatal("a 1 ms timer re-armed after Stop did not fire in 10 s")
 	}
 }
+
+var nowSink time.Time
+
+// BenchmarkSystemNow is what one read of the real clock costs: the stack
+// reads it three times per relayed batch to time it (docs/design.md 6.5).
+func BenchmarkSystemNow(b *testing.B) {
+	var c Clock = System{}
+	for b.Loop() {
+		nowSink = c.Now()
+	}
+}
