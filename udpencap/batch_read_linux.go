@@ -113,17 +113,17 @@ func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 		if !remote.IsValid() {
 			continue
 		}
-		oob := r.oob[i*rxOOBSize : i*rxOOBSize+int(h.Hdr.Controllen)]
-		local := r.pktinfo(oob)
+		// One pass over the control messages: the destination, GRO's
+		// segment size, the receive time.
+		ctl := r.control(r.oob[i*rxOOBSize : i*rxOOBSize+int(h.Hdr.Controllen)])
+		local := ctl.local
 		if !local.IsValid() {
 			local = b.bound
 		}
 		r.segs[m] = 0
-		if b.gro {
-			if seg := groSize(oob); seg > 0 && int(h.Len) > seg {
-				r.segs[m] = seg
-				coalesced = true
-			}
+		if b.gro && ctl.seg > 0 && int(h.Len) > ctl.seg {
+			r.segs[m] = ctl.seg
+			coalesced = true
 		}
 		if m != i {
 			pkts[m].Buf, pkts[i].Buf = pkts[i].Buf, pkts[m].Buf
@@ -132,7 +132,7 @@ func (b *batchIO) unpack(pkts []link.Packet, n int) int {
 		p.Buf = p.Buf[:h.Len]
 		p.Path = link.Path{Local: local, Remote: remote, RemotePort: port}
 		p.Notice, p.MTU = link.NoticeNone, 0
-		p.Arrived = arrivalTime(oob)
+		p.Arrived = ctl.arrived
 		m++
 	}
 	if coalesced {

@@ -3,8 +3,6 @@
 package udpencap
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -31,20 +29,6 @@ func (b *batchIO) enableGRO() {
 			b.gro = true
 		}
 	})
-}
-
-// groSize is the segment size of a coalesced datagram from its control
-// messages, 0 for a plain one.
-func groSize(oob []byte) int {
-	for lvl, typ, data, rest, ok := nextCmsg(oob); ok; lvl, typ, data, rest, ok = nextCmsg(rest) {
-		if lvl == solUDP && typ == udpGRO && len(data) >= 2 {
-			if len(data) >= 4 {
-				return int(*(*int32)(unsafe.Pointer(&data[0])))
-			}
-			return int(*(*uint16)(unsafe.Pointer(&data[0])))
-		}
-	}
-	return 0
 }
 
 // segments is how many packets a datagram of n bytes cut every seg bytes

@@ -11,24 +11,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pktinfo returns the destination address from an IP_PKTINFO or
+// pktinfo returns the destination address from the first IP_PKTINFO or
 // IPV6_PKTINFO control message, or the zero Addr.
 func (r *rxState) pktinfo(oob []byte) netip.Addr {
 	for lvl, typ, data, rest, ok := nextCmsg(oob); ok; lvl, typ, data, rest, ok = nextCmsg(rest) {
-		switch {
-		case lvl == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
-			// ipi_addr is the header's destination: the address the
-			// peer sent to (ipi_spec_dst is the routing's choice).
-			return netip.AddrFrom4(pi.Addr)
-		case lvl == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
-			a := netip.AddrFrom16(pi.Addr).Unmap()
-			if a.Is6() && a.IsLinkLocalUnicast() && pi.Ifindex != 0 {
-				a = a.WithZone(r.zone(pi.Ifindex))
-			}
+		if a := r.pktinfoOf(lvl, typ, data); a.IsValid() {
 			return a
 		}
+	}
+	return netip.Addr{}
+}
+
+// pktinfoOf is the destination address in one control message if it is an
+// IP_PKTINFO or IPV6_PKTINFO, else the zero Addr.
+func (r *rxState) pktinfoOf(lvl, typ int32, data []byte) netip.Addr {
+	switch {
+	case lvl == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+		// ipi_addr is the header's destination: the address the peer
+		// sent to (ipi_spec_dst is the routing's choice).
+		return netip.AddrFrom4(pi.Addr)
+	case lvl == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+		a := netip.AddrFrom16(pi.Addr).Unmap()
+		if a.Is6() && a.IsLinkLocalUnicast() && pi.Ifindex != 0 {
+			a = a.WithZone(r.zone(pi.Ifindex))
+		}
+		return a
 	}
 	return netip.Addr{}
 }
