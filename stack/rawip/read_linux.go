@@ -253,7 +253,13 @@ func (l *Link) parse4(i int, p *link.Packet, ports *portSet) verdict {
 	}
 	src := netip.AddrFrom4([4]byte(h[12:16]))
 	dst := netip.AddrFrom4([4]byte(h[16:20]))
-	return l.check(p, buf[:n], src, dst, ports, i, false)
+	v := l.check(p, buf[:n], src, dst, ports, i, false, 0)
+	if v == keep {
+		// Its only control message walk, for a packet kept (IP_PKTINFO is
+		// read only for a failed checksum: ifindex).
+		p.Arrived = arrivalTime(r.oob[i][:r.hdrs[i].Hdr.Controllen])
+	}
+	return v
 }
 
 func (l *Link) parse6(i int, p *link.Packet, ports *portSet) verdict {
@@ -262,7 +268,10 @@ func (l *Link) parse6(i int, p *link.Packet, ports *portSet) verdict {
 	if hdr.Hdr.Flags&unix.MSG_TRUNC != 0 || r.names[i].Family != unix.AF_INET6 {
 		return dropFiltered
 	}
+	// One walk of the control messages: the destination and the
+	// receive time.
 	var dst netip.Addr
+	var arrived int64
 	oob := r.oob[i][:hdr.Hdr.Controllen]
 	for {
 		c, rest, ok := nextCmsg(oob)
@@ -271,6 +280,8 @@ func (l *Link) parse6(i int, p *link.Packet, ports *portSet) verdict {
 		}
 		if c.level == unix.IPPROTO_IPV6 && c.typ == unix.IPV6_PKTINFO && len(c.data) >= 16 {
 			dst = netip.AddrFrom16([16]byte(c.data[:16]))
+		} else if at, ok := timestampOf(c); ok {
+			arrived = at
 		}
 		oob = rest
 	}
@@ -278,12 +289,13 @@ func (l *Link) parse6(i int, p *link.Packet, ports *portSet) verdict {
 		return dropFiltered
 	}
 	src := netip.AddrFrom16(r.names[i].Addr)
-	return l.check(p, p.Buf[:int(hdr.Len)], src, dst, ports, i, true)
+	return l.check(p, p.Buf[:int(hdr.Len)], src, dst, ports, i, true, arrived)
 }
 
 // check applies the user-space filter and the checksum to one received
-// packet (message i of the batch) and, if it is kept, fills p.
-func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *portSet, i int, v6 bool) verdict {
+// packet (message i of the batch, the kernel's receive time arrived) and,
+// if it is kept, fills p.
+func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *portSet, i int, v6 bool, arrived int64) verdict {
 	if len(pkt) < wire.CommonHeaderLen || !ports.has(binary.BigEndian.Uint16(pkt[2:4])) {
 		return dropFiltered
 	}
@@ -301,8 +313,7 @@ func (l *Link) check(p *link.Packet, pkt []byte, src, dst netip.Addr, ports *por
 		}
 		l.nUnchecked.Add(1)
 	}
-	*p = link.Packet{Path: link.Path{Local: dst, Remote: src}, Buf: pkt,
-		Arrived: arrivalTime(l.r.oob[i][:l.r.hdrs[i].Hdr.Controllen])}
+	*p = link.Packet{Path: link.Path{Local: dst, Remote: src}, Buf: pkt, Arrived: arrived}
 	return keep
 }
 

@@ -106,13 +106,22 @@ func arrivalTime(oob []byte) int64 {
 		if !ok {
 			return 0
 		}
-		if c.level == unix.SOL_SOCKET && c.typ == unix.SCM_TIMESTAMPNS && len(c.data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(c.data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(c.data[8:16]))
-			return sec*1e9 + nsec
+		if at, ok := timestampOf(c); ok {
+			return at
 		}
 		oob = rest
 	}
+}
+
+// timestampOf is the time of c if it is an SCM_TIMESTAMPNS (see
+// arrivalTime).
+func timestampOf(c cmsg) (int64, bool) {
+	if c.level != unix.SOL_SOCKET || c.typ != unix.SCM_TIMESTAMPNS || len(c.data) < 16 {
+		return 0, false
+	}
+	sec := int64(binary.NativeEndian.Uint64(c.data[0:8]))
+	nsec := int64(binary.NativeEndian.Uint64(c.data[8:16]))
+	return sec*1e9 + nsec, true
 }
 
 // putCmsg writes a control message header for dataLen bytes of data at the
