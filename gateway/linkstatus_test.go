@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -78,5 +79,27 @@ func TestDelaySummary(t *testing.T) {
 	want := "  time in the gateway since start, p50 / p99 (bucket bounds): packet wait <= 25µs / > 1s (100 packets timed), batch handling <= 10µs / <= 10µs, writes <= 2.5ms / <= 2.5ms\n"
 	if !strings.Contains(text, want) {
 		t.Errorf("status lacks\n%q:\n%s", want, text)
+	}
+}
+
+// TestHistogramQuantile: a quantile is the upper bound of the bucket of the
+// ceil(q*n)-th observation, as histogram_quantile ranks it; above the last
+// bound it is +Inf; with nothing observed there is none.
+func TestHistogramQuantile(t *testing.T) {
+	h := NewHistogram(DelayBuckets)
+	if _, ok := h.Quantile(.5); ok {
+		t.Fatal("a quantile of nothing")
+	}
+	// Waits of 0, 7 µs, 300 µs, 3 ms and 2 s: the third is the median.
+	for _, d := range []time.Duration{0, 7 * time.Microsecond, 300 * time.Microsecond, 3 * time.Millisecond, 2 * time.Second} {
+		h.Observe(d)
+	}
+	for _, c := range []struct {
+		q    float64
+		want float64
+	}{{.2, 0.00001}, {.4, 0.00001}, {.5, 0.0005}, {.8, 0.005}, {.99, math.Inf(1)}} {
+		if got, ok := h.Quantile(c.q); !ok || got != c.want {
+			t.Errorf("q %v: %v, want %v", c.q, got, c.want)
+		}
 	}
 }

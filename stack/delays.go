@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"math"
 	"time"
 
 	"github.com/sctpgw/sctpgw/stack/link"
@@ -39,26 +38,6 @@ func (h *DelayHistogram) observe(d time.Duration) {
 	h.Counts[i]++
 	h.Sum += d
 	h.Count++
-}
-
-// Quantile estimates the q-quantile (0 < q <= 1), the ceil(q*count)-th
-// observation as Prometheus's histogram_quantile takes it, as the upper
-// bound of the bucket that holds it: an upper bound, to a bucket's
-// precision. Above the last bound it is that bound; with no observation,
-// zero.
-func (h *DelayHistogram) Quantile(q float64) time.Duration {
-	if h.Count == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(h.Count)))
-	rank = min(max(rank, 1), h.Count)
-	var n uint64
-	for i, c := range h.Counts[:len(DelayBounds)] {
-		if n += c; n >= rank {
-			return DelayBounds[i]
-		}
-	}
-	return DelayBounds[len(DelayBounds)-1]
 }
 
 // LinkDelays are the delays of one link's packets in the stack, the
