@@ -31,15 +31,28 @@ func (h bucketed) count() float64 {
 }
 
 // since is h less an earlier scrape of the same series.
-func (h bucketed) since(earlier bucketed) bucketed {
-	if len(earlier.cum) != len(h.cum) {
+func (h bucketed) since(earlier bucketed) bucketed { return h.add(earlier, -1) }
+
+// plus is h and g together, g scraped with the same buckets; an empty h
+// takes g as it is.
+func (h bucketed) plus(g bucketed) bucketed {
+	if len(h.cum) == 0 {
+		return g
+	}
+	return h.add(g, 1)
+}
+
+// add is h plus k times g, bucket by bucket, in new slices; h as it is when
+// g has other buckets (an empty earlier scrape).
+func (h bucketed) add(g bucketed, k float64) bucketed {
+	if len(g.cum) != len(h.cum) {
 		return h
 	}
-	d := bucketed{bounds: h.bounds, cum: make([]float64, len(h.cum)), sum: h.sum - earlier.sum}
+	s := bucketed{bounds: h.bounds, cum: make([]float64, len(h.cum)), sum: h.sum + k*g.sum}
 	for i := range h.cum {
-		d.cum[i] = h.cum[i] - earlier.cum[i]
+		s.cum[i] = h.cum[i] + k*g.cum[i]
 	}
-	return d
+	return s
 }
 
 // quantile estimates the q-quantile as Prometheus's histogram_quantile
@@ -152,21 +165,6 @@ func (d linkDelays) plus(e linkDelays) linkDelays {
 		out[k] = a
 	}
 	return out
-}
-
-// plus is h and g together, g scraped with the same buckets (else h).
-func (h bucketed) plus(g bucketed) bucketed {
-	if len(h.cum) == 0 {
-		return g
-	}
-	if len(g.cum) != len(h.cum) {
-		return h
-	}
-	s := bucketed{bounds: h.bounds, cum: make([]float64, len(h.cum)), sum: h.sum + g.sum}
-	for i := range h.cum {
-		s.cum[i] = h.cum[i] + g.cum[i]
-	}
-	return s
 }
 
 // since is d less an earlier scrape.
