@@ -106,9 +106,8 @@ func forward(in, out link.Link, back, to *atomic.Pointer[link.Path], reply func(
 			if pkts[i].Notice != link.NoticeNone {
 				continue
 			}
-			if p := back.Load(); p == nil || *p != reply(pkts[i].Path) {
-				r := reply(pkts[i].Path)
-				back.Store(&r)
+			if r := reply(pkts[i].Path); back.Load() == nil || *back.Load() != r {
+				back.Store(&r) // allocates only when the sender changes
 			}
 			pkts[k], pkts[i] = pkts[i], pkts[k]
 			k++
